@@ -1,0 +1,3 @@
+from i2dl.cli import main
+
+main()

@@ -1,0 +1,80 @@
+"""Exam blueprints: which problems, in which order, with how many points and which parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+
+from i2dl.errors import NotFoundError, SpecError
+from i2dl.spec.load import builtin_dir, load_document, unknown_key_warnings, validation_errors
+from i2dl.spec.model import _Model
+
+
+class Draw(_Model):
+    """Draw `count` multiple-choice questions, optionally from one topic or with a tag."""
+
+    count: int = Field(ge=1, le=50)
+    topic: str | None = None
+    tag: str | None = None
+    difficulty: int | None = Field(default=None, ge=1, le=3)
+
+
+class McqBlock(_Model):
+    draw: list[Draw] = Field(default_factory=list)
+    ids: list[str] = Field(default_factory=list)
+    points_each: float = Field(default=2, gt=0)
+    rubric: str | dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.draw and not self.ids:
+            raise ValueError("a multiple-choice block needs 'draw' (by topic) or 'ids' (fixed questions)")
+        return self
+
+
+class ProblemEntry(_Model):
+    title: str | None = None
+    spec: str | None = None
+    mcq: McqBlock | None = None
+    points: float | None = Field(default=None, gt=0)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.spec is None) == (self.mcq is None):
+            raise ValueError("each problem needs exactly one of 'spec' (a problem spec id) or 'mcq' (a question block)")
+        return self
+
+
+class Blueprint(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    title: str
+    instructions: str = ""
+    duration: int | None = Field(default=None, gt=0)
+    problems: list[ProblemEntry] = Field(min_length=1)
+
+
+def load_blueprint(path: Path) -> tuple[Blueprint, list[str]]:
+    """A validated blueprint and its unknown-key warnings."""
+    data, lines = load_document(path)
+    if not isinstance(data, dict):
+        raise SpecError("a blueprint must be a mapping with id, title and problems", where=str(path))
+    try:
+        bp = Blueprint.model_validate(data)
+    except ValidationError as exc:
+        raise validation_errors(exc, path, lines)[0] from None
+    return bp, unknown_key_warnings(bp, path, lines)
+
+
+def find_blueprint(name: str) -> Path:
+    """A blueprint by file path or by the name of a shipped blueprint."""
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return p
+    shipped = builtin_dir("blueprints") / f"{name}.yaml"
+    if shipped.exists():
+        return shipped
+    known = sorted(q.stem for q in builtin_dir("blueprints").glob("*.yaml"))
+    raise NotFoundError(f"no blueprint '{name}'", fix="shipped blueprints: " + ", ".join(known))

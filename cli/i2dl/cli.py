@@ -1,0 +1,304 @@
+"""The command line: parse, call one library function, render with rich. Nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from i2dl import __version__
+from i2dl.errors import I2dlError
+
+ENGINE_HELP = "Engine: auto (torch when installed), torch or numpy. Also $I2DL_ENGINE."
+
+
+def _console(stderr: bool = False) -> Console:
+    # Built per call so CliRunner's captured streams and NO_COLOR are honoured.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True,
+                   no_color="NO_COLOR" in os.environ, width=None if sys.stdout.isatty() else 120)
+
+
+class _Group(TyperGroup):
+    """Turns every typed i2dl error into one clear message and its exit code: the one place."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except I2dlError as exc:
+            err = _console(stderr=True)
+            err.print(f"[bold red]error:[/] {_escape(str(exc.where) + ': ' if exc.where else '')}"
+                      f"{_escape(exc.message)}")
+            if exc.fix:
+                err.print(f"[yellow]fix:[/] {_escape(exc.fix)}")
+            raise typer.Exit(exc.exit_code) from None
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                  pretty_exceptions_show_locals=False,
+                  help="i2dl: generate, key, grade and explain deep learning exam problems.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"i2dl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    engine: str = typer.Option(None, "--engine", envvar="I2DL_ENGINE", help=ENGINE_HELP),
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+                                           help="Print the version and exit."),
+) -> None:
+    """i2dl: generate, key, grade and explain hand-computable deep learning exam problems."""
+    if engine is not None:
+        from i2dl.engine import resolve_name
+
+        try:
+            resolve_name(engine)
+        except I2dlError as exc:
+            _console(stderr=True).print(f"[bold red]error:[/] {_escape(str(exc))}")
+            raise typer.Exit(exc.exit_code) from None
+    ctx.obj = {"engine": engine}
+
+
+def _engine(ctx: typer.Context) -> str | None:
+    return (ctx.obj or {}).get("engine")
+
+
+def _pins(params: list[str]) -> dict[str, Any]:
+    from i2dl.spec.instance import parse_pin
+
+    return dict(parse_pin(p) for p in params)
+
+
+@app.command()
+def generate(
+    ctx: typer.Context,
+    source: str = typer.Argument("default", help="A blueprint name or path, or a single spec id."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed; a fresh one is drawn and printed if omitted."),
+    out: Path = typer.Option(Path("exam"), "--out", help="Folder to write the exam into."),
+    param: list[str] = typer.Option([], "--param", help="Pin a parameter of a single spec: name=value."),
+) -> None:
+    """Generate an exam: sheet, solution key, blank answer file and instance data.
+
+    Example: i2dl generate --seed 7   |   i2dl generate conv2d-by-hand --param stride=2
+    """
+    from i2dl.generate import generate_exam
+
+    result = generate_exam(source, seed, out, pins=_pins(param), engine_name=_engine(ctx))
+    con = _console()
+    con.print(f"[bold]{_escape(result['title'])}[/]  exam [cyan]{result['exam_id']}[/]  "
+              f"seed [cyan]{result['seed']}[/]  {result['points']:g} points  engine {result['engine']}")
+    table = Table("problem", "title", "spec", "parts", "points")
+    for p in result["problems"]:
+        table.add_row(str(p["number"]), _escape(p["title"]), p["spec"], str(p["parts"]), f"{p['points']:g}")
+    con.print(table)
+    for kind, path in result["files"].items():
+        con.print(f"  {kind:8} {path}")
+    for w in result["warnings"]:
+        con.print(f"[yellow]warning:[/] {_escape(w)}")
+
+
+@app.command()
+def solve(
+    ctx: typer.Context,
+    spec: str = typer.Argument(..., help="Spec id (see `i2dl list`) or path to a spec file."),
+    param: list[str] = typer.Option([], "--param", help="Pin a parameter: name=value (matrices as [[1,2],[3,4]])."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the parameters that are not pinned."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Answer every part of a spec for explicit numbers.
+
+    Example: i2dl solve conv2d-by-hand --param X="[[1,2],[3,4]]" --param K="[[1,0],[0,1]]"
+    """
+    from i2dl.generate import solve_spec
+
+    result = solve_spec(spec, _pins(param), seed=seed, engine_name=_engine(ctx))
+    if as_json:
+        typer.echo(json.dumps(result, indent=1))
+        return
+    con = _console()
+    con.print(f"[bold]{_escape(result['title'])}[/] ({result['spec']}, engine {result['engine']})")
+    params = Table("parameter", "value", title="parameters")
+    for k, v in result["params"].items():
+        params.add_row(k, _escape(_short(v)))
+    con.print(params)
+    answers = Table("part", "answer", "value", title="answers")
+    for part in result["parts"]:
+        for b in part["blanks"]:
+            answers.add_row(part["number"], _escape(b["label"]), _escape(_short(b["value"])))
+    con.print(answers)
+    for w in result["warnings"]:
+        con.print(f"[yellow]warning:[/] {_escape(w)}")
+
+
+def _short(v: Any) -> str:
+    from i2dl.render import fmt_grid, fmt_value
+
+    import numpy as np
+
+    if isinstance(v, list) and v and isinstance(v[0], list) and np.asarray(v).ndim == 2:
+        return fmt_grid(np.asarray(v))
+    return fmt_value(v) if not isinstance(v, str) else v
+
+
+@app.command("list")
+def list_(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    mcq: bool = typer.Option(False, "--mcq", help="List the multiple-choice bank instead."),
+) -> None:
+    """List the problem specs (or the multiple-choice bank) with topic, parts, points and parameters.
+
+    Example: i2dl list --json
+    """
+    from i2dl.generate import list_bank, list_specs
+
+    rows = list_bank() if mcq else list_specs()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    con = _console()
+    if mcq:
+        table = Table("id", "topic", "difficulty", "options", "computed", title=f"{len(rows)} questions")
+        for r in rows:
+            table.add_row(r["id"], r["topic"], str(r["difficulty"]), str(r["options"]),
+                          "yes" if r["parameterized"] else "")
+    else:
+        table = Table("id", "topic", "title", "parts", "points", "parameters", title=f"{len(rows)} specs")
+        for r in rows:
+            table.add_row(r["id"], r["topic"], _escape(r["title"]), str(r["parts"]), f"{r['points']:g}",
+                          ", ".join(r["params"]))
+    con.print(table)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(None, help="Spec, rubric, blueprint or bank files or folders (default: all shipped)."),
+    samples: int = typer.Option(200, "--samples", help="Seeds to sample per spec in the stress test (0 to skip)."),
+) -> None:
+    """Check specs, rubrics, blueprints and the question bank; stress-test each spec over many seeds.
+
+    Example: i2dl validate problems/specs/conv2d-by-hand.yaml --samples 500
+    """
+    from i2dl.validate import validate_paths
+
+    report = validate_paths(paths or [], samples=samples, engine_name=_engine(ctx))
+    con = _console()
+    table = Table("file", "kind", "status", "tries/instance", "notes")
+    for r in report["files"]:
+        status = "[green]ok[/]" if r["ok"] else "[red]error[/]"
+        table.add_row(_escape(r["path"]), r["kind"], status,
+                      f"{r['tries_per_instance']:.2f}" if r.get("tries_per_instance") else "",
+                      _escape("; ".join(r["notes"])))
+    con.print(table)
+    for r in report["files"]:
+        for e in r["errors"]:
+            con.print(f"[red]error:[/] {_escape(e)}")
+        for w in r["warnings"]:
+            con.print(f"[yellow]warning:[/] {_escape(w)}")
+    n_err = sum(len(r["errors"]) for r in report["files"])
+    con.print(f"{len(report['files'])} files, {n_err} errors, "
+              f"{sum(len(r['warnings']) for r in report['files'])} warnings")
+    if n_err:
+        raise typer.Exit(4)
+
+
+@app.command()
+def grade(
+    ctx: typer.Context,
+    submissions: Path = typer.Argument(..., help="A folder of answer files (YAML or JSON), or one answer file."),
+    exam: Path = typer.Option(Path("exam"), "--exam", help="The exam folder written by `i2dl generate`."),
+    out: Path = typer.Option(Path("results"), "--out", help="Where scores.csv, summary.json and feedback/ go."),
+) -> None:
+    """Grade answer files with partial credit, tolerant numbers and follow-through credit.
+
+    Example: i2dl grade submissions/ --exam exam/   |   i2dl grade submissions/ge42xyz.yaml
+    """
+    from i2dl.grade.batch import feedback_markdown, grade_folder
+
+    batch = grade_folder(submissions, exam_dir=exam, out=out, engine_name=_engine(ctx))
+    con = _console()
+    from i2dl.exam import load_exam
+
+    exam_data = load_exam(exam)
+    if submissions.is_file() and len(batch.graded) == 1:
+        from rich.markdown import Markdown
+
+        con.print(Markdown(feedback_markdown(batch.graded[0], exam_data)))
+    else:
+        _print_batch(con, batch, exam_data)
+    for k, v in batch.files.items():
+        con.print(f"  {k:9} {v}")
+    for f in batch.failed:
+        con.print(f"[red]not graded:[/] {_escape(f['error'])}")
+    if batch.failed:
+        con.print(f"[red]{len(batch.failed)} of {len(batch.failed) + len(batch.graded)} files could not be graded[/]")
+        raise typer.Exit(10)
+
+
+def _print_batch(con: Console, batch, exam) -> None:
+    from i2dl.grade.batch import summary_data
+
+    problems = [str(p.number) for p in exam.problems]
+    table = Table("student", *[f"P{p}" for p in problems], "total", "%", title=f"exam {exam.exam_id}")
+    for r in sorted(batch.graded, key=lambda r: r.student_id):
+        ps = r.problem_scores()
+        table.add_row(_escape(r.student_id), *[f"{ps.get(p, 0):g}" for p in problems],
+                      f"{r.total:g}/{r.max_points:g}", f"{r.percent:.1f}")
+    con.print(table)
+    summary = summary_data(batch, exam)
+    if summary["graded"]:
+        dist = Table("band", "students", title=f"distribution (mean {summary['mean']:g})")
+        for b in summary["distribution"]:
+            dist.add_row(f"{b['from']:.0f}-{b['to']:.0f}%", "#" * b["count"] + f" {b['count']}")
+        con.print(dist)
+        parts = Table("part", "points", "mean", "mean %", title="mean score per part")
+        for _, part in exam.parts():
+            m = summary["mean_per_part"][part.number]
+            parts.add_row(part.number, f"{part.points:g}", f"{m:.2f}", f"{100 * m / part.points:.0f}")
+        con.print(parts)
+
+
+@app.command()
+def functions() -> None:
+    """List the functions that spec expressions may call, with their signatures.
+
+    Example: i2dl functions
+    """
+    from i2dl.functions import FUNCTIONS, SPECIAL_FORMS
+
+    table = Table("function", "category", "meaning")
+    for name in sorted(FUNCTIONS):
+        fn = FUNCTIONS[name]
+        if name.endswith("_") or name in ("add", "sub", "mul", "div", "neg", "pos", "floordiv", "mod",
+                                           "lt", "le", "gt", "ge", "eq", "ne", "index", "where"):
+            continue
+        table.add_row(fn.signature(), fn.category, fn.doc)
+    for name, doc in SPECIAL_FORMS.items():
+        table.add_row(doc.split(":")[0], "graph", doc.split(":", 1)[1].strip())
+    _console().print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

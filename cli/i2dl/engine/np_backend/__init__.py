@@ -1,0 +1,2 @@
+"""Hand-written numpy operations: forward and backward by hand."""
+

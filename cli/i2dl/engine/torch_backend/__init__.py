@@ -1,0 +1,2 @@
+"""torch operations: forward in torch, every gradient by autograd (the oracle)."""
+

@@ -1,0 +1,84 @@
+"""Typed errors: every failure the user can cause says where, what was expected and how to fix it."""
+
+from __future__ import annotations
+
+
+class I2dlError(Exception):
+    """Base of every error the CLI turns into a message and an exit code."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.fix = fix
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        if self.fix:
+            text += f" (fix: {self.fix})"
+        return text
+
+
+class UsageError(I2dlError):
+    """A command-line argument or option is wrong."""
+
+    exit_code = 2
+
+
+class NotFoundError(I2dlError):
+    """A spec, problem number, exam folder or file does not exist."""
+
+    exit_code = 3
+
+
+class SpecError(I2dlError):
+    """A problem spec, rubric or blueprint breaks its schema."""
+
+    exit_code = 4
+
+
+class ExprError(I2dlError):
+    """An expression cannot be parsed or evaluated."""
+
+    exit_code = 4
+
+
+class SamplingError(I2dlError):
+    """No instance met the spec's constraints within the retry budget."""
+
+    exit_code = 5
+
+
+class EngineError(I2dlError):
+    """An engine operation got arguments it cannot work with."""
+
+    exit_code = 6
+
+    def __init__(self, op: str, arg: str, message: str, *, shapes: dict | None = None):
+        detail = f"{op}: argument '{arg}': {message}"
+        if shapes:
+            detail += " (shapes: " + ", ".join(f"{k}={tuple(v)}" for k, v in shapes.items()) + ")"
+        super().__init__(detail)
+        self.op = op
+        self.arg = arg
+        self.shapes = shapes or {}
+
+
+class EngineUnavailable(I2dlError):
+    """The requested engine cannot be loaded (torch not installed)."""
+
+    exit_code = 7
+
+
+class AnswerParseError(I2dlError):
+    """A student's answer cannot be read: invalid, which is not the same as wrong."""
+
+    exit_code = 8
+
+
+class SubmissionError(I2dlError):
+    """A submission file cannot be graded as a whole."""
+
+    exit_code = 9

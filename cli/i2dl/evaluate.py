@@ -1,0 +1,298 @@
+"""Evaluating expression trees, and reverse-mode differentiation through the answer graph.
+
+`grad(out, wrt)` re-evaluates the answer nodes between `wrt` and `out` on a tape and runs
+the recorded operations backwards through their VJPs. Overridden nodes (a student's own
+upstream values, for follow-through credit) keep the student's value in the forward pass
+while gradients still flow through the node's own operation, so a later part is computed
+exactly as the student would have computed it from their earlier answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from i2dl.errors import EngineError, ExprError, I2dlError
+from i2dl.expr import Call, Const, Dict, Name, Node, Parsed, Seq
+from i2dl.functions import CONSTANTS, lookup, unbroadcast
+
+
+@dataclass
+class Graph:
+    """Named expressions (derived values and answers) in an order where inputs come first."""
+
+    nodes: dict[str, Parsed]
+    order: list[str]
+    deps: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def depends_on(self, name: str, wrt: str) -> bool:
+        """True when node `name` reads `wrt`, directly or through other nodes."""
+        seen: set[str] = set()
+        stack = [name]
+        while stack:
+            n = stack.pop()
+            for d in self.deps.get(n, ()):
+                if d == wrt:
+                    return True
+                if d not in seen:
+                    seen.add(d)
+                    stack.append(d)
+        return False
+
+
+def build_graph(nodes: Mapping[str, Parsed], known: set[str], *, where: Mapping[str, str] | None = None) -> Graph:
+    """Topologically order `nodes`; unknown names and cycles are errors naming the node."""
+    where = where or {}
+    deps: dict[str, frozenset[str]] = {}
+    defined = set(known) | set(nodes) | set(CONSTANTS)
+    for name, parsed in nodes.items():
+        names = set(parsed.names) | _grad_names(parsed.node)
+        unknown = sorted(n for n in names if n not in defined)
+        if unknown:
+            import difflib
+
+            near = difflib.get_close_matches(unknown[0], sorted(defined), n=3)
+            raise ExprError(
+                f"'{name}' uses unknown name{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}",
+                where=where.get(name),
+                fix=("did you mean " + ", ".join(near) + "?") if near else
+                "define it under params or as an earlier answer")
+        deps[name] = frozenset(n for n in names if n not in CONSTANTS)
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(n: str, trail: list[str]) -> None:
+        if state.get(n) == 2:
+            return
+        if state.get(n) == 1:
+            cycle = trail[trail.index(n):] + [n]
+            raise ExprError("cycle in the answer graph: " + " -> ".join(cycle), where=where.get(n),
+                            fix="an answer may only use parameters and earlier answers")
+        state[n] = 1
+        for d in sorted(deps[n]):
+            if d in nodes:
+                visit(d, trail + [n])
+        state[n] = 2
+        order.append(n)
+
+    for n in nodes:
+        visit(n, [])
+    return Graph(dict(nodes), order, deps)
+
+
+def _grad_names(node: Node) -> set[str]:
+    # grad(out, wrt) reads the whole path between them; its two names are already free names.
+    return set()
+
+
+@dataclass
+class _Entry:
+    fn: Any
+    bound: dict[str, Any]
+    ids: dict[str, int | None]
+    out: Any
+    out_id: int
+
+
+class Evaluator:
+    """Evaluates expressions over an environment of values with one engine."""
+
+    def __init__(self, engine, env: Mapping[str, Any], graph: Graph | None = None,
+                 overrides: Mapping[str, Any] | None = None):
+        self.engine = engine
+        self.env = dict(env)
+        self.graph = graph
+        self.overrides = dict(overrides or {})
+
+    # -- plain evaluation
+
+    def eval(self, node: Node, where: str | None = None) -> Any:
+        """The value of `node` in this environment."""
+        value, _ = self._eval(node, {}, None, where)
+        return value
+
+    def eval_node(self, name: str, where: str | None = None) -> Any:
+        """Evaluate graph node `name` (its inputs must already be in the environment)."""
+        assert self.graph is not None
+        value = self.eval(self.graph.nodes[name].node, where)
+        if name in self.overrides:
+            value = self.overrides[name]
+        self.env[name] = value
+        return value
+
+    def run(self, where: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Evaluate every graph node in order; returns the environment."""
+        assert self.graph is not None
+        for name in self.graph.order:
+            self.eval_node(name, (where or {}).get(name))
+        return self.env
+
+    # -- the tape
+
+    def _eval(self, node: Node, ids: dict[str, int], tape: list[_Entry] | None,
+              where: str | None) -> tuple[Any, int | None]:
+        if isinstance(node, Const):
+            return node.value, None
+        if isinstance(node, Name):
+            if node.id in ids:
+                return self.env[node.id], ids[node.id]
+            if node.id in self.env:
+                return self.env[node.id], None
+            if node.id in CONSTANTS:
+                return CONSTANTS[node.id], None
+            raise ExprError(f"unknown name '{node.id}'", where=where)
+        if isinstance(node, Seq):
+            pairs = [self._eval(i, ids, tape, where) for i in node.items]
+            values = [v for v, _ in pairs]
+            value = _seq_value(values)
+            if tape is not None and any(i is not None for _, i in pairs):
+                return self._record(tape, _SEQ_FN, {f"x{k}": v for k, v in enumerate(values)},
+                                    {f"x{k}": i for k, (_, i) in enumerate(pairs)}, value)
+            return value, None
+        if isinstance(node, Dict):
+            return {k: self._eval(v, ids, tape, where)[0] for k, v in node.items}, None
+        if isinstance(node, Call):
+            if node.fn == "grad":
+                return self._grad(node, ids, tape, where), None
+            fn = lookup(node.fn, where)
+            pairs = [self._eval(a, ids, tape, where) for a in node.args]
+            kwpairs = {k: self._eval(v, ids, tape, where) for k, v in node.kwargs}
+            bound = fn.bind([v for v, _ in pairs], {k: v for k, (v, _) in kwpairs.items()}, where)
+            bound_ids = ({"*": None} if "*" in bound else
+                         dict(zip(fn.params, [i for _, i in pairs])) | {k: i for k, (_, i) in kwpairs.items()})
+            value = self._call(fn, bound, where)
+            if tape is not None and any(i is not None for i in bound_ids.values()):
+                if fn.vjp is None:
+                    raise ExprError(f"cannot differentiate through {node.fn}()", where=where,
+                                    fix="give the gradient of this step as a 'given' value")
+                return self._record(tape, fn, bound, bound_ids, value)
+            return value, None
+        raise ExprError(f"cannot evaluate {node!r}", where=where)
+
+    def _call(self, fn, bound: dict[str, Any], where: str | None) -> Any:
+        try:
+            with np.errstate(all="raise"):
+                return fn.call(self.engine, bound)
+        except I2dlError as exc:
+            if isinstance(exc, EngineError) or exc.where is None:
+                exc.where = where if exc.where is None else exc.where
+            raise
+        except FloatingPointError as exc:
+            raise ExprError(f"{fn.name}(): {exc} (the numbers overflow or are undefined)", where=where) from None
+        except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError, OverflowError) as exc:
+            raise ExprError(f"{fn.name}(): {exc}", where=where,
+                            fix=f"call it as {fn.signature()}") from None
+
+    def _record(self, tape, fn, bound, bound_ids, value) -> tuple[Any, int]:
+        out_id = len(tape) + 1_000_000
+        tape.append(_Entry(fn, bound, bound_ids, value, out_id))
+        return value, out_id
+
+    # -- grad(out, wrt, upstream)
+
+    def _grad(self, node: Call, ids, tape, where: str | None) -> Any:
+        if self.graph is None:
+            raise ExprError("grad() needs the answer graph", where=where)
+        args = list(node.args) + [v for _, v in node.kwargs]
+        names = dict(zip(("out", "wrt", "upstream"), node.args)) | dict(node.kwargs)
+        if not 2 <= len(args) <= 3 or not isinstance(names.get("out"), Name) or not isinstance(names.get("wrt"), Name):
+            raise ExprError("grad() takes grad(out, wrt) or grad(out, wrt, upstream) where out and wrt are names",
+                            where=where)
+        out, wrt = names["out"].id, names["wrt"].id
+        upstream = self._eval(names["upstream"], {}, None, where)[0] if "upstream" in names else None
+        return self.gradient(out, wrt, upstream, where)
+
+    def gradient(self, out: str, wrt: str, upstream: Any = None, where: str | None = None,
+                 trace: dict[str, Any] | None = None) -> Any:
+        """d sum(upstream * out) / d wrt, differentiating the graph nodes between them.
+
+        With `trace`, the gradient with respect to every named node on the path (the chain
+        rule's intermediate factors, from `out` back to `wrt`) is stored in it, in that order.
+        """
+        assert self.graph is not None
+        if out != wrt and out in self.graph.nodes and not self.graph.depends_on(out, wrt):
+            raise ExprError(f"'{out}' does not depend on '{wrt}'", where=where)
+        if wrt not in self.env:
+            raise ExprError(f"grad(): '{wrt}' has no value yet", where=where,
+                            fix="differentiate with respect to a parameter or an earlier answer")
+        wrt_value = self.env[wrt]
+        if out == wrt:
+            g = np.ones_like(np.asarray(wrt_value, dtype=float)) if upstream is None else upstream
+            return _plain(g)
+        path = [n for n in self.graph.order
+                if (n == out or self.graph.depends_on(out, n)) and self.graph.depends_on(n, wrt)]
+        sub = Evaluator(self.engine, self.env, self.graph, self.overrides)
+        tape: list[_Entry] = []
+        ids = {wrt: 0}
+        for n in path:
+            value, vid = sub._eval(self.graph.nodes[n].node, ids, tape, where)
+            if n in self.overrides:
+                value = self.overrides[n]  # the student's value forward, the node's own op backward
+            sub.env[n] = value
+            if vid is not None:
+                ids[n] = vid
+        if out not in ids:
+            raise ExprError(f"'{out}' does not depend on '{wrt}'", where=where)
+        out_value = sub.env[out]
+        seed = np.ones_like(np.asarray(out_value, dtype=float)) if upstream is None else np.asarray(upstream, dtype=float)
+        if np.shape(seed) != np.shape(out_value):
+            try:
+                seed = np.broadcast_to(seed, np.shape(out_value)).astype(float)
+            except ValueError:
+                raise ExprError(f"grad(): upstream of shape {np.shape(seed)} does not match "
+                                f"'{out}' of shape {np.shape(out_value)}", where=where) from None
+        grads: dict[int, Any] = {ids[out]: seed}
+        names_of = {i: n for n, i in ids.items()}
+        for entry in reversed(tape):
+            g = grads.pop(entry.out_id, None)
+            if g is None:
+                continue
+            if trace is not None and entry.out_id in names_of:
+                trace[names_of[entry.out_id]] = _plain(g)
+            try:
+                with np.errstate(all="raise"):
+                    parts = entry.fn.vjp(self.engine, g, entry.out, **entry.bound)
+            except FloatingPointError as exc:
+                raise ExprError(f"grad through {entry.fn.name}(): {exc}", where=where) from None
+            for arg, aid in entry.ids.items():
+                if aid is None or parts.get(arg) is None:
+                    continue
+                contrib = np.asarray(parts[arg], dtype=float)
+                grads[aid] = grads[aid] + contrib if aid in grads else contrib
+        result = grads.get(0)
+        if trace is not None:
+            trace[wrt] = _plain(result) if result is not None else None
+        if result is None:
+            result = np.zeros_like(np.asarray(wrt_value, dtype=float))
+        return _plain(unbroadcast(result, wrt_value) if np.shape(result) != np.shape(wrt_value) else result)
+
+
+def _plain(x: Any) -> Any:
+    a = np.asarray(x, dtype=float)
+    return float(a) if a.ndim == 0 else a
+
+
+def _seq_value(values: list[Any]) -> Any:
+    """A numeric list literal is an array; anything else (strings, dicts, ragged) stays a list."""
+    if all(isinstance(v, (int, float, np.integer, np.floating, np.ndarray)) and not isinstance(v, bool)
+           for v in values):
+        try:
+            return np.asarray(values, dtype=np.float64)
+        except ValueError:
+            return list(values)
+    return list(values)
+
+
+class _SeqFn:
+    name = "list"
+
+    @staticmethod
+    def vjp(E, g, out, **items):
+        g = np.asarray(g, dtype=float)
+        return {k: g[int(k[1:])] for k in items}
+
+
+_SEQ_FN = _SeqFn()

@@ -1,0 +1,1074 @@
+"""The functions spec expressions may call: a whitelist of engine operations and maths helpers.
+
+Each entry knows its parameters (for binding and error messages), how to compute (with an
+engine), and, where it is differentiable, its vector-Jacobian product. The VJPs of layers call
+the engine's own gradient operations, so on the torch engine every layer gradient of the
+answer graph comes from autograd, and on the numpy engine from the hand-written backward.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from i2dl.errors import ExprError
+
+Value = Any
+
+
+@dataclass(frozen=True)
+class Fn:
+    """A callable of the expression language."""
+
+    name: str
+    impl: Callable[..., Value]
+    params: tuple[str, ...]
+    defaults: dict[str, Any]
+    doc: str
+    category: str
+    vjp: Callable[..., dict[str, Value]] | None = None
+    needs_engine: bool = False
+
+    def bind(self, args: list, kwargs: dict, where: str | None = None) -> dict[str, Any]:
+        """Arguments by parameter name, defaults filled, or an ExprError naming the function."""
+        if "*" in self.params:  # variadic helpers (max, min, distinct, ...)
+            if kwargs:
+                raise ExprError(f"{self.name}() takes no keyword arguments", where=where)
+            return {"*": list(args)}
+        if len(args) > len(self.params):
+            raise ExprError(
+                f"{self.name}() takes at most {len(self.params)} arguments "
+                f"({', '.join(self.params)}), got {len(args)}", where=where)
+        bound = dict(zip(self.params, args))
+        for k, v in kwargs.items():
+            if k not in self.params:
+                raise ExprError(f"{self.name}() has no argument '{k}'",
+                                where=where, fix="arguments: " + ", ".join(self.params))
+            if k in bound:
+                raise ExprError(f"{self.name}() got '{k}' twice", where=where)
+            bound[k] = v
+        for p in self.params:
+            if p not in bound:
+                if p not in self.defaults:
+                    raise ExprError(f"{self.name}() is missing argument '{p}'", where=where,
+                                    fix=f"call it as {self.signature()}")
+                bound[p] = self.defaults[p]
+        return bound
+
+    def call(self, engine, bound: dict[str, Any]) -> Value:
+        if "*" in bound:
+            return self.impl(*bound["*"])
+        if self.needs_engine:
+            return self.impl(engine, **bound)
+        return self.impl(**bound)
+
+    def signature(self) -> str:
+        if "*" in self.params:
+            return f"{self.name}(a, b, ...)"
+        parts = [p if p not in self.defaults else f"{p}={self.defaults[p]!r}" for p in self.params]
+        return f"{self.name}({', '.join(parts)})"
+
+
+FUNCTIONS: dict[str, Fn] = {}
+
+
+def register(category: str, *, vjp: Callable | None = None, name: str | None = None):
+    """Add a function to the whitelist; its Python signature is its expression signature."""
+
+    def deco(f: Callable) -> Callable:
+        sig = inspect.signature(f)
+        params = list(sig.parameters.values())
+        needs_engine = bool(params) and params[0].name == "E"
+        if needs_engine:
+            params = params[1:]
+        if any(p.kind is p.VAR_POSITIONAL for p in params):
+            names: tuple[str, ...] = ("*",)
+            defaults: dict[str, Any] = {}
+        else:
+            names = tuple(p.name for p in params)
+            defaults = {p.name: p.default for p in params if p.default is not p.empty}
+        fname = name or f.__name__.rstrip("_")
+        FUNCTIONS[fname] = Fn(fname, f, names, defaults, (f.__doc__ or "").strip().splitlines()[0]
+                              if f.__doc__ else "", category, vjp, needs_engine)
+        return f
+
+    return deco
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _arr(x: Value) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def _is_array(x: Value) -> bool:
+    return isinstance(x, np.ndarray) or isinstance(x, (list, tuple))
+
+
+def unbroadcast(g: Value, like: Value) -> Value:
+    """Sum a broadcast gradient back to the shape of the operand it belongs to."""
+    g = _arr(g)
+    shape = np.shape(like)
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for i, n in enumerate(shape):
+        if n == 1 and g.shape[i] != 1:
+            g = g.sum(axis=i, keepdims=True)
+    return g.reshape(shape) if shape else float(g)
+
+
+def _num(x: Value) -> Value:
+    """Plain Python numbers stay exact ints where they are ints; arrays become float64."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x)
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        return float(x)
+    return x
+
+
+def _as_int(x: Value, what: str) -> int:
+    f = float(x)
+    if f != int(f):
+        raise ExprError(f"{what} must be a whole number, got {x!r}")
+    return int(f)
+
+
+# ---------------------------------------------------------------------------- arithmetic
+
+
+def _vjp_add(E, g, out, a, b):
+    return {"a": unbroadcast(g, a), "b": unbroadcast(g, b)}
+
+
+def _vjp_sub(E, g, out, a, b):
+    return {"a": unbroadcast(g, a), "b": unbroadcast(-_arr(g), b)}
+
+
+def _vjp_mul(E, g, out, a, b):
+    return {"a": unbroadcast(_arr(g) * _arr(b), a), "b": unbroadcast(_arr(g) * _arr(a), b)}
+
+
+def _vjp_div(E, g, out, a, b):
+    ga = _arr(g) / _arr(b)
+    return {"a": unbroadcast(ga, a), "b": unbroadcast(-ga * _arr(a) / _arr(b), b)}
+
+
+def _vjp_pow(E, g, out, a, b):
+    a_, b_ = _arr(a), _arr(b)
+    ga = _arr(g) * b_ * np.power(a_, b_ - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gb = np.where(a_ > 0, _arr(g) * _arr(out) * np.log(np.where(a_ > 0, a_, 1.0)), 0.0)
+    return {"a": unbroadcast(ga, a), "b": unbroadcast(gb, b)}
+
+
+def _vjp_neg(E, g, out, a):
+    return {"a": -_arr(g) if np.ndim(g) else -float(g)}
+
+
+def _vjp_matmul(E, g, out, a, b):
+    a_, b_, g_ = _arr(a), _arr(b), _arr(g)
+    if a_.ndim == 1 and b_.ndim == 1:
+        return {"a": g_ * b_, "b": g_ * a_}
+    if a_.ndim == 1:
+        return {"a": b_ @ g_, "b": np.outer(a_, g_)}
+    if b_.ndim == 1:
+        return {"a": np.outer(g_, b_), "b": a_.T @ g_}
+    return {"a": g_ @ b_.T, "b": a_.T @ g_}
+
+
+@register("arithmetic", vjp=_vjp_add)
+def add(a, b):
+    """a + b"""
+    return _num(np.add(a, b)) if _is_array(a) or _is_array(b) else a + b
+
+
+@register("arithmetic", vjp=_vjp_sub)
+def sub(a, b):
+    """a - b"""
+    return _num(np.subtract(a, b)) if _is_array(a) or _is_array(b) else a - b
+
+
+@register("arithmetic", vjp=_vjp_mul)
+def mul(a, b):
+    """a * b (elementwise)"""
+    return _num(np.multiply(a, b)) if _is_array(a) or _is_array(b) else a * b
+
+
+@register("arithmetic", vjp=_vjp_div)
+def div(a, b):
+    """a / b (elementwise)"""
+    if not _is_array(b) and float(b) == 0:
+        raise ExprError("division by zero")
+    if _is_array(b) and np.any(_arr(b) == 0):
+        raise ExprError("division by zero")
+    return _num(np.divide(_arr(a), _arr(b))) if _is_array(a) or _is_array(b) else a / b
+
+
+@register("arithmetic")
+def floordiv(a, b):
+    """floor(a / b)"""
+    if np.any(_arr(b) == 0):
+        raise ExprError("division by zero")
+    return _num(np.floor_divide(a, b)) if _is_array(a) or _is_array(b) else a // b
+
+
+@register("arithmetic")
+def mod(a, b):
+    """a mod b"""
+    if np.any(_arr(b) == 0):
+        raise ExprError("modulo by zero")
+    return _num(np.mod(a, b)) if _is_array(a) or _is_array(b) else a % b
+
+
+@register("arithmetic", vjp=_vjp_pow)
+def pow(a, b):  # noqa: A001 - the maths name
+    """a ** b"""
+    if not _is_array(b) and abs(float(b)) > 64:
+        raise ExprError(f"exponent {b} is too large for a hand-computable problem")
+    if isinstance(a, int) and isinstance(b, int) and b >= 0:
+        return a**b
+    return _num(np.power(_arr(a), _arr(b)))
+
+
+@register("arithmetic", vjp=_vjp_neg)
+def neg(a):
+    """-a"""
+    return _num(np.negative(a)) if _is_array(a) else -a
+
+
+@register("arithmetic", vjp=lambda E, g, out, a: {"a": g})
+def pos(a):
+    """+a"""
+    return a
+
+
+@register("arithmetic", vjp=_vjp_matmul)
+def matmul(a, b):
+    """a @ b (matrix product)"""
+    return _num(np.matmul(_arr(a), _arr(b)))
+
+
+@register("arithmetic", vjp=_vjp_matmul)
+def dot(a, b):
+    """a . b for vectors, a @ b otherwise"""
+    return _num(np.matmul(_arr(a), _arr(b)))
+
+
+# ---------------------------------------------------------------------------- logic
+
+
+def _cmp(op):
+    def f(a, b):
+        r = op(np.asarray(a), np.asarray(b)) if _is_array(a) or _is_array(b) else op(a, b)
+        return _num(r)
+
+    return f
+
+
+for _n, _op in (("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
+                ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)):
+    _f = _cmp(_op)
+    _f.__doc__ = f"a {_n} b"
+    register("logic", name=_n)(_f)
+
+
+@register("logic", name="and_")
+def and_(*xs):
+    """all of the conditions"""
+    return all(bool(np.all(x)) for x in xs)
+
+
+@register("logic", name="or_")
+def or_(*xs):
+    """any of the conditions"""
+    return any(bool(np.all(x)) for x in xs)
+
+
+@register("logic", name="not_")
+def not_(a):
+    """not a"""
+    return not bool(np.all(a))
+
+
+def _vjp_where(E, g, out, cond, a, b):
+    c = np.asarray(cond, dtype=bool)
+    return {"a": unbroadcast(np.where(c, g, 0.0), a), "b": unbroadcast(np.where(c, 0.0, g), b)}
+
+
+@register("logic", vjp=_vjp_where)
+def where(cond, a, b):
+    """a where cond holds, else b (elementwise)"""
+    if not _is_array(cond) and not _is_array(a) and not _is_array(b):
+        return a if bool(cond) else b
+    return _num(np.where(np.asarray(cond, dtype=bool), a, b))
+
+
+@register("logic", name="all")
+def all_(x):
+    """true when every entry is true (nonzero)"""
+    return bool(np.all(np.asarray(x)))
+
+
+@register("logic", name="any")
+def any_(x):
+    """true when some entry is true (nonzero)"""
+    return bool(np.any(np.asarray(x)))
+
+
+# ---------------------------------------------------------------------------- maths
+
+
+def _elementwise(name: str, f: Callable, df: Callable | None, doc: str):
+    def impl(x):
+        r = f(_arr(x))
+        return _num(r)
+
+    impl.__doc__ = doc
+    vjp = (lambda E, g, out, x: {"x": unbroadcast(_arr(g) * df(_arr(x), _arr(out)), x)}) if df else None
+    register("maths", vjp=vjp, name=name)(impl)
+
+
+def _safe_log(x):
+    if np.any(x <= 0):
+        raise ExprError("log of a number <= 0")
+    return np.log(x)
+
+
+def _safe_sqrt(x):
+    if np.any(x < 0):
+        raise ExprError("sqrt of a negative number")
+    return np.sqrt(x)
+
+
+_elementwise("exp", np.exp, lambda x, y: y, "e^x")
+_elementwise("log", _safe_log, lambda x, y: 1.0 / x, "natural logarithm ln x")
+_elementwise("ln", _safe_log, lambda x, y: 1.0 / x, "natural logarithm ln x")
+_elementwise("log2", lambda x: _safe_log(x) / math.log(2), lambda x, y: 1.0 / (x * math.log(2)), "log base 2")
+_elementwise("log10", lambda x: _safe_log(x) / math.log(10), lambda x, y: 1.0 / (x * math.log(10)), "log base 10")
+_elementwise("sqrt", _safe_sqrt, lambda x, y: 0.5 / y, "square root")
+_elementwise("abs", np.abs, lambda x, y: np.sign(x), "|x|")
+_elementwise("sign", np.sign, lambda x, y: np.zeros_like(x), "sign of x")
+_elementwise("sin", np.sin, lambda x, y: np.cos(x), "sin x")
+_elementwise("cos", np.cos, lambda x, y: -np.sin(x), "cos x")
+
+
+@register("maths", name="floor")
+def floor_(x):
+    """floor(x), an int for scalars"""
+    return int(math.floor(x)) if not _is_array(x) else np.floor(_arr(x))
+
+
+@register("maths", name="ceil")
+def ceil_(x):
+    """ceil(x), an int for scalars"""
+    return int(math.ceil(x)) if not _is_array(x) else np.ceil(_arr(x))
+
+
+@register("maths", name="round")
+def round_(x, ndigits=0):
+    """x rounded half away from zero to ndigits decimals (as on paper, not banker's rounding)"""
+    n = _as_int(ndigits, "round's ndigits")
+    scale = 10.0**n
+    r = np.sign(_arr(x)) * np.floor(np.abs(_arr(x)) * scale + 0.5) / scale
+    if n <= 0 and not _is_array(x):
+        return int(r)
+    return _num(r)
+
+
+@register("maths", name="int")
+def int_(x):
+    """x as a whole number (error if it is not one)"""
+    return _as_int(x, "int()")
+
+
+@register("maths", name="float")
+def float_(x):
+    """x as a decimal number"""
+    return float(x)
+
+
+@register("maths", name="max")
+def max_(*xs):
+    """largest entry of one array, or the largest of several values"""
+    vals = xs[0] if len(xs) == 1 else xs
+    return _num(np.max(_arr(vals) if len(xs) > 1 else _arr(vals)))
+
+
+@register("maths", name="min")
+def min_(*xs):
+    """smallest entry of one array, or the smallest of several values"""
+    vals = xs[0] if len(xs) == 1 else xs
+    return _num(np.min(_arr(vals)))
+
+
+def _vjp_sum(E, g, out, x, axis=None):
+    x_ = _arr(x)
+    if axis is None:
+        return {"x": np.full_like(x_, float(g))}
+    return {"x": np.broadcast_to(np.expand_dims(_arr(g), int(axis)), x_.shape).copy()}
+
+
+@register("maths", vjp=_vjp_sum, name="sum")
+def sum_(x, axis=None):
+    """sum of the entries (along axis)"""
+    if axis is None and isinstance(x, (list, tuple)) and all(isinstance(v, int) for v in x):
+        return sum(x)
+    return _num(np.sum(_arr(x), axis=None if axis is None else int(axis)))
+
+
+@register("maths", vjp=lambda E, g, out, x, axis=None: {
+    "x": _vjp_sum(E, g, out, x, axis)["x"] / (_arr(x).size if axis is None else _arr(x).shape[int(axis)])})
+def mean(x, axis=None):
+    """mean of the entries (along axis)"""
+    return _num(np.mean(_arr(x), axis=None if axis is None else int(axis)))
+
+
+@register("maths")
+def prod(x):
+    """product of the entries"""
+    if isinstance(x, (list, tuple)) and all(isinstance(v, int) for v in x):
+        return math.prod(x)
+    v = np.prod(_arr(x))
+    return int(v) if float(v).is_integer() and abs(v) < 2**53 else float(v)
+
+
+@register("maths")
+def var(x, ddof=0):
+    """variance of the entries (biased unless ddof=1)"""
+    return float(np.var(_arr(x), ddof=int(ddof)))
+
+
+@register("maths")
+def argmax(x):
+    """index of the largest entry (first one on ties)"""
+    return int(np.argmax(_arr(x)))
+
+
+@register("maths")
+def argmin(x):
+    """index of the smallest entry (first one on ties)"""
+    return int(np.argmin(_arr(x)))
+
+
+@register("maths")
+def clip(x, lo, hi):
+    """x limited to [lo, hi]"""
+    return _num(np.clip(_arr(x), lo, hi))
+
+
+# ---------------------------------------------------------------------------- arrays
+
+
+def _vjp_index(E, g, out, x, i):
+    gx = np.zeros_like(_arr(x))
+    np.add.at(gx, _index_key(i), g)
+    return {"x": gx}
+
+
+def _index_key(i):
+    if isinstance(i, slice):
+        return i
+    if isinstance(i, (list, tuple)):
+        return tuple(_index_key(k) for k in i)
+    if isinstance(i, np.ndarray):
+        return tuple(_index_key(k) for k in i.tolist()) if i.ndim else _as_int(i, "an index")
+    if isinstance(i, str):
+        return i
+    return _as_int(i, "an index")
+
+
+@register("arrays", vjp=_vjp_index)
+def index(x, i):
+    """x[i] (0-based; i may be a tuple for matrices, or a key for results)"""
+    key = _index_key(i)
+    try:
+        if isinstance(x, dict):
+            return x[key]
+        if isinstance(x, list) and not isinstance(key, tuple):
+            return x[key]
+        return _num(np.asarray(x)[key])
+    except (IndexError, KeyError, TypeError) as exc:
+        raise ExprError(f"cannot index a value of shape {np.shape(x)} with {i!r}: {exc}") from None
+
+
+@register("arrays", name="slice_")
+def slice_(start=None, stop=None, step=None):
+    """start:stop:step"""
+    conv = [None if v is None else _as_int(v, "a slice bound") for v in (start, stop, step)]
+    return slice(*conv)
+
+
+@register("arrays", vjp=lambda E, g, out, x: {"x": _arr(g).T})
+def transpose(x):
+    """x transposed"""
+    return _arr(x).T
+
+
+@register("arrays", vjp=lambda E, g, out, x: {"x": _arr(g).reshape(np.shape(x))})
+def flatten(x):
+    """x as a vector (row-major)"""
+    return _arr(x).ravel()
+
+
+@register("arrays", vjp=lambda E, g, out, x, shape: {"x": _arr(g).reshape(np.shape(x))})
+def reshape(x, shape):
+    """x with a new shape (row-major)"""
+    return _arr(x).reshape(tuple(int(s) for s in np.asarray(shape).ravel()))
+
+
+@register("arrays")
+def shape(x):
+    """the shape of x as a list"""
+    return [int(s) for s in np.shape(x)]
+
+
+@register("arrays", name="len")
+def len_(x):
+    """number of entries along the first axis"""
+    return int(len(x)) if isinstance(x, (list, tuple)) else int(np.shape(x)[0])
+
+
+@register("arrays")
+def zeros(shape):
+    """an all-zero array"""
+    return np.zeros(tuple(int(s) for s in np.asarray(shape).ravel()))
+
+
+@register("arrays")
+def ones(shape):
+    """an all-one array"""
+    return np.ones(tuple(int(s) for s in np.asarray(shape).ravel()))
+
+
+@register("arrays")
+def eye(n):
+    """the n x n identity"""
+    return np.eye(int(n))
+
+
+@register("arrays")
+def onehot(i, n):
+    """the one-hot vector of class i among n"""
+    v = np.zeros(int(n))
+    v[_as_int(i, "a class index")] = 1.0
+    return v
+
+
+@register("arrays")
+def outer(a, b):
+    """a b^T"""
+    return np.outer(_arr(a), _arr(b))
+
+
+@register("arrays")
+def concat(*xs):
+    """the arrays joined end to end"""
+    return np.concatenate([np.atleast_1d(_arr(x)) for x in xs])
+
+
+@register("arrays")
+def stack(*xs):
+    """the arrays stacked along a new first axis"""
+    return np.stack([_arr(x) for x in xs])
+
+
+@register("arrays")
+def count(x):
+    """number of nonzero (true) entries"""
+    return int(np.count_nonzero(np.asarray(x)))
+
+
+@register("arrays")
+def size(x):
+    """number of entries"""
+    return int(np.size(x))
+
+
+# ---------------------------------------------------------------------------- exam-quality checks
+
+
+@register("checks")
+def is_int(x, tol=1e-9):
+    """every entry is a whole number"""
+    a = _arr(x)
+    return bool(np.all(np.abs(a - np.round(a)) <= tol))
+
+
+@register("checks")
+def decimals(x, n):
+    """every entry has at most n decimals"""
+    a = _arr(x) * 10.0 ** int(n)
+    return bool(np.all(np.abs(a - np.round(a)) <= 1e-6))
+
+
+@register("checks")
+def distinct(*xs):
+    """the values are pairwise different (arrays compared whole)"""
+    flat = [tuple(np.round(np.atleast_1d(_arr(x)).ravel(), 9)) for x in xs]
+    return len(set(flat)) == len(flat)
+
+
+@register("checks")
+def nonzero(x):
+    """no entry is zero"""
+    return bool(np.all(_arr(x) != 0))
+
+
+@register("checks")
+def mixed_sign(x):
+    """some entries are > 0 and some are <= 0 (active and inactive ReLU units)"""
+    a = _arr(x)
+    return bool(np.any(a > 0) and np.any(a <= 0))
+
+
+def _windows(a: np.ndarray, kernel, stride) -> list[np.ndarray]:
+    a = _arr(a)
+    if a.ndim == 1:
+        k = int(kernel)
+        s = int(stride) if stride is not None else k
+        return [a[i:i + k] for i in range(0, len(a) - k + 1, s)]
+    kh, kw = (kernel, kernel) if np.ndim(kernel) == 0 else tuple(kernel)
+    if stride is None:
+        sh, sw = kh, kw
+    else:
+        sh, sw = (stride, stride) if np.ndim(stride) == 0 else tuple(stride)
+    kh, kw, sh, sw = int(kh), int(kw), int(sh), int(sw)
+    planes = a.reshape((-1,) + a.shape[-2:])
+    out = []
+    for p in planes:
+        for i in range(0, p.shape[0] - kh + 1, sh):
+            for j in range(0, p.shape[1] - kw + 1, sw):
+                out.append(p[i:i + kh, j:j + kw].ravel())
+    return out
+
+
+@register("checks")
+def pool_ties(x, kernel, stride=None):
+    """some max-pooling window has two equal maxima"""
+    return any(int(np.sum(w == w.max())) > 1 for w in _windows(x, kernel, stride))
+
+
+# ---------------------------------------------------------------------------- engine layers
+
+
+def _vjp_conv(dim: int):
+    def vjp(E, g, out, x, w, b=None, stride=1, padding=0):
+        gi = getattr(E, f"conv{dim}d_grad_input")(x, w, g, stride, padding)
+        gw = getattr(E, f"conv{dim}d_grad_weight")(x, w, g, stride, padding)
+        gb = getattr(E, f"conv{dim}d_grad_bias")(g) if b is not None else None
+        return {"x": gi, "w": gw, "b": gb}
+
+    return vjp
+
+
+@register("layers", vjp=_vjp_conv(1))
+def conv1d(E, x, w, b=None, stride=1, padding=0):
+    """1-D cross-correlation of x with kernel w (+ b)"""
+    return E.conv1d(x, w, b, stride, padding)
+
+
+@register("layers", vjp=_vjp_conv(2))
+def conv2d(E, x, w, b=None, stride=1, padding=0):
+    """2-D cross-correlation of x with kernel w (+ b)"""
+    return E.conv2d(x, w, b, stride, padding)
+
+
+@register("layers")
+def conv1d_grad_input(E, x, w, grad_out, stride=1, padding=0):
+    """dL/dx of a 1-D convolution given dL/dy"""
+    return E.conv1d_grad_input(x, w, grad_out, stride, padding)
+
+
+@register("layers")
+def conv1d_grad_weight(E, x, w, grad_out, stride=1, padding=0):
+    """dL/dw of a 1-D convolution given dL/dy"""
+    return E.conv1d_grad_weight(x, w, grad_out, stride, padding)
+
+
+@register("layers")
+def conv2d_grad_input(E, x, w, grad_out, stride=1, padding=0):
+    """dL/dx of a 2-D convolution given dL/dy"""
+    return E.conv2d_grad_input(x, w, grad_out, stride, padding)
+
+
+@register("layers")
+def conv2d_grad_weight(E, x, w, grad_out, stride=1, padding=0):
+    """dL/dw of a 2-D convolution given dL/dy"""
+    return E.conv2d_grad_weight(x, w, grad_out, stride, padding)
+
+
+@register("layers")
+def conv_grad_bias(E, grad_out):
+    """dL/db of a convolution given dL/dy (sum over positions)"""
+    g = _arr(grad_out)
+    return E.conv1d_grad_bias(g) if g.ndim <= 2 else E.conv2d_grad_bias(g)
+
+
+@register("layers")
+def conv1d_matrix(E, w, n, stride=1, padding=0):
+    """the matrix T with conv1d(x, w) = T x for inputs of length n"""
+    return E.conv1d_matrix(w, int(n), stride, padding)
+
+
+@register("layers")
+def conv2d_matrix(E, w, in_shape, stride=1, padding=0):
+    """the matrix T with vec(conv2d(x, w)) = T vec(x)"""
+    return E.conv2d_matrix(w, tuple(int(s) for s in np.asarray(in_shape).ravel()), stride, padding)
+
+
+def _vjp_pool(kind: str, dim: int):
+    def vjp(E, g, out, x, kernel, stride=None):
+        return {"x": getattr(E, f"{kind}pool{dim}d_grad_input")(x, g, kernel, stride)}
+
+    return vjp
+
+
+@register("layers", vjp=_vjp_pool("max", 1))
+def maxpool1d(E, x, kernel, stride=None):
+    """max over windows of size kernel"""
+    return E.maxpool1d(x, kernel, stride)
+
+
+@register("layers", vjp=_vjp_pool("avg", 1))
+def avgpool1d(E, x, kernel, stride=None):
+    """mean over windows of size kernel"""
+    return E.avgpool1d(x, kernel, stride)
+
+
+@register("layers", vjp=_vjp_pool("max", 2))
+def maxpool2d(E, x, kernel, stride=None):
+    """max over kernel x kernel windows"""
+    return E.maxpool2d(x, kernel, stride)
+
+
+@register("layers", vjp=_vjp_pool("avg", 2))
+def avgpool2d(E, x, kernel, stride=None):
+    """mean over kernel x kernel windows"""
+    return E.avgpool2d(x, kernel, stride)
+
+
+@register("layers")
+def maxpool1d_grad_input(E, x, grad_out, kernel, stride=None):
+    """dL/dx of 1-D max pooling: each window's gradient goes to its maximum"""
+    return E.maxpool1d_grad_input(x, grad_out, kernel, stride)
+
+
+@register("layers")
+def maxpool2d_grad_input(E, x, grad_out, kernel, stride=None):
+    """dL/dx of 2-D max pooling: each window's gradient goes to its maximum"""
+    return E.maxpool2d_grad_input(x, grad_out, kernel, stride)
+
+
+@register("layers")
+def avgpool1d_grad_input(E, x, grad_out, kernel, stride=None):
+    """dL/dx of 1-D average pooling"""
+    return E.avgpool1d_grad_input(x, grad_out, kernel, stride)
+
+
+@register("layers")
+def avgpool2d_grad_input(E, x, grad_out, kernel, stride=None):
+    """dL/dx of 2-D average pooling"""
+    return E.avgpool2d_grad_input(x, grad_out, kernel, stride)
+
+
+def _vjp_linear(E, g, out, x, w, b=None, convention="xW"):
+    return {
+        "x": E.linear_grad_input(x, w, g, convention),
+        "w": E.linear_grad_weight(x, w, g, convention),
+        "b": E.linear_grad_bias(g, convention) if b is not None else None,
+    }
+
+
+@register("layers", vjp=_vjp_linear)
+def linear(E, x, w, b=None, convention="xW"):
+    """x W + b ("xW") or W x + b ("Wx")"""
+    return E.linear(x, w, b, convention)
+
+
+def _activation(name: str, extra: tuple[str, ...] = ()):
+    def vjp(E, g, out, x, **kw):
+        return {"x": _arr(g) * getattr(E, f"{name}_grad")(x, **kw)}
+
+    def impl(E, x, **kw):
+        return _num(getattr(E, name)(x, **kw))
+
+    def dimpl(E, x, **kw):
+        return _num(getattr(E, f"{name}_grad")(x, **kw))
+
+    # Build real signatures so binding and error messages name the arguments.
+    if extra == ("alpha",):
+        default = 0.01 if name == "leaky_relu" else 1.0
+
+        def f(E, x, alpha=default):
+            return impl(E, x, alpha=alpha)
+
+        def df(E, x, alpha=default):
+            return dimpl(E, x, alpha=alpha)
+
+        def fv(E, g, out, x, alpha=default):
+            return vjp(E, g, out, x, alpha=alpha)
+    else:
+        def f(E, x):
+            return impl(E, x)
+
+        def df(E, x):
+            return dimpl(E, x)
+
+        def fv(E, g, out, x):
+            return vjp(E, g, out, x)
+
+    f.__doc__ = f"{name}(x), elementwise"
+    df.__doc__ = f"{name}'(x), elementwise derivative"
+    register("activations", vjp=fv, name=name)(f)
+    register("activations", name=f"{name}_grad")(df)
+
+
+for _a in ("relu", "sigmoid", "tanh", "identity"):
+    _activation(_a)
+for _a in ("leaky_relu", "elu"):
+    _activation(_a, ("alpha",))
+
+
+@register("activations", name="sigma", vjp=lambda E, g, out, x: {"x": _arr(g) * E.sigmoid_grad(x)})
+def sigma(E, x):
+    """the sigmoid 1 / (1 + e^-x)"""
+    return _num(E.sigmoid(x))
+
+
+@register("activations", vjp=lambda E, g, out, x, axis=-1: {"x": E.softmax_grad(x, g, axis)})
+def softmax(E, x, axis=-1):
+    """e^x_i / sum_j e^x_j"""
+    return E.softmax(x, axis)
+
+
+@register("activations")
+def softmax_jacobian(E, x):
+    """the Jacobian d softmax(x) / dx"""
+    return E.softmax_jacobian(x)
+
+
+def _loss(name: str, grad_arg: str):
+    def vjp(E, g, out, pred, target, reduction="mean"):
+        return {"pred": _arr(g) * getattr(E, f"{name}_grad")(pred, target, reduction), "target": None}
+
+    def f(E, pred, target, reduction="mean"):
+        return _num(getattr(E, name)(pred, target, reduction))
+
+    def df(E, pred, target, reduction="mean"):
+        return _num(getattr(E, f"{name}_grad")(pred, target, reduction))
+
+    f.__doc__ = f"{name} loss of pred against target"
+    df.__doc__ = f"d {name} / d {grad_arg}"
+    register("losses", vjp=vjp, name=name)(f)
+    register("losses", name=f"{name}_grad")(df)
+
+
+for _l, _g in (("mse", "pred"), ("l1", "pred"), ("bce", "p"), ("bce_with_logits", "z"),
+               ("cross_entropy", "p"), ("cross_entropy_with_logits", "z")):
+    _loss(_l, _g)
+
+
+@register("optimizers")
+def sgd(E, w0, grads, lr, weight_decay=0.0):
+    """w <- w - lr (g + wd w), per step"""
+    return E.sgd(w0, grads, lr, weight_decay=weight_decay)
+
+
+@register("optimizers")
+def momentum(E, w0, grads, lr, mu, form="pytorch"):
+    """v <- mu v + g, w <- w - lr v (pytorch) or v <- mu v - lr g, w <- w + v (classic)"""
+    return E.momentum(w0, grads, lr, mu, form=form)
+
+
+@register("optimizers")
+def nesterov(E, w0, grads, lr, mu):
+    """Nesterov momentum (pytorch form)"""
+    return E.nesterov(w0, grads, lr, mu)
+
+
+@register("optimizers")
+def adagrad(E, w0, grads, lr, eps=1e-10):
+    """s <- s + g^2, w <- w - lr g / (sqrt(s) + eps)"""
+    return E.adagrad(w0, grads, lr, eps=eps)
+
+
+@register("optimizers")
+def rmsprop(E, w0, grads, lr, beta=0.99, eps=1e-8):
+    """s <- beta s + (1 - beta) g^2, w <- w - lr g / (sqrt(s) + eps)"""
+    return E.rmsprop(w0, grads, lr, beta=beta, eps=eps)
+
+
+@register("optimizers")
+def adam(E, w0, grads, lr, beta1=0.9, beta2=0.999, eps=1e-8, bias_correction=True):
+    """Adam with bias-corrected first and second moments"""
+    return E.adam(w0, grads, lr, beta1=beta1, beta2=beta2, eps=eps, bias_correction=bias_correction)
+
+
+@register("optimizers")
+def adamw(E, w0, grads, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+    """Adam with decoupled weight decay"""
+    return E.adamw(w0, grads, lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+
+
+@register("optimizers")
+def newton_step(E, w, grad, hess):
+    """w - f'(w) / f''(w)"""
+    return _num(E.newton_step(w, grad, hess))
+
+
+@register("layers")
+def batchnorm_train(E, x, gamma=None, beta=None, eps=1e-5):
+    """batch normalization in training mode: mean, var, x_hat, y, running statistics"""
+    return E.batchnorm_train(x, gamma, beta, eps)
+
+
+# ---------------------------------------------------------------------------- shape algebra
+
+
+def _shapes():
+    from i2dl import shapes  # imported on use: shape algebra is its own module
+
+    return shapes
+
+
+@register("shapes")
+def conv_out_size(n, k, stride=1, padding=0, dilation=1):
+    """floor((n + 2p - d(k - 1) - 1) / s) + 1"""
+    return _shapes().conv_out_size(int(n), int(k), int(stride), int(padding), int(dilation))
+
+
+@register("shapes")
+def pool_out_size(n, k, stride=None, padding=0):
+    """floor((n + 2p - k) / s) + 1"""
+    return _shapes().pool_out_size(int(n), int(k), None if stride is None else int(stride), int(padding))
+
+
+@register("shapes")
+def conv_params(c_in, c_out, k, bias=True):
+    """k_h k_w c_in c_out (+ c_out biases)"""
+    kk = int(k) if np.ndim(k) == 0 else tuple(int(v) for v in k)
+    return _shapes().conv_params(int(c_in), int(c_out), kk, bool(bias))
+
+
+@register("shapes")
+def linear_params(n_in, n_out, bias=True):
+    """n_in n_out (+ n_out biases)"""
+    return _shapes().linear_params(int(n_in), int(n_out), bool(bias))
+
+
+@register("shapes")
+def batchnorm_params(c):
+    """2c learnable parameters (gamma and beta)"""
+    return _shapes().batchnorm_params(int(c))
+
+
+@register("shapes")
+def batchnorm_buffers(c):
+    """2c running statistics (mean and variance)"""
+    return _shapes().batchnorm_buffers(int(c))
+
+
+@register("shapes")
+def propagate(input_shape, layers):
+    """the shape after each layer of a stack"""
+    return [list(s) for s in _shapes().propagate(tuple(int(v) for v in input_shape), list(layers))]
+
+
+@register("shapes")
+def receptive_fields(layers):
+    """the receptive field size after each layer"""
+    return _shapes().receptive_fields(list(layers))
+
+
+def _layer(kind, out=None, k=None, stride=None, padding=0, bias=True):
+    d: dict[str, Any] = {"type": str(kind)}
+    for key, v in (("out", out), ("k", k), ("stride", stride)):
+        if v is not None:
+            d[key] = int(v) if np.ndim(v) == 0 else [int(t) for t in v]
+    if padding:
+        d["padding"] = int(padding)
+    if not bias:
+        d["bias"] = False
+    return d
+
+
+_layer.__doc__ = "a layer description {type, out, k, stride, padding, bias}"
+register("shapes", name="layer")(_layer)
+
+
+#: Names spec authors may use as constants.
+CONSTANTS: dict[str, Any] = {"pi": math.pi, "e": math.e, "True": True, "False": False,
+                             "true": True, "false": False, "None": None}
+
+#: Special forms handled by the evaluator itself (they read the answer graph).
+SPECIAL_FORMS = {"grad": "grad(out, wrt, upstream=None): d sum(upstream * out) / d wrt through the answer graph"}
+
+
+def lookup(name: str, where: str | None = None) -> Fn:
+    """The whitelisted function `name`, or an ExprError listing near names."""
+    try:
+        return FUNCTIONS[name]
+    except KeyError:
+        import difflib
+
+        near = difflib.get_close_matches(name, list(FUNCTIONS) + list(SPECIAL_FORMS), n=3)
+        raise ExprError(f"unknown function '{name}'", where=where,
+                        fix=("did you mean " + ", ".join(near) + "?") if near
+                        else "run `i2dl functions` for the list") from None
+
+
+# ---------------------------------------------------------------------------- choices of layers
+
+
+_ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "elu", "identity")
+
+
+def _check_activation(kind: str) -> str:
+    if kind not in _ACTIVATIONS:
+        raise ExprError(f"unknown activation '{kind}'", fix="use one of: " + ", ".join(_ACTIVATIONS))
+    return kind
+
+
+def _act_kwargs(kind: str, alpha) -> dict[str, Any]:
+    return {"alpha": alpha} if kind in ("leaky_relu", "elu") else {}
+
+
+def _vjp_activate(E, g, out, x, kind, alpha=0.01):
+    k = _check_activation(str(kind))
+    return {"x": _arr(g) * getattr(E, f"{k}_grad")(x, **_act_kwargs(k, alpha))}
+
+
+@register("activations", vjp=_vjp_activate)
+def activate(E, x, kind, alpha=0.01):
+    """the activation named kind (relu, leaky_relu, sigmoid, tanh, elu, identity) of x"""
+    k = _check_activation(str(kind))
+    return _num(getattr(E, k)(x, **_act_kwargs(k, alpha)))
+
+
+@register("activations")
+def activate_grad(E, x, kind, alpha=0.01):
+    """the derivative of the activation named kind at x"""
+    k = _check_activation(str(kind))
+    return _num(getattr(E, f"{k}_grad")(x, **_act_kwargs(k, alpha)))
+
+
+@register("arrays")
+def letters(mask):
+    """the set of letters A, B, ... at the true entries of mask (for choice answers)"""
+    return frozenset(chr(65 + i) for i, v in enumerate(np.asarray(mask).ravel().tolist()) if v)
+
+
+@register("arrays")
+def letter(i):
+    """the letter of 0-based index i (0 is A)"""
+    return frozenset(chr(65 + _as_int(i, "a letter index")))

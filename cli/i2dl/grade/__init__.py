@@ -1,0 +1,1 @@
+"""Grading: reading students' answers, comparing them with the key, and awarding credit."""

@@ -1,0 +1,101 @@
+"""Rubrics: how the results of a part's blanks become its points (YAML files in `rubrics/`)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import Field, ValidationError, model_validator
+
+from i2dl.errors import NotFoundError, SpecError
+from i2dl.spec.load import builtin_dir, load_document, validation_errors
+from i2dl.spec.model import _Model
+
+DEFAULT_RUBRIC = "per-blank"
+MCQ_RUBRIC = "mcq-all-or-nothing"
+
+
+class Threshold(_Model):
+    """At least `correct` blanks right (or all) earns `credit` of the part's points."""
+
+    correct: Union[int, Literal["all"]]
+    credit: float = Field(ge=0, le=1)
+
+
+class Arrays(_Model):
+    """How vector and matrix answers earn credit."""
+
+    mode: Literal["whole", "per-entry", "shape-then-values", "deduct-per-entry"] = "whole"
+    shape_credit: float = Field(default=0.5, ge=0, le=1)
+    deduct: float = Field(default=0.5, gt=0)
+
+
+class Penalty(_Model):
+    """Points taken off when a blank matches the named alternative (a stated slip)."""
+
+    mistake: str
+    deduct: float = Field(gt=0)
+
+
+class Rubric(_Model):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    description: str = ""
+    scheme: Literal["per-blank", "threshold", "all-or-nothing", "per-option"] = "per-blank"
+    thresholds: list[Threshold] = Field(default_factory=list)
+    follow_through: float = Field(default=1.0, ge=0, le=1)
+    arrays: Arrays = Field(default_factory=Arrays)
+    penalties: list[Penalty] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _thresholds_for_threshold(self):
+        if self.scheme == "threshold" and not self.thresholds:
+            raise ValueError("scheme 'threshold' needs a list of thresholds, e.g. [{correct: all, credit: 1}]")
+        return self
+
+
+def load_rubric(path: Path) -> Rubric:
+    """A rubric file, validated; errors name the file, line and key."""
+    data, lines = load_document(path)
+    if not isinstance(data, dict):
+        raise SpecError("a rubric must be a mapping with name and scheme", where=str(path))
+    try:
+        return Rubric.model_validate(data)
+    except ValidationError as exc:
+        raise validation_errors(exc, path, lines)[0] from None
+
+
+@cache
+def shipped_rubrics() -> dict[str, Rubric]:
+    """Every rubric in `rubrics/`, by name."""
+    out = {}
+    for p in sorted(builtin_dir("rubrics").glob("*.yaml")):
+        r = load_rubric(p)
+        if r.name != p.stem:
+            raise SpecError(f"rubric name '{r.name}' does not match the file name", where=str(p),
+                            fix=f"rename the file to {r.name}.yaml")
+        out[r.name] = r
+    return out
+
+
+def resolve_rubric(ref: Any, *, default: str = DEFAULT_RUBRIC) -> Rubric:
+    """A part's rubric: a name, an inline rubric, or {use: name, ...overrides}."""
+    rubrics = shipped_rubrics()
+    if ref is None:
+        return rubrics[default]
+    if isinstance(ref, str):
+        if ref not in rubrics:
+            import difflib
+
+            near = difflib.get_close_matches(ref, list(rubrics), n=3)
+            raise NotFoundError(f"no rubric '{ref}'", fix=("did you mean " + ", ".join(near) + "? ") if near
+                                else "rubrics: " + ", ".join(sorted(rubrics)))
+        return rubrics[ref]
+    if isinstance(ref, dict):
+        base = resolve_rubric(ref.get("use", default)).model_dump()
+        merged = {**base, **{k: v for k, v in ref.items() if k != "use"}, "name": ref.get("name", base["name"])}
+        try:
+            return Rubric.model_validate(merged)
+        except ValidationError as exc:
+            raise SpecError("inline rubric: " + "; ".join(e["msg"] for e in exc.errors())) from None
+    raise SpecError(f"a rubric is a name or a mapping, not {type(ref).__name__}")

@@ -1,0 +1,391 @@
+"""Scoring one submission against an exam: blanks, alternatives, follow-through, rubric schemes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from i2dl.errors import AnswerParseError, EngineError, ExprError, I2dlError, SpecError, SubmissionError
+from i2dl.grade.answers import MissingAnswer, parse_answer
+from i2dl.grade.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
+from i2dl.render import fmt_value
+from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
+
+# Blank statuses: invalid (unreadable) and missing are not the same as wrong.
+CORRECT, FOLLOW, ALTERNATIVE, PARTIAL, WRONG, INVALID, MISSING, MANUAL = (
+    "correct", "follow-through", "alternative", "partial", "wrong", "invalid", "missing", "manual")
+
+
+@dataclass
+class BlankResult:
+    name: str
+    label: str
+    status: str
+    credit: float
+    read: str
+    expected: str
+    feedback: str = ""
+    alternative: str | None = None
+    value: Any = field(default=None, repr=False, compare=False)  # the parsed answer, not written out
+
+
+@dataclass
+class PartResult:
+    number: str
+    points: float
+    score: float
+    blanks: list[BlankResult]
+    feedback: list[str] = field(default_factory=list)
+    rubric: str = ""
+
+
+@dataclass
+class Submission:
+    """A read answer file: who, which exam, and the raw answers by part number."""
+
+    file: str
+    student_id: str
+    name: str
+    exam_id: str
+    answers: dict[str, Any]
+
+
+@dataclass
+class SubmissionResult:
+    file: str
+    student_id: str
+    name: str
+    parts: list[PartResult]
+    total: float
+    max_points: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.total / self.max_points if self.max_points else 0.0
+
+    def problem_scores(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for p in self.parts:
+            key = p.number.split(".")[0]
+            out[key] = out.get(key, 0.0) + p.score
+        return out
+
+
+# ---------------------------------------------------------------------------- reading a submission
+
+
+def read_submission(data: Any, file: str, exam_id: str) -> Submission:
+    """Check an answer file's structure; a SubmissionError says what is wrong and how to fix it."""
+    if not isinstance(data, dict):
+        raise SubmissionError(f"not an answer file: expected a mapping with exam, student_id and answers, "
+                              f"got {type(data).__name__}", where=file,
+                              fix="start from the answers.yaml that `i2dl generate` wrote")
+    missing = [k for k in ("exam", "student_id", "answers") if k not in data]
+    if missing:
+        raise SubmissionError(f"not an answer file: missing key{'s' if len(missing) > 1 else ''} "
+                              f"{', '.join(missing)}", where=file,
+                              fix="start from the answers.yaml that `i2dl generate` wrote")
+    exam = str(data["exam"]).strip()
+    if exam != exam_id:
+        raise SubmissionError(f"this submission is for exam '{exam}', not '{exam_id}'", where=f"{file} exam",
+                              fix="grade it with --exam pointing at the exam it was written for")
+    sid = data["student_id"]
+    if isinstance(sid, bool) or not isinstance(sid, (str, int)) or not str(sid).strip():
+        raise SubmissionError("student_id is empty or not text", where=f"{file} student_id",
+                              fix="write the student's id, e.g. student_id: 'ge42xyz'")
+    sid = str(sid).strip()
+    if len(sid) > 100:
+        raise SubmissionError("student_id is longer than 100 characters", where=f"{file} student_id")
+    name = data.get("name") or ""
+    answers = data["answers"]
+    if answers is None:
+        answers = {}
+    if not isinstance(answers, dict):
+        raise SubmissionError(f"answers must be a mapping from part number to answer, got {type(answers).__name__}",
+                              where=f"{file} answers")
+    return Submission(file, sid, str(name) if isinstance(name, (str, int)) else "", exam,
+                      {str(k): v for k, v in answers.items()})
+
+
+# ---------------------------------------------------------------------------- comparing values
+
+
+def _close(got: np.ndarray, exp: np.ndarray, b: Blank) -> np.ndarray:
+    return np.abs(got - exp) <= np.maximum(b.tol_abs, b.tol_rel * np.abs(exp)) + 1e-12
+
+
+def compare(got: Any, b: Blank, expected: Any, rubric: Rubric, points: float) -> tuple[float, str]:
+    """Credit in [0, 1] of a read value against an expected value, and a note when partial."""
+    kind = b.kind
+    if kind == "number":
+        return (1.0, "") if bool(_close(np.asarray(float(got)), np.asarray(float(expected), dtype=float), b)) \
+            else (0.0, "")
+    if kind in ("vector", "matrix"):
+        g, e = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+        mode = rubric.arrays.mode
+        if g.shape != e.shape:
+            if mode == "shape-then-values":
+                return 0.0, f"shape {_shape(g)} instead of {_shape(e)}"
+            return 0.0, f"shape {_shape(g)} instead of {_shape(e)}"
+        ok = _close(g, e, b)
+        n_wrong = int(ok.size - ok.sum())
+        if n_wrong == 0:
+            return 1.0, ""
+        if mode == "per-entry":
+            return float(ok.mean()), f"{int(ok.sum())} of {ok.size} entries right"
+        if mode == "shape-then-values":
+            return rubric.arrays.shape_credit, f"shape right, {n_wrong} of {ok.size} entries wrong"
+        if mode == "deduct-per-entry":
+            credit = max(0.0, 1.0 - rubric.arrays.deduct * n_wrong / points) if points else 0.0
+            return credit, f"{n_wrong} wrong entr{'y' if n_wrong == 1 else 'ies'}, -{rubric.arrays.deduct:g} each"
+        return 0.0, f"{n_wrong} of {ok.size} entries wrong"
+    if kind == "shape":
+        return (1.0, "") if tuple(got) == tuple(expected) else (0.0, "")
+    if kind == "choice":
+        return (1.0, "") if frozenset(got) == frozenset(expected) else (0.0, "")
+    if kind == "bool":
+        return (1.0, "") if bool(got) == bool(expected) else (0.0, "")
+    return 0.0, ""
+
+
+def _shape(a: np.ndarray) -> str:
+    return "x".join(str(s) for s in a.shape) or "scalar"
+
+
+def _trivial(v: Any, givens: list[Any]) -> bool:
+    """An upstream value that makes later work trivial: all zeros, or a copy of a given number."""
+    try:
+        a = np.asarray(v, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    if a.size and np.all(a == 0):
+        return True
+    for g in givens:
+        try:
+            ga = np.asarray(g, dtype=float)
+        except (TypeError, ValueError):
+            continue
+        if ga.shape == a.shape and ga.size and np.allclose(ga, a):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------- grading
+
+
+class Grader:
+    """Grades submissions for one exam; follow-through re-evaluates the spec's answer graph."""
+
+    def __init__(self, exam, engine_name: str | None = None, library=None):
+        self.exam = exam
+        self.engine_name = engine_name
+        self._library = library
+        self._engine = None
+        self._compiled: dict[str, Any] = {}
+        # Which part and problem every answer node belongs to, for "follow-through from 3.5".
+        self.node_part: dict[tuple[int, str], str] = {}
+        for prob, part in exam.parts():
+            for b in part.blanks:
+                self.node_part[(prob.number, b.name)] = part.number
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from i2dl.engine import get_engine
+
+            self._engine = get_engine(self.engine_name)
+        return self._engine
+
+    def compiled(self, spec_id: str):
+        if spec_id not in self._compiled:
+            from i2dl.spec.load import Library
+
+            self._library = self._library or Library()
+            self._compiled[spec_id] = self._library.get(spec_id)
+        return self._compiled[spec_id]
+
+    def grade(self, sub: Submission) -> SubmissionResult:
+        """Every part of the exam scored for this submission."""
+        notes = []
+        known = {part.number for _, part in self.exam.parts()}
+        for k in sorted(sub.answers):
+            if k not in known:
+                notes.append(f"answer for unknown part '{k}' ignored (parts: {', '.join(sorted(known))})")
+        parts = []
+        for prob in self.exam.problems:
+            read: dict[str, Any] = {}  # this student's valid values by node name, for follow-through
+            for part in prob.parts:
+                parts.append(self.grade_part(prob, part, sub.answers.get(part.number), read))
+        total = round(sum(p.score for p in parts), 6)
+        return SubmissionResult(sub.file, sub.student_id, sub.name, parts, total, self.exam.points, notes)
+
+    def grade_part(self, prob: ProblemInstance, part: PartInstance, raw: Any, read: dict[str, Any]) -> PartResult:
+        rubric = resolve_rubric(part.rubric, default=MCQ_RUBRIC if prob.kind == "mcq" else "per-blank")
+        feedback: list[str] = []
+        values = _blank_values(part, raw, feedback)
+        weights = _blank_points(part)
+        results: list[BlankResult] = []
+        for b, w in zip(part.blanks, weights):
+            results.append(self.grade_blank(prob, part, b, values.get(b.name, None), rubric, w, read))
+        score = _part_score(part, rubric, results, weights, raw)
+        for pen in rubric.penalties:
+            hits = sum(1 for r in results if r.alternative == pen.mistake)
+            if hits:
+                score -= pen.deduct * hits
+                feedback.append(f"-{pen.deduct:g} for {pen.mistake}")
+        score = min(max(score, 0.0), part.points)
+        return PartResult(part.number, part.points, round(score, 6), results, feedback, rubric.name)
+
+    def grade_blank(self, prob: ProblemInstance, part: PartInstance, b: Blank, raw: Any, rubric: Rubric,
+                    points: float, read: dict[str, Any]) -> BlankResult:
+        expected_text = fmt_value(b.expected)
+        if b.kind == "text":
+            return BlankResult(b.name, b.label, MANUAL, 0.0, str(raw or ""), expected_text,
+                               "free text: graded by hand")
+        try:
+            got = parse_answer(raw, b.kind, n_options=b.options or None)
+        except MissingAnswer:
+            return BlankResult(b.name, b.label, MISSING, 0.0, "", expected_text, "no answer given")
+        except AnswerParseError as exc:
+            return BlankResult(b.name, b.label, INVALID, 0.0, _raw_text(raw), expected_text,
+                               f"could not read this answer: {exc.message}")
+        read[b.name] = got
+        shown = fmt_value(got)
+        result = self._judge(prob, part, b, got, shown, expected_text, rubric, points, read)
+        result.value = got
+        return result
+
+    def _judge(self, prob, part, b, got, shown, expected_text, rubric, points, read) -> BlankResult:
+        credit, note = compare(got, b, b.expected, rubric, points)
+        if credit >= 1.0:
+            return BlankResult(b.name, b.label, CORRECT, 1.0, shown, expected_text)
+        best = BlankResult(b.name, b.label, PARTIAL if credit > 0 else WRONG, credit, shown, expected_text, note)
+        for alt in b.alternatives:
+            c, _ = compare(got, b, alt["value"], rubric, points)
+            if c >= 1.0:
+                status = ALTERNATIVE if alt["credit"] > 0 else WRONG
+                if alt["credit"] >= best.credit:
+                    best = BlankResult(b.name, b.label, status, alt["credit"], shown, expected_text,
+                                       alt["feedback"], alt["name"])
+                break
+        if best.credit < 1.0 and rubric.follow_through > 0 and prob.kind == "spec":
+            ft = self.follow_through(prob, b, got, read, rubric, points)
+            if ft is not None and ft.credit > best.credit:
+                ft.read = shown
+                return ft
+            if ft is not None and ft.feedback and not best.feedback:
+                best.feedback = ft.feedback
+        return best
+
+    def follow_through(self, prob: ProblemInstance, b: Blank, got: Any, read: dict[str, Any], rubric: Rubric,
+                       points: float) -> BlankResult | None:
+        """Credit for a value computed correctly from the student's own wrong upstream answers."""
+        try:
+            compiled = self.compiled(prob.spec_id)
+        except I2dlError:
+            return None
+        graph = compiled.graph
+        upstream = {n: v for n, v in read.items() if n != b.name and graph.depends_on(b.name, n)}
+        wrong = {n: v for n, v in upstream.items() if not _same_value(v, prob.values.get(n))}
+        if not wrong:
+            return None
+        sources = sorted({self.node_part.get((prob.number, n), n) for n in wrong})
+        givens = [v for k, v in prob.params.items()]
+        trivial = [n for n, v in wrong.items() if _trivial(v, givens)]
+        if trivial:
+            return BlankResult(b.name, b.label, WRONG, 0.0, "", fmt_value(b.expected),
+                               f"no follow-through: your {', '.join(trivial)} from {', '.join(sources)} "
+                               "makes this step trivial")
+        try:
+            from i2dl.evaluate import Evaluator
+
+            env = dict(prob.params)
+            ev = Evaluator(self.engine, env, graph, overrides=wrong)
+            for name in graph.order:
+                if name == b.name:
+                    break
+                if name in env:
+                    continue
+                ev.eval_node(name)
+            redo = ev.eval(graph.nodes[b.name].node)
+            from i2dl.spec.instance import _as_kind
+
+            redo = _as_kind(redo, b.kind, b.name, "")
+        except (ExprError, EngineError, SpecError, ValueError, TypeError):
+            return None
+        credit, note = compare(got, b, redo, rubric, points)
+        if credit <= 0:
+            return None
+        share = rubric.follow_through * credit
+        return BlankResult(b.name, b.label, FOLLOW, share, "", fmt_value(b.expected),
+                           f"follow-through from {', '.join(sources)}: right for your own "
+                           f"{', '.join(sorted(wrong))} (expected from it: {fmt_value(redo)})"
+                           + (f"; {note}" if note else ""))
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    try:
+        return np.shape(a) == np.shape(b) and bool(np.allclose(np.asarray(a, float), np.asarray(b, float),
+                                                               rtol=1e-6, atol=1e-9))
+    except (TypeError, ValueError):
+        return a == b
+
+
+def _raw_text(raw: Any) -> str:
+    text = raw if isinstance(raw, str) else repr(raw)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _blank_values(part: PartInstance, raw: Any, feedback: list[str]) -> dict[str, Any]:
+    """The raw value of each blank: a mapping by blank name, or the value itself for one blank."""
+    names = [b.name for b in part.blanks]
+    if raw is None:
+        return {}
+    if isinstance(raw, dict):
+        extra = [k for k in raw if k not in names]
+        if extra:
+            feedback.append(f"unknown blank{'s' if len(extra) > 1 else ''} {', '.join(map(str, extra))} "
+                            f"ignored (blanks: {', '.join(names)})")
+        return {k: raw.get(k) for k in names}
+    if len(names) == 1:
+        return {names[0]: raw}
+    feedback.append(f"expected one answer per blank ({', '.join(names)}), got a single value")
+    return {}
+
+
+def _blank_points(part: PartInstance) -> list[float]:
+    """Each blank's points: as given on the answers (scaled to the part), else equal shares."""
+    given = [b.points for b in part.blanks]
+    if all(p is not None for p in given) and sum(given) > 0:
+        scale = part.points / sum(given)
+        return [p * scale for p in given]
+    return [part.points / len(part.blanks)] * len(part.blanks)
+
+
+def _part_score(part: PartInstance, rubric: Rubric, results: list[BlankResult], weights: list[float],
+                raw: Any) -> float:
+    if rubric.scheme == "per-blank":
+        return sum(r.credit * w for r, w in zip(results, weights))
+    if rubric.scheme == "all-or-nothing":
+        return part.points if all(r.credit >= 1.0 for r in results) else 0.0
+    if rubric.scheme == "threshold":
+        n_right = sum(1 for r in results if r.credit >= 1.0)
+        for t in rubric.thresholds:
+            need = len(results) if t.correct == "all" else int(t.correct)
+            if n_right >= need:
+                return t.credit * part.points
+        return 0.0
+    if rubric.scheme == "per-option":
+        total = 0.0
+        for b, r in zip(part.blanks, results):
+            if b.kind != "choice" or r.status in (INVALID, MISSING):
+                continue
+            got = frozenset(r.value or ())
+            n = b.options
+            right = sum(1 for i in range(n) if (chr(65 + i) in got) == (chr(65 + i) in b.expected))
+            total += max(0.0, (right - (n - right)) / n) * part.points / len(part.blanks)
+        return total
+    return 0.0

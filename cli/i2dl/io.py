@@ -1,0 +1,562 @@
+"""Safe file I/O: guarded YAML/JSON loading with line marks, deterministic dumps, atomic writes.
+
+Every loader error is raised as the caller's error class (SpecError by default; grading passes
+SubmissionError) and says where (file:line:col), what was expected, and how to fix it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from json.decoder import scanstring
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from i2dl.errors import I2dlError, NotFoundError, SpecError, UsageError
+
+KeyPath = tuple[Any, ...]
+ErrorClass = type[I2dlError]
+PathLike = str | os.PathLike[str]
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 50
+MAX_NODES = 100_000
+#: A long scalar costs one extra node per this many characters, so aliasing one long string
+#: many times cannot multiply memory (or a later dump) behind a small node count.
+CHARS_PER_NODE = 1000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Limit(Exception):
+    """A guard tripped while reading; carries the 1-based line and column of the offender."""
+
+    def __init__(self, message: str, fix: str, line: int, col: int) -> None:
+        super().__init__(message)
+        self.message, self.fix, self.line, self.col = message, fix, line, col
+
+
+def _mark_limit(message: str, fix: str, mark: Any) -> _Limit:
+    """A _Limit at a PyYAML mark (0-based line and column)."""
+    return _Limit(message, fix, mark.line + 1, mark.column + 1)
+
+
+def _too_deep(max_depth: int) -> str:
+    """The message for nesting beyond the cap."""
+    return f"nesting is deeper than {max_depth} levels"
+
+
+_DEEP_FIX = "flatten the structure; no spec or submission needs this much nesting"
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _GuardedLoader(yaml.SafeLoader):
+    """SafeLoader that bounds depth, counts nodes (an alias at its expanded size) and rejects duplicate keys."""
+
+    def __init__(self, text: str, max_depth: int, max_nodes: int) -> None:
+        super().__init__(text)
+        self.max_depth = max_depth
+        self.max_nodes = max_nodes
+        self.depth = 0
+        self.total = 0
+        # Expanded size and collection height of every finished node: an alias is charged what
+        # it would cost if copied, so a billion-laughs document fails after a few hundred events.
+        self.sizes: dict[Node, int] = {}
+        self.heights: dict[Node, int] = {}
+        self.key_values: dict[Node, Any] = {}
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        """Compose one node, charging it (or the alias's expansion) against the caps."""
+        event = self.peek_event()
+        if isinstance(event, AliasEvent):
+            target = self.anchors.get(event.anchor)
+            if target is not None:  # an undefined alias is reported by the base class
+                self._charge_alias(event.anchor, target, event.start_mark)
+            return super().compose_node(parent, index)
+        nested = isinstance(event, (SequenceStartEvent, MappingStartEvent))
+        if nested:
+            self.depth += 1
+            if self.depth > self.max_depth:
+                raise _mark_limit(_too_deep(self.max_depth), _DEEP_FIX, event.start_mark)
+        before = self.total
+        extra = len(event.value) // CHARS_PER_NODE if isinstance(event, ScalarEvent) else 0
+        self._charge(1 + extra, event.start_mark)
+        node = super().compose_node(parent, index)
+        if nested:
+            self.depth -= 1
+        self.sizes[node] = self.total - before
+        self.heights[node] = self._height(node)
+        return node
+
+    def compose_mapping_node(self, anchor: str | None) -> MappingNode:
+        """Compose a mapping and reject a key that occurs twice (PyYAML would keep the last)."""
+        node = super().compose_mapping_node(anchor)
+        seen: dict[Any, Node] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
+                continue
+            key = self.construct_object(key_node, deep=True)
+            self.key_values[key_node] = key
+            try:
+                first = seen.get(key)
+            except TypeError:  # unhashable keys are reported by the constructor
+                continue
+            if first is not None:
+                raise _mark_limit(
+                    f"duplicate key {key!r} (first defined at line {first.start_mark.line + 1})",
+                    "keep one entry: YAML would silently drop the first value",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        return node
+
+    def _charge(self, cost: int, mark: Any) -> None:
+        """Add `cost` nodes; fail as soon as the budget is exceeded."""
+        self.total += cost
+        if self.total > self.max_nodes:
+            raise _mark_limit(
+                f"document has more than {self.max_nodes:,} nodes once aliases are expanded",
+                "remove anchors/aliases (&name / *name) that repeat large blocks, or split the file",
+                mark,
+            )
+
+    def _charge_alias(self, anchor: str, target: Node, mark: Any) -> None:
+        """Charge an alias the expanded size and height of the node it repeats."""
+        if target not in self.sizes:
+            raise _mark_limit(
+                f"alias '*{anchor}' is used inside the block it names (a recursive structure)",
+                "an alias may only repeat a block that is already complete",
+                mark,
+            )
+        if self.depth + self.heights[target] > self.max_depth:
+            raise _mark_limit(_too_deep(self.max_depth), _DEEP_FIX, mark)
+        self._charge(self.sizes[target], mark)
+
+    def _height(self, node: Node) -> int:
+        """Collection levels in `node`, its children's heights already known."""
+        if isinstance(node, SequenceNode):
+            return 1 + max((self.heights[c] for c in node.value), default=0)
+        if isinstance(node, MappingNode):
+            return 1 + max((self.heights[c] for pair in node.value for c in pair), default=0)
+        return 0
+
+    def key_value(self, key_node: Node) -> Any:
+        """The constructed value of a scalar mapping key."""
+        if key_node not in self.key_values:
+            self.key_values[key_node] = self.construct_object(key_node, deep=True)
+        return self.key_values[key_node]
+
+
+def _yaml_marks(root: Node, loader: _GuardedLoader) -> dict[KeyPath, int]:
+    """The 1-based line of every key path: a mapping entry's key line, a list item's first line."""
+    marks: dict[KeyPath, int] = {(): root.start_mark.line + 1}
+
+    def walk(node: Node, path: KeyPath) -> None:
+        if isinstance(node, SequenceNode):
+            for i, item in enumerate(node.value):
+                marks[(*path, i)] = item.start_mark.line + 1
+                walk(item, (*path, i))
+        elif isinstance(node, MappingNode):
+            # After construction merge keys are flattened: merged pairs first, explicit ones
+            # later, so plain assignment lets an explicit key win as it does in the data.
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
+                    continue
+                key = loader.key_value(key_node)
+                try:
+                    hash(key)
+                except TypeError:
+                    continue
+                marks[(*path, key)] = key_node.start_mark.line + 1
+                walk(value_node, (*path, key))
+
+    walk(root, ())
+    return marks
+
+
+_YAML_FIXES = (
+    ("found character '\\t'", "indent with spaces, not tabs"),
+    ("mapping values are not allowed", "quote a value that contains ': ', or fix the indentation"),
+    ("could not determine a constructor", "remove the '!tag': only plain YAML data is allowed"),
+    ("expected a single document", "remove the '---' separator: one document per file"),
+    ("found undefined alias", "define the anchor (&name) before using the alias (*name)"),
+    ("found duplicate anchor", "give each anchor (&name) a different name"),
+)
+
+
+def _yaml_fix(problem: str) -> str:
+    """A fix hint for a PyYAML problem text."""
+    for needle, fix in _YAML_FIXES:
+        if needle in problem:
+            return fix
+    return "check indentation, quotes and brackets at this position"
+
+
+def _where(source: str, line: int | None = None, col: int | None = None) -> str:
+    """'file:line:col', with as much as is known."""
+    if line is None:
+        return source
+    return f"{source}:{line}:{col}" if col is not None else f"{source}:{line}"
+
+
+def _parse_yaml(
+    text: str, source: str, max_depth: int, max_nodes: int, error: ErrorClass, want_marks: bool
+) -> tuple[Any, dict[KeyPath, int]]:
+    """Compose with the guards, construct with SafeLoader, and map every failure to `error`."""
+    loader = None
+    try:
+        loader = _GuardedLoader(text, max_depth, max_nodes)  # its reader rejects control chars
+        node = loader.get_single_node()
+        if node is None:
+            raise _empty(source, error)
+        data = loader.construct_document(node)
+        marks = _yaml_marks(node, loader) if want_marks else {}
+    except _Limit as exc:
+        raise error(exc.message, where=_where(source, exc.line, exc.col), fix=exc.fix) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = ", ".join(p for p in (exc.context, exc.problem) if p)
+        where = _where(source, mark.line + 1, mark.column + 1) if mark else source
+        raise error(f"invalid YAML: {problem}", where=where, fix=_yaml_fix(problem)) from None
+    except yaml.YAMLError as exc:  # e.g. ReaderError for control characters: no mark
+        raise error(f"invalid YAML: {exc}", where=source, fix="remove control characters") from None
+    except RecursionError:
+        raise error(_too_deep(max_depth), where=source, fix=_DEEP_FIX) from None
+    except (ValueError, OverflowError) as exc:  # e.g. a 5000-digit int or a 2024-13-45 date
+        raise error(f"cannot read a value: {exc}", where=source,
+                    fix="quote the value to keep it as text") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if data is None:
+        raise _empty(source, error)
+    return data, marks
+
+
+def _empty(source: str, error: ErrorClass) -> I2dlError:
+    """The error for a document without data."""
+    return error("file holds no data (it is empty, only comments, or null)", where=source,
+                 fix="write the expected content into the file")
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+@dataclass(slots=True)
+class _Frame:
+    """One open JSON container while scanning."""
+
+    is_object: bool
+    key: Any = None
+    index: int = -1
+    expect_key: bool = True
+    keys: dict[str, int] = field(default_factory=dict)
+
+
+_JSON_STOP = frozenset(' \t\n\r{}[],:"')
+_JSON_CONSTANTS = ("NaN", "Infinity", "-Infinity")
+
+
+def _scan_json(text: str, max_depth: int, max_nodes: int, want_marks: bool
+               ) -> tuple[dict[KeyPath, int], _Limit | None]:
+    """One pass over JSON text: depth and node caps, key-path lines, and the first duplicate key.
+
+    Syntax is left to json.loads; this only tracks structure, so the C parser never recurses
+    past the depth cap and duplicates get a line (json keeps the last value silently).
+    """
+    stack: list[_Frame] = []
+    marks: dict[KeyPath, int] = {}
+    duplicate: _Limit | None = None
+    nodes, line, line_start, i, n = 0, 1, 0, 0, len(text)
+
+    def path() -> KeyPath:
+        return tuple(f.key if f.is_object else f.index for f in stack)
+
+    def count(col: int) -> None:
+        nonlocal nodes
+        nodes += 1
+        if nodes > max_nodes:
+            raise _Limit(f"document has more than {max_nodes:,} values", "split the file", line, col)
+
+    def value_start(col: int) -> None:
+        count(col)
+        if stack and not stack[-1].is_object:
+            stack[-1].index += 1
+        if want_marks and (not stack or not stack[-1].is_object):
+            marks[path()] = line  # an object's value keeps its key's line
+
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line, line_start, i = line + 1, i + 1, i + 1
+            continue
+        if ch in " \t\r:":
+            i += 1
+            continue
+        col = i - line_start + 1
+        top = stack[-1] if stack else None
+        if ch == '"':
+            try:
+                value, end = scanstring(text, i + 1)
+            except ValueError:
+                break  # malformed string: json.loads reports it with its position
+            if top is not None and top.is_object and top.expect_key:
+                count(col)
+                if value in top.keys and duplicate is None:
+                    duplicate = _Limit(
+                        f"duplicate key {value!r} (first defined at line {top.keys[value]})",
+                        "keep one entry: JSON readers would silently drop the first value",
+                        line, col)
+                top.keys.setdefault(value, line)
+                top.key, top.expect_key = value, False
+                if want_marks:
+                    marks[path()] = line
+            else:
+                value_start(col)
+            i = end
+            continue
+        if ch in "{[":
+            value_start(col)
+            stack.append(_Frame(is_object=ch == "{"))
+            if len(stack) > max_depth:
+                raise _Limit(_too_deep(max_depth), _DEEP_FIX, line, col)
+        elif ch in "}]":
+            if stack:
+                stack.pop()
+        elif ch == ",":
+            if top is not None and top.is_object:
+                top.expect_key = True
+        else:
+            j = i
+            while j < n and text[j] not in _JSON_STOP:
+                j += 1
+            if text[i:j] in _JSON_CONSTANTS:
+                raise _Limit(f"{text[i:j]} is not valid JSON", "write a finite number", line, col)
+            value_start(col)
+            i = j
+            continue
+        i += 1
+    return marks, duplicate
+
+
+def _parse_json(
+    text: str, source: str, max_depth: int, max_nodes: int, error: ErrorClass, want_marks: bool
+) -> tuple[Any, dict[KeyPath, int]]:
+    """json.loads behind the structural scan; errors carry file:line:col."""
+    try:
+        marks, duplicate = _scan_json(text, max_depth, max_nodes, want_marks)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _Limit(f"invalid JSON: {exc.msg}", "check commas, quotes and brackets here",
+                         exc.lineno, exc.colno) from None
+        if duplicate is not None:
+            raise duplicate
+    except _Limit as exc:
+        raise error(exc.message, where=_where(source, exc.line, exc.col), fix=exc.fix) from None
+    except RecursionError:
+        raise error(_too_deep(max_depth), where=source, fix=_DEEP_FIX) from None
+    except ValueError as exc:  # e.g. a 5000-digit integer
+        raise error(f"cannot read a value: {exc}", where=source, fix="shorten the value") from None
+    if data is None:
+        raise _empty(source, error)
+    return data, marks
+
+
+# --------------------------------------------------------------------------- loading API
+
+
+def _read_text(path: Path, max_bytes: int, error: ErrorClass) -> str:
+    """The file's UTF-8 text, its size checked before reading a byte."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise NotFoundError("file not found", where=source, fix="check the path") from None
+    except OSError as exc:
+        raise error(f"cannot read file: {exc.strerror}", where=source) from None
+    if path.is_dir():
+        raise error("is a directory, expected a file", where=source, fix="name a file")
+    too_big = error(f"file is larger than the {max_bytes:,}-byte limit", where=source,
+                    fix="split or shorten the file")
+    if size > max_bytes:
+        raise too_big
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(max_bytes + 1)  # bounded even if stat lied (pipes, /dev files, growth)
+    except OSError as exc:
+        raise error(f"cannot read file: {exc.strerror}", where=source) from None
+    if len(raw) > max_bytes:
+        raise too_big
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise error(f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", where=_where(source, line, col),
+                    fix="save the file as UTF-8") from None
+
+
+def _load(path: PathLike, max_bytes: int, max_depth: int, max_nodes: int, error: ErrorClass,
+          want_marks: bool) -> tuple[Any, dict[KeyPath, int]]:
+    """Read `path` and parse it as JSON (by suffix) or YAML."""
+    p = Path(path)
+    text = _read_text(p, max_bytes, error)
+    if not text.strip():
+        raise _empty(str(p), error)
+    parse = _parse_json if p.suffix.lower() == ".json" else _parse_yaml
+    return parse(text, str(p), max_depth, max_nodes, error, want_marks)
+
+
+def load_yaml(path: PathLike, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH,
+              max_nodes: int = MAX_NODES, error: ErrorClass = SpecError) -> Any:
+    """Safely load a YAML (or, by suffix, JSON) file, raising `error` for anything wrong with it."""
+    return _load(path, max_bytes, max_depth, max_nodes, error, want_marks=False)[0]
+
+
+def load_yaml_with_marks(path: PathLike, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH,
+                         max_nodes: int = MAX_NODES, error: ErrorClass = SpecError
+                         ) -> tuple[Any, dict[KeyPath, int]]:
+    """Like load_yaml, plus the 1-based line of every key path, e.g. ("parts", 0, "answers")."""
+    return _load(path, max_bytes, max_depth, max_nodes, error, want_marks=True)
+
+
+def load_yaml_text(text: str, *, source: str = "<text>", max_depth: int = MAX_DEPTH,
+                   max_nodes: int = MAX_NODES, error: ErrorClass = SpecError) -> Any:
+    """Safely load YAML from a string (no size cap beyond the caller's); `source` names it in errors."""
+    if not text.strip():
+        raise _empty(source, error)
+    return _parse_yaml(text, source, max_depth, max_nodes, error, want_marks=False)[0]
+
+
+def line_of(marks: dict[KeyPath, int], key_path: KeyPath) -> int | None:
+    """The line of `key_path`, or of its deepest ancestor that has one (a missing key's parent)."""
+    k = tuple(key_path)
+    while k not in marks:
+        if not k:
+            return None
+        k = k[:-1]
+    return marks[k]
+
+
+# --------------------------------------------------------------------------- dumping
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that never writes anchors/aliases: a shared list is written out each time."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_float(dumper: yaml.SafeDumper, value: float) -> yaml.ScalarNode:
+    """Shortest round-trip text (repr), spelled so YAML 1.1 still reads it as a float."""
+    if math.isnan(value):
+        text = ".nan"
+    elif math.isinf(value):
+        text = ".inf" if value > 0 else "-.inf"
+    else:
+        text = repr(value)
+        if "." not in text:  # '1e-05' is a string to YAML 1.1; '1.0e-05' is a float
+            text = text.replace("e", ".0e")
+    return dumper.represent_scalar("tag:yaml.org,2002:float", text)
+
+
+_ODD_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    """Multi-line strings as literal blocks; odd line breaks double-quoted (escaped)."""
+    style = "|" if "\n" in value else None
+    if any(b in value for b in _ODD_BREAKS):
+        style = '"'  # PyYAML writes them raw in other styles and reads them back as spaces
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(float, _represent_float)
+_Dumper.add_representer(str, _represent_str)
+
+
+def to_plain(data: Any) -> Any:
+    """`data` with numpy arrays/scalars, tuples, sets and paths turned into plain YAML types."""
+    if isinstance(data, np.ndarray):
+        return to_plain(data.tolist())
+    if isinstance(data, np.generic):
+        return data.item()
+    if isinstance(data, dict):
+        return {to_plain(k): to_plain(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [to_plain(v) for v in data]
+    if isinstance(data, (set, frozenset)):
+        # Set order depends on hash seeds; sorting keeps dumps byte-identical across runs.
+        return sorted((to_plain(v) for v in data), key=repr)
+    if isinstance(data, os.PathLike):
+        return os.fspath(data)
+    return data
+
+
+def dump_yaml(data: Any) -> str:
+    """Deterministic YAML text: insertion order, unicode, no aliases, floats by repr."""
+    return yaml.dump(to_plain(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=1_000_000)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
+    """Write `data` to a temp file beside `path`, then rename it over: never a partial file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Same directory so os.replace is a rename on one filesystem; the name is cut so the
+    # temp name stays under the 255-byte limit; the dot keeps it out of globs.
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:100]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results and exams are meant to be shared
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+def atomic_write_text(path: PathLike, text: str, *, encoding: str = "utf-8") -> Path:
+    """atomic_write_bytes for text (no newline translation)."""
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+_SLUG_BAD = re.compile(r"[^A-Za-z0-9._-]")
+SLUG_MAX = 100
+
+
+def slugify(name: str, max_len: int = SLUG_MAX) -> str:
+    """A file-name-safe form: [A-Za-z0-9._-] kept, others '_', no leading dots, bounded, never empty."""
+    slug = _SLUG_BAD.sub("_", name).lstrip(".")[:max_len]
+    return slug or "_"
+
+
+def safe_child(root: PathLike, name: str, *, error: ErrorClass = UsageError) -> Path:
+    """root/slugify(name), checked to resolve inside root (a symlinked child cannot escape)."""
+    base = Path(root).resolve()
+    child = Path(root) / slugify(name)
+    resolved = child.resolve()
+    if resolved == base or not resolved.is_relative_to(base):
+        raise error(f"the name {name!r} leads outside {root}", where=str(child),
+                    fix="remove the symlink or use another name")
+    return child

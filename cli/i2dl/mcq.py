@@ -1,0 +1,201 @@
+"""The multiple-choice bank: questions, computed options from named mistakes, seeded shuffles."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field, ValidationError, model_validator
+
+from i2dl.errors import ExprError, NotFoundError, SamplingError, SpecError
+from i2dl.evaluate import Evaluator
+from i2dl.expr import Parsed, parse
+from i2dl.render import fmt_value, render_template
+from i2dl.spec.instance import Blank, PartInstance, sample_param
+from i2dl.spec.load import builtin_dir, load_document, unknown_key_warnings, validation_errors
+from i2dl.spec.model import Param, _Model
+
+LETTERS = string.ascii_uppercase
+
+
+class Option(_Model):
+    text: str
+    correct: bool | str
+    why: str
+    value: str | None = None
+    mistake: str | None = None
+
+
+class Question(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    difficulty: int = Field(default=2, ge=1, le=3)
+    tags: list[str] = Field(default_factory=list)
+    params: dict[str, Param] = Field(default_factory=dict)
+    constraints: list[str] = Field(default_factory=list)
+    stem: str
+    options: list[Option] = Field(min_length=3, max_length=5)
+
+    @model_validator(mode="after")
+    def _distinct_static_options(self):
+        texts = [o.text for o in self.options]
+        if not self.params and len(set(texts)) != len(texts):
+            raise ValueError("two options have the same text")
+        return self
+
+
+class McqFile(_Model):
+    topic: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    questions: list[Question] = Field(min_length=1)
+
+
+@dataclass
+class BankQuestion:
+    """A validated question with its global id and topic."""
+
+    qid: str
+    topic: str
+    question: Question
+    path: Path
+
+    @property
+    def parameterized(self) -> bool:
+        return bool(self.question.params) or any(o.value for o in self.question.options)
+
+
+def load_mcq_file(path: Path) -> tuple[list[BankQuestion], list[str]]:
+    """The questions of one bank file and its unknown-key warnings."""
+    data, lines = load_document(path)
+    try:
+        f = McqFile.model_validate(data)
+    except ValidationError as exc:
+        raise validation_errors(exc, path, lines)[0] from None
+    ids = [q.id for q in f.questions]
+    for i, q in enumerate(ids):
+        if ids.index(q) != i:
+            raise SpecError(f"question id '{q}' is used twice", where=f"{path} questions[{i}].id")
+    qs = [BankQuestion(f"mcq.{path.stem}.{q.id}", f.topic, q, path) for q in f.questions]
+    for bq in qs:
+        _check_expressions(bq)
+    return qs, unknown_key_warnings(f, path, lines)
+
+
+def _check_expressions(bq: BankQuestion) -> None:
+    for i, o in enumerate(bq.question.options):
+        for src in ([o.value] if o.value else []) + ([o.correct] if isinstance(o.correct, str) else []):
+            parse(src, where=f"{bq.path} {bq.question.id}.options[{i}]")
+    for c in bq.question.constraints:
+        parse(c, where=f"{bq.path} {bq.question.id}.constraints")
+
+
+class Bank:
+    """Every question of the shipped bank (and extra folders), by global id."""
+
+    def __init__(self, extra: list[Path] | None = None):
+        self.questions: dict[str, BankQuestion] = {}
+        self.warnings: list[str] = []
+        folders = [builtin_dir("mcq")] + list(extra or [])
+        for folder in folders:
+            for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else [folder]:
+                qs, warns = load_mcq_file(path)
+                self.warnings += warns
+                for q in qs:
+                    self.questions[q.qid] = q
+
+    def topics(self) -> list[str]:
+        return sorted({q.topic for q in self.questions.values()})
+
+    def get(self, qid: str) -> BankQuestion:
+        try:
+            return self.questions[qid]
+        except KeyError:
+            import difflib
+
+            near = difflib.get_close_matches(qid, list(self.questions), n=3)
+            raise NotFoundError(f"no multiple-choice question '{qid}'",
+                                fix=("did you mean " + ", ".join(near) + "?") if near else
+                                "run `i2dl list --mcq` to see the bank") from None
+
+    def draw(self, rng: np.random.Generator, count: int, *, topic: str | None = None, tag: str | None = None,
+             difficulty: int | None = None, exclude: set[str] | None = None) -> list[BankQuestion]:
+        """`count` different questions matching the filters, none from `exclude`."""
+        pool = [q for qid, q in sorted(self.questions.items())
+                if (topic is None or q.topic == topic) and (tag is None or tag in q.question.tags)
+                and (difficulty is None or q.question.difficulty == difficulty)
+                and qid not in (exclude or set())]
+        if len(pool) < count:
+            raise SpecError(f"the bank has only {len(pool)} unused questions for topic={topic}, tag={tag}, "
+                            f"difficulty={difficulty}; {count} were asked for",
+                            fix="ask for fewer, or widen the filter; topics: " + ", ".join(self.topics()))
+        picks = rng.choice(len(pool), size=count, replace=False)
+        return [pool[int(i)] for i in picks]
+
+
+@dataclass
+class McqVariant:
+    """One drawn and shuffled question: option texts, which are correct, and why."""
+
+    qid: str
+    stem: str
+    options: list[str]
+    correct: frozenset[str]
+    reasons: list[str]
+    mistakes: list[str | None]
+    params: dict[str, Any]
+
+
+def make_variant(bq: BankQuestion, seed: int, engine, max_tries: int = 500) -> McqVariant:
+    """Sample the question's parameters, compute its options, shuffle them (all from `seed`)."""
+    q = bq.question
+    rng = np.random.default_rng(seed)
+    last_problem = "no tries"
+    for _ in range(max_tries if q.params else 1):
+        env = {name: sample_param(p, rng) for name, p in q.params.items()}
+        try:
+            ev = Evaluator(engine, env)
+            if not all(bool(ev.eval(_p(c, bq).node)) for c in q.constraints):
+                last_problem = "a constraint was not met"
+                continue
+            rows = []
+            for i, o in enumerate(q.options):
+                local = dict(env)
+                if o.value is not None:
+                    local["value"] = ev.eval(_p(o.value, bq, i).node)
+                ev_o = Evaluator(engine, local)
+
+                def val(expr: str, _ev=ev_o) -> Any:
+                    return _ev.eval(parse(expr, where=f"{bq.path} {q.id}").node)
+
+                text = render_template(o.text, val)
+                why = render_template(o.why, val)
+                correct = bool(val(o.correct)) if isinstance(o.correct, str) else o.correct
+                rows.append((text, correct, why, o.mistake, local.get("value")))
+        except ExprError as exc:
+            last_problem = str(exc)
+            continue
+        texts = [r[0] for r in rows]
+        values = [fmt_value(r[4]) for r in rows if r[4] is not None]
+        if len(set(texts)) != len(texts) or len(set(values)) != len(values):
+            last_problem = "two options came out equal"
+            continue
+        order = rng.permutation(len(rows))
+        rows = [rows[int(i)] for i in order]
+        stem = render_template(q.stem, lambda e: Evaluator(engine, env).eval(parse(e).node))
+        return McqVariant(bq.qid, stem, [r[0] for r in rows],
+                          frozenset(LETTERS[i] for i, r in enumerate(rows) if r[1]),
+                          [r[2] for r in rows], [r[3] for r in rows], env)
+    raise SamplingError(f"question '{bq.qid}' produced no valid variant: {last_problem}", where=str(bq.path))
+
+
+def _p(src: str, bq: BankQuestion, i: int | None = None) -> Parsed:
+    return parse(src, where=f"{bq.path} {bq.question.id}" + (f".options[{i}]" if i is not None else ""))
+
+
+def variant_part(v: McqVariant, number: str, points: float, rubric: Any = None) -> PartInstance:
+    """A drawn question as an exam part with one choice blank."""
+    blank = Blank("choice", "choice", "options", v.correct, options=len(v.options))
+    text = v.stem + "\n\n" + "\n".join(f"- **{LETTERS[i]}** {t}" for i, t in enumerate(v.options))
+    return PartInstance(number, v.qid, text, points, [blank], rubric=rubric or "mcq-all-or-nothing",
+                        reasons=list(v.reasons))

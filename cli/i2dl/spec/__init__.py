@@ -1,0 +1,1 @@
+"""Problem specs: schema, loading, sampling and instances."""

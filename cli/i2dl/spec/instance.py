@@ -1,0 +1,414 @@
+"""Instances: a spec's parameters sampled (or pinned), its answer graph evaluated; plain data."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from i2dl.errors import EngineError, ExprError, SamplingError, SpecError
+from i2dl.evaluate import Evaluator
+from i2dl.expr import parse
+from i2dl.render import render_template
+from i2dl.spec.load import CompiledSpec
+from i2dl.spec import model as m
+
+DEFAULT_TOL = {"number": (0.01, 0.01), "vector": (0.01, 0.01), "matrix": (0.01, 0.01)}
+
+
+@dataclass
+class Blank:
+    """One answer blank: what is expected and how it is compared."""
+
+    name: str
+    kind: str
+    label: str
+    expected: Any
+    tol_abs: float = 0.0
+    tol_rel: float = 0.0
+    points: float | None = None
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    options: int = 0  # number of options, for choice blanks
+
+
+@dataclass
+class PartInstance:
+    number: str
+    id: str
+    text: str
+    points: float
+    blanks: list[Blank]
+    given: list[str] = field(default_factory=list)
+    rubric: Any = None
+    reasons: list[str] = field(default_factory=list)  # per option, for multiple choice
+
+
+@dataclass
+class ProblemInstance:
+    """A problem as plain data: spec id, seed, parameters, every computed value, the parts."""
+
+    number: int
+    spec_id: str
+    title: str
+    topic: str
+    statement: str
+    seed: int
+    params: dict[str, Any]
+    values: dict[str, Any]
+    parts: list[PartInstance]
+    points: float
+    kind: str = "spec"
+    options: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    tries: int = 1
+
+    def part(self, number: str) -> PartInstance | None:
+        return next((p for p in self.parts if p.number == number), None)
+
+
+# ---------------------------------------------------------------------------- sampling
+
+
+def _grid(p: m._Grid) -> np.ndarray | list:
+    if p.choices is not None:
+        return list(p.choices)
+    n = int(np.floor((p.max - p.min) / p.step + 1e-9)) + 1
+    decimals = max(0, -int(np.floor(np.log10(p.step))) if p.step < 1 else 0) + 2
+    values = np.round(p.min + p.step * np.arange(n), decimals)
+    if p.exclude:
+        values = values[~np.isin(values, np.asarray(p.exclude, dtype=float))]
+    return values
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        f = float(x)
+        return int(f) if f.is_integer() and abs(f) < 2**53 else f
+    return x
+
+
+def param_shape(p: Any, env: dict[str, Any] | None = None) -> tuple[int, ...]:
+    """The shape of a vector or matrix parameter; sizes may be expressions over earlier values."""
+    dims = [p.length] if isinstance(p, m.VectorParam) else list(p.shape)
+    out = []
+    for d in dims:
+        if isinstance(d, str):
+            v = Evaluator(None, env or {}).eval(parse(d, where=f"size '{d}'").node, f"size '{d}'")
+            if float(v) != int(v) or int(v) < 1:
+                raise SpecError(f"size '{d}' evaluates to {v}, not a positive whole number")
+            d = int(v)
+        out.append(int(d))
+    return tuple(out)
+
+
+def sample_param(p: Any, rng: np.random.Generator, env: dict[str, Any] | None = None) -> Any:
+    """One value of a parameter from its sampler (sizes may read earlier values in `env`)."""
+    if isinstance(p, m.FixedParam):
+        return _coerce_fixed(p.value)
+    if isinstance(p, m.BoolParam):
+        return bool(rng.integers(0, 2))
+    if isinstance(p, m.ChoiceParam):
+        return _coerce_fixed(p.choices[int(rng.integers(0, len(p.choices)))])
+    grid = _grid(p)
+    if len(grid) == 0:
+        raise SpecError("the value range is empty after exclusions")
+    if isinstance(p, (m.IntParam, m.DecimalParam)):
+        v = grid[int(rng.integers(0, len(grid)))]
+        v = _plain(v)
+        return int(v) if isinstance(p, m.IntParam) else (float(v) if not isinstance(v, str) else v)
+    shape = param_shape(p, env)
+    size = int(np.prod(shape))
+    values = np.asarray([g for g in grid if not (p.nonzero and float(g) == 0)], dtype=np.float64)
+    if p.distinct:
+        if len(values) < size:
+            raise SpecError(f"cannot draw {size} distinct entries from {len(values)} values")
+        flat = rng.choice(values, size=size, replace=False)
+    else:
+        flat = values[rng.integers(0, len(values), size=size)]
+    return flat.reshape(shape).astype(np.float64)
+
+
+def _coerce_fixed(v: Any) -> Any:
+    if isinstance(v, list):
+        try:
+            return np.asarray(v, dtype=np.float64)
+        except (ValueError, TypeError):
+            return v
+    return v
+
+
+def coerce_pin(name: str, value: Any, p: Any, env: dict[str, Any] | None = None) -> Any:
+    """A pinned value checked against its parameter's declared type and shape."""
+    where = f"--param {name}"
+    if isinstance(p, (m.VectorParam, m.MatrixParam)):
+        try:
+            a = np.asarray(value, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise SpecError(f"expected numbers for '{name}', got {value!r}", where=where) from None
+        want = param_shape(p, env)
+        if isinstance(p, m.VectorParam) and a.ndim != 1:
+            raise SpecError(f"'{name}' is a vector; got shape {a.shape}", where=where, fix="write it as [1, 2, 3]")
+        if isinstance(p, m.MatrixParam) and a.ndim != len(want):
+            raise SpecError(f"'{name}' needs {len(want)} dimensions (like {list(want)}); got shape {a.shape}",
+                            where=where, fix="write a matrix as [[1, 2], [3, 4]]")
+        if a.shape != want:
+            sizes = [d for d in ([p.length] if isinstance(p, m.VectorParam) else p.shape) if isinstance(d, str)]
+            raise SpecError(f"'{name}' must have shape {list(want)}; got {list(a.shape)}", where=where,
+                            fix=f"pin the sizes it depends on too ({', '.join(sizes)})" if sizes else
+                            f"give {int(np.prod(want))} entries in shape {list(want)}")
+        return a
+    if isinstance(p, m.IntParam):
+        if isinstance(value, bool) or not float(np.asarray(value, dtype=float)).is_integer():
+            raise SpecError(f"'{name}' is an integer; got {value!r}", where=where)
+        return int(value)
+    if isinstance(p, m.DecimalParam):
+        return float(value)
+    if isinstance(p, m.BoolParam):
+        if not isinstance(value, bool):
+            raise SpecError(f"'{name}' is true or false; got {value!r}", where=where)
+        return value
+    if isinstance(p, np.ndarray):
+        return p
+    return _coerce_fixed(value) if isinstance(value, list) else value
+
+
+def parse_pin(text: str) -> tuple[str, Any]:
+    """'name=value' from the command line: the value is a literal or arithmetic (1/9), never eval."""
+    if "=" not in text:
+        raise SpecError(f"cannot read --param '{text}'", fix="write --param name=value, e.g. --param X='[[1,2],[3,4]]'")
+    name, _, raw = text.partition("=")
+    name = name.strip()
+    raw = raw.strip()
+    try:
+        value = Evaluator(None, {}).eval(parse(raw, where=f"--param {name}").node, f"--param {name}")
+    except ExprError:
+        value = raw  # a bare word such as relu is a string choice
+    if isinstance(value, np.ndarray):
+        value = value.astype(np.float64)
+    return name, value
+
+
+# ---------------------------------------------------------------------------- instances
+
+
+def _all_params(spec: m.Spec) -> dict[str, Any]:
+    params: dict[str, Any] = dict(spec.params)
+    for part in spec.parts:
+        params.update(part.given)
+    return params
+
+
+def _as_kind(value: Any, kind: str, name: str, where: str) -> Any:
+    """An answer value in its declared kind, or a SpecError naming the answer (a type mismatch)."""
+    try:
+        if kind == "number":
+            a = np.asarray(value, dtype=np.float64)
+            if a.size != 1:
+                raise ValueError(f"a number was declared but the value has shape {a.shape}")
+            f = float(a.reshape(()))
+            return int(f) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else f
+        if kind == "vector":
+            a = np.asarray(value, dtype=np.float64)
+            if a.ndim != 1:
+                raise ValueError(f"a vector was declared but the value has shape {a.shape}")
+            return a
+        if kind == "matrix":
+            a = np.asarray(value, dtype=np.float64)
+            if a.ndim < 2:
+                raise ValueError(f"a matrix was declared but the value has shape {a.shape}")
+            return a
+        if kind == "shape":
+            a = np.asarray(value, dtype=np.float64).ravel()
+            if not np.all(a == np.round(a)) or np.any(a < 1):
+                raise ValueError(f"a shape needs positive whole numbers, got {value!r}")
+            return tuple(int(t) for t in a)
+        if kind == "bool":
+            return bool(value)
+        if kind == "choice":
+            if isinstance(value, str):
+                return frozenset(value.upper())
+            return frozenset(str(v).upper() for v in value)
+        return str(value)
+    except (ValueError, TypeError) as exc:
+        raise SpecError(f"answer '{name}': {exc}", where=where,
+                        fix=f"change the expression or declare kind: {kind}") from None
+
+
+def evaluate_instance(compiled: CompiledSpec, leaves: dict[str, Any], engine,
+                      overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every node's value for the given leaf values (overrides replace node values)."""
+    ev = Evaluator(engine, leaves, compiled.graph, overrides)
+    return ev.run(compiled.where)
+
+
+def check_constraints(compiled: CompiledSpec, env: dict[str, Any], engine) -> str | None:
+    """The description of the first unmet constraint, or None."""
+    ev = Evaluator(engine, env, compiled.graph)
+    for parsed, why, where in compiled.constraints:
+        ok = ev.eval(parsed.node, where)
+        if not bool(np.all(ok)):
+            return why
+    return None
+
+
+def sample_leaves(compiled: CompiledSpec, rng: np.random.Generator, pins: dict[str, Any]) -> dict[str, Any]:
+    params = _all_params(compiled.spec)
+    env: dict[str, Any] = {}
+    for name in compiled.leaves:
+        if name in pins:
+            env[name] = coerce_pin(name, pins[name], params[name], env)
+        else:
+            env[name] = sample_param(params[name], rng, env)
+    return env
+
+
+def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine
+                 ) -> tuple[dict, dict, list[str], int]:
+    """Sample until the constraints hold: (leaves, values, warnings, tries used)."""
+    spec = compiled.spec
+    params = _all_params(spec)
+    unknown = [k for k in pins if k not in params]
+    if unknown:
+        import difflib
+
+        near = difflib.get_close_matches(unknown[0], list(params), n=3)
+        raise SpecError(f"spec '{spec.id}' has no parameter '{unknown[0]}'", where=f"--param {unknown[0]}",
+                        fix=("did you mean " + ", ".join(near) + "? ") if near else
+                        "parameters: " + ", ".join(params))
+    overrides = {k: coerce_pin(k, v, params[k]) for k, v in pins.items() if k in compiled.graph.nodes}
+    fully_pinned = all(n in pins or isinstance(params[n], m.FixedParam) for n in compiled.leaves)
+    rng = np.random.default_rng(seed)
+    failures: Counter[str] = Counter()
+    tries = 1 if fully_pinned else spec.max_tries
+    for attempt in range(1, tries + 1):
+        leaves = sample_leaves(compiled, rng, pins)
+        try:
+            values = evaluate_instance(compiled, leaves, engine, overrides)
+            unmet = check_constraints(compiled, values, engine)
+        except (ExprError, EngineError) as exc:
+            if fully_pinned:
+                raise
+            failures[f"evaluation failed: {exc.message}"] += 1
+            continue
+        if unmet is None:
+            return leaves, values, [], attempt
+        if fully_pinned:
+            return leaves, values, [f"constraint not met by the pinned values: {unmet}"], attempt
+        failures[unmet] += 1
+    worst, n = failures.most_common(1)[0]
+    raise SamplingError(
+        f"no instance of '{spec.id}' met the constraints in {tries} tries; "
+        f"most often failed: {worst} ({n / tries:.0%} of tries)",
+        where=str(compiled.path), fix="widen the parameter ranges, relax that constraint, or pin parameters")
+
+
+def make_instance(compiled: CompiledSpec, seed: int, engine, *, pins: dict[str, Any] | None = None,
+                  number: int = 1, points: float | None = None) -> ProblemInstance:
+    """A fresh instance of `compiled` for `seed` (pinned parameters kept as given)."""
+    spec = compiled.spec
+    leaves, values, warnings, tries = solve_leaves(compiled, seed, dict(pins or {}), engine)
+    answer_names = {a.name for p in spec.parts for a in p.answers}
+    visible = {k: v for k, v in values.items() if k not in answer_names}
+    tmpl_eval = Evaluator(engine, visible)
+
+    def ev(expr: str) -> Any:
+        return tmpl_eval.eval(parse(expr, where=f"{compiled.path} template").node, f"{compiled.path} template")
+
+    scale = 1.0 if points is None else points / spec.total_points
+    parts = []
+    for i, part in enumerate(spec.parts):
+        blanks = []
+        for ans in part.answers:
+            expected = _as_kind(values[ans.name], ans.kind, ans.name, compiled.where[ans.name])
+            values[ans.name] = expected
+            tol = ans.tol or m.Tolerance(**dict(zip(("abs", "rel"), DEFAULT_TOL.get(ans.kind, (0.0, 0.0)))))
+            alts = []
+            for alt in ans.alternatives:
+                try:
+                    v = Evaluator(engine, values, compiled.graph).eval(
+                        compiled.alternatives[(ans.name, alt.name)].node)
+                    v = _as_kind(v, ans.kind, ans.name, compiled.where[ans.name])
+                except (ExprError, EngineError, SpecError):
+                    continue  # an alternative that does not exist for these numbers is simply not offered
+                alts.append({"name": alt.name, "value": v, "credit": alt.credit, "feedback": alt.feedback})
+            blanks.append(Blank(ans.name, ans.kind, ans.label or ans.name, expected, tol.abs, tol.rel,
+                                None if ans.points is None else ans.points * scale, alts))
+        parts.append(PartInstance(f"{number}.{i + 1}", part.id, render_template(part.text, ev).strip(),
+                                  _round_points(part.points * scale), blanks, list(part.given), part.rubric))
+    return ProblemInstance(
+        number=number, spec_id=spec.id, title=spec.title, topic=spec.topic,
+        statement=render_template(spec.statement, ev).strip(), seed=seed,
+        params=leaves, values=values, parts=parts,
+        points=sum(p.points for p in parts), warnings=warnings, tries=tries)
+
+
+def _round_points(p: float) -> float:
+    # Scaled points stay on half points, as exams give them.
+    r = round(p * 2) / 2
+    return r if r > 0 else 0.5
+
+
+# ---------------------------------------------------------------------------- plain data
+
+
+def encode(v: Any) -> Any:
+    """A value as JSON-ready data; arrays and sets tagged so they come back as they were."""
+    if isinstance(v, np.ndarray):
+        return {"array": v.tolist()}
+    if isinstance(v, (frozenset, set)):
+        return {"set": sorted(v)}
+    if isinstance(v, tuple):
+        return {"tuple": [encode(t) for t in v]}
+    if isinstance(v, dict):
+        return {"dict": {k: encode(x) for k, x in v.items()}}
+    if isinstance(v, list):
+        return [encode(t) for t in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def decode(v: Any) -> Any:
+    """The inverse of encode."""
+    if isinstance(v, dict):
+        if "array" in v:
+            return np.asarray(v["array"], dtype=np.float64)
+        if "set" in v:
+            return frozenset(v["set"])
+        if "tuple" in v:
+            return tuple(decode(t) for t in v["tuple"])
+        if "dict" in v:
+            return {k: decode(x) for k, x in v["dict"].items()}
+    if isinstance(v, list):
+        return [decode(t) for t in v]
+    return v
+
+
+def to_data(p: ProblemInstance) -> dict[str, Any]:
+    """The instance as JSON-ready data."""
+    d = asdict(p)
+    d["params"] = {k: encode(v) for k, v in p.params.items()}
+    d["values"] = {k: encode(v) for k, v in p.values.items()}
+    for part in d["parts"]:
+        for b in part["blanks"]:
+            b["expected"] = encode(b["expected"])
+            for a in b["alternatives"]:
+                a["value"] = encode(a["value"])
+    return d
+
+
+def from_data(d: dict[str, Any]) -> ProblemInstance:
+    """The instance back from data written by to_data."""
+    parts = []
+    for part in d["parts"]:
+        blanks = []
+        for b in part["blanks"]:
+            alts = [{**a, "value": decode(a["value"])} for a in b["alternatives"]]
+            blanks.append(Blank(**{**b, "expected": decode(b["expected"]), "alternatives": alts}))
+        parts.append(PartInstance(**{**part, "blanks": blanks}))
+    return ProblemInstance(**{**d, "params": {k: decode(v) for k, v in d["params"].items()},
+                              "values": {k: decode(v) for k, v in d["values"].items()}, "parts": parts})

@@ -1,0 +1,254 @@
+"""Loading specs: YAML, then the declared schema, then the answer graph; every error located."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from i2dl.errors import ExprError, NotFoundError, SpecError
+from i2dl.evaluate import Graph, build_graph
+from i2dl.expr import Parsed, called_functions, parse
+from i2dl.functions import FUNCTIONS, SPECIAL_FORMS
+from i2dl.spec.model import DerivedParam, Spec
+
+KeyPath = tuple[Any, ...]
+
+
+def fmt_path(path: KeyPath) -> str:
+    """('parts', 0, 'answers') -> 'parts[0].answers'."""
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def load_document(path: Path) -> tuple[Any, dict[KeyPath, int]]:
+    """The YAML data of `path` and the line of each key path (1-based)."""
+    from i2dl.io import load_yaml_with_marks
+
+    return load_yaml_with_marks(path)
+
+
+def locate(path: Path, lines: dict[KeyPath, int], key: KeyPath) -> str:
+    """'file:line key.path' for the deepest key path that has a known line."""
+    k = tuple(key)
+    while k and k not in lines:
+        k = k[:-1]
+    line = lines.get(k)
+    return f"{path}:{line} {fmt_path(key)}" if line else f"{path} {fmt_path(key)}"
+
+
+_FIXES = {
+    "missing": "add the key",
+    "extra_forbidden": "remove the key",
+    "literal_error": "use one of the listed values",
+    "union_tag_invalid": "set type to one of: int, decimal, choice, bool, vector, matrix, fixed, derived",
+    "union_tag_not_found": "add a 'type' key: int, decimal, choice, bool, vector, matrix, fixed or derived",
+    "string_pattern_mismatch": "use lower-case letters, digits and hyphens (names: letters, digits, _)",
+    "too_short": "add at least one entry",
+}
+
+
+def validation_errors(exc: ValidationError, path: Path, lines: dict[KeyPath, int]) -> list[SpecError]:
+    """pydantic's errors as located SpecErrors with a suggested fix."""
+    out = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = f"missing required key '{loc[-1]}'"
+        out.append(SpecError(msg, where=locate(path, lines, loc), fix=_FIXES.get(err["type"])))
+    return out
+
+
+_UNION_TAGS = {"int", "decimal", "choice", "bool", "vector", "matrix", "fixed", "derived", "str", "Constraint",
+               "dict[str,any]"}
+
+
+def unknown_key_warnings(model: BaseModel, path: Path, lines: dict[KeyPath, int], key: KeyPath = ()) -> list[str]:
+    """Keys the schema does not know, with the nearest known key as a suggestion."""
+    warnings = []
+    extra = model.model_extra or {}
+    known = list(type(model).model_fields)
+    for name in extra:
+        near = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean '{near[0]}'?" if near else f"; known keys: {', '.join(known)}"
+        warnings.append(f"{locate(path, lines, key + (name,))}: unknown key '{name}' is ignored{hint}")
+    for fname in type(model).model_fields:
+        value = getattr(model, fname)
+        if isinstance(value, BaseModel):
+            warnings += unknown_key_warnings(value, path, lines, key + (fname,))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                if isinstance(v, BaseModel):
+                    warnings += unknown_key_warnings(v, path, lines, key + (fname, i))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, BaseModel):
+                    warnings += unknown_key_warnings(v, path, lines, key + (fname, k))
+    return warnings
+
+
+@dataclass
+class CompiledSpec:
+    """A validated spec with its parsed expressions and answer graph."""
+
+    spec: Spec
+    path: Path
+    graph: Graph
+    where: dict[str, str]
+    leaves: list[str]
+    constraints: list[tuple[Parsed, str, str]]
+    alternatives: dict[tuple[str, str], Parsed]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+
+def compile_spec(data: Any, path: Path, lines: dict[KeyPath, int] | None = None) -> CompiledSpec:
+    """Validate `data` against the schema and build its answer graph, or raise the first error."""
+    lines = lines or {}
+    if not isinstance(data, dict):
+        raise SpecError("a spec must be a mapping with id, title, topic, params and parts",
+                        where=str(path), fix="see docs/spec-format.md for a complete example")
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        errors = validation_errors(exc, path, lines)
+        first = errors[0]
+        if len(errors) > 1:
+            first.message += f" (and {len(errors) - 1} more: " + "; ".join(
+                f"{e.where}: {e.message}" for e in errors[1:4]) + ")"
+        raise first from None
+    warnings = unknown_key_warnings(spec, path, lines)
+
+    where: dict[str, str] = {}
+    nodes: dict[str, Parsed] = {}
+    leaves: list[str] = []
+    seen: dict[str, str] = {}
+
+    def claim(name: str, key: KeyPath) -> None:
+        if name in seen:
+            raise SpecError(f"name '{name}' is defined twice (also at {seen[name]})",
+                            where=locate(path, lines, key), fix="give every parameter, given and answer its own name")
+        if name in FUNCTIONS or name in SPECIAL_FORMS:
+            raise SpecError(f"name '{name}' shadows the function of the same name",
+                            where=locate(path, lines, key), fix="rename it")
+        seen[name] = fmt_path(key)
+
+    def parse_at(text: str, key: KeyPath) -> Parsed:
+        w = locate(path, lines, key)
+        parsed = parse(text, where=w)
+        for fn in called_functions(parsed.node):
+            if fn not in FUNCTIONS and fn not in SPECIAL_FORMS and fn not in _OPERATOR_FNS:
+                near = difflib.get_close_matches(fn, list(FUNCTIONS), n=3)
+                raise ExprError(f"unknown function '{fn}' in '{text}'", where=w,
+                                fix=("did you mean " + ", ".join(near) + "?") if near else "run `i2dl functions`")
+        return parsed
+
+    for name, p in spec.params.items():
+        claim(name, ("params", name))
+        if isinstance(p, DerivedParam):
+            nodes[name] = parse_at(p.expr, ("params", name, "expr"))
+            where[name] = locate(path, lines, ("params", name, "expr"))
+        else:
+            leaves.append(name)
+    alternatives: dict[tuple[str, str], Parsed] = {}
+    for i, part in enumerate(spec.parts):
+        for g in part.given:
+            claim(g, ("parts", i, "given", g))
+            if isinstance(part.given[g], DerivedParam):
+                nodes[g] = parse_at(part.given[g].expr, ("parts", i, "given", g, "expr"))
+                where[g] = locate(path, lines, ("parts", i, "given", g, "expr"))
+            else:
+                leaves.append(g)
+        for j, ans in enumerate(part.answers):
+            claim(ans.name, ("parts", i, "answers", j, "name"))
+            nodes[ans.name] = parse_at(ans.expr, ("parts", i, "answers", j, "expr"))
+            where[ans.name] = locate(path, lines, ("parts", i, "answers", j, "expr"))
+    ids = [p.id for p in spec.parts]
+    for i, pid in enumerate(ids):
+        if ids.index(pid) != i:
+            raise SpecError(f"part id '{pid}' is used twice", where=locate(path, lines, ("parts", i, "id")),
+                            fix="give every part its own id")
+    graph = build_graph(nodes, set(leaves), where=where)
+    known = set(leaves) | set(nodes)
+    for i, part in enumerate(spec.parts):
+        for j, ans in enumerate(part.answers):
+            for k, alt in enumerate(ans.alternatives):
+                key = ("parts", i, "answers", j, "alternatives", k, "expr")
+                parsed = parse_at(alt.expr, key)
+                _check_names(parsed, known, locate(path, lines, key))
+                alternatives[(ans.name, alt.name)] = parsed
+    constraints = []
+    for i, c in enumerate(spec.constraint_list()):
+        key = ("constraints", i) if isinstance(spec.constraints[i], str) else ("constraints", i, "expr")
+        parsed = parse_at(c.expr, key)
+        _check_names(parsed, known, locate(path, lines, key))
+        constraints.append((parsed, c.why or c.expr, locate(path, lines, key)))
+    return CompiledSpec(spec, path, graph, where, leaves, constraints, alternatives, warnings)
+
+
+_OPERATOR_FNS = {"index", "slice_"}
+
+
+def _check_names(parsed: Parsed, known: set[str], where: str) -> None:
+    from i2dl.functions import CONSTANTS
+
+    unknown = sorted(n for n in parsed.names if n not in known and n not in CONSTANTS)
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], sorted(known), n=3)
+        raise ExprError(f"unknown name '{unknown[0]}' in '{parsed.text}'", where=where,
+                        fix=("did you mean " + ", ".join(near) + "?") if near else "define it under params")
+
+
+def load_spec(path: Path) -> CompiledSpec:
+    """Read, validate and compile one spec file."""
+    data, lines = load_document(path)
+    return compile_spec(data, path, lines)
+
+
+def builtin_dir(kind: str) -> Path:
+    """The folder of shipped specs ('specs', 'mcq', 'blueprints') or rubrics ('rubrics')."""
+    if kind == "rubrics":
+        return Path(str(resources.files("i2dl.rubrics")))
+    return Path(str(resources.files("i2dl.problems"))) / kind
+
+
+class Library:
+    """The shipped specs, plus any extra spec files or folders, by id."""
+
+    def __init__(self, extra: list[Path] | None = None):
+        self.paths: dict[str, Path] = {}
+        for p in sorted(builtin_dir("specs").glob("*.yaml")):
+            self.paths[p.stem] = p
+        for e in extra or []:
+            for p in sorted(e.glob("*.yaml")) if e.is_dir() else [e]:
+                self.paths[p.stem] = p
+        self._cache: dict[str, CompiledSpec] = {}
+
+    def ids(self) -> list[str]:
+        return sorted(self.paths)
+
+    def get(self, spec_id: str) -> CompiledSpec:
+        """The compiled spec `spec_id` (file stem and id agree), or NotFoundError with what exists."""
+        if spec_id not in self._cache:
+            path = self.paths.get(spec_id)
+            if path is None:
+                near = difflib.get_close_matches(spec_id, self.ids(), n=3)
+                raise NotFoundError(f"no spec '{spec_id}'",
+                                    fix=("did you mean " + ", ".join(near) + "? ") if near else
+                                    "" + "known specs: " + ", ".join(self.ids()))
+            compiled = load_spec(path)
+            if compiled.id != spec_id:
+                raise SpecError(f"spec id '{compiled.id}' does not match the file name '{path.name}'",
+                                where=f"{path} id", fix=f"rename the file to {compiled.id}.yaml or change the id")
+            self._cache[spec_id] = compiled
+        return self._cache[spec_id]

@@ -1,0 +1,172 @@
+"""The declared schema of problem specs (pydantic): what a spec file may say, and nothing else."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ANSWER_KINDS = ("number", "vector", "matrix", "shape", "choice", "bool", "text")
+IDENT = r"^[A-Za-z][A-Za-z0-9_]*$"
+SPEC_ID = r"^[a-z0-9][a-z0-9.\-]*$"
+
+
+class _Model(BaseModel):
+    # Unknown keys are kept so the loader can warn about them with a suggestion.
+    model_config = ConfigDict(extra="allow", frozen=False)
+
+
+class _Grid(_Model):
+    """Values from min..max in steps, or from an explicit list."""
+
+    min: float | None = None
+    max: float | None = None
+    step: float = 1
+    choices: list[Any] | None = None
+    exclude: list[float] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _range_or_choices(self):
+        if self.choices is None and (self.min is None or self.max is None):
+            raise ValueError("give either min and max (with an optional step) or choices")
+        if self.choices is not None and not self.choices:
+            raise ValueError("choices must not be empty")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        if self.step <= 0:
+            raise ValueError("step must be > 0")
+        return self
+
+
+class IntParam(_Grid):
+    type: Literal["int"]
+
+
+class DecimalParam(_Grid):
+    type: Literal["decimal"]
+    step: float = 0.1
+
+
+class ChoiceParam(_Model):
+    type: Literal["choice"]
+    choices: list[Any] = Field(min_length=1)
+
+
+class BoolParam(_Model):
+    type: Literal["bool"]
+
+
+class VectorParam(_Grid):
+    type: Literal["vector"]
+    length: int | str  # an int, or an expression over earlier parameters
+    distinct: bool = False
+    nonzero: bool = False
+
+
+class MatrixParam(_Grid):
+    type: Literal["matrix"]
+    shape: list[int | str] = Field(min_length=2, max_length=4)
+    distinct: bool = False
+    nonzero: bool = False
+
+    @field_validator("shape")
+    @classmethod
+    def _positive(cls, v: list[int | str]) -> list[int | str]:
+        if any(isinstance(n, int) and n < 1 for n in v):
+            raise ValueError("every dimension must be >= 1")
+        return v
+
+
+class FixedParam(_Model):
+    type: Literal["fixed"]
+    value: Any
+
+
+class DerivedParam(_Model):
+    type: Literal["derived"]
+    expr: str
+
+
+Param = Annotated[
+    Union[IntParam, DecimalParam, ChoiceParam, BoolParam, VectorParam, MatrixParam, FixedParam, DerivedParam],
+    Field(discriminator="type"),
+]
+
+
+class Tolerance(_Model):
+    abs: float = Field(default=0.01, ge=0)
+    rel: float = Field(default=0.01, ge=0)
+
+
+class Alternative(_Model):
+    """A named answer that is wrong but understandable, or a recognised common mistake."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    expr: str
+    credit: float = Field(default=0.0, ge=0, le=1)
+    feedback: str
+
+
+class Answer(_Model):
+    name: str = Field(pattern=IDENT)
+    expr: str
+    kind: Literal["number", "vector", "matrix", "shape", "choice", "bool", "text"] = "number"
+    label: str | None = None
+    tol: Tolerance | None = None
+    points: float | None = Field(default=None, ge=0)
+    alternatives: list[Alternative] = Field(default_factory=list)
+
+
+class Part(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    text: str
+    points: float = Field(gt=0)
+    given: dict[str, Param] = Field(default_factory=dict)
+    answers: list[Answer] = Field(min_length=1)
+    rubric: str | dict[str, Any] | None = None
+
+    @field_validator("given")
+    @classmethod
+    def _given_names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        import re
+
+        for k in v:
+            if not re.match(IDENT, k):
+                raise ValueError(f"given name '{k}' must start with a letter and use letters, digits, _")
+        return v
+
+
+class Constraint(_Model):
+    expr: str
+    why: str | None = None
+
+
+class Spec(_Model):
+    id: str = Field(pattern=SPEC_ID)
+    title: str
+    topic: str
+    tags: list[str] = Field(default_factory=list)
+    difficulty: int = Field(default=2, ge=1, le=3)
+    points: float | None = Field(default=None, gt=0)
+    params: dict[str, Param] = Field(default_factory=dict)
+    constraints: list[Union[str, Constraint]] = Field(default_factory=list)
+    max_tries: int = Field(default=2000, ge=1, le=100_000)
+    statement: str = ""
+    parts: list[Part] = Field(min_length=1)
+
+    @field_validator("params")
+    @classmethod
+    def _param_names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        import re
+
+        for k in v:
+            if not re.match(IDENT, k):
+                raise ValueError(f"parameter name '{k}' must start with a letter and use letters, digits, _")
+        return v
+
+    def constraint_list(self) -> list[Constraint]:
+        return [c if isinstance(c, Constraint) else Constraint(expr=c) for c in self.constraints]
+
+    @property
+    def total_points(self) -> float:
+        return self.points if self.points is not None else sum(p.points for p in self.parts)

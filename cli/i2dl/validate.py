@@ -1,0 +1,148 @@
+"""`i2dl validate`: schema checks of every file, and a stress test of every spec over many seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from i2dl.engine import get_engine
+from i2dl.errors import I2dlError
+from i2dl.render import fmt_number
+from i2dl.spec.load import builtin_dir, load_document
+
+
+def detect_kind(path: Path, data: Any) -> str:
+    """spec, mcq, blueprint or rubric, from the folder name or the top-level keys."""
+    folder = path.parent.name
+    if folder in ("specs", "mcq", "blueprints", "rubrics"):
+        return {"specs": "spec", "mcq": "mcq", "blueprints": "blueprint", "rubrics": "rubric"}[folder]
+    if isinstance(data, dict):
+        if "parts" in data:
+            return "spec"
+        if "questions" in data:
+            return "mcq"
+        if "problems" in data:
+            return "blueprint"
+        if "scheme" in data or "criteria" in data:
+            return "rubric"
+    return "unknown"
+
+
+def default_paths() -> list[Path]:
+    """Every shipped spec, bank file, blueprint and rubric."""
+    out: list[Path] = []
+    for kind in ("specs", "mcq", "blueprints", "rubrics"):
+        out += sorted(builtin_dir(kind).glob("*.yaml"))
+    return out
+
+
+def stress_spec(compiled, samples: int, engine) -> dict[str, Any]:
+    """Sample `samples` seeds: tries per instance, degenerate instances, the range of each answer."""
+    from i2dl.spec.instance import make_instance
+
+    tries = 0
+    degenerate: dict[str, int] = {}
+    ranges: dict[str, list[float]] = {}
+    failures = 0
+    first_failure = ""
+    for seed in range(samples):
+        try:
+            inst = make_instance(compiled, seed, engine)
+        except I2dlError as exc:
+            failures += 1
+            first_failure = first_failure or f"seed {seed}: {exc}"
+            continue
+        tries += inst.tries
+        for part in inst.parts:
+            for b in part.blanks:
+                if b.kind in ("number", "vector", "matrix"):
+                    a = np.asarray(b.expected, dtype=float)
+                    lo, hi = ranges.setdefault(b.name, [np.inf, -np.inf])
+                    ranges[b.name] = [min(lo, float(a.min())), max(hi, float(a.max()))]
+                    if a.size > 1 and np.all(a == 0):
+                        degenerate[f"{b.name} is all zeros"] = degenerate.get(f"{b.name} is all zeros", 0) + 1
+                for alt in b.alternatives:
+                    if alt["credit"] < 1 and _same(alt["value"], b.expected):
+                        key = f"{b.name} equals the mistake '{alt['name']}'"
+                        degenerate[key] = degenerate.get(key, 0) + 1
+    made = samples - failures
+    return {"samples": samples, "failures": failures, "first_failure": first_failure,
+            "tries_per_instance": tries / made if made else 0.0, "degenerate": degenerate, "ranges": ranges}
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return np.shape(a) == np.shape(b) and bool(np.allclose(np.asarray(a, float), np.asarray(b, float)))
+    except (TypeError, ValueError):
+        return a == b
+
+
+def validate_file(path: Path, samples: int, engine_name: str | None) -> dict[str, Any]:
+    """Errors, warnings and stress-test notes for one file."""
+    report: dict[str, Any] = {"path": str(path), "kind": "unknown", "ok": True, "errors": [], "warnings": [],
+                              "notes": []}
+    try:
+        data, _ = load_document(path)
+        kind = detect_kind(path, data)
+        report["kind"] = kind
+        if kind == "spec":
+            from i2dl.spec.load import load_spec
+
+            compiled = load_spec(path)
+            report["warnings"] += compiled.warnings
+            if samples:
+                stats = stress_spec(compiled, samples, get_engine(engine_name))
+                report["tries_per_instance"] = stats["tries_per_instance"]
+                report["stress"] = stats
+                if stats["failures"]:
+                    report["errors"].append(f"{stats['failures']} of {samples} seeds failed; "
+                                            f"first: {stats['first_failure']}")
+                for what, n in stats["degenerate"].items():
+                    report["warnings"].append(f"{path}: degenerate in {n} of {samples} samples: {what}")
+                report["notes"].append("ranges " + ", ".join(
+                    f"{k} {fmt_number(lo)}..{fmt_number(hi)}" for k, (lo, hi) in list(stats["ranges"].items())[:6]))
+        elif kind == "mcq":
+            from i2dl.mcq import load_mcq_file, make_variant
+
+            qs, warns = load_mcq_file(path)
+            report["warnings"] += warns
+            if samples:
+                engine = get_engine(engine_name)
+                for q in qs:
+                    for seed in range(min(samples, 50) if q.parameterized else 1):
+                        make_variant(q, seed, engine)
+            report["notes"].append(f"{len(qs)} questions")
+        elif kind == "blueprint":
+            from i2dl.blueprint import load_blueprint
+            from i2dl.exam import build_exam
+
+            _, warns = load_blueprint(path)
+            report["warnings"] += warns
+            if samples:
+                exam = build_exam(str(path), seed=0, engine_name=engine_name)
+                report["notes"].append(f"{len(exam.problems)} problems, {exam.points:g} points")
+        elif kind == "rubric":
+            from i2dl.grade.rubric import load_rubric
+
+            load_rubric(path)
+        else:
+            report["errors"].append(f"{path}: cannot tell what this file is (no 'parts', 'questions', "
+                                    "'problems' or 'scheme' key); put it under specs/, mcq/, blueprints/ or rubrics/")
+    except I2dlError as exc:
+        report["errors"].append(str(exc))
+    report["ok"] = not report["errors"]
+    return report
+
+
+def validate_paths(paths: list[Path], *, samples: int = 200, engine_name: str | None = None) -> dict[str, Any]:
+    """Validate files and folders (default: everything shipped); one report per file."""
+    files: list[Path] = []
+    for p in paths or default_paths():
+        p = Path(p)
+        if p.is_dir():
+            files += sorted(p.rglob("*.yaml"))
+        else:
+            files.append(p)
+    return {"files": [validate_file(f, samples, engine_name) for f in files]}

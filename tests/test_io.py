@@ -1,0 +1,504 @@
+"""i2dl.io: guarded YAML/JSON loading, key-path lines, deterministic dumps, atomic writes, safe names."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from i2dl.errors import NotFoundError, SpecError, SubmissionError, UsageError
+from i2dl.io import (
+    atomic_write_bytes,
+    atomic_write_text,
+    dump_yaml,
+    line_of,
+    load_yaml,
+    load_yaml_text,
+    load_yaml_with_marks,
+    safe_child,
+    slugify,
+)
+
+BILLION_LAUGHS = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+SPEC = """\
+id: conv
+parts:
+  - name: out
+    answers:
+      - name: h
+        expr: (n - k) / s + 1
+      - name: w
+        expr: h
+title: "Conv"
+"""
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- load_yaml
+
+
+def test_load_yaml_reads_mapping_in_file_order(tmp_path):
+    data = load_yaml(write(tmp_path, "s.yaml", "b: 1\na: [1.5, x, true]\n"))
+    assert data == {"b": 1, "a": [1.5, "x", True]}
+    assert list(data) == ["b", "a"]
+
+
+def test_load_yaml_missing_file_raises_not_found(tmp_path):
+    with pytest.raises(NotFoundError, match="not found"):
+        load_yaml(tmp_path / "nope.yaml")
+
+
+def test_load_yaml_directory_raises_error(tmp_path):
+    with pytest.raises(SpecError, match="directory"):
+        load_yaml(tmp_path)
+
+
+def test_load_yaml_checks_size_before_parsing(tmp_path):
+    path = write(tmp_path, "big.yaml", "a: " + "x" * 200 + "\n")
+    with pytest.raises(SpecError, match="100-byte limit") as info:
+        load_yaml(path, max_bytes=100)
+    assert info.value.where == str(path)
+    assert info.value.fix
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n", "# only a comment\n", "~\n", "null\n"])
+def test_load_yaml_empty_file_is_a_clear_error(tmp_path, text):
+    with pytest.raises(SpecError, match="no data"):
+        load_yaml(write(tmp_path, "e.yaml", text))
+
+
+def test_load_yaml_billion_laughs_fails_fast(tmp_path):
+    path = write(tmp_path, "bomb.yaml", BILLION_LAUGHS)
+    start = time.perf_counter()
+    with pytest.raises(SpecError, match="more than 100,000 nodes") as info:
+        load_yaml(path)
+    assert time.perf_counter() - start < 1.0
+    assert info.value.where.startswith(f"{path}:")
+    assert "alias" in info.value.fix
+
+
+def test_load_yaml_billion_laughs_raises_callers_error_class(tmp_path):
+    path = write(tmp_path, "bomb.yaml", BILLION_LAUGHS)
+    with pytest.raises(SubmissionError):
+        load_yaml(path, error=SubmissionError)
+
+
+def test_load_yaml_counts_alias_expansion_against_node_cap(tmp_path):
+    # 10 aliases of a 10-item list: 11 distinct items on disk, over 100 once expanded.
+    text = "a: &a [1,2,3,4,5,6,7,8,9,10]\nb: [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+    with pytest.raises(SpecError, match="more than 100 nodes"):
+        load_yaml(write(tmp_path, "x.yaml", text), max_nodes=100)
+    assert load_yaml(write(tmp_path, "y.yaml", text), max_nodes=200)["b"][9] == list(range(1, 11))
+
+
+def test_load_yaml_counts_long_aliased_strings(tmp_path):
+    text = f"a: &a {'x' * 50_000}\nb: [{', '.join(['*a'] * 100)}]\n"
+    with pytest.raises(SpecError, match="nodes"):
+        load_yaml(write(tmp_path, "s.yaml", text), max_nodes=1000)
+
+
+def test_load_yaml_rejects_recursive_alias(tmp_path):
+    with pytest.raises(SpecError, match="recursive") as info:
+        load_yaml(write(tmp_path, "r.yaml", "a: &a [1, *a]\n"))
+    assert info.value.where.endswith(":1:11")
+
+
+def test_load_yaml_rejects_nesting_beyond_max_depth(tmp_path):
+    deep = "[" * 51 + "]" * 51
+    with pytest.raises(SpecError, match="deeper than 50 levels"):
+        load_yaml(write(tmp_path, "d.yaml", f"a: {deep}\n"))
+    assert load_yaml(write(tmp_path, "ok.yaml", "[" * 50 + "]" * 50))
+
+
+def test_load_yaml_rejects_block_nesting_beyond_max_depth(tmp_path):
+    text = "".join("  " * i + f"k{i}:\n" for i in range(6)) + "  " * 6 + "v\n"
+    with pytest.raises(SpecError, match="deeper than 5 levels"):
+        load_yaml(write(tmp_path, "d.yaml", text), max_depth=5)
+
+
+def test_load_yaml_huge_nesting_is_an_error_not_a_crash(tmp_path):
+    path = write(tmp_path, "d.yaml", "[" * 200_000 + "]" * 200_000)
+    with pytest.raises(SpecError, match="deeper"):
+        load_yaml(path)
+
+
+def test_load_yaml_counts_alias_height_against_max_depth(tmp_path):
+    text = "a: &a [[[[1]]]]\nb: [[[*a]]]\n"  # 1 + 4 own levels, then 1 + 3 + 4 through the alias
+    with pytest.raises(SpecError, match="deeper than 6"):
+        load_yaml(write(tmp_path, "d.yaml", text), max_depth=6)
+    assert load_yaml(write(tmp_path, "e.yaml", text), max_depth=8)["b"] == [[[[[[[1]]]]]]]
+
+
+def test_load_yaml_malformed_names_file_line_and_column(tmp_path):
+    path = write(tmp_path, "bad.yaml", "a: 1\nb: [1, 2\nc: 3\n")
+    with pytest.raises(SpecError, match="invalid YAML") as info:
+        load_yaml(path)
+    assert info.value.where == f"{path}:3:2"
+    assert "expected ',' or ']'" in info.value.message
+    assert info.value.fix
+
+
+def test_load_yaml_tab_indentation_gets_specific_fix(tmp_path):
+    path = write(tmp_path, "tab.yaml", "a:\n\tb: 1\n")
+    with pytest.raises(SpecError) as info:
+        load_yaml(path)
+    assert info.value.where == f"{path}:2:1"
+    assert "spaces" in info.value.fix
+
+
+def test_load_yaml_duplicate_key_names_key_and_lines(tmp_path):
+    path = write(tmp_path, "dup.yaml", "a: 1\nb:\n  c: 2\n  d: 3\n  c: 4\n")
+    with pytest.raises(SpecError, match=r"duplicate key 'c' \(first defined at line 3\)") as info:
+        load_yaml(path)
+    assert info.value.where == f"{path}:5:3"
+
+
+def test_load_yaml_duplicate_key_detected_across_quoting(tmp_path):
+    with pytest.raises(SpecError, match="duplicate key 'a'"):
+        load_yaml(write(tmp_path, "dup.yaml", "a: 1\n'a': 2\n"))
+
+
+def test_load_yaml_duplicate_key_detected_in_flow_mapping(tmp_path):
+    with pytest.raises(SpecError, match="duplicate key 1"):
+        load_yaml(write(tmp_path, "dup.yaml", "m: {1: x, 1: y}\n"))
+
+
+def test_load_yaml_merge_key_override_is_not_a_duplicate(tmp_path):
+    text = "base: &b {p: 1, q: 2}\nder:\n  <<: *b\n  q: 3\n"
+    assert load_yaml(write(tmp_path, "m.yaml", text))["der"] == {"p": 1, "q": 3}
+
+
+def test_load_yaml_same_key_in_different_mappings_is_fine(tmp_path):
+    assert load_yaml(write(tmp_path, "k.yaml", "a: {x: 1}\nb: {x: 2}\n")) == {
+        "a": {"x": 1}, "b": {"x": 2}}
+
+
+def test_load_yaml_never_constructs_python_objects(tmp_path):
+    marker = tmp_path / "pwned"
+    text = f"a: !!python/object/apply:os.system ['touch {marker}']\n"
+    with pytest.raises(SpecError, match="constructor") as info:
+        load_yaml(write(tmp_path, "evil.yaml", text))
+    assert not marker.exists()
+    assert "tag" in info.value.fix
+
+
+def test_load_yaml_rejects_several_documents(tmp_path):
+    with pytest.raises(SpecError, match="single document") as info:
+        load_yaml(write(tmp_path, "two.yaml", "a: 1\n---\nb: 2\n"))
+    assert "---" in info.value.fix
+
+
+def test_load_yaml_invalid_utf8_names_line(tmp_path):
+    path = write(tmp_path, "latin.yaml", b"a: 1\nb: M\xfcller\n")
+    with pytest.raises(SpecError, match="not UTF-8") as info:
+        load_yaml(path)
+    assert info.value.where == f"{path}:2:5"
+
+
+def test_load_yaml_accepts_utf8_bom(tmp_path):
+    assert load_yaml(write(tmp_path, "bom.yaml", "\ufeffa: ü\n".encode())) == {"a": "ü"}
+
+
+def test_load_yaml_huge_integer_is_an_error_not_a_crash(tmp_path):
+    with pytest.raises(SpecError, match="cannot read a value"):
+        load_yaml(write(tmp_path, "int.yaml", "a: " + "9" * 5000 + "\n"))
+
+
+def test_load_yaml_bad_date_is_an_error_not_a_crash(tmp_path):
+    with pytest.raises(SpecError, match="cannot read a value"):
+        load_yaml(write(tmp_path, "date.yaml", "a: 2024-13-45\n"))
+
+
+def test_load_yaml_control_character_is_an_error(tmp_path):
+    with pytest.raises(SpecError, match="invalid YAML"):
+        load_yaml(write(tmp_path, "ctl.yaml", "a: b\x07c\n"))
+
+
+def test_load_yaml_text_reports_source_name():
+    with pytest.raises(SubmissionError) as info:
+        load_yaml_text("a: [1\n", source="<answers>", error=SubmissionError)
+    assert info.value.where.startswith("<answers>:")
+    assert load_yaml_text("a: 1") == {"a": 1}
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def test_load_yaml_reads_json_by_suffix(tmp_path):
+    assert load_yaml(write(tmp_path, "s.json", '{"a": [1, 2.5, null], "b": "x"}')) == {
+        "a": [1, 2.5, None], "b": "x"}
+
+
+def test_load_yaml_json_malformed_names_line_and_column(tmp_path):
+    path = write(tmp_path, "bad.json", '{"a": 1,\n "b": [1, 2,]\n}')
+    with pytest.raises(SpecError, match="invalid JSON") as info:
+        load_yaml(path)
+    assert info.value.where == f"{path}:2:13"
+
+
+def test_load_yaml_json_duplicate_key_names_key_and_line(tmp_path):
+    path = write(tmp_path, "dup.json", '{"a": 1,\n "b": {"a": 2},\n "a": 3}')
+    with pytest.raises(SpecError, match=r"duplicate key 'a' \(first defined at line 1\)") as info:
+        load_yaml(path)
+    assert info.value.where == f"{path}:3:2"
+
+
+def test_load_yaml_json_deep_nesting_is_rejected_before_parsing(tmp_path):
+    path = write(tmp_path, "deep.json", "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SpecError, match="deeper than 50") as info:
+        load_yaml(path)
+    assert info.value.where == f"{path}:1:51"
+
+
+def test_load_yaml_json_node_cap(tmp_path):
+    with pytest.raises(SpecError, match="more than 10 values"):
+        load_yaml(write(tmp_path, "n.json", json.dumps(list(range(20)))), max_nodes=10)
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_load_yaml_json_rejects_non_finite_constants(tmp_path, constant):
+    with pytest.raises(SpecError, match="not valid JSON"):
+        load_yaml(write(tmp_path, "c.json", f'{{"a": {constant}}}'))
+
+
+def test_load_yaml_json_empty_and_null_are_clear_errors(tmp_path):
+    for text in ("", "null"):
+        with pytest.raises(SpecError, match="no data"):
+            load_yaml(write(tmp_path, "e.json", text))
+
+
+def test_load_yaml_json_uses_callers_error_class(tmp_path):
+    with pytest.raises(SubmissionError):
+        load_yaml(write(tmp_path, "b.json", "{"), error=SubmissionError)
+
+
+# --------------------------------------------------------------------------- marks
+
+
+def test_load_yaml_with_marks_maps_key_paths_to_lines(tmp_path):
+    data, marks = load_yaml_with_marks(write(tmp_path, "spec.yaml", SPEC))
+    assert data["parts"][0]["answers"][1]["expr"] == "h"
+    assert marks[()] == 1
+    assert marks[("id",)] == 1
+    assert marks[("parts",)] == 2
+    assert marks[("parts", 0)] == 3
+    assert marks[("parts", 0, "answers")] == 4
+    assert marks[("parts", 0, "answers", 0, "expr")] == 6
+    assert marks[("parts", 0, "answers", 1)] == 7
+    assert marks[("title",)] == 9
+
+
+def test_load_yaml_with_marks_merged_keys_point_at_their_definition(tmp_path):
+    text = "base: &b {p: 1, q: 2}\nder:\n  <<: *b\n  q: 3\n"
+    data, marks = load_yaml_with_marks(write(tmp_path, "m.yaml", text))
+    assert data["der"] == {"p": 1, "q": 3}
+    assert marks[("der", "p")] == 1
+    assert marks[("der", "q")] == 4
+
+
+def test_load_yaml_with_marks_reads_json_lines(tmp_path):
+    text = '{\n  "parts": [\n    {"name": "a",\n     "answers": [1,\n       2]}\n  ]\n}\n'
+    data, marks = load_yaml_with_marks(write(tmp_path, "s.json", text))
+    assert data == {"parts": [{"name": "a", "answers": [1, 2]}]}
+    assert marks[("parts",)] == 2
+    assert marks[("parts", 0)] == 3
+    assert marks[("parts", 0, "answers")] == 4
+    assert marks[("parts", 0, "answers", 1)] == 5
+
+
+def test_line_of_falls_back_to_nearest_ancestor(tmp_path):
+    _, marks = load_yaml_with_marks(write(tmp_path, "spec.yaml", SPEC))
+    assert line_of(marks, ("parts", 0, "answers", 0, "missing_key")) == 5
+    assert line_of(marks, ("nope", "deeper")) == 1
+    assert line_of({}, ("a",)) is None
+
+
+# --------------------------------------------------------------------------- dump_yaml
+
+
+def test_dump_yaml_keeps_insertion_order_and_unicode():
+    text = dump_yaml({"z": 1, "a": "Müller × 2", "m": None})
+    assert text == "z: 1\na: Müller × 2\nm: null\n"
+
+
+def test_dump_yaml_converts_numpy_to_plain_types():
+    data = {"v": np.array([1.5, 2.0]), "m": np.arange(4).reshape(2, 2), "s": np.float64(0.1),
+            "i": np.int64(3), "b": np.bool_(True), "t": (1, 2)}
+    text = dump_yaml(data)
+    assert "!!" not in text
+    assert load_yaml_text(text) == {"v": [1.5, 2.0], "m": [[0, 1], [2, 3]], "s": 0.1, "i": 3,
+                                    "b": True, "t": [1, 2]}
+
+
+def test_dump_yaml_writes_floats_shortest_round_trip():
+    text = dump_yaml({"a": 0.1, "b": 1e-05, "c": 1e16, "d": 1 / 3, "e": -0.0})
+    assert text == "a: 0.1\nb: 1.0e-05\nc: 1.0e+16\nd: 0.3333333333333333\ne: -0.0\n"
+
+
+def test_dump_yaml_writes_shared_lists_without_aliases():
+    shared = [1, 2]
+    text = dump_yaml({"a": shared, "b": shared})
+    assert "&" not in text and "*" not in text
+
+
+def test_dump_yaml_writes_multiline_text_as_block():
+    assert dump_yaml({"t": "line 1\nline 2"}) == "t: |-\n  line 1\n  line 2\n"
+
+
+def test_dump_yaml_sorts_sets_for_determinism():
+    assert dump_yaml({"s": {"C", "A", "B"}}) == "s:\n- A\n- B\n- C\n"
+
+
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(yaml_values)
+def test_dump_yaml_round_trips_and_is_byte_identical(data):
+    text = dump_yaml(data)
+    assert dump_yaml(data) == text
+    if data is not None:
+        assert load_yaml_text(text) == data
+
+
+@given(st.floats(allow_nan=False))
+def test_dump_yaml_float_text_is_repr(x):
+    text = dump_yaml({"x": x})
+    if math.isfinite(x):
+        assert float(text[3:]) == x
+        assert text[3:].strip().replace(".0e", "e") == repr(x)
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def test_atomic_write_text_creates_parents_and_content(tmp_path):
+    path = tmp_path / "a" / "b" / "out.yaml"
+    assert atomic_write_text(path, "x: ü\n") == path
+    assert path.read_text(encoding="utf-8") == "x: ü\n"
+    assert os.listdir(path.parent) == ["out.yaml"]
+
+
+def test_atomic_write_text_sets_mode_0644(tmp_path):
+    path = atomic_write_text(tmp_path / "f.txt", "x")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_atomic_write_bytes_overwrites_existing(tmp_path):
+    path = tmp_path / "f.bin"
+    atomic_write_bytes(path, b"old")
+    atomic_write_bytes(path, b"new\x00")
+    assert path.read_bytes() == b"new\x00"
+    assert os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_atomic_write_failure_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "f.txt"
+    atomic_write_text(path, "old")
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_text(path, "new")
+    assert path.read_text() == "old"
+    assert os.listdir(tmp_path) == ["f.txt"]
+
+
+def test_atomic_write_bytes_bad_data_leaves_no_temp(tmp_path):
+    with pytest.raises(TypeError):
+        atomic_write_bytes(tmp_path / "f.bin", "not bytes")  # type: ignore[arg-type]
+    assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_text_long_name_fits_temp_name(tmp_path):
+    path = tmp_path / ("n" * 250)
+    atomic_write_text(path, "x")
+    assert path.read_text() == "x"
+
+
+# --------------------------------------------------------------------------- safe_child
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "..", ".", "a/../../b",
+                                  "~root", "C:\\Windows", "a\x00b", "\u202egnp.exe"])
+def test_safe_child_stays_inside_root(tmp_path, name):
+    child = safe_child(tmp_path, name)
+    assert child.parent == tmp_path
+    assert child.resolve().is_relative_to(tmp_path.resolve())
+    assert not child.name.startswith(".")
+
+
+def test_safe_child_keeps_plain_ids(tmp_path):
+    assert safe_child(tmp_path, "ge42xyz_01.v2") == tmp_path / "ge42xyz_01.v2"
+
+
+def test_safe_child_empty_name_becomes_underscore(tmp_path):
+    assert safe_child(tmp_path, "") == tmp_path / "_"
+    assert safe_child(tmp_path, "...") == tmp_path / "_"
+
+
+def test_safe_child_replaces_unicode(tmp_path):
+    assert safe_child(tmp_path, "Müller Jörg").name == "M_ller_J_rg"
+
+
+def test_safe_child_bounds_length(tmp_path):
+    assert len(safe_child(tmp_path, "x" * 10_000).name) == 100
+
+
+def test_safe_child_refuses_symlink_out_of_root(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "evil").symlink_to(tmp_path)
+    with pytest.raises(UsageError, match="outside"):
+        safe_child(root, "evil")
+
+
+def test_slugify_examples():
+    assert slugify("../../etc/passwd") == "_.._etc_passwd"
+    assert slugify(".hidden") == "hidden"
+    assert slugify("a b") == "a_b"
+
+
+@given(st.text())
+def test_safe_child_any_name_is_a_direct_child(name):
+    root = Path("/tmp/i2dl-safe-child-root")
+    child = safe_child(root, name)
+    assert child.parent == root
+    assert 1 <= len(child.name) <= 100
+    assert child.name not in (".", "..")
+    assert all(c.isascii() and (c.isalnum() or c in "._-") for c in child.name)
