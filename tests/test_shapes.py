@@ -149,7 +149,7 @@ def test_propagate_and_param_counts_match_torch_modules(layers, c, h, w):
     for spec, shape, count in zip(layers, shapes, counts, strict=True):
         module = _torch_module(torch, spec, tuple(x.shape))
         if spec["type"] == "batchnorm2d":
-            module.eval()  # shape only: no batch statistics needed
+            module.train(False)  # shape only: no batch statistics needed
             x = module(x.unsqueeze(0)).squeeze(0)
         else:
             x = module(x)

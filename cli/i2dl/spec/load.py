@@ -173,6 +173,14 @@ def compile_spec(data: Any, path: Path, lines: dict[KeyPath, int] | None = None)
             claim(ans.name, ("parts", i, "answers", j, "name"))
             nodes[ans.name] = parse_at(ans.expr, ("parts", i, "answers", j, "expr"))
             where[ans.name] = locate(path, lines, ("parts", i, "answers", j, "expr"))
+    from i2dl.grade.rubric import resolve_rubric
+
+    for i, part in enumerate(spec.parts):
+        if part.rubric is not None:
+            try:
+                resolve_rubric(part.rubric)
+            except (SpecError, NotFoundError) as exc:
+                raise SpecError(exc.message, where=locate(path, lines, ("parts", i, "rubric")), fix=exc.fix) from None
     ids = [p.id for p in spec.parts]
     for i, pid in enumerate(ids):
         if ids.index(pid) != i:

@@ -48,8 +48,7 @@ def _batch_norm(x: torch.Tensor, gamma: torch.Tensor | None, beta: torch.Tensor 
 def batchnorm_train(x: Any, gamma: Any = None, beta: Any = None, eps: float = 1e-5,
                     running_mean: Any = None, running_var: Any = None,
                     momentum: float = 0.1) -> dict[str, np.ndarray]:
-    """Batch norm in training mode: normalizes with the biased variance, updates the running
-    statistics in place with the unbiased one: new = (1 - momentum) old + momentum batch."""
+    """y = gamma x_hat + beta, x_hat by the biased var; running stats take the unbiased var (as torch)."""
     x, axes, g, b, eps, rm, rv, m = batchnorm_inputs(
         "batchnorm_train", x, gamma, beta, eps, running_mean, running_var, momentum)
     xt, rmt, rvt = _t(x), _t(rm), _t(rv)

@@ -1,0 +1,146 @@
+"""The CLI through Typer's CliRunner: help, version, engine selection, generate, solve, list, validate."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from i2dl import __version__
+from i2dl.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for cmd in ("generate", "grade", "explain", "solve", "list", "validate"):
+        assert cmd in result.output
+
+
+def test_version_prints_the_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from i2dl.cli import main; sys.argv=['i2dl','--help']\n" \
+           "try:\n main()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules, 'torch imported'"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_unknown_engine_is_a_clear_usage_error():
+    result = runner.invoke(app, ["--engine", "jax", "list"])
+    assert result.exit_code == 2
+    assert "unknown engine 'jax'" in result.output
+
+
+def test_engine_environment_variable_selects_numpy():
+    result = runner.invoke(app, ["solve", "conv1d-backprop", "--json"], env={"I2DL_ENGINE": "numpy"})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["engine"] == "numpy"
+
+
+def test_solve_json_reproduces_endterm_2024_problem_3():
+    args = ["--engine", "numpy", "solve", "conv1d-backprop", "--json"]
+    for p in ("n=5", "x=[2,3,1,2,-1]", "c=[0.5,1.5,0.5]", "w=[-1,3]", "t=2", "g_y=2", "g_m=[2,1]",
+              "g_z=[1,2,3]", "j=2"):
+        args += ["--param", p]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    values = json.loads(result.output)["values"]
+    assert values["z"] == [6, 4, 3] and values["m"] == [6, 4]
+    assert values["y"] == 6 and values["L"] == 16 and values["dLdy"] == 8
+    assert values["dLdm"] == [-2, 6] and values["dLdz"] == [2, 1, 0] and values["dLdc_j"] == 11
+
+
+def test_solve_unknown_parameter_is_a_located_error():
+    result = runner.invoke(app, ["solve", "conv1d-backprop", "--param", "q=1"])
+    assert result.exit_code == 4
+    assert "--param q" in result.output and "no parameter 'q'" in result.output
+
+
+def test_solve_unknown_spec_lists_what_exists():
+    result = runner.invoke(app, ["solve", "no-such-spec"])
+    assert result.exit_code == 3
+    assert "conv1d-backprop" in result.output
+
+
+def test_list_json_has_topic_parts_points_params():
+    result = runner.invoke(app, ["list", "--json"])
+    rows = json.loads(result.output)
+    row = next(r for r in rows if r["id"] == "conv1d-backprop")
+    assert row["parts"] == 7 and row["points"] > 0 and "x" in row["params"]
+
+
+def test_list_mcq_shows_the_bank():
+    result = runner.invoke(app, ["list", "--mcq", "--json"])
+    assert result.exit_code == 0
+    assert len(json.loads(result.output)) >= 80
+
+
+def _digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_generate_same_seed_gives_byte_identical_files(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out, seed in ((a, "7"), (b, "7"), (c, "8")):
+        result = runner.invoke(app, ["--engine", "numpy", "generate", "--seed", seed, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    assert _digest(a) == _digest(b)
+    assert (a / "exam.json").read_bytes() != (c / "exam.json").read_bytes()
+    assert set(_digest(a)) == {"exam.md", "key.md", "answers.yaml", "exam.json"}
+
+
+def test_generate_without_seed_prints_the_fresh_seed(tmp_path):
+    result = runner.invoke(app, ["--engine", "numpy", "generate", "--out", str(tmp_path / "e")])
+    assert result.exit_code == 0, result.output
+    assert "seed" in result.output
+
+
+def test_generate_single_spec_with_pinned_matrix_param(tmp_path):
+    out = tmp_path / "one"
+    result = runner.invoke(app, ["--engine", "numpy", "generate", "conv1d-backprop", "--seed", "1", "--out", str(out),
+                                 "--param", "n=5", "--param", "x=[2,3,1,2,-1]"])
+    assert result.exit_code == 0, result.output
+    assert "[2, 3, 1, 2, -1]" in (out / "exam.md").read_text()
+
+
+def test_generate_answer_file_has_one_entry_per_blank_with_a_form_comment(tmp_path):
+    out = tmp_path / "e"
+    runner.invoke(app, ["--engine", "numpy", "generate", "--seed", "3", "--out", str(out)])
+    text = (out / "answers.yaml").read_text()
+    assert "student_id:" in text and "# letters of all correct options" in text
+    assert "# conv output z: a vector of" in text
+
+
+@pytest.mark.parametrize("bad", ["x=[1,2", "nonsense"])
+def test_generate_bad_param_is_reported_not_crashing(tmp_path, bad):
+    result = runner.invoke(app, ["--engine", "numpy", "generate", "conv1d-backprop", "--out", str(tmp_path),
+                                 "--param", bad])
+    assert result.exit_code != 0
+    assert "error" in result.output.lower()
+    assert "Traceback" not in result.output
+
+
+def test_validate_passes_on_the_shipped_library():
+    result = runner.invoke(app, ["--engine", "numpy", "validate", "--samples", "20"])
+    assert result.exit_code == 0, result.output
+    assert " 0 errors" in result.output
+
+
+def test_validate_reports_a_broken_spec_with_file_and_line(tmp_path):
+    bad = tmp_path / "specs" / "broken.yaml"
+    bad.parent.mkdir()
+    bad.write_text("id: broken\ntitle: B\ntopic: t\nparts:\n  - id: p\n    text: x\n    points: 1\n"
+                   "    answers:\n      - {name: y, expr: 'q + 1'}\n")
+    result = runner.invoke(app, ["validate", str(bad), "--samples", "5"])
+    assert result.exit_code == 4
+    assert "broken.yaml:9" in result.output and "q" in result.output

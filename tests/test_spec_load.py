@@ -1,0 +1,130 @@
+"""Spec validation: broken specs get located errors (file, line, key path) with a fix."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from i2dl.errors import ExprError, SamplingError, SpecError
+from i2dl.spec.instance import make_instance
+from i2dl.spec.load import Library, load_spec
+
+GOOD = """\
+id: tiny
+title: Tiny
+topic: test
+params:
+  a: {type: int, min: 1, max: 5}
+  b: {type: int, min: 1, max: 5}
+parts:
+  - id: sum
+    text: "Add {{a}} and {{b}}."
+    points: 1
+    answers:
+      - {name: s, expr: "a + b"}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "tiny.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+def error_of(tmp_path: Path, text: str) -> Exception:
+    with pytest.raises((SpecError, ExprError)) as info:
+        load_spec(write(tmp_path, text))
+    return info.value
+
+
+def test_load_spec_accepts_a_minimal_spec(tmp_path, np_engine):
+    inst = make_instance(load_spec(write(tmp_path, GOOD)), 1, np_engine)
+    assert inst.values["s"] == inst.params["a"] + inst.params["b"]
+    assert inst.parts[0].text == f"Add {inst.params['a']} and {inst.params['b']}."
+
+
+def test_missing_key_names_line_and_path(tmp_path):
+    err = error_of(tmp_path, GOOD.replace("    points: 1\n", ""))
+    assert "parts[0].points" in str(err)
+    assert "tiny.yaml:8" in str(err)
+    assert "missing required key 'points'" in str(err)
+
+
+def test_wrong_param_type_lists_the_known_types(tmp_path):
+    err = error_of(tmp_path, GOOD.replace("type: int, min: 1, max: 5}\n  b", "type: integer, min: 1}\n  b"))
+    assert "params.a" in str(err)
+    assert "int, decimal" in str(err)
+
+
+def test_unknown_name_in_an_answer_suggests_a_fix(tmp_path):
+    err = error_of(tmp_path, GOOD.replace('"a + b"', '"a + bb"'))
+    assert "bb" in str(err) and "parts[0].answers[0].expr" in str(err)
+    assert "did you mean" in str(err)
+
+
+def test_unknown_function_is_a_load_time_error(tmp_path):
+    err = error_of(tmp_path, GOOD.replace('"a + b"', '"conv3d(a, b)"'))
+    assert "conv3d" in str(err) and "tiny.yaml:12" in str(err)
+
+
+def test_cycle_is_a_load_time_error(tmp_path):
+    text = GOOD.replace('      - {name: s, expr: "a + b"}', '      - {name: s, expr: "u + 1"}\n      - {name: u, expr: "s + 1"}')
+    err = error_of(tmp_path, text)
+    assert "cycle" in str(err)
+
+
+def test_syntax_error_in_an_expression_names_its_place(tmp_path):
+    err = error_of(tmp_path, GOOD.replace('"a + b"', '"a + (b"'))
+    assert "parts[0].answers[0].expr" in str(err)
+
+
+def test_unknown_rubric_lists_the_rubrics(tmp_path):
+    err = error_of(tmp_path, GOOD.replace("    points: 1\n", "    points: 1\n    rubric: halfsies\n"))
+    assert "halfsies" in str(err) and "parts[0].rubric" in str(err)
+
+
+def test_duplicate_names_are_refused(tmp_path):
+    err = error_of(tmp_path, GOOD.replace("{name: s,", "{name: a,"))
+    assert "defined twice" in str(err)
+
+
+def test_unknown_keys_warn_with_a_suggestion(tmp_path):
+    spec = load_spec(write(tmp_path, GOOD.replace("topic: test", "topic: test\ndificulty: 2")))
+    assert any("dificulty" in w and "difficulty" in w for w in spec.warnings)
+
+
+def test_type_mismatch_between_kind_and_value_names_the_answer(tmp_path, np_engine):
+    spec = load_spec(write(tmp_path, GOOD.replace('"a + b"', '"[a, b]"')))
+    with pytest.raises(SpecError, match="answer 's'.*shape"):
+        make_instance(spec, 0, np_engine)
+
+
+def test_impossible_constraint_fails_naming_it(tmp_path, np_engine):
+    spec = load_spec(write(tmp_path, GOOD.replace("parts:", 'constraints:\n  - {expr: "a > 10", why: "a is big"}\nmax_tries: 50\nparts:')))
+    with pytest.raises(SamplingError, match="a is big"):
+        make_instance(spec, 0, np_engine)
+
+
+def test_pinned_values_that_break_a_constraint_only_warn(tmp_path, np_engine):
+    spec = load_spec(write(tmp_path, GOOD.replace("parts:", 'constraints: ["a != b"]\nparts:')))
+    inst = make_instance(spec, 0, np_engine, pins={"a": 2, "b": 2})
+    assert inst.values["s"] == 4
+    assert inst.warnings and "a != b" in inst.warnings[0]
+
+
+def test_same_seed_same_instance_different_seed_different_numbers(np_engine):
+    spec = Library().get("conv1d-backprop")
+    a, b = make_instance(spec, 11, np_engine), make_instance(spec, 11, np_engine)
+    c = make_instance(spec, 12, np_engine)
+    assert repr(a.values) == repr(b.values)
+    assert repr(a.values) != repr(c.values)
+
+
+def test_library_unknown_spec_lists_what_exists():
+    from i2dl.errors import NotFoundError
+
+    with pytest.raises(NotFoundError) as info:
+        Library().get("conv1d-backprp")
+    assert "conv1d-backprop" in (info.value.fix or "")
