@@ -144,6 +144,7 @@ class McqVariant:
     reasons: list[str]
     mistakes: list[str | None]
     params: dict[str, Any]
+    order: list[int]  # the bank's option index shown at each position
 
 
 def make_variant(bq: BankQuestion, seed: int, engine, max_tries: int = 500) -> McqVariant:
@@ -185,7 +186,7 @@ def make_variant(bq: BankQuestion, seed: int, engine, max_tries: int = 500) -> M
         stem = render_template(q.stem, lambda e: Evaluator(engine, env).eval(parse(e).node))
         return McqVariant(bq.qid, stem, [r[0] for r in rows],
                           frozenset(LETTERS[i] for i, r in enumerate(rows) if r[1]),
-                          [r[2] for r in rows], [r[3] for r in rows], env)
+                          [r[2] for r in rows], [r[3] for r in rows], env, [int(i) for i in order])
     raise SamplingError(f"question '{bq.qid}' produced no valid variant: {last_problem}", where=str(bq.path))
 
 
