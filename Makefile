@@ -9,7 +9,6 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	# torch pinned: this version is the CPU wheel; an unpinned torch pulls a CUDA build.
 	$(BIN)/pip install --quiet "$(TORCH_PIN)"
 	$(BIN)/pip install --quiet -e ".[dev]"
@@ -31,9 +30,10 @@ test: $(STAMP)
 test-notorch: $(VENV)-notorch/.installed
 	$(VENV)-notorch/bin/python -m pytest -q -p no:cacheprovider
 
+# The main job on the bundled default exam: generate it, then explain one computed part.
 demo: $(STAMP)
 	$(BIN)/i2dl generate --seed 2024 --out exam
-	$(BIN)/i2dl solve conv2d-by-hand --param X="[[1,2,-1,-3],[-1,3,0,2],[1,1,1,-2],[0,2,0,-3]]" --param K="[[0,-1,0],[-1,5,-1],[0,-1,0]]"
+	$(BIN)/i2dl explain problem 2.3 --exam exam
 
 lint: $(STAMP)
 	$(BIN)/ruff check cli tests

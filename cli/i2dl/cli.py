@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -61,7 +61,7 @@ def _version(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     engine: str = typer.Option(None, "--engine", envvar="I2DL_ENGINE", help=ENGINE_HELP),
-    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+    version: bool | None = typer.Option(None, "--version", callback=_version, is_eager=True,
                                            help="Print the version and exit."),
 ) -> None:
     """i2dl: generate, key, grade and explain hand-computable deep learning exam problems."""
@@ -90,7 +90,7 @@ def _pins(params: list[str]) -> dict[str, Any]:
 def generate(
     ctx: typer.Context,
     source: str = typer.Argument("default", help="A blueprint name or path, or a single spec id."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed; a fresh one is drawn and printed if omitted."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed; a fresh one is drawn and printed if omitted."),
     out: Path = typer.Option(Path("exam"), "--out", help="Folder to write the exam into."),
     param: list[str] = typer.Option([], "--param", help="Pin a parameter of a single spec: name=value."),
 ) -> None:
@@ -148,9 +148,9 @@ def solve(
 
 
 def _short(v: Any) -> str:
-    from i2dl.render import fmt_grid, fmt_value
-
     import numpy as np
+
+    from i2dl.render import fmt_grid, fmt_value
 
     if isinstance(v, list) and v and isinstance(v[0], list) and np.asarray(v).ndim == 2:
         return fmt_grid(np.asarray(v))
@@ -290,7 +290,7 @@ def functions() -> None:
                                            "lt", "le", "gt", "ge", "eq", "ne", "index", "where"):
             continue
         table.add_row(fn.signature(), fn.category, fn.doc)
-    for name, doc in SPECIAL_FORMS.items():
+    for doc in SPECIAL_FORMS.values():
         table.add_row(doc.split(":")[0], "graph", doc.split(":", 1)[1].strip())
     _console().print(table)
 

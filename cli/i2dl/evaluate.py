@@ -162,7 +162,7 @@ class Evaluator:
             kwpairs = {k: self._eval(v, ids, tape, where) for k, v in node.kwargs}
             bound = fn.bind([v for v, _ in pairs], {k: v for k, (v, _) in kwpairs.items()}, where)
             bound_ids = ({"*": None} if "*" in bound else
-                         dict(zip(fn.params, [i for _, i in pairs])) | {k: i for k, (_, i) in kwpairs.items()})
+                         dict(zip(fn.params, [i for _, i in pairs], strict=False)) | {k: i for k, (_, i) in kwpairs.items()})
             value = self._call(fn, bound, where)
             if tape is not None and any(i is not None for i in bound_ids.values()):
                 if fn.vjp is None:
@@ -197,7 +197,7 @@ class Evaluator:
         if self.graph is None:
             raise ExprError("grad() needs the answer graph", where=where)
         args = list(node.args) + [v for _, v in node.kwargs]
-        names = dict(zip(("out", "wrt", "upstream"), node.args)) | dict(node.kwargs)
+        names = dict(zip(("out", "wrt", "upstream"), node.args, strict=False)) | dict(node.kwargs)
         if not 2 <= len(args) <= 3 or not isinstance(names.get("out"), Name) or not isinstance(names.get("wrt"), Name):
             raise ExprError("grad() takes grad(out, wrt) or grad(out, wrt, upstream) where out and wrt are names",
                             where=where)

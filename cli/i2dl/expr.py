@@ -9,6 +9,8 @@ node. Nothing from the text ever reaches `eval`, `exec` or an attribute lookup.
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -49,7 +51,7 @@ class Dict:
     items: tuple[tuple[str, Node], ...]
 
 
-Node = Union[Const, Name, Call, Seq, Dict]
+Node = Union[Const, Name, Call, Seq, Dict]  # noqa: UP007 - a runtime alias of dataclasses
 
 _BINOPS = {
     ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floordiv",
@@ -78,7 +80,7 @@ def parse(text: str, *, where: str | None = None) -> Parsed:
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression longer than {MAX_LENGTH} characters", where=where)
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(_caret_as_power(text.strip()), mode="eval")
     except SyntaxError as exc:
         col = (exc.offset or 1) - 1
         raise ExprError(
@@ -87,6 +89,22 @@ def parse(text: str, *, where: str | None = None) -> Parsed:
         ) from None
     node = _convert(tree.body, text, where, 0)
     return Parsed(text, node, frozenset(free_names(node)))
+
+
+def _caret_as_power(text: str) -> str:
+    """`^` operator tokens as `**`, so `a * b^2` is `a * (b ** 2)` with the power's precedence.
+
+    Python parses `^` as xor, which binds more loosely than `+` and `*`; string literals keep
+    their `^`. Text that does not tokenize is returned as is (ast.parse then reports the error).
+    """
+    if "^" not in text:
+        return text
+    try:
+        toks = [(t.type, "**" if t.type == tokenize.OP and t.string == "^" else t.string)
+                for t in tokenize.generate_tokens(io.StringIO(text).readline)]
+    except (tokenize.TokenError, SyntaxError):
+        return text
+    return tokenize.untokenize(toks).strip()
 
 
 def _convert(n: ast.AST, text: str, where: str | None, depth: int) -> Node:
@@ -118,7 +136,7 @@ def _convert(n: ast.AST, text: str, where: str | None, depth: int) -> Node:
     if isinstance(n, ast.Compare):
         parts = []
         left = conv(n.left)
-        for op, right_ast in zip(n.ops, n.comparators):
+        for op, right_ast in zip(n.ops, n.comparators, strict=False):
             if type(op) not in _COMPARE:
                 raise ExprError(f"unsupported comparison in '{text}'", where=where)
             right = conv(right_ast)
@@ -140,7 +158,7 @@ def _convert(n: ast.AST, text: str, where: str | None, depth: int) -> Node:
         return Seq(tuple(conv(e) for e in n.elts))
     if isinstance(n, ast.Dict):
         items = []
-        for k, v in zip(n.keys, n.values):
+        for k, v in zip(n.keys, n.values, strict=False):
             if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
                 raise ExprError(f"dict keys must be strings in '{text}'", where=where)
             items.append((k.value, conv(v)))

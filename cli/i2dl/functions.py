@@ -44,7 +44,7 @@ class Fn:
             raise ExprError(
                 f"{self.name}() takes at most {len(self.params)} arguments "
                 f"({', '.join(self.params)}), got {len(args)}", where=where)
-        bound = dict(zip(self.params, args))
+        bound = dict(zip(self.params, args, strict=False))
         for k, v in kwargs.items():
             if k not in self.params:
                 raise ExprError(f"{self.name}() has no argument '{k}'",
@@ -496,7 +496,9 @@ def index(x, i):
             return x[key]
         if isinstance(x, list) and not isinstance(key, tuple):
             return x[key]
-        return _num(np.asarray(x)[key])
+        r = np.asarray(x)[key]
+        # a copy: reversed slices (K[::-1]) are views with negative strides, which torch rejects
+        return _num(r.copy() if isinstance(r, np.ndarray) else r)
     except (IndexError, KeyError, TypeError) as exc:
         raise ExprError(f"cannot index a value of shape {np.shape(x)} with {i!r}: {exc}") from None
 

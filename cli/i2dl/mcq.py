@@ -183,7 +183,8 @@ def make_variant(bq: BankQuestion, seed: int, engine, max_tries: int = 500) -> M
             continue
         order = rng.permutation(len(rows))
         rows = [rows[int(i)] for i in order]
-        stem = render_template(q.stem, lambda e: Evaluator(engine, env).eval(parse(e).node))
+        stem_ev = Evaluator(engine, env)
+        stem = render_template(q.stem, lambda e, _ev=stem_ev: _ev.eval(parse(e).node))
         return McqVariant(bq.qid, stem, [r[0] for r in rows],
                           frozenset(LETTERS[i] for i, r in enumerate(rows) if r[1]),
                           [r[2] for r in rows], [r[3] for r in rows], env, [int(i) for i in order])

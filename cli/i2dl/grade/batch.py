@@ -48,9 +48,12 @@ def load_submission(path: Path, grader: Grader):
     return read_submission(data, str(path), grader.exam.exam_id)
 
 
-def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None) -> BatchResult:
-    """Grade each file; unreadable files and duplicate ids are reported, never fatal."""
-    grader = Grader(exam, engine_name)
+def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None, library=None) -> BatchResult:
+    """Grade each file; unreadable files and duplicate ids are reported, never fatal.
+
+    `library` (a spec Library) is where follow-through finds the specs; the shipped ones by default.
+    """
+    grader = Grader(exam, engine_name, library=library)
     graded: list[SubmissionResult] = []
     failed: list[dict[str, str]] = []
     seen: dict[str, str] = {}
@@ -67,15 +70,19 @@ def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None
             if path.name == ANSWERS_FILE and "student_id" in str(exc):
                 continue  # the exam's blank answer file lying in the same folder is not a submission
             failed.append({"file": str(path), "error": str(exc)})
+        except (Exception, RecursionError) as exc:  # a grading bug must not stop the batch either
+            failed.append({"file": str(path),
+                           "error": f"{path}: internal error while grading ({type(exc).__name__}: {exc}); "
+                                    "please report it with this file"})
     return BatchResult(exam.exam_id, graded, failed)
 
 
 def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path | str | None = "results",
-                 engine_name: str | None = None) -> BatchResult:
+                 engine_name: str | None = None, library=None) -> BatchResult:
     """Grade every answer file in `folder` against the exam in `exam_dir`; write results to `out`."""
     exam = load_exam(exam_dir)
     folder = Path(folder)
-    batch = grade_files(submission_files(folder), exam, engine_name=engine_name)
+    batch = grade_files(submission_files(folder), exam, engine_name=engine_name, library=library)
     if out is not None:
         batch.files = write_results(batch, exam, Path(out))
     return batch
@@ -178,12 +185,13 @@ def write_results(batch: BatchResult, exam: Exam, out: Path) -> dict[str, str]:
     feedback_dir.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
     for r in sorted(batch.graded, key=lambda r: r.student_id):
-        # Ids that differ only in unsafe characters would map to one file: number the later ones.
+        # Ids that differ only in unsafe characters or in case (one file on macOS and Windows)
+        # would map to one file: number the later ones.
         name = safe_child(feedback_dir, r.student_id).name
         stem, k = name, 2
-        while name in used:
+        while name.lower() in used:
             name, k = f"{stem}-{k}", k + 1
-        used.add(name)
+        used.add(name.lower())
         atomic_write_text(safe_child(feedback_dir, name).with_name(name + ".md"), feedback_markdown(r, exam))
     files["feedback"] = feedback_dir
     return {k: str(v) for k, v in files.items()}

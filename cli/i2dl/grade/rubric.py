@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -19,7 +19,7 @@ MCQ_RUBRIC = "mcq-all-or-nothing"
 class Threshold(_Model):
     """At least `correct` blanks right (or all) earns `credit` of the part's points."""
 
-    correct: Union[int, Literal["all"]]
+    correct: int | Literal["all"]
     credit: float = Field(ge=0, le=1)
 
 

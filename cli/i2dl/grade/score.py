@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from i2dl.errors import AnswerParseError, EngineError, ExprError, I2dlError, SpecError, SubmissionError
+from i2dl.errors import AnswerParseError, I2dlError, SubmissionError
 from i2dl.grade.answers import MissingAnswer, parse_answer
 from i2dl.grade.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
-from i2dl.render import fmt_value
+from i2dl.render import fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
 
 # Blank statuses: invalid (unreadable) and missing are not the same as wrong.
@@ -99,15 +99,24 @@ def read_submission(data: Any, file: str, exam_id: str) -> Submission:
     sid = str(sid).strip()
     if len(sid) > 100:
         raise SubmissionError("student_id is longer than 100 characters", where=f"{file} student_id")
+    if not sid.isprintable():  # a line break or control character would split rows and headings
+        raise SubmissionError("student_id contains a line break or control character", where=f"{file} student_id",
+                              fix="write the id on one line, e.g. student_id: 'ge42xyz'")
     name = data.get("name") or ""
+    name = " ".join(str(name).split())[:100] if isinstance(name, (str, int)) and not isinstance(name, bool) else ""
     answers = data["answers"]
     if answers is None:
         answers = {}
     if not isinstance(answers, dict):
         raise SubmissionError(f"answers must be a mapping from part number to answer, got {type(answers).__name__}",
                               where=f"{file} answers")
-    return Submission(file, sid, str(name) if isinstance(name, (str, int)) else "", exam,
-                      {str(k): v for k, v in answers.items()})
+    by_part: dict[str, Any] = {}
+    for k, v in answers.items():
+        if str(k) in by_part:  # e.g. 2.1 and '2.1': YAML keeps both, one would be dropped silently
+            raise SubmissionError(f"part '{k}' is answered twice", where=f"{file} answers",
+                                  fix="keep one entry per part, keys quoted as in answers.yaml ('2.1':)")
+        by_part[str(k)] = v
+    return Submission(file, sid, name, exam, by_part)
 
 
 # ---------------------------------------------------------------------------- comparing values
@@ -185,6 +194,10 @@ class Grader:
         self._library = library
         self._engine = None
         self._compiled: dict[str, Any] = {}
+        self._rubrics: dict[tuple[int, str], Rubric] = {}
+        self._feedback: dict[tuple[int, str], str] = {}
+        self.spec_errors: dict[str, str] = {}  # spec id -> why it could not be loaded
+        self._unchecked: set[int] = set()  # problems whose follow-through could not be checked
         # Which part and problem every answer node belongs to, for "follow-through from 3.5".
         self.node_part: dict[tuple[int, str], str] = {}
         for prob, part in exam.parts():
@@ -207,6 +220,30 @@ class Grader:
             self._compiled[spec_id] = self._library.get(spec_id)
         return self._compiled[spec_id]
 
+    def rubric(self, prob: ProblemInstance, part: PartInstance) -> Rubric:
+        """The part's rubric, resolved once per grader (inline rubrics are validated only once)."""
+        key = (prob.number, part.number)
+        if key not in self._rubrics:
+            self._rubrics[key] = resolve_rubric(part.rubric, default=MCQ_RUBRIC if prob.kind == "mcq"
+                                                else "per-blank")
+        return self._rubrics[key]
+
+    def alt_feedback(self, prob: ProblemInstance, text: str) -> str:
+        """An alternative's feedback with its {{ expr }} templates filled in from this instance."""
+        if "{{" not in text:
+            return text
+        key = (prob.number, text)
+        if key not in self._feedback:
+            from i2dl.evaluate import Evaluator
+            from i2dl.expr import parse
+
+            ev = Evaluator(self.engine, prob.values)
+            try:
+                self._feedback[key] = render_template(text, lambda e: ev.eval(parse(e).node), style="text")
+            except (I2dlError, ValueError, TypeError, ArithmeticError):
+                self._feedback[key] = text
+        return self._feedback[key]
+
     def grade(self, sub: Submission) -> SubmissionResult:
         """Every part of the exam scored for this submission."""
         notes = []
@@ -215,20 +252,25 @@ class Grader:
             if k not in known:
                 notes.append(f"answer for unknown part '{k}' ignored (parts: {', '.join(sorted(known))})")
         parts = []
+        self._unchecked = set()
         for prob in self.exam.problems:
             read: dict[str, Any] = {}  # this student's valid values by node name, for follow-through
             for part in prob.parts:
                 parts.append(self.grade_part(prob, part, sub.answers.get(part.number), read))
+        for prob in self.exam.problems:
+            if prob.number in self._unchecked:
+                notes.append(f"problem {prob.number}: follow-through not checked, the spec could not be loaded "
+                             f"({self.spec_errors[prob.spec_id]})")
         total = round(sum(p.score for p in parts), 6)
         return SubmissionResult(sub.file, sub.student_id, sub.name, parts, total, self.exam.points, notes)
 
     def grade_part(self, prob: ProblemInstance, part: PartInstance, raw: Any, read: dict[str, Any]) -> PartResult:
-        rubric = resolve_rubric(part.rubric, default=MCQ_RUBRIC if prob.kind == "mcq" else "per-blank")
+        rubric = self.rubric(prob, part)
         feedback: list[str] = []
         values = _blank_values(part, raw, feedback)
         weights = _blank_points(part)
         results: list[BlankResult] = []
-        for b, w in zip(part.blanks, weights):
+        for b, w in zip(part.blanks, weights, strict=True):
             results.append(self.grade_blank(prob, part, b, values.get(b.name, None), rubric, w, read))
         score = _part_score(part, rubric, results, weights, raw)
         for pen in rubric.penalties:
@@ -264,66 +306,106 @@ class Grader:
             return BlankResult(b.name, b.label, CORRECT, 1.0, shown, expected_text)
         best = BlankResult(b.name, b.label, PARTIAL if credit > 0 else WRONG, credit, shown, expected_text, note)
         for alt in b.alternatives:
-            c, _ = compare(got, b, alt["value"], rubric, points)
+            c, alt_note = compare(got, b, alt["value"], rubric, points)
             if c >= 1.0:
                 status = ALTERNATIVE if alt["credit"] > 0 else WRONG
                 if alt["credit"] >= best.credit:
                     best = BlankResult(b.name, b.label, status, alt["credit"], shown, expected_text,
-                                       alt["feedback"], alt["name"])
+                                       self.alt_feedback(prob, alt["feedback"]), alt["name"])
                 break
+            # An accepted variant earns partial credit like the key does (a transposed matrix of
+            # the right shape with wrong values still earns the shape points).
+            if c > 0 and alt["credit"] > 0 and c * alt["credit"] > best.credit:
+                best = BlankResult(b.name, b.label, PARTIAL, c * alt["credit"], shown, expected_text,
+                                   f"{alt_note} (compared with the accepted variant '{alt['name']}')")
         if best.credit < 1.0 and rubric.follow_through > 0 and prob.kind == "spec":
             ft = self.follow_through(prob, b, got, read, rubric, points)
             if ft is not None and ft.credit > best.credit:
                 ft.read = shown
                 return ft
-            if ft is not None and ft.feedback and not best.feedback:
-                best.feedback = ft.feedback
+            if ft is not None and ft.feedback and ft.feedback not in best.feedback:
+                best.feedback = "; ".join(f for f in (best.feedback, ft.feedback) if f)
         return best
 
     def follow_through(self, prob: ProblemInstance, b: Blank, got: Any, read: dict[str, Any], rubric: Rubric,
                        points: float) -> BlankResult | None:
         """Credit for a value computed correctly from the student's own wrong upstream answers."""
-        try:
-            compiled = self.compiled(prob.spec_id)
-        except I2dlError:
+        if prob.spec_id not in self.spec_errors:
+            try:
+                compiled = self.compiled(prob.spec_id)
+            except I2dlError as exc:
+                self.spec_errors[prob.spec_id] = str(exc)
+        if prob.spec_id in self.spec_errors:
+            self._unchecked.add(prob.number)  # said in this submission's notes (see grade)
             return None
         graph = compiled.graph
-        upstream = {n: v for n, v in read.items() if n != b.name and graph.depends_on(b.name, n)}
-        wrong = {n: v for n, v in upstream.items() if not _same_value(v, prob.values.get(n))}
+        if b.name not in graph.nodes:
+            return None
+        # The student's answers this blank is computed from directly (an answered node hides its own
+        # inputs: y is judged against the student's m, not against an m recomputed from their z).
+        inputs, ancestors = _upstream(graph, b.name, read)
+        wrong = {n: read[n] for n in inputs if not _same_value(read[n], prob.values.get(n))}
         if not wrong:
             return None
-        sources = sorted({self.node_part.get((prob.number, n), n) for n in wrong})
-        givens = [v for k, v in prob.params.items()]
-        trivial = [n for n, v in wrong.items() if _trivial(v, givens)]
-        if trivial:
-            return BlankResult(b.name, b.label, WRONG, 0.0, "", fmt_value(b.expected),
-                               f"no follow-through: your {', '.join(trivial)} from {', '.join(sources)} "
-                               "makes this step trivial")
         try:
-            from i2dl.evaluate import Evaluator
-
-            env = dict(prob.params)
-            ev = Evaluator(self.engine, env, graph, overrides=wrong)
-            for name in graph.order:
-                if name == b.name:
-                    break
-                if name in env:
-                    continue
-                ev.eval_node(name)
-            redo = ev.eval(graph.nodes[b.name].node)
-            from i2dl.spec.instance import _as_kind
-
-            redo = _as_kind(redo, b.kind, b.name, "")
-        except (ExprError, EngineError, SpecError, ValueError, TypeError):
+            redo = self._recompute(prob, graph, b, {n: read[n] for n in inputs}, ancestors)
+        except (I2dlError, ValueError, TypeError, IndexError, ArithmeticError, MemoryError):
             return None
         credit, note = compare(got, b, redo, rubric, points)
         if credit <= 0:
             return None
+        # Only the givens this blank is computed from: a wrong y that happens to equal an unrelated
+        # kernel size is not a copy of a given.
+        givens = [v for k, v in prob.params.items() if k in ancestors]
+        trivial = sorted(n for n, v in wrong.items() if _trivial(v, givens))
+        if trivial:
+            return BlankResult(b.name, b.label, WRONG, 0.0, "", fmt_value(b.expected),
+                               f"no follow-through: your {', '.join(trivial)} from "
+                               f"{', '.join(self._parts_of(prob, trivial))} makes this step trivial")
         share = rubric.follow_through * credit
         return BlankResult(b.name, b.label, FOLLOW, share, "", fmt_value(b.expected),
-                           f"follow-through from {', '.join(sources)}: right for your own "
+                           f"follow-through from {', '.join(self._parts_of(prob, wrong))}: right for your own "
                            f"{', '.join(sorted(wrong))} (expected from it: {fmt_value(redo)})"
                            + (f"; {note}" if note else ""))
+
+    def _parts_of(self, prob: ProblemInstance, names) -> list[str]:
+        return sorted({self.node_part.get((prob.number, n), n) for n in names})
+
+    def _recompute(self, prob: ProblemInstance, graph, b: Blank, overrides: dict[str, Any],
+                   ancestors: set[str]) -> Any:
+        """The blank's value from the student's own upstream answers: only its ancestors are evaluated."""
+        from i2dl.evaluate import Evaluator
+        from i2dl.spec.instance import _as_kind
+
+        env = {**prob.params, **overrides}
+        ev = Evaluator(self.engine, env, graph, overrides=overrides)
+        for name in graph.order:
+            if name == b.name:
+                break
+            if name in ancestors and name not in env:
+                ev.eval_node(name)
+        return _as_kind(ev.eval(graph.nodes[b.name].node), b.kind, b.name, "")
+
+
+def _upstream(graph, name: str, read: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(the answered nodes `name` reads with no other answered node between, all its ancestors)."""
+    inputs: set[str] = set()
+    ancestors: set[str] = set()
+    seen_open: set[str] = set()  # reached on a path without an answered node
+    seen: set[str] = set()
+    stack = [(name, True)]
+    while stack:
+        n, is_open = stack.pop()
+        for d in graph.deps.get(n, ()):
+            ancestors.add(d)
+            child_open = is_open and d not in read
+            if is_open and d in read:
+                inputs.add(d)
+            if d in seen_open or (not child_open and d in seen):
+                continue
+            (seen_open if child_open else seen).add(d)
+            stack.append((d, child_open))
+    return inputs, ancestors
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -368,19 +450,18 @@ def _blank_points(part: PartInstance) -> list[float]:
 def _part_score(part: PartInstance, rubric: Rubric, results: list[BlankResult], weights: list[float],
                 raw: Any) -> float:
     if rubric.scheme == "per-blank":
-        return sum(r.credit * w for r, w in zip(results, weights))
+        return sum(r.credit * w for r, w in zip(results, weights, strict=True))
     if rubric.scheme == "all-or-nothing":
         return part.points if all(r.credit >= 1.0 for r in results) else 0.0
     if rubric.scheme == "threshold":
         n_right = sum(1 for r in results if r.credit >= 1.0)
-        for t in rubric.thresholds:
-            need = len(results) if t.correct == "all" else int(t.correct)
-            if n_right >= need:
-                return t.credit * part.points
-        return 0.0
+        # The best threshold met, whatever order the rubric lists them in.
+        met = [t.credit for t in rubric.thresholds
+               if n_right >= (len(results) if t.correct == "all" else int(t.correct))]
+        return max(met, default=0.0) * part.points
     if rubric.scheme == "per-option":
         total = 0.0
-        for b, r in zip(part.blanks, results):
+        for b, r in zip(part.blanks, results, strict=True):
             if b.kind != "choice" or r.status in (INVALID, MISSING):
                 continue
             got = frozenset(r.value or ())

@@ -12,8 +12,8 @@ from i2dl.errors import EngineError, ExprError, SamplingError, SpecError
 from i2dl.evaluate import Evaluator
 from i2dl.expr import parse
 from i2dl.render import render_template
-from i2dl.spec.load import CompiledSpec
 from i2dl.spec import model as m
+from i2dl.spec.load import CompiledSpec
 
 DEFAULT_TOL = {"number": (0.01, 0.01), "vector": (0.01, 0.01), "matrix": (0.01, 0.01)}
 
@@ -325,7 +325,7 @@ def make_instance(compiled: CompiledSpec, seed: int, engine, *, pins: dict[str, 
         for ans in part.answers:
             expected = _as_kind(values[ans.name], ans.kind, ans.name, compiled.where[ans.name])
             values[ans.name] = expected
-            tol = ans.tol or m.Tolerance(**dict(zip(("abs", "rel"), DEFAULT_TOL.get(ans.kind, (0.0, 0.0)))))
+            tol = ans.tol or m.Tolerance(**dict(zip(("abs", "rel"), DEFAULT_TOL.get(ans.kind, (0.0, 0.0)), strict=False)))
             alts = []
             for alt in ans.alternatives:
                 try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -88,7 +88,7 @@ class DerivedParam(_Model):
 
 
 Param = Annotated[
-    Union[IntParam, DecimalParam, ChoiceParam, BoolParam, VectorParam, MatrixParam, FixedParam, DerivedParam],
+    IntParam | DecimalParam | ChoiceParam | BoolParam | VectorParam | MatrixParam | FixedParam | DerivedParam,
     Field(discriminator="type"),
 ]
 
@@ -149,7 +149,7 @@ class Spec(_Model):
     difficulty: int = Field(default=2, ge=1, le=3)
     points: float | None = Field(default=None, gt=0)
     params: dict[str, Param] = Field(default_factory=dict)
-    constraints: list[Union[str, Constraint]] = Field(default_factory=list)
+    constraints: list[str | Constraint] = Field(default_factory=list)
     max_tries: int = Field(default=2000, ge=1, le=100_000)
     statement: str = ""
     parts: list[Part] = Field(min_length=1)
