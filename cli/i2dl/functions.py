@@ -1074,3 +1074,11 @@ def letters(mask):
 def letter(i):
     """the letter of 0-based index i (0 is A)"""
     return frozenset(chr(65 + _as_int(i, "a letter index")))
+
+
+@register("text")
+def as_text(x: Any) -> str:
+    """x written as a statement prints it (0.5, [1, 2]), to build text such as a definition"""
+    from i2dl.render import fmt_value  # imported on use, as the shape algebra above
+
+    return fmt_value(x)
