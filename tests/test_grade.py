@@ -448,6 +448,17 @@ def test_grade_thresholds_listed_lowest_first_still_give_full_marks(bounds_exam,
     assert part_of(r, "1.2").score == pytest.approx(1.0)
 
 
+def test_grade_spec_choice_blank_reads_any_letter_and_scores_all_or_nothing(bounds_exam, fixture_library):
+    """A spec's choice blank does not record its options: letters A-Z are read, never a crash."""
+    _, part = bounds_exam.find_part("1.3")
+    assert part.blanks[0].expected == frozenset("BC") and part.blanks[0].options == 0
+    cases = [("BC", CORRECT, 1.0), ("c, b", CORRECT, 1.0), ("B", WRONG, 0.0), ("Z", WRONG, 0.0),
+             ("B1", INVALID, 0.0)]
+    for answer, status, score in cases:
+        r = grade(bounds_exam, with_answers(bounds_exam, p1_3=answer), library=fixture_library)
+        assert (blank_of(r, "1.3", "pick").status, part_of(r, "1.3").score) == (status, score), answer
+
+
 def test_grade_part_scores_stay_within_zero_and_points(endterm):
     rng = np.random.default_rng(0)
     key = key_answers(endterm)
@@ -529,6 +540,42 @@ def test_grade_summary_and_csv_agree(graded_folder):
     csv_lines = (root / "out" / "scores.csv").read_text().splitlines()
     assert csv_lines[0].startswith("student_id,name,file,1.1")
     assert len(csv_lines) == 2 + 5
+
+
+def test_grade_batch_survives_an_unexpected_error_in_one_file(graded_folder, endterm, monkeypatch):
+    original = Grader.grade
+
+    def flaky(self, sub):
+        if sub.student_id == "follow":
+            raise RuntimeError("boom")
+        return original(self, sub)
+
+    monkeypatch.setattr(Grader, "grade", flaky)
+    batch = grade_files(submission_files(graded_folder / "subs"), endterm, engine_name="numpy")
+    errors = {Path(f["file"]).name: f["error"] for f in batch.failed}
+    assert "internal error while grading (RuntimeError: boom)" in errors["follow.yaml"]
+    assert "follow.yaml" in errors["follow.yaml"]
+    assert len(batch.graded) == 4
+
+
+def test_grade_notes_when_follow_through_cannot_load_the_spec(fixture_library):
+    """Graded without the library that holds its spec, follow-through is not silently dropped."""
+    exam = build_exam("corpus-chain", 1, engine_name="numpy", library=fixture_library)
+    h = np.asarray(exam.problems[0].values["h"]) + 1
+    w = np.asarray(exam.problems[0].params["w"])
+    answers = with_answers(exam, p1_1={"h": h.tolist(), "y": float(w @ h)})
+    with_spec = grade(exam, answers, library=fixture_library)
+    assert blank_of(with_spec, "1.1", "y").status == FOLLOW and with_spec.notes == []
+    without = grade(exam, answers, library=Library())
+    assert blank_of(without, "1.1", "y").status == WRONG
+    assert any("follow-through not checked" in n and "corpus-chain" in n for n in without.notes)
+    assert grade(exam, key_answers(exam), library=Library()).notes == []  # said only when it mattered
+
+
+def test_grade_feedback_keeps_what_the_student_wrote_inside_its_code_span(endterm):
+    r = grade(endterm, with_answers(endterm, p3_4={"dLdy": "8`) **bold**"}))
+    line = next(x for x in feedback_markdown(r, endterm).splitlines() if "**dL/dy**" in x)
+    assert "``8`) **bold**``" in line
 
 
 # ---------------------------------------------------------------------------- the grade command

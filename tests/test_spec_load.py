@@ -128,3 +128,19 @@ def test_library_unknown_spec_lists_what_exists():
     with pytest.raises(NotFoundError) as info:
         Library().get("conv1d-backprp")
     assert "conv1d-backprop" in (info.value.fix or "")
+
+
+def test_choice_answer_without_options_is_a_load_error(tmp_path):
+    err = error_of(tmp_path, GOOD.replace('{name: s, expr: "a + b"}', '{name: s, expr: "letter(0)", kind: choice}'))
+    assert "options" in str(err)
+
+
+def test_alternative_when_offers_it_only_where_it_holds_and_renders_feedback(tmp_path, np_engine):
+    text = GOOD.replace('{name: s, expr: "a + b"}', '{name: s, expr: "a + b", alternatives: ['
+                        '{name: product, expr: "a * b", when: "a * b != a + b", feedback: "{{a}} times {{b}} is not a sum."}]}')
+    spec = load_spec(write(tmp_path, text))
+    both_two = make_instance(spec, 0, np_engine, pins={"a": 2, "b": 2})
+    assert both_two.parts[0].blanks[0].alternatives == []
+    other = make_instance(spec, 0, np_engine, pins={"a": 2, "b": 3})
+    (alt,) = other.parts[0].blanks[0].alternatives
+    assert alt["value"] == 6 and alt["feedback"] == "2 times 3 is not a sum."

@@ -276,6 +276,36 @@ def _print_batch(con: Console, batch, exam) -> None:
 
 
 @app.command()
+def explain(
+    ctx: typer.Context,
+    target: list[str] = typer.Argument(..., help="'problem 3.6', '3.6', 'problem 3' (every part), or a spec id."),
+    exam: Path = typer.Option(Path("exam"), "--exam", help="The exam folder written by `i2dl generate`."),
+    entry: str | None = typer.Option(None, "--entry", help="Work out one output entry only, 1-based: 2 or 1,2."),
+    fmt: str = typer.Option("text", "--format", help="text (terminal) or md (Markdown with LaTeX, for handouts)."),
+    student: Path | None = typer.Option(None, "--student", help="A student's answer file: show their values "
+                                           "next to each step, where they diverge, and the rubric outcome."),
+    param: list[str] = typer.Option([], "--param", help="For a spec id: pin a parameter, name=value (as in solve)."),
+    seed: int = typer.Option(0, "--seed", help="For a spec id: seed for the parameters that are not pinned."),
+) -> None:
+    """Explain a part, a problem or a spec step by step, from the answer graph that made the key.
+
+    Example: i2dl explain problem 3.6   |   i2dl explain 3 --format md   |
+    i2dl explain 3.6 --student answers/ge42xyz.yaml   |   i2dl explain conv1d-backprop --param j=2
+    """
+    from i2dl.errors import UsageError
+    from i2dl.explain import explain_target, explanation_markdown, explanation_renderable
+
+    if fmt not in ("text", "md"):
+        raise UsageError(f"unknown --format '{fmt}'", fix="use --format text or --format md")
+    result = explain_target(target, exam_dir=exam, pins=_pins(param), seed=seed, engine_name=_engine(ctx),
+                            entry=entry, student=student)
+    if fmt == "md":
+        typer.echo(explanation_markdown(result), nl=False)
+        return
+    _console().print(explanation_renderable(result))
+
+
+@app.command()
 def functions() -> None:
     """List the functions that spec expressions may call, with their signatures.
 

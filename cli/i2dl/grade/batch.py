@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io as _io
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,8 +126,8 @@ def feedback_markdown(r: SubmissionResult, exam: Exam) -> str:
         out += ["", f"## {p.number}: {fmt_number(p.score, 3)} / {fmt_number(p.points)} points", ""]
         for b in p.blanks:
             line = f"- **{b.label}**: {b.status}"
-            line += f"; you wrote `{b.read}`" if b.read else ""
-            line += f"; expected `{b.expected}`"
+            line += f"; you wrote {_code(b.read)}" if b.read else ""
+            line += f"; expected {_code(b.expected)}"
             if b.credit and b.credit < 1:
                 line += f" (credit {fmt_number(b.credit, 3)})"
             if b.feedback:
@@ -135,6 +136,14 @@ def feedback_markdown(r: SubmissionResult, exam: Exam) -> str:
         for f in p.feedback:
             out.append(f"- {f}")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _code(text: str) -> str:
+    """`text` as a Markdown code span that a backtick in what the student wrote cannot break."""
+    text = " ".join(text.split())  # a line break would end the list item
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def summary_data(batch: BatchResult, exam: Exam) -> dict[str, Any]:

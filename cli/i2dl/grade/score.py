@@ -288,7 +288,8 @@ class Grader:
             return BlankResult(b.name, b.label, MANUAL, 0.0, str(raw or ""), expected_text,
                                "free text: graded by hand")
         try:
-            got = parse_answer(raw, b.kind, n_options=b.options or None)
+            # A choice blank of a spec does not record its options: any letter A to Z is readable.
+            got = parse_answer(raw, b.kind, n_options=b.options or 26)
         except MissingAnswer:
             return BlankResult(b.name, b.label, MISSING, 0.0, "", expected_text, "no answer given")
         except AnswerParseError as exc:
@@ -466,6 +467,9 @@ def _part_score(part: PartInstance, rubric: Rubric, results: list[BlankResult], 
                 continue
             got = frozenset(r.value or ())
             n = b.options
+            if not n:  # a spec's choice blank does not record its options: all or nothing
+                total += r.credit * part.points / len(part.blanks)
+                continue
             right = sum(1 for i in range(n) if (chr(65 + i) in got) == (chr(65 + i) in b.expected))
             total += max(0.0, (right - (n - right)) / n) * part.points / len(part.blanks)
         return total

@@ -326,17 +326,30 @@ def make_instance(compiled: CompiledSpec, seed: int, engine, *, pins: dict[str, 
             expected = _as_kind(values[ans.name], ans.kind, ans.name, compiled.where[ans.name])
             values[ans.name] = expected
             tol = ans.tol or m.Tolerance(**dict(zip(("abs", "rel"), DEFAULT_TOL.get(ans.kind, (0.0, 0.0)), strict=False)))
+            full = Evaluator(engine, values, compiled.graph)
             alts = []
             for alt in ans.alternatives:
+                cond = compiled.alternatives.get((ans.name, alt.name + "?when"))
+                if cond is not None and not bool(np.all(full.eval(cond.node))):
+                    continue
                 try:
-                    v = Evaluator(engine, values, compiled.graph).eval(
-                        compiled.alternatives[(ans.name, alt.name)].node)
+                    v = full.eval(compiled.alternatives[(ans.name, alt.name)].node)
                     v = _as_kind(v, ans.kind, ans.name, compiled.where[ans.name])
                 except (ExprError, EngineError, SpecError):
                     continue  # an alternative that does not exist for these numbers is simply not offered
-                alts.append({"name": alt.name, "value": v, "credit": alt.credit, "feedback": alt.feedback})
+                alts.append({"name": alt.name, "value": v, "credit": alt.credit,
+                             "feedback": render_template(alt.feedback, lambda e, _f=full: _f.eval(parse(e).node),
+                                                         style="text")})
+            n_options = 0
+            if ans.kind == "choice":
+                opt = compiled.alternatives.get((ans.name, "?options"))
+                n_options = int(full.eval(opt.node)) if opt is not None else int(ans.options)
+                bad = sorted(x for x in expected if not ("A" <= x < chr(65 + n_options)))
+                if bad:
+                    raise SpecError(f"answer '{ans.name}' names option {bad[0]} but there are only {n_options}",
+                                    where=compiled.where[ans.name], fix="raise 'options' or fix the expression")
             blanks.append(Blank(ans.name, ans.kind, ans.label or ans.name, expected, tol.abs, tol.rel,
-                                None if ans.points is None else ans.points * scale, alts))
+                                None if ans.points is None else ans.points * scale, alts, n_options))
         parts.append(PartInstance(f"{number}.{i + 1}", part.id, render_template(part.text, ev).strip(),
                                   _round_points(part.points * scale), blanks, list(part.given), part.rubric))
     return ProblemInstance(

@@ -195,6 +195,16 @@ def compile_spec(data: Any, path: Path, lines: dict[KeyPath, int] | None = None)
                 parsed = parse_at(alt.expr, key)
                 _check_names(parsed, known, locate(path, lines, key))
                 alternatives[(ans.name, alt.name)] = parsed
+                if alt.when is not None:
+                    wkey = ("parts", i, "answers", j, "alternatives", k, "when")
+                    cond = parse_at(alt.when, wkey)
+                    _check_names(cond, known, locate(path, lines, wkey))
+                    alternatives[(ans.name, alt.name + "?when")] = cond
+            if isinstance(ans.options, str):
+                okey = ("parts", i, "answers", j, "options")
+                cond = parse_at(ans.options, okey)
+                _check_names(cond, known, locate(path, lines, okey))
+                alternatives[(ans.name, "?options")] = cond
     constraints = []
     for i, c in enumerate(spec.constraint_list()):
         key = ("constraints", i) if isinstance(spec.constraints[i], str) else ("constraints", i, "expr")

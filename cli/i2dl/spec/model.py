@@ -105,6 +105,7 @@ class Alternative(_Model):
     expr: str
     credit: float = Field(default=0.0, ge=0, le=1)
     feedback: str
+    when: str | None = None  # an expression: the alternative is offered only where it holds
 
 
 class Answer(_Model):
@@ -114,7 +115,14 @@ class Answer(_Model):
     label: str | None = None
     tol: Tolerance | None = None
     points: float | None = Field(default=None, ge=0)
+    options: int | str | None = None  # choice answers: how many letters (an int or an expression)
     alternatives: list[Alternative] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _choice_needs_options(self):
+        if self.kind == "choice" and self.options is None:
+            raise ValueError(f"answer '{self.name}' is a choice: give 'options', the number of letters (A, B, ...)")
+        return self
 
 
 class Part(_Model):

@@ -1,0 +1,220 @@
+"""Grading benchmark (`make bench`): parse and grade 1,000 answer files for the default exam.
+
+The submissions are a fixed mix: the key's answers, answers with a slip early in a chain whose
+later values follow from it (follow-through), plain wrong answers, and unreadable or missing
+entries. Times are the best of a few repeats (time.perf_counter); the numpy engine is used
+unless --engine says otherwise, so runs compare across machines with and without torch.
+
+    python bench/run.py [--files 1000] [--repeats 3] [--seed 2024] [--engine numpy] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from i2dl.exam import build_exam, key_answers, load_exam, write_exam
+from i2dl.grade.batch import grade_files, load_submission, submission_files, write_results
+from i2dl.grade.score import Grader
+from i2dl.io import dump_yaml
+from i2dl.spec.instance import evaluate_instance
+from i2dl.spec.load import Library
+
+MIX = (("key", 0.4), ("follow-through", 0.3), ("wrong", 0.15), ("invalid", 0.15))
+JUNK = ["abc", "1/0", "", None, ".", "[1, 2", "sqrt(-1)", {"a": 1}, [[1], [2, 3]], "∞"]
+
+
+def _answer(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (frozenset, set)):
+        return "".join(sorted(v))
+    if isinstance(v, tuple):
+        return "x".join(str(t) for t in v)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _bump(v: Any, rng: np.random.Generator) -> Any:
+    """A wrong but well-formed value of the same kind: one entry off by a small whole number."""
+    delta = int(rng.choice([-2, -1, 1, 2]))
+    if isinstance(v, np.ndarray) and v.size:
+        out = v.astype(float).copy()
+        out.flat[int(rng.integers(out.size))] += delta
+        return out
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+        return float(v) + delta
+    return v
+
+
+def _flip(letters: Any, n: int, rng: np.random.Generator) -> str:
+    chosen = set(letters) ^ {chr(65 + int(rng.integers(max(n, 1))))}
+    return "".join(sorted(chosen)) or "none"
+
+
+def follow_through_answers(exam, library: Library, engine, rng: np.random.Generator) -> dict[str, Any]:
+    """Key answers, except that in each spec problem one early answer is wrong and every later
+    answer is computed from it (what a careful student with one slip writes)."""
+    answers = copy.deepcopy(key_answers(exam))
+    for prob in exam.problems:
+        if prob.kind != "spec":
+            continue
+        compiled = library.get(prob.spec_id)
+        blanks = [(part, b) for part in prob.parts for b in part.blanks
+                  if b.kind in ("number", "vector", "matrix")]
+        upstream = [(part, b) for part, b in blanks
+                    if any(compiled.graph.depends_on(o.name, b.name) for _, o in blanks)]
+        if not upstream:
+            continue
+        part, b = upstream[int(rng.integers(len(upstream)))]
+        try:
+            values = evaluate_instance(compiled, prob.params, engine, {b.name: _bump(b.expected, rng)})
+        except Exception:  # a slip that breaks a later step: keep the key for the rest
+            values = {b.name: _bump(b.expected, rng)}
+        for p in prob.parts:
+            for blank in p.blanks:
+                if blank.name in values and isinstance(answers.get(p.number), dict):
+                    answers[p.number][blank.name] = _answer(values[blank.name])
+    return answers
+
+
+def wrong_answers(exam, rng: np.random.Generator) -> dict[str, Any]:
+    answers = copy.deepcopy(key_answers(exam))
+    for prob, part in exam.parts():
+        if rng.random() < 0.5:
+            continue
+        if prob.kind == "mcq":
+            b = part.blanks[0]
+            answers[part.number] = _flip(b.expected, b.options, rng)
+            continue
+        for b in part.blanks:
+            answers[part.number][b.name] = _answer(_bump(b.expected, rng))
+    return answers
+
+
+def invalid_answers(exam, rng: np.random.Generator) -> dict[str, Any]:
+    answers = copy.deepcopy(key_answers(exam))
+    for prob, part in exam.parts():
+        if rng.random() < 0.6:
+            continue
+        if prob.kind == "mcq":
+            answers[part.number] = "Z?" if rng.random() < 0.5 else None
+            continue
+        for b in part.blanks:
+            answers[part.number][b.name] = JUNK[int(rng.integers(len(JUNK)))]
+    if rng.random() < 0.3:
+        answers["9.9"] = 1  # an unknown part
+    return answers
+
+
+def make_submissions(folder: Path, exam, n: int, seed: int, engine) -> dict[str, int]:
+    rng = np.random.default_rng(seed)
+    library = Library()
+    counts = {kind: 0 for kind, _ in MIX}
+    kinds = [k for k, _ in MIX]
+    probs = [p for _, p in MIX]
+    for i in range(n):
+        kind = kinds[int(rng.choice(len(kinds), p=probs))]
+        counts[kind] += 1
+        if kind == "key":
+            answers = key_answers(exam)
+        elif kind == "follow-through":
+            answers = follow_through_answers(exam, library, engine, rng)
+        elif kind == "wrong":
+            answers = wrong_answers(exam, rng)
+        else:
+            answers = invalid_answers(exam, rng)
+        doc = {"exam": exam.exam_id, "student_id": f"s{i:05d}", "name": f"Student {i}", "answers": answers}
+        (folder / f"s{i:05d}.yaml").write_text(dump_yaml(doc), encoding="utf-8")
+    return counts
+
+
+def timed(fn, repeats: int) -> tuple[float, float, Any]:
+    """(best, median) seconds over `repeats` runs, and the last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), statistics.median(times), result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", type=int, default=1000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--engine", default="numpy", help="numpy (default here), torch or auto")
+    ap.add_argument("--profile", action="store_true", help="print a cProfile of one grading run")
+    args = ap.parse_args(argv)
+    engine_name = None if args.engine == "auto" else args.engine
+
+    from i2dl.engine import get_engine
+
+    engine = get_engine(engine_name)
+    with tempfile.TemporaryDirectory(prefix="i2dl-bench-") as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        write_exam(build_exam("default", args.seed, engine_name=engine_name), root / "exam")
+        exam = load_exam(root / "exam")
+        subs = root / "subs"
+        subs.mkdir()
+        counts = make_submissions(subs, exam, args.files, args.seed, engine)
+        setup = time.perf_counter() - t0
+        paths = submission_files(subs)
+        grader = Grader(exam, engine_name)
+
+        def parse_all():
+            return [load_submission(p, grader) for p in paths]
+
+        def grade_all():
+            batch = grade_files(paths, exam, engine_name=engine_name)
+            write_results(batch, exam, root / "results")
+            return batch
+
+        parse_best, parse_med, _ = timed(parse_all, args.repeats)
+        grade_best, grade_med, batch = timed(grade_all, args.repeats)
+        statuses: dict[str, int] = {}
+        for r in batch.graded:
+            for p in r.parts:
+                for b in p.blanks:
+                    statuses[b.status] = statuses.get(b.status, 0) + 1
+
+        n = len(paths)
+        print(f"i2dl grading benchmark: exam {exam.exam_id} ({len(list(exam.parts()))} parts, "
+              f"{exam.points:g} points), engine {engine.name}, best of {args.repeats}")
+        print("submissions: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+              + f"  (setup {setup:.1f} s)")
+        print("blanks graded: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+        print(f"graded {len(batch.graded)}, failed {len(batch.failed)}")
+        print()
+        print(f"{'stage':<28}{'files':>7}{'best s':>10}{'median s':>10}{'ms/file':>10}")
+        rows = [("parse (load_submission)", parse_best, parse_med),
+                ("grade + write (all)", grade_best, grade_med),
+                ("grade + write - parse", grade_best - parse_best, grade_med - parse_med)]
+        for name, best, med in rows:
+            print(f"{name:<28}{n:>7}{best:>10.3f}{med:>10.3f}{1000 * best / n:>10.2f}")
+
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.enable()
+            grade_all()
+            prof.disable()
+            pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(25)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
