@@ -448,14 +448,25 @@ def test_grade_thresholds_listed_lowest_first_still_give_full_marks(bounds_exam,
     assert part_of(r, "1.2").score == pytest.approx(1.0)
 
 
-def test_grade_spec_choice_blank_reads_any_letter_and_scores_all_or_nothing(bounds_exam, fixture_library):
-    """A spec's choice blank does not record its options: letters A-Z are read, never a crash."""
+def test_grade_spec_choice_blank_with_options_is_partial_under_mcq_partial(bounds_exam, fixture_library):
     _, part = bounds_exam.find_part("1.3")
-    assert part.blanks[0].expected == frozenset("BC") and part.blanks[0].options == 0
-    cases = [("BC", CORRECT, 1.0), ("c, b", CORRECT, 1.0), ("B", WRONG, 0.0), ("Z", WRONG, 0.0),
-             ("B1", INVALID, 0.0)]
+    assert part.blanks[0].expected == frozenset("BC") and part.blanks[0].options == 3
+    cases = [("BC", CORRECT, 1.0), ("c, b", CORRECT, 1.0), ("B", WRONG, 1 / 3), ("A", WRONG, 0.0),
+             ("Z", INVALID, 0.0)]
     for answer, status, score in cases:
         r = grade(bounds_exam, with_answers(bounds_exam, p1_3=answer), library=fixture_library)
+        assert blank_of(r, "1.3", "pick").status == status, answer
+        assert part_of(r, "1.3").score == pytest.approx(score), answer
+
+
+def test_grade_choice_blank_without_recorded_options_reads_any_letter(bounds_exam, fixture_library):
+    """Exams written before choice blanks recorded their options: letters A-Z are read, never a
+    crash, and mcq-partial falls back to all or nothing."""
+    old = copy.deepcopy(bounds_exam)
+    old.find_part("1.3")[1].blanks[0].options = 0
+    for answer, status, score in [("BC", CORRECT, 1.0), ("B", WRONG, 0.0), ("Z", WRONG, 0.0),
+                                  ("B1", INVALID, 0.0)]:
+        r = grade(old, with_answers(old, p1_3=answer), library=fixture_library)
         assert (blank_of(r, "1.3", "pick").status, part_of(r, "1.3").score) == (status, score), answer
 
 

@@ -358,7 +358,7 @@ def _v(v: Any) -> str:
     return "[" + ", ".join(_v(r) for r in a) + "]"
 
 
-def _prec_of(tex: str, value: Any = None) -> int:
+def _prec_of(tex: str) -> int:
     return NEG if tex.startswith("-") else ATOM
 
 
@@ -459,6 +459,10 @@ def _plain_symbol(name: str) -> Sym:
     if not parts:
         return Sym(_tx(name))
     head, subs = parts[0], parts[1:]
+    if len(head) > 1 and head not in _GREEK and any(len(t) > 1 and not t.isdigit() and t != "hat" for t in subs):
+        return Sym(_tx(name).replace(r"\text", r"\mathrm", 1))  # params_conv1, lands_on_minimum: a word
+    if subs == ["star"]:
+        return Sym(f"{_word(head)}^{{*}}")
     hat = bool(subs) and subs[-1] == "hat"
     if hat:
         subs = subs[:-1]
@@ -517,7 +521,7 @@ def _arg_nodes(call: Call) -> dict[str, Node]:
     fn = FUNCTIONS.get(call.fn)
     if fn is None or "*" in fn.params:
         return {f"x{i}": a for i, a in enumerate(call.args)}
-    return dict(zip(fn.params, call.args)) | dict(call.kwargs)
+    return dict(zip(fn.params, call.args, strict=False)) | dict(call.kwargs)
 
 
 class _Tex:
@@ -589,6 +593,8 @@ class _Tex:
             return word.join(_wrap(self.render(x), CMP) for x in a), LOGIC
         if fn == "not_":
             return r"\text{not }" + _wrap(self.render(a[0]), CMP), LOGIC
+        if fn == "where" and self.mode == "num" and np.size(self.ctx.value(a[0])) == 1:
+            return self.render(a[1] if bool(np.all(self.ctx.value(a[0]))) else a[2])  # the branch taken
         if fn == "where":
             c, x, y = (self.render(t)[0] for t in a)
             return rf"{x} \text{{ if }} {c} \text{{ else }} {y}", COND
@@ -621,6 +627,12 @@ class _Tex:
                 return rf"\operatorname{{flip}}\left({self.render(target)[0]}\right)", ATOM
             lo, hi, st = (self.render(x)[0] if not (isinstance(x, Const) and x.value is None) else "" for x in idx.args)
             return f"{_wrap(self.render(target), ATOM)}_{{{lo}:{hi}{':' + st if st else ''}}}", ATOM
+        if isinstance(target, Call) and target.fn == "index" and isinstance(target.args[1], Const) \
+                and isinstance(target.args[1].value, str) and isinstance(target.args[0], Call) \
+                and target.args[0].fn in _OPTIMIZERS and isinstance(idx, Const) and _is_num(idx.value):
+            # opt(...)["w"][2] is w after step 2: time steps count from 0
+            t = int(idx.value)
+            return rf"{_word(target.args[1].value)}_{{{t}}} \text{{ of }} {self.render(target.args[0])[0]}", ATOM
         subs = _index_subs(idx, self)
         if isinstance(target, Name):
             return symbol(target.id).at_tex(subs), ATOM
@@ -629,7 +641,7 @@ class _Tex:
     def grad(self, node: Call, subs: list[str] | None) -> tuple[str, int]:
         if self.mode == "num":
             return self.value(self.ctx.value(node))
-        names = dict(zip(("out", "wrt", "upstream"), node.args)) | dict(node.kwargs)
+        names = dict(zip(("out", "wrt", "upstream"), node.args, strict=False)) | dict(node.kwargs)
         wrt = symbol(names["wrt"].id) if isinstance(names.get("wrt"), Name) else Sym("?")
         den = wrt.at_tex(subs) if subs else wrt.tex()
         return _partial(_numerator(node, None), den), ATOM
@@ -687,7 +699,7 @@ class _Tex:
         if fn == "_onehot":
             if self.mode == "num":
                 return self.value(self.ctx.value(Call("onehot", (a[0], a[1]))))
-            return rf"\mathbf{{1}}_{{{self.render(a[0])[0]}}}", ATOM
+            return rf"\operatorname{{onehot}}_{{{','.join(_index_subs(a[0], self))}}}", ATOM
         raise ValueError(fn)
 
 
@@ -719,7 +731,7 @@ def _index_subs(idx: Node, tex: _Tex) -> list[str]:
 
 def _numerator(call: Call, blank: str | None) -> str:
     """Whose gradient a grad() node is: its out, or L (or the blank's dL..) with an upstream gradient."""
-    names = dict(zip(("out", "wrt", "upstream"), call.args)) | dict(call.kwargs)
+    names = dict(zip(("out", "wrt", "upstream"), call.args, strict=False)) | dict(call.kwargs)
     if "upstream" not in names and isinstance(names.get("out"), Name):
         return symbol(names["out"].id).tex()
     up = names.get("upstream")
@@ -800,7 +812,7 @@ def _grad_root(node: Node) -> tuple[Call, Node | None] | None:
 
 def _grad_lhs(root: tuple[Call, Node | None], blank: str, ctx: _Ctx) -> Sym:
     call, idx = root
-    names = dict(zip(("out", "wrt", "upstream"), call.args)) | dict(call.kwargs)
+    names = dict(zip(("out", "wrt", "upstream"), call.args, strict=False)) | dict(call.kwargs)
     wrt = symbol(names["wrt"].id) if isinstance(names.get("wrt"), Name) else Sym("?")
     num = _numerator(call, blank)
     if idx is None:
@@ -867,6 +879,7 @@ def _derived_steps(name: str, ctx: _Ctx) -> list[Step]:
     return details + [where]
 
 
+_OPTIMIZERS = {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"}
 _SCALAR_MATHS = {"min", "max", "abs", "floor", "ceil", "round", "exp", "log", "ln", "log2", "log10", "sqrt", "sin",
                  "cos", "sign"}
 _QUIET = _OPERATORS | _SCALAR_MATHS | {"index", "slice_", "transpose", "flatten", "reshape", "shape", "len", "zeros", "ones", "eye",
@@ -893,7 +906,8 @@ def _detail_steps(node: Node, ctx: _Ctx, sym: Sym, ref: str | None, top: bool) -
     renderer = RENDERERS.get(node.fn)
     if not top and _Tex(ctx, "num").scalar_maths(node):
         return steps  # min(1, 2) is written out where it is used
-    here = sym if top else Sym(_Tex(ctx, "sym")(node))
+    written = _Tex(ctx, "sym")(node)
+    here = sym if top else Sym(written if len(written) <= 40 else r"\mathrm{out}")  # long calls get a short name
     if renderer is not None:
         try:
             steps += renderer(_view(node, ctx, here, ref if top else None))
@@ -930,12 +944,24 @@ class View:
         node = self.nodes.get(param)
         if isinstance(node, Name):
             return symbol(node.id)
-        if node is None:
-            return Sym(param)
+        if node is None or _is_literal(node):
+            return Sym(_LITERAL_NAMES.get(param, _word(param)))  # [[2, 1], [0, 1]]_(1,2) reads badly
         return Sym(_Tex(self.ctx, "sym")(node))
 
     def eref(self, idx: tuple[int, ...] | None) -> tuple[str, Any] | None:
         return (self.ref, idx) if self.ref else None
+
+
+_LITERAL_NAMES = {"pred": "z", "target": "t", "grad_out": "g", "input_shape": "s", "w0": "w", "grads": "g"}
+
+
+def _is_literal(node: Node) -> bool:
+    """A number or a list of numbers written into the expression."""
+    if isinstance(node, Const):
+        return True
+    if isinstance(node, Seq):
+        return all(_is_literal(i) for i in node.items)
+    return isinstance(node, Call) and node.fn == "neg" and _is_literal(node.args[0])
 
 
 def _view(node: Call, ctx: _Ctx, sym: Sym, ref: str | None) -> View:
@@ -996,7 +1022,7 @@ def _spatial_sizes(lhs: Sym, shape: tuple[int, ...], k: tuple[int, ...], s: tupl
     if shape[0] == shape[1] and k[0] == k[1] and s[0] == s[1] and p[0] == p[1]:
         return [_size_step(r"H_{\mathrm{out}} = W_{\mathrm{out}}", shape[0], k[0], s[0], p[0], pool=pool)]
     return [_size_step(rf"{ax}_{{\mathrm{{out}}}}", n, kk, ss, pp, pool=pool)
-            for ax, n, kk, ss, pp in zip("HW", shape, k, s, p)]
+            for ax, n, kk, ss, pp in zip("HW", shape, k, s, p, strict=False)]
 
 
 @dataclass
@@ -1014,7 +1040,7 @@ class _Conv:
     @property
     def out_shape(self) -> tuple[int, ...]:
         sizes = tuple((n + 2 * p - k) // s + 1 for n, k, s, p in
-                      zip(self.x.shape[1:], self.w.shape[2:], self.s, self.p))
+                      zip(self.x.shape[1:], self.w.shape[2:], self.s, self.p, strict=False))
         return (self.w.shape[0], *sizes)
 
     def caller(self, pos: tuple[int, ...]) -> tuple[int, ...]:
@@ -1030,7 +1056,7 @@ class _Conv:
         out = []
         for c in range(self.x.shape[0]):
             for off in np.ndindex(*self.w.shape[2:]):
-                src = tuple(i * s + j for i, s, j in zip(spatial, self.s, off))
+                src = tuple(i * s + j for i, s, j in zip(spatial, self.s, off, strict=False))
                 out.append(((o, c, *off), (c, *src)))
         return out
 
@@ -1046,8 +1072,8 @@ def _conv_of(x: Any, w: Any, stride: Any, padding: Any, nd: int) -> _Conv:
 
 def _unpadded(cv: _Conv, src: tuple[int, ...]) -> tuple[int, ...] | None:
     """A padded input index as the caller's input index, or None inside the zero padding."""
-    inner = tuple(i - p for i, p in zip(src[1:], cv.p))
-    if any(i < 0 or i >= n for i, n in zip(inner, cv.x.shape[1:])):
+    inner = tuple(i - p for i, p in zip(src[1:], cv.p, strict=False))
+    if any(i < 0 or i >= n for i, n in zip(inner, cv.x.shape[1:], strict=False)):
         return None
     return inner if cv.single else (src[0], *inner)
 
@@ -1121,13 +1147,13 @@ def _render_pool(v: View) -> list[Step]:
     k = _axes(v.args["kernel"], nd)
     s = k if v.args.get("stride") is None else _axes(v.args["stride"], nd)
     steps = _spatial_sizes(v.sym, xc.shape[1:], k, s, (0,) * nd, pool=True)
-    out_sp = tuple((n - kk) // ss + 1 for n, kk, ss in zip(xc.shape[1:], k, s))
+    out_sp = tuple((n - kk) // ss + 1 for n, kk, ss in zip(xc.shape[1:], k, s, strict=False))
     shape = out_sp if x.ndim == nd else (xc.shape[0], *out_sp)
     chosen, hidden = v.ctx.pick(shape)
     xs = v.s("x")
     for idx in chosen:
         c, pos = (0, idx) if x.ndim == nd else (idx[0], idx[1:])
-        cells = [tuple(i * ss + j for i, ss, j in zip(pos, s, off)) for off in np.ndindex(*k)]
+        cells = [tuple(i * ss + j for i, ss, j in zip(pos, s, off, strict=False)) for off in np.ndindex(*k)]
         vals = [xc[(c, *cell)] for cell in cells]
         names = [xs.at(cell if x.ndim == nd else (c, *cell)) for cell in cells]
         if kind == "max":
@@ -1146,8 +1172,8 @@ def _render_pool(v: View) -> list[Step]:
 
 def _vector_pair_terms(a: np.ndarray, b: np.ndarray, sa: Sym, sb: Sym, ia: list, ib: list) -> tuple[str, str, float]:
     """sum_k a[ia_k] b[ib_k] written with symbols and with numbers."""
-    rows = [(a[i], b[j]) for i, j in zip(ia, ib)]
-    sym = " + ".join(f"{sa.at(i)} {sb.at(j)}" for i, j in zip(ia, ib)) if len(rows) <= 6 else ""
+    rows = [(a[i], b[j]) for i, j in zip(ia, ib, strict=False)]
+    sym = " + ".join(f"{sa.at(i)} {sb.at(j)}" for i, j in zip(ia, ib, strict=False)) if len(rows) <= 6 else ""
     return sym, _sum_products(rows), float(sum(x * y for x, y in rows))
 
 
@@ -1222,7 +1248,7 @@ def _act_forward(kind: str, x: float, alpha: float) -> tuple[str, str, float]:
     if kind == "relu":
         return r"\max(0, X)", rf"\max(0, {_n(x)})", max(0.0, x)
     if kind == "leaky_relu":
-        return (rf"\max(\alpha X, X)", rf"\max({_n(alpha)} \cdot {_f(x)}, {_n(x)})", x if x > 0 else alpha * x)
+        return (r"\max(\alpha X, X)", rf"\max({_n(alpha)} \cdot {_f(x)}, {_n(x)})", x if x > 0 else alpha * x)
     if kind in ("sigmoid", "sigma"):
         return r"\frac{1}{1 + e^{-X}}", rf"\frac{{1}}{{1 + e^{{-{_f(x)}}}}}", 1.0 / (1.0 + math.exp(-x))
     if kind == "tanh":
@@ -1365,7 +1391,7 @@ def _render_cross_entropy(v: View) -> list[Step]:
     rows_p, rows_t = p.reshape(-1, p.shape[-1]), t.reshape(-1, p.shape[-1])
     red = str(v.args.get("reduction", "mean"))
     losses = []
-    for r, (pr, tr) in enumerate(zip(rows_p, rows_t)):
+    for r, (pr, tr) in enumerate(zip(rows_p, rows_t, strict=False)):
         lead = (r,) if p.ndim == 2 else ()
         hot = [k for k in range(len(tr)) if tr[k] > 0]
         sym = " ".join(("-" if i == 0 else "- ") + (f"{_n(tr[k])} " if tr[k] != 1 else "") + rf"\ln {ps.at((*lead, k))}"
@@ -1380,7 +1406,7 @@ def _render_cross_entropy(v: View) -> list[Step]:
     if p.ndim == 2:
         c = 1.0 / len(losses) if red == "mean" else 1.0
         total = c * sum(losses)
-        pre = rf"\frac{{1}}{{{len(losses)}}}" if red == "mean" else ""
+        pre = rf"\frac{{1}}{{{len(losses)}}} \," if red == "mean" else ""
         steps.append(_step(v.sym.tex(), rf"{pre}\sum_n \ell_n", rf"{pre}\left({_sum_values(losses)}\right)",
                            _n(total), value=total, ref=v.eref(None)))
     return steps
@@ -1593,16 +1619,17 @@ def _render_batchnorm(v: View) -> list[Step]:
         steps.append(_step(rf"\mu{sub}", rf"\frac{{1}}{{{len(vals)}}}\left({_sum_values(list(vals))}\right)",
                            _n(mu), value=mu))
         devs = [(t - mu) ** 2 for t in vals]
-        steps.append(_step(rf"\sigma^{{2}}{sub}", rf"\frac{{1}}{{{len(vals)}}}\sum_i (x_i - \mu{sub})^{{2}}",
+        steps.append(_step(rf"\sigma^{{2}}{sub}", rf"\frac{{1}}{{{len(vals)}}} \, \sum_i (x_i - \mu{sub})^{{2}}",
                            rf"\frac{{1}}{{{len(vals)}}}\left({_sum_values(devs)}\right)", _n(var), value=var))
         g = 1.0 if gamma is None else float(np.atleast_1d(_arr(gamma))[c])
         b = 0.0 if beta is None else float(np.atleast_1d(_arr(beta))[c])
         for i, t in enumerate(vals[:MAX_ENTRIES]):
             xh = (t - mu) / math.sqrt(var + eps)
-            steps.append(_step(rf"\hat{{x}}_{{{i + 1}}}", rf"\frac{{{_n(t)} - {_f(mu)}}}{{\sqrt{{{_n(var)} + {_n(eps)}}}}}",
+            at = f"{i + 1},{c + 1}" if cols.shape[1] > 1 else f"{i + 1}"
+            steps.append(_step(rf"\hat{{x}}_{{{at}}}", rf"\frac{{{_n(t)} - {_f(mu)}}}{{\sqrt{{{_n(var)} + {_n(eps)}}}}}",
                                _n(xh), value=xh))
             if gamma is not None or beta is not None:
-                steps.append(_step(f"y_{{{i + 1}}}", rf"\gamma \hat{{x}}_{{{i + 1}}} + \beta",
+                steps.append(_step(f"y_{{{at}}}", rf"\gamma{sub} \hat{{x}}_{{{at}}} + \beta{sub}",
                                    rf"{_n(g)} \cdot {_f(xh)} + {_f(b)}", _n(g * xh + b), value=g * xh + b))
         if len(vals) > MAX_ENTRIES:
             steps.append(_more(len(vals) - MAX_ENTRIES))
@@ -1723,7 +1750,7 @@ def _render_propagate(v: View) -> list[Step]:
     layers = list(v.args["layers"])
     after = sh.propagate(shape, layers)
     steps = [_step(r"\text{input}", _shape_tex(shape), role="given")]
-    for i, (layer, out) in enumerate(zip(layers, after)):
+    for i, (layer, out) in enumerate(zip(layers, after, strict=False)):
         kind = str(layer.get("type", "")).lower()
         desc = ", ".join(f"{k}={layer[k]}" for k in layer if k != "type")
         steps.append(_note(f"layer {i + 1}: {kind}" + (f" ({desc})" if desc else "")))
@@ -1753,7 +1780,7 @@ def _layer_size_steps(kind: str, layer: dict[str, Any], shape: tuple[int, ...]) 
     p = _axes(0 if padding == "valid" else padding, nd)
     d = _axes(layer.get("dilation", 1), nd)
     if conv and any(t != 1 for t in d):
-        return [_size_step(f"{ax}'", n, kk, ss, pp, dd) for ax, n, kk, ss, pp, dd in zip("HW", spatial, k, s, p, d)]
+        return [_size_step(f"{ax}'", n, kk, ss, pp, dd) for ax, n, kk, ss, pp, dd in zip("HW", spatial, k, s, p, d, strict=False)]
     steps = _spatial_sizes(Sym("out"), spatial, k, s, p, pool=pool)
     if conv:
         steps.append(_note(f"channels: one per filter, {layer['out']}"))
@@ -1816,7 +1843,7 @@ def _hop(n: str, u: str, ctx: _Ctx) -> _Hop:
 def _grad_steps(call: Call, ctx: _Ctx, lhs: Sym, focus: tuple[int, ...] | None, ref: str | None,
                 indexed: bool) -> list[Step]:
     """The chain rule from out back to wrt: d L / d node for every node on the path, then the asked entry."""
-    names = dict(zip(("out", "wrt", "upstream"), call.args)) | dict(call.kwargs)
+    names = dict(zip(("out", "wrt", "upstream"), call.args, strict=False)) | dict(call.kwargs)
     if not isinstance(names.get("out"), Name) or not isinstance(names.get("wrt"), Name):
         return []
     out, wrt = names["out"].id, names["wrt"].id
@@ -1872,7 +1899,7 @@ def _chain_formula(order: list[str], hops: dict[str, list[str]], out: str, wrt: 
     if len(chain) < 3:
         return ""
     factors = [symbol(out).grad(num).tex()] if has_upstream else []
-    for a, b in zip(chain, chain[1:]):
+    for a, b in zip(chain, chain[1:], strict=False):
         factors.append(_partial(symbol(a).tex(), den if b == wrt else symbol(b).tex()))
     return r" \cdot ".join(factors)
 
@@ -2061,6 +2088,8 @@ def _fprime_tex(kind: str, x: str) -> str:
         return rf"(1 - \tanh^{{2}}({x}))"
     if kind == "identity":
         return "1"
+    if kind == "leaky_relu":
+        return rf"(\mathbb{{1}}[{x} > 0] + \alpha \, \mathbb{{1}}[{x} \le 0])"
     return f"{_ACT_NAMES.get(kind, _tx(kind))}'({x})"
 
 
@@ -2146,14 +2175,14 @@ def _hop_notes(hop: _Hop, ctx: _Ctx) -> list[Step]:
     k = _axes(ctx.value(a["kernel"]), nd)
     st = a.get("stride")
     s = k if st is None or ctx.value(st) is None else _axes(ctx.value(st), nd)
-    out_shape = tuple((n - kk) // ss + 1 for n, kk, ss in zip(x.shape, k, s))
+    out_shape = tuple((n - kk) // ss + 1 for n, kk, ss in zip(x.shape, k, s, strict=False))
     xs, ms = symbol(hop.u), symbol(hop.n)
     steps = []
     for w, pos in enumerate(np.ndindex(*out_shape)):
         if w >= MAX_ENTRIES:
             steps.append(_more(int(np.prod(out_shape)) - MAX_ENTRIES))
             break
-        cells = [tuple(i * ss + j for i, ss, j in zip(pos, s, off)) for off in np.ndindex(*k)]
+        cells = [tuple(i * ss + j for i, ss, j in zip(pos, s, off, strict=False)) for off in np.ndindex(*k)]
         vals = [x[c] for c in cells]
         names = ", ".join(xs.at(c) for c in cells)
         if hop.call.fn.startswith("max"):
@@ -2185,7 +2214,7 @@ def _factor_label(hop: _Hop, ctx: _Ctx, k: tuple[int, ...], i: tuple[int, ...]) 
         if fn == "linear":
             return _linear_label(p, k, i, sym, ctx, a) or default
         if fn == "softmax" and p == "x" and len(k) == 1:
-            pk, pi = sym_out(hop).at(k), sym_out(hop).at(i)
+            pk, pi = symbol(hop.n).at(k), symbol(hop.n).at(i)
             return rf"{pk}(1 - {pk})" if k == i else rf"\left(-{pk} {pi}\right)"
         if fn in _ACT_NAMES or fn == "activate":
             kind = fn if fn != "activate" else str(ctx.value(a["kind"]))
@@ -2193,19 +2222,14 @@ def _factor_label(hop: _Hop, ctx: _Ctx, k: tuple[int, ...], i: tuple[int, ...]) 
         if fn in ("conv1d", "conv2d") and p in ("x", "w"):
             return _conv_label(fn, p, k, i, sym, ctx, a) or default
         if fn in ("mse", "l1") and p == "pred":
-            red = str(ctx.value(a["reduction"])) if "reduction" in a else "mean"
             y, t = sym("pred").at(i), sym("target").at(i)
-            c = _local_vjp(hop.call, "pred", Const(1), ctx)
-            scale = _Tex(ctx, "sym")(_simplify(c.args[1].args[0])) if isinstance(c, Call) else ""
+            factor = _simplify(_regression_vjp(fn, Const(1), a, ctx).args[1].args[0])
+            scale = "" if _is_const(factor, 1) else _Tex(ctx, "sym")(factor)
             core = rf"\left({y} - {t}\right)" if fn == "mse" else rf"\operatorname{{sign}}({y} - {t})"
-            return (core if scale in ("1", "") else f"{scale}{core}") if red else core
+            return f"{scale}{core}"
     except (KeyError, IndexError, TypeError, ValueError):
         return default
     return default
-
-
-def sym_out(hop: _Hop) -> Sym:
-    return symbol(hop.n)
 
 
 def _expression_rule(hop: _Hop, ctx: _Ctx, i: tuple[int, ...]) -> str:
@@ -2255,11 +2279,11 @@ def _conv_label(fn, p, k, i, sym, ctx, a) -> str:
     if not cv.single:
         return ""
     if p == "w":  # d z_k / d w_i = x_pad[k s + i]
-        src = (0, *(kk * s + ii for kk, s, ii in zip(k, cv.s, i)))
+        src = (0, *(kk * s + ii for kk, s, ii in zip(k, cv.s, i, strict=False)))
         inner = _unpadded(cv, src)
         return sym("x").at(inner) if inner is not None else "0"
-    off = tuple(ii + pp - kk * s for ii, pp, kk, s in zip(i, cv.p, k, cv.s))  # d z_k / d x_i = w[i + p - k s]
-    if any(o < 0 or o >= n for o, n in zip(off, cv.w.shape[2:])):
+    off = tuple(ii + pp - kk * s for ii, pp, kk, s in zip(i, cv.p, k, cv.s, strict=False))  # d z_k / d x_i = w[i + p - k s]
+    if any(o < 0 or o >= n for o, n in zip(off, cv.w.shape[2:], strict=False)):
         return "0"
     return sym("w").at(off)
 
@@ -2311,7 +2335,7 @@ def _path_sum(order: list[str], hops: dict[str, list[str]], ctx: _Ctx, num: str,
     for path in paths:
         factors_sym = [symbol(out).grad(num).at(_unravel(path[0][1], out_shape))] if has_upstream else []
         factors_num = [seeds[path[0][1]]] if has_upstream else []
-        for (n, k), (u, i) in zip(path, path[1:]):
+        for (n, k), (u, i) in zip(path, path[1:], strict=False):
             hop = _hop(n, u, ctx)
             factors_sym.append(_factor_label(hop, ctx, _unravel(k, np.shape(ctx.values[n])),
                                              _unravel(i, np.shape(ctx.values[u]))))
@@ -2379,7 +2403,7 @@ class _Graded:
         for blank in expl["blanks"]:
             br = by_name.get(blank["name"])
             if br is not None:
-                blank["student"] = _blank_student(br, pr)
+                blank["student"] = _blank_student(br)
             for i, st in enumerate(blank["steps"]):
                 mark = _step_student(st, read, tol)
                 if mark is not None and not mark["ok"] and br is not None and br.status == "follow-through" \
@@ -2396,12 +2420,12 @@ class _Graded:
             chosen = br.value if br is not None and br.value is not None else frozenset()
             opt["chosen"] = opt["letter"] in chosen
         if expl["options"] and pr.blanks:
-            expl["options_student"] = _blank_student(pr.blanks[0], pr)
+            expl["options_student"] = _blank_student(pr.blanks[0])
         expl["student"] = {"score": pr.score, "points": pr.points, "rubric": pr.rubric, "feedback": list(pr.feedback),
                            "diverges": first}
 
 
-def _blank_student(br: Any, pr: Any) -> dict[str, Any]:
+def _blank_student(br: Any) -> dict[str, Any]:
     return {"read": br.read, "status": br.status, "credit": br.credit, "feedback": br.feedback,
             "alternative": br.alternative, "expected": br.expected}
 
@@ -2416,7 +2440,7 @@ def _step_student(st: Step, read: dict[str, Any], tol: dict[str, tuple[float, fl
         if ref["index"] is not None:
             a = np.asarray(got, dtype=float)
             idx = tuple(ref["index"])
-            if a.ndim != len(idx) or any(i >= n for i, n in zip(idx, a.shape)):
+            if a.ndim != len(idx) or any(i >= n for i, n in zip(idx, a.shape, strict=False)):
                 return None
             got = float(a[idx])
         ta, tr = tol.get(ref["node"], (0.01, 0.01))
@@ -2530,13 +2554,13 @@ _SYMBOLS_U = {**_GREEK_U, "partial": "∂", "cdot": "·", "odot": "⊙", "times"
               "rfloor": "⌋", "lceil": "⌈", "rceil": "⌉", "ldots": "…", "cdots": "⋯", "max": "max", "min": "min",
               "log": "log", "ln": "ln", "exp": "exp", "tanh": "tanh", "sin": "sin", "cos": "cos", "wedge": "∧",
               "vee": "∨", "bmod": "mod", "mid": "|", "quad": "  ", "qquad": "    ", "backslash": "\\",
-              "nabla": "∇", "pm": "±", "cup": "∪", "cap": "∩", "|": "‖", "lVert": "‖", "rVert": "‖"}
-_SUP = dict(zip("0123456789+-=()niTtkx", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱᵀᵗᵏˣ")) | {"ᵀ": "ᵀ", "'": "′", "*": "*"}
+              "nabla": "∇", "ell": "ℓ", "pm": "±", "cup": "∪", "cap": "∩", "|": "‖", "lVert": "‖", "rVert": "‖"}
+_SUP = dict(zip("0123456789+-=()niTtkx", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱᵀᵗᵏˣ", strict=False)) | {"ᵀ": "ᵀ", "'": "′", "*": "*"}
 # Spaces after these are LaTeX spacing only; after operators they keep the text readable.
 _SWALLOW = {"partial", "left", "right", "big", "Big", "bigl", "bigr", "Bigl", "Bigr", "lfloor", "lceil", "nabla",
             "frac", "sqrt", "operatorname", "mathrm", "text", "mathbf", "mathit", "textbf", "mathsf", "boldsymbol",
             "hat", "bar", "tilde", "vec", "mathbb", "begin", "end", "sum", "prod"}
-_SUB = dict(zip("0123456789+-=()aehijklmnoprstuvx,", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ,"))
+_SUB = dict(zip("0123456789+-=()aehijklmnoprstuvx,", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ,", strict=False))
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
 
 
@@ -2739,7 +2763,7 @@ def _step_lines(steps: list[Step]) -> list[Any]:
     lhs = [latex_to_unicode(st["lhs"]) if st["lhs"] else "" for st in steps]
     width = min(max([cell_len(t) for t in lhs if t] + [0]), 28)
     out = []
-    for st, left in zip(steps, lhs):
+    for st, left in zip(steps, lhs, strict=False):
         gutter = {"result": "⇒ ", "given": "· ", "where": "· "}.get(st["role"], "  ")
         line = Text("  " + gutter, style="bold green" if st["role"] == "result" else "dim")
         if st["text"]:
