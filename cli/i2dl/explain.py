@@ -128,8 +128,8 @@ def key_steps(exam: Any) -> dict[str, str]:
         for part in prob.parts:
             try:
                 expl = _part_explanation(prob, part, ctx, None)
-            except I2dlError:
-                continue
+            except (I2dlError, ArithmeticError, LookupError, TypeError, ValueError):
+                continue  # the key keeps this part's answers; worked steps must never stop an exam
             steps[part.number] = part_markdown(expl, header=False)
     return steps
 
@@ -2396,38 +2396,55 @@ class _Graded:
         pr = self.parts.get(part.number)
         if pr is None:
             return
+        # The grader's own shares, so the points shown agree with the grade.
+        from i2dl.grade.score import _blank_points
+
         read = self.read_values(prob)
         tol = {b.name: (b.tol_abs or 1e-6, b.tol_rel or 1e-6) for p in prob.parts for b in p.blanks}
-        by_name = {br.name: br for br in pr.blanks}
+        results = {br.name: br for br in pr.blanks}
+        # Blank points only mean something when the rubric adds them up (not for thresholds).
+        per_blank = sum(br.credit * w for br, w in zip(pr.blanks, _blank_points(part), strict=False))
+        shares = dict(zip([b.name for b in part.blanks], _blank_points(part), strict=False)) \
+            if abs(per_blank - pr.score) < 1e-6 else {}
         first = None
         for blank in expl["blanks"]:
-            br = by_name.get(blank["name"])
+            br = results.get(blank["name"])
             if br is not None:
-                blank["student"] = _blank_student(br)
-            for i, st in enumerate(blank["steps"]):
-                mark = _step_student(st, read, tol)
-                if mark is not None and not mark["ok"] and br is not None and br.status == "follow-through" \
-                        and st["ref"]["node"] == blank["name"]:
-                    mark.update(ok=True, follow=True)  # wrong against the key, right from their own upstream
-                if mark is not None:
-                    st["student"] = mark
-                    if not mark["ok"] and first is None:
-                        first = {"blank": blank["name"], "step": i, "label": blank["label"]}
-            if first is None and br is not None and br.status not in ("correct", "follow-through", "missing"):
-                first = {"blank": blank["name"], "step": len(blank["steps"]) - 1, "label": blank["label"]}
-        for opt in expl["options"]:
-            br = pr.blanks[0] if pr.blanks else None
-            chosen = br.value if br is not None and br.value is not None else frozenset()
-            opt["chosen"] = opt["letter"] in chosen
+                blank["student"] = _blank_student(br, shares.get(br.name))
+            diverges = _mark_steps(blank, br, read, tol)
+            if first is None and diverges is not None:
+                first = {"blank": blank["name"], "step": diverges, "label": blank["label"]}
         if expl["options"] and pr.blanks:
-            expl["options_student"] = _blank_student(pr.blanks[0])
+            chosen = pr.blanks[0].value or frozenset()
+            for opt in expl["options"]:
+                opt["chosen"] = opt["letter"] in chosen
+            expl["options_student"] = _blank_student(pr.blanks[0], pr.points)
         expl["student"] = {"score": pr.score, "points": pr.points, "rubric": pr.rubric, "feedback": list(pr.feedback),
                            "diverges": first}
 
 
-def _blank_student(br: Any) -> dict[str, Any]:
-    return {"read": br.read, "status": br.status, "credit": br.credit, "feedback": br.feedback,
-            "alternative": br.alternative, "expected": br.expected}
+def _mark_steps(blank: dict[str, Any], br: Any, read: dict[str, Any], tol: dict[str, tuple[float, float]]) -> int | None:
+    """Mark each step with the student's value; the index of the first step where they differ."""
+    first = None
+    for i, st in enumerate(blank["steps"]):
+        mark = _step_student(st, read, tol)
+        if mark is None:
+            continue
+        if not mark["ok"] and br is not None and br.status == "follow-through" and st["ref"]["node"] == blank["name"]:
+            mark.update(ok=True, follow=True)  # wrong against the key, right from their own upstream values
+        st["student"] = mark
+        if not mark["ok"] and first is None:
+            first = i
+    if first is None and br is not None and br.status not in ("correct", "follow-through", "missing", "manual"):
+        first = len(blank["steps"]) - 1  # wrong, though no single step shows it: the result
+    return first
+
+
+def _blank_student(br: Any, share: float | None) -> dict[str, Any]:
+    points = None if share is None else round(br.credit * share, 6)
+    return {"read": br.read, "status": br.status, "credit": br.credit, "points": points,
+            "of": None if share is None else round(share, 6), "feedback": br.feedback, "alternative": br.alternative,
+            "expected": br.expected}
 
 
 def _step_student(st: Step, read: dict[str, Any], tol: dict[str, tuple[float, float]]) -> dict[str, Any] | None:
@@ -2498,6 +2515,9 @@ def part_markdown(expl: dict[str, Any], header: bool = True) -> str:
         out += [f"### {expl['number']} ({fmt_number(expl['points'])} p)", "", expl["text"], ""]
     else:
         out += ["**Worked solution**", ""]
+    if expl.get("options"):
+        right = [o["letter"] for o in expl["options"] if o["correct"]]
+        out += [f"Correct options: **{', '.join(right) or 'none'}**", ""]
     for opt in expl.get("options", []):
         mark = "correct" if opt["correct"] else "wrong"
         chosen = "" if "chosen" not in opt else (" — you chose it" if opt["chosen"] else " — you did not choose it")
@@ -2535,8 +2555,8 @@ def _step_markdown(st: Step) -> str:
 
 def _student_markdown(s: dict[str, Any]) -> str:
     line = f"- *your answer:* `{s['read'] or '(none)'}` — {s['status']}"
-    if s["credit"] and s["credit"] < 1:
-        line += f" (credit {fmt_number(s['credit'], 3)})"
+    if s["points"] is not None:
+        line += f", {fmt_number(s['points'], 3)} / {fmt_number(s['of'], 3)} p"
     if s["feedback"]:
         line += f". {s['feedback']}"
     return line
@@ -2736,6 +2756,9 @@ def _part_lines(expl: dict[str, Any]) -> list[Any]:
         t.append(text_to_unicode(opt["text"]))
         lines.append(t)
         lines.append(Text("      " + text_to_unicode(opt["reason"]), style="dim"))
+    if expl.get("options"):
+        right = [o["letter"] for o in expl["options"] if o["correct"]]
+        lines.append(Text(f"  correct options: {', '.join(right) or 'none'}", style="bold"))
     if expl.get("options_student"):
         lines.append(_student_text(expl["options_student"]))
     for blank in expl.get("blanks", []):
@@ -2795,8 +2818,8 @@ def _student_text(s: dict[str, Any]) -> Any:
     t = Text("  your answer: ", style="bold")
     t.append(s["read"] or "(none)")
     t.append(f"  {'✓' if good else '✗'} {s['status']}", style="green" if good else "red")
-    if s["credit"] and s["credit"] < 1:
-        t.append(f" (credit {fmt_number(s['credit'], 3)})")
+    if s["points"] is not None:
+        t.append(f"  {fmt_number(s['points'], 3)} / {fmt_number(s['of'], 3)} p")
     if s["feedback"]:
         t.append(f"  {s['feedback']}", style="yellow")
     return t

@@ -124,6 +124,13 @@ def rmsprop(w0: Any, grads: Any, lr: float, beta: float = 0.99, eps: float = 1e-
     return run.result("rmsprop", eps)
 
 
+def _lerp(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
+    """a + weight (b - a), evaluated as torch.lerp does for each range of the weight."""
+    if abs(weight) < 0.5:
+        return a + weight * (b - a)
+    return b - (b - a) * (1 - weight)
+
+
 def _adam(op: str, w0: Any, grads: Any, lr: float, beta1: float, beta2: float, eps: float,
           steps: int | None, bias_correction: bool, weight_decay: float) -> dict[str, np.ndarray]:
     """Adam, with decoupled weight decay w <- w - lr wd w first (AdamW) when wd > 0."""
@@ -139,12 +146,16 @@ def _adam(op: str, w0: Any, grads: Any, lr: float, beta1: float, beta2: float, e
     with np.errstate(divide="ignore", invalid="ignore"):
         for t in range(1, n + 1):
             g = grad_at(t - 1, w)
-            w = w - lr * wd * w
-            m = beta1 * m + (1 - beta1) * g
-            v = beta2 * v + (1 - beta2) * g**2
-            m_hat = m / (1 - beta1**t) if bias_correction else m
-            v_hat = v / (1 - beta2**t) if bias_correction else v
-            w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+            # The same maths in torch.optim's order of operations, so the two engines agree to
+            # the last bits even where eps dominates the denominator and amplifies rounding.
+            if wd:
+                w = w * (1 - lr * wd)
+            m = _lerp(m, g, 1 - beta1)
+            v = v * beta2 + (1 - beta2) * (g * g)
+            bc1 = 1 - beta1**t if bias_correction else 1.0
+            bc2 = 1 - beta2**t if bias_correction else 1.0
+            m_hat, v_hat = m / bc1, v / bc2
+            w = w + (-(lr / bc1)) * (m / (np.sqrt(v) / np.sqrt(bc2) + eps))
             run.add(w, m=m, v=v, m_hat=m_hat, v_hat=v_hat, g=g)
     return run.result(op, eps)
 
