@@ -319,6 +319,7 @@ def make_instance(compiled: CompiledSpec, seed: int, engine, *, pins: dict[str, 
         return tmpl_eval.eval(parse(expr, where=f"{compiled.path} template").node, f"{compiled.path} template")
 
     scale = 1.0 if points is None else points / spec.total_points
+    part_points = split_points([p.points for p in spec.parts], points)
     parts = []
     for i, part in enumerate(spec.parts):
         blanks = []
@@ -351,7 +352,7 @@ def make_instance(compiled: CompiledSpec, seed: int, engine, *, pins: dict[str, 
             blanks.append(Blank(ans.name, ans.kind, ans.label or ans.name, expected, tol.abs, tol.rel,
                                 None if ans.points is None else ans.points * scale, alts, n_options))
         parts.append(PartInstance(f"{number}.{i + 1}", part.id, render_template(part.text, ev).strip(),
-                                  _round_points(part.points * scale), blanks, list(part.given), part.rubric))
+                                  part_points[i], blanks, list(part.given), part.rubric))
     return ProblemInstance(
         number=number, spec_id=spec.id, title=spec.title, topic=spec.topic,
         statement=render_template(spec.statement, ev).strip(), seed=seed,
@@ -359,10 +360,25 @@ def make_instance(compiled: CompiledSpec, seed: int, engine, *, pins: dict[str, 
         points=sum(p.points for p in parts), warnings=warnings, tries=tries)
 
 
-def _round_points(p: float) -> float:
-    # Scaled points stay on half points, as exams give them.
-    r = round(p * 2) / 2
-    return r if r > 0 else 0.5
+def split_points(weights: list[float], total: float | None) -> list[float]:
+    """Points per part in half points, proportional to `weights`, summing exactly to `total`.
+
+    Largest remainders get the spare half points, so a blueprint's 10 points stay 10.
+    """
+    if total is None:
+        return list(weights)
+    halves = int(round(total * 2))
+    raw = [w * halves / sum(weights) for w in weights]
+    out = [max(1, int(np.floor(r))) for r in raw]
+    order = sorted(range(len(raw)), key=lambda i: (-(raw[i] - np.floor(raw[i])), i))
+    k = 0
+    while sum(out) < halves:
+        out[order[k % len(order)]] += 1
+        k += 1
+    while sum(out) > halves and max(out) > 1:
+        i = max((j for j in range(len(out)) if out[j] > 1), key=lambda j: (out[j] - raw[j], -j))
+        out[i] -= 1
+    return [h / 2 for h in out]
 
 
 # ---------------------------------------------------------------------------- plain data
