@@ -87,13 +87,25 @@ def exam_2024(tmp_path_factory) -> Path:
     return out
 
 
+BLUEPRINT = """
+id: explain-test
+title: Multiple choice and a backprop problem
+problems:
+  - title: Multiple choice
+    mcq: {points_each: 2, draw: [{count: 3}]}
+  - {spec: conv1d-backprop, points: 11}
+"""
+
+
 @pytest.fixture(scope="module")
 def exam_default(tmp_path_factory) -> Path:
-    """The default blueprint: multiple choice (problem 1) and conv1d-backprop (problem 2)."""
-    out = tmp_path_factory.mktemp("examdefault")
-    exam = build_exam("default", 5, engine_name="numpy", library=LIB)
-    write_exam(exam, out, steps=key_steps(exam))
-    return out
+    """A small blueprint: multiple choice (problem 1) and conv1d-backprop (problem 2)."""
+    folder = tmp_path_factory.mktemp("examdefault")
+    blueprint = folder / "explain-test.yaml"
+    blueprint.write_text(BLUEPRINT)
+    exam = build_exam(str(blueprint), 5, engine_name="numpy", library=LIB)
+    write_exam(exam, folder / "exam", steps=key_steps(exam))
+    return folder / "exam"
 
 
 def _answer_file(folder: Path, exam_dir: Path, name: str, edit=None) -> Path:
