@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from i2dl.engine import get_engine, torch_available
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 ENGINES = ["numpy", "torch"]
 
 

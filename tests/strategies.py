@@ -100,3 +100,29 @@ def linear_cases(draw, values=float_arrays):
         x_shape, w_shape = ((n_in,) if batch is None else (n_in, batch)), (n_out, n_in)
     b = draw(st.one_of(st.none(), finite, values((n_out,))))
     return {"x": draw(values(x_shape)), "w": draw(values(w_shape)), "b": b, "convention": convention}
+
+
+def assert_bad_call(engine, name: str, args: tuple, kw: dict, arg: str, words: str = "") -> None:
+    """The call raises an EngineError that names the operation and the argument."""
+    import pytest
+
+    from i2dl.errors import EngineError
+
+    with pytest.raises(EngineError) as info:
+        getattr(engine, name)(*args, **kw)
+    assert info.value.op == name and info.value.arg == arg
+    assert f"{name}: argument '{arg}'" in str(info.value) and words in str(info.value)
+
+
+def assert_same_error(engines, name: str, args: tuple, kw: dict) -> None:
+    """Every engine rejects the call with the identical message."""
+    import pytest
+
+    from i2dl.errors import EngineError
+
+    messages = []
+    for eng in engines:
+        with pytest.raises(EngineError) as info:
+            getattr(eng, name)(*args, **kw)
+        messages.append(str(info.value))
+    assert len(set(messages)) == 1, messages

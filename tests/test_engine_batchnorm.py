@@ -8,8 +8,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from i2dl.errors import EngineError
-from tests.strategies import assert_close, central_difference, float_arrays
+from tests.strategies import (
+    assert_bad_call,
+    assert_close,
+    assert_same_error,
+    central_difference,
+    float_arrays,
+)
 
 FAST = settings(max_examples=30, deadline=None)
 KEYS = {"mean", "var", "x_hat", "y", "running_mean", "running_var"}
@@ -152,18 +157,10 @@ IDS = [f"{c[0]}-{c[3]}-{c[4]}" for c in BAD_CALLS]
 
 @pytest.mark.parametrize("name, args, kw, arg, words", BAD_CALLS, ids=IDS)
 def test_bad_call_raises_engine_error_naming_op_and_argument(engine, name, args, kw, arg, words):
-    with pytest.raises(EngineError) as info:
-        getattr(engine, name)(*args, **kw)
-    assert info.value.op == name and info.value.arg == arg
-    assert f"{name}: argument '{arg}'" in str(info.value) and words in str(info.value)
+    assert_bad_call(engine, name, args, kw, arg, words)
 
 
 @pytest.mark.torch
 @pytest.mark.parametrize("name, args, kw, arg, words", BAD_CALLS, ids=IDS)
 def test_bad_call_message_is_identical_in_both_backends(np_engine, torch_engine, name, args, kw, arg, words):
-    messages = []
-    for eng in (np_engine, torch_engine):
-        with pytest.raises(EngineError) as info:
-            getattr(eng, name)(*args, **kw)
-        messages.append(str(info.value))
-    assert messages[0] == messages[1]
+    assert_same_error((np_engine, torch_engine), name, args, kw)

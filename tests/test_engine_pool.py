@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from i2dl.errors import EngineError
 from tests.strategies import (
+    assert_bad_call,
     assert_close,
+    assert_same_error,
     central_difference,
     distinct_int_arrays,
     pool_cases,
@@ -167,19 +168,11 @@ BAD_CALLS = {
 @pytest.mark.parametrize("name", list(BAD_CALLS))
 def test_pool_bad_call_raises_engine_error_naming_op_and_argument(engine, name):
     op_name, args, kwargs, arg = BAD_CALLS[name]
-    with pytest.raises(EngineError) as info:
-        getattr(engine, op_name)(*args, **kwargs)
-    assert (info.value.op, info.value.arg) == (op_name, arg)
-    assert op_name in str(info.value) and f"'{arg}'" in str(info.value)
+    assert_bad_call(engine, op_name, args, kwargs, arg)
 
 
 @pytest.mark.torch
 @pytest.mark.parametrize("name", list(BAD_CALLS))
 def test_pool_bad_call_raises_the_same_error_in_both_backends(np_engine, torch_engine, name):
     op_name, args, kwargs, _ = BAD_CALLS[name]
-    messages = []
-    for engine in (np_engine, torch_engine):
-        with pytest.raises(EngineError) as info:
-            getattr(engine, op_name)(*args, **kwargs)
-        messages.append(str(info.value))
-    assert messages[0] == messages[1]
+    assert_same_error((np_engine, torch_engine), op_name, args, kwargs)

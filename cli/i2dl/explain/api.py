@@ -1,0 +1,155 @@
+"""The explain_* entry points: a part, a problem or a spec, and the worked steps of the solution key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from i2dl.errors import I2dlError, NotFoundError, UsageError
+
+from .context import _Ctx
+from .output import part_markdown
+from .parts import _part_explanation
+from .steps import _plain
+from .student import _grade_student, _Graded
+
+
+def explain_part(exam: Any, number: str, *, engine_name: str | None = None,
+                 entry: Any = None, student: str | Path | None = None) -> dict[str, Any]:
+    """The worked solution of part `number` ('3.6') of an exam (an Exam or its folder)."""
+    exam = _exam(exam)
+    prob, part = exam.find_part(str(number))
+    graded = _grade_student(exam, student, engine_name)
+    ctx = _context(prob, engine_name, _entry(entry)) if prob.kind == "spec" else None
+    return _part_explanation(prob, part, ctx, graded)
+
+
+def explain_problem(exam: Any, problem_number: int | str, *, engine_name: str | None = None,
+                    entry: Any = None, student: str | Path | None = None) -> dict[str, Any]:
+    """The worked solution of every part of problem `problem_number` of an exam."""
+    exam = _exam(exam)
+    try:
+        number = int(problem_number)
+    except (TypeError, ValueError):
+        raise UsageError(f"'{problem_number}' is not a problem number",
+                         fix="problems: " + ", ".join(str(p.number) for p in exam.problems)) from None
+    prob = exam.find_problem(number)
+    graded = _grade_student(exam, student, engine_name)
+    return _problem_explanation(prob, engine_name, _entry(entry), graded)
+
+
+def explain_spec(spec_id: str, pins: dict[str, Any] | None = None, seed: int = 0, *,
+                 engine_name: str | None = None, entry: Any = None, library: Any = None) -> dict[str, Any]:
+    """The worked solution of every part of a spec for pinned (and otherwise seeded) parameters."""
+    from i2dl.engine import get_engine
+    from i2dl.spec.instance import make_instance
+    from i2dl.spec.load import Library, load_spec
+
+    library = library or Library()
+    path = Path(spec_id)
+    try:
+        compiled = load_spec(path) if path.suffix in (".yaml", ".yml") and path.exists() else library.get(spec_id)
+    except NotFoundError as exc:
+        if "known specs" not in (exc.fix or ""):  # name what exists, not only the near misses
+            exc.fix = (exc.fix or "").strip() + " known specs: " + ", ".join(library.ids())
+        raise
+    inst = make_instance(compiled, int(seed), get_engine(engine_name or "numpy"), pins=dict(pins or {}))
+    out = _problem_explanation(inst, engine_name, _entry(entry), None, compiled=compiled)
+    out["params"] = {k: _plain(v) for k, v in inst.params.items()}
+    out["warnings"] = list(inst.warnings)
+    return out
+
+
+def explain_target(words: list[str], *, exam_dir: str | Path = "exam", pins: dict[str, Any] | None = None,
+                   seed: int = 0, engine_name: str | None = None, entry: Any = None,
+                   student: str | Path | None = None) -> dict[str, Any]:
+    """What `i2dl explain WORDS` asks for: 'problem 3.6', '3.6', 'problem 3', or a spec id."""
+    words = [w for w in words if w.strip()]
+    if words and words[0].lower() == "problem":
+        words = words[1:]
+        if not words:
+            raise UsageError("'explain problem' needs a number", fix="e.g. i2dl explain problem 3.6")
+    if len(words) != 1:
+        raise UsageError(f"expected one part, problem or spec id, got {' '.join(words) or 'nothing'}",
+                         fix="e.g. i2dl explain 3.6, i2dl explain problem 3, i2dl explain conv1d-backprop")
+    target = words[0]
+    if re.fullmatch(r"\d+(\.\d+)?", target):
+        if pins:
+            raise UsageError("--param pins the parameters of a spec, not of an exam problem",
+                             fix="give a spec id, e.g. i2dl explain conv1d-backprop --param j=2")
+        exam = _exam(exam_dir)
+        if "." in target:
+            return explain_part(exam, target, engine_name=engine_name, entry=entry, student=student)
+        return explain_problem(exam, int(target), engine_name=engine_name, entry=entry, student=student)
+    if student is not None:
+        raise UsageError("--student compares with an exam's answers; it needs a part or problem number",
+                         fix="e.g. i2dl explain 3.6 --student answers.yaml")
+    return explain_spec(target, pins, seed, engine_name=engine_name, entry=entry)
+
+
+def key_steps(exam: Any) -> dict[str, str]:
+    """Worked steps per part number, as Markdown, for the solution key (spec problems only)."""
+    steps: dict[str, str] = {}
+    for prob in exam.problems:
+        if prob.kind != "spec":
+            continue
+        try:
+            ctx = _context(prob, None, None)
+        except I2dlError:
+            continue  # a spec that no longer loads keeps its key without worked steps
+        for part in prob.parts:
+            try:
+                expl = _part_explanation(prob, part, ctx, None)
+            except (I2dlError, ArithmeticError, LookupError, TypeError, ValueError):
+                continue  # the key keeps this part's answers; worked steps must never stop an exam
+            steps[part.number] = part_markdown(expl, header=False)
+    return steps
+
+
+def _exam(exam: Any) -> Any:
+    """An Exam, loading it from a folder; a missing folder lists the exams that do exist."""
+    if not isinstance(exam, (str, Path)):
+        return exam
+    from i2dl.exam import EXAM_FILE, load_exam
+
+    try:
+        return load_exam(exam)
+    except NotFoundError as exc:
+        here = sorted(str(p.parent) for p in Path(".").glob(f"*/{EXAM_FILE}"))
+        exc.fix = ("exams here: " + ", ".join(here) + " (pass --exam DIR)") if here else \
+            "no exam folders here: run `i2dl generate --out DIR` first, or pass --exam DIR"
+        raise
+
+
+def _entry(entry: Any) -> tuple[int, ...] | None:
+    """A 1-based entry 'i' or 'i,j' (or a tuple) as a 0-based index tuple."""
+    if entry is None or entry == "":
+        return None
+    items = entry if isinstance(entry, (tuple, list)) else str(entry).replace(";", ",").split(",")
+    try:
+        idx = tuple(int(str(i).strip()) - 1 for i in items)
+    except ValueError:
+        raise UsageError(f"cannot read --entry '{entry}'", fix="write a 1-based entry: --entry 2 or --entry 1,2") from None
+    if not idx or min(idx) < 0:
+        raise UsageError(f"--entry '{entry}' must be 1-based positive numbers", fix="e.g. --entry 1,2")
+    return idx
+
+
+def _context(prob: Any, engine_name: str | None, entry: tuple[int, ...] | None, compiled: Any = None) -> _Ctx:
+    from i2dl.spec.load import Library
+
+    compiled = compiled or Library().get(prob.spec_id)
+    answers = {b.name for part in prob.parts for b in part.blanks}
+    return _Ctx(compiled.graph, dict(prob.values), engine_name, entry, answers)
+
+
+def _problem_explanation(prob: Any, engine_name: str | None, entry: tuple[int, ...] | None,
+                         graded: _Graded | None, compiled: Any = None) -> dict[str, Any]:
+    ctx = _context(prob, engine_name, entry, compiled) if prob.kind == "spec" else None
+    parts = [_part_explanation(prob, part, ctx, graded) for part in prob.parts]
+    out = {"kind": "problem", "number": prob.number, "title": prob.title, "spec": prob.spec_id,
+           "seed": prob.seed, "statement": prob.statement, "points": prob.points, "parts": parts}
+    if graded is not None:
+        out["student"] = graded.header()
+    return out

@@ -1,0 +1,191 @@
+"""A part worked out: each blank's formula, numbers, inner steps and result, or each option and why."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from i2dl.expr import Call, Dict, Name, Node, Seq
+from i2dl.render import fmt_value
+
+from .chain import _grad_steps
+from .context import _Ctx
+from .forward import _view
+from .registry import RENDERERS
+from .steps import Step, _is_num, _note, _plain, _step, _v
+from .student import _Graded
+from .symbols import Sym, symbol
+from .tex import _OPERATORS, _SCALAR_MATHS, _contains, _grad_root, _index_subs, _numerator, _Tex
+
+
+def _part_explanation(prob: Any, part: Any, ctx: _Ctx | None, graded: _Graded | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": "part", "number": part.number, "id": part.id, "problem": prob.number,
+                           "title": prob.title, "spec": prob.spec_id, "text": part.text, "points": part.points,
+                           "blanks": [], "options": []}
+    if part.reasons:
+        out["options"] = _options(part)
+    elif ctx is not None:
+        ctx.shown = set()
+        out["blanks"] = [_blank_explanation(b, ctx) for b in part.blanks]
+    if graded is not None:
+        graded.attach(prob, part, out)
+    return out
+
+
+def _blank_explanation(b: Any, ctx: _Ctx) -> dict[str, Any]:
+    node = ctx.graph.nodes[b.name].node
+    grad_root = _grad_root(node)
+    sym = _grad_lhs(grad_root, b.name, ctx) if grad_root else symbol(b.name)
+    steps: list[Step] = []
+    for name in _derived_names(node, ctx):
+        steps += _derived_steps(name, ctx)
+    if grad_root is None:
+        formula = _Tex(ctx, "sym")(node)
+        numbers = _Tex(ctx, "num")(node) if not _contains(node, "grad") else ""
+        if formula != sym.tex() or numbers:
+            steps.append(_step(sym.tex(), formula, numbers, role="formula"))
+    steps += _detail_steps(node, ctx, sym, b.name, top=True)
+    collapsed = _collapsed(node, ctx)
+    if collapsed and not any(collapsed in st["rhs"] for st in steps):
+        steps.append(_step(sym.tex(), collapsed, value=b.expected, ref=(b.name, None)))
+    steps.append(_step(sym.tex(), _v(b.expected), role="result", value=b.expected, ref=(b.name, None)))
+    return {"name": b.name, "label": b.label, "kind": b.kind, "expected": _plain(b.expected),
+            "expected_text": fmt_value(b.expected), "tex": sym.tex(), "steps": steps}
+
+
+def _collapsed(node: Node, ctx: _Ctx) -> str:
+    """The expression once its worked-out inner parts are numbers: w . x + b -> 2.05 + (-0.5)."""
+    if not isinstance(node, Call) or node.fn in RENDERERS or _grad_root(node) is not None:
+        return ""
+    inner = [a for a in list(node.args) + [v for _, v in node.kwargs] if _has_worked(a)]
+    if not inner:
+        return ""
+    return _Tex(ctx, "num", collapse=True)(node)
+
+
+def _has_worked(node: Node) -> bool:
+    """Whether an expression contains a call whose value the steps work out."""
+    if isinstance(node, Call):
+        if node.fn in RENDERERS or node.fn == "grad":
+            return True
+        return any(_has_worked(a) for a in node.args) or any(_has_worked(v) for _, v in node.kwargs)
+    if isinstance(node, Seq):
+        return any(_has_worked(i) for i in node.items)
+    return False
+
+
+def _grad_lhs(root: tuple[Call, Node | None], blank: str, ctx: _Ctx) -> Sym:
+    call, idx = root
+    names = dict(zip(("out", "wrt", "upstream"), call.args, strict=False)) | dict(call.kwargs)
+    wrt = symbol(names["wrt"].id) if isinstance(names.get("wrt"), Name) else Sym("?")
+    num = _numerator(call, blank)
+    if idx is None:
+        return wrt.grad(num)
+    return Sym(wrt.at_tex(_index_subs(idx, _Tex(ctx, "sym"))), num)
+
+
+def _names_in_order(node: Node) -> list[str]:
+    """Names an expression reads for its value (a grad's out and wrt are read for their gradients)."""
+    if isinstance(node, Name):
+        return [node.id]
+    kids: list[Node] = []
+    if isinstance(node, Call) and node.fn == "grad":
+        kids = list(node.args[2:]) + [v for k, v in node.kwargs if k == "upstream"]
+    elif isinstance(node, Call):
+        kids = list(node.args) + [v for _, v in node.kwargs]
+    elif isinstance(node, Seq):
+        kids = list(node.items)
+    elif isinstance(node, Dict):
+        kids = [v for _, v in node.items]
+    out: list[str] = []
+    for k in kids:
+        out += [n for n in _names_in_order(k) if n not in out]
+    return out
+
+
+def _derived_names(node: Node, ctx: _Ctx) -> list[str]:
+    """Derived (non-answer) nodes an expression reads, inner ones first, each once per part."""
+    out: list[str] = []
+    for name in _names_in_order(node):
+        if name in ctx.graph.nodes and name not in ctx.answers and name not in ctx.shown:
+            ctx.shown.add(name)
+            out += _derived_names(ctx.graph.nodes[name].node, ctx) + [name]
+    return out
+
+
+def _derived_steps(name: str, ctx: _Ctx) -> list[Step]:
+    """'where' lines for a derived value: its inner worked steps, then formula = numbers = value."""
+    node = ctx.graph.nodes[name].node
+    value = ctx.values.get(name)
+    sym = symbol(name)
+    details = _detail_steps(node, ctx, sym, None, top=True)
+    formula = _Tex(ctx, "sym")(node)
+    numbers = "" if _contains(node, "grad") else _Tex(ctx, "num")(node)
+    shown = _v(value)
+    if not details and (isinstance(value, str) or len(shown) > 120):
+        return []
+    numbers = numbers if len(numbers) <= 160 else ""
+    # A renderer of the whole expression ends in the value: state the formula first, without it.
+    if details and isinstance(node, Call) and node.fn in RENDERERS:
+        return [_step(sym.tex(), formula, numbers, role="where")] + details
+    where = _step(sym.tex(), formula, numbers, shown if len(shown) <= 120 else "", role="where",
+                  value=value if _is_num(value) else None)
+    return details + [where]
+
+
+_QUIET = _OPERATORS | _SCALAR_MATHS | {"index", "slice_", "transpose", "flatten", "reshape", "shape", "len", "zeros", "ones", "eye",
+                       "onehot", "concat", "stack", "layer", "letters", "letter", "int", "float", "count", "size",
+                       "is_int", "decimals", "distinct", "nonzero", "mixed_sign", "pool_ties", "all", "any", "round",
+                       "lt", "le", "gt", "ge", "eq", "ne", "outer"}
+
+
+def _detail_steps(node: Node, ctx: _Ctx, sym: Sym, ref: str | None, top: bool) -> list[Step]:
+    """The worked steps inside an expression: inner calls first, as a student would write them."""
+    if isinstance(node, Seq):
+        return [s for item in node.items for s in _detail_steps(item, ctx, sym, None, False)]
+    if not isinstance(node, Call):
+        return []
+    root = _grad_root(node)
+    if root is not None:
+        call, idx = root
+        focus = _focus(ctx, idx)
+        lhs = _grad_lhs(root, ref or "", ctx) if top else _grad_lhs(root, "", ctx)
+        return _grad_steps(call, ctx, lhs, focus, ref if top else None, indexed=idx is not None)
+    steps: list[Step] = []
+    for arg in list(node.args) + [v for _, v in node.kwargs]:
+        steps += _detail_steps(arg, ctx, Sym(_Tex(ctx, "sym")(arg)), None, False)
+    renderer = RENDERERS.get(node.fn)
+    if not top and _Tex(ctx, "num").scalar_maths(node):
+        return steps  # min(1, 2) is written out where it is used
+    written = _Tex(ctx, "sym")(node)
+    here = sym if top else Sym(written if len(written) <= 40 else r"\mathrm{out}")  # long calls get a short name
+    if renderer is not None:
+        try:
+            steps += renderer(_view(node, ctx, here, ref if top else None))
+        except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError, FloatingPointError):
+            steps.append(_note(f"({node.fn}: worked steps not available for these values)"))
+    elif not top and node.fn not in _QUIET and not node.fn.startswith("_"):
+        steps.append(_step(_Tex(ctx, "num")(node), _v(ctx.value(node)), value=ctx.value(node)))
+    return steps
+
+
+def _focus(ctx: _Ctx, idx: Node | None) -> tuple[int, ...] | None:
+    """The asked entry of a gradient: grad(...)[i], or --entry."""
+    if idx is None:
+        return ctx.entry
+    v = ctx.value(idx)
+    items = v if isinstance(v, (tuple, list, np.ndarray)) else (v,)
+    return tuple(int(i) for i in np.asarray(items, dtype=float).ravel())
+
+
+_OPTION = re.compile(r"^- \*\*([A-Z])\*\* (.*)$", re.M)
+
+
+def _options(part: Any) -> list[dict[str, Any]]:
+    """Each option with whether it is correct and why."""
+    texts = dict(_OPTION.findall(part.text))
+    expected = part.blanks[0].expected if part.blanks else frozenset()
+    return [{"letter": chr(65 + i), "text": texts.get(chr(65 + i), ""), "correct": chr(65 + i) in expected,
+             "reason": r} for i, r in enumerate(part.reasons)]

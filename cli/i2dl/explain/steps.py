@@ -1,0 +1,134 @@
+"""Numbers and values written as LaTeX, and the step records a worked solution is made of."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from i2dl.render import fmt_number, fmt_value
+
+MAX_ENTRIES = 6  # entries written out before "... and N more"
+
+Step = dict[str, Any]
+
+
+def _arr(v: Any) -> np.ndarray:
+    return np.asarray(v, dtype=np.float64)
+
+
+def _plain(v: Any) -> Any:
+    """JSON-ready data: arrays as lists, sets as letters, tuples as lists."""
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (frozenset, set)):
+        return "".join(sorted(v))
+    if isinstance(v, (tuple, list)):
+        return [_plain(t) for t in v]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _n(v: Any) -> str:
+    """A number in LaTeX; tiny numbers such as eps as powers of ten."""
+    if isinstance(v, (bool, np.bool_)):
+        return r"\text{true}" if v else r"\text{false}"
+    f = float(v)
+    if f != 0 and abs(f) < 1e-4 and math.isfinite(f):
+        mant, exp = f"{f:.3e}".split("e")
+        mant = mant.rstrip("0").rstrip(".")
+        power = f"10^{{{int(exp)}}}"
+        return power if mant == "1" else ("-" + power if mant == "-1" else f"{mant} \\cdot {power}")
+    return fmt_number(v)
+
+
+def _f(v: Any) -> str:
+    """A number as a factor: negative numbers in parentheses."""
+    t = _n(v)
+    return f"({t})" if t.startswith("-") else t
+
+
+def _tx(s: Any) -> str:
+    """Text inside LaTeX, escaped."""
+    s = str(s)
+    for a, b in (("\\", r"\backslash "), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("%", r"\%"),
+                 ("&", r"\&"), ("#", r"\#"), ("$", r"\$")):
+        s = s.replace(a, b)
+    return rf"\text{{{s}}}"
+
+
+def _v(v: Any) -> str:
+    """Any value in LaTeX: numbers, vectors [a, b], matrices as bmatrix, shapes a x b, text."""
+    if v is None:
+        return _tx("none")
+    if isinstance(v, str):
+        return _tx(v)
+    if isinstance(v, (bool, np.bool_)) or _is_num(v):
+        return _n(v)
+    if isinstance(v, (frozenset, set)):
+        return _tx(", ".join(sorted(v)) if v else "none")
+    if isinstance(v, dict):
+        return r"\{" + ", ".join(f"{_tx(k)}: {_v(x)}" for k, x in v.items()) + r"\}"
+    if isinstance(v, tuple) and v and all(isinstance(t, (int, np.integer)) for t in v) and not hasattr(v, "_fields"):
+        return r" \times ".join(str(int(t)) for t in v)
+    if isinstance(v, (list, tuple)) and not all(_is_num(t) for t in v):
+        return "[" + ", ".join(_v(t) for t in v) + "]"
+    a = np.asarray(v)
+    if a.dtype.kind not in "biuf":
+        return _tx(fmt_value(v))
+    if a.ndim == 0:
+        return _n(a.item())
+    if a.ndim == 1:
+        return "[" + ", ".join(_n(t) for t in a.tolist()) + "]"
+    if a.ndim == 2:
+        rows = [" & ".join(_n(t) for t in row) for row in a.tolist()]
+        return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+    return "[" + ", ".join(_v(r) for r in a) + "]"
+
+
+def _sum_products(rows: list[tuple[Any, ...]]) -> str:
+    """'0.5 \\cdot 2 + 1.5 \\cdot (-1)': every factor but the very first in parentheses when negative."""
+    terms = []
+    for i, row in enumerate(rows):
+        terms.append(r" \cdot ".join(_n(f) if i == 0 and j == 0 else _f(f) for j, f in enumerate(row)))
+    return " + ".join(terms) if terms else "0"
+
+
+def _sum_values(values: list[Any]) -> str:
+    """'1 + 4.5 + (-0.5)'."""
+    return " + ".join(_n(t) if i == 0 else _f(t) for i, t in enumerate(values)) if values else "0"
+
+
+def _close(a: Any, b: Any, tol_abs: float = 1e-6, tol_rel: float = 1e-6) -> bool:
+    try:
+        x, y = _arr(a), _arr(b)
+    except (TypeError, ValueError):
+        return a == b
+    return x.shape == y.shape and bool(np.all(np.abs(x - y) <= np.maximum(tol_abs, tol_rel * np.abs(y)) + 1e-12))
+
+
+def _step(lhs: str = "", *rhs: str, text: str = "", value: Any = None, ref: tuple[str, Any] | None = None,
+          role: str = "step") -> Step:
+    """One line of working: text, then lhs = rhs[0] = rhs[1] = ..., repeats dropped."""
+    chain: list[str] = []
+    for r in rhs:
+        if r and r != lhs and (not chain or r != chain[-1]):
+            chain.append(r)
+    return {"role": role, "text": text, "lhs": lhs, "rhs": chain, "value": _plain(value),
+            "ref": None if ref is None else {"node": ref[0], "index": None if ref[1] is None else list(ref[1])}}
+
+
+def _note(text: str) -> Step:
+    return _step(text=text, role="note")
+
+
+def _more(hidden: int) -> Step:
+    return _note(f"... and {hidden} more entries, computed the same way (--entry i,j shows one)")
