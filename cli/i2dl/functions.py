@@ -308,8 +308,8 @@ def _vjp_where(E, g, out, cond, a, b):
 @register("logic", vjp=_vjp_where)
 def where(cond, a, b):
     """a where cond holds, else b (elementwise)"""
-    if not _is_array(cond) and not _is_array(a) and not _is_array(b):
-        return a if bool(cond) else b
+    if np.ndim(cond) == 0 and not isinstance(cond, (list, tuple)):
+        return a if bool(cond) else b  # one condition picks a whole branch (lists of layers too)
     return _num(np.where(np.asarray(cond, dtype=bool), a, b))
 
 
@@ -990,6 +990,57 @@ def propagate(input_shape, layers):
 def receptive_fields(layers):
     """the receptive field size after each layer"""
     return _shapes().receptive_fields(list(layers))
+
+
+@register("shapes")
+def param_counts(input_shape, layers):
+    """the learnable parameters of each layer of a stack"""
+    return [int(n) for n in _shapes().param_counts(tuple(int(v) for v in input_shape), list(layers))]
+
+
+@register("shapes")
+def rf_size(layers, i=-1):
+    """the receptive field side after layer i (whole-input layers give 0)"""
+    rf = _shapes().receptive_fields(list(layers))[int(i)]
+    size = rf.size if rf.size is not None else 0
+    return int(size) if np.ndim(size) == 0 else [int(v) for v in size]
+
+
+@register("shapes")
+def layer_index(layers, kind):
+    """the 0-based position of the first layer of type kind"""
+    for i, spec in enumerate(layers):
+        if isinstance(spec, dict) and spec.get("type") == kind:
+            return i
+    raise ExprError(f"the layer stack has no '{kind}' layer")
+
+
+_LAYER_WORDS = {"conv1d": "1-D convolution", "conv2d": "2-D convolution", "maxpool1d": "1-D max pooling",
+                "maxpool2d": "2-D max pooling", "avgpool1d": "1-D average pooling",
+                "avgpool2d": "2-D average pooling", "linear": "fully connected layer", "flatten": "flatten"}
+
+
+@register("text")
+def describe_layers(layers):
+    """the stack as a numbered Markdown list, one layer a line"""
+    lines = []
+    for i, spec in enumerate(layers, start=1):
+        kind = str(spec.get("type", "?"))
+        words = [_LAYER_WORDS.get(kind, kind)]
+        if "out" in spec:
+            words.append(f"{spec['out']} {'outputs' if kind == 'linear' else 'filters'}")
+        if "k" in spec:
+            k = spec["k"]
+            size = f"{k} x {k}" if np.ndim(k) == 0 and kind.endswith("2d") else str(k)
+            words.append(f"{'window' if 'pool' in kind else 'kernel'} {size}")
+        if "stride" in spec:
+            words.append(f"stride {spec['stride']}")
+        if spec.get("padding"):
+            words.append(f"padding {spec['padding']}")
+        if spec.get("bias") is False:
+            words.append("no bias")
+        lines.append(f"{i}. " + ", ".join(words))
+    return "\n".join(lines)
 
 
 def _layer(kind, out=None, k=None, stride=None, padding=0, bias=True):

@@ -247,6 +247,8 @@ def _index_subs(idx: Node, tex: _Tex) -> list[str]:
     for it in items:
         if isinstance(it, Const) and isinstance(it.value, str):
             out.append(_tx(it.value))
+        elif isinstance(it, Const) and _is_num(it.value) and int(it.value) < 0:
+            out.append("last" if int(it.value) == -1 else f"last{int(it.value) + 1}")  # Python's from-the-end index
         elif isinstance(it, Const) and _is_num(it.value):
             out.append(str(int(it.value) + 1))
         elif isinstance(it, Call) and it.fn == "sub" and it.args[1] == Const(1):

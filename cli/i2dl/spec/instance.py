@@ -290,9 +290,14 @@ def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine
             values = evaluate_instance(compiled, leaves, engine, overrides)
             unmet = check_constraints(compiled, values, engine)
         except (ExprError, EngineError) as exc:
-            if fully_pinned:
+            key = f"evaluation failed: {exc.message}"
+            failures[key] += 1
+            # The same error on every early try is the spec's or the pins' fault, not bad luck.
+            if fully_pinned or (attempt == 50 and failures[key] == 50):
+                if not fully_pinned:
+                    exc.message += " (on every sample tried)"
+                    exc.fix = exc.fix or ("check the pinned values" if pins else "check this expression")
                 raise
-            failures[f"evaluation failed: {exc.message}"] += 1
             continue
         if unmet is None:
             return leaves, values, [], attempt
