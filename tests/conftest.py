@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from i2dl.engine import get_engine, torch_available
 
 ENGINES = ["numpy", "torch"]
+
+# CI replays the same examples every run (a red build is reproducible); locally each run explores.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(config, items):
