@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from i2dl.exam import build_exam, key_answers, load_exam, write_exam
+from i2dl.exam import answer_text, build_exam, key_answers, load_exam, write_exam
 from i2dl.grade.batch import grade_files, load_submission, submission_files, write_results
 from i2dl.grade.score import Grader
 from i2dl.io import dump_yaml
@@ -30,18 +30,6 @@ from i2dl.spec.load import Library
 
 MIX = (("key", 0.4), ("follow-through", 0.3), ("wrong", 0.15), ("invalid", 0.15))
 JUNK = ["abc", "1/0", "", None, ".", "[1, 2", "sqrt(-1)", {"a": 1}, [[1], [2, 3]], "∞"]
-
-
-def _answer(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, (frozenset, set)):
-        return "".join(sorted(v))
-    if isinstance(v, tuple):
-        return "x".join(str(t) for t in v)
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def _bump(v: Any, rng: np.random.Generator) -> Any:
@@ -83,7 +71,7 @@ def follow_through_answers(exam, library: Library, engine, rng: np.random.Genera
         for p in prob.parts:
             for blank in p.blanks:
                 if blank.name in values and isinstance(answers.get(p.number), dict):
-                    answers[p.number][blank.name] = _answer(values[blank.name])
+                    answers[p.number][blank.name] = answer_text(values[blank.name])
     return answers
 
 
@@ -97,7 +85,7 @@ def wrong_answers(exam, rng: np.random.Generator) -> dict[str, Any]:
             answers[part.number] = _flip(b.expected, b.options, rng)
             continue
         for b in part.blanks:
-            answers[part.number][b.name] = _answer(_bump(b.expected, rng))
+            answers[part.number][b.name] = answer_text(_bump(b.expected, rng))
     return answers
 
 

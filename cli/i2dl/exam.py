@@ -206,17 +206,20 @@ def key_answers(exam: Exam) -> dict[str, Any]:
         if len(part.blanks) == 1 and part.blanks[0].kind == "choice":
             answers[part.number] = "".join(sorted(part.blanks[0].expected))
         else:
-            answers[part.number] = {b.name: _answer_text(b.expected) for b in part.blanks}
+            answers[part.number] = {b.name: answer_text(b.expected) for b in part.blanks}
     return answers
 
 
-def _answer_text(v: Any) -> Any:
-    if isinstance(v, frozenset):
+def answer_text(v: Any) -> Any:
+    """A key value as a student writes it in the answer file: letters, 16x21x21, lists."""
+    if isinstance(v, (frozenset, set)):
         return "".join(sorted(v))
     if isinstance(v, tuple):
         return "x".join(str(t) for t in v)
     if isinstance(v, np.ndarray):
         return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
     return v
 
 

@@ -381,6 +381,11 @@ def softmax_inputs(op: str, x: Any, axis: Any, grad_out: Any = None) -> tuple[np
     return arr, a, g
 
 
+#: The reductions every loss accepts, and MSE's extra one (1/2 of the sum, as some exams write it).
+MSE_REDUCTIONS = ("mean", "sum", "half_sum")
+REDUCTIONS = ("mean", "sum")
+
+
 def loss_inputs(op: str, pred: Any, target: Any, reduction: Any, valid: tuple[str, ...],
                 *, names: tuple[str, str] = ("pred", "target"),
                 probabilities: bool = False, target_probabilities: bool = False,

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from i2dl.engine.checks import cross_entropy_inputs, loss_inputs
+from i2dl.engine.checks import MSE_REDUCTIONS, REDUCTIONS, cross_entropy_inputs, loss_inputs
 
 __all__ = [
     "mse", "mse_grad", "l1", "l1_grad", "bce", "bce_grad",
@@ -15,8 +15,6 @@ __all__ = [
     "cross_entropy_with_logits", "cross_entropy_with_logits_grad",
 ]
 
-MSE_REDUCTIONS = ("mean", "sum", "half_sum")
-REDUCTIONS = ("mean", "sum")
 
 
 def _scale(reduction: str, n: int) -> float:

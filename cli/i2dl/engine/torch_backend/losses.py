@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from i2dl.engine.checks import cross_entropy_inputs, loss_inputs
+from i2dl.engine.checks import MSE_REDUCTIONS, REDUCTIONS, cross_entropy_inputs, loss_inputs
 
 __all__ = [
     "mse", "mse_grad", "l1", "l1_grad", "bce", "bce_grad",
@@ -18,8 +18,6 @@ __all__ = [
     "cross_entropy_with_logits", "cross_entropy_with_logits_grad",
 ]
 
-MSE_REDUCTIONS = ("mean", "sum", "half_sum")
-REDUCTIONS = ("mean", "sum")
 Loss = Callable[[torch.Tensor], torch.Tensor]
 
 
