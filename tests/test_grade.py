@@ -492,15 +492,21 @@ def test_grade_part_scores_stay_within_zero_and_points(endterm):
 # ---------------------------------------------------------------------------- batches: determinism
 
 
-@pytest.fixture()
-def graded_folder(tmp_path, endterm):
-    """An exam on disk and a folder of varied submissions (key, follow-through, invalid, missing, bad)."""
+def exam_with_two_submissions(tmp_path, endterm):
+    """The exam on disk, and a folder with the key's answers and a follow-through submission."""
     write_exam(endterm, tmp_path / "exam")
     subs = tmp_path / "subs"
     subs.mkdir()
     write_submission(subs, endterm, key_answers(endterm), "perfect")
     write_submission(subs, endterm, with_answers(endterm, p3_2={"z": [6, 5, 3], "m": [6, 5], "y": 9,
                                                                 "L": 49}), "follow")
+    return subs
+
+
+@pytest.fixture()
+def graded_folder(tmp_path, endterm):
+    """An exam on disk and a folder of varied submissions (key, follow-through, invalid, missing, bad)."""
+    subs = exam_with_two_submissions(tmp_path, endterm)
     write_submission(subs, endterm, with_answers(endterm, p3_2={"z": "6 4 ?", "y": "1/0"}), "invalid")
     write_submission(subs, endterm, {}, "empty-answers")
     write_submission(subs, endterm, with_answers(endterm, p1_1="BA", p2_1="none"), "Ünïcode id")
@@ -594,12 +600,7 @@ def test_grade_feedback_keeps_what_the_student_wrote_inside_its_code_span(endter
 
 @pytest.fixture()
 def cli_folder(tmp_path, endterm):
-    write_exam(endterm, tmp_path / "exam")
-    subs = tmp_path / "subs"
-    subs.mkdir()
-    write_submission(subs, endterm, key_answers(endterm), "perfect")
-    write_submission(subs, endterm, with_answers(endterm, p3_2={"z": [6, 5, 3], "m": [6, 5], "y": 9,
-                                                                "L": 49}), "follow")
+    exam_with_two_submissions(tmp_path, endterm)
     return tmp_path
 
 
