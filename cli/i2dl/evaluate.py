@@ -49,7 +49,7 @@ def build_graph(nodes: Mapping[str, Parsed], known: set[str], *, where: Mapping[
     deps: dict[str, frozenset[str]] = {}
     defined = set(known) | set(nodes) | set(CONSTANTS)
     for name, parsed in nodes.items():
-        names = set(parsed.names) | _grad_names(parsed.node)
+        names = set(parsed.names)
         unknown = sorted(n for n in names if n not in defined)
         if unknown:
             import difflib
@@ -81,11 +81,6 @@ def build_graph(nodes: Mapping[str, Parsed], known: set[str], *, where: Mapping[
     for n in nodes:
         visit(n, [])
     return Graph(dict(nodes), order, deps)
-
-
-def _grad_names(node: Node) -> set[str]:
-    # grad(out, wrt) reads the whole path between them; its two names are already free names.
-    return set()
 
 
 @dataclass

@@ -76,8 +76,3 @@ def render_template(text: str, evaluate: Callable[[str], Any], style: str = "lat
             raise
 
     return _TEMPLATE.sub(sub, text)
-
-
-def template_exprs(text: str) -> list[str]:
-    """The expressions a template uses."""
-    return [m.group(1) for m in _TEMPLATE.finditer(text)]

@@ -47,22 +47,6 @@ def as_int(value: Any, op: str, arg: str) -> int:
     return int(f)
 
 
-def check_stride(value: Any, op: str, arg: str = "stride") -> int:
-    """A stride is an integer >= 1."""
-    s = as_int(value, op, arg)
-    if s < 1:
-        raise EngineError(op, arg, f"must be >= 1, got {s}")
-    return s
-
-
-def check_padding(value: Any, op: str, arg: str = "padding") -> int:
-    """A padding is an integer >= 0."""
-    p = as_int(value, op, arg)
-    if p < 0:
-        raise EngineError(op, arg, f"must be >= 0, got {p}")
-    return p
-
-
 def check_kernel_fits(n: int, k: int, padding: int, op: str, shapes: dict) -> None:
     """A kernel of size k must fit into the padded input of size n + 2p."""
     if k < 1:

@@ -204,9 +204,3 @@ def write_results(batch: BatchResult, exam: Exam, out: Path) -> dict[str, str]:
         atomic_write_text(safe_child(feedback_dir, name).with_name(name + ".md"), feedback_markdown(r, exam))
     files["feedback"] = feedback_dir
     return {k: str(v) for k, v in files.items()}
-
-
-def result_brief(r: SubmissionResult) -> dict[str, Any]:
-    """A short per-student row for the terminal."""
-    return {"student_id": r.student_id, "total": r.total, "percent": r.percent,
-            "problems": r.problem_scores(), "file": r.file}
