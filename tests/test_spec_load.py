@@ -144,3 +144,13 @@ def test_alternative_when_offers_it_only_where_it_holds_and_renders_feedback(tmp
     other = make_instance(spec, 0, np_engine, pins={"a": 2, "b": 3})
     (alt,) = other.parts[0].blanks[0].alternatives
     assert alt["value"] == 6 and alt["feedback"] == "2 times 3 is not a sum."
+
+
+def test_stress_test_reports_how_often_each_constraint_rejects(tmp_path, np_engine):
+    from i2dl.validate import stress_spec
+
+    spec = load_spec(write(tmp_path, GOOD.replace("parts:", 'constraints:\n  - {expr: "a != b", why: "a and b differ"}\nparts:')))
+    stats = stress_spec(spec, 200, np_engine)
+    rate = stats["rejection_rates"]["a and b differ"]
+    assert 0.1 < rate < 0.3  # a == b for 1 in 5 samples
+    assert stats["failures"] == 0 and 1.0 < stats["tries_per_instance"] < 1.5

@@ -42,14 +42,17 @@ def stress_spec(compiled, samples: int, engine) -> dict[str, Any]:
     """Sample `samples` seeds: tries per instance, degenerate instances, the range of each answer."""
     from i2dl.spec.instance import make_instance
 
+    from collections import Counter
+
     tries = 0
+    rejections: Counter[str] = Counter()
     degenerate: dict[str, int] = {}
     ranges: dict[str, list[float]] = {}
     failures = 0
     first_failure = ""
     for seed in range(samples):
         try:
-            inst = make_instance(compiled, seed, engine)
+            inst = make_instance(compiled, seed, engine, rejections=rejections)
         except I2dlError as exc:
             failures += 1
             first_failure = first_failure or f"seed {seed}: {exc}"
@@ -68,8 +71,11 @@ def stress_spec(compiled, samples: int, engine) -> dict[str, Any]:
                         key = f"{b.name} equals the mistake '{alt['name']}'"
                         degenerate[key] = degenerate.get(key, 0) + 1
     made = samples - failures
+    # Each try is one sample: rejected by the first unmet constraint, or kept.
+    rates = {why: n / tries for why, n in rejections.most_common()} if tries else {}
     return {"samples": samples, "failures": failures, "first_failure": first_failure,
-            "tries_per_instance": tries / made if made else 0.0, "degenerate": degenerate, "ranges": ranges}
+            "tries_per_instance": tries / made if made else 0.0, "degenerate": degenerate, "ranges": ranges,
+            "rejection_rates": rates}
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -101,6 +107,9 @@ def validate_file(path: Path, samples: int, engine_name: str | None) -> dict[str
                                             f"first: {stats['first_failure']}")
                 for what, n in stats["degenerate"].items():
                     report["warnings"].append(f"{path}: degenerate in {n} of {samples} samples: {what}")
+                worst = list(stats["rejection_rates"].items())[:3]
+                if worst:
+                    report["notes"].append("rejected by: " + "; ".join(f"{why} {rate:.0%}" for why, rate in worst))
                 report["notes"].append("ranges " + ", ".join(
                     f"{k} {fmt_number(lo)}..{fmt_number(hi)}" for k, (lo, hi) in list(stats["ranges"].items())[:6]))
         elif kind == "mcq":

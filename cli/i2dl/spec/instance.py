@@ -266,9 +266,12 @@ def sample_leaves(compiled: CompiledSpec, rng: np.random.Generator, pins: dict[s
     return env
 
 
-def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine
-                 ) -> tuple[dict, dict, list[str], int]:
-    """Sample until the constraints hold: (leaves, values, warnings, tries used)."""
+def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine,
+                 rejections: Counter[str] | None = None) -> tuple[dict, dict, list[str], int]:
+    """Sample until the constraints hold: (leaves, values, warnings, tries used).
+
+    `rejections`, when given, counts the samples each constraint (or evaluation error) rejected.
+    """
     spec = compiled.spec
     params = _all_params(spec)
     unknown = [k for k in pins if k not in params]
@@ -281,8 +284,18 @@ def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine
                         "parameters: " + ", ".join(params))
     overrides = {k: coerce_pin(k, v, params[k]) for k, v in pins.items() if k in compiled.graph.nodes}
     fully_pinned = all(n in pins or isinstance(params[n], m.FixedParam) for n in compiled.leaves)
-    rng = np.random.default_rng(seed)
     failures: Counter[str] = Counter()
+    try:
+        return _sample_until_valid(compiled, seed, pins, engine, overrides, fully_pinned, failures)
+    finally:
+        if rejections is not None:
+            rejections.update(failures)
+
+
+def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine, overrides: dict,
+                        fully_pinned: bool, failures: Counter[str]) -> tuple[dict, dict, list[str], int]:
+    spec = compiled.spec
+    rng = np.random.default_rng(seed)
     tries = 1 if fully_pinned else spec.max_tries
     for attempt in range(1, tries + 1):
         leaves = sample_leaves(compiled, rng, pins)
@@ -312,10 +325,11 @@ def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine
 
 
 def make_instance(compiled: CompiledSpec, seed: int, engine, *, pins: dict[str, Any] | None = None,
-                  number: int = 1, points: float | None = None) -> ProblemInstance:
+                  number: int = 1, points: float | None = None,
+                  rejections: Counter[str] | None = None) -> ProblemInstance:
     """A fresh instance of `compiled` for `seed` (pinned parameters kept as given)."""
     spec = compiled.spec
-    leaves, values, warnings, tries = solve_leaves(compiled, seed, dict(pins or {}), engine)
+    leaves, values, warnings, tries = solve_leaves(compiled, seed, dict(pins or {}), engine, rejections)
     answer_names = {a.name for p in spec.parts for a in p.answers}
     visible = {k: v for k, v in values.items() if k not in answer_names}
     tmpl_eval = Evaluator(engine, visible)
