@@ -40,9 +40,9 @@ def default_paths() -> list[Path]:
 
 def stress_spec(compiled, samples: int, engine) -> dict[str, Any]:
     """Sample `samples` seeds: tries per instance, degenerate instances, the range of each answer."""
-    from i2dl.spec.instance import make_instance
-
     from collections import Counter
+
+    from i2dl.spec.instance import make_instance
 
     tries = 0
     rejections: Counter[str] = Counter()
