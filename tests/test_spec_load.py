@@ -154,3 +154,10 @@ def test_stress_test_reports_how_often_each_constraint_rejects(tmp_path, np_engi
     rate = stats["rejection_rates"]["a and b differ"]
     assert 0.1 < rate < 0.3  # a == b for 1 in 5 samples
     assert stats["failures"] == 0 and 1.0 < stats["tries_per_instance"] < 1.5
+
+
+def test_partial_pins_that_break_a_constraint_give_a_warning_not_a_failure(tmp_path, np_engine):
+    spec = load_spec(write(tmp_path, GOOD.replace("parts:", 'constraints: ["a + b > 20"]\nmax_tries: 100\nparts:')))
+    inst = make_instance(spec, 0, np_engine, pins={"a": 1})
+    assert inst.params["a"] == 1
+    assert inst.warnings and "a + b > 20" in inst.warnings[0]

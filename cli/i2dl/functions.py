@@ -1133,3 +1133,12 @@ def as_text(x: Any) -> str:
     from i2dl.render import fmt_value  # imported on use, as the shape algebra above
 
     return fmt_value(x)
+
+
+@register("maths")
+def argmax_rows(x: Value) -> np.ndarray:
+    """index of the largest entry of each row (0-based, first one on ties), as a vector"""
+    a = _arr(x)
+    if a.ndim != 2:
+        raise ExprError(f"argmax_rows() needs a matrix, got shape {a.shape}")
+    return np.argmax(a, axis=1).astype(np.float64)

@@ -297,6 +297,7 @@ def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any],
     spec = compiled.spec
     rng = np.random.default_rng(seed)
     tries = 1 if fully_pinned else spec.max_tries
+    fallback = None  # with pins, the instructor's numbers win over exam-quality constraints
     for attempt in range(1, tries + 1):
         leaves = sample_leaves(compiled, rng, pins)
         try:
@@ -317,6 +318,14 @@ def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any],
         if fully_pinned:
             return leaves, values, [f"constraint not met by the pinned values: {unmet}"], attempt
         failures[unmet] += 1
+        if pins and fallback is None:
+            fallback = (leaves, values, unmet, attempt)
+        if fallback is not None and attempt >= min(tries, 500):
+            break
+    if fallback is not None:
+        leaves, values, unmet, attempt = fallback
+        return leaves, values, [f"constraint not met with the pinned values (no sample of the other "
+                                f"parameters met it): {unmet}"], attempt
     worst, n = failures.most_common(1)[0]
     raise SamplingError(
         f"no instance of '{spec.id}' met the constraints in {tries} tries; "
