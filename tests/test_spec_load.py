@@ -161,3 +161,10 @@ def test_partial_pins_that_break_a_constraint_give_a_warning_not_a_failure(tmp_p
     inst = make_instance(spec, 0, np_engine, pins={"a": 1})
     assert inst.params["a"] == 1
     assert inst.warnings and "a + b > 20" in inst.warnings[0]
+
+
+def test_range_bounds_may_read_earlier_parameters(tmp_path, np_engine):
+    spec = load_spec(write(tmp_path, GOOD.replace("b: {type: int, min: 1, max: 5}", "b: {type: int, min: 1, max: a}")))
+    for seed in range(30):
+        inst = make_instance(spec, seed, np_engine)
+        assert 1 <= inst.params["b"] <= inst.params["a"]

@@ -71,12 +71,22 @@ class ProblemInstance:
 # ---------------------------------------------------------------------------- sampling
 
 
-def _grid(p: m._Grid) -> np.ndarray | list:
+def _bound(v: float | str, env: dict[str, Any] | None) -> float:
+    """A range bound: a number, or an expression over earlier values (max: h)."""
+    if isinstance(v, str):
+        return float(Evaluator(None, env or {}).eval(parse(v, where=f"bound '{v}'").node, f"bound '{v}'"))
+    return float(v)
+
+
+def _grid(p: m._Grid, env: dict[str, Any] | None = None) -> np.ndarray | list:
     if p.choices is not None:
         return list(p.choices)
-    n = int(np.floor((p.max - p.min) / p.step + 1e-9)) + 1
+    lo, hi = _bound(p.min, env), _bound(p.max, env)
+    if lo > hi:
+        raise SpecError(f"the range {p.min}..{p.max} is empty here ({lo:g} > {hi:g})")
+    n = int(np.floor((hi - lo) / p.step + 1e-9)) + 1
     decimals = max(0, -int(np.floor(np.log10(p.step))) if p.step < 1 else 0) + 2
-    values = np.round(p.min + p.step * np.arange(n), decimals)
+    values = np.round(lo + p.step * np.arange(n), decimals)
     if p.exclude:
         values = values[~np.isin(values, np.asarray(p.exclude, dtype=float))]
     return values
@@ -113,7 +123,7 @@ def sample_param(p: Any, rng: np.random.Generator, env: dict[str, Any] | None = 
         return bool(rng.integers(0, 2))
     if isinstance(p, m.ChoiceParam):
         return _coerce_fixed(p.choices[int(rng.integers(0, len(p.choices)))])
-    grid = _grid(p)
+    grid = _grid(p, env)
     if len(grid) == 0:
         raise SpecError("the value range is empty after exclusions")
     if isinstance(p, (m.IntParam, m.DecimalParam)):

@@ -19,8 +19,8 @@ class _Model(BaseModel):
 class _Grid(_Model):
     """Values from min..max in steps, or from an explicit list."""
 
-    min: float | None = None
-    max: float | None = None
+    min: float | str | None = None  # a number, or an expression over earlier parameters
+    max: float | str | None = None
     step: float = 1
     choices: list[Any] | None = None
     exclude: list[float] = Field(default_factory=list)
@@ -31,7 +31,8 @@ class _Grid(_Model):
             raise ValueError("give either min and max (with an optional step) or choices")
         if self.choices is not None and not self.choices:
             raise ValueError("choices must not be empty")
-        if self.min is not None and self.max is not None and self.min > self.max:
+        numbers = isinstance(self.min, (int, float)) and isinstance(self.max, (int, float))
+        if numbers and self.min > self.max:
             raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
         if self.step <= 0:
             raise ValueError("step must be > 0")
