@@ -41,7 +41,7 @@ LIB = Library()
 ENDTERM_2024_P3 = {"x": [2, 3, 1, 2, -1], "n": 5, "c": [0.5, 1.5, 0.5], "w": [-1, 3], "t": 2,
                    "g_y": 2, "g_m": [2, 1], "g_z": [1, 2, 3], "j": 2}
 # 2020 mock exam IV: ReLU network, half the sum of squared errors, update w21 (input 2 -> hidden 1).
-MOCK_2020_IV = {"h": 2, "x": [2, -1], "W1": [[1, -0.5], [0.5, -1]], "b1": [0.5, -0.5],
+MOCK_2020_IV = {"nh": 2, "x": [2, -1], "W1": [[1, -0.5], [0.5, -1]], "b1": [0.5, -0.5],
                 "W2": [[0.5, -1], [-0.5, 1]], "b2": [-1, 0.5], "t": [1, 0.5], "act": "relu", "alpha": 0.1,
                 "reduction": "half_sum", "lr": 0.1, "wi": 2, "wj": 1}
 
@@ -216,8 +216,8 @@ def test_2020_mock_iv_c_chain_and_path_sum():
     if "mlp-backprop" not in LIB.ids():
         pytest.skip("mlp-backprop is not written yet")
     expl = explain_spec("mlp-backprop", MOCK_2020_IV, library=LIB)
-    u = _blank(expl, "u")
-    assert r"2 \cdot 1 + (-1) \cdot 0.5 + 0.5 = 2" in _line(_step_with(u, "u_{1}"))  # h1 = 2.0
+    u = _blank(expl, "h")
+    assert r"2 \cdot 1 + (-1) \cdot 0.5 + 0.5 = 2" in _line(_step_with(u, "h_{1}"))  # h1 = 2.0
     loss = _blank(expl, "L")
     assert loss["steps"][-1]["value"] == 2.5
     dw = _blank(expl, "dW")
@@ -225,12 +225,12 @@ def test_2020_mock_iv_c_chain_and_path_sum():
     # dL/d node for every node from the loss back to the weight, each as its local rule with numbers
     assert any(x.startswith(r"\frac{\partial L}{\partial y} = y - t = ") and x.endswith("[-1, -2]") for x in lines)
     assert any(r"\frac{\partial L}{\partial a} = \frac{\partial L}{\partial y} \, W_{2}^{\top}" in x for x in lines)
-    assert any(r"\odot \mathbb{1}[u > 0]" in x and x.endswith("[1.5, 0]") for x in lines)
+    assert any(r"\odot \mathbb{1}[h > 0]" in x and x.endswith("[1.5, 0]") for x in lines)
     # the asked entry as the sum over paths: (o1 - t1) w31 1 i2 + (o2 - t2) w32 1 i2 = -1.5
     paths = next(s for s in dw["steps"] if s["text"].startswith("every path"))
-    assert paths["rhs"][0] == (r"\left(y_{1} - t_{1}\right) \cdot \left(W_{2}\right)_{1,1} \cdot \mathbb{1}[u_{1} > 0] "
+    assert paths["rhs"][0] == (r"\left(y_{1} - t_{1}\right) \cdot \left(W_{2}\right)_{1,1} \cdot \mathbb{1}[h_{1} > 0] "
                                r"\cdot x_{2} + \left(y_{2} - t_{2}\right) \cdot \left(W_{2}\right)_{1,2} \cdot "
-                               r"\mathbb{1}[u_{1} > 0] \cdot x_{2}")
+                               r"\mathbb{1}[h_{1} > 0] \cdot x_{2}")
     assert paths["rhs"][1] == r"-1 \cdot 0.5 \cdot 1 \cdot (-1) + (-2) \cdot (-1) \cdot 1 \cdot (-1)"
     assert paths["rhs"][2:] == ["0.5 + (-2)", "-1.5"]
     assert dw["steps"][-1]["value"] == -1.5

@@ -29,12 +29,12 @@ ATOL = 1e-6
 # --- pinned seed problems ------------------------------------------------------------------
 
 ENDTERM_2022_P6 = {  # leaky ReLU (alpha 0.5), MSE averaged over the two outputs, update w11
-    "h": 3, "x": [1, -2], "W1": [[-0.5, 1, 2], [-1, 0.5, 1.5]], "b1": [0.5, 0, -1],
+    "nh": 3, "x": [1, -2], "W1": [[-0.5, 1, 2], [-1, 0.5, 1.5]], "b1": [0.5, 0, -1],
     "W2": [[1, -0.5], [-0.5, 2], [-1, 1]], "b2": [-1, 2], "t": [1, 1], "act": "leaky_relu",
     "alpha": 0.5, "reduction": "mean", "lr": 0.1, "wi": 1, "wj": 1,
 }
 MOCK_2020_IV = {  # ReLU, half the sum of squared errors, update w21 (input 2 -> hidden 1)
-    "h": 2, "x": [2, -1], "W1": [[1, -0.5], [0.5, -1]], "b1": [0.5, -0.5],
+    "nh": 2, "x": [2, -1], "W1": [[1, -0.5], [0.5, -1]], "b1": [0.5, -0.5],
     "W2": [[0.5, -1], [-0.5, 1]], "b2": [-1, 0.5], "t": [1, 0.5], "act": "relu", "alpha": 0.1,
     "reduction": "half_sum", "lr": 0.1, "wi": 2, "wj": 1,
 }
@@ -96,7 +96,7 @@ def alternatives(spec_id: str, pins: dict, name: str) -> dict[str, dict]:
 
 def test_solve_reproduces_endterm_2022_problem_6_1_forward_pass(engine):
     r = solve("mlp-backprop", ENDTERM_2022_P6, engine.name)
-    close(blank(r, "u"), [2, 0, -2])
+    close(blank(r, "h"), [2, 0, -2])
     close(blank(r, "a"), [2, 0, -1])
     close(blank(r, "y"), [2, 0])
 
@@ -117,7 +117,7 @@ def test_solve_reproduces_endterm_2022_problem_6_3_weight_update(engine):
 
 def test_solve_reproduces_mock_2020_part_4a_forward_pass(engine):
     r = solve("mlp-backprop", MOCK_2020_IV, engine.name)
-    close(blank(r, "u"), [2, -0.5])
+    close(blank(r, "h"), [2, -0.5])
     close(blank(r, "a"), [2, 0])
     close(blank(r, "y"), [0, -1.5])
     close(blank(r, "dadh"), [1, 0])
