@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import i2dl.io as io_module
 from i2dl.errors import NotFoundError, SpecError, SubmissionError, UsageError
 from i2dl.io import (
     atomic_write_bytes,
@@ -52,6 +54,34 @@ title: "Conv"
 """
 
 
+#: The routes a YAML text can take: the pure-Python parser (PyYAML without libyaml), libyaml
+#: composing in C then one guard walk over the graph, and libyaml's events composed in Python
+#: with the guards (texts too big to compose in C, and every text the walk rejects).
+YAML_BACKENDS = ("python", "libyaml", "libyaml-events")
+
+
+@contextlib.contextmanager
+def yaml_route(name: str):
+    """Load YAML through route `name` inside the block."""
+    if name != "python" and io_module._CParser is None:
+        pytest.skip("PyYAML is built without libyaml")
+    saved = io_module.USE_LIBYAML, io_module.C_COMPOSE_MAX_INDICATORS
+    io_module.USE_LIBYAML = name != "python"
+    if name == "libyaml-events":
+        io_module.C_COMPOSE_MAX_INDICATORS = -1
+    try:
+        yield
+    finally:
+        io_module.USE_LIBYAML, io_module.C_COMPOSE_MAX_INDICATORS = saved
+
+
+@pytest.fixture(params=YAML_BACKENDS)
+def yaml_backend(request):
+    """Run the test once per YAML route: data and errors must not depend on it."""
+    with yaml_route(request.param):
+        yield request.param
+
+
 def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
     path = tmp_path / name
     if isinstance(text, bytes):
@@ -64,7 +94,7 @@ def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
 # --------------------------------------------------------------------------- load_yaml
 
 
-def test_load_yaml_reads_mapping_in_file_order(tmp_path):
+def test_load_yaml_reads_mapping_in_file_order(tmp_path, yaml_backend):
     data = load_yaml(write(tmp_path, "s.yaml", "b: 1\na: [1.5, x, true]\n"))
     assert data == {"b": 1, "a": [1.5, "x", True]}
     assert list(data) == ["b", "a"]
@@ -89,12 +119,12 @@ def test_load_yaml_checks_size_before_parsing(tmp_path):
 
 
 @pytest.mark.parametrize("text", ["", "   \n\n", "# only a comment\n", "~\n", "null\n"])
-def test_load_yaml_empty_file_is_a_clear_error(tmp_path, text):
+def test_load_yaml_empty_file_is_a_clear_error(tmp_path, text, yaml_backend):
     with pytest.raises(SpecError, match="no data"):
         load_yaml(write(tmp_path, "e.yaml", text))
 
 
-def test_load_yaml_billion_laughs_fails_fast(tmp_path):
+def test_load_yaml_billion_laughs_fails_fast(tmp_path, yaml_backend):
     path = write(tmp_path, "bomb.yaml", BILLION_LAUGHS)
     start = time.perf_counter()
     with pytest.raises(SpecError, match="more than 100,000 nodes") as info:
@@ -104,13 +134,13 @@ def test_load_yaml_billion_laughs_fails_fast(tmp_path):
     assert "alias" in info.value.fix
 
 
-def test_load_yaml_billion_laughs_raises_callers_error_class(tmp_path):
+def test_load_yaml_billion_laughs_raises_callers_error_class(tmp_path, yaml_backend):
     path = write(tmp_path, "bomb.yaml", BILLION_LAUGHS)
     with pytest.raises(SubmissionError):
         load_yaml(path, error=SubmissionError)
 
 
-def test_load_yaml_counts_alias_expansion_against_node_cap(tmp_path):
+def test_load_yaml_counts_alias_expansion_against_node_cap(tmp_path, yaml_backend):
     # 10 aliases of a 10-item list: 11 distinct items on disk, over 100 once expanded.
     text = "a: &a [1,2,3,4,5,6,7,8,9,10]\nb: [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
     with pytest.raises(SpecError, match="more than 100 nodes"):
@@ -118,45 +148,94 @@ def test_load_yaml_counts_alias_expansion_against_node_cap(tmp_path):
     assert load_yaml(write(tmp_path, "y.yaml", text), max_nodes=200)["b"][9] == list(range(1, 11))
 
 
-def test_load_yaml_counts_long_aliased_strings(tmp_path):
+def test_load_yaml_counts_long_aliased_strings(tmp_path, yaml_backend):
     text = f"a: &a {'x' * 50_000}\nb: [{', '.join(['*a'] * 100)}]\n"
     with pytest.raises(SpecError, match="nodes"):
         load_yaml(write(tmp_path, "s.yaml", text), max_nodes=1000)
 
 
-def test_load_yaml_rejects_recursive_alias(tmp_path):
+def test_load_yaml_rejects_recursive_alias(tmp_path, yaml_backend):
     with pytest.raises(SpecError, match="recursive") as info:
         load_yaml(write(tmp_path, "r.yaml", "a: &a [1, *a]\n"))
     assert info.value.where.endswith(":1:11")
 
 
-def test_load_yaml_rejects_nesting_beyond_max_depth(tmp_path):
+def test_load_yaml_rejects_nesting_beyond_max_depth(tmp_path, yaml_backend):
     deep = "[" * 51 + "]" * 51
     with pytest.raises(SpecError, match="deeper than 50 levels"):
         load_yaml(write(tmp_path, "d.yaml", f"a: {deep}\n"))
     assert load_yaml(write(tmp_path, "ok.yaml", "[" * 50 + "]" * 50))
 
 
-def test_load_yaml_rejects_block_nesting_beyond_max_depth(tmp_path):
+def test_load_yaml_rejects_block_nesting_beyond_max_depth(tmp_path, yaml_backend):
     text = "".join("  " * i + f"k{i}:\n" for i in range(6)) + "  " * 6 + "v\n"
     with pytest.raises(SpecError, match="deeper than 5 levels"):
         load_yaml(write(tmp_path, "d.yaml", text), max_depth=5)
 
 
-def test_load_yaml_huge_nesting_is_an_error_not_a_crash(tmp_path):
+def test_load_yaml_huge_nesting_is_an_error_not_a_crash(tmp_path, yaml_backend):
     path = write(tmp_path, "d.yaml", "[" * 200_000 + "]" * 200_000)
     with pytest.raises(SpecError, match="deeper"):
         load_yaml(path)
 
 
-def test_load_yaml_counts_alias_height_against_max_depth(tmp_path):
+def test_load_yaml_counts_alias_height_against_max_depth(tmp_path, yaml_backend):
     text = "a: &a [[[[1]]]]\nb: [[[*a]]]\n"  # 1 + 4 own levels, then 1 + 3 + 4 through the alias
     with pytest.raises(SpecError, match="deeper than 6"):
         load_yaml(write(tmp_path, "d.yaml", text), max_depth=6)
     assert load_yaml(write(tmp_path, "e.yaml", text), max_depth=8)["b"] == [[[[[[[1]]]]]]]
 
 
-def test_load_yaml_malformed_names_file_line_and_column(tmp_path):
+def test_load_yaml_alias_over_node_cap_names_the_alias(tmp_path, yaml_backend):
+    # 15 nodes before the list's items, 11 per *a: the 8th alias (line 2, column 26) passes 100.
+    text = "a: &a [1,2,3,4,5,6,7,8,9,10]\nb: [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+    path = write(tmp_path, "x.yaml", text)
+    with pytest.raises(SpecError, match="more than 100 nodes") as info:
+        load_yaml(path, max_nodes=100)
+    assert info.value.where == f"{path}:2:26"
+
+
+def test_load_yaml_alias_over_max_depth_names_the_alias(tmp_path, yaml_backend):
+    path = write(tmp_path, "d.yaml", "a: &a [[[[1]]]]\nb: [[[*a]]]\n")
+    with pytest.raises(SpecError, match="deeper than 6") as info:
+        load_yaml(path, max_depth=6)
+    assert info.value.where == f"{path}:2:7"
+
+
+def test_load_yaml_guards_do_not_expand_aliases(tmp_path, yaml_backend):
+    # Under a cap high enough to let it through, the bomb (~4e8 nodes expanded) loads at once:
+    # neither the guards nor the constructor copy what an alias repeats.
+    path = write(tmp_path, "bomb.yaml", BILLION_LAUGHS)
+    start = time.perf_counter()
+    data = load_yaml(path, max_nodes=10**12)
+    assert time.perf_counter() - start < 1.0
+    assert data["i"][0] is data["h"]
+
+
+@pytest.mark.parametrize("text", ["- " * 100_000 + "x\n", "a: " + "{b: " * 100_000 + "1\n"])
+def test_load_yaml_huge_nesting_in_any_style_is_an_error_not_a_crash(tmp_path, yaml_backend, text):
+    # libyaml's C composer has no depth check: ~25,000 levels overflow the stack and kill the
+    # process, so such a text must never reach it.
+    with pytest.raises(SpecError, match="deeper than 50"):
+        load_yaml(write(tmp_path, "d.yaml", text))
+
+
+def test_load_yaml_composes_in_c_only_texts_with_few_indicators(tmp_path, monkeypatch):
+    if io_module._CParser is None:
+        pytest.skip("PyYAML is built without libyaml")
+    import yaml
+
+    composed = []
+    real = yaml.CSafeLoader
+    monkeypatch.setattr(yaml, "CSafeLoader", lambda text: composed.append(text) or real(text))
+    small = "a: [" + ", ".join(["1"] * 10) + "]\n"
+    big = "a: [" + ", ".join(["1"] * (io_module.C_COMPOSE_MAX_INDICATORS + 1)) + "]\n"
+    assert load_yaml(write(tmp_path, "s.yaml", small))["a"] == [1] * 10
+    assert load_yaml(write(tmp_path, "b.yaml", big))["a"] == [1] * (io_module.C_COMPOSE_MAX_INDICATORS + 1)
+    assert composed == [small]
+
+
+def test_load_yaml_malformed_names_file_line_and_column(tmp_path, yaml_backend):
     path = write(tmp_path, "bad.yaml", "a: 1\nb: [1, 2\nc: 3\n")
     with pytest.raises(SpecError, match="invalid YAML") as info:
         load_yaml(path)
@@ -165,7 +244,7 @@ def test_load_yaml_malformed_names_file_line_and_column(tmp_path):
     assert info.value.fix
 
 
-def test_load_yaml_tab_indentation_gets_specific_fix(tmp_path):
+def test_load_yaml_tab_indentation_gets_specific_fix(tmp_path, yaml_backend):
     path = write(tmp_path, "tab.yaml", "a:\n\tb: 1\n")
     with pytest.raises(SpecError) as info:
         load_yaml(path)
@@ -173,34 +252,52 @@ def test_load_yaml_tab_indentation_gets_specific_fix(tmp_path):
     assert "spaces" in info.value.fix
 
 
-def test_load_yaml_duplicate_key_names_key_and_lines(tmp_path):
+def test_load_yaml_tab_in_a_flow_collection_gets_specific_fix(tmp_path, yaml_backend):
+    # libyaml words this one "found a tab character that violates indentation".
+    path = write(tmp_path, "tab.yaml", "é: [1, 2\n\tc: 3\n")
+    with pytest.raises(SpecError) as info:
+        load_yaml(path)
+    assert info.value.where == f"{path}:2:1"
+    assert "spaces" in info.value.fix
+
+
+def test_load_yaml_alias_and_anchor_errors_name_the_anchor(tmp_path, yaml_backend):
+    path = write(tmp_path, "u.yaml", "a: *x\n")
+    with pytest.raises(SpecError, match="found undefined alias 'x'") as info:
+        load_yaml(path)
+    assert info.value.where == f"{path}:1:4"
+    with pytest.raises(SpecError, match="found duplicate anchor 'x'"):
+        load_yaml(write(tmp_path, "d.yaml", "a: &x 1\nb: &x 2\n"))
+
+
+def test_load_yaml_duplicate_key_names_key_and_lines(tmp_path, yaml_backend):
     path = write(tmp_path, "dup.yaml", "a: 1\nb:\n  c: 2\n  d: 3\n  c: 4\n")
     with pytest.raises(SpecError, match=r"duplicate key 'c' \(first defined at line 3\)") as info:
         load_yaml(path)
     assert info.value.where == f"{path}:5:3"
 
 
-def test_load_yaml_duplicate_key_detected_across_quoting(tmp_path):
+def test_load_yaml_duplicate_key_detected_across_quoting(tmp_path, yaml_backend):
     with pytest.raises(SpecError, match="duplicate key 'a'"):
         load_yaml(write(tmp_path, "dup.yaml", "a: 1\n'a': 2\n"))
 
 
-def test_load_yaml_duplicate_key_detected_in_flow_mapping(tmp_path):
+def test_load_yaml_duplicate_key_detected_in_flow_mapping(tmp_path, yaml_backend):
     with pytest.raises(SpecError, match="duplicate key 1"):
         load_yaml(write(tmp_path, "dup.yaml", "m: {1: x, 1: y}\n"))
 
 
-def test_load_yaml_merge_key_override_is_not_a_duplicate(tmp_path):
+def test_load_yaml_merge_key_override_is_not_a_duplicate(tmp_path, yaml_backend):
     text = "base: &b {p: 1, q: 2}\nder:\n  <<: *b\n  q: 3\n"
     assert load_yaml(write(tmp_path, "m.yaml", text))["der"] == {"p": 1, "q": 3}
 
 
-def test_load_yaml_same_key_in_different_mappings_is_fine(tmp_path):
+def test_load_yaml_same_key_in_different_mappings_is_fine(tmp_path, yaml_backend):
     assert load_yaml(write(tmp_path, "k.yaml", "a: {x: 1}\nb: {x: 2}\n")) == {
         "a": {"x": 1}, "b": {"x": 2}}
 
 
-def test_load_yaml_never_constructs_python_objects(tmp_path):
+def test_load_yaml_never_constructs_python_objects(tmp_path, yaml_backend):
     marker = tmp_path / "pwned"
     text = f"a: !!python/object/apply:os.system ['touch {marker}']\n"
     with pytest.raises(SpecError, match="constructor") as info:
@@ -209,7 +306,7 @@ def test_load_yaml_never_constructs_python_objects(tmp_path):
     assert "tag" in info.value.fix
 
 
-def test_load_yaml_rejects_several_documents(tmp_path):
+def test_load_yaml_rejects_several_documents(tmp_path, yaml_backend):
     with pytest.raises(SpecError, match="single document") as info:
         load_yaml(write(tmp_path, "two.yaml", "a: 1\n---\nb: 2\n"))
     assert "---" in info.value.fix
@@ -222,26 +319,27 @@ def test_load_yaml_invalid_utf8_names_line(tmp_path):
     assert info.value.where == f"{path}:2:5"
 
 
-def test_load_yaml_accepts_utf8_bom(tmp_path):
+def test_load_yaml_accepts_utf8_bom(tmp_path, yaml_backend):
     assert load_yaml(write(tmp_path, "bom.yaml", "\ufeffa: ü\n".encode())) == {"a": "ü"}
 
 
-def test_load_yaml_huge_integer_is_an_error_not_a_crash(tmp_path):
+def test_load_yaml_huge_integer_is_an_error_not_a_crash(tmp_path, yaml_backend):
     with pytest.raises(SpecError, match="cannot read a value"):
         load_yaml(write(tmp_path, "int.yaml", "a: " + "9" * 5000 + "\n"))
 
 
-def test_load_yaml_bad_date_is_an_error_not_a_crash(tmp_path):
+def test_load_yaml_bad_date_is_an_error_not_a_crash(tmp_path, yaml_backend):
     with pytest.raises(SpecError, match="cannot read a value"):
         load_yaml(write(tmp_path, "date.yaml", "a: 2024-13-45\n"))
 
 
-def test_load_yaml_control_character_is_an_error(tmp_path):
-    with pytest.raises(SpecError, match="invalid YAML"):
+def test_load_yaml_control_character_is_an_error(tmp_path, yaml_backend):
+    with pytest.raises(SpecError, match="invalid YAML") as info:
         load_yaml(write(tmp_path, "ctl.yaml", "a: b\x07c\n"))
+    assert "#x0007: special characters are not allowed" in info.value.message
 
 
-def test_load_yaml_text_reports_source_name():
+def test_load_yaml_text_reports_source_name(yaml_backend):
     with pytest.raises(SubmissionError) as info:
         load_yaml_text("a: [1\n", source="<answers>", error=SubmissionError)
     assert info.value.where.startswith("<answers>:")
@@ -302,7 +400,7 @@ def test_load_yaml_json_uses_callers_error_class(tmp_path):
 # --------------------------------------------------------------------------- marks
 
 
-def test_load_yaml_with_marks_maps_key_paths_to_lines(tmp_path):
+def test_load_yaml_with_marks_maps_key_paths_to_lines(tmp_path, yaml_backend):
     data, marks = load_yaml_with_marks(write(tmp_path, "spec.yaml", SPEC))
     assert data["parts"][0]["answers"][1]["expr"] == "h"
     assert marks[()] == 1
@@ -315,7 +413,7 @@ def test_load_yaml_with_marks_maps_key_paths_to_lines(tmp_path):
     assert marks[("title",)] == 9
 
 
-def test_load_yaml_with_marks_merged_keys_point_at_their_definition(tmp_path):
+def test_load_yaml_with_marks_merged_keys_point_at_their_definition(tmp_path, yaml_backend):
     text = "base: &b {p: 1, q: 2}\nder:\n  <<: *b\n  q: 3\n"
     data, marks = load_yaml_with_marks(write(tmp_path, "m.yaml", text))
     assert data["der"] == {"p": 1, "q": 3}
@@ -333,7 +431,7 @@ def test_load_yaml_with_marks_reads_json_lines(tmp_path):
     assert marks[("parts", 0, "answers", 1)] == 5
 
 
-def test_line_of_falls_back_to_nearest_ancestor(tmp_path):
+def test_line_of_falls_back_to_nearest_ancestor(tmp_path, yaml_backend):
     _, marks = load_yaml_with_marks(write(tmp_path, "spec.yaml", SPEC))
     assert line_of(marks, ("parts", 0, "answers", 0, "missing_key")) == 5
     assert line_of(marks, ("nope", "deeper")) == 1
@@ -392,6 +490,15 @@ def test_dump_yaml_round_trips_and_is_byte_identical(data):
     assert dump_yaml(data) == text
     if data is not None:
         assert load_yaml_text(text) == data
+
+
+@settings(max_examples=100, deadline=None)
+@given(yaml_values)
+def test_yaml_routes_read_dumped_data_alike(data):
+    text = dump_yaml({"d": data})
+    for name in YAML_BACKENDS:
+        with yaml_route(name):
+            assert load_yaml_text(text) == {"d": data}, name
 
 
 @given(st.floats(allow_nan=False))

@@ -19,8 +19,11 @@ from typing import Any
 
 import numpy as np
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from i2dl.errors import I2dlError, NotFoundError, SpecError, UsageError
 
@@ -60,12 +63,32 @@ _DEEP_FIX = "flatten the structure; no spec or submission needs this much nestin
 
 # --------------------------------------------------------------------------- YAML
 
+try:
+    from yaml.cyaml import CParser as _CParser
+except ImportError:  # PyYAML built without libyaml
+    _CParser = None
 
-class _GuardedLoader(yaml.SafeLoader):
-    """SafeLoader that bounds depth, counts nodes (an alias at its expanded size) and rejects duplicate keys."""
+#: Parse YAML with libyaml when PyYAML has it (several times faster). Data and errors are the
+#: same as with the pure-Python parser, which is the fallback; tests switch this off to cover it.
+USE_LIBYAML = _CParser is not None
+#: libyaml's composer recurses in C without a depth check (about 25,000 nesting levels overflow
+#: an 8 MB stack and kill the process) and builds every node before the guards can look. So a
+#: text is composed in C only if it holds at most this many of the characters '[{-:?,': every
+#: collection, and every node but the root, hangs on one of them (a few nodes per character at
+#: most), which bounds both the C recursion and the nodes built. Other texts are composed in
+#: Python from libyaml's events, with the guards checked as each node is composed.
+C_COMPOSE_MAX_INDICATORS = 2000
+_INDICATORS = "[{-:?,"
 
-    def __init__(self, text: str, max_depth: int, max_nodes: int) -> None:
-        super().__init__(text)
+
+class _GuardedComposer(Composer):
+    """Composer that bounds depth, counts nodes (an alias at its expanded size) and rejects duplicate keys.
+
+    Mixed into a loader with the pure-Python parser (_GuardedLoader) or libyaml's (_CEventLoader);
+    the guards see the same events either way.
+    """
+
+    def _start_guards(self, max_depth: int, max_nodes: int) -> None:
         self.max_depth = max_depth
         self.max_nodes = max_nodes
         self.depth = 0
@@ -102,34 +125,14 @@ class _GuardedLoader(yaml.SafeLoader):
     def compose_mapping_node(self, anchor: str | None) -> MappingNode:
         """Compose a mapping and reject a key that occurs twice (PyYAML would keep the last)."""
         node = super().compose_mapping_node(anchor)
-        seen: dict[Any, Node] = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
-                continue
-            key = self.construct_object(key_node, deep=True)
-            self.key_values[key_node] = key
-            try:
-                first = seen.get(key)
-            except TypeError:  # unhashable keys are reported by the constructor
-                continue
-            if first is not None:
-                raise _mark_limit(
-                    f"duplicate key {key!r} (first defined at line {first.start_mark.line + 1})",
-                    "keep one entry: YAML would silently drop the first value",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node
+        _check_duplicate_keys(node, self.key_value)
         return node
 
     def _charge(self, cost: int, mark: Any) -> None:
         """Add `cost` nodes; fail as soon as the budget is exceeded."""
         self.total += cost
         if self.total > self.max_nodes:
-            raise _mark_limit(
-                f"document has more than {self.max_nodes:,} nodes once aliases are expanded",
-                "remove anchors/aliases (&name / *name) that repeat large blocks, or split the file",
-                mark,
-            )
+            raise _mark_limit(_too_many(self.max_nodes), _MANY_FIX, mark)
 
     def _charge_alias(self, anchor: str, target: Node, mark: Any) -> None:
         """Charge an alias the expanded size and height of the node it repeats."""
@@ -158,8 +161,172 @@ class _GuardedLoader(yaml.SafeLoader):
         return self.key_values[key_node]
 
 
-def _yaml_marks(root: Node, loader: _GuardedLoader) -> dict[KeyPath, int]:
-    """The 1-based line of every key path: a mapping entry's key line, a list item's first line."""
+class _GuardedLoader(_GuardedComposer, yaml.SafeLoader):
+    """The pure-Python reader, scanner and parser, guarded composer, SafeConstructor."""
+
+    def __init__(self, text: str, max_depth: int, max_nodes: int) -> None:
+        yaml.SafeLoader.__init__(self, text)  # its reader rejects control characters
+        self._start_guards(max_depth, max_nodes)
+
+
+if _CParser is not None:
+
+    class _CEventLoader(_GuardedComposer, _CParser, SafeConstructor, Resolver):
+        """libyaml's scanner and parser, guarded composer (in Python), SafeConstructor."""
+
+        def __init__(self, text: str, max_depth: int, max_nodes: int) -> None:
+            _CParser.__init__(self, text)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            Composer.__init__(self)
+            self._start_guards(max_depth, max_nodes)
+
+
+def _too_many(max_nodes: int) -> str:
+    """The message for a document over the node cap."""
+    return f"document has more than {max_nodes:,} nodes once aliases are expanded"
+
+
+_MANY_FIX = "remove anchors/aliases (&name / *name) that repeat large blocks, or split the file"
+
+
+def _check_duplicate_keys(node: MappingNode, key_value: Any) -> None:
+    """Raise for a scalar key that occurs twice in `node` (merge keys `<<` aside)."""
+    seen: dict[Any, Node] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
+            continue
+        key = key_value(key_node)
+        try:
+            first = seen.get(key)
+        except TypeError:  # unhashable keys are reported by the constructor
+            continue
+        if first is not None:
+            raise _mark_limit(
+                f"duplicate key {key!r} (first defined at line {first.start_mark.line + 1})",
+                "keep one entry: YAML would silently drop the first value",
+                key_node.start_mark,
+            )
+        seen[key] = key_node
+
+
+class _GraphRejected(Exception):
+    """The guard walk over a libyaml node graph failed; the text is re-read to say where."""
+
+
+def _check_graph(root: Node, key_value: Any, max_depth: int, max_nodes: int) -> None:
+    """The guards of _GuardedComposer, as one walk over a composed node graph.
+
+    An alias is a second visit to a node: memoised, it costs the node's expanded size and
+    height without expanding it, and a visit to a node still being walked is a recursive alias.
+    Nodes are visited in document order, so the running total is the one the composer keeps.
+    """
+    sizes: dict[Node, int] = {}
+    heights: dict[Node, int] = {}
+    total = 0
+
+    def visit(node: Node, depth: int) -> int:
+        """Charge `node` (walking it the first time) and return its collection height."""
+        nonlocal total
+        height = heights.get(node)
+        if height is not None:  # an alias of a finished node
+            if depth + height > max_depth:
+                raise _GraphRejected
+            total += sizes[node]
+        elif node in sizes:  # an alias inside the node it names
+            raise _GraphRejected
+        else:
+            before = total
+            value = node.value
+            if type(node) is ScalarNode:
+                total += 1 + len(value) // CHARS_PER_NODE
+                height = 0
+            else:
+                if depth >= max_depth:
+                    raise _GraphRejected
+                total += 1
+                sizes[node] = -1  # being walked
+                below = 0
+                if type(node) is SequenceNode:
+                    for child in value:
+                        below = max(below, visit(child, depth + 1))
+                else:
+                    for key_node, value_node in value:
+                        below = max(below, visit(key_node, depth + 1), visit(value_node, depth + 1))
+                    _check_duplicate_keys(node, key_value)
+                height = 1 + below
+            sizes[node] = total - before
+            heights[node] = height
+        if total > max_nodes:
+            raise _GraphRejected
+        return height
+
+    visit(root, 0)
+
+
+def _load_composed_in_c(text: str, max_depth: int, max_nodes: int, want_marks: bool
+                        ) -> tuple[Any, dict[KeyPath, int]] | None:
+    """Compose in C, guard-walk the graph, then construct; None if anything fails before that.
+
+    A failure is left to the event-by-event path, which reports the same error, with the
+    same position, as the pure-Python parser (aliases, for one, leave no mark in the graph).
+    """
+    loader = yaml.CSafeLoader(text)
+    key_values: dict[Node, Any] = {}
+
+    def key_value(key_node: Node) -> Any:
+        if key_node not in key_values:
+            key_values[key_node] = loader.construct_object(key_node, deep=True)
+        return key_values[key_node]
+
+    try:
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None, {}
+            _check_graph(node, key_value, max_depth, max_nodes)
+        except (_GraphRejected, _Limit, yaml.YAMLError, ValueError, OverflowError, RecursionError):
+            return None
+        data = loader.construct_document(node)  # SafeConstructor: plain data only
+        return data, _yaml_marks(node, key_value) if want_marks else {}
+    finally:
+        loader.dispose()
+
+
+def _load_guarded(text: str, max_depth: int, max_nodes: int, want_marks: bool
+                  ) -> tuple[Any, dict[KeyPath, int]]:
+    """Compose with the guards checked event by event, then construct."""
+    if USE_LIBYAML:
+        loader: _GuardedComposer = _CEventLoader(text, max_depth, max_nodes)
+    else:
+        loader = _GuardedLoader(text, max_depth, max_nodes)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        data = loader.construct_document(node)  # SafeConstructor: plain data only
+        return data, _yaml_marks(node, loader.key_value) if want_marks else {}
+    finally:
+        loader.dispose()
+
+
+def _load_yaml_data(text: str, max_depth: int, max_nodes: int, want_marks: bool
+                    ) -> tuple[Any, dict[KeyPath, int]]:
+    """Data and key-path lines of a YAML text, by the fastest safe route."""
+    if USE_LIBYAML:
+        yaml.reader.Reader(text)  # the pure-Python reader's check for control characters
+        if sum(map(text.count, _INDICATORS)) <= C_COMPOSE_MAX_INDICATORS:
+            loaded = _load_composed_in_c(text, max_depth, max_nodes, want_marks)
+            if loaded is not None:
+                return loaded
+    return _load_guarded(text, max_depth, max_nodes, want_marks)
+
+
+def _yaml_marks(root: Node, key_value: Any) -> dict[KeyPath, int]:
+    """The 1-based line of every key path: a mapping entry's key line, a list item's first line.
+
+    Walked after construction, through aliases (bounded by the node cap already checked).
+    """
     marks: dict[KeyPath, int] = {(): root.start_mark.line + 1}
 
     def walk(node: Node, path: KeyPath) -> None:
@@ -173,7 +340,7 @@ def _yaml_marks(root: Node, loader: _GuardedLoader) -> dict[KeyPath, int]:
             for key_node, value_node in node.value:
                 if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
                     continue
-                key = loader.key_value(key_node)
+                key = key_value(key_node)
                 try:
                     hash(key)
                 except TypeError:
@@ -187,12 +354,14 @@ def _yaml_marks(root: Node, loader: _GuardedLoader) -> dict[KeyPath, int]:
 
 _YAML_FIXES = (
     ("found character '\\t'", "indent with spaces, not tabs"),
+    ("found a tab character", "indent with spaces, not tabs"),  # libyaml's wording
     ("mapping values are not allowed", "quote a value that contains ': ', or fix the indentation"),
     ("could not determine a constructor", "remove the '!tag': only plain YAML data is allowed"),
     ("expected a single document", "remove the '---' separator: one document per file"),
     ("found undefined alias", "define the anchor (&name) before using the alias (*name)"),
     ("found duplicate anchor", "give each anchor (&name) a different name"),
 )
+_LIBYAML_NO_TOKEN = "found character that cannot start any token"
 
 
 def _yaml_fix(problem: str) -> str:
@@ -201,6 +370,15 @@ def _yaml_fix(problem: str) -> str:
         if needle in problem:
             return fix
     return "check indentation, quotes and brackets at this position"
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """The error's context and problem; libyaml's 'found character' named as PyYAML names it."""
+    problem = exc.problem
+    mark = exc.problem_mark
+    if problem == _LIBYAML_NO_TOKEN and mark is not None and 0 <= mark.index < len(text):
+        problem = f"found character {text[mark.index]!r} that cannot start any token"
+    return ", ".join(p for p in (exc.context, problem) if p)
 
 
 def _where(source: str, line: int | None = None, col: int | None = None) -> str:
@@ -213,20 +391,14 @@ def _where(source: str, line: int | None = None, col: int | None = None) -> str:
 def _parse_yaml(
     text: str, source: str, max_depth: int, max_nodes: int, error: ErrorClass, want_marks: bool
 ) -> tuple[Any, dict[KeyPath, int]]:
-    """Compose with the guards, construct with SafeLoader, and map every failure to `error`."""
-    loader = None
+    """Load with the guards and SafeConstructor, and map every failure to `error`."""
     try:
-        loader = _GuardedLoader(text, max_depth, max_nodes)  # its reader rejects control chars
-        node = loader.get_single_node()
-        if node is None:
-            raise _empty(source, error)
-        data = loader.construct_document(node)
-        marks = _yaml_marks(node, loader) if want_marks else {}
+        data, marks = _load_yaml_data(text, max_depth, max_nodes, want_marks)
     except _Limit as exc:
         raise error(exc.message, where=_where(source, exc.line, exc.col), fix=exc.fix) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = ", ".join(p for p in (exc.context, exc.problem) if p)
+        problem = _yaml_problem(exc, text)
         where = _where(source, mark.line + 1, mark.column + 1) if mark else source
         raise error(f"invalid YAML: {problem}", where=where, fix=_yaml_fix(problem)) from None
     except yaml.YAMLError as exc:  # e.g. ReaderError for control characters: no mark
@@ -236,9 +408,6 @@ def _parse_yaml(
     except (ValueError, OverflowError) as exc:  # e.g. a 5000-digit int or a 2024-13-45 date
         raise error(f"cannot read a value: {exc}", where=source,
                     fix="quote the value to keep it as text") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
     if data is None:
         raise _empty(source, error)
     return data, marks
