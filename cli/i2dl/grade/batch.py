@@ -6,7 +6,7 @@ import csv
 import io as _io
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -159,19 +159,18 @@ def summary_data(batch: BatchResult, exam: Exam) -> dict[str, Any]:
         "failed": len(batch.failed),
         "mean": round(sum(totals) / len(totals), 4) if totals else None,
         "distribution": bins, "mean_per_part": per_part,
-        "students": [{"student_id": r.student_id, "total": r.total, "percent": round(r.percent, 2)}
-                     for r in sorted(batch.graded, key=lambda r: r.student_id)],
+        "students": [_student_data(r) for r in sorted(batch.graded, key=lambda r: r.student_id)],
         "failures": batch.failed,
-        "results": [_result_data(r) for r in sorted(batch.graded, key=lambda r: r.student_id)],
     }
 
 
-def _result_data(r: SubmissionResult) -> dict[str, Any]:
-    d = asdict(r)
-    for p in d["parts"]:
-        for b in p["blanks"]:
-            b.pop("value", None)
-    return d
+def _student_data(r: SubmissionResult) -> dict[str, Any]:
+    """One student's totals, score per part and status per blank (the prose lives in feedback/)."""
+    return {"student_id": r.student_id, "file": Path(r.file).name, "total": r.total,
+            "percent": round(r.percent, 2),
+            "parts": {p.number: p.score for p in r.parts},
+            "blanks": {p.number: {b.name: b.status for b in p.blanks} for p in r.parts},
+            "notes": r.notes}
 
 
 def distribution(totals: list[float], max_points: float, bins: int = 10) -> list[dict[str, Any]]:
