@@ -126,3 +126,31 @@ def assert_same_error(engines, name: str, args: tuple, kw: dict) -> None:
             getattr(eng, name)(*args, **kw)
         messages.append(str(info.value))
     assert len(set(messages)) == 1, messages
+
+
+def cli_solve(spec_id: str, pins: list[str]) -> dict:
+    """`i2dl --engine numpy solve SPEC --param ... --json` through Typer's CliRunner, as data."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from i2dl.cli import app
+
+    args = ["--engine", "numpy", "solve", spec_id, "--json"]
+    for pin in pins:
+        args += ["--param", pin]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["spec"] == spec_id
+    return data
+
+
+def assert_spec_validates(path, samples: int, max_tries: float) -> None:
+    """`i2dl validate` finds no error and no warning, and sampling needs few tries."""
+    from i2dl.validate import validate_paths
+
+    (report,) = validate_paths([path], samples=samples, engine_name="numpy")["files"]
+    assert report["errors"] == [], report["errors"]
+    assert report["warnings"] == [], report["warnings"]
+    assert report["tries_per_instance"] < max_tries

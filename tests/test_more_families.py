@@ -11,22 +11,19 @@ Torch comparisons skip visibly when torch is missing.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from i2dl.cli import app
 from i2dl.engine import get_engine
 from i2dl.errors import ExprError
 from i2dl.functions import argmax_rows
 from i2dl.generate import solve_spec
 from i2dl.spec.instance import make_instance
 from i2dl.spec.load import Library, load_spec
-from i2dl.validate import validate_paths
+from tests.strategies import assert_spec_validates, cli_solve
 
 SPECS = Path(__file__).resolve().parents[1] / "problems" / "specs"
 FAMILIES = ["attention-weights", "regularized-step", "init-variance", "upsampling-shapes",
@@ -436,13 +433,7 @@ CLI_PINS = {
 @pytest.mark.parametrize("spec_id", FAMILIES)
 def test_cli_solve_json_with_pinned_parameters(spec_id):
     params, name, expected = CLI_PINS[spec_id]
-    args = ["--engine", "numpy", "solve", spec_id, "--json"]
-    for p in params:
-        args += ["--param", p]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
-    assert out["spec"] == spec_id
+    out = cli_solve(spec_id, params)
     # the instructor's numbers win: unmet quality constraints are only noted
     assert all(w.startswith("constraint not met by the pinned values") for w in out["warnings"])
     blanks = {b["name"]: b["value"] for part in out["parts"] for b in part["blanks"]}
@@ -451,8 +442,4 @@ def test_cli_solve_json_with_pinned_parameters(spec_id):
 
 @pytest.mark.parametrize("spec_id", FAMILIES)
 def test_family_validates_without_warnings(spec_id):
-    report = validate_paths([SPECS / f"{spec_id}.yaml"], samples=150, engine_name="numpy")
-    (f,) = report["files"]
-    assert f["errors"] == [], f["errors"]
-    assert f["warnings"] == [], f["warnings"]
-    assert f["tries_per_instance"] < 30
+    assert_spec_validates(SPECS / f"{spec_id}.yaml", samples=150, max_tries=30)

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from i2dl.cli import app
 from i2dl.engine import get_engine
 from i2dl.errors import EngineError
 from i2dl.generate import solve_spec
 from i2dl.spec.instance import make_instance
 from i2dl.spec.load import Library
 from i2dl.validate import validate_paths
+from tests.strategies import cli_solve
 
 SPECS_DIR = Path(__file__).resolve().parents[1] / "problems" / "specs"
 FAMILY = [
@@ -352,13 +351,7 @@ CLI_PINS = {
 @pytest.mark.parametrize("spec", FAMILY)
 def test_cli_solve_json(spec):
     pins, name, expected = CLI_PINS[spec]
-    args = ["--engine", "numpy", "solve", spec, "--json"]
-    for pin in pins:
-        args += ["--param", pin]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    assert data["spec"] == spec
+    data = cli_solve(spec, pins)
     assert _blanks(data)[name] == pytest.approx(expected, abs=1e-6)  # eps moves optimizer steps by ~1e-9
 
 

@@ -19,7 +19,7 @@ from i2dl.engine import get_engine
 from i2dl.generate import solve_spec
 from i2dl.spec.instance import make_instance
 from i2dl.spec.load import load_spec
-from i2dl.validate import validate_paths
+from tests.strategies import assert_spec_validates
 
 SPECS = Path(__file__).resolve().parents[1] / "problems" / "specs"
 FAMILIES = ["mlp-backprop", "logistic-regression-step", "conv2d-by-hand", "residual-gradient",
@@ -301,8 +301,4 @@ def test_cli_solve_linear_layer_backward():
 
 @pytest.mark.parametrize("spec_id", FAMILIES)
 def test_spec_validates(spec_id):
-    report = validate_paths([SPECS / f"{spec_id}.yaml"], samples=100, engine_name="numpy")
-    (f,) = report["files"]
-    assert f["errors"] == [], f["errors"]
-    assert f["warnings"] == [], f["warnings"]
-    assert f["tries_per_instance"] < 50
+    assert_spec_validates(SPECS / f"{spec_id}.yaml", samples=100, max_tries=50)
