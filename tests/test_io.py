@@ -244,17 +244,10 @@ def test_load_yaml_malformed_names_file_line_and_column(tmp_path, yaml_backend):
     assert info.value.fix
 
 
-def test_load_yaml_tab_indentation_gets_specific_fix(tmp_path, yaml_backend):
-    path = write(tmp_path, "tab.yaml", "a:\n\tb: 1\n")
-    with pytest.raises(SpecError) as info:
-        load_yaml(path)
-    assert info.value.where == f"{path}:2:1"
-    assert "spaces" in info.value.fix
-
-
-def test_load_yaml_tab_in_a_flow_collection_gets_specific_fix(tmp_path, yaml_backend):
-    # libyaml words this one "found a tab character that violates indentation".
-    path = write(tmp_path, "tab.yaml", "é: [1, 2\n\tc: 3\n")
+# The flow-collection case is worded by libyaml as "found a tab character that violates indentation".
+@pytest.mark.parametrize("text", ["a:\n\tb: 1\n", "é: [1, 2\n\tc: 3\n"], ids=["block", "flow-collection"])
+def test_load_yaml_tab_indentation_gets_specific_fix(tmp_path, yaml_backend, text):
+    path = write(tmp_path, "tab.yaml", text)
     with pytest.raises(SpecError) as info:
         load_yaml(path)
     assert info.value.where == f"{path}:2:1"
