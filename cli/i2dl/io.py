@@ -295,11 +295,23 @@ def _load_composed_in_c(text: str, max_depth: int, max_nodes: int, want_marks: b
 
 def _load_guarded(text: str, max_depth: int, max_nodes: int, want_marks: bool
                   ) -> tuple[Any, dict[KeyPath, int]]:
-    """Compose with the guards checked event by event, then construct."""
+    """Compose with the guards checked event by event, then construct.
+
+    A text libyaml refuses is read again by the pure-Python parser, so that what the user is
+    told (which guard tripped, where, and the problem) never depends on libyaml's own limits
+    and wording: libyaml scans flow collections ahead and stops at its own depth limit before
+    the guards see an event.
+    """
     if USE_LIBYAML:
-        loader: _GuardedComposer = _CEventLoader(text, max_depth, max_nodes)
-    else:
-        loader = _GuardedLoader(text, max_depth, max_nodes)
+        try:
+            return _compose_and_construct(_CEventLoader(text, max_depth, max_nodes), want_marks)
+        except yaml.YAMLError:
+            pass
+    return _compose_and_construct(_GuardedLoader(text, max_depth, max_nodes), want_marks)
+
+
+def _compose_and_construct(loader: _GuardedComposer, want_marks: bool) -> tuple[Any, dict[KeyPath, int]]:
+    """One document's data and marks from a guarded loader, which is disposed of after."""
     try:
         node = loader.get_single_node()
         if node is None:
@@ -352,33 +364,43 @@ def _yaml_marks(root: Node, key_value: Any) -> dict[KeyPath, int]:
     return marks
 
 
-_YAML_FIXES = (
-    ("found character '\\t'", "indent with spaces, not tabs"),
-    ("found a tab character", "indent with spaces, not tabs"),  # libyaml's wording
-    ("mapping values are not allowed", "quote a value that contains ': ', or fix the indentation"),
-    ("could not determine a constructor", "remove the '!tag': only plain YAML data is allowed"),
-    ("expected a single document", "remove the '---' separator: one document per file"),
-    ("found undefined alias", "define the anchor (&name) before using the alias (*name)"),
-    ("found duplicate anchor", "give each anchor (&name) a different name"),
-)
-_LIBYAML_NO_TOKEN = "found character that cannot start any token"
+_GENERIC_YAML_FIX = "check indentation, quotes and brackets at this position"
+_CLOSERS = {"[": "]", "{": "}", '"': '"', "'": "'"}
 
 
-def _yaml_fix(problem: str) -> str:
-    """A fix hint for a PyYAML problem text."""
-    for needle, fix in _YAML_FIXES:
-        if needle in problem:
-            return fix
-    return "check indentation, quotes and brackets at this position"
+def _yaml_fix(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """A fix for a YAML error, chosen from the error's class and the text at its marks.
+
+    Never from the library's wording, which changes between releases; what cannot be
+    recognised gets the generic fix.
+    """
+    mark, ctx = exc.problem_mark, exc.context_mark
+    at = text[mark.index:mark.index + 80] if mark is not None else ""
+    line_start = text[text.rfind("\n", 0, mark.index) + 1:mark.index] if mark is not None else ""
+    name = re.match(r"[*&]([^\s,\[\]{}]+)", at)
+    if at.startswith("\t") or "\t" in line_start and not line_start.strip():
+        return "indent with spaces, not tabs"
+    if isinstance(exc, yaml.constructor.ConstructorError) and at.startswith("!"):
+        return "remove the '!tag': only plain YAML data is allowed"
+    if isinstance(exc, yaml.composer.ComposerError):
+        if at.startswith("*") and name:
+            return f"define the anchor &{name.group(1)} before using the alias *{name.group(1)}"
+        if at.startswith("&") and name:
+            return f"give each anchor a name of its own (&{name.group(1)} is defined twice)"
+        if at.startswith(("---", "...")):
+            return "remove the '---' separator: one document per file"
+    opener = text[ctx.index] if ctx is not None and ctx.index < len(text) else ""
+    if opener in _CLOSERS and not isinstance(exc, yaml.constructor.ConstructorError):
+        return (f"close the {opener!r} opened at line {ctx.line + 1}, column {ctx.column + 1} "
+                f"with {_CLOSERS[opener]!r}, or quote the value")
+    if isinstance(exc, yaml.scanner.ScannerError) and at.startswith(":"):
+        return "quote a value that contains ': ', or fix the indentation"
+    return _GENERIC_YAML_FIX
 
 
-def _yaml_problem(exc: yaml.MarkedYAMLError, text: str) -> str:
-    """The error's context and problem; libyaml's 'found character' named as PyYAML names it."""
-    problem = exc.problem
-    mark = exc.problem_mark
-    if problem == _LIBYAML_NO_TOKEN and mark is not None and 0 <= mark.index < len(text):
-        problem = f"found character {text[mark.index]!r} that cannot start any token"
-    return ", ".join(p for p in (exc.context, problem) if p)
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """The error's context and problem, as the parser words them."""
+    return ", ".join(p for p in (exc.context, exc.problem) if p)
 
 
 def _where(source: str, line: int | None = None, col: int | None = None) -> str:
@@ -398,9 +420,8 @@ def _parse_yaml(
         raise error(exc.message, where=_where(source, exc.line, exc.col), fix=exc.fix) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = _yaml_problem(exc, text)
         where = _where(source, mark.line + 1, mark.column + 1) if mark else source
-        raise error(f"invalid YAML: {problem}", where=where, fix=_yaml_fix(problem)) from None
+        raise error(f"invalid YAML: {_yaml_problem(exc)}", where=where, fix=_yaml_fix(exc, text)) from None
     except yaml.YAMLError as exc:  # e.g. ReaderError for control characters: no mark
         raise error(f"invalid YAML: {exc}", where=source, fix="remove control characters") from None
     except RecursionError:
