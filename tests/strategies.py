@@ -9,6 +9,17 @@ from hypothesis.extra.numpy import arrays
 #: Values that keep float64 comparisons meaningful at 1e-10 relative.
 finite = st.floats(min_value=-10, max_value=10, allow_nan=False, allow_infinity=False, width=64)
 small_ints = st.integers(min_value=-5, max_value=5)
+#: Saturation: hand-sized values mixed with values where exp under- or overflows (|x| <= 1e4).
+extreme = st.one_of(
+    st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, width=64),
+    st.sampled_from([-1e4, -800.0, -745.5, -40.0, -0.0, 0.0, 40.0, 709.9, 800.0, 1e4]),
+    st.floats(-10, 10, allow_nan=False, width=64),
+)
+
+
+def extreme_arrays(shape) -> st.SearchStrategy[np.ndarray]:
+    """float64 arrays that mix hand-sized values with values far into saturation."""
+    return arrays(np.float64, shape, elements=extreme)
 
 
 def float_arrays(shape) -> st.SearchStrategy[np.ndarray]:
@@ -128,15 +139,15 @@ def assert_same_error(engines, name: str, args: tuple, kw: dict) -> None:
     assert len(set(messages)) == 1, messages
 
 
-def cli_solve(spec_id: str, pins: list[str]) -> dict:
-    """`i2dl --engine numpy solve SPEC --param ... --json` through Typer's CliRunner, as data."""
+def cli_solve(spec_id: str, pins: list[str], engine: str = "numpy") -> dict:
+    """`i2dl --engine ENGINE solve SPEC --param ... --json` through Typer's CliRunner, as data."""
     import json
 
     from typer.testing import CliRunner
 
     from i2dl.cli import app
 
-    args = ["--engine", "numpy", "solve", spec_id, "--json"]
+    args = ["--engine", engine, "solve", spec_id, "--json"]
     for pin in pins:
         args += ["--param", pin]
     result = CliRunner().invoke(app, args)

@@ -19,6 +19,27 @@ from i2dl.errors import EngineError, ExprError, I2dlError
 from i2dl.expr import Call, Const, Dict, Name, Node, Parsed, Seq
 from i2dl.functions import CONSTANTS, lookup, unbroadcast
 
+#: numpy's floating-point checks while evaluating: overflow, division by zero and invalid
+#: operations are errors; underflow is not, since torch too rounds exp(-800) to 0.
+FP_ERRORS = {"over": "raise", "divide": "raise", "invalid": "raise", "under": "ignore"}
+
+
+def args_text(bound: Mapping[str, Any], width: int = 120) -> str:
+    """`name=value, ...` for an error message, each array cut to a few entries."""
+    parts = []
+    for name, value in bound.items():
+        if isinstance(value, (np.ndarray, list, tuple)):
+            try:
+                text = np.array2string(np.asarray(value, dtype=float), threshold=6, edgeitems=2,
+                                       separator=", ", max_line_width=10**6)
+            except (TypeError, ValueError):
+                text = repr(value)
+        else:
+            text = repr(value)
+        parts.append(f"{name}={text}")
+    joined = ", ".join(parts)
+    return joined if len(joined) <= width else joined[:width - 3] + "..."
+
 
 @dataclass
 class Graph:
@@ -169,14 +190,19 @@ class Evaluator:
 
     def _call(self, fn, bound: dict[str, Any], where: str | None) -> Any:
         try:
-            with np.errstate(all="raise"):
-                return fn.call(self.engine, bound)
+            with np.errstate(**FP_ERRORS):
+                value = fn.call(self.engine, bound)
+            # torch returns inf where numpy raises: one error, worded alike, for both engines.
+            if not _finite(value) and all(_finite(v) for v in bound.values()):
+                raise FloatingPointError
+            return value
         except I2dlError as exc:
             if isinstance(exc, EngineError) or exc.where is None:
                 exc.where = where if exc.where is None else exc.where
             raise
-        except FloatingPointError as exc:
-            raise ExprError(f"{fn.name}(): {exc} (the numbers overflow or are undefined)", where=where) from None
+        except FloatingPointError:
+            raise ExprError(f"{fn.name}({args_text(bound)}): the result overflows or is undefined",
+                            where=where, fix="choose smaller or valid values for these arguments") from None
         except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError, OverflowError) as exc:
             raise ExprError(f"{fn.name}(): {exc}", where=where,
                             fix=f"call it as {fn.signature()}") from None
@@ -248,10 +274,14 @@ class Evaluator:
             if trace is not None and entry.out_id in names_of:
                 trace[names_of[entry.out_id]] = _plain(g)
             try:
-                with np.errstate(all="raise"):
+                with np.errstate(**FP_ERRORS):
                     parts = entry.fn.vjp(self.engine, g, entry.out, **entry.bound)
-            except FloatingPointError as exc:
-                raise ExprError(f"grad through {entry.fn.name}(): {exc}", where=where) from None
+                if not all(_finite(v) for v in parts.values()):
+                    raise FloatingPointError
+            except FloatingPointError:
+                raise ExprError(f"grad through {entry.fn.name}({args_text(entry.bound)}): "
+                                "the gradient overflows or is undefined", where=where,
+                                fix="choose smaller or valid values for these arguments") from None
             for arg, aid in entry.ids.items():
                 if aid is None or parts.get(arg) is None:
                     continue
@@ -263,6 +293,17 @@ class Evaluator:
         if result is None:
             result = np.zeros_like(np.asarray(wrt_value, dtype=float))
         return _plain(unbroadcast(result, wrt_value) if np.shape(result) != np.shape(wrt_value) else result)
+
+
+def _finite(x: Any) -> bool:
+    """False only for a number or numeric array holding inf or nan (other values pass)."""
+    if isinstance(x, (bool, str)) or x is None:
+        return True
+    try:
+        a = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        return True
+    return bool(np.all(np.isfinite(a)))
 
 
 def _plain(x: Any) -> Any:

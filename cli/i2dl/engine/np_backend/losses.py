@@ -78,9 +78,11 @@ def bce_grad(p: Any, t: Any, reduction: str = "mean") -> np.ndarray:
     """dL/dp = c (-t/p + (1 - t)/(1 - p))."""
     p, t, red = loss_inputs("bce_grad", p, t, reduction, REDUCTIONS, names=("p", "t"),
                             probabilities=True, target_probabilities=True)
-    pos = np.where(t > 0, -t / np.where(t > 0, p, 1.0), 0.0)
-    neg = np.where(t < 1, (1 - t) / np.where(t < 1, 1 - p, 1.0), 0.0)
-    return _scale(red, p.size) * (pos + neg)
+    # The factor before the division, as autograd applies it: c/p may be finite where 1/p is not.
+    c = _scale(red, p.size)
+    pos = np.where(t > 0, -(c * t) / np.where(t > 0, p, 1.0), 0.0)
+    neg = np.where(t < 1, (c * (1 - t)) / np.where(t < 1, 1 - p, 1.0), 0.0)
+    return pos + neg
 
 
 def bce_with_logits(z: Any, t: Any, reduction: str = "mean") -> float:
@@ -113,7 +115,8 @@ def cross_entropy_grad(p: Any, target: Any, reduction: str = "mean") -> np.ndarr
     """dL/dp = -c t / p (0 where t = 0)."""
     p, t, index, red = cross_entropy_inputs("cross_entropy_grad", p, target, reduction, probabilities=True)
     t = _soft_target(t, index, p.shape[-1])
-    return _scale(red, _samples(p)) * np.where(t > 0, -t / np.where(t > 0, p, 1.0), 0.0)
+    c = _scale(red, _samples(p))  # before the division, as autograd applies it
+    return np.where(t > 0, -(c * t) / np.where(t > 0, p, 1.0), 0.0)
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
