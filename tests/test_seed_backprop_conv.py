@@ -2,7 +2,7 @@
 
 One test per seed sub-question (pinned parameters, exact values), one CLI test per family,
 and a stress validation of each spec. Seeds: 2024 endterm (000), 2022 endterm (003), 2020
-mock exam (004); see /work/shared/seeds/README.md for the known misprints.
+mock exam (004); see the seeds' README (shared/seeds/README.md beside the project) for the known misprints.
 """
 
 from __future__ import annotations

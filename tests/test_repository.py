@@ -1,0 +1,90 @@
+"""The repository itself: nothing in it names a developer's machine, and the lock covers what
+pyproject.toml asks for, so a fresh clone installs the same versions everywhere."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCK = ROOT / "requirements.lock"
+# Built from pieces so that this file does not match itself.
+ABSOLUTE = re.compile("(/" + "root/|/" + "home/[a-z]|/" + "work/|/" + "tmp/pytest-of|/" + "Users/[A-Za-z])")
+
+
+def tracked_files() -> list[Path]:
+    """The files git tracks, or every file outside virtual environments when there is no git."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+        return [ROOT / name for name in out.decode().split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):
+        skip = {".git", ".venv", ".venv-notorch", ".hypothesis", "__pycache__"}
+        return [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.relative_to(ROOT).parts)]
+
+
+def test_repository_names_no_absolute_machine_path():
+    hits = []
+    for path in tracked_files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        hits += [f"{path.relative_to(ROOT)}:{n}" for n, line in enumerate(text.splitlines(), 1)
+                 if ABSOLUTE.search(line)]
+    assert hits == []
+
+
+def _name(requirement: str) -> str:
+    """The normalised distribution name of a requirement line such as 'PyYAML>=6'."""
+    return re.sub(r"[-_.]+", "-", re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement).group(1)).lower()
+
+
+def locked() -> dict[str, str]:
+    """name -> exact version pinned in requirements.lock."""
+    pins = {}
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"requirements.lock: '{line}' is not pinned with =="
+            pins[_name(name)] = version.split(";")[0].strip()
+    return pins
+
+
+def test_lock_pins_every_dependency_and_extra():
+    tomllib = pytest.importorskip("tomllib")
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        wanted += extra
+    pins = locked()
+    assert sorted(_name(r) for r in wanted if _name(r) not in pins) == []
+
+
+def test_lock_pins_torch_to_the_cpu_wheel_and_nothing_of_cuda():
+    pins = locked()
+    assert pins["torch"].split("+")[0] == "2.13.0"
+    assert [n for n in pins if n.startswith(("nvidia-", "triton"))] == []
+
+
+def _makefile_environment() -> bool:
+    """True inside the virtual environments the Makefile builds from the lock."""
+    return Path(sys.prefix).resolve() in {(ROOT / ".venv").resolve(), (ROOT / ".venv-notorch").resolve()}
+
+
+def test_environment_holds_exactly_the_locked_versions():
+    from importlib.metadata import distributions
+
+    if not _makefile_environment():
+        pytest.skip("not an environment the Makefile built from the lock")
+    pins = locked()
+    installed = {_name(d.metadata["Name"]): d.version.split("+")[0] for d in distributions()}
+    # Beyond the lock: the project itself and the venv's own installer.
+    extra = sorted(set(installed) - set(pins) - {"i2dl", "pip", "setuptools", "wheel"})
+    wrong = {n: (v, pins[n]) for n, v in installed.items() if n in pins and v != pins[n].split("+")[0]}
+    assert extra == [] and wrong == {}
