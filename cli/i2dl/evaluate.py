@@ -9,6 +9,7 @@ exactly as the student would have computed it from their earlier answer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -297,13 +298,15 @@ class Evaluator:
 
 def _finite(x: Any) -> bool:
     """False only for a number or numeric array holding inf or nan (other values pass)."""
-    if isinstance(x, (bool, str)) or x is None:
-        return True
+    if isinstance(x, float):
+        return math.isfinite(x)
+    if not isinstance(x, (np.ndarray, np.floating, list)):
+        return True  # ints, text, records (a receptive field's None is no overflow)
     try:
-        a = np.asarray(x, dtype=float)
+        a = np.asarray(x)
     except (TypeError, ValueError):
         return True
-    return bool(np.all(np.isfinite(a)))
+    return a.dtype.kind != "f" or bool(np.all(np.isfinite(a)))
 
 
 def _plain(x: Any) -> Any:
