@@ -171,3 +171,15 @@ def test_solve_saturated_logistic_step_keys_the_limits():
     values = {b["name"]: b["value"] for p in data["parts"] for b in p["blanks"]}
     assert values["z"] == 900 and values["p"] == 1.0
     assert values["dLdz"] == 0 and values["dLdw"] == 0 and values["w_new"] == 40
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "tanh", "elu"])
+def test_explain_saturated_activation_has_the_solved_numbers(engine, act):
+    from typer.testing import CliRunner
+
+    from i2dl.cli import app
+
+    result = CliRunner().invoke(app, ["--engine", engine.name, "explain", "activation-values",
+                                      "--param", f"act={act}", "--param", "x=[-800,2,800]"])
+    assert result.exit_code == 0, result.output
+    assert "f'(x)" in result.output and "Traceback" not in result.output

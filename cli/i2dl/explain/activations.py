@@ -16,6 +16,14 @@ _ACT_NAMES = {"relu": r"\operatorname{ReLU}", "leaky_relu": r"\operatorname{LReL
               "sigma": r"\sigma", "tanh": r"\tanh", "elu": r"\operatorname{ELU}", "identity": r"\operatorname{id}"}
 
 
+def _sigmoid(x: float) -> float:
+    """1 / (1 + e^-x) without overflow: e^x / (1 + e^x) for x < 0."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
 def _act_forward(kind: str, x: float, alpha: float) -> tuple[str, str, float]:
     """(symbolic, numeric, value) of one activation entry; `x` written as X in the symbolic form."""
     if kind == "relu":
@@ -23,7 +31,7 @@ def _act_forward(kind: str, x: float, alpha: float) -> tuple[str, str, float]:
     if kind == "leaky_relu":
         return (r"\max(\alpha X, X)", rf"\max({_n(alpha)} \cdot {_f(x)}, {_n(x)})", x if x > 0 else alpha * x)
     if kind in ("sigmoid", "sigma"):
-        return r"\frac{1}{1 + e^{-X}}", rf"\frac{{1}}{{1 + e^{{-{_f(x)}}}}}", 1.0 / (1.0 + math.exp(-x))
+        return r"\frac{1}{1 + e^{-X}}", rf"\frac{{1}}{{1 + e^{{-{_f(x)}}}}}", _sigmoid(x)
     if kind == "tanh":
         return r"\tanh(X)", rf"\tanh({_n(x)})", math.tanh(x)
     if kind == "elu":
@@ -40,7 +48,7 @@ def _act_derivative(kind: str, x: float, alpha: float) -> tuple[str, str, float]
         return (r"1 \text{ if } X > 0 \text{ else } \alpha", "1" if x > 0 else rf"\alpha = {_n(alpha)}",
                 1.0 if x > 0 else alpha)
     if kind in ("sigmoid", "sigma"):
-        sv = 1.0 / (1.0 + math.exp(-x))
+        sv = _sigmoid(x)
         return r"\sigma(X)(1 - \sigma(X))", rf"{_n(sv)}(1 - {_n(sv)})", sv * (1 - sv)
     if kind == "tanh":
         t = math.tanh(x)
