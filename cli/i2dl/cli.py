@@ -316,8 +316,7 @@ def functions() -> None:
     table = Table("function", "category", "meaning")
     for name in sorted(FUNCTIONS):
         fn = FUNCTIONS[name]
-        if name.endswith("_") or name in ("add", "sub", "mul", "div", "neg", "pos", "floordiv", "mod",
-                                           "lt", "le", "gt", "ge", "eq", "ne", "index", "where"):
+        if fn.hidden:
             continue
         table.add_row(fn.signature(), fn.category, fn.doc)
     for doc in SPECIAL_FORMS.values():

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from i2dl.errors import ExprError
+from i2dl.ops.activations import ACTIVATIONS, Activation
 
 Value = Any
 
@@ -33,6 +34,19 @@ class Fn:
     category: str
     vjp: Callable[..., dict[str, Value]] | None = None
     needs_engine: bool = False
+    #: LaTeX name in formulas; None writes \operatorname{name}.
+    tex: str | None = None
+    #: No worked step of its own (operators, array plumbing, checks): the formula shows it.
+    quiet: bool = False
+    #: Written out inline where it is used (min(1, 2) = 1), not as a step of its own.
+    inline: bool = False
+    #: Reached through the expression syntax (a + b, x[i]), so not listed by `i2dl functions`.
+    hidden: bool = False
+
+    @property
+    def latex(self) -> str:
+        """The function's name as LaTeX."""
+        return self.tex if self.tex is not None else rf"\operatorname{{{self.name.replace('_', chr(92) + '_')}}}"
 
     def bind(self, args: list, kwargs: dict, where: str | None = None) -> dict[str, Any]:
         """Arguments by parameter name, defaults filled, or an ExprError naming the function."""
@@ -77,7 +91,12 @@ class Fn:
 FUNCTIONS: dict[str, Fn] = {}
 
 
-def register(category: str, *, vjp: Callable | None = None, name: str | None = None):
+#: Categories whose functions have no worked steps of their own unless a renderer says otherwise.
+QUIET_CATEGORIES = ("arithmetic", "logic", "arrays", "checks")
+
+
+def register(category: str, *, vjp: Callable | None = None, name: str | None = None, tex: str | None = None,
+             quiet: bool | None = None, inline: bool = False, hidden: bool = False):
     """Add a function to the whitelist; its Python signature is its expression signature."""
 
     def deco(f: Callable) -> Callable:
@@ -94,7 +113,9 @@ def register(category: str, *, vjp: Callable | None = None, name: str | None = N
             defaults = {p.name: p.default for p in params if p.default is not p.empty}
         fname = name or f.__name__.rstrip("_")
         FUNCTIONS[fname] = Fn(fname, f, names, defaults, (f.__doc__ or "").strip().splitlines()[0]
-                              if f.__doc__ else "", category, vjp, needs_engine)
+                              if f.__doc__ else "", category, vjp, needs_engine, tex=tex,
+                              quiet=category in QUIET_CATEGORIES if quiet is None else quiet,
+                              inline=inline, hidden=hidden)
         return f
 
     return deco
@@ -186,25 +207,25 @@ def _vjp_matmul(E, g, out, a, b):
     return {"a": g_ @ b_.T, "b": a_.T @ g_}
 
 
-@register("arithmetic", vjp=_vjp_add)
+@register("arithmetic", vjp=_vjp_add, hidden=True)
 def add(a, b):
     """a + b"""
     return _num(np.add(a, b)) if _is_array(a) or _is_array(b) else a + b
 
 
-@register("arithmetic", vjp=_vjp_sub)
+@register("arithmetic", vjp=_vjp_sub, hidden=True)
 def sub(a, b):
     """a - b"""
     return _num(np.subtract(a, b)) if _is_array(a) or _is_array(b) else a - b
 
 
-@register("arithmetic", vjp=_vjp_mul)
+@register("arithmetic", vjp=_vjp_mul, hidden=True)
 def mul(a, b):
     """a * b (elementwise)"""
     return _num(np.multiply(a, b)) if _is_array(a) or _is_array(b) else a * b
 
 
-@register("arithmetic", vjp=_vjp_div)
+@register("arithmetic", vjp=_vjp_div, hidden=True)
 def div(a, b):
     """a / b (elementwise)"""
     if not _is_array(b) and float(b) == 0:
@@ -214,7 +235,7 @@ def div(a, b):
     return _num(np.divide(_arr(a), _arr(b))) if _is_array(a) or _is_array(b) else a / b
 
 
-@register("arithmetic")
+@register("arithmetic", hidden=True)
 def floordiv(a, b):
     """floor(a / b)"""
     if np.any(_arr(b) == 0):
@@ -222,7 +243,7 @@ def floordiv(a, b):
     return _num(np.floor_divide(a, b)) if _is_array(a) or _is_array(b) else a // b
 
 
-@register("arithmetic")
+@register("arithmetic", hidden=True)
 def mod(a, b):
     """a mod b"""
     if np.any(_arr(b) == 0):
@@ -240,13 +261,13 @@ def pow(a, b):  # noqa: A001 - the maths name
     return _num(np.power(_arr(a), _arr(b)))
 
 
-@register("arithmetic", vjp=_vjp_neg)
+@register("arithmetic", vjp=_vjp_neg, hidden=True)
 def neg(a):
     """-a"""
     return _num(np.negative(a)) if _is_array(a) else -a
 
 
-@register("arithmetic", vjp=lambda E, g, out, a: {"a": g})
+@register("arithmetic", vjp=lambda E, g, out, a: {"a": g}, hidden=True)
 def pos(a):
     """+a"""
     return a
@@ -279,22 +300,22 @@ for _n, _op in (("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
                 ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)):
     _f = _cmp(_op)
     _f.__doc__ = f"a {_n} b"
-    register("logic", name=_n)(_f)
+    register("logic", name=_n, hidden=True)(_f)
 
 
-@register("logic", name="and_")
+@register("logic", name="and_", hidden=True)
 def and_(*xs):
     """all of the conditions"""
     return all(bool(np.all(x)) for x in xs)
 
 
-@register("logic", name="or_")
+@register("logic", name="or_", hidden=True)
 def or_(*xs):
     """any of the conditions"""
     return any(bool(np.all(x)) for x in xs)
 
 
-@register("logic", name="not_")
+@register("logic", name="not_", hidden=True)
 def not_(a):
     """not a"""
     return not bool(np.all(a))
@@ -305,7 +326,7 @@ def _vjp_where(E, g, out, cond, a, b):
     return {"a": unbroadcast(np.where(c, g, 0.0), a), "b": unbroadcast(np.where(c, 0.0, g), b)}
 
 
-@register("logic", vjp=_vjp_where)
+@register("logic", vjp=_vjp_where, hidden=True)
 def where(cond, a, b):
     """a where cond holds, else b (elementwise)"""
     if np.ndim(cond) == 0 and not isinstance(cond, (list, tuple)):
@@ -328,14 +349,14 @@ def any_(x):
 # ---------------------------------------------------------------------------- maths
 
 
-def _elementwise(name: str, f: Callable, df: Callable | None, doc: str):
+def _elementwise(name: str, f: Callable, df: Callable | None, doc: str, tex: str | None = None):
     def impl(x):
         r = f(_arr(x))
         return _num(r)
 
     impl.__doc__ = doc
     vjp = (lambda E, g, out, x: {"x": unbroadcast(_arr(g) * df(_arr(x), _arr(out)), x)}) if df else None
-    register("maths", vjp=vjp, name=name)(impl)
+    register("maths", vjp=vjp, name=name, tex=tex, quiet=True, inline=True)(impl)
 
 
 def _safe_log(x):
@@ -351,30 +372,30 @@ def _safe_sqrt(x):
 
 
 _elementwise("exp", np.exp, lambda x, y: y, "e^x")
-_elementwise("log", _safe_log, lambda x, y: 1.0 / x, "natural logarithm ln x")
-_elementwise("ln", _safe_log, lambda x, y: 1.0 / x, "natural logarithm ln x")
-_elementwise("log2", lambda x: _safe_log(x) / math.log(2), lambda x, y: 1.0 / (x * math.log(2)), "log base 2")
-_elementwise("log10", lambda x: _safe_log(x) / math.log(10), lambda x, y: 1.0 / (x * math.log(10)), "log base 10")
+_elementwise("log", _safe_log, lambda x, y: 1.0 / x, "natural logarithm ln x", tex=r"\ln")
+_elementwise("ln", _safe_log, lambda x, y: 1.0 / x, "natural logarithm ln x", tex=r"\ln")
+_elementwise("log2", lambda x: _safe_log(x) / math.log(2), lambda x, y: 1.0 / (x * math.log(2)), "log base 2", tex=r"\log_{2}")
+_elementwise("log10", lambda x: _safe_log(x) / math.log(10), lambda x, y: 1.0 / (x * math.log(10)), "log base 10", tex=r"\log_{10}")
 _elementwise("sqrt", _safe_sqrt, lambda x, y: 0.5 / y, "square root")
 _elementwise("abs", np.abs, lambda x, y: np.sign(x), "|x|")
 _elementwise("sign", np.sign, lambda x, y: np.zeros_like(x), "sign of x")
-_elementwise("sin", np.sin, lambda x, y: np.cos(x), "sin x")
-_elementwise("cos", np.cos, lambda x, y: -np.sin(x), "cos x")
+_elementwise("sin", np.sin, lambda x, y: np.cos(x), "sin x", tex=r"\sin")
+_elementwise("cos", np.cos, lambda x, y: -np.sin(x), "cos x", tex=r"\cos")
 
 
-@register("maths", name="floor")
+@register("maths", name="floor", quiet=True, inline=True)
 def floor_(x):
     """floor(x), an int for scalars"""
     return int(math.floor(x)) if not _is_array(x) else np.floor(_arr(x))
 
 
-@register("maths", name="ceil")
+@register("maths", name="ceil", quiet=True, inline=True)
 def ceil_(x):
     """ceil(x), an int for scalars"""
     return int(math.ceil(x)) if not _is_array(x) else np.ceil(_arr(x))
 
 
-@register("maths", name="round")
+@register("maths", name="round", quiet=True, inline=True)
 def round_(x, ndigits=0):
     """x rounded half away from zero to ndigits decimals (as on paper, not banker's rounding)"""
     n = _as_int(ndigits, "round's ndigits")
@@ -385,26 +406,26 @@ def round_(x, ndigits=0):
     return _num(r)
 
 
-@register("maths", name="int")
+@register("maths", name="int", quiet=True)
 def int_(x):
     """x as a whole number (error if it is not one)"""
     return _as_int(x, "int()")
 
 
-@register("maths", name="float")
+@register("maths", name="float", quiet=True)
 def float_(x):
     """x as a decimal number"""
     return float(x)
 
 
-@register("maths", name="max")
+@register("maths", name="max", tex=r"\max", inline=True)
 def max_(*xs):
     """largest entry of one array, or the largest of several values"""
     vals = xs[0] if len(xs) == 1 else xs
     return _num(np.max(_arr(vals) if len(xs) > 1 else _arr(vals)))
 
 
-@register("maths", name="min")
+@register("maths", name="min", tex=r"\min", inline=True)
 def min_(*xs):
     """smallest entry of one array, or the smallest of several values"""
     vals = xs[0] if len(xs) == 1 else xs
@@ -427,7 +448,8 @@ def sum_(x, axis=None):
 
 
 @register("maths", vjp=lambda E, g, out, x, axis=None: {
-    "x": _vjp_sum(E, g, out, x, axis)["x"] / (_arr(x).size if axis is None else _arr(x).shape[int(axis)])})
+    "x": _vjp_sum(E, g, out, x, axis)["x"] / (_arr(x).size if axis is None else _arr(x).shape[int(axis)])},
+    tex=r"\operatorname{mean}")
 def mean(x, axis=None):
     """mean of the entries (along axis)"""
     return _num(np.mean(_arr(x), axis=None if axis is None else int(axis)))
@@ -487,7 +509,7 @@ def _index_key(i):
     return _as_int(i, "an index")
 
 
-@register("arrays", vjp=_vjp_index)
+@register("arrays", vjp=_vjp_index, hidden=True)
 def index(x, i):
     """x[i] (0-based; i may be a tuple for matrices, or a key for results)"""
     key = _index_key(i)
@@ -503,7 +525,7 @@ def index(x, i):
         raise ExprError(f"cannot index a value of shape {np.shape(x)} with {i!r}: {exc}") from None
 
 
-@register("arrays", name="slice_")
+@register("arrays", name="slice_", hidden=True)
 def slice_(start=None, stop=None, step=None):
     """start:stop:step"""
     conv = [None if v is None else _as_int(v, "a slice bound") for v in (start, stop, step)]
@@ -797,7 +819,10 @@ def linear(E, x, w, b=None, convention="xW"):
     return E.linear(x, w, b, convention)
 
 
-def _activation(name: str, extra: tuple[str, ...] = ()):
+def _activation(act: Activation) -> None:
+    """Register act.name(x[, alpha]) and act.name_grad(x[, alpha]) over the engine's kernels."""
+    name = act.name
+
     def vjp(E, g, out, x, **kw):
         return {"x": _arr(g) * getattr(E, f"{name}_grad")(x, **kw)}
 
@@ -808,8 +833,8 @@ def _activation(name: str, extra: tuple[str, ...] = ()):
         return _num(getattr(E, f"{name}_grad")(x, **kw))
 
     # Build real signatures so binding and error messages name the arguments.
-    if extra == ("alpha",):
-        default = 0.01 if name == "leaky_relu" else 1.0
+    if act.alpha is not None:
+        default = act.alpha
 
         def f(E, x, alpha=default):
             return impl(E, x, alpha=alpha)
@@ -831,17 +856,16 @@ def _activation(name: str, extra: tuple[str, ...] = ()):
 
     f.__doc__ = f"{name}(x), elementwise"
     df.__doc__ = f"{name}'(x), elementwise derivative"
-    register("activations", vjp=fv, name=name)(f)
+    register("activations", vjp=fv, name=name, tex=act.tex)(f)
     register("activations", name=f"{name}_grad")(df)
 
 
-for _a in ("relu", "sigmoid", "tanh", "identity"):
-    _activation(_a)
-for _a in ("leaky_relu", "elu"):
-    _activation(_a, ("alpha",))
+for _act in ACTIVATIONS.values():
+    _activation(_act)
 
 
-@register("activations", name="sigma", vjp=lambda E, g, out, x: {"x": _arr(g) * E.sigmoid_grad(x)})
+@register("activations", name="sigma", vjp=lambda E, g, out, x: {"x": _arr(g) * E.sigmoid_grad(x)},
+          tex=ACTIVATIONS["sigmoid"].tex)
 def sigma(E, x):
     """the sigmoid 1 / (1 + e^-x)"""
     return _num(E.sigmoid(x))
@@ -859,7 +883,7 @@ def softmax_jacobian(E, x):
     return E.softmax_jacobian(x)
 
 
-def _loss(name: str, grad_arg: str):
+def _loss(name: str, grad_arg: str, tex: str):
     def vjp(E, g, out, pred, target, reduction="mean"):
         return {"pred": _arr(g) * getattr(E, f"{name}_grad")(pred, target, reduction), "target": None}
 
@@ -871,13 +895,15 @@ def _loss(name: str, grad_arg: str):
 
     f.__doc__ = f"{name} loss of pred against target"
     df.__doc__ = f"d {name} / d {grad_arg}"
-    register("losses", vjp=vjp, name=name)(f)
+    register("losses", vjp=vjp, name=name, tex=tex)(f)
     register("losses", name=f"{name}_grad")(df)
 
 
-for _l, _g in (("mse", "pred"), ("l1", "pred"), ("bce", "p"), ("bce_with_logits", "z"),
-               ("cross_entropy", "p"), ("cross_entropy_with_logits", "z")):
-    _loss(_l, _g)
+for _l, _g, _tex in (("mse", "pred", r"\operatorname{MSE}"), ("l1", "pred", r"\operatorname{L1}"),
+                     ("bce", "p", r"\operatorname{BCE}"), ("bce_with_logits", "z", r"\operatorname{BCE}_{\sigma}"),
+                     ("cross_entropy", "p", r"\operatorname{CE}"),
+                     ("cross_entropy_with_logits", "z", r"\operatorname{CE}_{\operatorname{softmax}}")):
+    _loss(_l, _g, _tex)
 
 
 @register("optimizers")
@@ -1056,7 +1082,7 @@ def _layer(kind, out=None, k=None, stride=None, padding=0, bias=True):
 
 
 _layer.__doc__ = "a layer description {type, out, k, stride, padding, bias}"
-register("shapes", name="layer")(_layer)
+register("shapes", name="layer", quiet=True)(_layer)
 
 
 #: Names spec authors may use as constants.
@@ -1083,36 +1109,38 @@ def lookup(name: str, where: str | None = None) -> Fn:
 # ---------------------------------------------------------------------------- choices of layers
 
 
-_ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "elu", "identity")
-
-
 def _check_activation(kind: str) -> str:
-    if kind not in _ACTIVATIONS:
-        raise ExprError(f"unknown activation '{kind}'", fix="use one of: " + ", ".join(_ACTIVATIONS))
+    if kind not in ACTIVATIONS:
+        raise ExprError(f"unknown activation '{kind}'", fix="use one of: " + ", ".join(ACTIVATIONS))
     return kind
 
 
 def _act_kwargs(kind: str, alpha) -> dict[str, Any]:
-    return {"alpha": alpha} if kind in ("leaky_relu", "elu") else {}
+    """alpha for the kinds that take it, the kind's own default when not given."""
+    default = ACTIVATIONS[kind].alpha
+    return {} if default is None else {"alpha": default if alpha is None else alpha}
 
 
-def _vjp_activate(E, g, out, x, kind, alpha=0.01):
+def _vjp_activate(E, g, out, x, kind, alpha=None):
     k = _check_activation(str(kind))
     return {"x": _arr(g) * getattr(E, f"{k}_grad")(x, **_act_kwargs(k, alpha))}
 
 
-@register("activations", vjp=_vjp_activate)
-def activate(E, x, kind, alpha=0.01):
-    """the activation named kind (relu, leaky_relu, sigmoid, tanh, elu, identity) of x"""
+def activate(E, x, kind, alpha=None):
     k = _check_activation(str(kind))
     return _num(getattr(E, k)(x, **_act_kwargs(k, alpha)))
 
 
-@register("activations")
-def activate_grad(E, x, kind, alpha=0.01):
-    """the derivative of the activation named kind at x"""
+def activate_grad(E, x, kind, alpha=None):
     k = _check_activation(str(kind))
     return _num(getattr(E, f"{k}_grad")(x, **_act_kwargs(k, alpha)))
+
+
+_KINDS = ", ".join(ACTIVATIONS)
+activate.__doc__ = f"the activation named kind ({_KINDS}) of x; alpha defaults to the kind's own"
+activate_grad.__doc__ = f"the derivative of the activation named kind ({_KINDS}) at x"
+register("activations", vjp=_vjp_activate)(activate)
+register("activations")(activate_grad)
 
 
 @register("arrays")

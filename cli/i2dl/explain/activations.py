@@ -1,83 +1,75 @@
-"""Activation functions entry by entry: f(x) and f'(x) in symbols and in numbers."""
+"""Activation functions entry by entry: f(x) and f'(x) in symbols and in numbers.
+
+Everything here is read from the activation's record (`i2dl.ops.activations`); the values come
+from the numpy engine's own kernels, the ones that computed the instance.
+"""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from i2dl.expr import Call
+from i2dl.ops.activations import ACTIVATIONS, ALIASES, activation
 
 from .context import _Ctx
 from .steps import _arr, _f, _n, _tx
 
-_ACT_NAMES = {"relu": r"\operatorname{ReLU}", "leaky_relu": r"\operatorname{LReLU}", "sigmoid": r"\sigma",
-              "sigma": r"\sigma", "tanh": r"\tanh", "elu": r"\operatorname{ELU}", "identity": r"\operatorname{id}"}
+#: Function names that are activations (and so have f'(x) in the chain rule).
+ACTIVATION_NAMES = frozenset(ACTIVATIONS) | frozenset(ALIASES)
 
 
-def _sigmoid(x: float) -> float:
-    """1 / (1 + e^-x) without overflow: e^x / (1 + e^x) for x < 0."""
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+def _kernels():
+    from i2dl.engine import get_engine
+
+    return get_engine("numpy")
 
 
-def _act_forward(kind: str, x: float, alpha: float) -> tuple[str, str, float]:
-    """(symbolic, numeric, value) of one activation entry; `x` written as X in the symbolic form."""
-    if kind == "relu":
-        return r"\max(0, X)", rf"\max(0, {_n(x)})", max(0.0, x)
-    if kind == "leaky_relu":
-        return (r"\max(\alpha X, X)", rf"\max({_n(alpha)} \cdot {_f(x)}, {_n(x)})", x if x > 0 else alpha * x)
-    if kind in ("sigmoid", "sigma"):
-        return r"\frac{1}{1 + e^{-X}}", rf"\frac{{1}}{{1 + e^{{-{_f(x)}}}}}", _sigmoid(x)
-    if kind == "tanh":
-        return r"\tanh(X)", rf"\tanh({_n(x)})", math.tanh(x)
-    if kind == "elu":
-        return (r"X \text{ if } X > 0 \text{ else } \alpha(e^{X} - 1)",
-                _n(x) if x > 0 else rf"{_n(alpha)}(e^{{{_n(x)}}} - 1)", x if x > 0 else alpha * (math.exp(x) - 1))
-    return "X", _n(x), x
+def _alpha(kind: str, alpha: Any) -> float | None:
+    """The kind's alpha: the given one, else the record's default (None if it takes none)."""
+    act = activation(kind)
+    if act is None or act.alpha is None:
+        return None
+    return float(alpha) if alpha is not None else act.alpha
 
 
-def _act_derivative(kind: str, x: float, alpha: float) -> tuple[str, str, float]:
-    """(symbolic, numeric, value) of one activation derivative entry."""
-    if kind == "relu":
-        return r"\mathbb{1}[X > 0]", rf"\mathbb{{1}}[{_n(x)} > 0]", 1.0 if x > 0 else 0.0
-    if kind == "leaky_relu":
-        return (r"1 \text{ if } X > 0 \text{ else } \alpha", "1" if x > 0 else rf"\alpha = {_n(alpha)}",
-                1.0 if x > 0 else alpha)
-    if kind in ("sigmoid", "sigma"):
-        sv = _sigmoid(x)
-        return r"\sigma(X)(1 - \sigma(X))", rf"{_n(sv)}(1 - {_n(sv)})", sv * (1 - sv)
-    if kind == "tanh":
-        t = math.tanh(x)
-        return r"1 - \tanh^{2}(X)", rf"1 - {_f(t)}^{{2}}", 1 - t * t
-    if kind == "elu":
-        return (r"1 \text{ if } X > 0 \text{ else } \alpha e^{X}", "1" if x > 0 else rf"{_n(alpha)} e^{{{_n(x)}}}",
-                1.0 if x > 0 else alpha * math.exp(x))
-    return "1", "1", 1.0
+def _values(kind: str, x: float, alpha: float | None) -> tuple[float, float]:
+    """(f(x), f'(x)) from the engine's kernels."""
+    act = activation(kind)
+    E, kw = _kernels(), ({} if alpha is None else {"alpha": alpha})
+    return float(getattr(E, act.name)(x, **kw)), float(getattr(E, f"{act.name}_grad")(x, **kw))
+
+
+def _act_rule(kind: str, x: float, alpha: Any, derivative: bool) -> tuple[str, str, float]:
+    """(symbolic, numeric, value) of one entry of f or f'; x written as X in the symbolic form."""
+    act = activation(kind)
+    if act is None:
+        raise KeyError(kind)  # the renderer's caller notes "worked steps not available"
+    a = _alpha(kind, alpha)
+    y, dy = _values(kind, x, a)
+    rule = act.derivative if derivative else act.forward
+    fill = {"x": _n(x), "xp": _f(x), "a": _n(a) if a is not None else "", "y": _n(y), "yp": _f(y)}
+    return rule.symbolic, rule.numbers(x, fill), dy if derivative else y
+
+
+def _act_tex(kind: str) -> str:
+    """The activation's name in formulas."""
+    act = activation(kind)
+    return act.tex if act is not None else _tx(kind)
 
 
 def _fprime_tex(kind: str, x: str) -> str:
-    if kind == "relu":
-        return rf"\mathbb{{1}}[{x} > 0]"
-    if kind in ("sigmoid", "sigma"):
-        return rf"\sigma({x})(1 - \sigma({x}))"
-    if kind == "tanh":
-        return rf"(1 - \tanh^{{2}}({x}))"
-    if kind == "identity":
-        return "1"
-    if kind == "leaky_relu":
-        return rf"(\mathbb{{1}}[{x} > 0] + \alpha \, \mathbb{{1}}[{x} \le 0])"
-    return f"{_ACT_NAMES.get(kind, _tx(kind))}'({x})"
+    """f'(x) as a factor of the chain rule."""
+    act = activation(kind)
+    return act.factor(x) if act is not None else f"{_tx(kind)}'({x})"
 
 
 def _fprime_value(ctx: _Ctx, node: Call) -> Any:
+    """f'(x) entry by entry for a chain-rule factor _fprime(x, kind, alpha)."""
     x, kind, alpha = node.args
     k = str(ctx.value(kind))
-    al = ctx.value(alpha)
     xs = _arr(ctx.value(x))
-    alpha_v = float(al) if al is not None else (0.01 if k == "leaky_relu" else 1.0)
-    vals = np.vectorize(lambda t: _act_derivative(k, float(t), alpha_v)[2])(xs) if xs.size else xs
+    a = _alpha(k, ctx.value(alpha))
+    vals = np.vectorize(lambda t: _values(k, float(t), a)[1])(xs) if xs.size else xs
     return float(vals) if np.ndim(vals) == 0 else vals

@@ -11,7 +11,7 @@ from i2dl.errors import I2dlError
 from i2dl.expr import Call, Const, Name, Node, free_names
 from i2dl.functions import FUNCTIONS
 
-from .activations import _ACT_NAMES, _fprime_tex
+from .activations import ACTIVATION_NAMES, _fprime_tex
 from .context import _Ctx
 from .forward import _axes, _conv_of, _unpadded
 from .steps import (
@@ -186,10 +186,10 @@ def _local_vjp(call: Call, param: str, g: Node, ctx: _Ctx) -> Node | None:
     if fn == "linear":
         return _linear_vjp(param, g, a, ctx)
     times = "mul" if np.size(ctx.value(call)) == 1 else "_odot"  # elementwise only for arrays
-    if fn in _ACT_NAMES:
+    if fn in ACTIVATION_NAMES:
         return _c(times, g, Call("_fprime", (a["x"], Const(fn), a.get("alpha", Const(None)))))
     if fn == "activate" and param == "x":
-        return _c(times, g, Call("_fprime", (a["x"], a["kind"], a.get("alpha", Const(0.01)))))
+        return _c(times, g, Call("_fprime", (a["x"], a["kind"], a.get("alpha", Const(None)))))
     if fn in ("mse", "l1") and param == "pred":
         return _regression_vjp(fn, g, a, ctx)
     if fn in ("bce", "bce_with_logits", "cross_entropy", "cross_entropy_with_logits") and param == "pred":
@@ -406,7 +406,7 @@ def _factor_label(hop: _Hop, ctx: _Ctx, k: tuple[int, ...], i: tuple[int, ...]) 
         if fn == "softmax" and p == "x" and len(k) == 1:
             pk, pi = symbol(hop.n).at(k), symbol(hop.n).at(i)
             return rf"{pk}(1 - {pk})" if k == i else rf"\left(-{pk} {pi}\right)"
-        if fn in _ACT_NAMES or fn == "activate":
+        if fn in ACTIVATION_NAMES or fn == "activate":
             kind = fn if fn != "activate" else str(ctx.value(a["kind"]))
             return _fprime_tex(kind, sym("x").at(i))
         if fn in ("conv1d", "conv2d") and p in ("x", "w"):

@@ -12,7 +12,7 @@ import numpy as np
 from i2dl.expr import Call, Const, Name, Node, Seq
 from i2dl.functions import FUNCTIONS
 
-from .activations import _act_derivative, _act_forward
+from .activations import _act_rule
 from .context import _Ctx
 from .registry import renders
 from .steps import (
@@ -339,14 +339,13 @@ def _render_activation(v: View) -> list[Step]:
     fn = v.call.fn
     derivative = fn.endswith("_grad")
     kind = str(v.args["kind"]) if fn.startswith("activate") else fn.removesuffix("_grad")
-    alpha = float(v.args.get("alpha", 0.01 if kind == "leaky_relu" else 1.0))
+    alpha = v.args.get("alpha")
     x = _arr(v.args["x"])
-    rule = _act_derivative if derivative else _act_forward
     xs = v.s("x")
     chosen, hidden = v.ctx.pick(x.shape)
     steps = []
     for idx in chosen:
-        sym, num, val = rule(kind, float(x[idx]), alpha)
+        sym, num, val = _act_rule(kind, float(x[idx]), alpha, derivative)
         sym = sym.replace("X", xs.at(idx))
         steps.append(_step(v.sym.at(idx), sym, num, _n(val), value=val, ref=v.eref(idx if x.ndim else None)))
     if hidden:

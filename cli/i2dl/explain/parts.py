@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from i2dl.expr import Call, Dict, Name, Node, Seq
+from i2dl.functions import FUNCTIONS
 from i2dl.render import fmt_value
 
 from .chain import _grad_steps
@@ -17,7 +18,7 @@ from .registry import RENDERERS
 from .steps import Step, _is_num, _note, _plain, _step, _v
 from .student import _Graded
 from .symbols import Sym, symbol
-from .tex import _OPERATORS, _SCALAR_MATHS, _contains, _grad_root, _index_subs, _numerator, _Tex
+from .tex import _contains, _grad_root, _index_subs, _numerator, _Tex
 
 
 def _part_explanation(prob: Any, part: Any, ctx: _Ctx | None, graded: _Graded | None) -> dict[str, Any]:
@@ -135,12 +136,6 @@ def _derived_steps(name: str, ctx: _Ctx) -> list[Step]:
     return details + [where]
 
 
-_QUIET = _OPERATORS | _SCALAR_MATHS | {"index", "slice_", "transpose", "flatten", "reshape", "shape", "len", "zeros", "ones", "eye",
-                       "onehot", "concat", "stack", "layer", "letters", "letter", "int", "float", "count", "size",
-                       "is_int", "decimals", "distinct", "nonzero", "mixed_sign", "pool_ties", "all", "any", "round",
-                       "lt", "le", "gt", "ge", "eq", "ne", "outer"}
-
-
 def _detail_steps(node: Node, ctx: _Ctx, sym: Sym, ref: str | None, top: bool) -> list[Step]:
     """The worked steps inside an expression: inner calls first, as a student would write them."""
     if isinstance(node, Seq):
@@ -166,7 +161,7 @@ def _detail_steps(node: Node, ctx: _Ctx, sym: Sym, ref: str | None, top: bool) -
             steps += renderer(_view(node, ctx, here, ref if top else None))
         except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError, FloatingPointError):
             steps.append(_note(f"({node.fn}: worked steps not available for these values)"))
-    elif not top and node.fn not in _QUIET and not node.fn.startswith("_"):
+    elif not top and not (FUNCTIONS[node.fn].quiet if node.fn in FUNCTIONS else node.fn.startswith("_")):
         steps.append(_step(_Tex(ctx, "num")(node), _v(ctx.value(node)), value=ctx.value(node)))
     return steps
 

@@ -12,7 +12,7 @@ from i2dl.errors import I2dlError
 from i2dl.expr import Call, Const, Dict, Name, Node, Seq
 from i2dl.functions import FUNCTIONS
 
-from .activations import _ACT_NAMES, _fprime_tex, _fprime_value
+from .activations import ACTIVATION_NAMES, _act_tex, _fprime_tex, _fprime_value
 from .context import _Ctx
 from .registry import RENDERERS
 from .steps import _is_num, _tx, _v
@@ -32,14 +32,6 @@ _INFIX = {"add": ("+", SUM), "sub": ("-", SUM), "mul": (r"\cdot", PROD), "dot": 
 # Calls rendered as operators keep their structure when numbers are substituted.
 _OPERATORS = set(_INFIX) | {"neg", "pos", "div", "pow", "floordiv", "transpose", "and_", "or_", "not_",
                             "where", "_sum"}
-_FN_NAMES = {**_ACT_NAMES, "softmax": r"\operatorname{softmax}", "mse": r"\operatorname{MSE}",
-             "l1": r"\operatorname{L1}", "bce": r"\operatorname{BCE}", "cross_entropy": r"\operatorname{CE}",
-             "bce_with_logits": r"\operatorname{BCE}_{\sigma}",
-             "cross_entropy_with_logits": r"\operatorname{CE}_{\operatorname{softmax}}",
-             "log": r"\ln", "ln": r"\ln", "log2": r"\log_{2}", "log10": r"\log_{10}", "sin": r"\sin",
-             "cos": r"\cos", "max": r"\max", "min": r"\min", "mean": r"\operatorname{mean}"}
-
-
 def _wrap(t: tuple[str, int], need: int) -> str:
     tex, prec = t
     return rf"\left({tex}\right)" if prec < need else tex
@@ -81,7 +73,8 @@ class _Tex:
 
     def scalar_maths(self, node: Call) -> bool:
         """min(1, 2), exp(0.5): small maths on numbers keeps its arguments when substituted."""
-        if node.fn not in _SCALAR_MATHS:
+        fn = FUNCTIONS.get(node.fn)
+        if fn is None or not fn.inline:
             return False
         try:
             return all(np.size(self.ctx.value(a)) == 1 for a in node.args)
@@ -197,11 +190,11 @@ class _Tex:
             return rf"\sum {_wrap(self.render(args['x']), ATOM)}", PROD
         if fn in ("activate", "activate_grad"):
             kind = str(self.ctx.value(args.get("kind")))
-            name = _ACT_NAMES.get(kind, _tx(kind))
+            name = _act_tex(kind)
             return f"{name}{chr(39) if fn == 'activate_grad' else ''}\\left({r['x']}\\right)", ATOM
-        if fn.endswith("_grad") and fn[:-5] in _ACT_NAMES:
-            return f"{_ACT_NAMES[fn[:-5]]}'\\left({r['x']}\\right)", ATOM
-        name = _FN_NAMES.get(fn, rf"\operatorname{{{fn.replace('_', chr(92) + '_')}}}")
+        if fn.endswith("_grad") and fn[:-5] in ACTIVATION_NAMES:
+            return f"{_act_tex(fn[:-5])}'\\left({r['x']}\\right)", ATOM
+        name = FUNCTIONS[fn].latex if fn in FUNCTIONS else rf"\operatorname{{{fn.replace('_', chr(92) + '_')}}}"
         positional = [self.render(a)[0] for a in node.args]
         keywords = [f"{_tx(k)}={self.render(v)[0]}" for k, v in node.kwargs]
         return f"{name}\\left({', '.join(positional + keywords)}\\right)", ATOM
@@ -292,6 +285,4 @@ def _contains(node: Node, fn: str) -> bool:
     return False
 
 
-_OPTIMIZERS = {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"}
-_SCALAR_MATHS = {"min", "max", "abs", "floor", "ceil", "round", "exp", "log", "ln", "log2", "log10", "sqrt", "sin",
-                 "cos", "sign"}
+_OPTIMIZERS = frozenset(n for n, f in FUNCTIONS.items() if f.category == "optimizers")

@@ -1,0 +1,1 @@
+"""Operation records: what the rest of the package needs to know about an operation, in one place."""

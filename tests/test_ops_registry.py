@@ -1,0 +1,131 @@
+"""The operation records drive these tests: every function spec expressions may call, and every
+activation, has each piece the package needs (kernels in both engines, a derivative, a LaTeX
+name, worked steps, documentation); a missing piece fails here, never silently elsewhere."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from i2dl.engine import get_engine
+from i2dl.explain import RENDERERS
+from i2dl.explain.activations import _act_rule, _fprime_tex
+from i2dl.functions import FUNCTIONS
+from i2dl.ops.activations import ACTIVATIONS
+from tests.strategies import assert_close, central_difference
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Functions whose explanation is their formula with numbers substituted, no worked steps of
+#: their own yet. This list may only shrink: a new function needs a renderer or `quiet=True`.
+FORMULA_ONLY = {
+    "argmax_rows", "argmin", "as_text", "avgpool1d_grad_input", "avgpool2d_grad_input", "bce_grad", "clip",
+    "conv1d_grad_input", "conv1d_grad_weight", "conv2d_grad_input", "conv2d_grad_weight", "conv_grad_bias",
+    "cross_entropy_grad", "describe_layers", "layer_index", "maxpool1d_grad_input", "maxpool2d_grad_input",
+    "param_counts", "rf_size", "softmax_jacobian",
+}
+ACTS = pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+
+
+def test_every_function_has_worked_steps_or_says_it_needs_none():
+    missing = sorted(n for n, f in FUNCTIONS.items() if n not in RENDERERS and not f.quiet)
+    assert missing == sorted(FORMULA_ONLY)
+
+
+def test_every_function_has_a_one_line_doc_and_a_latex_name():
+    for name, fn in FUNCTIONS.items():
+        assert fn.doc and "\n" not in fn.doc, name
+        assert fn.latex.startswith("\\") or fn.latex.isalpha(), name
+
+
+def test_engine_backends_export_the_same_operations(np_engine, torch_engine):
+    assert sorted(np_engine.ops) == sorted(torch_engine.ops)
+
+
+def test_every_engine_call_of_a_function_exists_in_the_numpy_backend():
+    # A function that calls E.<op> for an op the backend lacks would fail only when used.
+    source = (ROOT / "cli" / "i2dl" / "functions.py").read_text(encoding="utf-8")
+    called = set(re.findall(r"\bE\.([a-z_0-9]+)\(", source))
+    assert sorted(called - set(get_engine("numpy").ops)) == []
+
+
+@ACTS
+def test_activation_has_kernels_functions_and_a_chain_factor(np_engine, name):
+    act = ACTIVATIONS[name]
+    assert {name, f"{name}_grad"} <= set(np_engine.ops)
+    assert {name, f"{name}_grad"} <= set(FUNCTIONS)
+    assert FUNCTIONS[name].vjp is not None and FUNCTIONS[name].latex == act.tex
+    assert name in RENDERERS and f"{name}_grad" in RENDERERS
+    assert "X" in act.forward.symbolic or act.forward.symbolic == "X"
+    assert _fprime_tex(name, "z") != "z"
+
+
+@ACTS
+@pytest.mark.parametrize("x", [-1.5, 0.5, 2.0])
+def test_activation_worked_step_shows_the_engine_value(np_engine, name, x):
+    act = ACTIVATIONS[name]
+    kw = {} if act.alpha is None else {"alpha": act.alpha}
+    for derivative in (False, True):
+        symbolic, numeric, value = _act_rule(name, x, None, derivative)
+        op = f"{name}_grad" if derivative else name
+        assert value == pytest.approx(float(getattr(np_engine, op)(x, **kw)), rel=1e-12, abs=1e-15)
+        assert numeric and not re.search(r"\{(x|xp|a|y|yp)\}", numeric)
+
+
+@ACTS
+def test_activation_derivative_kernel_matches_central_differences(np_engine, name):
+    act = ACTIVATIONS[name]
+    kw = {} if act.alpha is None else {"alpha": act.alpha}
+    x = np.array([-1.7, -0.3, 0.4, 2.2])  # away from kinks
+    g = np.ones_like(x)
+    numeric = central_difference(lambda v: getattr(np_engine, name)(v, **kw), x, g)
+    assert_close(getattr(np_engine, f"{name}_grad")(x, **kw), numeric, rtol=1e-6, atol=1e-8)
+
+
+@ACTS
+def test_activation_engines_agree(np_engine, torch_engine, name):
+    act = ACTIVATIONS[name]
+    kw = {} if act.alpha is None else {"alpha": act.alpha}
+    x = np.array([-3.0, -0.5, 0.0, 0.5, 3.0])
+    for op in (name, f"{name}_grad"):
+        assert_close(getattr(np_engine, op)(x, **kw), getattr(torch_engine, op)(x, **kw))
+
+
+@ACTS
+def test_activation_solves_and_explains_through_a_spec(tmp_path, name):
+    from typer.testing import CliRunner
+
+    from i2dl.cli import app
+
+    spec = tmp_path / "one-activation.yaml"
+    spec.write_text(f"""id: one-activation
+title: One activation
+topic: activations
+params:
+  x: {{type: vector, length: 2, choices: [-1.5, 0.5]}}
+statement: "Apply it."
+parts:
+  - id: values
+    text: "f(x) and f'(x)."
+    points: 2
+    answers:
+      - {{name: fx, expr: "activate(x, '{name}')", kind: vector, label: "f(x)"}}
+      - {{name: dfx, expr: "grad(fx, x)", kind: vector, label: "f'(x)"}}
+""", encoding="utf-8")
+    pins = ["--param", "x=[-1.5,0.5]"]
+    solved = CliRunner().invoke(app, ["--engine", "numpy", "solve", str(spec), *pins, "--json"])
+    assert solved.exit_code == 0, solved.output
+    explained = CliRunner().invoke(app, ["--engine", "numpy", "explain", str(spec), *pins, "--format", "md"])
+    assert explained.exit_code == 0, explained.output
+    act = ACTIVATIONS[name]
+    # the rule, with the entry's symbol for X, is written out for each entry
+    assert act.forward.symbolic.split("X")[0] in explained.stdout
+
+
+def test_docs_list_every_activation_and_engine_operation():
+    doc = (ROOT / "docs" / "engine-api.md").read_text(encoding="utf-8")
+    ops = set(get_engine("numpy").ops)
+    missing = sorted(op for op in ops if f"`{op}" not in doc)
+    assert missing == []
