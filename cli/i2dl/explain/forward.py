@@ -11,8 +11,9 @@ import numpy as np
 
 from i2dl.expr import Call, Const, Name, Node, Seq
 from i2dl.functions import FUNCTIONS
+from i2dl.ops.activations import ACTIVATIONS
 
-from .activations import _act_rule
+from .activations import ACTIVATION_NAMES, _act_rule
 from .context import _Ctx
 from .registry import renders
 from .steps import (
@@ -332,8 +333,7 @@ def _render_linear(v: View) -> list[Step]:
     return steps
 
 
-@renders("relu", "sigmoid", "sigma", "tanh", "leaky_relu", "elu", "identity", "activate",
-         "relu_grad", "sigmoid_grad", "tanh_grad", "leaky_relu_grad", "elu_grad", "identity_grad", "activate_grad")
+@renders(*ACTIVATION_NAMES, *(f"{n}_grad" for n in ACTIVATIONS), "activate", "activate_grad")
 def _render_activation(v: View) -> list[Step]:
     """f(x_i) (or f'(x_i)) per entry, with the rule and the numbers."""
     fn = v.call.fn
