@@ -26,12 +26,26 @@ FORMULA_ONLY = {
     "cross_entropy_grad", "describe_layers", "layer_index", "maxpool1d_grad_input", "maxpool2d_grad_input",
     "param_counts", "rf_size", "softmax_jacobian",
 }
+#: Differentiable functions the chain rule writes as a named partial derivative (the layers are
+#: explained by their own hop notes). This list may only shrink.
+OPAQUE_IN_CHAIN_RULE = {
+    "abs", "avgpool1d", "avgpool2d", "conv1d", "conv2d", "cos", "flatten", "index", "log10", "log2",
+    "maxpool1d", "maxpool2d", "reshape", "sign", "sin", "softmax", "where",
+}
 ACTS = pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 
 
 def test_every_function_has_worked_steps_or_says_it_needs_none():
     missing = sorted(n for n, f in FUNCTIONS.items() if n not in RENDERERS and not f.quiet)
     assert missing == sorted(FORMULA_ONLY)
+
+
+def test_every_differentiable_function_has_a_chain_rule_factor_or_says_it_has_none():
+    from i2dl.explain.chain import SYMBOLIC_VJPS
+
+    assert set(SYMBOLIC_VJPS) <= {n for n, f in FUNCTIONS.items() if f.vjp is not None}
+    missing = sorted(n for n, f in FUNCTIONS.items() if f.vjp is not None and n not in SYMBOLIC_VJPS)
+    assert missing == sorted(OPAQUE_IN_CHAIN_RULE)
 
 
 def test_every_function_has_a_one_line_doc_and_a_latex_name():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,47 +155,111 @@ def _c(fn: str, *args: Node) -> Call:
     return Call(fn, tuple(args))
 
 
+#: The chain rule's local factor of each function, written as an expression in the upstream g:
+#: SYMBOLIC_VJPS[fn](args, param, g, ctx, call) -> the gradient into `param`, or None (no simple
+#: formula: the chain rule then names the partial derivative). tests/test_ops_registry.py
+#: checks that every differentiable function has one or is listed there as opaque.
+SymbolicVjp = Callable[[dict[str, Node], str, Node, _Ctx, Call], Node | None]
+SYMBOLIC_VJPS: dict[str, SymbolicVjp] = {}
+
+
+def _symbolic(*names: str) -> Callable[[SymbolicVjp], SymbolicVjp]:
+    """Register the chain rule's local factor for the named functions."""
+
+    def deco(f: SymbolicVjp) -> SymbolicVjp:
+        for n in names:
+            SYMBOLIC_VJPS[n] = f
+        return f
+
+    return deco
+
+
 def _local_vjp(call: Call, param: str, g: Node, ctx: _Ctx) -> Node | None:
     """The gradient into one argument of a call, as an expression in g (None: no simple formula)."""
-    a = _arg_nodes(call)
-    fn = call.fn
-    if fn in ("add", "pos", "sum") or (fn == "sub" and param == "a"):
-        return g
-    if fn in ("neg",) or (fn == "sub" and param == "b"):
-        return _c("neg", g)
-    if fn == "mul":
-        return _c("mul", g, a["b" if param == "a" else "a"])
-    if fn == "div":
-        if param == "a":
-            return _c("div", g, a["b"])
-        return _c("neg", _c("div", _c("mul", g, a["a"]), _c("pow", a["b"], Const(2))))
-    if fn == "pow" and param == "a" and isinstance(a["b"], Const) and _is_num(a["b"].value):
+    rule = SYMBOLIC_VJPS.get(call.fn)
+    return rule(_arg_nodes(call), param, g, ctx, call) if rule is not None else None
+
+
+def _times(call: Call, ctx: _Ctx) -> str:
+    """Elementwise product for arrays, plain product for scalars."""
+    return "mul" if np.size(ctx.value(call)) == 1 else "_odot"
+
+
+@_symbolic("add", "pos", "sum")
+def _vjp_identity(a, param, g, ctx, call):
+    return g
+
+
+@_symbolic("sub")
+def _vjp_sub(a, param, g, ctx, call):
+    return g if param == "a" else _c("neg", g)
+
+
+@_symbolic("neg")
+def _vjp_neg(a, param, g, ctx, call):
+    return _c("neg", g)
+
+
+@_symbolic("mul")
+def _vjp_mul(a, param, g, ctx, call):
+    return _c("mul", g, a["b" if param == "a" else "a"])
+
+
+@_symbolic("div")
+def _vjp_div(a, param, g, ctx, call):
+    if param == "a":
+        return _c("div", g, a["b"])
+    return _c("neg", _c("div", _c("mul", g, a["a"]), _c("pow", a["b"], Const(2))))
+
+
+@_symbolic("pow")
+def _vjp_pow(a, param, g, ctx, call):
+    if param == "a" and isinstance(a["b"], Const) and _is_num(a["b"].value):
         k = a["b"].value
         return _c("mul", g, _c("mul", Const(k), _c("pow", a["a"], Const(k - 1))))
-    if fn == "exp":
-        return _c("mul", g, call)
-    if fn in ("log", "ln"):
-        return _c("div", g, a["x"])
-    if fn == "sqrt":
-        return _c("div", g, _c("mul", Const(2), call))
-    if fn == "mean":
-        return _c("div", g, Const(int(np.size(ctx.value(a["x"])))))
-    if fn == "transpose":
-        return _c("transpose", g)
-    if fn in ("dot", "matmul"):
-        return _matmul_vjp(fn, param, g, a, ctx)
-    if fn == "linear":
-        return _linear_vjp(param, g, a, ctx)
-    times = "mul" if np.size(ctx.value(call)) == 1 else "_odot"  # elementwise only for arrays
-    if fn in ACTIVATION_NAMES:
-        return _c(times, g, Call("_fprime", (a["x"], Const(fn), a.get("alpha", Const(None)))))
-    if fn == "activate" and param == "x":
-        return _c(times, g, Call("_fprime", (a["x"], a["kind"], a.get("alpha", Const(None)))))
-    if fn in ("mse", "l1") and param == "pred":
-        return _regression_vjp(fn, g, a, ctx)
-    if fn in ("bce", "bce_with_logits", "cross_entropy", "cross_entropy_with_logits") and param == "pred":
-        return _classification_vjp(fn, g, a, ctx)
     return None
+
+
+@_symbolic("exp")
+def _vjp_exp(a, param, g, ctx, call):
+    return _c("mul", g, call)
+
+
+@_symbolic("log", "ln")
+def _vjp_log(a, param, g, ctx, call):
+    return _c("div", g, a["x"])
+
+
+@_symbolic("sqrt")
+def _vjp_sqrt(a, param, g, ctx, call):
+    return _c("div", g, _c("mul", Const(2), call))
+
+
+@_symbolic("mean")
+def _vjp_mean(a, param, g, ctx, call):
+    return _c("div", g, Const(int(np.size(ctx.value(a["x"])))))
+
+
+@_symbolic("transpose")
+def _vjp_transpose(a, param, g, ctx, call):
+    return _c("transpose", g)
+
+
+@_symbolic(*ACTIVATION_NAMES)
+def _vjp_activation(a, param, g, ctx, call):
+    return _c(_times(call, ctx), g, Call("_fprime", (a["x"], Const(call.fn), a.get("alpha", Const(None)))))
+
+
+@_symbolic("activate")
+def _vjp_activate(a, param, g, ctx, call):
+    if param != "x":
+        return None
+    return _c(_times(call, ctx), g, Call("_fprime", (a["x"], a["kind"], a.get("alpha", Const(None)))))
+
+
+@_symbolic("bce", "bce_with_logits", "cross_entropy", "cross_entropy_with_logits")
+def _vjp_classification(a, param, g, ctx, call):
+    return _classification_vjp(call.fn, g, a, ctx) if param == "pred" else None
 
 
 def _classification_vjp(fn: str, g: Node, a: dict[str, Node], ctx: _Ctx) -> Node:
@@ -216,6 +281,11 @@ def _classification_vjp(fn: str, g: Node, a: dict[str, Node], ctx: _Ctx) -> Node
     return _c("mul", g, scale)
 
 
+@_symbolic("dot", "matmul")
+def _vjp_matmul(a, param, g, ctx, call):
+    return _matmul_vjp(call.fn, param, g, a, ctx)
+
+
 def _matmul_vjp(fn: str, param: str, g: Node, a: dict[str, Node], ctx: _Ctx) -> Node:
     va, vb = np.ndim(ctx.value(a["a"])), np.ndim(ctx.value(a["b"]))
     other = a["b"] if param == "a" else a["a"]
@@ -226,6 +296,11 @@ def _matmul_vjp(fn: str, param: str, g: Node, a: dict[str, Node], ctx: _Ctx) -> 
     return _c("matmul", _c("transpose", a["a"]), g) if va == 2 else _c("matmul", _c("transpose", a["a"]), g)
 
 
+@_symbolic("linear")
+def _vjp_linear(a, param, g, ctx, call):
+    return _linear_vjp(param, g, a, ctx)
+
+
 def _linear_vjp(param: str, g: Node, a: dict[str, Node], ctx: _Ctx) -> Node:
     conv = str(ctx.value(a["convention"])) if "convention" in a else "xW"
     if param == "b":
@@ -234,6 +309,11 @@ def _linear_vjp(param: str, g: Node, a: dict[str, Node], ctx: _Ctx) -> Node:
     if conv == "Wx":
         return _c("matmul", _c("transpose", a["w"]), g) if param == "x" else _c("matmul", g, _c("transpose", a["x"]))
     return _c("matmul", g, _c("transpose", a["w"])) if param == "x" else _c("matmul", _c("transpose", a["x"]), g)
+
+
+@_symbolic("mse", "l1")
+def _vjp_regression(a, param, g, ctx, call):
+    return _regression_vjp(call.fn, g, a, ctx) if param == "pred" else None
 
 
 def _regression_vjp(fn: str, g: Node, a: dict[str, Node], ctx: _Ctx) -> Node:
