@@ -90,3 +90,11 @@ def test_environment_holds_exactly_the_locked_versions():
     extra = sorted(set(installed) - set(pins))
     wrong = {n: (v, pins[n]) for n, v in installed.items() if n in pins and v != pins[n].split("+")[0]}
     assert extra == [] and wrong == {}
+
+
+def test_pyproject_ships_every_subpackage():
+    # setuptools' package list is explicit: a subpackage missing from it is missing from the wheel.
+    tomllib = pytest.importorskip("tomllib")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT / "cli").parts) for p in (ROOT / "cli" / "i2dl").rglob("__init__.py")}
+    assert sorted(found - listed) == []
