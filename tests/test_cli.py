@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -144,3 +145,22 @@ def test_validate_reports_a_broken_spec_with_file_and_line(tmp_path):
     result = runner.invoke(app, ["validate", str(bad), "--samples", "5"])
     assert result.exit_code == 4
     assert "broken.yaml:9" in result.output and "q" in result.output
+
+
+def test_one_number_format_writes_tiny_values_as_powers_of_ten_everywhere():
+    from i2dl.explain.steps import _n, _v
+    from i2dl.render import fmt_number, fmt_value
+
+    assert fmt_number(1e-8) == "1e-8" and fmt_value([2.5e-5, 0.5]) == "[2.5e-5, 0.5]"
+    assert fmt_number(1e-8, style="latex") == _n(1e-8) == "10^{-8}"
+    assert fmt_value(np.array([[2.5e-5, 1.0]]), "latex") == r"\begin{bmatrix} 2.5 \cdot 10^{-5} & 1 \end{bmatrix}"
+    assert _v({"a": True}) == r"\{\text{a}: \text{true}\}"
+
+
+@pytest.mark.parametrize("spec_id, shown", [("adam-steps", r"\epsilon = 10^{-8}"),
+                                            ("rmsprop-steps", r"\epsilon = 10^{-8}"),
+                                            ("adagrad-steps", r"\epsilon = 10^{-10}")])
+def test_statement_prints_eps_from_its_parameter(tmp_path, spec_id, shown):
+    result = runner.invoke(app, ["--engine", "numpy", "generate", spec_id, "--seed", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert shown in (tmp_path / "exam.md").read_text(encoding="utf-8")

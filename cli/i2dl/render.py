@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -13,15 +14,30 @@ from i2dl.errors import ExprError
 _TEMPLATE = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.S)
 
 
-def fmt_number(x: Any, digits: int = 6) -> str:
-    """A number as an exam writes it: 3, -0.5, 0.519979 (at most `digits` decimals)."""
+#: Below this magnitude a number is written with a power of ten (eps = 1e-8 is not "0").
+TINY = 1e-4
+#: `style`: "text" (answer files, the terminal), "latex" (statements and keys in Markdown, where
+#: text is already text) and "math" (inside a formula, where text must be wrapped in \text{}).
+STYLES = ("text", "latex", "math")
+
+
+def fmt_number(x: Any, digits: int = 6, style: str = "text") -> str:
+    """A number as an exam writes it: 3, -0.5, 0.519979 (at most `digits` decimals), 1e-08 as 1e-8."""
     if isinstance(x, (bool, np.bool_)):
-        return "true" if x else "false"
+        word = "true" if x else "false"
+        return rf"\text{{{word}}}" if style == "math" else word
     if isinstance(x, (int, np.integer)):
         return str(int(x))
     f = float(x)
     if not np.isfinite(f):
         return str(f)
+    if f != 0 and abs(f) < TINY:
+        mant, exp = f"{f:.3e}".split("e")
+        mant = mant.rstrip("0").rstrip(".")
+        if style == "text":
+            return f"{mant}e{int(exp)}"
+        power = f"10^{{{int(exp)}}}"
+        return power if mant == "1" else ("-" + power if mant == "-1" else f"{mant} \\cdot {power}")
     r = round(f, digits)
     if r == int(r) and abs(r) < 1e15:
         return str(int(r))
@@ -29,28 +45,54 @@ def fmt_number(x: Any, digits: int = 6) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def tex_text(s: Any) -> str:
+    """Text inside LaTeX maths, escaped."""
+    s = str(s)
+    for a, b in (("\\", r"\backslash "), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("%", r"\%"),
+                 ("&", r"\&"), ("#", r"\#"), ("$", r"\$")):
+        s = s.replace(a, b)
+    return rf"\text{{{s}}}"
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
 def fmt_value(v: Any, style: str = "text") -> str:
-    """Any answer value as text; style 'latex' renders matrices as bmatrix."""
-    if isinstance(v, (frozenset, set)):
-        return ", ".join(sorted(v)) if v else "none"
-    if isinstance(v, tuple) and all(isinstance(t, (int, np.integer)) for t in v):
-        return " x ".join(str(int(t)) for t in v) if style == "text" else r" \times ".join(str(int(t)) for t in v)
+    """Any answer value as text: numbers, vectors [a, b], matrices, shapes a x b, letter sets, text.
+
+    'latex' and 'math' write matrices as bmatrix and shapes with \\times; 'math' also wraps
+    text, letter sets and None in \\text{} so that the value can stand inside a formula.
+    """
+    math_mode = style == "math"
+    num = partial(fmt_number, style=style)
+    if v is None and math_mode:
+        return tex_text("none")
     if isinstance(v, str):
-        return v
+        return tex_text(v) if math_mode else v
+    if isinstance(v, (bool, np.bool_)) or (math_mode and _is_number(v)):
+        return num(v)
+    if isinstance(v, (frozenset, set)):
+        letters = ", ".join(sorted(v)) if v else "none"
+        return tex_text(letters) if math_mode else letters
     if isinstance(v, dict):
+        if math_mode:
+            return r"\{" + ", ".join(f"{tex_text(k)}: {fmt_value(x, style)}" for k, x in v.items()) + r"\}"
         return "{" + ", ".join(f"{k}: {fmt_value(x, style)}" for k, x in v.items()) + "}"
-    if isinstance(v, list) and not all(isinstance(t, (int, float, np.integer, np.floating)) for t in v):
+    if isinstance(v, tuple) and v and all(isinstance(t, (int, np.integer)) for t in v) and not hasattr(v, "_fields"):
+        return (" x " if style == "text" else r" \times ").join(str(int(t)) for t in v)
+    if isinstance(v, (list, tuple)) and not all(_is_number(t) for t in v):
         return "[" + ", ".join(fmt_value(t, style) for t in v) + "]"
     a = np.asarray(v)
+    if math_mode and a.dtype.kind not in "biuf":
+        return tex_text(fmt_value(v))
     if a.ndim == 0:
-        return fmt_number(a.item() if a.dtype.kind in "iub" else float(a))
+        return num(a.item() if a.dtype.kind in "iub" else float(a))
     if a.ndim == 1:
-        return "[" + ", ".join(fmt_number(t) for t in a.tolist()) + "]"
-    if a.ndim == 2:
-        if style == "latex":
-            rows = [" & ".join(fmt_number(t) for t in row) for row in a.tolist()]
-            return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
-        return "[" + ", ".join(fmt_value(r) for r in a) + "]"
+        return "[" + ", ".join(num(t) for t in a.tolist()) + "]"
+    if a.ndim == 2 and style != "text":
+        rows = [" & ".join(num(t) for t in row) for row in a.tolist()]
+        return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
     return "[" + ", ".join(fmt_value(r, style) for r in a) + "]"
 
 

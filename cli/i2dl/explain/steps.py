@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from i2dl.render import fmt_number, fmt_value
+from i2dl.render import fmt_number, fmt_value, tex_text
 
 MAX_ENTRIES = 6  # entries written out before "... and N more"
 
@@ -39,15 +38,7 @@ def _is_num(v: Any) -> bool:
 
 def _n(v: Any) -> str:
     """A number in LaTeX; tiny numbers such as eps as powers of ten."""
-    if isinstance(v, (bool, np.bool_)):
-        return r"\text{true}" if v else r"\text{false}"
-    f = float(v)
-    if f != 0 and abs(f) < 1e-4 and math.isfinite(f):
-        mant, exp = f"{f:.3e}".split("e")
-        mant = mant.rstrip("0").rstrip(".")
-        power = f"10^{{{int(exp)}}}"
-        return power if mant == "1" else ("-" + power if mant == "-1" else f"{mant} \\cdot {power}")
-    return fmt_number(v)
+    return fmt_number(v, style="math")
 
 
 def _f(v: Any) -> str:
@@ -58,40 +49,12 @@ def _f(v: Any) -> str:
 
 def _tx(s: Any) -> str:
     """Text inside LaTeX, escaped."""
-    s = str(s)
-    for a, b in (("\\", r"\backslash "), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("%", r"\%"),
-                 ("&", r"\&"), ("#", r"\#"), ("$", r"\$")):
-        s = s.replace(a, b)
-    return rf"\text{{{s}}}"
+    return tex_text(s)
 
 
 def _v(v: Any) -> str:
     """Any value in LaTeX: numbers, vectors [a, b], matrices as bmatrix, shapes a x b, text."""
-    if v is None:
-        return _tx("none")
-    if isinstance(v, str):
-        return _tx(v)
-    if isinstance(v, (bool, np.bool_)) or _is_num(v):
-        return _n(v)
-    if isinstance(v, (frozenset, set)):
-        return _tx(", ".join(sorted(v)) if v else "none")
-    if isinstance(v, dict):
-        return r"\{" + ", ".join(f"{_tx(k)}: {_v(x)}" for k, x in v.items()) + r"\}"
-    if isinstance(v, tuple) and v and all(isinstance(t, (int, np.integer)) for t in v) and not hasattr(v, "_fields"):
-        return r" \times ".join(str(int(t)) for t in v)
-    if isinstance(v, (list, tuple)) and not all(_is_num(t) for t in v):
-        return "[" + ", ".join(_v(t) for t in v) + "]"
-    a = np.asarray(v)
-    if a.dtype.kind not in "biuf":
-        return _tx(fmt_value(v))
-    if a.ndim == 0:
-        return _n(a.item())
-    if a.ndim == 1:
-        return "[" + ", ".join(_n(t) for t in a.tolist()) + "]"
-    if a.ndim == 2:
-        rows = [" & ".join(_n(t) for t in row) for row in a.tolist()]
-        return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
-    return "[" + ", ".join(_v(r) for r in a) + "]"
+    return fmt_value(v, "math")
 
 
 def _sum_products(rows: list[tuple[Any, ...]]) -> str:
