@@ -27,6 +27,7 @@ from i2dl.io import (
     load_yaml_with_marks,
     safe_child,
     slugify,
+    to_plain,
 )
 
 BILLION_LAUGHS = """\
@@ -474,7 +475,16 @@ def test_dump_yaml_writes_multiline_text_as_block():
 
 
 def test_dump_yaml_sorts_sets_for_determinism():
-    assert dump_yaml({"s": {"C", "A", "B"}}) == "s:\n- A\n- B\n- C\n"
+    assert dump_yaml({"s": {"ca", "ab", "b"}}) == "s:\n- ab\n- b\n- ca\n"
+
+
+def test_plain_data_writes_option_letters_as_a_student_does_everywhere():
+    from i2dl.explain.steps import _plain as explain_plain
+    from i2dl.generate import _plain as solve_plain
+
+    letters = frozenset("CA")
+    assert to_plain(letters) == explain_plain(letters) == solve_plain(letters) == "AC"
+    assert dump_yaml({"s": letters}) == "s: AC\n"
 
 
 yaml_values = st.recursive(

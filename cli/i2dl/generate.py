@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from i2dl.engine import get_engine
 from i2dl.exam import build_exam, write_exam
+from i2dl.io import to_plain
 from i2dl.mcq import Bank
 from i2dl.render import fmt_value
 from i2dl.spec.instance import make_instance
@@ -17,20 +16,8 @@ from i2dl.spec.model import DerivedParam
 
 
 def _plain(v: Any) -> Any:
-    """JSON-ready: arrays as lists, shapes as lists, sets as sorted letters."""
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, (frozenset, set)):
-        return "".join(sorted(v))
-    if isinstance(v, tuple):
-        return [_plain(t) for t in v]
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_plain(t) for t in v]
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+    """JSON-ready data (see io.to_plain)."""
+    return to_plain(v)
 
 
 def generate_exam(source: str = "default", seed: int | None = None, out: Path | str = "exam", *,

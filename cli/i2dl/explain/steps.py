@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from i2dl.io import to_plain
 from i2dl.render import fmt_number, fmt_value, tex_text
 
 MAX_ENTRIES = 6  # entries written out before "... and N more"
@@ -18,18 +19,8 @@ def _arr(v: Any) -> np.ndarray:
 
 
 def _plain(v: Any) -> Any:
-    """JSON-ready data: arrays as lists, sets as letters, tuples as lists."""
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, (frozenset, set)):
-        return "".join(sorted(v))
-    if isinstance(v, (tuple, list)):
-        return [_plain(t) for t in v]
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+    """JSON-ready data (see io.to_plain)."""
+    return to_plain(v)
 
 
 def _is_num(v: Any) -> bool:
