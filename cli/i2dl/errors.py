@@ -45,10 +45,18 @@ class ExprError(I2dlError):
     exit_code = 4
 
 
+class BudgetError(ExprError):
+    """An expression would build a value larger than the evaluation budget allows."""
+
+
 class SamplingError(I2dlError):
     """No instance met the spec's constraints within the retry budget."""
 
     exit_code = 5
+
+
+class SamplingTimeout(SamplingError):
+    """Sampling a spec ran longer than its wall-clock budget."""
 
 
 class EngineError(I2dlError):

@@ -8,10 +8,18 @@ from typing import Any
 
 import numpy as np
 
-from i2dl.errors import EngineError, ExprError, SamplingError, SpecError
+from i2dl import limits
+from i2dl.errors import (
+    BudgetError,
+    EngineError,
+    ExprError,
+    SamplingError,
+    SamplingTimeout,
+    SpecError,
+)
 from i2dl.evaluate import Evaluator
 from i2dl.expr import parse
-from i2dl.render import render_template
+from i2dl.render import fmt_number, render_template
 from i2dl.spec import model as m
 from i2dl.spec.load import CompiledSpec
 
@@ -78,13 +86,23 @@ def _bound(v: float | str, env: dict[str, Any] | None) -> float:
     return float(v)
 
 
-def _grid(p: m._Grid, env: dict[str, Any] | None = None) -> np.ndarray | list:
+def _bound_text(v: float | str) -> str:
+    return v if isinstance(v, str) else fmt_number(v)
+
+
+def _grid(p: m._Grid, env: dict[str, Any] | None = None, where: str | None = None) -> np.ndarray | list:
     if p.choices is not None:
         return list(p.choices)
     lo, hi = _bound(p.min, env), _bound(p.max, env)
     if lo > hi:
-        raise SpecError(f"the range {p.min}..{p.max} is empty here ({lo:g} > {hi:g})")
-    n = int(np.floor((hi - lo) / p.step + 1e-9)) + 1
+        raise SpecError(f"the range {p.min}..{p.max} is empty here ({lo:g} > {hi:g})", where=where)
+    if not np.isfinite(hi - lo):
+        raise SpecError(f"the range {p.min}..{p.max} is not finite here ({lo:g}..{hi:g})", where=where)
+    count = np.floor((hi - lo) / p.step + 1e-9) + 1
+    # the grid is built in full: its size is checked before it is allocated
+    limits.check_elements(count, limits.current_budget(), where,
+                          f"range {_bound_text(p.min)}..{_bound_text(p.max)} step {_bound_text(p.step)}")
+    n = int(count)
     decimals = max(0, -int(np.floor(np.log10(p.step))) if p.step < 1 else 0) + 2
     values = np.round(lo + p.step * np.arange(n), decimals)
     if p.exclude:
@@ -101,21 +119,42 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def param_shape(p: Any, env: dict[str, Any] | None = None) -> tuple[int, ...]:
+def param_shape(p: Any, env: dict[str, Any] | None = None, where: str | None = None) -> tuple[int, ...]:
     """The shape of a vector or matrix parameter; sizes may be expressions over earlier values."""
     dims = [p.length] if isinstance(p, m.VectorParam) else list(p.shape)
     out = []
     for d in dims:
         if isinstance(d, str):
-            v = Evaluator(None, env or {}).eval(parse(d, where=f"size '{d}'").node, f"size '{d}'")
-            if float(v) != int(v) or int(v) < 1:
-                raise SpecError(f"size '{d}' evaluates to {v}, not a positive whole number")
+            at = f"{where} size '{d}'" if where else f"size '{d}'"
+            v = Evaluator(None, env or {}).eval(parse(d, where=at).node, at)
+            if not _whole(v) or int(v) < 1:
+                raise SpecError(f"size '{d}' evaluates to {_short_repr(v)}, not a positive whole number",
+                                where=where, fix="pin or sample the sizes it reads as positive integers")
             d = int(v)
         out.append(int(d))
+    limits.check_elements(float(np.prod(np.asarray(out, dtype=np.float64))), limits.current_budget(), where,
+                          f"shape {_short_repr(out)}")
     return tuple(out)
 
 
-def sample_param(p: Any, rng: np.random.Generator, env: dict[str, Any] | None = None) -> Any:
+def _whole(v: Any) -> bool:
+    """True for a finite whole number (an int, a float such as 3.0, a 0-d array); False for anything else."""
+    if isinstance(v, (bool, np.bool_, str)):
+        return False
+    try:
+        f = float(v)
+    except (TypeError, ValueError, OverflowError):
+        return isinstance(v, int)  # an int too large for a float is still whole
+    return np.isfinite(f) and f == int(f)
+
+
+def _short_repr(v: Any, limit: int = 60) -> str:
+    text = repr(v.tolist() if isinstance(v, np.ndarray) else v)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def sample_param(p: Any, rng: np.random.Generator, env: dict[str, Any] | None = None,
+                 where: str | None = None) -> Any:
     """One value of a parameter from its sampler (sizes may read earlier values in `env`)."""
     if isinstance(p, m.FixedParam):
         return _coerce_fixed(p.value)
@@ -123,14 +162,14 @@ def sample_param(p: Any, rng: np.random.Generator, env: dict[str, Any] | None = 
         return bool(rng.integers(0, 2))
     if isinstance(p, m.ChoiceParam):
         return _coerce_fixed(p.choices[int(rng.integers(0, len(p.choices)))])
-    grid = _grid(p, env)
+    grid = _grid(p, env, where)
     if len(grid) == 0:
-        raise SpecError("the value range is empty after exclusions")
+        raise SpecError("the value range is empty after exclusions", where=where)
     if isinstance(p, (m.IntParam, m.DecimalParam)):
         v = grid[int(rng.integers(0, len(grid)))]
         v = _plain(v)
         return int(v) if isinstance(p, m.IntParam) else (float(v) if not isinstance(v, str) else v)
-    shape = param_shape(p, env)
+    shape = param_shape(p, env, where)
     size = int(np.prod(shape))
     values = np.asarray([g for g in grid if not (p.nonzero and float(g) == 0)], dtype=np.float64)
     if p.distinct:
@@ -272,7 +311,7 @@ def sample_leaves(compiled: CompiledSpec, rng: np.random.Generator, pins: dict[s
         if name in pins:
             env[name] = coerce_pin(name, pins[name], params[name], env)
         else:
-            env[name] = sample_param(params[name], rng, env)
+            env[name] = sample_param(params[name], rng, env, compiled.param_where.get(name))
     return env
 
 
@@ -309,10 +348,15 @@ def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any],
     tries = 1 if fully_pinned else spec.max_tries
     fallback = None  # with pins, the instructor's numbers win over exam-quality constraints
     for attempt in range(1, tries + 1):
-        leaves = sample_leaves(compiled, rng, pins)
         try:
+            limits.check_clock(str(compiled.path))
+            leaves = sample_leaves(compiled, rng, pins)
             values = evaluate_instance(compiled, leaves, engine, overrides)
             unmet = check_constraints(compiled, values, engine)
+        except BudgetError:
+            raise  # a value beyond the budget is the spec's runaway expression, never bad luck
+        except SamplingTimeout as exc:
+            raise _timed_out(exc, compiled, attempt - 1, tries, failures) from None
         except (ExprError, EngineError) as exc:
             key = f"evaluation failed: {exc.message}"
             failures[key] += 1
@@ -343,10 +387,32 @@ def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any],
         where=str(compiled.path), fix="widen the parameter ranges, relax that constraint, or pin parameters")
 
 
+def _timed_out(exc: SamplingTimeout, compiled: CompiledSpec, done: int, tries: int,
+               failures: Counter[str]) -> SamplingTimeout:
+    """The timeout restated for the spec: tries used, the constraint that failed most, what was running."""
+    seconds = getattr(exc, "seconds", None)
+    text = (f"no instance of '{compiled.id}' within the {seconds:g} s sampling time budget" if seconds else
+            f"no instance of '{compiled.id}': {exc.message}") + f" ({done} of {tries} tries used)"
+    where = str(compiled.path)
+    if failures and done:
+        worst, n = failures.most_common(1)[0]
+        text += f"; most often failed: {worst} ({n / done:.0%} of tries)"
+        where = next((w for _, why, w in compiled.constraints if why == worst), where)
+    if getattr(exc, "doing", ""):
+        text += f"; time ran out while evaluating {exc.doing}"
+    return SamplingTimeout(text, where=where, fix=exc.fix)
+
+
 def make_instance(compiled: CompiledSpec, seed: int, engine, *, pins: dict[str, Any] | None = None,
-                  number: int = 1, points: float | None = None,
-                  rejections: Counter[str] | None = None) -> ProblemInstance:
-    """A fresh instance of `compiled` for `seed` (pinned parameters kept as given)."""
+                  number: int = 1, points: float | None = None, rejections: Counter[str] | None = None,
+                  budget: limits.Budget | None = None) -> ProblemInstance:
+    """A fresh instance of `compiled` for `seed` (pinned parameters kept as given), within `budget`."""
+    with limits.sampling(budget):
+        return _make_instance(compiled, seed, engine, pins, number, points, rejections)
+
+
+def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, Any] | None, number: int,
+                   points: float | None, rejections: Counter[str] | None) -> ProblemInstance:
     spec = compiled.spec
     leaves, values, warnings, tries = solve_leaves(compiled, seed, dict(pins or {}), engine, rejections)
     answer_names = {a.name for p in spec.parts for a in p.answers}
