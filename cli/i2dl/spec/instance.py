@@ -18,7 +18,7 @@ from i2dl.errors import (
     SpecError,
 )
 from i2dl.evaluate import Evaluator
-from i2dl.expr import parse
+from i2dl.expr import Name, parse
 from i2dl.render import fmt_number, render_template
 from i2dl.spec import model as m
 from i2dl.spec.load import CompiledSpec
@@ -190,15 +190,95 @@ def _coerce_fixed(v: Any) -> Any:
     return v
 
 
+class PinText(str):
+    """A --param value kept as text because it is not a number or list (`relu`), with why it was not."""
+
+    reason: str = ""
+
+
+def param_form(p: Any) -> str:
+    """What a parameter's declaration accepts, in words: 'an integer (sampled from 1..3)'."""
+    def grid() -> str:
+        if getattr(p, "choices", None) is not None:
+            return " (the spec samples one of " + ", ".join(_choice_text(c) for c in p.choices) + ")"
+        return f" (the spec samples {_bound_text(p.min)}..{_bound_text(p.max)})"
+
+    if isinstance(p, m.IntParam):
+        return "an integer" + grid()
+    if isinstance(p, m.DecimalParam):
+        return "a number" + grid()
+    if isinstance(p, m.ChoiceParam):
+        return "one of " + ", ".join(_choice_text(c) for c in p.choices)
+    if isinstance(p, m.BoolParam):
+        return "true or false"
+    if isinstance(p, m.VectorParam):
+        return f"a vector of length {p.length}, e.g. [1, 2, 3]"
+    if isinstance(p, m.MatrixParam):
+        return f"a {' x '.join(str(d) for d in p.shape)} array of numbers, e.g. [[1, 2], [3, 4]] row by row"
+    if isinstance(p, m.FixedParam):
+        return f"a value like {_choice_text(p.value)}"
+    return "a value"
+
+
+def _example(p: Any) -> str:
+    """A value the declaration accepts, written as on the command line."""
+    if getattr(p, "choices", None):
+        c = p.choices[0]
+        return _choice_text(c).replace(" ", "")
+    if isinstance(p, (m.IntParam, m.DecimalParam)):
+        return _bound_text(p.min) if not isinstance(p.min, str) else "1"
+    if isinstance(p, m.BoolParam):
+        return "true"
+    if isinstance(p, m.VectorParam):
+        return "[1,2,3]"
+    if isinstance(p, m.MatrixParam):
+        return "[[1,2],[3,4]]"
+    return "VALUE"
+
+
+def _choice_text(c: Any) -> str:
+    return str(c) if isinstance(c, str) else _short_repr(c)
+
+
+def _given(value: Any) -> str:
+    """How a pinned value is named in an error: the text as written, and why it was not read."""
+    if isinstance(value, PinText):
+        return repr(str(value)) + (f" ({value.reason})" if value.reason else "")
+    return _short_repr(value)
+
+
+def _real(value: Any) -> float | None:
+    """`value` as a finite real number, or None (text, lists, booleans, NaN and infinity are not)."""
+    if isinstance(value, (bool, np.bool_, str)) or np.ndim(value) != 0:
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return f if np.isfinite(f) else None
+
+
 def coerce_pin(name: str, value: Any, p: Any, env: dict[str, Any] | None = None) -> Any:
-    """A pinned value checked against its parameter's declared type and shape."""
+    """A pinned value checked against its parameter's declared type and shape.
+
+    A mismatch is a SpecError naming the parameter, the value given and the form its declaration expects.
+    """
     where = f"--param {name}"
+
+    def wrong(what: str = "") -> SpecError:
+        return SpecError(f"'{name}' must be {what or param_form(p)}; got {_given(value)}", where=where,
+                         fix=f"e.g. --param {name}={_example(p)}")
+
     if isinstance(p, (m.VectorParam, m.MatrixParam)):
+        if isinstance(value, str):
+            raise wrong()
         try:
             a = np.asarray(value, dtype=np.float64)
         except (ValueError, TypeError):
-            raise SpecError(f"expected numbers for '{name}', got {value!r}", where=where) from None
-        want = param_shape(p, env)
+            raise wrong() from None
+        if not np.all(np.isfinite(a)):
+            raise wrong(f"{param_form(p)} with finite entries")
+        want = param_shape(p, env, where)
         if isinstance(p, m.VectorParam) and a.ndim != 1:
             raise SpecError(f"'{name}' is a vector; got shape {a.shape}", where=where, fix="write it as [1, 2, 3]")
         if isinstance(p, m.MatrixParam) and a.ndim != len(want):
@@ -211,31 +291,81 @@ def coerce_pin(name: str, value: Any, p: Any, env: dict[str, Any] | None = None)
                             f"give {int(np.prod(want))} entries in shape {list(want)}")
         return a
     if isinstance(p, m.IntParam):
-        if isinstance(value, bool) or not float(np.asarray(value, dtype=float)).is_integer():
-            raise SpecError(f"'{name}' is an integer; got {value!r}", where=where)
+        f = _real(value)
+        if f is None and not _is_big_int(value) or f is not None and not f.is_integer():
+            raise wrong()
         return int(value)
     if isinstance(p, m.DecimalParam):
-        return float(value)
+        f = _real(value)
+        if f is None:
+            raise wrong()
+        return f
     if isinstance(p, m.BoolParam):
         if not isinstance(value, bool):
-            raise SpecError(f"'{name}' is true or false; got {value!r}", where=where)
+            raise wrong()
         return value
+    if isinstance(p, m.ChoiceParam):
+        return _coerce_choice(value, p, wrong)
     if isinstance(p, np.ndarray):
         return p
     return _coerce_fixed(value) if isinstance(value, list) else value
 
 
+def _is_big_int(value: Any) -> bool:
+    """An int too large for a float (its size is for the budget checks to judge, not the type check)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _coerce_choice(value: Any, p: m.ChoiceParam, wrong) -> Any:
+    """A pinned choice: any value of the same kind as the declared choices (the instructor's numbers win)."""
+    kinds = {_kind(c) for c in p.choices}
+    got = _kind(value)
+    if len(kinds) == 1 and got not in kinds and not (kinds == {"number"} and got == "integer"):
+        (want,) = kinds
+        noun = {"integer": "a whole number", "number": "a number", "text": "a word", "list": "a list",
+                "bool": "true or false"}.get(want, want)
+        raise wrong(f"{param_form(p)} ({noun})")
+    if isinstance(value, PinText):
+        return str(value)
+    return _coerce_fixed(value.tolist() if isinstance(value, np.ndarray) else value) if got == "list" else (
+        int(value) if got == "integer" else value)
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, str):
+        return "text"
+    if isinstance(v, (list, tuple, np.ndarray)) and np.ndim(v) > 0:
+        return "list"
+    f = _real(v)
+    if f is None:
+        return "integer" if _is_big_int(v) else type(v).__name__
+    return "integer" if f.is_integer() else "number"
+
+
 def parse_pin(text: str) -> tuple[str, Any]:
-    """'name=value' from the command line: the value is a literal or arithmetic (1/9), never eval."""
+    """'name=value' from the command line: the value is a literal or arithmetic (1/9), never eval.
+
+    A bare word (relu) stays text; text that does not parse or evaluate stays text with the reason,
+    so the parameter's type check can say why.
+    """
     if "=" not in text:
         raise SpecError(f"cannot read --param '{text}'", fix="write --param name=value, e.g. --param X='[[1,2],[3,4]]'")
     name, _, raw = text.partition("=")
     name = name.strip()
     raw = raw.strip()
+    if not name:
+        raise SpecError(f"--param '{text}' has no parameter name before '='", fix="write --param name=value")
     try:
-        value = Evaluator(None, {}).eval(parse(raw, where=f"--param {name}").node, f"--param {name}")
-    except ExprError:
-        value = raw  # a bare word such as relu is a string choice
+        parsed = parse(raw, where=f"--param {name}")
+        if isinstance(parsed.node, Name):
+            return name, PinText(raw)
+        value = Evaluator(None, {}).eval(parsed.node, f"--param {name}")
+    except ExprError as exc:
+        pin = PinText(raw)  # a bare word such as relu is a string choice
+        pin.reason = exc.message
+        return name, pin
     if isinstance(value, np.ndarray):
         value = value.astype(np.float64)
     return name, value
