@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +188,34 @@ def list_(
     con.print(table)
 
 
+def _progress_console() -> Console | None:
+    """A console on stderr for progress bars, only when stderr is a terminal (never in pipes or logs)."""
+    return _console(stderr=True) if sys.stderr.isatty() else None
+
+
+@contextmanager
+def _stress_progress(console: Console | None) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress callback drawing one transient bar per stress-tested file on `console` (None: no bar)."""
+    if console is None:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("stress test {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                for t in tasks.values():
+                    bar.remove_task(t)  # one line at a time: the file being sampled now
+                tasks.clear()
+                tasks[label] = bar.add_task(_escape(Path(label).name), total=total)
+            bar.update(tasks[label], completed=done)
+
+        yield update
+
+
 @app.command()
 def validate(
     ctx: typer.Context,
@@ -198,7 +228,8 @@ def validate(
     """
     from i2dl.validate import validate_paths
 
-    report = validate_paths(paths or [], samples=samples, engine_name=_engine(ctx))
+    with _stress_progress(_progress_console()) as progress:
+        report = validate_paths(paths or [], samples=samples, engine_name=_engine(ctx), progress=progress)
     con = _console()
     table = Table("file", "kind", "status", "tries/instance", "notes")
     for r in report["files"]:
