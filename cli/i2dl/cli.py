@@ -256,18 +256,21 @@ def grade(
     submissions: Path = typer.Argument(..., help="A folder of answer files (YAML or JSON), or one answer file."),
     exam: Path = typer.Option(Path("exam"), "--exam", help="The exam folder written by `i2dl generate`."),
     out: Path = typer.Option(Path("results"), "--out", help="Where scores.csv, summary.json and feedback/ go."),
+    accept_modified: bool = typer.Option(False, "--accept-modified",
+                                         help="Grade with an exam.json edited after generation (recorded in summary.json)."),
 ) -> None:
     """Grade answer files with partial credit, tolerant numbers and follow-through credit.
 
     Example: i2dl grade submissions/ --exam exam/   |   i2dl grade submissions/ge42xyz.yaml
     """
+    from i2dl.exam import load_exam
     from i2dl.grade.batch import feedback_markdown, grade_folder
 
-    batch = grade_folder(submissions, exam_dir=exam, out=out, engine_name=_engine(ctx))
+    exam_data = load_exam(exam, accept_modified=accept_modified)
     con = _console()
-    from i2dl.exam import load_exam
-
-    exam_data = load_exam(exam)
+    for w in exam_data.warnings:
+        _console(stderr=True).print(f"[yellow]warning:[/] {_escape(w)}")
+    batch = grade_folder(submissions, exam_dir=exam_data, out=out, engine_name=_engine(ctx))
     if submissions.is_file() and len(batch.graded) == 1:
         from rich.markdown import Markdown
 
@@ -317,6 +320,7 @@ def explain(
                                            "next to each step, where they diverge, and the rubric outcome."),
     param: list[str] = typer.Option([], "--param", help="For a spec id: pin a parameter, name=value (as in solve)."),
     seed: int = typer.Option(0, "--seed", help="For a spec id: seed for the parameters that are not pinned."),
+    accept_modified: bool = typer.Option(False, "--accept-modified", help="Explain an exam.json edited after generation."),
 ) -> None:
     """Explain a part, a problem or a spec step by step, from the answer graph that made the key.
 
@@ -329,7 +333,7 @@ def explain(
     if fmt not in ("text", "md"):
         raise UsageError(f"unknown --format '{fmt}'", fix="use --format text or --format md")
     result = explain_target(target, exam_dir=exam, pins=_pins(param), seed=seed, engine_name=_engine(ctx),
-                            entry=entry, student=student)
+                            entry=entry, student=student, accept_modified=accept_modified)
     if fmt == "md":
         typer.echo(explanation_markdown(result), nl=False)
         return

@@ -86,6 +86,14 @@ class AnswerParseError(I2dlError):
     exit_code = 8
 
 
+class ExamError(SpecError):
+    """An exam's data file (exam.json) is malformed, of an unknown format, or inconsistent."""
+
+
+class ExamModifiedError(ExamError):
+    """exam.json no longer matches the digest written with it: it was edited after generation."""
+
+
 class SubmissionError(I2dlError):
     """A submission file cannot be graded as a whole."""
 
