@@ -75,6 +75,15 @@ def main_options(
         except I2dlError as exc:
             _console(stderr=True).print(f"[bold red]error:[/] {_escape(str(exc))}")
             raise typer.Exit(exc.exit_code) from None
+    if any(os.environ.get(v) for v in ("I2DL_MAX_ELEMENTS", "I2DL_MAX_STRING", "I2DL_MAX_DIGITS",
+                                        "I2DL_SAMPLING_SECONDS")):
+        from i2dl.limits import Budget
+
+        try:
+            Budget.from_env()  # a bad budget is one usage error now, not one per graded file later
+        except I2dlError as exc:
+            _console(stderr=True).print(f"[bold red]error:[/] {_escape(str(exc))}")
+            raise typer.Exit(exc.exit_code) from None
     ctx.obj = {"engine": engine}
 
 

@@ -213,7 +213,7 @@ def read_exam_data(path: Path, *, accept_modified: bool = False) -> ExamFile:
             raise ExamModifiedError(f"exam.json was modified after it was generated: {what}{detail}",
                                     where=str(path),
                                     fix=f"{regen}; if you edited it on purpose, pass --accept-modified "
-                                        "(the results record that the exam was modified)")
+                                        "(grade then records in summary.json that the exam was modified)")
         integrity = {"status": "modified", "accepted": True, "key_changed": key_changed,
                      "digest_written": stored.get("content"), "digest_now": computed["content"],
                      "note": f"exam.json was modified after generation ({what}); accepted with --accept-modified"}
