@@ -224,7 +224,8 @@ def _drop(path: tuple):
 
 # name -> (change, what the message must say after the file)
 MALFORMED = {
-    "points-as-text": (_set(("problems", 2, "parts", 1, "points"), "3"), "problems[2].parts[1].points: expected a number"),
+    "points-as-text": (_set(("problems", 2, "parts", 1, "points"), "3"),
+                       "problems[2].parts[1].points: expected a number"),
     "seed-as-float": (_set(("seed",), 7.5), "seed: expected a whole number"),
     "kind-missing": (_drop(("problems", 0, "parts", 0, "blanks", 0, "kind")),
                      "problems[0].parts[0].blanks[0].kind: missing key 'kind'"),

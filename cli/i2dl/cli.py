@@ -265,8 +265,8 @@ def grade(
     submissions: Path = typer.Argument(..., help="A folder of answer files (YAML or JSON), or one answer file."),
     exam: Path = typer.Option(Path("exam"), "--exam", help="The exam folder written by `i2dl generate`."),
     out: Path = typer.Option(Path("results"), "--out", help="Where scores.csv, summary.json and feedback/ go."),
-    accept_modified: bool = typer.Option(False, "--accept-modified",
-                                         help="Grade with an exam.json edited after generation (recorded in summary.json)."),
+    accept_modified: bool = typer.Option(
+        False, "--accept-modified", help="Grade with an exam.json edited after generation (recorded in summary.json)."),
 ) -> None:
     """Grade answer files with partial credit, tolerant numbers and follow-through credit.
 

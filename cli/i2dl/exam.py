@@ -143,11 +143,7 @@ def exam_to_data(exam: Exam) -> dict[str, Any]:
 
 
 def load_exam(folder: Exam | Path | str = "exam", *, accept_modified: bool = False) -> Exam:
-    """The exam written by `generate` into `folder` (an Exam is returned as it is), checked against its digest.
-
-    A missing exam is a NotFoundError saying how to make one; a malformed or inconsistent exam.json
-    an ExamError naming the key path; a modified one an ExamModifiedError unless `accept_modified`.
-    """
+    """The exam `generate` wrote into `folder`, checked (an Exam passes through); typed errors say why not."""
     if isinstance(folder, Exam):
         return folder
     folder = Path(folder)

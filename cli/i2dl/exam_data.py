@@ -125,10 +125,7 @@ def canonical(data: Any) -> bytes:
 
 
 def key_view(data: dict[str, Any]) -> list[Any]:
-    """What grading reads of an exam: points, keys, tolerances, alternatives, rubrics, values; no prose.
-
-    It is taken of any JSON, well-formed or not, so a broken file can still be compared with its digest.
-    """
+    """What grading reads of an exam (points, keys, tolerances, alternatives, rubrics, values), of any JSON."""
     def pick(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
         return {k: d.get(k) for k in keys}
 
@@ -136,9 +133,11 @@ def key_view(data: dict[str, Any]) -> list[Any]:
         alts = [pick(a, ("name", "value", "credit")) for a in _dicts(b.get("alternatives"))]
         return pick(b, ("name", "kind", "expected", "tol_abs", "tol_rel", "points", "options")) | {"alternatives": alts}
 
+    def part(p: dict[str, Any]) -> dict[str, Any]:
+        return pick(p, ("number", "points", "rubric")) | {"blanks": [blank(b) for b in _dicts(p.get("blanks"))]}
+
     return [pick(prob, ("number", "spec_id", "kind", "points", "params", "values"))
-            | {"parts": [pick(part, ("number", "points", "rubric")) | {"blanks": [blank(b) for b in _dicts(part.get("blanks"))]}
-                         for part in _dicts(prob.get("parts"))]}
+            | {"parts": [part(p) for p in _dicts(prob.get("parts"))]}
             for prob in _dicts(data.get("problems"))]
 
 
@@ -173,11 +172,7 @@ class ExamFile:
 
 
 def read_exam_data(path: Path, *, accept_modified: bool = False) -> ExamFile:
-    """exam.json at `path`, checked: schema, encoded values, digest, points and tolerances.
-
-    Every refusal is an ExamError naming the file and key path; a changed digest is an
-    ExamModifiedError unless `accept_modified`, which records the fact in `integrity`.
-    """
+    """exam.json at `path` checked for schema, values, digest and sanity; ExamError (or ExamModifiedError) if not."""
     data = _load_json(path)
     regen = _regenerate_hint(data)
     if not isinstance(data, dict):
@@ -185,7 +180,10 @@ def read_exam_data(path: Path, *, accept_modified: bool = False) -> ExamFile:
                         where=str(path), fix=regen)
     _check_format(data, path, regen)
     stored = data.get("integrity") if isinstance(data.get("integrity"), dict) else None
-    computed = digests(data)
+    try:
+        computed = digests(data)
+    except (RecursionError, ValueError):  # nesting json.loads took but json.dumps refuses
+        raise ExamError("nested too deeply to be exam data", where=str(path), fix=regen) from None
     modified = stored is not None and stored.get("content") != computed["content"]
     also = " (and the file no longer matches its digest: it was changed after generation)" if modified else ""
     try:

@@ -73,16 +73,12 @@ def current_budget() -> Budget:
 
 @contextmanager
 def sampling(budget: Budget | None = None) -> Iterator[Budget]:
-    """A scope with `budget` (default: the current one) and its sampling clock started.
-
-    A nested scope keeps the earlier deadline when that comes first, so a stress test's
-    budget is not renewed by each instance it samples.
-    """
+    """A scope with `budget` (default: the current one) and its sampling clock started."""
     budget = budget or current_budget()
     outer = _CLOCK.get()
     clock = _Clock(time.monotonic() + budget.seconds, budget.seconds)
     if outer is not None and outer.deadline < clock.deadline:
-        clock = outer
+        clock = outer  # a nested scope never extends the time an enclosing one has left
     tokens = _BUDGET.set(budget), _CLOCK.set(clock)
     try:
         yield budget
@@ -92,10 +88,7 @@ def sampling(budget: Budget | None = None) -> Iterator[Budget]:
 
 
 def check_clock(where: str | None = None, expr: Any = None) -> None:
-    """A SamplingTimeout once the current sampling scope's time is up (nothing outside a scope).
-
-    Its `seconds` is the budget; `doing` says which expression (and where) was running then.
-    """
+    """A SamplingTimeout (with the budget and what was running) once the sampling scope's time is up."""
     clock = _CLOCK.get()
     if clock is not None and time.monotonic() > clock.deadline:
         doing = f"`{expr_text(expr)}`" + (f" at {where}" if where else "") if expr is not None else ""

@@ -44,10 +44,7 @@ Progress = Callable[[str, int, int], None]
 
 
 def stress_spec(compiled, samples: int, engine, progress: Progress | None = None) -> dict[str, Any]:
-    """Sample `samples` seeds: tries per instance, degenerate instances, the range of each answer.
-
-    A seed that runs out of the sampling time budget ends the stress test (the rest would too).
-    """
+    """Sample `samples` seeds: tries per instance, degenerate instances, the range of each answer."""
     from collections import Counter
 
     from i2dl.spec.instance import make_instance
@@ -64,7 +61,7 @@ def stress_spec(compiled, samples: int, engine, progress: Progress | None = None
             progress(str(compiled.path), seed, samples)
         try:
             inst = make_instance(compiled, seed, engine, rejections=rejections)
-        except SamplingTimeout as exc:
+        except SamplingTimeout as exc:  # the other seeds would run out of time too
             failures += 1
             stopped = f"stress test stopped at seed {seed} of {samples}: {exc}"
             break
@@ -167,10 +164,7 @@ def validate_file(path: Path, samples: int, engine_name: str | None,
 
 def validate_paths(paths: list[Path], *, samples: int = 200, engine_name: str | None = None,
                    progress: Progress | None = None) -> dict[str, Any]:
-    """Validate files and folders (default: everything shipped); one report per file.
-
-    `progress`, when given, hears how far each spec's stress test has got.
-    """
+    """Validate files and folders (default: everything shipped); one report per file, `progress` told as it goes."""
     files: list[Path] = []
     for p in paths or default_paths():
         p = Path(p)

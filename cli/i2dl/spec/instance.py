@@ -259,10 +259,7 @@ def _real(value: Any) -> float | None:
 
 
 def coerce_pin(name: str, value: Any, p: Any, env: dict[str, Any] | None = None) -> Any:
-    """A pinned value checked against its parameter's declared type and shape.
-
-    A mismatch is a SpecError naming the parameter, the value given and the form its declaration expects.
-    """
+    """A pinned value checked against its declaration; a SpecError names the parameter, value and form if not."""
     where = f"--param {name}"
 
     def wrong(what: str = "") -> SpecError:
@@ -345,11 +342,7 @@ def _kind(v: Any) -> str:
 
 
 def parse_pin(text: str) -> tuple[str, Any]:
-    """'name=value' from the command line: the value is a literal or arithmetic (1/9), never eval.
-
-    A bare word (relu) stays text; text that does not parse or evaluate stays text with the reason,
-    so the parameter's type check can say why.
-    """
+    """'name=value' from the command line: a literal or arithmetic (1/9), never eval; else text with the reason."""
     if "=" not in text:
         raise SpecError(f"cannot read --param '{text}'", fix="write --param name=value, e.g. --param X='[[1,2],[3,4]]'")
     name, _, raw = text.partition("=")
