@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,15 @@ def main_options(
 
         try:
             resolve_name(engine)
+        except I2dlError as exc:
+            _console(stderr=True).print(f"[bold red]error:[/] {_escape(str(exc))}")
+            raise typer.Exit(exc.exit_code) from None
+    if any(os.environ.get(v) for v in ("I2DL_MAX_ELEMENTS", "I2DL_MAX_STRING", "I2DL_MAX_DIGITS",
+                                        "I2DL_SAMPLING_SECONDS")):
+        from i2dl.limits import Budget
+
+        try:
+            Budget.from_env()  # a bad budget is one usage error now, not one per graded file later
         except I2dlError as exc:
             _console(stderr=True).print(f"[bold red]error:[/] {_escape(str(exc))}")
             raise typer.Exit(exc.exit_code) from None
@@ -186,6 +197,34 @@ def list_(
     con.print(table)
 
 
+def _progress_console() -> Console | None:
+    """A console on stderr for progress bars, only when stderr is a terminal (never in pipes or logs)."""
+    return _console(stderr=True) if sys.stderr.isatty() else None
+
+
+@contextmanager
+def _stress_progress(console: Console | None) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress callback drawing one transient bar per stress-tested file on `console` (None: no bar)."""
+    if console is None:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("stress test {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                for t in tasks.values():
+                    bar.remove_task(t)  # one line at a time: the file being sampled now
+                tasks.clear()
+                tasks[label] = bar.add_task(_escape(Path(label).name), total=total)
+            bar.update(tasks[label], completed=done)
+
+        yield update
+
+
 @app.command()
 def validate(
     ctx: typer.Context,
@@ -198,7 +237,8 @@ def validate(
     """
     from i2dl.validate import validate_paths
 
-    report = validate_paths(paths or [], samples=samples, engine_name=_engine(ctx))
+    with _stress_progress(_progress_console()) as progress:
+        report = validate_paths(paths or [], samples=samples, engine_name=_engine(ctx), progress=progress)
     con = _console()
     table = Table("file", "kind", "status", "tries/instance", "notes")
     for r in report["files"]:
@@ -225,18 +265,21 @@ def grade(
     submissions: Path = typer.Argument(..., help="A folder of answer files (YAML or JSON), or one answer file."),
     exam: Path = typer.Option(Path("exam"), "--exam", help="The exam folder written by `i2dl generate`."),
     out: Path = typer.Option(Path("results"), "--out", help="Where scores.csv, summary.json and feedback/ go."),
+    accept_modified: bool = typer.Option(
+        False, "--accept-modified", help="Grade with an exam.json edited after generation (recorded in summary.json)."),
 ) -> None:
     """Grade answer files with partial credit, tolerant numbers and follow-through credit.
 
     Example: i2dl grade submissions/ --exam exam/   |   i2dl grade submissions/ge42xyz.yaml
     """
+    from i2dl.exam import load_exam
     from i2dl.grade.batch import feedback_markdown, grade_folder
 
-    batch = grade_folder(submissions, exam_dir=exam, out=out, engine_name=_engine(ctx))
+    exam_data = load_exam(exam, accept_modified=accept_modified)
     con = _console()
-    from i2dl.exam import load_exam
-
-    exam_data = load_exam(exam)
+    for w in exam_data.warnings:
+        _console(stderr=True).print(f"[yellow]warning:[/] {_escape(w)}")
+    batch = grade_folder(submissions, exam_dir=exam_data, out=out, engine_name=_engine(ctx))
     if submissions.is_file() and len(batch.graded) == 1:
         from rich.markdown import Markdown
 
@@ -286,6 +329,7 @@ def explain(
                                            "next to each step, where they diverge, and the rubric outcome."),
     param: list[str] = typer.Option([], "--param", help="For a spec id: pin a parameter, name=value (as in solve)."),
     seed: int = typer.Option(0, "--seed", help="For a spec id: seed for the parameters that are not pinned."),
+    accept_modified: bool = typer.Option(False, "--accept-modified", help="Explain an exam.json edited after generation."),
 ) -> None:
     """Explain a part, a problem or a spec step by step, from the answer graph that made the key.
 
@@ -298,7 +342,7 @@ def explain(
     if fmt not in ("text", "md"):
         raise UsageError(f"unknown --format '{fmt}'", fix="use --format text or --format md")
     result = explain_target(target, exam_dir=exam, pins=_pins(param), seed=seed, engine_name=_engine(ctx),
-                            entry=entry, student=student)
+                            entry=entry, student=student, accept_modified=accept_modified)
     if fmt == "md":
         typer.echo(explanation_markdown(result), nl=False)
         return

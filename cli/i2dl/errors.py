@@ -45,10 +45,18 @@ class ExprError(I2dlError):
     exit_code = 4
 
 
+class BudgetError(ExprError):
+    """An expression would build a value larger than the evaluation budget allows."""
+
+
 class SamplingError(I2dlError):
     """No instance met the spec's constraints within the retry budget."""
 
     exit_code = 5
+
+
+class SamplingTimeout(SamplingError):
+    """Sampling a spec ran longer than its wall-clock budget."""
 
 
 class EngineError(I2dlError):
@@ -76,6 +84,14 @@ class AnswerParseError(I2dlError):
     """A student's answer cannot be read: invalid, which is not the same as wrong."""
 
     exit_code = 8
+
+
+class ExamError(SpecError):
+    """An exam's data file (exam.json) is malformed, of an unknown format, or inconsistent."""
+
+
+class ExamModifiedError(ExamError):
+    """exam.json no longer matches the digest written with it: it was edited after generation."""
 
 
 class SubmissionError(I2dlError):

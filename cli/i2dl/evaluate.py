@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from i2dl.errors import EngineError, ExprError, I2dlError
+from i2dl import limits
+from i2dl.errors import BudgetError, EngineError, ExprError, I2dlError
 from i2dl.expr import Call, Const, Dict, Name, Node, Parsed, Seq
 from i2dl.functions import CONSTANTS, lookup, unbroadcast
 
@@ -118,11 +119,12 @@ class Evaluator:
     """Evaluates expressions over an environment of values with one engine."""
 
     def __init__(self, engine, env: Mapping[str, Any], graph: Graph | None = None,
-                 overrides: Mapping[str, Any] | None = None):
+                 overrides: Mapping[str, Any] | None = None, budget: limits.Budget | None = None):
         self.engine = engine
         self.env = dict(env)
         self.graph = graph
         self.overrides = dict(overrides or {})
+        self.budget = budget or limits.current_budget()
 
     # -- plain evaluation
 
@@ -164,7 +166,10 @@ class Evaluator:
         if isinstance(node, Seq):
             pairs = [self._eval(i, ids, tape, where) for i in node.items]
             values = [v for v, _ in pairs]
+            # the entries of a list of arrays are checked before they are joined into one
+            limits.check_elements(sum(v.size for v in values if isinstance(v, np.ndarray)), self.budget, where, node)
             value = _seq_value(values)
+            limits.check_value(value, self.budget, where, node)
             if tape is not None and any(i is not None for _, i in pairs):
                 return self._record(tape, _SEQ_FN, {f"x{k}": v for k, v in enumerate(values)},
                                     {f"x{k}": i for k, (_, i) in enumerate(pairs)}, value)
@@ -180,7 +185,7 @@ class Evaluator:
             bound = fn.bind([v for v, _ in pairs], {k: v for k, (v, _) in kwpairs.items()}, where)
             bound_ids = ({"*": None} if "*" in bound else
                          dict(zip(fn.params, [i for _, i in pairs], strict=False)) | {k: i for k, (_, i) in kwpairs.items()})
-            value = self._call(fn, bound, where)
+            value = self._call(fn, bound, where, node)
             if tape is not None and any(i is not None for i in bound_ids.values()):
                 if fn.vjp is None:
                     raise ExprError(f"cannot differentiate through {node.fn}()", where=where,
@@ -189,14 +194,16 @@ class Evaluator:
             return value, None
         raise ExprError(f"cannot evaluate {node!r}", where=where)
 
-    def _call(self, fn, bound: dict[str, Any], where: str | None) -> Any:
+    def _call(self, fn, bound: dict[str, Any], where: str | None, node: Node | None = None) -> Any:
+        expr = node if node is not None else fn.name
+        limits.check_clock(where, expr)
+        limits.check_call(fn.name, bound, self.budget, where, expr)
         try:
             with np.errstate(**FP_ERRORS):
                 value = fn.call(self.engine, bound)
             # torch returns inf where numpy raises: one error, worded alike, for both engines.
             if not _finite(value) and all(_finite(v) for v in bound.values()):
                 raise FloatingPointError
-            return value
         except I2dlError as exc:
             if isinstance(exc, EngineError) or exc.where is None:
                 exc.where = where if exc.where is None else exc.where
@@ -207,6 +214,11 @@ class Evaluator:
         except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError, OverflowError) as exc:
             raise ExprError(f"{fn.name}(): {exc}", where=where,
                             fix=f"call it as {fn.signature()}") from None
+        except MemoryError:
+            raise BudgetError(f"`{limits.expr_text(expr)}` ran out of memory", where=where,
+                              fix="keep values hand-sized") from None
+        limits.check_value(value, self.budget, where, expr)
+        return value
 
     def _record(self, tape, fn, bound, bound_ids, value) -> tuple[Any, int]:
         out_id = len(tape) + 1_000_000
@@ -246,7 +258,7 @@ class Evaluator:
             return _plain(g)
         path = [n for n in self.graph.order
                 if (n == out or self.graph.depends_on(out, n)) and self.graph.depends_on(n, wrt)]
-        sub = Evaluator(self.engine, self.env, self.graph, self.overrides)
+        sub = Evaluator(self.engine, self.env, self.graph, self.overrides, self.budget)
         tape: list[_Entry] = []
         ids = {wrt: 0}
         for n in path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,8 @@ import numpy as np
 from i2dl import __version__
 from i2dl.blueprint import Blueprint, McqBlock, ProblemEntry, find_blueprint, load_blueprint
 from i2dl.engine import get_engine
-from i2dl.errors import NotFoundError, SpecError, UsageError
+from i2dl.errors import ExamError, NotFoundError, UsageError
+from i2dl.exam_data import FORMAT, exam_json_text, read_exam_data
 from i2dl.io import atomic_write_text
 from i2dl.mcq import Bank, make_variant, variant_part
 from i2dl.render import fmt_value
@@ -23,7 +23,6 @@ EXAM_FILE = "exam.json"
 SHEET_FILE = "exam.md"
 KEY_FILE = "key.md"
 ANSWERS_FILE = "answers.yaml"
-FORMAT = 1
 
 
 @dataclass
@@ -40,6 +39,8 @@ class Exam:
     engine: str = ""
     duration: int | None = None
     warnings: list[str] = field(default_factory=list)
+    # what load_exam found of exam.json's digest: status verified, modified (accepted) or unverified
+    integrity: dict[str, Any] = field(default_factory=dict)
 
     @property
     def points(self) -> float:
@@ -141,23 +142,25 @@ def exam_to_data(exam: Exam) -> dict[str, Any]:
             "problems": [to_data(p) for p in exam.problems]}
 
 
-def load_exam(folder: Path | str = "exam") -> Exam:
-    """The exam written by `generate` into `folder`, or NotFoundError saying how to make one."""
+def load_exam(folder: Exam | Path | str = "exam", *, accept_modified: bool = False) -> Exam:
+    """The exam `generate` wrote into `folder`, checked (an Exam passes through); typed errors say why not."""
+    if isinstance(folder, Exam):
+        return folder
     folder = Path(folder)
     path = folder / EXAM_FILE if folder.is_dir() or not folder.suffix else folder
     if not path.exists():
         raise NotFoundError(f"no exam in '{folder}' ({EXAM_FILE} is missing)",
                             fix="run `i2dl generate` first, or pass --exam DIR")
+    checked = read_exam_data(path, accept_modified=accept_modified)
+    data = checked.data
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SpecError(f"cannot read the exam data: {exc}", where=str(path),
+        problems = [from_data(p) for p in data["problems"]]
+    except (KeyError, TypeError, ValueError) as exc:  # the schema should have caught it: say so, never a traceback
+        raise ExamError(f"cannot rebuild the exam from its data ({type(exc).__name__}: {exc})", where=str(path),
                         fix="regenerate the exam with the seed it was made with") from None
-    if data.get("format") != FORMAT:
-        raise SpecError(f"exam data format {data.get('format')} is not {FORMAT}", where=str(path),
-                        fix="regenerate the exam with this version of i2dl")
     return Exam(data["exam_id"], data["title"], data["seed"], data["source"], data["instructions"],
-                [from_data(p) for p in data["problems"]], data["version"], data["engine"], data["duration"])
+                problems, data["version"], data["engine"], data["duration"], warnings=checked.warnings,
+                integrity=checked.integrity)
 
 
 def blank_form(kind: str, expected: Any, options: int = 0) -> str:
@@ -271,7 +274,7 @@ def write_exam(exam: Exam, out: Path | str, steps: dict[str, str] | None = None)
         "answers": out / ANSWERS_FILE,
         "data": out / EXAM_FILE,
     }
-    atomic_write_text(files["data"], json.dumps(exam_to_data(exam), indent=1, sort_keys=False) + "\n")
+    atomic_write_text(files["data"], exam_json_text(exam_to_data(exam)))
     atomic_write_text(files["sheet"], sheet_markdown(exam))
     atomic_write_text(files["key"], key_markdown(exam, steps))
     atomic_write_text(files["answers"], answer_file_text(exam))

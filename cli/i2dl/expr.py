@@ -214,3 +214,37 @@ def called_functions(node: Node) -> set[str]:
     if isinstance(node, Dict):
         return set().union(*(called_functions(v) for _, v in node.items)) if node.items else set()
     return set()
+
+
+_INFIX = {v: k for k, v in {
+    "+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow", "@": "matmul",
+    "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}.items()}
+
+
+def node_text(node: Node, limit: int = 80) -> str:
+    """The expression of `node` written back as text (shortened to `limit` characters), for messages."""
+    text = _text(node)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _text(node: Node) -> str:
+    if isinstance(node, Const):
+        return repr(node.value)
+    if isinstance(node, Name):
+        return node.id
+    if isinstance(node, Seq):
+        return "[" + ", ".join(_text(i) for i in node.items) + "]"
+    if isinstance(node, Dict):
+        return "{" + ", ".join(f"{k!r}: {_text(v)}" for k, v in node.items) + "}"
+    if node.fn in _INFIX and len(node.args) == 2:
+        left, right = (_text(a) if not (isinstance(a, Call) and a.fn in _INFIX) else f"({_text(a)})"
+                       for a in node.args)
+        return f"{left} {_INFIX[node.fn]} {right}"
+    if node.fn == "neg" and len(node.args) == 1:
+        return f"-{_text(node.args[0])}"
+    if node.fn == "transpose" and len(node.args) == 1:
+        return f"{_text(node.args[0])}.T"
+    if node.fn == "index" and len(node.args) == 2:
+        return f"{_text(node.args[0])}[{_text(node.args[1])}]"
+    args = [_text(a) for a in node.args] + [f"{k}={_text(v)}" for k, v in node.kwargs]
+    return f"{node.fn}({', '.join(args)})"

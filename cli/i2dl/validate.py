@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from i2dl.engine import get_engine
-from i2dl.errors import I2dlError
+from i2dl.errors import I2dlError, SamplingTimeout
 from i2dl.render import fmt_number
 from i2dl.spec.load import builtin_dir, load_document
 
@@ -38,7 +39,11 @@ def default_paths() -> list[Path]:
     return out
 
 
-def stress_spec(compiled, samples: int, engine) -> dict[str, Any]:
+#: progress(file, samples done, samples in all), called as a stress test goes on.
+Progress = Callable[[str, int, int], None]
+
+
+def stress_spec(compiled, samples: int, engine, progress: Progress | None = None) -> dict[str, Any]:
     """Sample `samples` seeds: tries per instance, degenerate instances, the range of each answer."""
     from collections import Counter
 
@@ -48,16 +53,24 @@ def stress_spec(compiled, samples: int, engine) -> dict[str, Any]:
     rejections: Counter[str] = Counter()
     degenerate: dict[str, int] = {}
     ranges: dict[str, list[float]] = {}
-    failures = 0
+    failures = made = 0
     first_failure = ""
+    stopped = ""
     for seed in range(samples):
+        if progress is not None:
+            progress(str(compiled.path), seed, samples)
         try:
             inst = make_instance(compiled, seed, engine, rejections=rejections)
+        except SamplingTimeout as exc:  # the other seeds would run out of time too
+            failures += 1
+            stopped = f"stress test stopped at seed {seed} of {samples}: {exc}"
+            break
         except I2dlError as exc:
             failures += 1
             first_failure = first_failure or f"seed {seed}: {exc}"
             continue
         tries += inst.tries
+        made += 1
         for part in inst.parts:
             for b in part.blanks:
                 if b.kind in ("number", "vector", "matrix"):
@@ -70,10 +83,11 @@ def stress_spec(compiled, samples: int, engine) -> dict[str, Any]:
                     if alt["credit"] < 1 and _same(alt["value"], b.expected):
                         key = f"{b.name} equals the mistake '{alt['name']}'"
                         degenerate[key] = degenerate.get(key, 0) + 1
-    made = samples - failures
+    if progress is not None:
+        progress(str(compiled.path), samples, samples)
     # Each try is one sample: rejected by the first unmet constraint, or kept.
     rates = {why: n / tries for why, n in rejections.most_common()} if tries else {}
-    return {"samples": samples, "failures": failures, "first_failure": first_failure,
+    return {"samples": samples, "failures": failures, "first_failure": first_failure, "stopped": stopped,
             "tries_per_instance": tries / made if made else 0.0, "degenerate": degenerate, "ranges": ranges,
             "rejection_rates": rates}
 
@@ -85,7 +99,8 @@ def _same(a: Any, b: Any) -> bool:
         return a == b
 
 
-def validate_file(path: Path, samples: int, engine_name: str | None) -> dict[str, Any]:
+def validate_file(path: Path, samples: int, engine_name: str | None,
+                  progress: Progress | None = None) -> dict[str, Any]:
     """Errors, warnings and stress-test notes for one file."""
     report: dict[str, Any] = {"path": str(path), "kind": "unknown", "ok": True, "errors": [], "warnings": [],
                               "notes": []}
@@ -99,10 +114,12 @@ def validate_file(path: Path, samples: int, engine_name: str | None) -> dict[str
             compiled = load_spec(path)
             report["warnings"] += compiled.warnings
             if samples:
-                stats = stress_spec(compiled, samples, get_engine(engine_name))
+                stats = stress_spec(compiled, samples, get_engine(engine_name), progress)
                 report["tries_per_instance"] = stats["tries_per_instance"]
                 report["stress"] = stats
-                if stats["failures"]:
+                if stats["stopped"]:
+                    report["errors"].append(stats["stopped"])
+                elif stats["failures"]:
                     report["errors"].append(f"{stats['failures']} of {samples} seeds failed; "
                                             f"first: {stats['first_failure']}")
                 for what, n in stats["degenerate"].items():
@@ -145,8 +162,9 @@ def validate_file(path: Path, samples: int, engine_name: str | None) -> dict[str
     return report
 
 
-def validate_paths(paths: list[Path], *, samples: int = 200, engine_name: str | None = None) -> dict[str, Any]:
-    """Validate files and folders (default: everything shipped); one report per file."""
+def validate_paths(paths: list[Path], *, samples: int = 200, engine_name: str | None = None,
+                   progress: Progress | None = None) -> dict[str, Any]:
+    """Validate files and folders (default: everything shipped); one report per file, `progress` told as it goes."""
     files: list[Path] = []
     for p in paths or default_paths():
         p = Path(p)
@@ -154,4 +172,4 @@ def validate_paths(paths: list[Path], *, samples: int = 200, engine_name: str | 
             files += sorted(p.rglob("*.yaml"))
         else:
             files.append(p)
-    return {"files": [validate_file(f, samples, engine_name) for f in files]}
+    return {"files": [validate_file(f, samples, engine_name, progress) for f in files]}

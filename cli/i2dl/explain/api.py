@@ -63,7 +63,7 @@ def explain_spec(spec_id: str, pins: dict[str, Any] | None = None, seed: int = 0
 
 def explain_target(words: list[str], *, exam_dir: str | Path = "exam", pins: dict[str, Any] | None = None,
                    seed: int = 0, engine_name: str | None = None, entry: Any = None,
-                   student: str | Path | None = None) -> dict[str, Any]:
+                   student: str | Path | None = None, accept_modified: bool = False) -> dict[str, Any]:
     """What `i2dl explain WORDS` asks for: 'problem 3.6', '3.6', 'problem 3', or a spec id."""
     words = [w for w in words if w.strip()]
     if words and words[0].lower() == "problem":
@@ -78,7 +78,7 @@ def explain_target(words: list[str], *, exam_dir: str | Path = "exam", pins: dic
         if pins:
             raise UsageError("--param pins the parameters of a spec, not of an exam problem",
                              fix="give a spec id, e.g. i2dl explain conv1d-backprop --param j=2")
-        exam = _exam(exam_dir)
+        exam = _exam(exam_dir, accept_modified)
         if "." in target:
             return explain_part(exam, target, engine_name=engine_name, entry=entry, student=student)
         return explain_problem(exam, int(target), engine_name=engine_name, entry=entry, student=student)
@@ -107,14 +107,14 @@ def key_steps(exam: Any) -> dict[str, str]:
     return steps
 
 
-def _exam(exam: Any) -> Any:
+def _exam(exam: Any, accept_modified: bool = False) -> Any:
     """An Exam, loading it from a folder; a missing folder lists the exams that do exist."""
     if not isinstance(exam, (str, Path)):
         return exam
     from i2dl.exam import EXAM_FILE, load_exam
 
     try:
-        return load_exam(exam)
+        return load_exam(exam, accept_modified=accept_modified)
     except NotFoundError as exc:
         here = sorted(str(p.parent) for p in Path(".").glob(f"*/{EXAM_FILE}"))
         exc.fix = ("exams here: " + ", ".join(here) + " (pass --exam DIR)") if here else \

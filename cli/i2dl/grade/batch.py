@@ -161,6 +161,7 @@ def summary_data(batch: BatchResult, exam: Exam) -> dict[str, Any]:
         "distribution": bins, "mean_per_part": per_part,
         "students": [_student_data(r) for r in sorted(batch.graded, key=lambda r: r.student_id)],
         "failures": batch.failed,
+        "exam_integrity": exam.integrity,  # verified, or modified and accepted with --accept-modified
     }
 
 

@@ -8,10 +8,18 @@ from typing import Any
 
 import numpy as np
 
-from i2dl.errors import EngineError, ExprError, SamplingError, SpecError
+from i2dl import limits
+from i2dl.errors import (
+    BudgetError,
+    EngineError,
+    ExprError,
+    SamplingError,
+    SamplingTimeout,
+    SpecError,
+)
 from i2dl.evaluate import Evaluator
-from i2dl.expr import parse
-from i2dl.render import render_template
+from i2dl.expr import Name, parse
+from i2dl.render import fmt_number, render_template
 from i2dl.spec import model as m
 from i2dl.spec.load import CompiledSpec
 
@@ -78,13 +86,23 @@ def _bound(v: float | str, env: dict[str, Any] | None) -> float:
     return float(v)
 
 
-def _grid(p: m._Grid, env: dict[str, Any] | None = None) -> np.ndarray | list:
+def _bound_text(v: float | str) -> str:
+    return v if isinstance(v, str) else fmt_number(v)
+
+
+def _grid(p: m._Grid, env: dict[str, Any] | None = None, where: str | None = None) -> np.ndarray | list:
     if p.choices is not None:
         return list(p.choices)
     lo, hi = _bound(p.min, env), _bound(p.max, env)
     if lo > hi:
-        raise SpecError(f"the range {p.min}..{p.max} is empty here ({lo:g} > {hi:g})")
-    n = int(np.floor((hi - lo) / p.step + 1e-9)) + 1
+        raise SpecError(f"the range {p.min}..{p.max} is empty here ({lo:g} > {hi:g})", where=where)
+    if not np.isfinite(hi - lo):
+        raise SpecError(f"the range {p.min}..{p.max} is not finite here ({lo:g}..{hi:g})", where=where)
+    count = np.floor((hi - lo) / p.step + 1e-9) + 1
+    # the grid is built in full: its size is checked before it is allocated
+    limits.check_elements(count, limits.current_budget(), where,
+                          f"range {_bound_text(p.min)}..{_bound_text(p.max)} step {_bound_text(p.step)}")
+    n = int(count)
     decimals = max(0, -int(np.floor(np.log10(p.step))) if p.step < 1 else 0) + 2
     values = np.round(lo + p.step * np.arange(n), decimals)
     if p.exclude:
@@ -101,21 +119,42 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def param_shape(p: Any, env: dict[str, Any] | None = None) -> tuple[int, ...]:
+def param_shape(p: Any, env: dict[str, Any] | None = None, where: str | None = None) -> tuple[int, ...]:
     """The shape of a vector or matrix parameter; sizes may be expressions over earlier values."""
     dims = [p.length] if isinstance(p, m.VectorParam) else list(p.shape)
     out = []
     for d in dims:
         if isinstance(d, str):
-            v = Evaluator(None, env or {}).eval(parse(d, where=f"size '{d}'").node, f"size '{d}'")
-            if float(v) != int(v) or int(v) < 1:
-                raise SpecError(f"size '{d}' evaluates to {v}, not a positive whole number")
+            at = f"{where} size '{d}'" if where else f"size '{d}'"
+            v = Evaluator(None, env or {}).eval(parse(d, where=at).node, at)
+            if not _whole(v) or int(v) < 1:
+                raise SpecError(f"size '{d}' evaluates to {_short_repr(v)}, not a positive whole number",
+                                where=where, fix="pin or sample the sizes it reads as positive integers")
             d = int(v)
         out.append(int(d))
+    limits.check_elements(float(np.prod(np.asarray(out, dtype=np.float64))), limits.current_budget(), where,
+                          f"shape {_short_repr(out)}")
     return tuple(out)
 
 
-def sample_param(p: Any, rng: np.random.Generator, env: dict[str, Any] | None = None) -> Any:
+def _whole(v: Any) -> bool:
+    """True for a finite whole number (an int, a float such as 3.0, a 0-d array); False for anything else."""
+    if isinstance(v, (bool, np.bool_, str)):
+        return False
+    try:
+        f = float(v)
+    except (TypeError, ValueError, OverflowError):
+        return isinstance(v, int)  # an int too large for a float is still whole
+    return np.isfinite(f) and f == int(f)
+
+
+def _short_repr(v: Any, limit: int = 60) -> str:
+    text = repr(v.tolist() if isinstance(v, np.ndarray) else v)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def sample_param(p: Any, rng: np.random.Generator, env: dict[str, Any] | None = None,
+                 where: str | None = None) -> Any:
     """One value of a parameter from its sampler (sizes may read earlier values in `env`)."""
     if isinstance(p, m.FixedParam):
         return _coerce_fixed(p.value)
@@ -123,14 +162,14 @@ def sample_param(p: Any, rng: np.random.Generator, env: dict[str, Any] | None = 
         return bool(rng.integers(0, 2))
     if isinstance(p, m.ChoiceParam):
         return _coerce_fixed(p.choices[int(rng.integers(0, len(p.choices)))])
-    grid = _grid(p, env)
+    grid = _grid(p, env, where)
     if len(grid) == 0:
-        raise SpecError("the value range is empty after exclusions")
+        raise SpecError("the value range is empty after exclusions", where=where)
     if isinstance(p, (m.IntParam, m.DecimalParam)):
         v = grid[int(rng.integers(0, len(grid)))]
         v = _plain(v)
         return int(v) if isinstance(p, m.IntParam) else (float(v) if not isinstance(v, str) else v)
-    shape = param_shape(p, env)
+    shape = param_shape(p, env, where)
     size = int(np.prod(shape))
     values = np.asarray([g for g in grid if not (p.nonzero and float(g) == 0)], dtype=np.float64)
     if p.distinct:
@@ -151,15 +190,92 @@ def _coerce_fixed(v: Any) -> Any:
     return v
 
 
+class PinText(str):
+    """A --param value kept as text because it is not a number or list (`relu`), with why it was not."""
+
+    reason: str = ""
+
+
+def param_form(p: Any) -> str:
+    """What a parameter's declaration accepts, in words: 'an integer (sampled from 1..3)'."""
+    def grid() -> str:
+        if getattr(p, "choices", None) is not None:
+            return " (the spec samples one of " + ", ".join(_choice_text(c) for c in p.choices) + ")"
+        return f" (the spec samples {_bound_text(p.min)}..{_bound_text(p.max)})"
+
+    if isinstance(p, m.IntParam):
+        return "an integer" + grid()
+    if isinstance(p, m.DecimalParam):
+        return "a number" + grid()
+    if isinstance(p, m.ChoiceParam):
+        return "one of " + ", ".join(_choice_text(c) for c in p.choices)
+    if isinstance(p, m.BoolParam):
+        return "true or false"
+    if isinstance(p, m.VectorParam):
+        return f"a vector of length {p.length}, e.g. [1, 2, 3]"
+    if isinstance(p, m.MatrixParam):
+        return f"a {' x '.join(str(d) for d in p.shape)} array of numbers, e.g. [[1, 2], [3, 4]] row by row"
+    if isinstance(p, m.FixedParam):
+        return f"a value like {_choice_text(p.value)}"
+    return "a value"
+
+
+def _example(p: Any) -> str:
+    """A value the declaration accepts, written as on the command line."""
+    if getattr(p, "choices", None):
+        c = p.choices[0]
+        return _choice_text(c).replace(" ", "")
+    if isinstance(p, (m.IntParam, m.DecimalParam)):
+        return _bound_text(p.min) if not isinstance(p.min, str) else "1"
+    if isinstance(p, m.BoolParam):
+        return "true"
+    if isinstance(p, m.VectorParam):
+        return "[1,2,3]"
+    if isinstance(p, m.MatrixParam):
+        return "[[1,2],[3,4]]"
+    return "VALUE"
+
+
+def _choice_text(c: Any) -> str:
+    return str(c) if isinstance(c, str) else _short_repr(c)
+
+
+def _given(value: Any) -> str:
+    """How a pinned value is named in an error: the text as written, and why it was not read."""
+    if isinstance(value, PinText):
+        return repr(str(value)) + (f" ({value.reason})" if value.reason else "")
+    return _short_repr(value)
+
+
+def _real(value: Any) -> float | None:
+    """`value` as a finite real number, or None (text, lists, booleans, NaN and infinity are not)."""
+    if isinstance(value, (bool, np.bool_, str)) or np.ndim(value) != 0:
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return f if np.isfinite(f) else None
+
+
 def coerce_pin(name: str, value: Any, p: Any, env: dict[str, Any] | None = None) -> Any:
-    """A pinned value checked against its parameter's declared type and shape."""
+    """A pinned value checked against its declaration; a SpecError names the parameter, value and form if not."""
     where = f"--param {name}"
+
+    def wrong(what: str = "") -> SpecError:
+        return SpecError(f"'{name}' must be {what or param_form(p)}; got {_given(value)}", where=where,
+                         fix=f"e.g. --param {name}={_example(p)}")
+
     if isinstance(p, (m.VectorParam, m.MatrixParam)):
+        if isinstance(value, str):
+            raise wrong()
         try:
             a = np.asarray(value, dtype=np.float64)
         except (ValueError, TypeError):
-            raise SpecError(f"expected numbers for '{name}', got {value!r}", where=where) from None
-        want = param_shape(p, env)
+            raise wrong() from None
+        if not np.all(np.isfinite(a)):
+            raise wrong(f"{param_form(p)} with finite entries")
+        want = param_shape(p, env, where)
         if isinstance(p, m.VectorParam) and a.ndim != 1:
             raise SpecError(f"'{name}' is a vector; got shape {a.shape}", where=where, fix="write it as [1, 2, 3]")
         if isinstance(p, m.MatrixParam) and a.ndim != len(want):
@@ -172,31 +288,77 @@ def coerce_pin(name: str, value: Any, p: Any, env: dict[str, Any] | None = None)
                             f"give {int(np.prod(want))} entries in shape {list(want)}")
         return a
     if isinstance(p, m.IntParam):
-        if isinstance(value, bool) or not float(np.asarray(value, dtype=float)).is_integer():
-            raise SpecError(f"'{name}' is an integer; got {value!r}", where=where)
+        f = _real(value)
+        if f is None and not _is_big_int(value) or f is not None and not f.is_integer():
+            raise wrong()
         return int(value)
     if isinstance(p, m.DecimalParam):
-        return float(value)
+        f = _real(value)
+        if f is None:
+            raise wrong()
+        return f
     if isinstance(p, m.BoolParam):
         if not isinstance(value, bool):
-            raise SpecError(f"'{name}' is true or false; got {value!r}", where=where)
+            raise wrong()
         return value
+    if isinstance(p, m.ChoiceParam):
+        return _coerce_choice(value, p, wrong)
     if isinstance(p, np.ndarray):
         return p
     return _coerce_fixed(value) if isinstance(value, list) else value
 
 
+def _is_big_int(value: Any) -> bool:
+    """An int too large for a float (its size is for the budget checks to judge, not the type check)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _coerce_choice(value: Any, p: m.ChoiceParam, wrong) -> Any:
+    """A pinned choice: any value of the same kind as the declared choices (the instructor's numbers win)."""
+    kinds = {_kind(c) for c in p.choices}
+    got = _kind(value)
+    if len(kinds) == 1 and got not in kinds and not (kinds == {"number"} and got == "integer"):
+        (want,) = kinds
+        noun = {"integer": "a whole number", "number": "a number", "text": "a word", "list": "a list",
+                "bool": "true or false"}.get(want, want)
+        raise wrong(f"{param_form(p)} ({noun})")
+    if isinstance(value, PinText):
+        return str(value)
+    return _coerce_fixed(value.tolist() if isinstance(value, np.ndarray) else value) if got == "list" else (
+        int(value) if got == "integer" else value)
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, str):
+        return "text"
+    if isinstance(v, (list, tuple, np.ndarray)) and np.ndim(v) > 0:
+        return "list"
+    f = _real(v)
+    if f is None:
+        return "integer" if _is_big_int(v) else type(v).__name__
+    return "integer" if f.is_integer() else "number"
+
+
 def parse_pin(text: str) -> tuple[str, Any]:
-    """'name=value' from the command line: the value is a literal or arithmetic (1/9), never eval."""
+    """'name=value' from the command line: a literal or arithmetic (1/9), never eval; else text with the reason."""
     if "=" not in text:
         raise SpecError(f"cannot read --param '{text}'", fix="write --param name=value, e.g. --param X='[[1,2],[3,4]]'")
     name, _, raw = text.partition("=")
     name = name.strip()
     raw = raw.strip()
+    if not name:
+        raise SpecError(f"--param '{text}' has no parameter name before '='", fix="write --param name=value")
     try:
-        value = Evaluator(None, {}).eval(parse(raw, where=f"--param {name}").node, f"--param {name}")
-    except ExprError:
-        value = raw  # a bare word such as relu is a string choice
+        parsed = parse(raw, where=f"--param {name}")
+        if isinstance(parsed.node, Name):
+            return name, PinText(raw)
+        value = Evaluator(None, {}).eval(parsed.node, f"--param {name}")
+    except ExprError as exc:
+        pin = PinText(raw)  # a bare word such as relu is a string choice
+        pin.reason = exc.message
+        return name, pin
     if isinstance(value, np.ndarray):
         value = value.astype(np.float64)
     return name, value
@@ -272,7 +434,7 @@ def sample_leaves(compiled: CompiledSpec, rng: np.random.Generator, pins: dict[s
         if name in pins:
             env[name] = coerce_pin(name, pins[name], params[name], env)
         else:
-            env[name] = sample_param(params[name], rng, env)
+            env[name] = sample_param(params[name], rng, env, compiled.param_where.get(name))
     return env
 
 
@@ -309,10 +471,15 @@ def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any],
     tries = 1 if fully_pinned else spec.max_tries
     fallback = None  # with pins, the instructor's numbers win over exam-quality constraints
     for attempt in range(1, tries + 1):
-        leaves = sample_leaves(compiled, rng, pins)
         try:
+            limits.check_clock(str(compiled.path))
+            leaves = sample_leaves(compiled, rng, pins)
             values = evaluate_instance(compiled, leaves, engine, overrides)
             unmet = check_constraints(compiled, values, engine)
+        except BudgetError:
+            raise  # a value beyond the budget is the spec's runaway expression, never bad luck
+        except SamplingTimeout as exc:
+            raise _timed_out(exc, compiled, attempt - 1, tries, failures) from None
         except (ExprError, EngineError) as exc:
             key = f"evaluation failed: {exc.message}"
             failures[key] += 1
@@ -343,10 +510,32 @@ def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any],
         where=str(compiled.path), fix="widen the parameter ranges, relax that constraint, or pin parameters")
 
 
+def _timed_out(exc: SamplingTimeout, compiled: CompiledSpec, done: int, tries: int,
+               failures: Counter[str]) -> SamplingTimeout:
+    """The timeout restated for the spec: tries used, the constraint that failed most, what was running."""
+    seconds = getattr(exc, "seconds", None)
+    text = (f"no instance of '{compiled.id}' within the {seconds:g} s sampling time budget" if seconds else
+            f"no instance of '{compiled.id}': {exc.message}") + f" ({done} of {tries} tries used)"
+    where = str(compiled.path)
+    if failures and done:
+        worst, n = failures.most_common(1)[0]
+        text += f"; most often failed: {worst} ({n / done:.0%} of tries)"
+        where = next((w for _, why, w in compiled.constraints if why == worst), where)
+    if getattr(exc, "doing", ""):
+        text += f"; time ran out while evaluating {exc.doing}"
+    return SamplingTimeout(text, where=where, fix=exc.fix)
+
+
 def make_instance(compiled: CompiledSpec, seed: int, engine, *, pins: dict[str, Any] | None = None,
-                  number: int = 1, points: float | None = None,
-                  rejections: Counter[str] | None = None) -> ProblemInstance:
-    """A fresh instance of `compiled` for `seed` (pinned parameters kept as given)."""
+                  number: int = 1, points: float | None = None, rejections: Counter[str] | None = None,
+                  budget: limits.Budget | None = None) -> ProblemInstance:
+    """A fresh instance of `compiled` for `seed` (pinned parameters kept as given), within `budget`."""
+    with limits.sampling(budget):
+        return _make_instance(compiled, seed, engine, pins, number, points, rejections)
+
+
+def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, Any] | None, number: int,
+                   points: float | None, rejections: Counter[str] | None) -> ProblemInstance:
     spec = compiled.spec
     leaves, values, warnings, tries = solve_leaves(compiled, seed, dict(pins or {}), engine, rejections)
     answer_names = {a.name for p in spec.parts for a in p.answers}

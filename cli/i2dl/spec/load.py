@@ -106,6 +106,7 @@ class CompiledSpec:
     constraints: list[tuple[Parsed, str, str]]
     alternatives: dict[tuple[str, str], Parsed]
     warnings: list[str] = field(default_factory=list)
+    param_where: dict[str, str] = field(default_factory=dict)  # 'file:line key.path' of each sampled parameter
 
     @property
     def id(self) -> str:
@@ -132,6 +133,7 @@ def compile_spec(data: Any, path: Path, lines: dict[KeyPath, int] | None = None)
     where: dict[str, str] = {}
     nodes: dict[str, Parsed] = {}
     leaves: list[str] = []
+    param_where: dict[str, str] = {}
     seen: dict[str, str] = {}
 
     def claim(name: str, key: KeyPath) -> None:
@@ -160,6 +162,7 @@ def compile_spec(data: Any, path: Path, lines: dict[KeyPath, int] | None = None)
             where[name] = locate(path, lines, ("params", name, "expr"))
         else:
             leaves.append(name)
+            param_where[name] = locate(path, lines, ("params", name))
     alternatives: dict[tuple[str, str], Parsed] = {}
     for i, part in enumerate(spec.parts):
         for g in part.given:
@@ -169,6 +172,7 @@ def compile_spec(data: Any, path: Path, lines: dict[KeyPath, int] | None = None)
                 where[g] = locate(path, lines, ("parts", i, "given", g, "expr"))
             else:
                 leaves.append(g)
+                param_where[g] = locate(path, lines, ("parts", i, "given", g))
         for j, ans in enumerate(part.answers):
             claim(ans.name, ("parts", i, "answers", j, "name"))
             nodes[ans.name] = parse_at(ans.expr, ("parts", i, "answers", j, "expr"))
@@ -211,7 +215,7 @@ def compile_spec(data: Any, path: Path, lines: dict[KeyPath, int] | None = None)
         parsed = parse_at(c.expr, key)
         _check_names(parsed, known, locate(path, lines, key))
         constraints.append((parsed, c.why or c.expr, locate(path, lines, key)))
-    return CompiledSpec(spec, path, graph, where, leaves, constraints, alternatives, warnings)
+    return CompiledSpec(spec, path, graph, where, leaves, constraints, alternatives, warnings, param_where)
 
 
 _OPERATOR_FNS = {"index", "slice_"}

@@ -1,0 +1,502 @@
+"""exam.json on disk: its declared schema, its digests, and the checks that need no digest.
+
+`generate` writes the file with an `integrity` block: a SHA-256 digest of the canonical JSON of
+everything else, and one of the part that grading reads (points, keys, tolerances, alternatives,
+rubrics, the values follow-through re-evaluates). `read_exam_data` refuses a malformed file with the
+key path at fault, and a file whose content no longer matches its digest unless the caller accepts
+modified exams. Format 1 files (written before digests existed) are read with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from i2dl.errors import ExamError, ExamModifiedError
+from i2dl.spec.load import fmt_path
+from i2dl.spec.model import ANSWER_KINDS
+
+#: The format written now; every format this version reads.
+FORMAT = 2
+READABLE = (1, 2)
+ALGORITHM = "sha256"
+MAX_BYTES = 64 * 1024 * 1024  # a default exam is about 80 kB; a file this large is not one of ours
+MAX_DEPTH = 64  # encoded values nest a few levels; far deeper is a broken or hostile file
+
+# The largest tolerance that still tells answers apart: relative, and absolute per unit of the key.
+MAX_TOL_REL = 0.5
+MAX_TOL_ABS_PER_UNIT = 0.5
+
+
+# ---------------------------------------------------------------------------- schema
+
+
+class _Model(BaseModel):
+    # Strict: a number written as text, or a key nobody reads, is a change to report, not to guess.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+Points = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Tolerance = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class AlternativeData(_Model):
+    name: str
+    value: Any
+    credit: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    feedback: str
+
+
+class BlankData(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal[ANSWER_KINDS]  # type: ignore[valid-type]
+    label: str
+    expected: Any
+    tol_abs: Tolerance
+    tol_rel: Tolerance
+    points: Points | None
+    alternatives: list[AlternativeData]
+    options: Annotated[int, Field(ge=0, le=26)]
+
+
+class PartData(_Model):
+    number: str = Field(pattern=r"^[1-9][0-9]*\.[1-9][0-9]*$")
+    id: str
+    text: str
+    points: Points
+    blanks: list[BlankData] = Field(min_length=1)
+    given: list[str]
+    rubric: str | dict[str, Any] | None
+    reasons: list[str]
+
+
+class ProblemData(_Model):
+    number: Annotated[int, Field(ge=1)]
+    spec_id: str
+    title: str
+    topic: str
+    statement: str
+    seed: int
+    params: dict[str, Any]
+    values: dict[str, Any]
+    parts: list[PartData] = Field(min_length=1)
+    points: Points
+    kind: Literal["spec", "mcq"]
+    options: list[str]
+    warnings: list[str]
+    tries: Annotated[int, Field(ge=0)]
+
+
+class IntegrityData(_Model):
+    algorithm: Literal["sha256"]
+    content: Digest
+    key: Digest
+
+
+class ExamData(_Model):
+    """The whole of exam.json; `integrity` is required from format 2 on."""
+
+    format: Literal[1, 2]
+    exam_id: str = Field(min_length=1)
+    title: str
+    seed: int
+    source: str
+    version: str
+    engine: str
+    duration: Annotated[int, Field(ge=0)] | None
+    instructions: str
+    problems: list[ProblemData] = Field(min_length=1)
+    integrity: IntegrityData | None = None
+
+
+# ---------------------------------------------------------------------------- digests
+
+
+def canonical(data: Any) -> bytes:
+    """One byte string per JSON value: sorted keys, no spaces, UTF-8 (what the digests hash)."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def key_view(data: dict[str, Any]) -> list[Any]:
+    """What grading reads of an exam (points, keys, tolerances, alternatives, rubrics, values), of any JSON."""
+    def pick(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+        return {k: d.get(k) for k in keys}
+
+    def blank(b: dict[str, Any]) -> dict[str, Any]:
+        alts = [pick(a, ("name", "value", "credit")) for a in _dicts(b.get("alternatives"))]
+        return pick(b, ("name", "kind", "expected", "tol_abs", "tol_rel", "points", "options")) | {"alternatives": alts}
+
+    def part(p: dict[str, Any]) -> dict[str, Any]:
+        return pick(p, ("number", "points", "rubric")) | {"blanks": [blank(b) for b in _dicts(p.get("blanks"))]}
+
+    return [pick(prob, ("number", "spec_id", "kind", "points", "params", "values"))
+            | {"parts": [part(p) for p in _dicts(prob.get("parts"))]}
+            for prob in _dicts(data.get("problems"))]
+
+
+def _dicts(items: Any) -> list[dict[str, Any]]:
+    """The mappings among `items` when it is a list (nothing otherwise)."""
+    return [x for x in items if isinstance(x, dict)] if isinstance(items, list) else []
+
+
+def digests(data: dict[str, Any]) -> dict[str, str]:
+    """The integrity block for `data` (which must not hold one): algorithm, content and key digests."""
+    body = {k: v for k, v in data.items() if k != "integrity"}
+    return {"algorithm": ALGORITHM, "content": hashlib.sha256(canonical(body)).hexdigest(),
+            "key": hashlib.sha256(canonical(key_view(body))).hexdigest()}
+
+
+def exam_json_text(data: dict[str, Any]) -> str:
+    """exam.json's text for `data`: the data as a reader will load it, then its integrity block."""
+    body = json.loads(json.dumps({k: v for k, v in data.items() if k != "integrity"}))
+    return json.dumps({**body, "integrity": digests(body)}, indent=1) + "\n"
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@dataclass
+class ExamFile:
+    """exam.json read and checked: its data, and what became of its digest."""
+
+    data: dict[str, Any]
+    integrity: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_exam_data(path: Path, *, accept_modified: bool = False) -> ExamFile:
+    """exam.json at `path` checked for schema, values, digest and sanity; ExamError (or ExamModifiedError) if not."""
+    data = _load_json(path)
+    regen = _regenerate_hint(data)
+    if not isinstance(data, dict):
+        raise ExamError(f"(top level): expected an object with format, exam_id and problems, got {_type(data)}",
+                        where=str(path), fix=regen)
+    _check_format(data, path, regen)
+    stored = data.get("integrity") if isinstance(data.get("integrity"), dict) else None
+    try:
+        computed = digests(data)
+    except (RecursionError, ValueError):  # nesting json.loads took but json.dumps refuses
+        raise ExamError("nested too deeply to be exam data", where=str(path), fix=regen) from None
+    modified = stored is not None and stored.get("content") != computed["content"]
+    also = " (and the file no longer matches its digest: it was changed after generation)" if modified else ""
+    try:
+        ExamData.model_validate(data)
+    except ValidationError as exc:
+        raise _schema_error(exc, data, path, regen, also) from None
+    bad = _value_problems(data)
+    if bad:
+        keypath, message = bad[0]
+        raise ExamError(f"{keypath}: {message}{also}", where=str(path), fix=regen)
+    problems = _sanity_problems(data)
+    if problems and not modified:
+        keypath, message = problems[0]
+        raise ExamError(f"{keypath}: {message}", where=str(path), fix=regen)
+    warnings: list[str] = []
+    if data["format"] == 1:
+        integrity = {"status": "unverified", "note": "format 1 exam.json has no digest: edits cannot be detected"}
+        warnings.append(f"{path}: written before exams carried a digest (format 1), so changes to it cannot be "
+                        "detected; regenerate it with its seed to make it tamper-evident")
+    elif modified:
+        key_changed = stored.get("key") != computed["key"]
+        what = "its key, points or tolerances changed" if key_changed else "only its wording changed, not its key"
+        if not accept_modified:
+            detail = f"; first inconsistency: {problems[0][0]}: {problems[0][1]}" if problems else ""
+            raise ExamModifiedError(f"exam.json was modified after it was generated: {what}{detail}",
+                                    where=str(path),
+                                    fix=f"{regen}; if you edited it on purpose, pass --accept-modified "
+                                        "(grade then records in summary.json that the exam was modified)")
+        integrity = {"status": "modified", "accepted": True, "key_changed": key_changed,
+                     "digest_written": stored.get("content"), "digest_now": computed["content"],
+                     "note": f"exam.json was modified after generation ({what}); accepted with --accept-modified"}
+        warnings.append(f"{path}: modified after generation ({what}); used as it is now because of "
+                        "--accept-modified, which the results record")
+    else:
+        integrity = {"status": "verified", "digest": computed["content"]}
+    if problems:
+        keypath, message = problems[0]
+        raise ExamError(f"{keypath}: {message}", where=str(path),
+                        fix="correct the edit so parts add up and tolerances stay small, or regenerate the exam")
+    return ExamFile(data, integrity, warnings)
+
+
+def _load_json(path: Path) -> Any:
+    """The JSON of `path`, or an ExamError locating why it cannot be read (line and column for bad JSON)."""
+    fix = "regenerate the exam with `i2dl generate` and the seed it was made with"
+    if not path.is_file():
+        raise ExamError("not a regular file", where=str(path), fix="pass --exam the folder `i2dl generate` wrote")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ExamError(f"larger than the {MAX_BYTES // 2**20} MB an exam.json can be", where=str(path), fix=fix)
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ExamError(f"cannot read the exam data: {exc.strerror or exc}", where=str(path), fix=fix) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ExamError(f"not UTF-8 text (byte {exc.start})", where=f"{path}:{line}", fix=fix) from None
+    if not text.strip():
+        raise ExamError("the file is empty", where=str(path), fix=fix)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        truncated = "" if text.rstrip().endswith(("}", "]")) else " (the file looks truncated)"
+        raise ExamError(f"not valid JSON: {exc.msg}{truncated}", where=f"{path}:{exc.lineno}:{exc.colno}",
+                        fix=fix) from None
+    except ValueError:  # an integer literal of thousands of digits: Python refuses to convert it
+        raise ExamError("holds a number too long to be exam data", where=str(path), fix=fix) from None
+    except RecursionError:
+        raise ExamError("nested too deeply to be exam data", where=str(path), fix=fix) from None
+
+
+def _regenerate_hint(data: Any) -> str:
+    """How to remake the exam, with its source and seed when the file still says them."""
+    if isinstance(data, dict) and isinstance(data.get("source"), str) and type(data.get("seed")) is int:
+        return (f"regenerate it: i2dl generate {data['source']} --seed {data['seed']} --out DIR "
+                "(the same seed gives the same exam; add any --param pins it was made with)")
+    return "regenerate the exam with `i2dl generate` and the seed it was made with"
+
+
+def _check_format(data: dict[str, Any], path: Path, regen: str) -> None:
+    fmt = data.get("format")
+    if "format" not in data:
+        raise ExamError("missing key 'format' (the exam data format number)", where=f"{path} format", fix=regen)
+    if type(fmt) is not int:
+        raise ExamError(f"format must be a whole number, got {_type(fmt)}", where=f"{path} format", fix=regen)
+    if fmt > FORMAT:
+        raise ExamError(f"exam data format {fmt} is newer than this i2dl reads "
+                        f"(formats {READABLE[0]} to {READABLE[-1]})", where=f"{path} format",
+                        fix="upgrade i2dl, or regenerate the exam with this version")
+    if fmt not in READABLE:
+        raise ExamError(f"unknown exam data format {fmt} (this i2dl reads formats {READABLE[0]} to {READABLE[-1]})",
+                        where=f"{path} format", fix=regen)
+    if fmt >= 2 and "integrity" not in data:
+        raise ExamError("missing key 'integrity' (the digests a format 2 exam carries)",
+                        where=f"{path} integrity", fix=regen)
+
+
+_EXPECTED = {
+    "int_type": "a whole number", "float_type": "a number", "string_type": "text", "bool_type": "true or false",
+    "list_type": "a list", "dict_type": "an object", "model_type": "an object", "finite_number": "a finite number",
+    "string_pattern_mismatch": "text of the form written by `i2dl generate`", "model_attributes_type": "an object",
+}
+
+
+def _data_loc(data: Any, loc: tuple[Any, ...], keep_last: bool) -> tuple[Any, ...]:
+    """The part of pydantic's error location that indexes the data (union member names dropped)."""
+    out: list[Any] = []
+    cur = data
+    for i, key in enumerate(loc):
+        if isinstance(cur, dict) and key in cur or isinstance(cur, list) and type(key) is int and 0 <= key < len(cur):
+            out.append(key)
+            cur = cur[key]
+        elif keep_last and i == len(loc) - 1:
+            out.append(key)
+    return tuple(out)
+
+
+def _schema_error(exc: ValidationError, data: Any, path: Path, regen: str, also: str) -> ExamError:
+    """The first schema error as an ExamError: the key path, what was expected, what was found."""
+    errors = exc.errors()
+    err = errors[0]
+    kind = err["type"]
+    loc = _data_loc(data, err["loc"], keep_last=kind == "missing")
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        message = f"missing key '{loc[-1]}'"
+    elif kind == "extra_forbidden":
+        message = f"unknown key '{loc[-1]}'"
+    elif kind == "literal_error":
+        message = f"expected one of {ctx.get('expected', 'the listed values')}, got {_short(err.get('input'))}"
+    elif kind in ("greater_than_equal", "less_than_equal"):
+        sign = ">=" if kind == "greater_than_equal" else "<="
+        bound = ctx.get("ge", ctx.get("le"))
+        message = f"expected a number {sign} {bound}, got {_short(err.get('input'))}"
+    elif kind in ("too_short", "too_long"):
+        message = "expected at least one entry" if kind == "too_short" else "too many entries"
+    else:
+        want = _EXPECTED.get(kind)
+        message = f"expected {want}, got {_type(err.get('input'))}" if want else err["msg"]
+    more = f" (and {len(errors) - 1} more schema errors)" if len(errors) > 1 else ""
+    return ExamError(f"{fmt_path(loc)}: {message}{more}{also}", where=str(path), fix=regen)
+
+
+def _type(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return f"{str(v).lower()} (a boolean)"
+    if isinstance(v, (int, float)):
+        return f"the number {_short(v)}"
+    if isinstance(v, str):
+        return f"the text {_short(v)}"
+    return {"list": "a list", "dict": "an object"}.get(type(v).__name__, type(v).__name__)
+
+
+def _short(v: Any, limit: int = 40) -> str:
+    text = json.dumps(v) if isinstance(v, (str, int, float, bool)) or v is None else type(v).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# ---------------------------------------------------------------------------- values and sanity
+
+
+def _value_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key path, what is wrong) for what the schema cannot see: encoded values, keys of their kind, numbering."""
+    out: list[tuple[str, str]] = []
+    numbers: set[int] = set()
+    parts_seen: set[str] = set()
+    for i, prob in enumerate(data["problems"]):
+        at = ("problems", i)
+        if prob["number"] in numbers:
+            out.append((fmt_path(at + ("number",)), f"problem number {prob['number']} appears twice"))
+        numbers.add(prob["number"])
+        for section in ("params", "values"):
+            for name, v in prob[section].items():
+                why = _encoding_problem(v)
+                if why:
+                    out.append((fmt_path(at + (section, name)), why))
+        for j, part in enumerate(prob["parts"]):
+            pat = at + ("parts", j)
+            if not part["number"].startswith(f"{prob['number']}."):
+                out.append((fmt_path(pat + ("number",)),
+                            f"part {part['number']} is numbered outside problem {prob['number']}"))
+            if part["number"] in parts_seen:
+                out.append((fmt_path(pat + ("number",)), f"part number {part['number']} appears twice"))
+            parts_seen.add(part["number"])
+            names = [b["name"] for b in part["blanks"]]
+            for k, b in enumerate(part["blanks"]):
+                bat = pat + ("blanks", k)
+                if names.index(b["name"]) != k:
+                    out.append((fmt_path(bat + ("name",)), f"blank '{b['name']}' appears twice"))
+                why = _kind_problem(b["expected"], b["kind"], b["options"])
+                if why:
+                    out.append((fmt_path(bat + ("expected",)), why))
+                for a, alt in enumerate(b["alternatives"]):
+                    why = _kind_problem(alt["value"], b["kind"], b["options"])
+                    if why:
+                        out.append((fmt_path(bat + ("alternatives", a, "value")), why))
+    return out
+
+
+def _sanity_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key path, what is wrong) for what makes grading absurd: parts that do not add up, huge tolerances."""
+    out: list[tuple[str, str]] = []
+    for i, prob in enumerate(data["problems"]):
+        at = ("problems", i)
+        total = sum(part["points"] for part in prob["parts"])
+        if not math.isclose(total, prob["points"], abs_tol=1e-6):
+            out.append((fmt_path(at + ("points",)),
+                        f"the parts of problem {prob['number']} add up to {total:g} points, "
+                        f"but the problem has {prob['points']:g}"))
+        for j, part in enumerate(prob["parts"]):
+            for k, b in enumerate(part["blanks"]):
+                if b["kind"] not in ("number", "vector", "matrix"):
+                    continue  # other kinds are compared exactly
+                bat = at + ("parts", j, "blanks", k)
+                if b["tol_rel"] > MAX_TOL_REL:
+                    out.append((fmt_path(bat + ("tol_rel",)), f"a relative tolerance of {b['tol_rel']:g} accepts "
+                                                              f"almost any answer (at most {MAX_TOL_REL:g})"))
+                limit = max(1.0, MAX_TOL_ABS_PER_UNIT * _magnitude(b["expected"]))
+                if b["tol_abs"] > limit:
+                    out.append((fmt_path(bat + ("tol_abs",)), f"an absolute tolerance of {b['tol_abs']:g} accepts "
+                                                              f"almost any answer (at most {limit:g} for a key of "
+                                                              "this size)"))
+    return out
+
+
+def _magnitude(encoded: Any) -> float:
+    """The largest |entry| of an encoded number or array."""
+    if isinstance(encoded, dict):
+        encoded = encoded.get("array")
+    flat = _flatten(encoded)
+    return max((abs(x) for x in flat), default=0.0)
+
+
+def _flatten(v: Any) -> list[float]:
+    if isinstance(v, list):
+        return [x for item in v for x in _flatten(item)]
+    return [float(v)] if _is_number(v) else []
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _kind_problem(v: Any, kind: str, options: int) -> str | None:
+    """Why an encoded key value is not of `kind`, or None."""
+    if kind == "number":
+        return None if _is_number(v) else f"expected a finite number, got {_type(v)}"
+    if kind in ("vector", "matrix"):
+        rows = v.get("array") if isinstance(v, dict) and set(v) == {"array"} else None
+        shape = _shape(rows)
+        if shape is None:
+            return f"expected {{\"array\": [...]}} of finite numbers (a {kind}), got {_type(v)}"
+        if kind == "vector" and len(shape) != 1:
+            return f"expected a vector (a flat list of numbers), got {len(shape)} dimensions"
+        if kind == "matrix" and len(shape) < 2:
+            return "expected a matrix (a list of equally long rows of numbers), got 1 dimension"
+        return None
+    if kind == "shape":
+        dims = v.get("tuple") if isinstance(v, dict) and set(v) == {"tuple"} else None
+        if not isinstance(dims, list) or not dims or not all(type(d) is int and d >= 1 for d in dims):
+            return f"expected {{\"tuple\": [positive whole numbers]}} (a shape), got {_type(v)}"
+        return None
+    if kind == "choice":
+        letters = v.get("set") if isinstance(v, dict) and set(v) == {"set"} else None
+        last = chr(64 + (options or 26))
+        if not isinstance(letters, list) or not all(isinstance(x, str) and len(x) == 1 and "A" <= x <= last
+                                                    for x in letters):
+            return f"expected {{\"set\": [letters A to {last}]}} (the correct options), got {_type(v)}"
+        return None
+    if kind == "bool":
+        return None if isinstance(v, bool) else f"expected true or false, got {_type(v)}"
+    return None if isinstance(v, str) else f"expected text, got {_type(v)}"
+
+
+def _shape(v: Any, finite: bool = True) -> tuple[int, ...] | None:
+    """The shape of a rectangular nested list of numbers (finite ones unless `finite` is False), or None."""
+    if _is_number(v) or not finite and isinstance(v, float):
+        return ()
+    if not isinstance(v, list):
+        return None
+    if not v:
+        return (0,)
+    inner = {_shape(x, finite) for x in v}
+    if None in inner or len(inner) != 1:
+        return None
+    return (len(v),) + inner.pop()  # type: ignore[operator]
+
+
+def _encoding_problem(v: Any, depth: int = 0) -> str | None:
+    """Why an encoded parameter or value cannot be decoded, or None."""
+    if depth > MAX_DEPTH:
+        return "nested too deeply"
+    if isinstance(v, dict):
+        tags = set(v) & {"array", "set", "tuple", "dict"}
+        if len(v) == 1 and tags:
+            (tag,) = tags
+            inner = v[tag]
+            if tag == "array":
+                return None if _shape(inner, finite=False) is not None else \
+                    "expected {\"array\": [...]} of numbers in equally long rows"
+            if tag == "set":
+                return None if isinstance(inner, list) and all(isinstance(x, str) for x in inner) else \
+                    "expected {\"set\": [text, ...]}"
+            if tag == "tuple":
+                return _encoding_problem(inner, depth + 1) if isinstance(inner, list) else "expected {\"tuple\": [...]}"
+            if isinstance(inner, dict):
+                return next((w for w in (_encoding_problem(x, depth + 1) for x in inner.values()) if w), None)
+            return "expected {\"dict\": {...}}"
+        return "expected a value written by `i2dl generate` (an object with one of array, set, tuple, dict)"
+    if isinstance(v, list):
+        return next((w for w in (_encoding_problem(x, depth + 1) for x in v) if w), None)
+    return None
