@@ -150,7 +150,7 @@ def validate_file(path: Path, samples: int, engine_name: str | None,
                 exam = build_exam(str(path), seed=0, engine_name=engine_name)
                 report["notes"].append(f"{len(exam.problems)} problems, {exam.points:g} points")
         elif kind == "rubric":
-            from i2dl.grade.rubric import load_rubric
+            from i2dl.spec.rubric import load_rubric
 
             load_rubric(path)
         else:

@@ -177,7 +177,7 @@ def compile_spec(data: Any, path: Path, lines: dict[KeyPath, int] | None = None)
             claim(ans.name, ("parts", i, "answers", j, "name"))
             nodes[ans.name] = parse_at(ans.expr, ("parts", i, "answers", j, "expr"))
             where[ans.name] = locate(path, lines, ("parts", i, "answers", j, "expr"))
-    from i2dl.grade.rubric import resolve_rubric
+    from i2dl.spec.rubric import resolve_rubric
 
     for i, part in enumerate(spec.parts):
         if part.rubric is not None:
