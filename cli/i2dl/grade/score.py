@@ -9,9 +9,9 @@ import numpy as np
 
 from i2dl.errors import AnswerParseError, I2dlError, SubmissionError
 from i2dl.grade.answers import MissingAnswer, parse_answer
-from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
 from i2dl.render import fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
+from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
 
 # Blank statuses: invalid (unreadable) and missing are not the same as wrong.
 CORRECT, FOLLOW, ALTERNATIVE, PARTIAL, WRONG, INVALID, MISSING, MANUAL = (
