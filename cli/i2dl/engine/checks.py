@@ -100,6 +100,11 @@ def out_size(n: int, k: int, stride: int, padding: int) -> int:
     return (n + 2 * padding - k) // stride + 1
 
 
+def window_cells(pos: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """The (padded) input cells i*s + j that output position i reads, in row-major window order."""
+    return [tuple(i * s + j for i, s, j in zip(pos, stride, off, strict=True)) for off in np.ndindex(*kernel)]
+
+
 class ConvArgs(NamedTuple):
     """Checked conv arguments in channel form, x (C_in, *n) and w (C_out, C_in, *k), plus the
     shapes the caller used (the single-channel form drops the channel axes)."""

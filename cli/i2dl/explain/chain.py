@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from i2dl.engine.checks import out_size, window_cells
 from i2dl.errors import I2dlError
 from i2dl.expr import Call, Const, Name, Node, free_names
 from i2dl.functions import FUNCTIONS
@@ -445,18 +446,20 @@ def _hop_notes(hop: _Hop, ctx: _Ctx) -> list[Step]:
     k = _axes(ctx.value(a["kernel"]), nd)
     st = a.get("stride")
     s = k if st is None or ctx.value(st) is None else _axes(ctx.value(st), nd)
-    out_shape = tuple((n - kk) // ss + 1 for n, kk, ss in zip(x.shape, k, s, strict=False))
+    out_shape = tuple(out_size(n, kk, ss, 0) for n, kk, ss in zip(x.shape, k, s, strict=False))
+    # The engine's own routes (its tie rule), not a second argmax.
+    routes = _pool_routes(hop.call.fn, x, k, s) if hop.call.fn.startswith("max") else None
     xs, ms = symbol(hop.u), symbol(hop.n)
     steps = []
     for w, pos in enumerate(np.ndindex(*out_shape)):
         if w >= MAX_ENTRIES:
             steps.append(_more(int(np.prod(out_shape)) - MAX_ENTRIES))
             break
-        cells = [tuple(i * ss + j for i, ss, j in zip(pos, s, off, strict=False)) for off in np.ndindex(*k)]
+        cells = window_cells(pos, k, s)
         vals = [x[c] for c in cells]
         names = ", ".join(xs.at(c) for c in cells)
-        if hop.call.fn.startswith("max"):
-            best = cells[int(np.argmax(vals))]
+        if routes is not None:
+            best = tuple(int(t) for t in np.unravel_index(int(routes[pos]), x.shape))
             steps.append(_note(f"window {w + 1} of ${ms.at(pos)}$: $({names}) = ({', '.join(_n(t) for t in vals)})$, "
                                f"maximum ${xs.at(best)} = {_n(x[best])}$, so "
                                f"${_partial(ms.at(pos), xs.at(best))} = 1$ and 0 for the others"))
@@ -464,6 +467,14 @@ def _hop_notes(hop: _Hop, ctx: _Ctx) -> list[Step]:
             steps.append(_note(f"window {w + 1} of ${ms.at(pos)}$: $({names})$, each with "
                                f"${_partial(ms.at(pos), xs.at_tex(['i']))} = \\frac{{1}}{{{len(cells)}}}$"))
     return steps
+
+
+def _pool_routes(fn: str, x: np.ndarray, k: tuple[int, ...], s: tuple[int, ...]) -> np.ndarray:
+    """The flat input index each max-pool window passes its gradient to, from the numpy kernels."""
+    from i2dl.engine import get_engine
+
+    return np.asarray(getattr(get_engine("numpy"), f"{fn}_argmax")(x, k if len(k) > 1 else k[0],
+                                                                  s if len(s) > 1 else s[0]))
 
 
 def _factor_label(hop: _Hop, ctx: _Ctx, k: tuple[int, ...], i: tuple[int, ...]) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from i2dl.engine.checks import out_size, window_cells
 from i2dl.expr import Call, Const, Name, Node, Seq
 from i2dl.functions import FUNCTIONS
 from i2dl.ops.activations import ACTIVATIONS
@@ -132,7 +133,7 @@ class _Conv:
 
     @property
     def out_shape(self) -> tuple[int, ...]:
-        sizes = tuple((n + 2 * p - k) // s + 1 for n, k, s, p in
+        sizes = tuple(out_size(n, k, s, p) for n, k, s, p in
                       zip(self.x.shape[1:], self.w.shape[2:], self.s, self.p, strict=False))
         return (self.w.shape[0], *sizes)
 
@@ -146,12 +147,10 @@ class _Conv:
     def taps(self, pos: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """(weight index, padded input index) pairs of output position (o, *i), channel form."""
         o, spatial = pos[0], pos[1:]
-        out = []
-        for c in range(self.x.shape[0]):
-            for off in np.ndindex(*self.w.shape[2:]):
-                src = tuple(i * s + j for i, s, j in zip(spatial, self.s, off, strict=False))
-                out.append(((o, c, *off), (c, *src)))
-        return out
+        kernel = self.w.shape[2:]
+        cells = window_cells(spatial, kernel, self.s)
+        return [((o, c, *off), (c, *src)) for c in range(self.x.shape[0])
+                for off, src in zip(np.ndindex(*kernel), cells, strict=True)]
 
 
 def _conv_of(x: Any, w: Any, stride: Any, padding: Any, nd: int) -> _Conv:
@@ -184,10 +183,11 @@ def _render_conv(v: View) -> list[Step]:
         steps.append(_step(rf"{v.s('x').base}^{{\mathrm{{pad}}}}", shown, text="zero padding:", role="note"))
     steps.append(_conv_formula(v, cv, bias is not None))
     chosen, hidden = v.ctx.pick(cv.caller(cv.out_shape))
+    y = _arr(v.out)
     for idx in chosen:
         pos = cv.channel(idx)
         rows = [(cv.w[wi], cv.xp[xi]) for wi, xi in cv.taps(pos)]
-        total = sum(a * c for a, c in rows) + (bias[pos[0]] if bias is not None else 0.0)
+        total = float(y[idx])  # the engine's own output; the products above show how it arises
         rhs = _sum_products(rows) + (f" + {_f(bias[pos[0]])}" if bias is not None else "")
         steps.append(_step(v.sym.at(idx), rhs, _n(total), value=total, ref=v.eref(idx)))
     if hidden:
@@ -240,23 +240,23 @@ def _render_pool(v: View) -> list[Step]:
     k = _axes(v.args["kernel"], nd)
     s = k if v.args.get("stride") is None else _axes(v.args["stride"], nd)
     steps = _spatial_sizes(v.sym, xc.shape[1:], k, s, (0,) * nd, pool=True)
-    out_sp = tuple((n - kk) // ss + 1 for n, kk, ss in zip(xc.shape[1:], k, s, strict=False))
+    out_sp = tuple(out_size(n, kk, ss, 0) for n, kk, ss in zip(xc.shape[1:], k, s, strict=False))
+    y = _arr(v.out)
     shape = out_sp if x.ndim == nd else (xc.shape[0], *out_sp)
     chosen, hidden = v.ctx.pick(shape)
     xs = v.s("x")
     for idx in chosen:
         c, pos = (0, idx) if x.ndim == nd else (idx[0], idx[1:])
-        cells = [tuple(i * ss + j for i, ss, j in zip(pos, s, off, strict=False)) for off in np.ndindex(*k)]
+        cells = window_cells(pos, k, s)
         vals = [xc[(c, *cell)] for cell in cells]
         names = [xs.at(cell if x.ndim == nd else (c, *cell)) for cell in cells]
         if kind == "max":
             sym = rf"\max\left({', '.join(names)}\right)" if len(cells) <= 4 else ""
             num = rf"\max\left({', '.join(_n(t) for t in vals)}\right)"
-            value = max(vals)
         else:
             sym = rf"\frac{{{' + '.join(names)}}}{{{len(cells)}}}" if len(cells) <= 4 else ""
             num = rf"\frac{{{_sum_values(vals)}}}{{{len(cells)}}}"
-            value = float(np.mean(vals))
+        value = float(y[idx])  # the engine's own output, not a second computation
         steps.append(_step(v.sym.at(idx), sym, num, _n(value), value=value, ref=v.eref(idx)))
     if hidden:
         steps.append(_more(hidden))
