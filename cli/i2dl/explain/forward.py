@@ -14,7 +14,7 @@ from i2dl.expr import Call, Const, Name, Node, Seq
 from i2dl.functions import FUNCTIONS
 from i2dl.ops.activations import ACTIVATIONS
 
-from .activations import ACTIVATION_NAMES, _act_rule
+from .activations import ACTIVATION_NAMES, _act_rule, _kernels
 from .context import _Ctx
 from .registry import renders
 from .steps import (
@@ -365,8 +365,9 @@ def _softmax_steps(z: np.ndarray, zs: Sym, ps: Sym, ref: Callable[[tuple], Any] 
         total = float(ex.sum())
         steps.append(_step(r"\sum_k e^{" + zs.at_tex(([str(r + 1)] if z.ndim == 2 else []) + ["k"]) + "}",
                            _sum_values(list(ex)), _n(total), value=total))
+        probs = _kernels().softmax(row)  # the engine's probabilities; e^z / sum shows how they arise
         for i in range(len(row)):
-            p = ex[i] / total
+            p = float(probs[i])
             steps.append(_step(ps.at((*lead, i)), rf"\frac{{{_n(ex[i])}}}{{{_n(total)}}}", _n(p), value=p,
                                ref=ref((*lead, i)) if ref else None))
     if len(rows) > 2:
@@ -662,10 +663,13 @@ def _render_batchnorm(v: View) -> list[Step]:
     x = _arr(v.args["x"])
     gamma, beta, eps = v.args.get("gamma"), v.args.get("beta"), float(v.args.get("eps", 1e-5))
     cols = x.reshape(x.shape[0], x.shape[1], -1) if x.ndim > 1 else x.reshape(-1, 1, 1)
+    # The statistics and outputs are the engine's own (batchnorm_train returns them all).
+    out = {k: np.atleast_1d(_arr(v.out[k])) for k in ("mean", "var", "x_hat", "y")}
+    x_hat, y = out["x_hat"].reshape(cols.shape), out["y"].reshape(cols.shape)
     steps: list[Step] = []
     for c in range(min(cols.shape[1], 3)):
         vals = cols[:, c, :].ravel()
-        mu, var = float(vals.mean()), float(vals.var())
+        mu, var = float(out["mean"][c]), float(out["var"][c])
         sub = f"_{{{c + 1}}}" if cols.shape[1] > 1 else ""
         if cols.shape[1] > 1:
             steps.append(_note(f"channel {c + 1}:"))
@@ -676,14 +680,15 @@ def _render_batchnorm(v: View) -> list[Step]:
                            rf"\frac{{1}}{{{len(vals)}}}\left({_sum_values(devs)}\right)", _n(var), value=var))
         g = 1.0 if gamma is None else float(np.atleast_1d(_arr(gamma))[c])
         b = 0.0 if beta is None else float(np.atleast_1d(_arr(beta))[c])
+        xh_c, y_c = x_hat[:, c, :].ravel(), y[:, c, :].ravel()
         for i, t in enumerate(vals[:MAX_ENTRIES]):
-            xh = (t - mu) / math.sqrt(var + eps)
+            xh = float(xh_c[i])
             at = f"{i + 1},{c + 1}" if cols.shape[1] > 1 else f"{i + 1}"
             steps.append(_step(rf"\hat{{x}}_{{{at}}}", rf"\frac{{{_n(t)} - {_f(mu)}}}{{\sqrt{{{_n(var)} + {_n(eps)}}}}}",
                                _n(xh), value=xh))
             if gamma is not None or beta is not None:
                 steps.append(_step(f"y_{{{at}}}", rf"\gamma{sub} \hat{{x}}_{{{at}}} + \beta{sub}",
-                                   rf"{_n(g)} \cdot {_f(xh)} + {_f(b)}", _n(g * xh + b), value=g * xh + b))
+                                   rf"{_n(g)} \cdot {_f(xh)} + {_f(b)}", _n(y_c[i]), value=float(y_c[i])))
         if len(vals) > MAX_ENTRIES:
             steps.append(_more(len(vals) - MAX_ENTRIES))
     return steps
