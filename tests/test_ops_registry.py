@@ -143,3 +143,20 @@ def test_docs_list_every_activation_and_engine_operation():
     ops = set(get_engine("numpy").ops)
     missing = sorted(op for op in ops if f"`{op}" not in doc)
     assert missing == []
+
+
+def test_functions_page_is_generated_from_the_records():
+    from i2dl.functions import functions_markdown
+
+    assert (ROOT / "docs" / "functions.md").read_text(encoding="utf-8") == functions_markdown()
+
+
+def test_every_command_has_help_an_example_and_a_readme_line():
+    from typer.main import get_command
+
+    from i2dl.cli import app
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, command in get_command(app).commands.items():
+        assert command.help and "Example: i2dl" in command.help, name
+        assert f"i2dl {name}" in readme, name

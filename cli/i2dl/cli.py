@@ -16,7 +16,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from i2dl import __version__
-from i2dl.errors import I2dlError
+from i2dl.errors import I2dlError, UsageError
 
 ENGINE_HELP = "Engine: auto (torch when installed), torch or numpy. Also $I2DL_ENGINE."
 
@@ -350,21 +350,23 @@ def explain(
 
 
 @app.command()
-def functions() -> None:
+def functions(
+    fmt: str = typer.Option("table", "--format", help="table (the terminal) or md (docs/functions.md)."),
+) -> None:
     """List the functions that spec expressions may call, with their signatures.
 
-    Example: i2dl functions
+    Example: i2dl functions --format md > docs/functions.md
     """
-    from i2dl.functions import FUNCTIONS, SPECIAL_FORMS
+    from i2dl.functions import function_rows, functions_markdown
 
+    if fmt not in ("table", "md"):
+        raise UsageError(f"unknown format '{fmt}'", where="--format", fix="use table or md")
+    if fmt == "md":
+        typer.echo(functions_markdown(), nl=False)
+        return
     table = Table("function", "category", "meaning")
-    for name in sorted(FUNCTIONS):
-        fn = FUNCTIONS[name]
-        if fn.hidden:
-            continue
-        table.add_row(fn.signature(), fn.category, fn.doc)
-    for doc in SPECIAL_FORMS.values():
-        table.add_row(doc.split(":")[0], "graph", doc.split(":", 1)[1].strip())
+    for row in function_rows():
+        table.add_row(row["function"], row["category"], row["meaning"])
     _console().print(table)
 
 

@@ -1170,3 +1170,23 @@ def argmax_rows(x: Value) -> np.ndarray:
     if a.ndim != 2:
         raise ExprError(f"argmax_rows() needs a matrix, got shape {a.shape}")
     return np.argmax(a, axis=1).astype(np.float64)
+
+
+def function_rows() -> list[dict[str, str]]:
+    """One row per function a spec may call (signature, category, meaning), from the records."""
+    rows = [{"function": fn.signature(), "category": fn.category, "meaning": fn.doc}
+            for name, fn in sorted(FUNCTIONS.items()) if not fn.hidden]
+    rows += [{"function": doc.split(":")[0], "category": "graph", "meaning": doc.split(":", 1)[1].strip()}
+             for doc in SPECIAL_FORMS.values()]
+    return rows
+
+
+def functions_markdown() -> str:
+    """docs/functions.md: the function table as Markdown, generated from the records."""
+    out = ["# Functions of the spec language", "",
+           "Generated from the operation records by `i2dl functions --format md`; "
+           "a test fails when this page and the records disagree.", "",
+           "| function | category | meaning |", "|---|---|---|"]
+    out += [f"| `{r['function']}` | {r['category']} | {r['meaning'].replace('|', chr(92) + '|')} |"
+            for r in function_rows()]
+    return "\n".join(out) + "\n"
