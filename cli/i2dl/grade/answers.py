@@ -544,7 +544,9 @@ def parse_shape(value: Any) -> tuple[int, ...]:
 
 # --------------------------------------------------------------------------- choices, booleans, text
 
-_NONE_WORDS = frozenset({"", "none", "nothing", "-", "--", "[]", "()", "{}"})
+# "None of the options" is written out; an empty blank is a skip, never a claim that none is right.
+_NONE_WORDS = frozenset({"none", "nothing", "-", "--"})
+_BLANK_WORDS = frozenset({"", "[]", "()", "{}"})
 _CHOICE_SEPARATORS = frozenset(" \t\r\n,;/+&|'\"[](){}")
 
 
@@ -557,7 +559,10 @@ def _letters(text: str, n_options: int) -> set[str]:
     """Option letters in `text`, upper-cased; a letter past the last option is an error."""
     _check_len(text, MAX_EXPR_CHARS)
     stripped = text.strip()
-    if stripped.translate(_NORMALIZE).lower() in _NONE_WORDS:
+    word = stripped.translate(_NORMALIZE).lower()
+    if word in _BLANK_WORDS:
+        raise _missing()
+    if word in _NONE_WORDS:
         return set()
     fix = (f"write the letters of the options you choose, e.g. 'AC' or 'A, C' "
            f"(valid: {_option_range(n_options)}); write 'none' to choose none")
@@ -579,7 +584,7 @@ def _letters(text: str, n_options: int) -> set[str]:
 
 
 def parse_choices(value: Any, n_options: int) -> frozenset[str]:
-    """Chosen option letters from 'AC', 'A, C', '[A, C]', 'a c' or a YAML list; 'none'/'-'/'' is {}."""
+    """Chosen option letters from 'AC', 'A, C', '[A, C]', 'a c' or a YAML list; 'none'/'-' is {}, '' no answer."""
     if not 1 <= n_options <= 26:
         raise ValueError(f"n_options must be between 1 and 26, got {n_options}")
     if value is None:
@@ -592,11 +597,18 @@ def parse_choices(value: Any, n_options: int) -> frozenset[str]:
     if len(value) > MAX_ENTRIES:
         raise AnswerParseError(f"too many entries (> {MAX_ENTRIES})", fix="shorten it")
     letters: set[str] = set()
+    answered = False
     for i, item in enumerate(value, 1):
         if not isinstance(item, str):
             raise AnswerParseError(f"entry {i} ({_show(item)}) is not an option letter",
                                    fix=f"write letters from {_option_range(n_options)}")
-        letters |= _letters(item, n_options)
+        try:
+            letters |= _letters(item, n_options)
+        except MissingAnswer:
+            continue
+        answered = True
+    if not answered:  # [] or only blank entries: skipped, as an empty blank is
+        raise _missing()
     return frozenset(letters)
 
 
