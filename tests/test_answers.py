@@ -638,3 +638,11 @@ def test_parse_number_result_is_always_finite_and_bounded(text):
     except AnswerParseError:
         return
     assert math.isfinite(x) and abs(x) <= 1e15
+
+
+@pytest.mark.parametrize("value, kind", [("1\ud800", "number"), (["1", "\udc00"], "vector"),
+                                         ([["\ud83d"]], "matrix"), ("A\ud800", "choice"), ("\udfff", "bool")])
+def test_parse_answer_lone_surrogate_is_invalid_with_reason(value, kind):
+    with pytest.raises(AnswerParseError, match="lone surrogate") as info:
+        parse_answer(value, kind, n_options=4)
+    assert not isinstance(info.value, MissingAnswer)

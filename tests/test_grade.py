@@ -654,3 +654,16 @@ def test_grade_folder_lists_only_answer_files(graded_folder):
     names = [p.name for p in submission_files(graded_folder / "subs")]
     assert "notes.txt" not in names and ".hidden.yaml" not in names
     assert names == sorted(names)
+
+
+def test_read_submission_normalises_ids_to_nfc_and_refuses_surrogates():
+    from i2dl.errors import SubmissionError
+    from i2dl.grade.score import read_submission
+
+    sub = read_submission({"exam": "e", "student_id": "Jose\u0301 ", "name": "Jose\u0301\x07", "answers": {}},
+                          "a.yaml", "e")
+    assert (sub.student_id, sub.name) == ("Jos\u00e9", "Jos\u00e9")
+    for key in ("student_id", "name", "exam"):
+        data = {"exam": "e", "student_id": "s", "name": "", "answers": {}, key: "x\ud800"}
+        with pytest.raises(SubmissionError, match="lone surrogate"):
+            read_submission(data, "a.yaml", "e")

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from i2dl.errors import AnswerParseError
+from i2dl.io import has_lone_surrogate
 
 MAX_EXPR_CHARS = 500
 MAX_TEXT_CHARS = 20_000  # a whole vector, matrix or free-text answer
@@ -660,8 +661,28 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _holds_surrogate(value: Any, budget: int = MAX_ENTRIES) -> bool:
+    """True if a string in `value` (or in its lists and mappings, to a bounded count) holds a lone surrogate."""
+    stack = [value]
+    while stack and budget > 0:
+        item = stack.pop()
+        budget -= 1
+        if isinstance(item, str):
+            if has_lone_surrogate(item):
+                return True
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    return False
+
+
 def parse_answer(value: Any, kind: str, *, n_options: int | None = None) -> Any:
     """Parse `value` as an answer of `kind` (one of KINDS); choice needs n_options."""
+    if _holds_surrogate(value):
+        raise AnswerParseError("the answer holds a lone surrogate escape (such as \\ud800), which is not text",
+                               fix="retype the answer as plain characters")
     if kind == "choice":
         if n_options is None:
             raise ValueError("parse_answer(kind='choice') needs n_options")
