@@ -149,7 +149,7 @@ def test_grade_key_answers_survive_default_exam_file_round_trip(tmp_path):
     write_submission(subs, exam, key_answers(exam), "perfect")
     batch = grade_folder(subs, exam_dir=tmp_path / "exam", out=tmp_path / "results", engine_name="numpy")
     assert batch.failed == []
-    assert batch.graded[0].total == pytest.approx(exam.points)
+    assert batch.students[0].total == pytest.approx(exam.points)
 
 
 @pytest.mark.parametrize("spec_id", SPEC_IDS)
@@ -524,7 +524,7 @@ def test_grade_folder_twice_gives_byte_identical_results(graded_folder):
     assert tree_bytes(root / "out1") == first == tree_bytes(root / "out2")
     assert {"scores.csv", "summary.json"} <= set(first)
     assert len([k for k in first if k.startswith("feedback")]) == 5
-    assert len(a.graded) == len(b.graded) == 5 and len(a.failed) == 1
+    assert len(a.students) == len(b.students) == 5 and len(a.failed) == 1
     assert tree_hashes(root / "subs") == before  # submissions are never modified
     assert not list((root / "subs").glob(".*"))  # and nothing is written beside them
 
