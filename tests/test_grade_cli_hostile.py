@@ -224,6 +224,35 @@ def test_cli_grade_removes_leftovers_of_killed_runs(exam_dir, tmp_path):
     assert sorted(tree(out)) == ["feedback/a.md", "manifest.json", "scores.csv", "summary.json"]
 
 
+def test_cli_grade_swaps_by_two_renames_where_atomic_exchange_is_missing(exam_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(batch_module, "_exchange", lambda a, b: False)
+    write_sub(tmp_path / "subs", "a.yaml", "a")
+    write_sub(tmp_path / "subs", "b.yaml", "b")
+    assert grade(exam_dir, tmp_path / "subs", tmp_path / "out").exit_code == 0
+    (tmp_path / "subs" / "b.yaml").unlink()
+    assert grade(exam_dir, tmp_path / "subs", tmp_path / "out").exit_code == 0
+    assert sorted(tree(tmp_path / "out")) == ["feedback/a.md", "manifest.json", "scores.csv", "summary.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "subs"]
+
+
+@pytest.mark.parametrize("new_complete", [True, False])
+def test_cli_grade_finishes_a_swap_killed_between_its_two_renames(exam_dir, tmp_path, new_complete):
+    """--out moved away, the new set not yet moved in: the next run puts a complete set back first."""
+    write_sub(tmp_path / "subs", "a.yaml", "a")
+    assert grade(exam_dir, tmp_path / "subs", tmp_path / "done").exit_code == 0
+    moved_away, new = tmp_path / ".out.i2dl-999999999-0123abcd.old", tmp_path / ".out.i2dl-999999999-0123abcd.tmp"
+    shutil.copytree(tmp_path / "done", moved_away)
+    shutil.copytree(tmp_path / "done", new)
+    (moved_away / "scores.csv").write_text("the earlier set\n")  # tell the two apart
+    if not new_complete:
+        (new / "manifest.json").unlink()
+    folder = batch_module.ResultsFolder(tmp_path / "out")
+    folder.clean_leftovers()
+    expected = "the earlier set\n" if not new_complete else (tmp_path / "done" / "scores.csv").read_text()
+    assert (tmp_path / "out" / "scores.csv").read_text() == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["done", "out", "subs"]
+
+
 def test_cli_grade_rerun_is_byte_identical(exam_dir, tmp_path, key):
     write_sub(tmp_path / "subs", "a.yaml", "a", key)
     write_sub(tmp_path / "subs", "b.yaml", "b")
