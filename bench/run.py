@@ -202,9 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         grade_best, grade_med, batch = timed(grade_all, args.repeats)
         statuses: dict[str, int] = {}
         for r in batch.students:
-            for part in r.blanks:
-                for status in part:
-                    statuses[status] = statuses.get(status, 0) + 1
+            for status in r.statuses():
+                statuses[status] = statuses.get(status, 0) + 1
 
         n = len(paths)
         print(f"i2dl grading benchmark: exam {exam.exam_id} ({len(list(exam.parts()))} parts, "

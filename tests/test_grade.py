@@ -667,3 +667,14 @@ def test_read_submission_normalises_ids_to_nfc_and_refuses_surrogates():
         data = {"exam": "e", "student_id": "s", "name": "", "answers": {}, key: "x\ud800"}
         with pytest.raises(SubmissionError, match="lone surrogate"):
             read_submission(data, "a.yaml", "e")
+
+
+def test_grade_summary_streamed_student_by_student_equals_one_json_dump(graded_folder, endterm):
+    from i2dl.grade.batch import BatchResult, summary_chunks, summary_data
+
+    batch = grade_files(submission_files(graded_folder / "subs"), endterm, engine_name="numpy")
+    batch.skipped.append({"file": "answers.yaml", "reason": "blank form"})
+    assert len(batch.students) == 5 and batch.failed
+    assert "".join(summary_chunks(batch, endterm)) == json.dumps(summary_data(batch, endterm), indent=1) + "\n"
+    empty = BatchResult(endterm.exam_id, [], batch.failed)
+    assert "".join(summary_chunks(empty, endterm)) == json.dumps(summary_data(empty, endterm), indent=1) + "\n"

@@ -275,7 +275,7 @@ def test_cli_grade_full_disk_while_writing_keeps_the_earlier_results(exam_dir, t
         calls.append(path)
         if len(calls) > 3:  # the trial write and two feedback files fit; then the disk is full
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-        real(path, data)
+        return real(path, data)
 
     monkeypatch.setattr(batch_module, "_write_file", full_disk)
     res = grade(exam_dir, subs, out)

@@ -14,6 +14,7 @@ import ctypes
 import errno
 import hashlib
 import io as _io
+import itertools
 import json
 import os
 import re
@@ -22,7 +23,8 @@ import shutil
 import stat
 import sys
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,19 +51,39 @@ Observer = Callable[[int, int, "SubmissionResult | None"], None]
 
 @dataclass(slots=True)
 class StudentRow:
-    """What scores.csv and summary.json need of one graded student (the full result is not kept)."""
+    """What scores.csv and summary.json need of one graded student (the full result is not kept).
+
+    Compact on purpose (about 1 kB for a 45-part exam): scores as doubles, each blank's status as
+    one character, so 10,000 students stay in a few MB.
+    """
 
     student_id: str
     name: str
     file: str  # the answer file's name
-    parts: tuple[float, ...]  # score per part, in exam order
-    problems: tuple[float, ...]  # score per problem, in exam order
+    parts: array  # score per part, in exam order (doubles: the same floats, no boxing)
+    problems: array  # score per problem, in exam order
     total: float
     max_points: float
     percent: float
-    blanks: tuple[tuple[str, ...], ...]  # status of each blank, per part
+    blanks: str  # the status of every blank in exam order, one code character each
     notes: tuple[str, ...]
     feedback: int = -1  # index of the pending feedback file in the new results folder
+
+    def statuses(self) -> list[str]:
+        """The status of every blank, in exam order."""
+        return [_STATUS_NAMES[c] for c in self.blanks]
+
+
+_STATUS_CODES: dict[str, str] = {}  # status -> one character, assigned as statuses are first met
+_STATUS_NAMES: dict[str, str] = {}
+
+
+def _status_code(status: str) -> str:
+    code = _STATUS_CODES.get(status)
+    if code is None:
+        code = _STATUS_CODES[status] = chr(0x100 + len(_STATUS_CODES))
+        _STATUS_NAMES[code] = status
+    return code
 
 
 @dataclass
@@ -234,9 +256,9 @@ def _internal(where: str, exc: BaseException) -> dict[str, str]:
 def student_row(r: SubmissionResult, exam: Exam) -> StudentRow:
     """The small row kept of a result once its feedback is written."""
     probs = r.problem_scores()
-    return StudentRow(r.student_id, r.name, Path(r.file).name, tuple(p.score for p in r.parts),
-                      tuple(probs.get(str(p.number), 0.0) for p in exam.problems), r.total, r.max_points,
-                      r.percent, tuple(tuple(b.status for b in p.blanks) for p in r.parts), tuple(r.notes))
+    return StudentRow(r.student_id, r.name, Path(r.file).name, array("d", (p.score for p in r.parts)),
+                      array("d", (probs.get(str(p.number), 0.0) for p in exam.problems)), r.total, r.max_points,
+                      r.percent, "".join(_status_code(b.status) for p in r.parts for b in p.blanks), tuple(r.notes))
 
 
 def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None, library=None,
@@ -400,16 +422,20 @@ def batch_stats(batch: BatchResult, exam: Exam) -> dict[str, Any]:
             "distribution": distribution(totals, exam.points), "mean_per_part": per_part}
 
 
-def summary_data(batch: BatchResult, exam: Exam) -> dict[str, Any]:
-    """Machine-readable summary: counts, mean, distribution, mean per part, failures."""
+def summary_data(batch: BatchResult, exam: Exam, students: Any = None) -> dict[str, Any]:
+    """Machine-readable summary: counts, mean, distribution, mean per part, failures.
+
+    `students` stands in for the list of students (summary_chunks streams them in its place).
+    """
     stats = batch_stats(batch, exam)
-    numbers = part_numbers(exam)
-    names = [[b.name for b in part.blanks] for _, part in exam.parts()]
+    if students is None:
+        numbers, names = part_numbers(exam), _blank_names(exam)
+        students = [_student_data(r, numbers, names) for r in _sorted(batch)]
     data = {
         "exam_id": exam.exam_id, "max_points": exam.points, "graded": len(batch.students),
         "failed": len(batch.failed), "mean": stats["mean"],
         "distribution": stats["distribution"], "mean_per_part": stats["mean_per_part"],
-        "students": [_student_data(r, numbers, names) for r in _sorted(batch)],
+        "students": students,
         "failures": batch.failed,
     }
     if batch.skipped:
@@ -417,12 +443,40 @@ def summary_data(batch: BatchResult, exam: Exam) -> dict[str, Any]:
     return data
 
 
+_STUDENTS_MARK = "i2dl: the students are written here"
+
+
+def summary_chunks(batch: BatchResult, exam: Exam) -> Iterator[str]:
+    """summary.json as json.dumps(summary_data(...), indent=1) writes it, one student at a time.
+
+    The whole document as one dumps costs about 45 kB of transient objects per student (600 MB
+    for 10,000); each student's entry is dumped on its own and indented to its place instead.
+    """
+    text = json.dumps(summary_data(batch, exam, students=_STUDENTS_MARK), indent=1, default=str) + "\n"
+    before, _, after = text.partition(json.dumps(_STUDENTS_MARK))  # the first one: no user text precedes it
+    rows = _sorted(batch)
+    if not rows:
+        yield before + "[]" + after
+        return
+    yield before + "["
+    numbers, names = part_numbers(exam), _blank_names(exam)
+    for i, r in enumerate(rows):
+        entry = json.dumps(_student_data(r, numbers, names), indent=1, default=str)
+        yield ("," if i else "") + "\n  " + entry.replace("\n", "\n  ")  # list items sit two levels deep
+    yield "\n ]" + after
+
+
+def _blank_names(exam: Exam) -> list[list[str]]:
+    return [[b.name for b in part.blanks] for _, part in exam.parts()]
+
+
 def _student_data(r: StudentRow, numbers: list[str], names: list[list[str]]) -> dict[str, Any]:
     """One student's totals, score per part and status per blank (the prose lives in feedback/)."""
+    statuses = iter(r.statuses())
     return {"student_id": r.student_id, "file": r.file, "total": r.total,
             "percent": round(r.percent, 2),
             "parts": dict(zip(numbers, r.parts, strict=True)),
-            "blanks": {n: dict(zip(bn, st, strict=True)) for n, bn, st in zip(numbers, names, r.blanks, strict=True)},
+            "blanks": {n: {name: next(statuses) for name in bn} for n, bn in zip(numbers, names, strict=True)},
             "notes": list(r.notes)}
 
 
@@ -458,10 +512,15 @@ def feedback_names(rows: list[StudentRow]) -> list[str]:
 _LEFTOVER = r"^\.{name}\.i2dl-(\d+)-[0-9a-f]{{8}}\.(tmp|old)$"
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    """Create `path` with `data` (the one place results are written; fsync comes before the swap)."""
+def _write_file(path: Path, chunks: Iterable[bytes]) -> str:
+    """Create `path` from `chunks` and return its sha256 (the one place results are written; fsync
+    comes before the swap)."""
+    digest = hashlib.sha256()
     with open(path, "xb") as fh:
-        fh.write(data)
+        for chunk in chunks:
+            fh.write(chunk)
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -563,7 +622,7 @@ class ResultsFolder:
             self.tmp.mkdir()
             (self.tmp / FEEDBACK_DIR).mkdir()
             probe = self.tmp / ".probe"
-            _write_file(probe, b"\0" * 65536)
+            _write_file(probe, [b"\0" * 65536])
             _fsync(probe)
             probe.unlink()
         except OSError as exc:
@@ -593,10 +652,9 @@ class ResultsFolder:
         """Write one student's feedback under a pending name; its index, for commit() to name it."""
         index = len(self.digests)
         try:
-            _write_file(self.tmp / FEEDBACK_DIR / f".{index}.pending", data)
+            self.digests.append(_write_file(self.tmp / FEEDBACK_DIR / f".{index}.pending", [data]))
         except OSError as exc:
             raise self._error("cannot write a feedback file", exc) from None
-        self.digests.append(hashlib.sha256(data).hexdigest())
         return index
 
     def commit(self, batch: BatchResult, exam: Exam) -> dict[str, str]:
@@ -611,18 +669,15 @@ class ResultsFolder:
                 os.rename(feedback / f".{row.feedback}.pending", target)
                 files[f"{FEEDBACK_DIR}/{name}"] = self.digests[row.feedback]
                 written.append(target)
-            scores = scores_header(exam) + "".join(csv_row_text(r) for r in rows)
-            summary = json.dumps(summary_data(batch, exam), indent=1, default=str) + "\n"
-            for name, text in ((SCORES_FILE, scores), (SUMMARY_FILE, summary)):
-                data = text.encode("utf-8")
-                _write_file(self.tmp / name, data)
-                files[name] = hashlib.sha256(data).hexdigest()
+            scores = itertools.chain([scores_header(exam)], (csv_row_text(r) for r in rows))
+            for name, chunks in ((SCORES_FILE, scores), (SUMMARY_FILE, summary_chunks(batch, exam))):
+                files[name] = _write_file(self.tmp / name, (c.encode("utf-8") for c in chunks))
                 written.append(self.tmp / name)
             for path in written:  # on disk before the manifest says the set is complete
                 _fsync(path)
             manifest = {"format": MANIFEST_FORMAT, "exam_id": exam.exam_id, "graded": len(rows),
                         "failed": len(batch.failed), "files": dict(sorted(files.items())), "complete": True}
-            _write_file(self.tmp / MANIFEST_FILE, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
+            _write_file(self.tmp / MANIFEST_FILE, [(json.dumps(manifest, indent=1) + "\n").encode("utf-8")])
             _fsync(self.tmp / MANIFEST_FILE)
             _fsync(feedback)
             _fsync(self.tmp)
