@@ -5,14 +5,21 @@ later values follow from it (follow-through), plain wrong answers, and unreadabl
 entries. Times are the best of a few repeats (time.perf_counter); the numpy engine is used
 unless --engine says otherwise, so runs compare across machines with and without torch.
 
+A second figure is the peak memory (RSS) of one `i2dl grade` process grading --rss-files files
+(10,000 by default: the submissions repeated under fresh ids); the goal is below 300 MB.
+
     python bench/run.py [--files 1000] [--repeats 3] [--seed 2024] [--engine numpy] [--profile]
+                        [--rss-files 10000]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,12 +29,13 @@ from typing import Any
 import numpy as np
 
 from i2dl.exam import answer_text, build_exam, key_answers, load_exam, write_exam
-from i2dl.grade.batch import grade_files, load_submission, submission_files, write_results
+from i2dl.grade.batch import grade_folder, load_submission, submission_files
 from i2dl.grade.score import Grader
 from i2dl.io import dump_yaml
 from i2dl.spec.instance import evaluate_instance
 from i2dl.spec.load import Library
 
+RSS_GOAL_MB = 300
 MIX = (("key", 0.4), ("follow-through", 0.3), ("wrong", 0.15), ("invalid", 0.15))
 JUNK = ["abc", "1/0", "", None, ".", "[1, 2", "sqrt(-1)", {"a": 1}, [[1], [2, 3]], "∞"]
 
@@ -126,6 +134,27 @@ def make_submissions(folder: Path, exam, n: int, seed: int, engine) -> dict[str,
     return counts
 
 
+def copy_submissions(source: Path, folder: Path, n: int) -> None:
+    """`n` answer files: the ones in `source` over and over, each under a fresh student id."""
+    texts = [p.read_text(encoding="utf-8") for p in sorted(source.glob("*.yaml"))]
+    folder.mkdir()
+    for i in range(n):
+        text = re.sub(r"(?m)^student_id: .*$", f"student_id: r{i:06d}", texts[i % len(texts)], count=1)
+        (folder / f"r{i:06d}.yaml").write_text(text, encoding="utf-8")
+
+
+def peak_rss_mb(args: list[str]) -> tuple[float, float, int]:
+    """(peak RSS in MB, seconds, exit code) of one child process, measured by wait4."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - t0
+    # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
+    scale = 1 if sys.platform == "darwin" else 1024
+    return usage.ru_maxrss * scale / 1e6, seconds, proc.returncode
+
+
 def timed(fn, repeats: int) -> tuple[float, float, Any]:
     """(best, median) seconds over `repeats` runs, and the last result."""
     times, result = [], None
@@ -143,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--engine", default="numpy", help="numpy (default here), torch or auto")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one grading run")
+    ap.add_argument("--rss-files", type=int, default=10_000,
+                    help="files for the peak-memory figure of one `i2dl grade` process (0 to skip)")
     args = ap.parse_args(argv)
     engine_name = None if args.engine == "auto" else args.engine
 
@@ -165,17 +196,14 @@ def main(argv: list[str] | None = None) -> int:
             return [load_submission(p, grader) for p in paths]
 
         def grade_all():
-            batch = grade_files(paths, exam, engine_name=engine_name)
-            write_results(batch, exam, root / "results")
-            return batch
+            return grade_folder(subs, exam_dir=root / "exam", out=root / "results", engine_name=engine_name)
 
         parse_best, parse_med, _ = timed(parse_all, args.repeats)
         grade_best, grade_med, batch = timed(grade_all, args.repeats)
         statuses: dict[str, int] = {}
-        for r in batch.graded:
-            for p in r.parts:
-                for b in p.blanks:
-                    statuses[b.status] = statuses.get(b.status, 0) + 1
+        for r in batch.students:
+            for status in r.statuses():
+                statuses[status] = statuses.get(status, 0) + 1
 
         n = len(paths)
         print(f"i2dl grading benchmark: exam {exam.exam_id} ({len(list(exam.parts()))} parts, "
@@ -183,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         print("submissions: " + ", ".join(f"{k} {v}" for k, v in counts.items())
               + f"  (setup {setup:.1f} s)")
         print("blanks graded: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
-        print(f"graded {len(batch.graded)}, failed {len(batch.failed)}")
+        print(f"graded {len(batch.students)}, failed {len(batch.failed)}")
         print()
         print(f"{'stage':<28}{'files':>7}{'best s':>10}{'median s':>10}{'ms/file':>10}")
         rows = [("parse (load_submission)", parse_best, parse_med),
@@ -191,6 +219,16 @@ def main(argv: list[str] | None = None) -> int:
                 ("grade + write - parse", grade_best - parse_best, grade_med - parse_med)]
         for name, best, med in rows:
             print(f"{name:<28}{n:>7}{best:>10.3f}{med:>10.3f}{1000 * best / n:>10.2f}")
+
+        if args.rss_files:
+            copy_submissions(subs, root / "rss-subs", args.rss_files)
+            cmd = [sys.executable, "-m", "i2dl", "--engine", engine.name, "grade", str(root / "rss-subs"),
+                   "--exam", str(root / "exam"), "--out", str(root / "rss-results")]
+            mb, seconds, code = peak_rss_mb(cmd)
+            verdict = "ok" if mb < RSS_GOAL_MB else "OVER THE GOAL"
+            print()
+            print(f"peak RSS of `i2dl grade` on {args.rss_files:,} files: {mb:.0f} MB "
+                  f"(goal < {RSS_GOAL_MB} MB: {verdict}); {seconds:.1f} s, exit code {code}")
 
         if args.profile:
             import cProfile

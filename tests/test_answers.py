@@ -473,9 +473,15 @@ def test_parse_choices_reads_accepted_forms(value):
     assert parse_choices(value, 4) == frozenset({"A", "C"})
 
 
-@pytest.mark.parametrize("value", ["", "  ", "none", "None", "NONE", "-", "\u2212", "[]", [], ()])
-def test_parse_choices_empty_forms_mean_no_option(value):
+@pytest.mark.parametrize("value", ["none", "None", "NONE", "-", "\u2212", "nothing", ["none"], ["", "-"]])
+def test_parse_choices_explicit_none_means_no_option(value):
     assert parse_choices(value, 4) == frozenset()
+
+
+@pytest.mark.parametrize("value", ["", "  ", "[]", "()", [], (), [""], ["  ", ""]])
+def test_parse_choices_empty_blank_is_a_skip_not_no_option(value):
+    with pytest.raises(MissingAnswer):
+        parse_choices(value, 4)
 
 
 @pytest.mark.parametrize(("value", "reason"), [
@@ -520,6 +526,8 @@ def test_parse_choices_round_trips_every_form(case):
     n, chosen = case
     letters = sorted(chosen)
     forms = ["".join(letters), ", ".join(letters), str(letters), " ".join(letters).lower(), letters]
+    if not letters:  # "no option" is written out; a blank is a skip
+        forms = ["none", "-", "None", ["none"]]
     for form in forms:
         assert parse_choices(form, n) == frozenset(chosen), form
 
@@ -630,3 +638,11 @@ def test_parse_number_result_is_always_finite_and_bounded(text):
     except AnswerParseError:
         return
     assert math.isfinite(x) and abs(x) <= 1e15
+
+
+@pytest.mark.parametrize("value, kind", [("1\ud800", "number"), (["1", "\udc00"], "vector"),
+                                         ([["\ud83d"]], "matrix"), ("A\ud800", "choice"), ("\udfff", "bool")])
+def test_parse_answer_lone_surrogate_is_invalid_with_reason(value, kind):
+    with pytest.raises(AnswerParseError, match="lone surrogate") as info:
+        parse_answer(value, kind, n_options=4)
+    assert not isinstance(info.value, MissingAnswer)

@@ -164,3 +164,31 @@ def test_statement_prints_eps_from_its_parameter(tmp_path, spec_id, shown):
     result = runner.invoke(app, ["--engine", "numpy", "generate", spec_id, "--seed", "1", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert shown in (tmp_path / "exam.md").read_text(encoding="utf-8")
+
+
+def _error_classes():
+    from i2dl import errors
+
+    found, todo = [], [errors.I2dlError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return sorted({c for c in found if c.__module__ == errors.__name__}, key=lambda c: c.__name__)
+
+
+def test_readme_exit_codes_table_lists_every_error_class_with_its_code():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].isdigit():
+            for name in cells[1].replace("`", "").split(","):
+                if name.strip():
+                    rows[name.strip()] = int(cells[0])
+    for cls in _error_classes():
+        assert rows.get(cls.__name__) == cls.exit_code, (cls.__name__, cls.exit_code)
+    assert set(rows) == {c.__name__ for c in _error_classes()}  # no row for a class that is gone

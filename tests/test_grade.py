@@ -149,7 +149,7 @@ def test_grade_key_answers_survive_default_exam_file_round_trip(tmp_path):
     write_submission(subs, exam, key_answers(exam), "perfect")
     batch = grade_folder(subs, exam_dir=tmp_path / "exam", out=tmp_path / "results", engine_name="numpy")
     assert batch.failed == []
-    assert batch.graded[0].total == pytest.approx(exam.points)
+    assert batch.students[0].total == pytest.approx(exam.points)
 
 
 @pytest.mark.parametrize("spec_id", SPEC_IDS)
@@ -524,7 +524,7 @@ def test_grade_folder_twice_gives_byte_identical_results(graded_folder):
     assert tree_bytes(root / "out1") == first == tree_bytes(root / "out2")
     assert {"scores.csv", "summary.json"} <= set(first)
     assert len([k for k in first if k.startswith("feedback")]) == 5
-    assert len(a.graded) == len(b.graded) == 5 and len(a.failed) == 1
+    assert len(a.students) == len(b.students) == 5 and len(a.failed) == 1
     assert tree_hashes(root / "subs") == before  # submissions are never modified
     assert not list((root / "subs").glob(".*"))  # and nothing is written beside them
 
@@ -654,3 +654,27 @@ def test_grade_folder_lists_only_answer_files(graded_folder):
     names = [p.name for p in submission_files(graded_folder / "subs")]
     assert "notes.txt" not in names and ".hidden.yaml" not in names
     assert names == sorted(names)
+
+
+def test_read_submission_normalises_ids_to_nfc_and_refuses_surrogates():
+    from i2dl.errors import SubmissionError
+    from i2dl.grade.score import read_submission
+
+    sub = read_submission({"exam": "e", "student_id": "Jose\u0301 ", "name": "Jose\u0301\x07", "answers": {}},
+                          "a.yaml", "e")
+    assert (sub.student_id, sub.name) == ("Jos\u00e9", "Jos\u00e9")
+    for key in ("student_id", "name", "exam"):
+        data = {"exam": "e", "student_id": "s", "name": "", "answers": {}, key: "x\ud800"}
+        with pytest.raises(SubmissionError, match="lone surrogate"):
+            read_submission(data, "a.yaml", "e")
+
+
+def test_grade_summary_streamed_student_by_student_equals_one_json_dump(graded_folder, endterm):
+    from i2dl.grade.batch import BatchResult, summary_chunks, summary_data
+
+    batch = grade_files(submission_files(graded_folder / "subs"), endterm, engine_name="numpy")
+    batch.skipped.append({"file": "answers.yaml", "reason": "blank form"})
+    assert len(batch.students) == 5 and batch.failed
+    assert "".join(summary_chunks(batch, endterm)) == json.dumps(summary_data(batch, endterm), indent=1) + "\n"
+    empty = BatchResult(endterm.exam_id, [], batch.failed)
+    assert "".join(summary_chunks(empty, endterm)) == json.dumps(summary_data(empty, endterm), indent=1) + "\n"

@@ -20,13 +20,17 @@ from i2dl.errors import NotFoundError, SpecError, SubmissionError, UsageError
 from i2dl.io import (
     atomic_write_bytes,
     atomic_write_text,
+    display_path,
     dump_yaml,
+    has_lone_surrogate,
     line_of,
     load_yaml,
     load_yaml_text,
     load_yaml_with_marks,
+    printable,
     safe_child,
     slugify,
+    spreadsheet_safe,
     to_plain,
 )
 
@@ -666,3 +670,71 @@ def test_load_yaml_unfamiliar_parser_error_gets_generic_fix_and_location(tmp_pat
         load_yaml(path)
     assert info.value.where == f"{path}:2:4"
     assert info.value.fix == io_module._GENERIC_YAML_FIX
+# --------------------------------------------------------------------------- text keys, special files, text helpers
+
+ID_TEXTS = ["012345", "0777", "0x1F", "12_345", "1:30", "+42", "1.50", "1e5", "true", "no", "2024-01-31", ".inf"]
+
+
+@pytest.mark.parametrize("written", ID_TEXTS)
+def test_load_yaml_text_keys_keep_the_scalar_as_written(tmp_path, yaml_backend, written):
+    path = write(tmp_path, "s.yaml", f"id: {written}\nother: {written}\n")
+    data = load_yaml(path, text_keys=frozenset({"id"}))
+    assert data["id"] == written
+    assert data["other"] == load_yaml(path)["other"]  # only the named keys are kept as text
+
+
+@pytest.mark.parametrize("text, expected", [("id:\n", None), ("id: ~\n", None), ("id: ''\n", ""),
+                                            ("id: '0777'\n", "0777"), ("id: [1]\n", [1])])
+def test_load_yaml_text_keys_leave_null_strings_and_collections_alone(tmp_path, yaml_backend, text, expected):
+    assert load_yaml(write(tmp_path, "s.yaml", text), text_keys=frozenset({"id"}))["id"] == expected
+
+
+@pytest.mark.parametrize("written", ["12", "1.50", "-0", "1E5", "true"])
+def test_load_json_text_keys_keep_the_number_as_written(tmp_path, written):
+    path = write(tmp_path, "s.json", f'{{"id": {written}, "n": {{"id": {written}}}}}')
+    data = load_yaml(path, text_keys=frozenset({"id"}))
+    assert data["id"] == written
+    assert data["n"]["id"] == json.loads(written)  # nested keys of the same name are data
+
+
+def test_load_json_text_keys_leave_null_alone(tmp_path):
+    assert load_yaml(write(tmp_path, "s.json", '{"id": null}'), text_keys=frozenset({"id"})) == {"id": None}
+
+
+def test_load_yaml_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    t0 = time.perf_counter()
+    with pytest.raises(SubmissionError, match="FIFO"):
+        load_yaml(fifo, error=SubmissionError)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_load_yaml_device_is_refused(tmp_path):
+    if not os.path.exists("/dev/null"):
+        pytest.skip("no /dev/null")
+    with pytest.raises(SpecError, match="device"):
+        load_yaml("/dev/null")
+
+
+def test_printable_spells_lone_surrogates_as_escapes():
+    assert printable("a\ud800b") == "a\\ud800b"
+    assert printable("Zoë") == "Zoë"
+    assert has_lone_surrogate("\udcff") and not has_lone_surrogate("🙂")
+    printable("\ud83d\ude00 \udfff").encode("utf-8")
+
+
+def test_display_path_shows_undecodable_bytes_escaped():
+    name = os.fsdecode(b"caf\xe9.yaml")
+    assert display_path(Path("subs") / name) == "subs/caf\\xe9.yaml"
+    assert display_path("subs/café.yaml") == "subs/café.yaml"
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "=HYPERLINK(\"x\")"])
+def test_spreadsheet_safe_quotes_formula_starts(cell):
+    assert spreadsheet_safe(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("cell", ["ge42xyz", "", "1", "Zoë", " =1", "'quoted"])
+def test_spreadsheet_safe_leaves_other_text_alone(cell):
+    assert spreadsheet_safe(cell) == cell

@@ -259,12 +259,61 @@ def validate(
         raise typer.Exit(4)
 
 
+#: Without a terminal on stderr, a plain progress line this often (a long run is not silent).
+PROGRESS_EVERY_SECONDS = 10.0
+
+
+class _Progress:
+    """Grading progress on stderr: a rich bar on a terminal, else a plain line every few seconds."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._start = self._last = self._clock()
+        self._bar: Any = None
+        self._task: Any = None
+        self._tty = sys.stderr.isatty()
+
+    def update(self, done: int, total: int) -> None:
+        if total < 2:
+            return
+        if self._tty:
+            if self._bar is None:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeRemainingColumn,
+                )
+
+                self._bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                                     TimeRemainingColumn(), console=_console(stderr=True), transient=True)
+                self._bar.start()
+                self._task = self._bar.add_task("grading", total=total)
+            self._bar.update(self._task, completed=done)
+            return
+        now = self._clock()
+        if now - self._last >= PROGRESS_EVERY_SECONDS or (done == total and now - self._start >= PROGRESS_EVERY_SECONDS):
+            self._last = now
+            typer.echo(f"grading: {done:,} of {total:,} files ({100 * done // total}%), {now - self._start:.0f} s",
+                       err=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
 @app.command()
 def grade(
     ctx: typer.Context,
     submissions: Path = typer.Argument(..., help="A folder of answer files (YAML or JSON), or one answer file."),
     exam: Path = typer.Option(Path("exam"), "--exam", help="The exam folder written by `i2dl generate`."),
-    out: Path = typer.Option(Path("results"), "--out", help="Where scores.csv, summary.json and feedback/ go."),
+    out: Path = typer.Option(Path("results"), "--out", help="The results folder (scores.csv, summary.json, "
+                             "feedback/, manifest.json); replaced as a whole."),
+    id_case: str = typer.Option("insensitive", "--id-case", help="Student ids that differ only in case are one "
+                                "student (insensitive, reported as a collision) or two (sensitive)."),
     accept_modified: bool = typer.Option(
         False, "--accept-modified", help="Grade with an exam.json edited after generation (recorded in summary.json)."),
 ) -> None:
@@ -272,41 +321,58 @@ def grade(
 
     Example: i2dl grade submissions/ --exam exam/   |   i2dl grade submissions/ge42xyz.yaml
     """
+    from i2dl.errors import GradingIncomplete
     from i2dl.exam import load_exam
     from i2dl.grade.batch import feedback_markdown, grade_folder
+    from i2dl.io import display_path
 
-    exam_data = load_exam(exam, accept_modified=accept_modified)
-    con = _console()
-    for w in exam_data.warnings:
+    # Loaded (and checked) before any grading, so that its warnings come first.
+    for w in load_exam(exam, accept_modified=accept_modified).warnings:
         _console(stderr=True).print(f"[yellow]warning:[/] {_escape(w)}")
-    batch = grade_folder(submissions, exam_dir=exam_data, out=out, engine_name=_engine(ctx))
-    if submissions.is_file() and len(batch.graded) == 1:
+    single: list[Any] = []
+    progress = _Progress()
+
+    def observe(done: int, total: int, result: Any) -> None:
+        progress.update(done, total)
+        if total == 1 and result is not None:
+            single.append(result)
+
+    try:
+        batch = grade_folder(submissions, exam_dir=exam, out=out, engine_name=_engine(ctx), id_case=id_case,
+                             observe=observe, accept_modified=accept_modified)
+    finally:
+        progress.close()
+    con = _console()
+    if submissions.is_file() and single:
         from rich.markdown import Markdown
 
-        con.print(Markdown(feedback_markdown(batch.graded[0], exam_data)))
+        con.print(Markdown(feedback_markdown(single[0], batch.exam)))
     else:
-        _print_batch(con, batch, exam_data)
+        _print_batch(con, batch, batch.exam)
     for k, v in batch.files.items():
-        con.print(f"  {k:9} {v}")
+        con.print(f"  {k:9} {_escape(v)}")
+    for f in batch.skipped:
+        con.print(f"[yellow]skipped:[/] {_escape(f['file'])}: {_escape(f['reason'])}")
     for f in batch.failed:
         con.print(f"[red]not graded:[/] {_escape(f['error'])}")
     if batch.failed:
-        con.print(f"[red]{len(batch.failed)} of {len(batch.failed) + len(batch.graded)} files could not be graded[/]")
-        raise typer.Exit(10)
+        total = len(batch.failed) + len(batch.students)
+        raise GradingIncomplete(f"{len(batch.failed)} of {total} files could not be graded",
+                                fix="see the 'not graded' lines; the other files were graded"
+                                    + (f" and written to {display_path(out)}" if batch.files else ""))
 
 
 def _print_batch(con: Console, batch, exam) -> None:
-    from i2dl.grade.batch import summary_data
+    from i2dl.grade.batch import batch_stats
 
     problems = [str(p.number) for p in exam.problems]
     table = Table("student", *[f"P{p}" for p in problems], "total", "%", title=f"exam {exam.exam_id}")
-    for r in sorted(batch.graded, key=lambda r: r.student_id):
-        ps = r.problem_scores()
-        table.add_row(_escape(r.student_id), *[f"{ps.get(p, 0):g}" for p in problems],
+    for r in sorted(batch.students, key=lambda r: r.student_id):
+        table.add_row(_escape(r.student_id), *[f"{s:g}" for s in r.problems],
                       f"{r.total:g}/{r.max_points:g}", f"{r.percent:.1f}")
     con.print(table)
-    summary = summary_data(batch, exam)
-    if summary["graded"]:
+    if batch.students:
+        summary = batch_stats(batch, exam)
         dist = Table("band", "students", title=f"distribution (mean {summary['mean']:g})")
         for b in summary["distribution"]:
             dist.add_row(f"{b['from']:.0f}-{b['to']:.0f}%", "#" * b["count"] + f" {b['count']}")

@@ -28,7 +28,7 @@ class UsageError(I2dlError):
 
 
 class NotFoundError(I2dlError):
-    """A spec, problem number, exam folder or file does not exist."""
+    """A spec, problem number, exam folder or file does not exist, or a folder holds no answer files."""
 
     exit_code = 3
 
@@ -98,3 +98,15 @@ class SubmissionError(I2dlError):
     """A submission file cannot be graded as a whole."""
 
     exit_code = 9
+
+
+class GradingIncomplete(I2dlError):
+    """Some answer files could not be graded; the others were, and their results were written."""
+
+    exit_code = 10
+
+
+class OutputError(I2dlError):
+    """The results folder cannot be written (a file, read-only, full disk); earlier results are kept."""
+
+    exit_code = 11

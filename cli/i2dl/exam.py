@@ -175,7 +175,7 @@ def blank_form(kind: str, expected: Any, options: int = 0) -> str:
     if kind == "shape":
         return "a shape, e.g. 16x21x21"
     if kind == "choice":
-        return f"letters of all correct options among {', '.join(chr(65 + i) for i in range(options))} (empty if none), e.g. AC"
+        return f"letters of all correct options among {', '.join(chr(65 + i) for i in range(options))}, e.g. AC; none (or -) if no option is correct, empty to skip"
     if kind == "bool":
         return "true or false"
     return "free text (graded by hand)"
@@ -207,7 +207,7 @@ def key_answers(exam: Exam) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     for _, part in exam.parts():
         if len(part.blanks) == 1 and part.blanks[0].kind == "choice":
-            answers[part.number] = "".join(sorted(part.blanks[0].expected))
+            answers[part.number] = answer_text(part.blanks[0].expected)
         else:
             answers[part.number] = {b.name: answer_text(b.expected) for b in part.blanks}
     return answers
@@ -216,7 +216,7 @@ def key_answers(exam: Exam) -> dict[str, Any]:
 def answer_text(v: Any) -> Any:
     """A key value as a student writes it in the answer file: letters, 16x21x21, lists."""
     if isinstance(v, (frozenset, set)):
-        return "".join(sorted(v))
+        return "".join(sorted(v)) or "none"  # an empty blank is a skip, not "no option is correct"
     if isinstance(v, tuple):
         return "x".join(str(t) for t in v)
     if isinstance(v, np.ndarray):

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from json.decoder import scanstring
@@ -264,8 +265,8 @@ def _check_graph(root: Node, key_value: Any, max_depth: int, max_nodes: int) -> 
     visit(root, 0)
 
 
-def _load_composed_in_c(text: str, max_depth: int, max_nodes: int, want_marks: bool
-                        ) -> tuple[Any, dict[KeyPath, int]] | None:
+def _load_composed_in_c(text: str, max_depth: int, max_nodes: int, want_marks: bool,
+                        text_keys: frozenset[str] = frozenset()) -> tuple[Any, dict[KeyPath, int]] | None:
     """Compose in C, guard-walk the graph, then construct; None if anything fails before that.
 
     A failure is left to the event-by-event path, which reports the same error, with the
@@ -288,13 +289,14 @@ def _load_composed_in_c(text: str, max_depth: int, max_nodes: int, want_marks: b
         except (_GraphRejected, _Limit, yaml.YAMLError, ValueError, OverflowError, RecursionError):
             return None
         data = loader.construct_document(node)  # SafeConstructor: plain data only
+        _keep_source_text(node, data, text_keys)
         return data, _yaml_marks(node, key_value) if want_marks else {}
     finally:
         loader.dispose()
 
 
-def _load_guarded(text: str, max_depth: int, max_nodes: int, want_marks: bool
-                  ) -> tuple[Any, dict[KeyPath, int]]:
+def _load_guarded(text: str, max_depth: int, max_nodes: int, want_marks: bool,
+                  text_keys: frozenset[str] = frozenset()) -> tuple[Any, dict[KeyPath, int]]:
     """Compose with the guards checked event by event, then construct.
 
     A text libyaml refuses is read again by the pure-Python parser, so that what the user is
@@ -304,34 +306,54 @@ def _load_guarded(text: str, max_depth: int, max_nodes: int, want_marks: bool
     """
     if USE_LIBYAML:
         try:
-            return _compose_and_construct(_CEventLoader(text, max_depth, max_nodes), want_marks)
+            return _compose_and_construct(_CEventLoader(text, max_depth, max_nodes), want_marks, text_keys)
         except yaml.YAMLError:
             pass
-    return _compose_and_construct(_GuardedLoader(text, max_depth, max_nodes), want_marks)
+    return _compose_and_construct(_GuardedLoader(text, max_depth, max_nodes), want_marks, text_keys)
 
 
-def _compose_and_construct(loader: _GuardedComposer, want_marks: bool) -> tuple[Any, dict[KeyPath, int]]:
+def _compose_and_construct(loader: _GuardedComposer, want_marks: bool, text_keys: frozenset[str]
+                           ) -> tuple[Any, dict[KeyPath, int]]:
     """One document's data and marks from a guarded loader, which is disposed of after."""
     try:
         node = loader.get_single_node()
         if node is None:
             return None, {}
         data = loader.construct_document(node)  # SafeConstructor: plain data only
+        _keep_source_text(node, data, text_keys)
         return data, _yaml_marks(node, loader.key_value) if want_marks else {}
     finally:
         loader.dispose()
 
 
-def _load_yaml_data(text: str, max_depth: int, max_nodes: int, want_marks: bool
-                    ) -> tuple[Any, dict[KeyPath, int]]:
+def _load_yaml_data(text: str, max_depth: int, max_nodes: int, want_marks: bool,
+                    text_keys: frozenset[str] = frozenset()) -> tuple[Any, dict[KeyPath, int]]:
     """Data and key-path lines of a YAML text, by the fastest safe route."""
     if USE_LIBYAML:
         yaml.reader.Reader(text)  # the pure-Python reader's check for control characters
         if sum(map(text.count, _INDICATORS)) <= C_COMPOSE_MAX_INDICATORS:
-            loaded = _load_composed_in_c(text, max_depth, max_nodes, want_marks)
+            loaded = _load_composed_in_c(text, max_depth, max_nodes, want_marks, text_keys)
             if loaded is not None:
                 return loaded
-    return _load_guarded(text, max_depth, max_nodes, want_marks)
+    return _load_guarded(text, max_depth, max_nodes, want_marks, text_keys)
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+def _keep_source_text(root: Node, data: Any, text_keys: frozenset[str]) -> None:
+    """Top-level `text_keys` whose value is a scalar get the text as written (no YAML 1.1 retyping).
+
+    An unquoted 012345 stays '012345' instead of the octal 5349; null (an empty value) stays None.
+    """
+    if not text_keys or not isinstance(root, MappingNode) or not isinstance(data, dict):
+        return
+    for key_node, value_node in root.value:
+        if (isinstance(key_node, ScalarNode) and key_node.tag == _STR_TAG and key_node.value in text_keys
+                and isinstance(value_node, ScalarNode) and value_node.tag != _NULL_TAG
+                and key_node.value in data):
+            data[key_node.value] = value_node.value
 
 
 def _yaml_marks(root: Node, key_value: Any) -> dict[KeyPath, int]:
@@ -411,11 +433,12 @@ def _where(source: str, line: int | None = None, col: int | None = None) -> str:
 
 
 def _parse_yaml(
-    text: str, source: str, max_depth: int, max_nodes: int, error: ErrorClass, want_marks: bool
+    text: str, source: str, max_depth: int, max_nodes: int, error: ErrorClass, want_marks: bool,
+    text_keys: frozenset[str] = frozenset(),
 ) -> tuple[Any, dict[KeyPath, int]]:
     """Load with the guards and SafeConstructor, and map every failure to `error`."""
     try:
-        data, marks = _load_yaml_data(text, max_depth, max_nodes, want_marks)
+        data, marks = _load_yaml_data(text, max_depth, max_nodes, want_marks, text_keys)
     except _Limit as exc:
         raise error(exc.message, where=_where(source, exc.line, exc.col), fix=exc.fix) from None
     except yaml.MarkedYAMLError as exc:
@@ -458,9 +481,11 @@ _JSON_STOP = frozenset(' \t\n\r{}[],:"')
 _JSON_CONSTANTS = ("NaN", "Infinity", "-Infinity")
 
 
-def _scan_json(text: str, max_depth: int, max_nodes: int, want_marks: bool
-               ) -> tuple[dict[KeyPath, int], _Limit | None]:
-    """One pass over JSON text: depth and node caps, key-path lines, and the first duplicate key.
+def _scan_json(text: str, max_depth: int, max_nodes: int, want_marks: bool,
+               text_keys: frozenset[str] = frozenset()
+               ) -> tuple[dict[KeyPath, int], _Limit | None, dict[str, str]]:
+    """One pass over JSON text: depth and node caps, key-path lines, the first duplicate key, and
+    the source text of the non-string scalar values of the top-level `text_keys`.
 
     Syntax is left to json.loads; this only tracks structure, so the C parser never recurses
     past the depth cap and duplicates get a line (json keeps the last value silently).
@@ -468,6 +493,7 @@ def _scan_json(text: str, max_depth: int, max_nodes: int, want_marks: bool
     stack: list[_Frame] = []
     marks: dict[KeyPath, int] = {}
     duplicate: _Limit | None = None
+    raw: dict[str, str] = {}
     nodes, line, line_start, i, n = 0, 1, 0, 0, len(text)
 
     def path() -> KeyPath:
@@ -533,19 +559,22 @@ def _scan_json(text: str, max_depth: int, max_nodes: int, want_marks: bool
                 j += 1
             if text[i:j] in _JSON_CONSTANTS:
                 raise _Limit(f"{text[i:j]} is not valid JSON", "write a finite number", line, col)
+            if len(stack) == 1 and top is not None and top.is_object and top.key in text_keys:
+                raw[top.key] = text[i:j]
             value_start(col)
             i = j
             continue
         i += 1
-    return marks, duplicate
+    return marks, duplicate, raw
 
 
 def _parse_json(
-    text: str, source: str, max_depth: int, max_nodes: int, error: ErrorClass, want_marks: bool
+    text: str, source: str, max_depth: int, max_nodes: int, error: ErrorClass, want_marks: bool,
+    text_keys: frozenset[str] = frozenset(),
 ) -> tuple[Any, dict[KeyPath, int]]:
     """json.loads behind the structural scan; errors carry file:line:col."""
     try:
-        marks, duplicate = _scan_json(text, max_depth, max_nodes, want_marks)
+        marks, duplicate, raw = _scan_json(text, max_depth, max_nodes, want_marks, text_keys)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -561,6 +590,10 @@ def _parse_json(
         raise error(f"cannot read a value: {exc}", where=source, fix="shorten the value") from None
     if data is None:
         raise _empty(source, error)
+    if isinstance(data, dict):
+        for key, written in raw.items():
+            if data.get(key) is not None:  # null stays None, as in YAML
+                data[key] = written
     return data, marks
 
 
@@ -569,22 +602,30 @@ def _parse_json(
 
 def _read_text(path: Path, max_bytes: int, error: ErrorClass) -> str:
     """The file's UTF-8 text, its size checked before reading a byte."""
-    source = str(path)
+    source = display_path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except FileNotFoundError:
         raise NotFoundError("file not found", where=source, fix="check the path") from None
     except OSError as exc:
         raise error(f"cannot read file: {exc.strerror}", where=source) from None
-    if path.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         raise error("is a directory, expected a file", where=source, fix="name a file")
+    not_regular = error(f"is {file_kind(st.st_mode)}, not a regular file", where=source,
+                        fix="name a regular file")
+    if not stat.S_ISREG(st.st_mode):
+        raise not_regular  # a FIFO would block the read forever; /dev files never end
     too_big = error(f"file is larger than the {max_bytes:,}-byte limit", where=source,
                     fix="split or shorten the file")
-    if size > max_bytes:
+    if st.st_size > max_bytes:
         raise too_big
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(max_bytes + 1)  # bounded even if stat lied (pipes, /dev files, growth)
+        # O_NONBLOCK: a file swapped for a FIFO after the check cannot block the open.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise not_regular
+            raw = fh.read(max_bytes + 1)  # bounded even if stat lied (growth)
     except OSError as exc:
         raise error(f"cannot read file: {exc.strerror}", where=source) from None
     if len(raw) > max_bytes:
@@ -599,20 +640,24 @@ def _read_text(path: Path, max_bytes: int, error: ErrorClass) -> str:
 
 
 def _load(path: PathLike, max_bytes: int, max_depth: int, max_nodes: int, error: ErrorClass,
-          want_marks: bool) -> tuple[Any, dict[KeyPath, int]]:
+          want_marks: bool, text_keys: frozenset[str] = frozenset()) -> tuple[Any, dict[KeyPath, int]]:
     """Read `path` and parse it as JSON (by suffix) or YAML."""
     p = Path(path)
     text = _read_text(p, max_bytes, error)
     if not text.strip():
-        raise _empty(str(p), error)
+        raise _empty(display_path(p), error)
     parse = _parse_json if p.suffix.lower() == ".json" else _parse_yaml
-    return parse(text, str(p), max_depth, max_nodes, error, want_marks)
+    return parse(text, display_path(p), max_depth, max_nodes, error, want_marks, text_keys)
 
 
 def load_yaml(path: PathLike, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH,
-              max_nodes: int = MAX_NODES, error: ErrorClass = SpecError) -> Any:
-    """Safely load a YAML (or, by suffix, JSON) file, raising `error` for anything wrong with it."""
-    return _load(path, max_bytes, max_depth, max_nodes, error, want_marks=False)[0]
+              max_nodes: int = MAX_NODES, error: ErrorClass = SpecError,
+              text_keys: frozenset[str] = frozenset()) -> Any:
+    """Safely load a YAML (or, by suffix, JSON) file, raising `error` for anything wrong with it.
+
+    Scalar values of the top-level `text_keys` are returned as the text written (ids: 012345).
+    """
+    return _load(path, max_bytes, max_depth, max_nodes, error, want_marks=False, text_keys=text_keys)[0]
 
 
 def load_yaml_with_marks(path: PathLike, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH,
@@ -752,3 +797,53 @@ def safe_child(root: PathLike, name: str, *, error: ErrorClass = UsageError) -> 
         raise error(f"the name {name!r} leads outside {root}", where=str(child),
                     fix="remove the symlink or use another name")
     return child
+
+
+# --------------------------------------------------------------------------- text that can be written
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True if `text` holds a lone surrogate (e.g. from a JSON "\\ud800"): it cannot be written as UTF-8."""
+    return _SURROGATE.search(text) is not None
+
+
+def printable(text: str) -> str:
+    """`text` with every lone surrogate spelled as its \\udXXX escape, so it can be written as UTF-8."""
+    if not has_lone_surrogate(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def display_path(path: PathLike) -> str:
+    """A path as text that can be printed and written: undecodable bytes shown as \\xNN escapes."""
+    text = os.fspath(path)
+    if not has_lone_surrogate(text):
+        return text
+    try:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that did not come from the file system
+        return printable(text)
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words (for 'is a FIFO, not a regular file')."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+#: What a spreadsheet reads as the start of a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A user-written CSV text cell that a spreadsheet cannot run: a formula start gets a leading quote."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from i2dl.errors import AnswerParseError
+from i2dl.io import has_lone_surrogate
 
 MAX_EXPR_CHARS = 500
 MAX_TEXT_CHARS = 20_000  # a whole vector, matrix or free-text answer
@@ -544,7 +545,9 @@ def parse_shape(value: Any) -> tuple[int, ...]:
 
 # --------------------------------------------------------------------------- choices, booleans, text
 
-_NONE_WORDS = frozenset({"", "none", "nothing", "-", "--", "[]", "()", "{}"})
+# "None of the options" is written out; an empty blank is a skip, never a claim that none is right.
+_NONE_WORDS = frozenset({"none", "nothing", "-", "--"})
+_BLANK_WORDS = frozenset({"", "[]", "()", "{}"})
 _CHOICE_SEPARATORS = frozenset(" \t\r\n,;/+&|'\"[](){}")
 
 
@@ -557,7 +560,10 @@ def _letters(text: str, n_options: int) -> set[str]:
     """Option letters in `text`, upper-cased; a letter past the last option is an error."""
     _check_len(text, MAX_EXPR_CHARS)
     stripped = text.strip()
-    if stripped.translate(_NORMALIZE).lower() in _NONE_WORDS:
+    word = stripped.translate(_NORMALIZE).lower()
+    if word in _BLANK_WORDS:
+        raise _missing()
+    if word in _NONE_WORDS:
         return set()
     fix = (f"write the letters of the options you choose, e.g. 'AC' or 'A, C' "
            f"(valid: {_option_range(n_options)}); write 'none' to choose none")
@@ -579,7 +585,7 @@ def _letters(text: str, n_options: int) -> set[str]:
 
 
 def parse_choices(value: Any, n_options: int) -> frozenset[str]:
-    """Chosen option letters from 'AC', 'A, C', '[A, C]', 'a c' or a YAML list; 'none'/'-'/'' is {}."""
+    """Chosen option letters from 'AC', 'A, C', '[A, C]', 'a c' or a YAML list; 'none'/'-' is {}, '' no answer."""
     if not 1 <= n_options <= 26:
         raise ValueError(f"n_options must be between 1 and 26, got {n_options}")
     if value is None:
@@ -592,11 +598,18 @@ def parse_choices(value: Any, n_options: int) -> frozenset[str]:
     if len(value) > MAX_ENTRIES:
         raise AnswerParseError(f"too many entries (> {MAX_ENTRIES})", fix="shorten it")
     letters: set[str] = set()
+    answered = False
     for i, item in enumerate(value, 1):
         if not isinstance(item, str):
             raise AnswerParseError(f"entry {i} ({_show(item)}) is not an option letter",
                                    fix=f"write letters from {_option_range(n_options)}")
-        letters |= _letters(item, n_options)
+        try:
+            letters |= _letters(item, n_options)
+        except MissingAnswer:
+            continue
+        answered = True
+    if not answered:  # [] or only blank entries: skipped, as an empty blank is
+        raise _missing()
     return frozenset(letters)
 
 
@@ -648,8 +661,28 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _holds_surrogate(value: Any, budget: int = MAX_ENTRIES) -> bool:
+    """True if a string in `value` (or in its lists and mappings, to a bounded count) holds a lone surrogate."""
+    stack = [value]
+    while stack and budget > 0:
+        item = stack.pop()
+        budget -= 1
+        if isinstance(item, str):
+            if has_lone_surrogate(item):
+                return True
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    return False
+
+
 def parse_answer(value: Any, kind: str, *, n_options: int | None = None) -> Any:
     """Parse `value` as an answer of `kind` (one of KINDS); choice needs n_options."""
+    if _holds_surrogate(value):
+        raise AnswerParseError("the answer holds a lone surrogate escape (such as \\ud800), which is not text",
+                               fix="retype the answer as plain characters")
     if kind == "choice":
         if n_options is None:
             raise ValueError("parse_answer(kind='choice') needs n_options")

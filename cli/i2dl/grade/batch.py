@@ -1,92 +1,344 @@
-"""Grading a folder of answer files: one bad file never stops the batch; results written atomically."""
+"""Grading a folder of answer files: one bad file never stops the batch; results swapped in whole.
+
+Results are streamed: each student's feedback is written as soon as they are graded, into a fresh
+folder beside `--out`; only a small row per student is kept for scores.csv and summary.json. The
+folder gets a manifest (checksums of every file) last and then replaces `--out` in one rename, so
+a killed run leaves either the complete earlier results or the complete new ones.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
+import errno
+import hashlib
 import io as _io
+import itertools
 import json
+import os
 import re
+import secrets
+import shutil
+import stat
+import sys
+import unicodedata
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from i2dl.errors import I2dlError, NotFoundError, SubmissionError
+from i2dl.errors import I2dlError, NotFoundError, OutputError, SubmissionError, UsageError
 from i2dl.exam import ANSWERS_FILE, EXAM_FILE, Exam, load_exam
 from i2dl.grade.score import Grader, SubmissionResult, read_submission
-from i2dl.io import atomic_write_text, load_yaml, safe_child
+from i2dl.io import display_path, file_kind, load_yaml, printable, slugify, spreadsheet_safe
 from i2dl.render import fmt_number
 
 MAX_SUBMISSION_BYTES = 256 * 1024
 SUFFIXES = (".yaml", ".yml", ".json")
+#: Keys read as the text written: YAML 1.1 would make an unquoted 012345 the number 5349.
+TEXT_KEYS = frozenset({"exam", "student_id", "name"})
+ID_CASES = ("insensitive", "sensitive")
+SCORES_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE = "scores.csv", "summary.json", "feedback", "manifest.json"
+MANIFEST_FORMAT = 1
+#: What a results folder may hold; any other file means --out names some other folder.
+_RESULT_ENTRIES = frozenset({SCORES_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE})
+_OLD_ATOMIC_TMP = re.compile(r"^\..*\.tmp$")  # temp files the earlier writer left inside results/
+
+Observer = Callable[[int, int, "SubmissionResult | None"], None]
+
+
+@dataclass(slots=True)
+class StudentRow:
+    """What scores.csv and summary.json need of one graded student (the full result is not kept).
+
+    Compact on purpose (about 1 kB for a 45-part exam): scores as doubles, each blank's status as
+    one character, so 10,000 students stay in a few MB.
+    """
+
+    student_id: str
+    name: str
+    file: str  # the answer file's name
+    parts: array  # score per part, in exam order (doubles: the same floats, no boxing)
+    problems: array  # score per problem, in exam order
+    total: float
+    max_points: float
+    percent: float
+    blanks: str  # the status of every blank in exam order, one code character each
+    notes: tuple[str, ...]
+    feedback: int = -1  # index of the pending feedback file in the new results folder
+
+    def statuses(self) -> list[str]:
+        """The status of every blank, in exam order."""
+        return [_STATUS_NAMES[c] for c in self.blanks]
+
+
+_STATUS_CODES: dict[str, str] = {}  # status -> one character, assigned as statuses are first met
+_STATUS_NAMES: dict[str, str] = {}
+
+
+def _status_code(status: str) -> str:
+    code = _STATUS_CODES.get(status)
+    if code is None:
+        code = _STATUS_CODES[status] = chr(0x100 + len(_STATUS_CODES))
+        _STATUS_NAMES[code] = status
+    return code
 
 
 @dataclass
 class BatchResult:
     exam_id: str
-    graded: list[SubmissionResult]
+    students: list[StudentRow]  # in grading (file) order
     failed: list[dict[str, str]]
     files: dict[str, str] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    graded: list[SubmissionResult] = field(default_factory=list)  # full results: grade_files only
+    exam: Exam | None = None
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
 
+@dataclass(slots=True)
+class Entry:
+    """A folder entry that looks like an answer file: a path to grade, or why it is not graded."""
+
+    path: Path
+    refused: I2dlError | None = None
+
+
+# ---------------------------------------------------------------------------- finding answer files
+
+
+def scan_submissions(target: Path) -> list[Entry]:
+    """The answer-file entries of a folder (sorted), or the one file given; never opens a FIFO.
+
+    Entries named like answer files that cannot be read (dangling or looping symlinks, FIFOs,
+    folders, undecodable names) are kept as refusals, so they are reported rather than skipped.
+    """
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        raise NotFoundError(f"no such folder or file '{display_path(target)}'",
+                            fix="pass the folder of answer files") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read '{display_path(target)}': {exc.strerror}",
+                         fix="pass a folder of answer files or one answer file") from None
+    if stat.S_ISREG(st.st_mode):
+        return [_entry(target)]
+    if not stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"'{display_path(target)}' is {file_kind(st.st_mode)}, not a folder or an answer file",
+                         fix="pass a folder of answer files or one answer file")
+    entries = []
+    with os.scandir(target) as it:
+        names = sorted(e.name for e in it)
+    for name in names:
+        if name.startswith(".") or name == EXAM_FILE or Path(name).suffix.lower() not in SUFFIXES:
+            continue
+        entries.append(_entry(target / name))
+    return entries
+
+
+def _entry(path: Path) -> Entry:
+    """One candidate file, checked by stat only (a FIFO is never opened)."""
+    where = display_path(path)
+    if where != str(path):  # the name is not UTF-8 (e.g. a zip made on Windows)
+        return Entry(path, SubmissionError("the file name is not UTF-8 text, so it cannot be written to the results",
+                                           where=where, fix="rename the file using UTF-8 characters"))
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return Entry(path, SubmissionError("is a symlink to a file that does not exist", where=where,
+                                           fix="point the link at the answer file, or remove it"))
+    except OSError as exc:
+        reason = "is a symlink loop" if exc.errno == errno.ELOOP else f"cannot be read: {exc.strerror}"
+        return Entry(path, SubmissionError(reason, where=where, fix="replace it with the answer file itself"))
+    if not stat.S_ISREG(st.st_mode):
+        return Entry(path, SubmissionError(f"is {file_kind(st.st_mode)}, not an answer file; it was not opened",
+                                           where=where, fix="put the answer file itself in the folder"))
+    return Entry(path)
+
+
 def submission_files(folder: Path) -> list[Path]:
-    """Answer files in `folder` (sorted; the exam's own blank file and data are skipped)."""
-    if not folder.exists():
-        raise NotFoundError(f"no such folder or file '{folder}'", fix="pass the folder of answer files")
-    if folder.is_file():
-        return [folder]
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
-                  and p.name not in (EXAM_FILE,))
+    """The answer files in `folder` that can be read (sorted); see scan_submissions for the others."""
+    return [e.path for e in scan_submissions(Path(folder)) if e.refused is None]
 
 
 def load_submission(path: Path, grader: Grader):
-    """Read and check one answer file (size-capped, alias-safe YAML or JSON)."""
-    data = load_yaml(path, max_bytes=MAX_SUBMISSION_BYTES, max_depth=20, max_nodes=20_000, error=SubmissionError)
-    return read_submission(data, str(path), grader.exam.exam_id)
+    """Read and check one answer file (size-capped, alias-safe YAML or JSON; ids read as written)."""
+    data = load_yaml(path, max_bytes=MAX_SUBMISSION_BYTES, max_depth=20, max_nodes=20_000, error=SubmissionError,
+                     text_keys=TEXT_KEYS)
+    return read_submission(data, display_path(path), grader.exam.exam_id)
 
 
-def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None, library=None) -> BatchResult:
-    """Grade each file; unreadable files and duplicate ids are reported, never fatal.
+def is_blank_form(data: Any) -> bool:
+    """True for an answer file as `generate` wrote it: no student id and not one blank filled in."""
+    if not isinstance(data, dict) or str(data.get("student_id") or "").strip() or str(data.get("name") or "").strip():
+        return False
+    stack = [data.get("answers")]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif item is not None and not (isinstance(item, str) and not item.strip()):
+            return False
+    return True
+
+
+def id_key(student_id: str, id_case: str) -> str:
+    """The form two ids are compared in: NFC, and case-folded unless ids are case-sensitive."""
+    key = student_id.casefold() if id_case == "insensitive" else student_id
+    return unicodedata.normalize("NFC", key)
+
+
+# ---------------------------------------------------------------------------- grading
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one entry: a result, a failure or a skip notice."""
+
+    path: Path
+    result: SubmissionResult | None = None
+    failure: dict[str, str] | None = None
+    skipped: dict[str, str] | None = None
+
+
+def grade_entries(entries: list[Entry], grader: Grader, *, id_case: str = "insensitive") -> Iterator[Outcome]:
+    """Grade each entry in turn; unreadable files and colliding ids are failures, never fatal."""
+    seen: dict[str, tuple[str, str]] = {}  # id key -> (file, id as graded)
+    for entry in entries:
+        path, where = entry.path, display_path(entry.path)
+        if entry.refused is not None:
+            yield Outcome(path, failure={"file": where, "error": str(entry.refused)})
+            continue
+        try:
+            data = load_yaml(path, max_bytes=MAX_SUBMISSION_BYTES, max_depth=20, max_nodes=20_000,
+                             error=SubmissionError, text_keys=TEXT_KEYS)
+            if path.name == ANSWERS_FILE and is_blank_form(data):
+                yield Outcome(path, skipped={"file": where, "reason": "the exam's blank answer file (no student id, "
+                                                                      "no answers): not a submission"})
+                continue
+            sub = read_submission(data, where, grader.exam.exam_id)
+            key = id_key(sub.student_id, id_case)
+            if key in seen:
+                first, first_id = seen[key]
+                if first_id == sub.student_id:
+                    message = f"student id '{sub.student_id}' was already graded from {first}"
+                else:
+                    message = (f"student id '{sub.student_id}' collides with '{first_id}', already graded from "
+                               f"{first} (ids are compared ignoring case and Unicode composition)")
+                raise SubmissionError(message, where=f"{where} student_id",
+                                      fix="give each student one answer file; rename or remove the duplicate"
+                                          + ("" if first_id == sub.student_id or id_case == "sensitive" else
+                                             ", or pass --id-case sensitive if these are two students"))
+            seen[key] = (where, sub.student_id)
+            result = grader.grade(sub)
+        except I2dlError as exc:
+            yield Outcome(path, failure={"file": where, "error": str(exc)})
+            continue
+        except (Exception, RecursionError) as exc:  # a grading bug must not stop the batch either
+            yield Outcome(path, failure=_internal(where, exc))
+            continue
+        yield Outcome(path, result=result)
+
+
+def _internal(where: str, exc: BaseException) -> dict[str, str]:
+    """The failure entry for a bug met while grading one file."""
+    return {"file": where, "error": printable(f"{where}: internal error while grading ({type(exc).__name__}: {exc}); "
+                                              "please report it with this file")}
+
+
+def student_row(r: SubmissionResult, exam: Exam) -> StudentRow:
+    """The small row kept of a result once its feedback is written."""
+    probs = r.problem_scores()
+    return StudentRow(r.student_id, r.name, Path(r.file).name, array("d", (p.score for p in r.parts)),
+                      array("d", (probs.get(str(p.number), 0.0) for p in exam.problems)), r.total, r.max_points,
+                      r.percent, "".join(_status_code(b.status) for p in r.parts for b in p.blanks), tuple(r.notes))
+
+
+def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None, library=None,
+                id_case: str = "insensitive") -> BatchResult:
+    """Grade the files and keep every full result (for callers that inspect them; nothing is written).
 
     `library` (a spec Library) is where follow-through finds the specs; the shipped ones by default.
     """
     grader = Grader(exam, engine_name, library=library)
-    graded: list[SubmissionResult] = []
-    failed: list[dict[str, str]] = []
-    seen: dict[str, str] = {}
-    for path in paths:
-        try:
-            sub = load_submission(path, grader)
-            if sub.student_id in seen:
-                raise SubmissionError(f"student id '{sub.student_id}' was already graded from {seen[sub.student_id]}",
-                                      where=f"{path} student_id",
-                                      fix="give each student one answer file; rename or remove the duplicate")
-            seen[sub.student_id] = str(path)
-            graded.append(grader.grade(sub))
-        except I2dlError as exc:
-            if path.name == ANSWERS_FILE and "student_id" in str(exc):
-                continue  # the exam's blank answer file lying in the same folder is not a submission
-            failed.append({"file": str(path), "error": str(exc)})
-        except (Exception, RecursionError) as exc:  # a grading bug must not stop the batch either
-            failed.append({"file": str(path),
-                           "error": f"{path}: internal error while grading ({type(exc).__name__}: {exc}); "
-                                    "please report it with this file"})
-    return BatchResult(exam.exam_id, graded, failed)
+    batch = BatchResult(exam.exam_id, [], [], exam=exam)
+    for outcome in grade_entries([_entry(Path(p)) for p in paths], grader, id_case=id_case):
+        _collect(batch, outcome, exam)
+        if outcome.result is not None:
+            batch.graded.append(outcome.result)
+    return batch
+
+
+def _collect(batch: BatchResult, outcome: Outcome, exam: Exam) -> StudentRow | None:
+    """Add an outcome's failure, notice or row to `batch`; the row, if it was graded."""
+    if outcome.failure is not None:
+        batch.failed.append(outcome.failure)
+    elif outcome.skipped is not None:
+        batch.skipped.append(outcome.skipped)
+    elif outcome.result is not None:
+        row = student_row(outcome.result, exam)
+        batch.students.append(row)
+        return row
+    return None
 
 
 def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path | str | None = "results",
-                 engine_name: str | None = None, library=None) -> BatchResult:
-    """Grade every answer file in `folder` against the exam in `exam_dir`; write results to `out`."""
-    exam = load_exam(exam_dir)
+                 engine_name: str | None = None, library=None, id_case: str = "insensitive",
+                 observe: Observer | None = None, accept_modified: bool = False) -> BatchResult:
+    """Grade every answer file in `folder` against the exam in `exam_dir`; results replace `out` whole.
+
+    `observe(done, total, result)` is called after each file (result None if it was not graded).
+    """
+    if id_case not in ID_CASES:
+        raise UsageError(f"unknown id case policy '{id_case}'", fix="use --id-case insensitive or sensitive")
+    exam = load_exam(exam_dir, accept_modified=accept_modified)
     folder = Path(folder)
-    batch = grade_files(submission_files(folder), exam, engine_name=engine_name, library=library)
+    entries = scan_submissions(folder)
+    if not entries:
+        raise _no_answer_files(folder)
+    writer = None
     if out is not None:
-        batch.files = write_results(batch, exam, Path(out))
+        writer = ResultsFolder(Path(out), protect=[folder, Path(exam_dir)])
+        writer.open()  # the trial write: a read-only or full --out fails before any grading
+    try:
+        batch = BatchResult(exam.exam_id, [], [], exam=exam)
+        grader = Grader(exam, engine_name, library=library)
+        for done, outcome in enumerate(grade_entries(entries, grader, id_case=id_case), 1):
+            r, text = outcome.result, b""
+            if r is not None:
+                try:
+                    text = feedback_markdown(r, exam).encode("utf-8")
+                    csv_row_text(student_row(r, exam)).encode("utf-8")
+                except (Exception, RecursionError) as exc:  # one unwritable result must not sink the batch
+                    outcome = Outcome(outcome.path, failure=_internal(display_path(outcome.path), exc))
+            row = _collect(batch, outcome, exam)
+            if row is not None and writer is not None:
+                row.feedback = writer.add_feedback(text)
+            if observe is not None:
+                observe(done, len(entries), r if row is not None else None)
+        if not batch.students and not batch.failed:
+            raise _no_answer_files(folder)
+        if writer is not None:
+            batch.files = writer.commit(batch, exam)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
     return batch
+
+
+def _no_answer_files(folder: Path) -> NotFoundError:
+    """The error for a folder with nothing to grade."""
+    return NotFoundError(f"no answer files to grade in '{display_path(folder)}' (looked for "
+                         f"{', '.join('*' + s for s in SUFFIXES)}; the exam's blank answers.yaml does not count)",
+                         fix="pass the folder that holds the students' answer files")
 
 
 # ---------------------------------------------------------------------------- outputs
@@ -96,23 +348,36 @@ def part_numbers(exam: Exam) -> list[str]:
     return [part.number for _, part in exam.parts()]
 
 
-def scores_csv(batch: BatchResult, exam: Exam) -> str:
-    """A row per student, a column per part, per problem and the total (gradebook-ready)."""
-    numbers = part_numbers(exam)
+def _sorted(batch: BatchResult) -> list[StudentRow]:
+    return sorted(batch.students, key=lambda r: r.student_id)
+
+
+def csv_row_text(row: StudentRow) -> str:
+    """One student's scores.csv line."""
+    buf = _io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(
+        # Ids, names and file names come from students: neutralised; the numbers are the project's.
+        [spreadsheet_safe(row.student_id), spreadsheet_safe(row.name), spreadsheet_safe(row.file)]
+        + [fmt_number(s, 3) for s in row.parts] + [fmt_number(s, 3) for s in row.problems]
+        + [fmt_number(row.total, 3), fmt_number(row.max_points), fmt_number(row.percent, 1)])
+    return buf.getvalue()
+
+
+def scores_header(exam: Exam) -> str:
+    """The header and (max) lines of scores.csv."""
     problems = [str(p.number) for p in exam.problems]
     buf = _io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["student_id", "name", "file"] + numbers + [f"problem {p}" for p in problems]
+    w.writerow(["student_id", "name", "file"] + part_numbers(exam) + [f"problem {p}" for p in problems]
                + ["total", "max", "percent"])
     w.writerow(["(max)", "", ""] + [fmt_number(part.points) for _, part in exam.parts()]
                + [fmt_number(p.points) for p in exam.problems] + [fmt_number(exam.points), fmt_number(exam.points), "100"])
-    for r in sorted(batch.graded, key=lambda r: r.student_id):
-        by_part = {p.number: p.score for p in r.parts}
-        probs = r.problem_scores()
-        w.writerow([r.student_id, r.name, Path(r.file).name] + [fmt_number(by_part[n], 3) for n in numbers]
-                   + [fmt_number(probs.get(p, 0.0), 3) for p in problems]
-                   + [fmt_number(r.total, 3), fmt_number(r.max_points), fmt_number(r.percent, 1)])
     return buf.getvalue()
+
+
+def scores_csv(batch: BatchResult, exam: Exam) -> str:
+    """A row per student, a column per part, per problem and the total (gradebook-ready)."""
+    return scores_header(exam) + "".join(csv_row_text(r) for r in _sorted(batch))
 
 
 def feedback_markdown(r: SubmissionResult, exam: Exam) -> str:
@@ -146,32 +411,74 @@ def _code(text: str) -> str:
     return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
-def summary_data(batch: BatchResult, exam: Exam) -> dict[str, Any]:
-    """Machine-readable summary: counts, mean, distribution, mean per part, failures."""
-    totals = [r.total for r in batch.graded]
+def batch_stats(batch: BatchResult, exam: Exam) -> dict[str, Any]:
+    """Mean, distribution and mean per part, summed in grading order (so the floats never change)."""
+    totals = [r.total for r in batch.students]
     per_part = {}
-    for n in part_numbers(exam):
-        scores = [p.score for r in batch.graded for p in r.parts if p.number == n]
+    for i, n in enumerate(part_numbers(exam)):
+        scores = [r.parts[i] for r in batch.students]
         per_part[n] = round(sum(scores) / len(scores), 4) if scores else None
-    bins = distribution(totals, exam.points)
-    return {
-        "exam_id": exam.exam_id, "max_points": exam.points, "graded": len(batch.graded),
-        "failed": len(batch.failed),
-        "mean": round(sum(totals) / len(totals), 4) if totals else None,
-        "distribution": bins, "mean_per_part": per_part,
-        "students": [_student_data(r) for r in sorted(batch.graded, key=lambda r: r.student_id)],
+    return {"mean": round(sum(totals) / len(totals), 4) if totals else None,
+            "distribution": distribution(totals, exam.points), "mean_per_part": per_part}
+
+
+def summary_data(batch: BatchResult, exam: Exam, students: Any = None) -> dict[str, Any]:
+    """Machine-readable summary: counts, mean, distribution, mean per part, failures.
+
+    `students` stands in for the list of students (summary_chunks streams them in its place).
+    """
+    stats = batch_stats(batch, exam)
+    if students is None:
+        numbers, names = part_numbers(exam), _blank_names(exam)
+        students = [_student_data(r, numbers, names) for r in _sorted(batch)]
+    data = {
+        "exam_id": exam.exam_id, "max_points": exam.points, "graded": len(batch.students),
+        "failed": len(batch.failed), "mean": stats["mean"],
+        "distribution": stats["distribution"], "mean_per_part": stats["mean_per_part"],
+        "students": students,
         "failures": batch.failed,
         "exam_integrity": exam.integrity,  # verified, or modified and accepted with --accept-modified
     }
+    if batch.skipped:
+        data["skipped"] = batch.skipped
+    return data
 
 
-def _student_data(r: SubmissionResult) -> dict[str, Any]:
+_STUDENTS_MARK = "i2dl: the students are written here"
+
+
+def summary_chunks(batch: BatchResult, exam: Exam) -> Iterator[str]:
+    """summary.json as json.dumps(summary_data(...), indent=1) writes it, one student at a time.
+
+    The whole document as one dumps costs about 45 kB of transient objects per student (600 MB
+    for 10,000); each student's entry is dumped on its own and indented to its place instead.
+    """
+    text = json.dumps(summary_data(batch, exam, students=_STUDENTS_MARK), indent=1, default=str) + "\n"
+    before, _, after = text.partition(json.dumps(_STUDENTS_MARK))  # the first one: no user text precedes it
+    rows = _sorted(batch)
+    if not rows:
+        yield before + "[]" + after
+        return
+    yield before + "["
+    numbers, names = part_numbers(exam), _blank_names(exam)
+    for i, r in enumerate(rows):
+        entry = json.dumps(_student_data(r, numbers, names), indent=1, default=str)
+        yield ("," if i else "") + "\n  " + entry.replace("\n", "\n  ")  # list items sit two levels deep
+    yield "\n ]" + after
+
+
+def _blank_names(exam: Exam) -> list[list[str]]:
+    return [[b.name for b in part.blanks] for _, part in exam.parts()]
+
+
+def _student_data(r: StudentRow, numbers: list[str], names: list[list[str]]) -> dict[str, Any]:
     """One student's totals, score per part and status per blank (the prose lives in feedback/)."""
-    return {"student_id": r.student_id, "file": Path(r.file).name, "total": r.total,
+    statuses = iter(r.statuses())
+    return {"student_id": r.student_id, "file": r.file, "total": r.total,
             "percent": round(r.percent, 2),
-            "parts": {p.number: p.score for p in r.parts},
-            "blanks": {p.number: {b.name: b.status for b in p.blanks} for p in r.parts},
-            "notes": r.notes}
+            "parts": dict(zip(numbers, r.parts, strict=True)),
+            "blanks": {n: {name: next(statuses) for name in bn} for n, bn in zip(numbers, names, strict=True)},
+            "notes": list(r.notes)}
 
 
 def distribution(totals: list[float], max_points: float, bins: int = 10) -> list[dict[str, Any]]:
@@ -185,22 +492,218 @@ def distribution(totals: list[float], max_points: float, bins: int = 10) -> list
     return out
 
 
-def write_results(batch: BatchResult, exam: Exam, out: Path) -> dict[str, str]:
-    """scores.csv, summary.json and feedback/<student>.md, each written atomically."""
-    files = {"scores": out / "scores.csv", "summary": out / "summary.json"}
-    atomic_write_text(files["scores"], scores_csv(batch, exam))
-    atomic_write_text(files["summary"], json.dumps(summary_data(batch, exam), indent=1, default=str) + "\n")
-    feedback_dir = out / "feedback"
-    feedback_dir.mkdir(parents=True, exist_ok=True)
+def feedback_names(rows: list[StudentRow]) -> list[str]:
+    """Each sorted row's feedback file name: its id made file-safe, numbered when two ids map to one name."""
     used: set[str] = set()
-    for r in sorted(batch.graded, key=lambda r: r.student_id):
+    names = []
+    for r in rows:
         # Ids that differ only in unsafe characters or in case (one file on macOS and Windows)
         # would map to one file: number the later ones.
-        name = safe_child(feedback_dir, r.student_id).name
+        name = slugify(r.student_id)
         stem, k = name, 2
         while name.lower() in used:
             name, k = f"{stem}-{k}", k + 1
         used.add(name.lower())
-        atomic_write_text(safe_child(feedback_dir, name).with_name(name + ".md"), feedback_markdown(r, exam))
-    files["feedback"] = feedback_dir
-    return {k: str(v) for k, v in files.items()}
+        names.append(name + ".md")
+    return names
+
+
+# ---------------------------------------------------------------------------- the results folder
+
+_LEFTOVER = r"^\.{name}\.i2dl-(\d+)-[0-9a-f]{{8}}\.(tmp|old)$"
+
+
+def _write_file(path: Path, chunks: Iterable[bytes]) -> str:
+    """Create `path` from `chunks` and return its sha256 (the one place results are written; fsync
+    comes before the swap)."""
+    digest = hashlib.sha256()
+    with open(path, "xb") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    """True if a process with this id runs (or may run: another user's)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The folder's manifest if it is complete and every checksum matches, else None."""
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        files = manifest["files"]
+        for rel, digest in files.items():
+            if hashlib.sha256((folder / rel).read_bytes()).hexdigest() != digest:
+                return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return manifest if manifest.get("complete") is True else None
+
+
+class ResultsFolder:
+    """A new results folder beside `out`, filled while grading and swapped in whole by commit()."""
+
+    def __init__(self, out: Path, *, protect: Sequence[Path] = ()):
+        self.given = Path(out)
+        out = Path(os.path.abspath(out))
+        self.out = out.resolve() if out.is_symlink() else out
+        self.protect = [Path(p).resolve() for p in protect]
+        self.tmp = self.out.parent / f".{self.out.name}.i2dl-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        self.digests: list[str] = []
+        self.where = display_path(self.given)
+
+    def _error(self, what: str, exc: OSError | None = None, fix: str | None = None) -> OutputError:
+        detail = f": {exc.strerror or exc}" if exc is not None else ""
+        return OutputError(f"{what}{detail}", where=self.where,
+                           fix=fix or "free disk space, fix the permissions or choose another --out; "
+                                      "earlier results there are unchanged")
+
+    def open(self) -> None:
+        """Check that --out can be replaced and written (a trial write), then make the new folder."""
+        out = self.out
+        for p in self.protect:
+            if p == out or out in p.parents:
+                raise self._error(f"--out would replace '{display_path(p)}', which grading reads", None,
+                                  "choose a separate folder for the results, e.g. --out results")
+        if out.exists() or out.is_symlink():
+            if not out.is_dir():
+                raise self._error("--out names a file, not a folder", None,
+                                  "pass a folder for the results, or move the file away")
+            try:
+                foreign = sorted(n for n in os.listdir(out)
+                                 if n not in _RESULT_ENTRIES and not _OLD_ATOMIC_TMP.match(n))
+            except OSError as exc:
+                raise self._error("cannot read the results folder", exc) from None
+            if foreign:
+                shown = ", ".join(printable(n) for n in foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+                raise self._error(f"--out holds files that are not results ({shown}); grading replaces the "
+                                  "whole folder", None, "choose a new or empty folder, or move those files away")
+            if not os.access(out, os.W_OK | os.X_OK):
+                raise self._error("the results folder is read-only", None,
+                                  "make it writable or choose another --out")
+        self.clean_leftovers()
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp.mkdir()
+            (self.tmp / FEEDBACK_DIR).mkdir()
+            probe = self.tmp / ".probe"
+            _write_file(probe, [b"\0" * 65536])
+            _fsync(probe)
+            probe.unlink()
+        except OSError as exc:
+            self.abort()
+            raise self._error("cannot write the results folder (trial write failed)", exc) from None
+
+    def clean_leftovers(self) -> None:
+        """Remove folders that killed runs left beside --out; restore the results a swap had moved away."""
+        pattern = re.compile(_LEFTOVER.format(name=re.escape(self.out.name)))
+        try:
+            names = sorted(os.listdir(self.out.parent))
+        except OSError:
+            return
+        dead = [n for n in names if (m := pattern.match(n)) and not _pid_alive(int(m.group(1)))]
+        if not self.out.exists():
+            # Killed between the two renames of a swap without RENAME_EXCHANGE: finish it (or undo it).
+            for old in [n for n in dead if n.endswith(".old")]:
+                new = self.out.parent / (old[:-4] + ".tmp")
+                source = new if new.exists() and read_manifest(new) is not None else self.out.parent / old
+                with contextlib.suppress(OSError):
+                    os.rename(source, self.out)
+                    break
+        for n in dead:
+            shutil.rmtree(self.out.parent / n, ignore_errors=True)
+
+    def add_feedback(self, data: bytes) -> int:
+        """Write one student's feedback under a pending name; its index, for commit() to name it."""
+        index = len(self.digests)
+        try:
+            self.digests.append(_write_file(self.tmp / FEEDBACK_DIR / f".{index}.pending", [data]))
+        except OSError as exc:
+            raise self._error("cannot write a feedback file", exc) from None
+        return index
+
+    def commit(self, batch: BatchResult, exam: Exam) -> dict[str, str]:
+        """Name the feedback files, write scores.csv, summary.json and the manifest last, then swap."""
+        rows = _sorted(batch)
+        files: dict[str, str] = {}
+        try:
+            feedback = self.tmp / FEEDBACK_DIR
+            written = []
+            for row, name in zip(rows, feedback_names(rows), strict=True):
+                target = feedback / name
+                os.rename(feedback / f".{row.feedback}.pending", target)
+                files[f"{FEEDBACK_DIR}/{name}"] = self.digests[row.feedback]
+                written.append(target)
+            scores = itertools.chain([scores_header(exam)], (csv_row_text(r) for r in rows))
+            for name, chunks in ((SCORES_FILE, scores), (SUMMARY_FILE, summary_chunks(batch, exam))):
+                files[name] = _write_file(self.tmp / name, (c.encode("utf-8") for c in chunks))
+                written.append(self.tmp / name)
+            for path in written:  # on disk before the manifest says the set is complete
+                _fsync(path)
+            manifest = {"format": MANIFEST_FORMAT, "exam_id": exam.exam_id, "graded": len(rows),
+                        "failed": len(batch.failed), "files": dict(sorted(files.items())), "complete": True}
+            _write_file(self.tmp / MANIFEST_FILE, [(json.dumps(manifest, indent=1) + "\n").encode("utf-8")])
+            _fsync(self.tmp / MANIFEST_FILE)
+            _fsync(feedback)
+            _fsync(self.tmp)
+            self._swap()
+        except OSError as exc:
+            raise self._error("cannot write the results", exc) from None
+        return {k: display_path(self.given / v) for k, v in
+                (("scores", SCORES_FILE), ("summary", SUMMARY_FILE), ("feedback", FEEDBACK_DIR),
+                 ("manifest", MANIFEST_FILE))}
+
+    def _swap(self) -> None:
+        """Put the new folder at --out in one step where the system allows it; delete the old one."""
+        out = self.out
+        if not out.exists():
+            os.rename(self.tmp, out)
+        elif _exchange(self.tmp, out):
+            shutil.rmtree(self.tmp, ignore_errors=True)  # it now holds the earlier results
+        else:
+            old = self.tmp.with_suffix(".old")
+            os.rename(out, old)
+            os.rename(self.tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            _fsync(out.parent)
+
+    def abort(self) -> None:
+        """Remove the new folder; --out keeps what it held."""
+        shutil.rmtree(self.tmp, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from i2dl.errors import AnswerParseError, I2dlError, SubmissionError
 from i2dl.grade.answers import MissingAnswer, parse_answer
+from i2dl.io import has_lone_surrogate, printable
 from i2dl.render import fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
 from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
@@ -88,15 +90,21 @@ def read_submission(data: Any, file: str, exam_id: str) -> Submission:
         raise SubmissionError(f"not an answer file: missing key{'s' if len(missing) > 1 else ''} "
                               f"{', '.join(missing)}", where=file,
                               fix="start from the answers.yaml that `i2dl generate` wrote")
+    for key in ("exam", "student_id", "name"):
+        if isinstance(data.get(key), str) and has_lone_surrogate(data[key]):
+            raise SubmissionError(f"{key} holds a lone surrogate escape (such as \\ud800), which is not text",
+                                  where=f"{file} {key}", fix="write the characters themselves, not \\u escapes")
     exam = str(data["exam"]).strip()
     if exam != exam_id:
-        raise SubmissionError(f"this submission is for exam '{exam}', not '{exam_id}'", where=f"{file} exam",
+        shown = exam if len(exam) <= 60 else exam[:57] + "..."
+        raise SubmissionError(f"this submission is for exam '{shown}', not '{exam_id}'", where=f"{file} exam",
                               fix="grade it with --exam pointing at the exam it was written for")
+    # The loader keeps an id's text as written (012345, not 5349); JSON numbers arrive as their text too.
     sid = data["student_id"]
     if isinstance(sid, bool) or not isinstance(sid, (str, int)) or not str(sid).strip():
         raise SubmissionError("student_id is empty or not text", where=f"{file} student_id",
                               fix="write the student's id, e.g. student_id: 'ge42xyz'")
-    sid = str(sid).strip()
+    sid = unicodedata.normalize("NFC", str(sid).strip())  # one id, however the editor composed it
     if len(sid) > 100:
         raise SubmissionError("student_id is longer than 100 characters", where=f"{file} student_id")
     if not sid.isprintable():  # a line break or control character would split rows and headings
@@ -104,6 +112,7 @@ def read_submission(data: Any, file: str, exam_id: str) -> Submission:
                               fix="write the id on one line, e.g. student_id: 'ge42xyz'")
     name = data.get("name") or ""
     name = " ".join(str(name).split())[:100] if isinstance(name, (str, int)) and not isinstance(name, bool) else ""
+    name = unicodedata.normalize("NFC", "".join(ch for ch in name if ch.isprintable()))  # no bells in a gradebook
     answers = data["answers"]
     if answers is None:
         answers = {}
@@ -113,7 +122,7 @@ def read_submission(data: Any, file: str, exam_id: str) -> Submission:
     by_part: dict[str, Any] = {}
     for k, v in answers.items():
         if str(k) in by_part:  # e.g. 2.1 and '2.1': YAML keeps both, one would be dropped silently
-            raise SubmissionError(f"part '{k}' is answered twice", where=f"{file} answers",
+            raise SubmissionError(f"part '{printable(str(k))}' is answered twice", where=f"{file} answers",
                                   fix="keep one entry per part, keys quoted as in answers.yaml ('2.1':)")
         by_part[str(k)] = v
     return Submission(file, sid, name, exam, by_part)
@@ -250,7 +259,7 @@ class Grader:
         known = {part.number for _, part in self.exam.parts()}
         for k in sorted(sub.answers):
             if k not in known:
-                notes.append(f"answer for unknown part '{k}' ignored (parts: {', '.join(sorted(known))})")
+                notes.append(f"answer for unknown part '{printable(k)}' ignored (parts: {', '.join(sorted(known))})")
         parts = []
         self._unchecked = set()
         for prob in self.exam.problems:
@@ -285,7 +294,7 @@ class Grader:
                     points: float, read: dict[str, Any]) -> BlankResult:
         expected_text = fmt_value(b.expected)
         if b.kind == "text":
-            return BlankResult(b.name, b.label, MANUAL, 0.0, str(raw or ""), expected_text,
+            return BlankResult(b.name, b.label, MANUAL, 0.0, printable(str(raw or "")), expected_text,
                                "free text: graded by hand")
         try:
             # A choice blank of a spec does not record its options: any letter A to Z is readable.
@@ -418,7 +427,7 @@ def _same_value(a: Any, b: Any) -> bool:
 
 
 def _raw_text(raw: Any) -> str:
-    text = raw if isinstance(raw, str) else repr(raw)
+    text = printable(raw) if isinstance(raw, str) else repr(raw)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -430,7 +439,7 @@ def _blank_values(part: PartInstance, raw: Any, feedback: list[str]) -> dict[str
     if isinstance(raw, dict):
         extra = [k for k in raw if k not in names]
         if extra:
-            feedback.append(f"unknown blank{'s' if len(extra) > 1 else ''} {', '.join(map(str, extra))} "
+            feedback.append(f"unknown blank{'s' if len(extra) > 1 else ''} {', '.join(printable(str(k)) for k in extra)} "
                             f"ignored (blanks: {', '.join(names)})")
         return {k: raw.get(k) for k in names}
     if len(names) == 1:
