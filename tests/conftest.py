@@ -45,3 +45,16 @@ def engine(request):
     if request.param == "torch" and not torch_available():
         pytest.skip("torch is not installed: torch engine skipped")
     return get_engine(request.param)
+
+
+@pytest.fixture(scope="session")
+def default_exam_dir(tmp_path_factory):
+    """The default exam for seed 1 (numpy engine), generated once through the CLI; read-only by convention."""
+    from typer.testing import CliRunner
+
+    from i2dl.cli import app
+
+    root = tmp_path_factory.mktemp("default-exam")
+    res = CliRunner().invoke(app, ["--engine", "numpy", "generate", "--seed", "1", "--out", str(root / "exam")])
+    assert res.exit_code == 0, res.output
+    return root / "exam"

@@ -34,11 +34,8 @@ EXAM_ID = "default-1"
 
 
 @pytest.fixture(scope="module")
-def exam_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("exam")
-    res = CliRunner().invoke(app, ["--engine", "numpy", "generate", "--seed", "1", "--out", str(root / "exam")])
-    assert res.exit_code == 0, res.output
-    return root / "exam"
+def exam_dir(default_exam_dir) -> Path:
+    return default_exam_dir
 
 
 @pytest.fixture(scope="module")

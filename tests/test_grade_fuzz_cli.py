@@ -64,11 +64,8 @@ files = st.lists(st.tuples(st.sampled_from(["json", "yaml"]), documents, st.none
 
 
 @pytest.fixture(scope="module")
-def exam_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("fuzz-exam")
-    res = CliRunner().invoke(app, ["--engine", "numpy", "generate", "--seed", "1", "--out", str(root / "exam")])
-    assert res.exit_code == 0, res.output
-    return root / "exam"
+def exam_dir(default_exam_dir) -> Path:
+    return default_exam_dir
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
