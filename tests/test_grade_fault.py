@@ -30,7 +30,7 @@ from i2dl.io import dump_yaml
 from i2dl.render import fmt_number
 
 FAULT_SEED = int(os.environ.get("I2DL_FAULT_SEED", "19"))  # another seed explores other kill points
-FILES = 300
+FILES = int(os.environ.get("I2DL_FAULT_FILES", "300"))  # the 2,000: I2DL_FAULT_FILES=2000
 FIRST = "s0000.md"  # the first feedback file named: grading is over
 KILLS_PER_PHASE = 3
 
