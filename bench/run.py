@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from i2dl.exam import answer_text, build_exam, key_answers, load_exam, write_exam
+from i2dl.exam import build_exam, load_exam
+from i2dl.export import write_exam
+from i2dl.export.answers import answer_text, key_answers
 from i2dl.grade.batch import grade_files, load_submission, submission_files, write_results
 from i2dl.grade.score import Grader
 from i2dl.io import dump_yaml

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from i2dl.cli import app
 from i2dl.errors import ExamError
-from i2dl.exam import key_answers, load_exam
+from i2dl.exam import load_exam
+from i2dl.export.answers import key_answers
 from i2dl.io import dump_yaml
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "exams"

@@ -16,7 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from i2dl.cli import app
-from i2dl.exam import build_exam, key_answers, write_exam
+from i2dl.exam import build_exam
+from i2dl.export import write_exam
+from i2dl.export.answers import key_answers
 from i2dl.grade.batch import feedback_markdown, grade_files, grade_folder, submission_files
 from i2dl.grade.score import (
     ALTERNATIVE,

@@ -101,6 +101,7 @@ def test_import_graph_sees_deferred_and_relative_imports():
     graph = import_graph()
     assert "i2dl.spec" in graph["i2dl.explain"]  # explain/api.py imports spec.load inside a function
     assert "i2dl.explain" in graph["i2dl.generate"]
+    assert "i2dl.exam" in graph["i2dl.export"] and "i2dl.export" not in graph["i2dl.exam"]
 
 
 def test_cycles_finds_a_two_unit_loop_and_ignores_a_chain():

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from i2dl.errors import I2dlError, NotFoundError, SubmissionError
-from i2dl.exam import ANSWERS_FILE, EXAM_FILE, Exam, load_exam
+from i2dl.exam import EXAM_FILE, Exam, load_exam
+from i2dl.export.answers import ANSWERS_FILE
 from i2dl.grade.score import Grader, SubmissionResult, read_submission
 from i2dl.io import atomic_write_text, load_yaml, safe_child
 from i2dl.render import fmt_number

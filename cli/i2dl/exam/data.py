@@ -1,4 +1,4 @@
-"""exam.json on disk: its declared schema, its digests, and the checks that need no digest.
+"""exam.json: the exam as data. Its declared schema, the codec, the digests, and the checks that need no digest.
 
 `generate` writes the file with an `integrity` block: a SHA-256 digest of the canonical JSON of
 everything else, and one of the part that grading reads (points, keys, tolerances, alternatives,
@@ -18,9 +18,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from i2dl.errors import ExamError, ExamModifiedError
+from i2dl.errors import ExamError, ExamModifiedError, NotFoundError
+from i2dl.exam.model import Exam
+from i2dl.io import atomic_write_text
+from i2dl.spec.instance import from_data, to_data
 from i2dl.spec.load import fmt_path
 from i2dl.spec.model import ANSWER_KINDS
+
+EXAM_FILE = "exam.json"
 
 #: The format written now; every format this version reads.
 FORMAT = 2
@@ -157,6 +162,45 @@ def exam_json_text(data: dict[str, Any]) -> str:
     """exam.json's text for `data`: the data as a reader will load it, then its integrity block."""
     body = json.loads(json.dumps({k: v for k, v in data.items() if k != "integrity"}))
     return json.dumps({**body, "integrity": digests(body)}, indent=1) + "\n"
+
+
+# ---------------------------------------------------------------------------- the exam as data
+
+
+def exam_to_data(exam: Exam) -> dict[str, Any]:
+    """The exam as exam.json's data (without its integrity block, which exam_json_text adds)."""
+    return {"format": FORMAT, "exam_id": exam.exam_id, "title": exam.title, "seed": exam.seed,
+            "source": exam.source, "version": exam.version, "engine": exam.engine,
+            "duration": exam.duration, "instructions": exam.instructions,
+            "problems": [to_data(p) for p in exam.problems]}
+
+
+def write_exam_data(exam: Exam, out: Path | str) -> Path:
+    """Write exam.json into the folder `out`, atomically; its path."""
+    path = Path(out) / EXAM_FILE
+    atomic_write_text(path, exam_json_text(exam_to_data(exam)))
+    return path
+
+
+def load_exam(folder: Exam | Path | str = "exam", *, accept_modified: bool = False) -> Exam:
+    """The exam `generate` wrote into `folder`, checked (an Exam passes through); typed errors say why not."""
+    if isinstance(folder, Exam):
+        return folder
+    folder = Path(folder)
+    path = folder / EXAM_FILE if folder.is_dir() or not folder.suffix else folder
+    if not path.exists():
+        raise NotFoundError(f"no exam in '{folder}' ({EXAM_FILE} is missing)",
+                            fix="run `i2dl generate` first, or pass --exam DIR")
+    checked = read_exam_data(path, accept_modified=accept_modified)
+    data = checked.data
+    try:
+        problems = [from_data(p) for p in data["problems"]]
+    except (KeyError, TypeError, ValueError) as exc:  # the schema should have caught it: say so, never a traceback
+        raise ExamError(f"cannot rebuild the exam from its data ({type(exc).__name__}: {exc})", where=str(path),
+                        fix="regenerate the exam with the seed it was made with") from None
+    return Exam(data["exam_id"], data["title"], data["seed"], data["source"], data["instructions"],
+                problems, data["version"], data["engine"], data["duration"], warnings=checked.warnings,
+                integrity=checked.integrity)
 
 
 # ---------------------------------------------------------------------------- reading
