@@ -4,8 +4,8 @@ Files for people (the sheet, the key, the answer file) are exporters' work: see 
 """
 
 from i2dl.exam.build import build_exam, fresh_seed, problem_seed
-from i2dl.exam.data import EXAM_FILE, exam_to_data, load_exam, write_exam_data
+from i2dl.exam.data import EXAM_FILE, exam_to_data, load_exam, spec_changes, write_exam_data
 from i2dl.exam.model import Exam
 
 __all__ = ["EXAM_FILE", "Exam", "build_exam", "exam_to_data", "fresh_seed", "load_exam", "problem_seed",
-           "write_exam_data"]
+           "spec_changes", "write_exam_data"]

@@ -8,9 +8,17 @@ from i2dl.exam.model import Exam
 from i2dl.export.answers import ANSWERS_FILE, answer_file_text
 from i2dl.io import atomic_write_text
 from i2dl.render import fmt_value
+from i2dl.spec.instance import PartInstance
 
 SHEET_FILE = "exam.md"
 KEY_FILE = "key.md"
+
+
+def part_text(part: PartInstance) -> str:
+    """A part's text as the sheet prints it: for multiple choice, the stem and then its options as a list."""
+    if not part.options:
+        return part.text
+    return part.text + "\n\n" + "\n".join(f"- **{o.letter}** {o.text}" for o in part.options)
 
 
 def sheet_markdown(exam: Exam) -> str:
@@ -27,7 +35,7 @@ def sheet_markdown(exam: Exam) -> str:
         if prob.statement:
             out += [prob.statement, ""]
         for part in prob.parts:
-            out += [f"**{part.number}** ({fmt_value(part.points)} p) {part.text}", ""]
+            out += [f"**{part.number}** ({fmt_value(part.points)} p) {part_text(part)}", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -41,11 +49,10 @@ def key_markdown(exam: Exam, steps: dict[str, str] | None = None) -> str:
             out.append("")
             for b in part.blanks:
                 out.append(f"- **{b.label}** = ${fmt_value(b.expected, 'latex')}$")
-            if part.reasons:
+            if part.options:
                 out.append("")
-                for i, r in enumerate(part.reasons):
-                    mark = "correct" if chr(65 + i) in part.blanks[0].expected else "wrong"
-                    out.append(f"  - {chr(65 + i)} ({mark}): {r}")
+                for o in part.options:
+                    out.append(f"  - {o.letter} ({'correct' if o.correct else 'wrong'}): {o.reason}")
             if steps and part.number in steps:
                 out += ["", steps[part.number]]
             out.append("")
