@@ -233,6 +233,16 @@ def test_load_exam_format_2_keeps_options_and_reasons_and_falls_back_to_the_libr
     assert spec.spec is None and spec.compiled_spec() is None
 
 
+def test_explain_a_format_2_exam_says_its_steps_come_from_the_spec_on_disk(legacy):
+    spec_part = _cli("explain", "2.1", "--exam", str(legacy.root / "exam"), "--format", "md")
+    assert spec_part.exit_code == 0, spec_part.output
+    assert "**notice:** this exam was written before exams carried their own specs" in spec_part.output
+    assert "**result:**" in spec_part.output  # still worked out, from the library's spec
+    question = _cli("explain", "1.1", "--exam", str(legacy.root / "exam"), "--format", "md")
+    assert question.exit_code == 0 and "notice" not in question.output  # options and reasons are in the file
+    assert "Correct options:" in question.output
+
+
 def test_grade_reads_an_old_exam_without_digest_with_a_warning(legacy):
     exam = _variant(legacy, "old", _old_format)
     out_dir = legacy.root / "out-old"

@@ -280,6 +280,8 @@ def grade(
     for w in exam_data.warnings:
         _console(stderr=True).print(f"[yellow]warning:[/] {_escape(w)}")
     batch = grade_folder(submissions, exam_dir=exam_data, out=out, engine_name=_engine(ctx))
+    for change in batch.spec_changes:
+        _console(stderr=True).print(f"[yellow]notice:[/] {_escape(change['note'])}")
     if submissions.is_file() and len(batch.graded) == 1:
         from rich.markdown import Markdown
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from i2dl.errors import I2dlError, NotFoundError, SubmissionError
-from i2dl.exam import EXAM_FILE, Exam, load_exam
+from i2dl.exam import EXAM_FILE, Exam, load_exam, spec_changes
 from i2dl.export.answers import ANSWERS_FILE
 from i2dl.grade.score import Grader, SubmissionResult, read_submission
 from i2dl.io import atomic_write_text, load_yaml, safe_child
@@ -27,6 +27,8 @@ class BatchResult:
     graded: list[SubmissionResult]
     failed: list[dict[str, str]]
     files: dict[str, str] = field(default_factory=dict)
+    # Specs changed on disk since the exam was generated (graded with the exam's own copies all the same).
+    spec_changes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -53,7 +55,8 @@ def load_submission(path: Path, grader: Grader):
 def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None, library=None) -> BatchResult:
     """Grade each file; unreadable files and duplicate ids are reported, never fatal.
 
-    `library` (a spec Library) is where follow-through finds the specs; the shipped ones by default.
+    Follow-through uses each problem's own spec from the exam; `library` (a spec Library, the shipped
+    specs by default) is only compared with those copies, and read for exams older than format 3.
     """
     grader = Grader(exam, engine_name, library=library)
     graded: list[SubmissionResult] = []
@@ -76,7 +79,7 @@ def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None
             failed.append({"file": str(path),
                            "error": f"{path}: internal error while grading ({type(exc).__name__}: {exc}); "
                                     "please report it with this file"})
-    return BatchResult(exam.exam_id, graded, failed)
+    return BatchResult(exam.exam_id, graded, failed, spec_changes=spec_changes(exam, library))
 
 
 def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path | str | None = "results",
@@ -163,6 +166,7 @@ def summary_data(batch: BatchResult, exam: Exam) -> dict[str, Any]:
         "students": [_student_data(r) for r in sorted(batch.graded, key=lambda r: r.student_id)],
         "failures": batch.failed,
         "exam_integrity": exam.integrity,  # verified, or modified and accepted with --accept-modified
+        "spec_changes": batch.spec_changes,  # specs edited since generation; the exam's copies were used
     }
 
 
