@@ -58,7 +58,7 @@ def follow_through_answers(exam, library: Library, engine, rng: np.random.Genera
     for prob in exam.problems:
         if prob.kind != "spec":
             continue
-        compiled = library.get(prob.spec_id)
+        compiled = prob.compiled_spec() or library.get(prob.spec_id)  # the exam's own spec, as grading uses
         blanks = [(part, b) for part in prob.parts for b in part.blanks
                   if b.kind in ("number", "vector", "matrix")]
         upstream = [(part, b) for part, b in blanks
