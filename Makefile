@@ -10,7 +10,7 @@ UV_PIN := uv==0.13.9
 FIND_LINKS = $(or $(PIP_FIND_LINKS),$(shell $(PY) -m pip config get global.find-links 2>/dev/null))
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-notorch test test-notorch demo lint bench clean lock check-clean
+.PHONY: install install-notorch test test-notorch demo lint bench clean lock check-clean schema
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# The published JSON Schema of exam.json, from the model that validates it (a test checks they agree).
+schema: $(STAMP)
+	$(BIN)/python -c "from i2dl.exam.data import json_schema_text; print(json_schema_text(), end='')" > docs/exam.schema.json
 
 # Re-resolve the lock after editing the dependencies in pyproject.toml (pins already in the
 # lock are kept; `make lock LOCK_FLAGS=--upgrade` moves every package to its newest release).

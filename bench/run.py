@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from i2dl.exam import answer_text, build_exam, key_answers, load_exam, write_exam
+from i2dl.exam import build_exam, load_exam
+from i2dl.export import write_exam
+from i2dl.export.answers import answer_text, key_answers
 from i2dl.grade.batch import grade_folder, load_submission, submission_files
 from i2dl.grade.score import Grader
 from i2dl.io import dump_yaml
@@ -64,7 +66,7 @@ def follow_through_answers(exam, library: Library, engine, rng: np.random.Genera
     for prob in exam.problems:
         if prob.kind != "spec":
             continue
-        compiled = library.get(prob.spec_id)
+        compiled = prob.compiled_spec() or library.get(prob.spec_id)  # the exam's own spec, as grading uses
         blanks = [(part, b) for part in prob.parts for b in part.blanks
                   if b.kind in ("number", "vector", "matrix")]
         upstream = [(part, b) for part, b in blanks

@@ -16,10 +16,13 @@ from typer.testing import CliRunner
 
 from i2dl.cli import app
 from i2dl.errors import ExamError
-from i2dl.exam import key_answers, load_exam
+from i2dl.exam import load_exam
+from i2dl.export.answers import key_answers
 from i2dl.io import dump_yaml
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "exams"
+# exam.json of tests/fixtures/blueprints/legacy.yaml (seed 3) as i2dl wrote it before format 3.
+LEGACY = Path(__file__).resolve().parent / "fixtures" / "exams" / "format-2"
 runner = CliRunner()
 
 
@@ -36,6 +39,20 @@ def made(tmp_path_factory):
     """The default exam for seed 7 and a folder with its key as one student's answer file."""
     root = tmp_path_factory.mktemp("integrity")
     assert _cli("generate", "--seed", "7", "--out", str(root / "exam")).exit_code == 0
+    exam = load_exam(root / "exam")
+    subs = root / "subs"
+    subs.mkdir()
+    (subs / "key.yaml").write_text(dump_yaml({"exam": exam.exam_id, "student_id": "key", "name": "",
+                                              "answers": key_answers(exam)}))
+    return SimpleNamespace(root=root, subs=subs, data=json.loads((root / "exam" / "exam.json").read_text()),
+                           points=exam.points)
+
+
+@pytest.fixture(scope="module")
+def legacy(tmp_path_factory):
+    """A format-2 exam.json written before exams carried their specs, and its key as one answer file."""
+    root = tmp_path_factory.mktemp("legacy")
+    shutil.copytree(LEGACY, root / "exam")
     exam = load_exam(root / "exam")
     subs = root / "subs"
     subs.mkdir()
@@ -90,9 +107,18 @@ def _old_format(d):
     d["format"] = 1
 
 
+def _spec_expression_changed(d):  # the graph follow-through and explain use: part of the key
+    d["problems"][1]["spec"]["document"]["parts"][0]["answers"][0]["expr"] = "softmax(z) * 2"
+
+
+def _option_text_changed(d):  # wording only
+    d["problems"][0]["parts"][0]["options"][0]["text"] = "Another option"
+
+
 TAMPERED = {"key-plus-one": _key_plus_one, "part-points-100": _part_points_100,
             "part-and-problem-points": _part_points_100_and_problem, "part-removed": _part_removed,
-            "tolerance-1e9": _tolerance_1e9, "title-changed": _title_changed}
+            "tolerance-1e9": _tolerance_1e9, "title-changed": _title_changed,
+            "spec-expression-changed": _spec_expression_changed, "option-text-changed": _option_text_changed}
 
 
 # ---------------------------------------------------------------------------- written with digests
@@ -101,7 +127,7 @@ TAMPERED = {"key-plus-one": _key_plus_one, "part-points-100": _part_points_100,
 def test_exam_json_carries_content_and_key_digests_and_loads_verified(made):
     integrity = made.data["integrity"]
     assert integrity["algorithm"] == "sha256" and len(integrity["content"]) == len(integrity["key"]) == 64
-    assert made.data["format"] == 2
+    assert made.data["format"] == 3
     assert load_exam(made.root / "exam").integrity["status"] == "verified"
 
 
@@ -132,9 +158,14 @@ def test_grade_names_what_looks_changed_in_a_modified_exam(made):
     assert "problems[1].points: the parts of problem 2 add up to 104.5 points, but the problem has 6" in out
 
 
-def test_grade_tells_a_wording_change_from_a_key_change(made):
-    exam = _variant(made, "wording", _title_changed)
-    assert "only its wording changed, not its key" in _text(_cli("grade", str(made.subs), "--exam", str(exam)))
+@pytest.mark.parametrize(("name", "what"), [
+    ("title-changed", "only its wording changed, not its key"),
+    ("option-text-changed", "only its wording changed, not its key"),
+    ("spec-expression-changed", "its key, points or tolerances changed"),
+])
+def test_grade_tells_a_wording_change_from_a_key_change(made, name, what):
+    exam = _variant(made, f"wording-{name}", TAMPERED[name])
+    assert what in _text(_cli("grade", str(made.subs), "--exam", str(exam)))
 
 
 def test_grade_accept_modified_grades_and_records_it_in_the_summary(made):
@@ -178,27 +209,67 @@ def test_explain_refuses_a_modified_exam_unless_accepted(made):
     assert accepted.exit_code == 0, accepted.output
 
 
-# ---------------------------------------------------------------------------- exams written before digests
+# ---------------------------------------------------------------------------- exams written before format 3
 
 
-def test_grade_reads_an_old_exam_without_digest_with_a_warning(made):
-    exam = _variant(made, "old", _old_format)
-    out_dir = made.root / "out-old"
-    result = _cli("grade", str(made.subs), "--exam", str(exam), "--out", str(out_dir))
+def test_grade_reads_a_format_2_exam_with_a_warning_that_it_predates_self_contained_exams(legacy):
+    out_dir = legacy.root / "out-2"
+    result = _cli("grade", str(legacy.subs), "--exam", str(legacy.root / "exam"), "--out", str(out_dir))
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "before exams carried their own specs (format 2)" in _text(result)
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["exam_integrity"]["status"] == "verified"  # its digests are checked as they were written
+    assert summary["students"][0]["total"] == legacy.points
+
+
+def test_load_exam_format_2_keeps_options_and_reasons_and_falls_back_to_the_library(legacy):
+    exam = load_exam(legacy.root / "exam")
+    mcq, spec = exam.problems
+    part = mcq.parts[0]
+    assert [o.letter for o in part.options] == [chr(65 + i) for i in range(part.blanks[0].options)]
+    assert [o.reason for o in part.options] == legacy.data["problems"][0]["parts"][0]["reasons"]
+    assert {o.letter for o in part.options if o.correct} == part.blanks[0].expected
+    assert "- **A** " in part.text  # format 2 kept the options inside the text, which stays as written
+    assert spec.spec is None and spec.compiled_spec() is None
+
+
+def test_explain_a_format_2_exam_says_its_steps_come_from_the_spec_on_disk(legacy):
+    spec_part = _cli("explain", "2.1", "--exam", str(legacy.root / "exam"), "--format", "md")
+    assert spec_part.exit_code == 0, spec_part.output
+    assert "**notice:** this exam was written before exams carried their own specs" in spec_part.output
+    assert "**result:**" in spec_part.output  # still worked out, from the library's spec
+    question = _cli("explain", "1.1", "--exam", str(legacy.root / "exam"), "--format", "md")
+    assert question.exit_code == 0 and "notice" not in question.output  # options and reasons are in the file
+    assert "Correct options:" in question.output
+
+
+def test_grade_reads_an_old_exam_without_digest_with_a_warning(legacy):
+    exam = _variant(legacy, "old", _old_format)
+    out_dir = legacy.root / "out-old"
+    result = _cli("grade", str(legacy.subs), "--exam", str(exam), "--out", str(out_dir))
     assert result.exit_code == 0, result.output
     assert "warning:" in result.output and "format 1" in _text(result)
     assert json.loads((out_dir / "summary.json").read_text())["exam_integrity"]["status"] == "unverified"
 
 
-def test_grade_checks_an_old_exam_for_what_needs_no_digest(made):
+def test_grade_checks_an_old_exam_for_what_needs_no_digest(legacy):
     def old_with_100_points(d):
         _old_format(d)
         _part_points_100(d)
 
-    exam = _variant(made, "old-100", old_with_100_points)
-    result = _cli("grade", str(made.subs), "--exam", str(exam))
+    exam = _variant(legacy, "old-100", old_with_100_points)
+    result = _cli("grade", str(legacy.subs), "--exam", str(exam))
     assert result.exit_code == ExamError.exit_code
     assert "problems[1].points: the parts of problem 2 add up to 104.5 points" in _text(result)
+
+
+def test_a_format_2_layout_claiming_format_3_is_refused_with_the_key_at_fault(legacy):
+    def claims_3(d):
+        d["format"] = 3
+
+    result = _cli("grade", str(legacy.subs), "--exam", str(_variant(legacy, "claims-3", claims_3)))
+    assert result.exit_code == ExamError.exit_code
+    assert "problems[0].parts[0].options: missing key 'options'" in _text(result)
 
 
 # ---------------------------------------------------------------------------- malformed exams
@@ -244,6 +315,18 @@ MALFORMED = {
                                "problems[1].parts[0].blanks[0].expected"),
     "value-undecodable": (_set(("problems", 1, "values", "p"), {"set": [1, 2]}), "problems[1].values.p: expected"),
     "part-number-odd": (_set(("problems", 1, "parts", 0, "number"), "7.1"), "problems[1].parts[0].number"),
+    "option-letter-lower-case": (_set(("problems", 0, "parts", 0, "options", 0, "letter"), "a"),
+                                 "problems[0].parts[0].options[0].letter: expected text of the form"),
+    "option-correct-flipped": (lambda d: d["problems"][0]["parts"][0]["options"][0].update(
+        correct=not d["problems"][0]["parts"][0]["options"][0]["correct"]),
+        "problems[0].parts[0].options: the options marked correct"),
+    "spec-missing": (_set(("problems", 1, "spec"), None), "problems[1].spec: problem 2 was made from spec"),
+    "spec-of-another-id": (_set(("problems", 1, "spec", "document", "id"), "mlp-backprop"),
+                           "problems[1].spec.document.id: the stored spec is \"mlp-backprop\""),
+    "spec-digest-not-hex": (_set(("problems", 1, "spec", "digest"), "abc"),
+                            "problems[1].spec.digest: expected text of the form"),
+    "spec-on-mcq": (lambda d: d["problems"][0].update(spec=d["problems"][1]["spec"]),
+                    "problems[0].spec: a multiple-choice problem has no spec"),
 }
 
 
@@ -265,7 +348,7 @@ CORPUS_FILES = {
     "top-level-list.json": ["(top level): expected an object", "got a list"],
     "empty.json": ["the file is empty"],
     "blank-lines.json": ["the file is empty"],
-    "newer-format.json": ["format: exam data format 3 is newer than this i2dl reads", "upgrade i2dl"],
+    "newer-format.json": ["format: exam data format 4 is newer than this i2dl reads", "upgrade i2dl"],
     "format-as-text.json": ["format: format must be a whole number"],
     "format-zero.json": ["format: unknown exam data format 0"],
     "no-format.json": ["format: missing key 'format'"],

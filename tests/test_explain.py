@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from i2dl.cli import app
 from i2dl.errors import NotFoundError, SamplingError, UsageError
-from i2dl.exam import build_exam, key_answers, write_exam
+from i2dl.exam import build_exam
 from i2dl.explain import (
     explain_part,
     explain_problem,
@@ -31,6 +31,8 @@ from i2dl.explain import (
     latex_to_unicode,
     symbol,
 )
+from i2dl.export import write_exam
+from i2dl.export.answers import key_answers
 from i2dl.generate import solve_spec
 from i2dl.spec.load import Library
 

@@ -4,6 +4,7 @@ guard, invalid versus wrong, multiple choice, rubric bounds, determinism and the
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import os
@@ -16,7 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from i2dl.cli import app
-from i2dl.exam import build_exam, key_answers, write_exam
+from i2dl.exam import build_exam
+from i2dl.export import write_exam
+from i2dl.export.answers import key_answers
 from i2dl.grade.batch import feedback_markdown, grade_files, grade_folder, submission_files
 from i2dl.grade.score import (
     ALTERNATIVE,
@@ -575,12 +578,24 @@ def test_grade_batch_survives_an_unexpected_error_in_one_file(graded_folder, end
     assert len(batch.graded) == 4
 
 
-def test_grade_notes_when_follow_through_cannot_load_the_spec(fixture_library):
-    """Graded without the library that holds its spec, follow-through is not silently dropped."""
+def _chain_follow_through(fixture_library):
+    """The corpus-chain exam and answers whose y is right only from the student's own wrong h."""
     exam = build_exam("corpus-chain", 1, engine_name="numpy", library=fixture_library)
     h = np.asarray(exam.problems[0].values["h"]) + 1
     w = np.asarray(exam.problems[0].params["w"])
-    answers = with_answers(exam, p1_1={"h": h.tolist(), "y": float(w @ h)})
+    return exam, with_answers(exam, p1_1={"h": h.tolist(), "y": float(w @ h)})
+
+
+def test_grade_follow_through_uses_the_exam_own_spec_without_the_library(fixture_library):
+    exam, answers = _chain_follow_through(fixture_library)
+    without = grade(exam, answers, library=Library())  # the shipped specs only: corpus-chain is not there
+    assert blank_of(without, "1.1", "y").status == FOLLOW and without.notes == []
+
+
+def test_grade_notes_when_follow_through_cannot_load_the_spec(fixture_library):
+    """An exam that does not carry its spec (older than format 3), graded without its library, says so."""
+    exam, answers = _chain_follow_through(fixture_library)
+    exam.problems[0] = dataclasses.replace(exam.problems[0], spec=None)
     with_spec = grade(exam, answers, library=fixture_library)
     assert blank_of(with_spec, "1.1", "y").status == FOLLOW and with_spec.notes == []
     without = grade(exam, answers, library=Library())

@@ -26,7 +26,8 @@ import i2dl.cli as cli_module
 import i2dl.grade.batch as batch_module
 from i2dl.cli import app
 from i2dl.errors import GradingIncomplete, NotFoundError, OutputError, UsageError
-from i2dl.exam import key_answers, load_exam
+from i2dl.exam import load_exam
+from i2dl.export.answers import key_answers
 from i2dl.grade.score import Grader
 from i2dl.io import dump_yaml
 

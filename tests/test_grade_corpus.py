@@ -24,7 +24,9 @@ from typer.testing import CliRunner
 
 from i2dl.cli import app
 from i2dl.errors import SubmissionError
-from i2dl.exam import build_exam, key_answers, write_exam
+from i2dl.exam import build_exam
+from i2dl.export import write_exam
+from i2dl.export.answers import key_answers
 from i2dl.grade.batch import MAX_SUBMISSION_BYTES, feedback_markdown, grade_folder, load_submission
 from i2dl.grade.score import CORRECT, INVALID, MISSING, Grader
 from i2dl.io import display_path, dump_yaml, spreadsheet_safe

@@ -25,7 +25,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from i2dl.exam import build_exam, key_answers, write_exam
+from i2dl.exam import build_exam
+from i2dl.export import write_exam
+from i2dl.export.answers import key_answers
 from i2dl.io import dump_yaml
 from i2dl.render import fmt_number
 

@@ -98,3 +98,15 @@ def test_pyproject_ships_every_subpackage():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT / "cli").parts) for p in (ROOT / "cli" / "i2dl").rglob("__init__.py")}
     assert sorted(found - listed) == []
+
+
+def test_git_tracks_every_source_file():
+    # An ignore pattern that matches inside the package (the exam/ output folder once matched
+    # cli/i2dl/exam/) would leave modules out of every clone while the working tree still runs.
+    try:
+        out = subprocess.run(["git", "ls-files", "--others", "--ignored", "--exclude-standard", "-z", "cli", "tests"],
+                             cwd=ROOT, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    ignored = [n for n in out.decode().split("\0") if n.endswith((".py", ".yaml", ".json"))]
+    assert ignored == []

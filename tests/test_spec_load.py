@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from i2dl.errors import ExprError, SamplingError, SpecError
 from i2dl.spec.instance import make_instance
-from i2dl.spec.load import Library, load_spec
+from i2dl.spec.load import Library, builtin_dir, load_spec
 
 GOOD = """\
 id: tiny
@@ -168,3 +169,31 @@ def test_range_bounds_may_read_earlier_parameters(tmp_path, np_engine):
     for seed in range(30):
         inst = make_instance(spec, seed, np_engine)
         assert 1 <= inst.params["b"] <= inst.params["a"]
+
+
+# ---------------------------------------------------------------------------- the spec as data
+
+
+def test_load_spec_source_is_the_document_and_the_sha256_of_the_file(tmp_path):
+    import hashlib
+
+    path = write(tmp_path, GOOD)
+    compiled = load_spec(path)
+    assert compiled.source.digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert compiled.source.document["id"] == compiled.id and compiled.source.origin == str(path)
+
+
+def test_spec_with_a_value_json_cannot_hold_is_refused_with_its_location(tmp_path):
+    text = (builtin_dir("specs") / "logistic-regression-step.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "logistic-regression-step.yaml"
+    path.write_text(text.replace("tags: [", "released: 2024-01-15\ntags: ["), encoding="utf-8")
+    with pytest.raises(SpecError) as exc:
+        load_spec(path)
+    assert "released" in exc.value.where and "exam.json stores it" in exc.value.message
+
+
+def test_every_shipped_spec_survives_a_json_round_trip_unchanged():
+    library = Library()
+    for spec_id in library.ids():
+        document = library.get(spec_id).source.document
+        assert json.loads(json.dumps(document)) == document, spec_id

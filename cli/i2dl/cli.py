@@ -342,6 +342,8 @@ def grade(
                              observe=observe, accept_modified=accept_modified)
     finally:
         progress.close()
+    for change in batch.spec_changes:
+        _console(stderr=True).print(f"[yellow]notice:[/] {_escape(change['note'])}")
     con = _console()
     if submissions.is_file() and single:
         from rich.markdown import Markdown

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from i2dl.engine import get_engine
-from i2dl.exam import build_exam, write_exam
+from i2dl.exam import build_exam
+from i2dl.export import write_exam
 from i2dl.io import to_plain
 from i2dl.mcq import Bank
 from i2dl.render import fmt_value

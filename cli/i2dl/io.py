@@ -7,6 +7,7 @@ SubmissionError) and says where (file:line:col), what was expected, and how to f
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -602,6 +603,11 @@ def _parse_json(
 
 def _read_text(path: Path, max_bytes: int, error: ErrorClass) -> str:
     """The file's UTF-8 text, its size checked before reading a byte."""
+    return _read_source(path, max_bytes, error)[0]
+
+
+def _read_source(path: Path, max_bytes: int, error: ErrorClass) -> tuple[str, bytes]:
+    """The file's UTF-8 text and the bytes it was decoded from, its size checked before reading a byte."""
     source = display_path(path)
     try:
         st = path.stat()
@@ -631,7 +637,7 @@ def _read_text(path: Path, max_bytes: int, error: ErrorClass) -> str:
     if len(raw) > max_bytes:
         raise too_big
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), raw
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
@@ -665,6 +671,23 @@ def load_yaml_with_marks(path: PathLike, *, max_bytes: int = MAX_BYTES, max_dept
                          ) -> tuple[Any, dict[KeyPath, int]]:
     """Like load_yaml, plus the 1-based line of every key path, e.g. ("parts", 0, "answers")."""
     return _load(path, max_bytes, max_depth, max_nodes, error, want_marks=True)
+
+
+def load_yaml_source(path: PathLike, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH,
+                     max_nodes: int = MAX_NODES, error: ErrorClass = SpecError
+                     ) -> tuple[Any, dict[KeyPath, int], str]:
+    """Like load_yaml_with_marks, plus the SHA-256 (hex) of the very bytes that were parsed."""
+    p = Path(path)
+    text, raw = _read_source(p, max_bytes, error)  # read once: the digest and the data agree
+    if not text.strip():
+        raise _empty(str(p), error)
+    data, marks = _parse_yaml(text, str(p), max_depth, max_nodes, error, want_marks=True)
+    return data, marks, hashlib.sha256(raw).hexdigest()
+
+
+def file_digest(path: PathLike, *, max_bytes: int = MAX_BYTES, error: ErrorClass = SpecError) -> str:
+    """The SHA-256 (hex) of a file's bytes, read under the same size cap and checks as loading it."""
+    return hashlib.sha256(_read_source(Path(path), max_bytes, error)[1]).hexdigest()
 
 
 def load_yaml_text(text: str, *, source: str = "<text>", max_depth: int = MAX_DEPTH,

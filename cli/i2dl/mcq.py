@@ -14,7 +14,7 @@ from i2dl.errors import ExprError, NotFoundError, SamplingError, SpecError
 from i2dl.evaluate import Evaluator
 from i2dl.expr import Parsed, parse
 from i2dl.render import fmt_value, render_template
-from i2dl.spec.instance import Blank, PartInstance, sample_param
+from i2dl.spec.instance import Blank, McqOption, PartInstance, sample_param
 from i2dl.spec.load import builtin_dir, load_document, unknown_key_warnings, validation_errors
 from i2dl.spec.model import Param, _Model
 
@@ -196,8 +196,9 @@ def _p(src: str, bq: BankQuestion, i: int | None = None) -> Parsed:
 
 
 def variant_part(v: McqVariant, number: str, points: float, rubric: Any = None) -> PartInstance:
-    """A drawn question as an exam part with one choice blank."""
+    """A drawn question as an exam part: its stem, one choice blank, and its options as data."""
     blank = Blank("choice", "choice", "options", v.correct, options=len(v.options))
-    text = v.stem + "\n\n" + "\n".join(f"- **{LETTERS[i]}** {t}" for i, t in enumerate(v.options))
-    return PartInstance(number, v.qid, text, points, [blank], rubric=rubric or "mcq-all-or-nothing",
-                        reasons=list(v.reasons))
+    options = [McqOption(LETTERS[i], text, LETTERS[i] in v.correct, reason, mistake)
+               for i, (text, reason, mistake) in enumerate(zip(v.options, v.reasons, v.mistakes, strict=True))]
+    return PartInstance(number, v.qid, v.stem, points, [blank], rubric=rubric or "mcq-all-or-nothing",
+                        options=options)

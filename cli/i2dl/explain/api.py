@@ -15,18 +15,19 @@ from .steps import _plain
 from .student import _grade_student, _Graded
 
 
-def explain_part(exam: Any, number: str, *, engine_name: str | None = None,
-                 entry: Any = None, student: str | Path | None = None) -> dict[str, Any]:
+def explain_part(exam: Any, number: str, *, engine_name: str | None = None, entry: Any = None,
+                 student: str | Path | None = None, library: Any = None) -> dict[str, Any]:
     """The worked solution of part `number` ('3.6') of an exam (an Exam or its folder)."""
     exam = _exam(exam)
     prob, part = exam.find_part(str(number))
-    graded = _grade_student(exam, student, engine_name)
-    ctx = _context(prob, engine_name, _entry(entry)) if prob.kind == "spec" else None
-    return _part_explanation(prob, part, ctx, graded)
+    graded = _grade_student(exam, student, engine_name, library)
+    ctx = _context(prob, engine_name, _entry(entry), library=library) if prob.kind == "spec" else None
+    out = _part_explanation(prob, part, ctx, graded)
+    return _with_notices(out, exam, prob, library)
 
 
-def explain_problem(exam: Any, problem_number: int | str, *, engine_name: str | None = None,
-                    entry: Any = None, student: str | Path | None = None) -> dict[str, Any]:
+def explain_problem(exam: Any, problem_number: int | str, *, engine_name: str | None = None, entry: Any = None,
+                    student: str | Path | None = None, library: Any = None) -> dict[str, Any]:
     """The worked solution of every part of problem `problem_number` of an exam."""
     exam = _exam(exam)
     try:
@@ -35,8 +36,23 @@ def explain_problem(exam: Any, problem_number: int | str, *, engine_name: str | 
         raise UsageError(f"'{problem_number}' is not a problem number",
                          fix="problems: " + ", ".join(str(p.number) for p in exam.problems)) from None
     prob = exam.find_problem(number)
-    graded = _grade_student(exam, student, engine_name)
-    return _problem_explanation(prob, engine_name, _entry(entry), graded)
+    graded = _grade_student(exam, student, engine_name, library)
+    out = _problem_explanation(prob, engine_name, _entry(entry), graded, library=library)
+    return _with_notices(out, exam, prob, library)
+
+
+def _with_notices(out: dict[str, Any], exam: Any, prob: Any, library: Any) -> dict[str, Any]:
+    """The explanation with a notice when its steps may not be those of the exam's own spec."""
+    from i2dl.exam import spec_changes
+
+    notices = [c["note"] for c in spec_changes(exam, library, {prob.number})]
+    if prob.kind == "spec" and prob.spec is None:
+        notices.append(f"this exam was written before exams carried their own specs (exam.json format 1 or 2): "
+                       f"the steps come from spec '{prob.spec_id}' as it is on disk now, which may differ from "
+                       "the one the exam was made with; regenerate the exam with its seed to make it self-contained")
+    if notices:
+        out["notices"] = notices
+    return out
 
 
 def explain_spec(spec_id: str, pins: dict[str, Any] | None = None, seed: int = 0, *,
@@ -63,7 +79,8 @@ def explain_spec(spec_id: str, pins: dict[str, Any] | None = None, seed: int = 0
 
 def explain_target(words: list[str], *, exam_dir: str | Path = "exam", pins: dict[str, Any] | None = None,
                    seed: int = 0, engine_name: str | None = None, entry: Any = None,
-                   student: str | Path | None = None, accept_modified: bool = False) -> dict[str, Any]:
+                   student: str | Path | None = None, accept_modified: bool = False,
+                   library: Any = None) -> dict[str, Any]:
     """What `i2dl explain WORDS` asks for: 'problem 3.6', '3.6', 'problem 3', or a spec id."""
     words = [w for w in words if w.strip()]
     if words and words[0].lower() == "problem":
@@ -80,12 +97,14 @@ def explain_target(words: list[str], *, exam_dir: str | Path = "exam", pins: dic
                              fix="give a spec id, e.g. i2dl explain conv1d-backprop --param j=2")
         exam = _exam(exam_dir, accept_modified)
         if "." in target:
-            return explain_part(exam, target, engine_name=engine_name, entry=entry, student=student)
-        return explain_problem(exam, int(target), engine_name=engine_name, entry=entry, student=student)
+            return explain_part(exam, target, engine_name=engine_name, entry=entry, student=student,
+                                library=library)
+        return explain_problem(exam, int(target), engine_name=engine_name, entry=entry, student=student,
+                               library=library)
     if student is not None:
         raise UsageError("--student compares with an exam's answers; it needs a part or problem number",
                          fix="e.g. i2dl explain 3.6 --student answers.yaml")
-    return explain_spec(target, pins, seed, engine_name=engine_name, entry=entry)
+    return explain_spec(target, pins, seed, engine_name=engine_name, entry=entry, library=library)
 
 
 def key_steps(exam: Any) -> dict[str, str]:
@@ -136,17 +155,21 @@ def _entry(entry: Any) -> tuple[int, ...] | None:
     return idx
 
 
-def _context(prob: Any, engine_name: str | None, entry: tuple[int, ...] | None, compiled: Any = None) -> _Ctx:
-    from i2dl.spec.load import Library
+def _context(prob: Any, engine_name: str | None, entry: tuple[int, ...] | None, compiled: Any = None,
+             library: Any = None) -> _Ctx:
+    """The instance's graph and values: its own spec, or for exams before format 3 the library's now."""
+    compiled = compiled or prob.compiled_spec()
+    if compiled is None:
+        from i2dl.spec.load import Library
 
-    compiled = compiled or Library().get(prob.spec_id)
+        compiled = (library or Library()).get(prob.spec_id)
     answers = {b.name for part in prob.parts for b in part.blanks}
     return _Ctx(compiled.graph, dict(prob.values), engine_name, entry, answers)
 
 
 def _problem_explanation(prob: Any, engine_name: str | None, entry: tuple[int, ...] | None,
-                         graded: _Graded | None, compiled: Any = None) -> dict[str, Any]:
-    ctx = _context(prob, engine_name, entry, compiled) if prob.kind == "spec" else None
+                         graded: _Graded | None, compiled: Any = None, library: Any = None) -> dict[str, Any]:
+    ctx = _context(prob, engine_name, entry, compiled, library) if prob.kind == "spec" else None
     parts = [_part_explanation(prob, part, ctx, graded) for part in prob.parts]
     out = {"kind": "problem", "number": prob.number, "title": prob.title, "spec": prob.spec_id,
            "seed": prob.seed, "statement": prob.statement, "points": prob.points, "parts": parts}

@@ -20,8 +20,10 @@ def _math(st: Step) -> str:
 
 def explanation_markdown(expl: dict[str, Any]) -> str:
     """An explanation (part or problem) as Markdown with LaTeX maths."""
+    notices = [f"> **notice:** {n}" for n in expl.get("notices", [])]
+    notices += [""] if notices else []
     if expl.get("kind") == "problem":
-        out = [f"## Problem {expl['number']}: {expl['title']}", ""]
+        out = notices + [f"## Problem {expl['number']}: {expl['title']}", ""]
         if expl.get("params"):
             out += ["Parameters: " + ", ".join(f"${symbol(k).tex()} = {_v(_param_value(v))}$"
                                                for k, v in expl["params"].items()), ""]
@@ -30,7 +32,7 @@ def explanation_markdown(expl: dict[str, Any]) -> str:
         for part in expl["parts"]:
             out += [part_markdown(part), ""]
         return "\n".join(out).rstrip() + "\n"
-    return part_markdown(expl) + "\n"
+    return "\n".join(notices + [part_markdown(expl)]) + "\n"
 
 
 def _param_value(v: Any) -> Any:
@@ -41,7 +43,7 @@ def part_markdown(expl: dict[str, Any], header: bool = True) -> str:
     """One part's worked solution as Markdown (without its header and text for the key)."""
     out: list[str] = []
     if header:
-        out += [f"### {expl['number']} ({fmt_number(expl['points'])} p)", "", expl["text"], ""]
+        out += [f"### {expl['number']} ({fmt_number(expl['points'])} p)", "", _text_with_options(expl), ""]
     else:
         out += ["**Worked solution**", ""]
     if expl.get("options"):
@@ -67,6 +69,14 @@ def part_markdown(expl: dict[str, Any], header: bool = True) -> str:
         out.append(line + ".")
         out += [f"- {f}" for f in s["feedback"]]
     return "\n".join(out).rstrip()
+
+
+def _text_with_options(expl: dict[str, Any]) -> str:
+    """The part's text as the sheet shows it: a question's stem, then its options."""
+    # Exams before format 3 kept the options inside the text and leave the option texts empty.
+    shown = [o for o in expl.get("options", []) if o["text"]]
+    return "\n\n".join([expl["text"], "\n".join(f"- **{o['letter']}** {o['text']}" for o in shown)]) if shown \
+        else expl["text"]
 
 
 def _step_markdown(st: Step) -> str:
@@ -243,7 +253,7 @@ def explanation_renderable(expl: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.text import Text
 
-    lines: list[Any] = []
+    lines: list[Any] = [Text(f"notice: {n}", style="yellow") for n in expl.get("notices", [])]
     if expl.get("kind") == "problem":
         lines.append(Text(f"Problem {expl['number']} · {expl['title']} ({expl['spec']})", style="bold"))
         if expl.get("params"):
@@ -268,7 +278,7 @@ def _part_lines(expl: dict[str, Any]) -> list[Any]:
     from rich.text import Text
 
     head = Text(f"{expl['number']}  ({fmt_number(expl['points'])} p)  ", style="bold")
-    head.append(text_to_unicode(expl["text"].split("\n- **")[0] if expl.get("options") else expl["text"]))
+    head.append(text_to_unicode(expl["text"]))
     lines: list[Any] = [head]
     for opt in expl.get("options", []):
         t = Text("  ")

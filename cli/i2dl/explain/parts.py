@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,7 @@ def _part_explanation(prob: Any, part: Any, ctx: _Ctx | None, graded: _Graded | 
     out: dict[str, Any] = {"kind": "part", "number": part.number, "id": part.id, "problem": prob.number,
                            "title": prob.title, "spec": prob.spec_id, "text": part.text, "points": part.points,
                            "blanks": [], "options": []}
-    if part.reasons:
+    if part.options:
         out["options"] = _options(part)
     elif ctx is not None:
         ctx.shown = set()
@@ -175,12 +174,7 @@ def _focus(ctx: _Ctx, idx: Node | None) -> tuple[int, ...] | None:
     return tuple(int(i) for i in np.asarray(items, dtype=float).ravel())
 
 
-_OPTION = re.compile(r"^- \*\*([A-Z])\*\* (.*)$", re.M)
-
-
 def _options(part: Any) -> list[dict[str, Any]]:
-    """Each option with whether it is correct and why."""
-    texts = dict(_OPTION.findall(part.text))
-    expected = part.blanks[0].expected if part.blanks else frozenset()
-    return [{"letter": chr(65 + i), "text": texts.get(chr(65 + i), ""), "correct": chr(65 + i) in expected,
-             "reason": r} for i, r in enumerate(part.reasons)]
+    """Each option with whether it is correct, why, and the mistake it names (from the exam's data)."""
+    return [{"letter": o.letter, "text": o.text, "correct": o.correct, "reason": o.reason, "mistake": o.mistake}
+            for o in part.options]

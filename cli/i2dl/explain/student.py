@@ -111,7 +111,8 @@ def _step_student(st: Step, read: dict[str, Any], tol: dict[str, tuple[float, fl
     return {"value": _plain(got), "text": fmt_value(got), "ok": bool(ok)}
 
 
-def _grade_student(exam: Any, student: str | Path | None, engine_name: str | None) -> _Graded | None:
+def _grade_student(exam: Any, student: str | Path | None, engine_name: str | None,
+                   library: Any = None) -> _Graded | None:
     if student is None:
         return None
     from i2dl.grade.batch import load_submission
@@ -120,6 +121,6 @@ def _grade_student(exam: Any, student: str | Path | None, engine_name: str | Non
     path = Path(student)
     if not path.is_file():
         raise NotFoundError(f"no answer file '{student}'", fix="pass the student's answers.yaml with --student FILE")
-    grader = Grader(exam, engine_name or "numpy")
+    grader = Grader(exam, engine_name or "numpy", library=library)
     sub = load_submission(path, grader)
     return _Graded(str(path), sub, grader.grade(sub), exam)

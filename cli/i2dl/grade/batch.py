@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from i2dl.errors import I2dlError, NotFoundError, OutputError, SubmissionError, UsageError
-from i2dl.exam import ANSWERS_FILE, EXAM_FILE, Exam, load_exam
+from i2dl.exam import EXAM_FILE, Exam, load_exam, spec_changes
+from i2dl.export.answers import ANSWERS_FILE
 from i2dl.grade.score import Grader, SubmissionResult, read_submission
 from i2dl.io import display_path, file_kind, load_yaml, printable, slugify, spreadsheet_safe
 from i2dl.render import fmt_number
@@ -95,6 +96,8 @@ class BatchResult:
     skipped: list[dict[str, str]] = field(default_factory=list)
     graded: list[SubmissionResult] = field(default_factory=list)  # full results: grade_files only
     exam: Exam | None = None
+    # Specs changed on disk since the exam was generated (graded with the exam's own copies all the same).
+    spec_changes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -265,10 +268,11 @@ def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None
                 id_case: str = "insensitive") -> BatchResult:
     """Grade the files and keep every full result (for callers that inspect them; nothing is written).
 
-    `library` (a spec Library) is where follow-through finds the specs; the shipped ones by default.
+    Follow-through uses each problem's own spec from the exam; `library` (a spec Library, the shipped
+    specs by default) is only compared with those copies, and read for exams older than format 3.
     """
     grader = Grader(exam, engine_name, library=library)
-    batch = BatchResult(exam.exam_id, [], [], exam=exam)
+    batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
     for outcome in grade_entries([_entry(Path(p)) for p in paths], grader, id_case=id_case):
         _collect(batch, outcome, exam)
         if outcome.result is not None:
@@ -308,7 +312,7 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
         writer = ResultsFolder(Path(out), protect=[folder, Path(exam_dir)])
         writer.open()  # the trial write: a read-only or full --out fails before any grading
     try:
-        batch = BatchResult(exam.exam_id, [], [], exam=exam)
+        batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
         grader = Grader(exam, engine_name, library=library)
         for done, outcome in enumerate(grade_entries(entries, grader, id_case=id_case), 1):
             r, text = outcome.result, b""
@@ -438,6 +442,7 @@ def summary_data(batch: BatchResult, exam: Exam, students: Any = None) -> dict[s
         "students": students,
         "failures": batch.failed,
         "exam_integrity": exam.integrity,  # verified, or modified and accepted with --accept-modified
+        "spec_changes": batch.spec_changes,  # specs edited since generation; the exam's copies were used
     }
     if batch.skipped:
         data["skipped"] = batch.skipped

@@ -202,7 +202,7 @@ class Grader:
         self.engine_name = engine_name
         self._library = library
         self._engine = None
-        self._compiled: dict[str, Any] = {}
+        self._compiled: dict[int, Any] = {}  # problem number -> its compiled spec
         self._rubrics: dict[tuple[int, str], Rubric] = {}
         self._feedback: dict[tuple[int, str], str] = {}
         self.spec_errors: dict[str, str] = {}  # spec id -> why it could not be loaded
@@ -221,13 +221,17 @@ class Grader:
             self._engine = get_engine(self.engine_name)
         return self._engine
 
-    def compiled(self, spec_id: str):
-        if spec_id not in self._compiled:
-            from i2dl.spec.load import Library
+    def compiled(self, prob: ProblemInstance):
+        """The answer graph `prob` was made from: the exam's own copy, or for older exams the library's now."""
+        if prob.number not in self._compiled:
+            compiled = prob.compiled_spec()
+            if compiled is None:  # exams before format 3 do not carry their specs
+                from i2dl.spec.load import Library
 
-            self._library = self._library or Library()
-            self._compiled[spec_id] = self._library.get(spec_id)
-        return self._compiled[spec_id]
+                self._library = self._library or Library()
+                compiled = self._library.get(prob.spec_id)
+            self._compiled[prob.number] = compiled
+        return self._compiled[prob.number]
 
     def rubric(self, prob: ProblemInstance, part: PartInstance) -> Rubric:
         """The part's rubric, resolved once per grader (inline rubrics are validated only once)."""
@@ -342,7 +346,7 @@ class Grader:
         """Credit for a value computed correctly from the student's own wrong upstream answers."""
         if prob.spec_id not in self.spec_errors:
             try:
-                compiled = self.compiled(prob.spec_id)
+                compiled = self.compiled(prob)
             except I2dlError as exc:
                 self.spec_errors[prob.spec_id] = str(exc)
         if prob.spec_id in self.spec_errors:

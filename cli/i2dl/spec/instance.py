@@ -21,7 +21,7 @@ from i2dl.evaluate import Evaluator
 from i2dl.expr import Name, parse
 from i2dl.render import fmt_number, render_template
 from i2dl.spec import model as m
-from i2dl.spec.load import CompiledSpec
+from i2dl.spec.load import CompiledSpec, SpecSource, compile_spec
 
 DEFAULT_TOL = {"number": (0.01, 0.01), "vector": (0.01, 0.01), "matrix": (0.01, 0.01)}
 
@@ -42,15 +42,26 @@ class Blank:
 
 
 @dataclass
+class McqOption:
+    """One option of a multiple-choice part: letter, text, whether it is correct, why, and the mistake it names."""
+
+    letter: str
+    text: str
+    correct: bool
+    reason: str
+    mistake: str | None = None  # the named mistake a computed wrong option comes from
+
+
+@dataclass
 class PartInstance:
     number: str
     id: str
-    text: str
+    text: str  # for multiple choice the question's stem: its options are `options`
     points: float
     blanks: list[Blank]
     given: list[str] = field(default_factory=list)
     rubric: Any = None
-    reasons: list[str] = field(default_factory=list)  # per option, for multiple choice
+    options: list[McqOption] = field(default_factory=list)  # multiple choice only, in the order shown
 
 
 @dataclass
@@ -68,12 +79,20 @@ class ProblemInstance:
     parts: list[PartInstance]
     points: float
     kind: str = "spec"
-    options: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     tries: int = 1
+    # The spec it was made from, as data (None for multiple choice, and for exams written before format 3).
+    spec: SpecSource | None = None
+    _compiled: CompiledSpec | None = field(default=None, init=False, repr=False, compare=False)
 
     def part(self, number: str) -> PartInstance | None:
         return next((p for p in self.parts if p.number == number), None)
+
+    def compiled_spec(self) -> CompiledSpec | None:
+        """The spec this instance was made from: the one it was sampled with, or compiled once from `spec`."""
+        if self._compiled is None and self.spec is not None:
+            self._compiled = compile_spec(self.spec)
+        return self._compiled
 
 
 # ---------------------------------------------------------------------------- sampling
@@ -580,11 +599,13 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
                                 None if ans.points is None else ans.points * scale, alts, n_options))
         parts.append(PartInstance(f"{number}.{i + 1}", part.id, render_template(part.text, ev).strip(),
                                   part_points[i], blanks, list(part.given), part.rubric))
-    return ProblemInstance(
+    inst = ProblemInstance(
         number=number, spec_id=spec.id, title=spec.title, topic=spec.topic,
         statement=render_template(spec.statement, ev).strip(), seed=seed,
         params=leaves, values=values, parts=parts,
-        points=sum(p.points for p in parts), warnings=warnings, tries=tries)
+        points=sum(p.points for p in parts), warnings=warnings, tries=tries, spec=compiled.source)
+    inst._compiled = compiled  # the very object it was sampled with: explaining the key compiles nothing again
+    return inst
 
 
 def split_points(weights: list[float], total: float | None) -> list[float]:
@@ -645,26 +666,36 @@ def decode(v: Any) -> Any:
 
 
 def to_data(p: ProblemInstance) -> dict[str, Any]:
-    """The instance as JSON-ready data."""
-    d = asdict(p)
-    d["params"] = {k: encode(v) for k, v in p.params.items()}
-    d["values"] = {k: encode(v) for k, v in p.values.items()}
-    for part in d["parts"]:
-        for b in part["blanks"]:
-            b["expected"] = encode(b["expected"])
-            for a in b["alternatives"]:
-                a["value"] = encode(a["value"])
-    return d
+    """The instance as JSON-ready data (exam.json's problem layout)."""
+    return {
+        "number": p.number, "spec_id": p.spec_id, "title": p.title, "topic": p.topic, "statement": p.statement,
+        "seed": p.seed, "params": {k: encode(v) for k, v in p.params.items()},
+        "values": {k: encode(v) for k, v in p.values.items()},
+        "parts": [_part_data(part) for part in p.parts], "points": p.points, "kind": p.kind,
+        "warnings": list(p.warnings), "tries": p.tries,
+        "spec": None if p.spec is None else {"digest": p.spec.digest, "document": p.spec.document},
+    }
 
 
-def from_data(d: dict[str, Any]) -> ProblemInstance:
-    """The instance back from data written by to_data."""
+def _part_data(part: PartInstance) -> dict[str, Any]:
+    blanks = [{**asdict(b), "expected": encode(b.expected),
+               "alternatives": [{**a, "value": encode(a["value"])} for a in b.alternatives]} for b in part.blanks]
+    return {"number": part.number, "id": part.id, "text": part.text, "points": part.points, "blanks": blanks,
+            "given": list(part.given), "rubric": part.rubric, "options": [asdict(o) for o in part.options]}
+
+
+def from_data(d: dict[str, Any], origin: str = "") -> ProblemInstance:
+    """The instance back from data written by to_data; `origin` names where its spec document is stored."""
     parts = []
     for part in d["parts"]:
         blanks = []
         for b in part["blanks"]:
             alts = [{**a, "value": decode(a["value"])} for a in b["alternatives"]]
             blanks.append(Blank(**{**b, "expected": decode(b["expected"]), "alternatives": alts}))
-        parts.append(PartInstance(**{**part, "blanks": blanks}))
+        options = [McqOption(**o) for o in part["options"]]
+        parts.append(PartInstance(**{**part, "blanks": blanks, "options": options}))
+    spec = d.get("spec")
+    source = None if spec is None else SpecSource(spec["document"], spec["digest"], origin)
     return ProblemInstance(**{**d, "params": {k: decode(v) for k, v in d["params"].items()},
-                              "values": {k: decode(v) for k, v in d["values"].items()}, "parts": parts})
+                              "values": {k: decode(v) for k, v in d["values"].items()}, "parts": parts,
+                              "spec": source})

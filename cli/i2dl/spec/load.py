@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -94,9 +95,22 @@ def unknown_key_warnings(model: BaseModel, path: Path, lines: dict[KeyPath, int]
     return warnings
 
 
+@dataclass(frozen=True)
+class SpecSource:
+    """A spec as data: the parsed document, the digest of the file it was read from, and where it was read."""
+
+    document: dict[str, Any]
+    digest: str  # SHA-256 (hex) of the spec file's bytes
+    origin: str = field(default="", compare=False)  # the file, or the exam.json key path that stored it
+
+    @property
+    def id(self) -> str:
+        return str(self.document.get("id", "")) if isinstance(self.document, dict) else ""
+
+
 @dataclass
 class CompiledSpec:
-    """A validated spec with its parsed expressions and answer graph."""
+    """A validated spec with its parsed expressions and answer graph, and the source it was compiled from."""
 
     spec: Spec
     path: Path
@@ -105,6 +119,7 @@ class CompiledSpec:
     leaves: list[str]
     constraints: list[tuple[Parsed, str, str]]
     alternatives: dict[tuple[str, str], Parsed]
+    source: SpecSource
     warnings: list[str] = field(default_factory=list)
     param_where: dict[str, str] = field(default_factory=dict)  # 'file:line key.path' of each sampled parameter
 
@@ -113,12 +128,20 @@ class CompiledSpec:
         return self.spec.id
 
 
-def compile_spec(data: Any, path: Path, lines: dict[KeyPath, int] | None = None) -> CompiledSpec:
-    """Validate `data` against the schema and build its answer graph, or raise the first error."""
+def compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) -> CompiledSpec:
+    """Validate a spec document and build its answer graph (from a file or from exam.json), or raise the first error."""
+    # The one compile path: load_spec and an exam's stored spec both come here, so both give the same spec.
     lines = lines or {}
+    data, path = source.document, Path(source.origin or "<spec>")
     if not isinstance(data, dict):
         raise SpecError("a spec must be a mapping with id, title, topic, params and parts",
                         where=str(path), fix="see docs/spec-format.md for a complete example")
+    bad = _not_json(data)
+    if bad is not None:
+        key, what = bad
+        # exam.json stores the document itself, so it must come back from JSON as it was read.
+        raise SpecError(f"{what}: a spec must be plain JSON-like data, because exam.json stores it",
+                        where=locate(path, lines, key), fix="write the value as text (in quotes) or as a number")
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
@@ -215,7 +238,26 @@ def compile_spec(data: Any, path: Path, lines: dict[KeyPath, int] | None = None)
         parsed = parse_at(c.expr, key)
         _check_names(parsed, known, locate(path, lines, key))
         constraints.append((parsed, c.why or c.expr, locate(path, lines, key)))
-    return CompiledSpec(spec, path, graph, where, leaves, constraints, alternatives, warnings, param_where)
+    return CompiledSpec(spec, path, graph, where, leaves, constraints, alternatives, source, warnings, param_where)
+
+
+def _not_json(v: Any, key: KeyPath = ()) -> tuple[KeyPath, str] | None:
+    """(key path, what) of the first value JSON cannot hold as it is (a date, a number key, .inf), or None."""
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if not isinstance(k, str):
+                return key + (k,), f"the key {k!r} is not text"
+            found = _not_json(x, key + (k,))
+            if found:
+                return found
+        return None
+    if isinstance(v, list):
+        return next((f for f in (_not_json(x, key + (i,)) for i, x in enumerate(v)) if f), None)
+    if isinstance(v, float) and not math.isfinite(v):
+        return key, f"{v} is not a finite number"
+    if v is None or isinstance(v, (str, bool, int, float)):
+        return None
+    return key, f"the {type(v).__name__} value {v!r} is not text, a number, true/false, a list or a mapping"
 
 
 _OPERATOR_FNS = {"index", "slice_"}
@@ -233,8 +275,10 @@ def _check_names(parsed: Parsed, known: set[str], where: str) -> None:
 
 def load_spec(path: Path) -> CompiledSpec:
     """Read, validate and compile one spec file."""
-    data, lines = load_document(path)
-    return compile_spec(data, path, lines)
+    from i2dl.io import load_yaml_source
+
+    data, lines, digest = load_yaml_source(path)
+    return compile_spec(SpecSource(data, digest, str(path)), lines)
 
 
 def builtin_dir(kind: str) -> Path:
@@ -258,6 +302,13 @@ class Library:
 
     def ids(self) -> list[str]:
         return sorted(self.paths)
+
+    def digest(self, spec_id: str) -> str | None:
+        """The SHA-256 of spec `spec_id`'s file as it is now (None when the library has no such spec)."""
+        from i2dl.io import file_digest
+
+        path = self.paths.get(spec_id)
+        return None if path is None else file_digest(path)
 
     def get(self, spec_id: str) -> CompiledSpec:
         """The compiled spec `spec_id` (file stem and id agree), or NotFoundError with what exists."""

@@ -1,10 +1,13 @@
-"""exam.json on disk: its declared schema, its digests, and the checks that need no digest.
+"""exam.json: the exam as data. Its declared schema, the codec, the digests, and the checks that need no digest.
 
 `generate` writes the file with an `integrity` block: a SHA-256 digest of the canonical JSON of
 everything else, and one of the part that grading reads (points, keys, tolerances, alternatives,
 rubrics, the values follow-through re-evaluates). `read_exam_data` refuses a malformed file with the
 key path at fault, and a file whose content no longer matches its digest unless the caller accepts
-modified exams. Format 1 files (written before digests existed) are read with a warning.
+modified exams. From format 3 on the file is self-contained: each problem carries the spec it was
+made from (its document and the digest of its file), each question its options, so grading and
+explaining never depend on the specs on disk. Formats 1 (no digests) and 2 (no specs) are read with
+a warning, their specs then taken from the library as they are now.
 """
 
 from __future__ import annotations
@@ -18,16 +21,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from i2dl.errors import ExamError, ExamModifiedError
-from i2dl.spec.load import fmt_path
+from i2dl.errors import ExamError, ExamModifiedError, I2dlError, NotFoundError
+from i2dl.exam.model import Exam
+from i2dl.io import atomic_write_text
+from i2dl.spec.instance import from_data, to_data
+from i2dl.spec.load import Library, fmt_path
 from i2dl.spec.model import ANSWER_KINDS
 
+EXAM_FILE = "exam.json"
+
 #: The format written now; every format this version reads.
-FORMAT = 2
-READABLE = (1, 2)
+FORMAT = 3
+READABLE = (1, 2, 3)
+SELF_CONTAINED = 3  # from this format on, each problem carries its spec and each question its options
 ALGORITHM = "sha256"
-MAX_BYTES = 64 * 1024 * 1024  # a default exam is about 80 kB; a file this large is not one of ours
-MAX_DEPTH = 64  # encoded values nest a few levels; far deeper is a broken or hostile file
+MAX_BYTES = 64 * 1024 * 1024  # a default exam is about 150 kB; a file this large is not one of ours
+MAX_DEPTH = 64  # encoded values and spec documents nest a few levels; far deeper is a broken or hostile file
 
 # The largest tolerance that still tells answers apart: relative, and absolute per unit of the key.
 MAX_TOL_REL = 0.5
@@ -44,29 +53,46 @@ class _Model(BaseModel):
 
 Points = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Tolerance = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256, 64 lower-case hex digits")]
+Encoded = Annotated[Any, Field(description="a value: a JSON number, true/false or text, or one of "
+                                           "{\"array\": [...]}, {\"set\": [...]}, {\"tuple\": [...]}, "
+                                           "{\"dict\": {...}} (docs/exam-format.md, Encoded values)")]
 
 
 class AlternativeData(_Model):
+    """A named wrong-but-understandable answer or a common mistake, with the credit it earns."""
+
     name: str
-    value: Any
+    value: Encoded
     credit: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
     feedback: str
 
 
 class BlankData(_Model):
+    """One answer blank: its key, how answers are compared with it, and its share of the part."""
+
     name: str = Field(min_length=1)
     kind: Literal[ANSWER_KINDS]  # type: ignore[valid-type]
     label: str
-    expected: Any
+    expected: Encoded
     tol_abs: Tolerance
     tol_rel: Tolerance
     points: Points | None
     alternatives: list[AlternativeData]
-    options: Annotated[int, Field(ge=0, le=26)]
+    options: Annotated[int, Field(ge=0, le=26, description="choice blanks: how many letters (0: any)")]
 
 
-class PartData(_Model):
+class OptionData(_Model):
+    """One option of a multiple-choice question, in the order the sheet shows it."""
+
+    letter: str = Field(pattern=r"^[A-Z]$")
+    text: str
+    correct: bool
+    reason: str = Field(description="why the option is right or wrong (printed in the key)")
+    mistake: str | None = Field(description="the named mistake a computed wrong option comes from")
+
+
+class _PartBase(_Model):
     number: str = Field(pattern=r"^[1-9][0-9]*\.[1-9][0-9]*$")
     id: str
     text: str
@@ -74,34 +100,83 @@ class PartData(_Model):
     blanks: list[BlankData] = Field(min_length=1)
     given: list[str]
     rubric: str | dict[str, Any] | None
-    reasons: list[str]
 
 
-class ProblemData(_Model):
+class PartData(_PartBase):
+    """A sub-question; for multiple choice `text` is the stem and `options` the options."""
+
+    options: list[OptionData]
+
+
+class SpecSourceData(_Model):
+    """The spec a problem was made from: the grading and explaining graph is compiled from `document`."""
+
+    digest: Digest = Field(description="SHA-256 of the spec file's bytes when the exam was generated")
+    document: dict[str, Any] = Field(description="the spec file's content as data (docs/spec-format.md)")
+
+
+class _ProblemBase(_Model):
     number: Annotated[int, Field(ge=1)]
     spec_id: str
     title: str
     topic: str
     statement: str
     seed: int
-    params: dict[str, Any]
-    values: dict[str, Any]
-    parts: list[PartData] = Field(min_length=1)
+    params: dict[str, Encoded]
+    values: dict[str, Encoded]
     points: Points
     kind: Literal["spec", "mcq"]
-    options: list[str]
     warnings: list[str]
     tries: Annotated[int, Field(ge=0)]
 
 
+class ProblemData(_ProblemBase):
+    """A problem: its parameters, every computed value, its parts, and the spec it was made from."""
+
+    parts: list[PartData] = Field(min_length=1)
+    spec: SpecSourceData | None = Field(description="the spec, for kind spec; null for multiple choice")
+
+
 class IntegrityData(_Model):
+    """The digests: of everything else in the file, and of what grading reads."""
+
     algorithm: Literal["sha256"]
     content: Digest
     key: Digest
 
 
 class ExamData(_Model):
-    """The whole of exam.json; `integrity` is required from format 2 on."""
+    """exam.json, format 3: a generated exam as data, self-contained (docs/exam-format.md)."""
+
+    model_config = ConfigDict(title="i2dl exam.json")
+
+    format: Literal[3]
+    exam_id: str = Field(min_length=1)
+    title: str
+    seed: int
+    source: str
+    version: str
+    engine: str
+    duration: Annotated[int, Field(ge=0)] | None
+    instructions: str
+    problems: list[ProblemData] = Field(min_length=1)
+    integrity: IntegrityData
+
+
+# Formats 1 and 2: the options only inside the part text (`reasons` beside it), no spec in the problem.
+
+
+class LegacyPartData(_PartBase):
+    reasons: list[str]
+
+
+class LegacyProblemData(_ProblemBase):
+    parts: list[LegacyPartData] = Field(min_length=1)
+    options: list[str]
+
+
+class LegacyExamData(_Model):
+    """exam.json of formats 1 and 2; `integrity` is required from format 2 on."""
 
     format: Literal[1, 2]
     exam_id: str = Field(min_length=1)
@@ -112,8 +187,19 @@ class ExamData(_Model):
     engine: str
     duration: Annotated[int, Field(ge=0)] | None
     instructions: str
-    problems: list[ProblemData] = Field(min_length=1)
+    problems: list[LegacyProblemData] = Field(min_length=1)
     integrity: IntegrityData | None = None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of exam.json as written now (published as docs/exam.schema.json)."""
+    schema = ExamData.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def json_schema_text() -> str:
+    """docs/exam.schema.json's text: the schema, indented, one trailing newline."""
+    return json.dumps(json_schema(), indent=1, ensure_ascii=False) + "\n"
 
 
 # ---------------------------------------------------------------------------- digests
@@ -126,6 +212,10 @@ def canonical(data: Any) -> bytes:
 
 def key_view(data: dict[str, Any]) -> list[Any]:
     """What grading reads of an exam (points, keys, tolerances, alternatives, rubrics, values), of any JSON."""
+    # From format 3 on also each problem's spec (the graph follow-through re-evaluates) and which
+    # options are correct; older files keep their view, so their key digests still compare.
+    own = data.get("format") is not None and data.get("format") not in (1, 2)
+
     def pick(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
         return {k: d.get(k) for k in keys}
 
@@ -134,11 +224,19 @@ def key_view(data: dict[str, Any]) -> list[Any]:
         return pick(b, ("name", "kind", "expected", "tol_abs", "tol_rel", "points", "options")) | {"alternatives": alts}
 
     def part(p: dict[str, Any]) -> dict[str, Any]:
-        return pick(p, ("number", "points", "rubric")) | {"blanks": [blank(b) for b in _dicts(p.get("blanks"))]}
+        out = pick(p, ("number", "points", "rubric")) | {"blanks": [blank(b) for b in _dicts(p.get("blanks"))]}
+        if own:
+            out["options"] = [pick(o, ("letter", "correct")) for o in _dicts(p.get("options"))]
+        return out
 
-    return [pick(prob, ("number", "spec_id", "kind", "points", "params", "values"))
-            | {"parts": [part(p) for p in _dicts(prob.get("parts"))]}
-            for prob in _dicts(data.get("problems"))]
+    def problem(prob: dict[str, Any]) -> dict[str, Any]:
+        out = pick(prob, ("number", "spec_id", "kind", "points", "params", "values"))
+        out["parts"] = [part(p) for p in _dicts(prob.get("parts"))]
+        if own:
+            out["spec"] = prob.get("spec")
+        return out
+
+    return [problem(prob) for prob in _dicts(data.get("problems"))]
 
 
 def _dicts(items: Any) -> list[dict[str, Any]]:
@@ -157,6 +255,94 @@ def exam_json_text(data: dict[str, Any]) -> str:
     """exam.json's text for `data`: the data as a reader will load it, then its integrity block."""
     body = json.loads(json.dumps({k: v for k, v in data.items() if k != "integrity"}))
     return json.dumps({**body, "integrity": digests(body)}, indent=1) + "\n"
+
+
+# ---------------------------------------------------------------------------- the exam as data
+
+
+def exam_to_data(exam: Exam) -> dict[str, Any]:
+    """The exam as exam.json's data (without its integrity block, which exam_json_text adds)."""
+    return {"format": FORMAT, "exam_id": exam.exam_id, "title": exam.title, "seed": exam.seed,
+            "source": exam.source, "version": exam.version, "engine": exam.engine,
+            "duration": exam.duration, "instructions": exam.instructions,
+            "problems": [to_data(p) for p in exam.problems]}
+
+
+def write_exam_data(exam: Exam, out: Path | str) -> Path:
+    """Write exam.json into the folder `out`, atomically; its path."""
+    path = Path(out) / EXAM_FILE
+    atomic_write_text(path, exam_json_text(exam_to_data(exam)))
+    return path
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """Checked data of any readable format in today's layout (older files: no specs, option texts unknown)."""
+    if data["format"] >= SELF_CONTAINED:
+        return data
+    problems = []
+    for prob in data["problems"]:
+        parts = []
+        for part in prob["parts"]:
+            # Formats 1 and 2 kept the option texts inside the part text, which stays as it was.
+            correct = set(_letters(part["blanks"][0]["expected"])) if part["reasons"] else set()
+            options = [{"letter": chr(65 + i), "text": "", "correct": chr(65 + i) in correct, "reason": r,
+                        "mistake": None} for i, r in enumerate(part["reasons"])]
+            parts.append({**{k: v for k, v in part.items() if k != "reasons"}, "options": options})
+        problems.append({**{k: v for k, v in prob.items() if k != "options"}, "parts": parts, "spec": None})
+    return {**data, "problems": problems}
+
+
+def _letters(encoded: Any) -> list[str]:
+    """The letters of an encoded choice key ({"set": [...]}), or none."""
+    inner = encoded.get("set") if isinstance(encoded, dict) else None
+    return [x for x in inner if isinstance(x, str)] if isinstance(inner, list) else []
+
+
+def load_exam(folder: Exam | Path | str = "exam", *, accept_modified: bool = False) -> Exam:
+    """The exam `generate` wrote into `folder`, checked (an Exam passes through); typed errors say why not."""
+    if isinstance(folder, Exam):
+        return folder
+    folder = Path(folder)
+    path = folder / EXAM_FILE if folder.is_dir() or not folder.suffix else folder
+    if not path.exists():
+        raise NotFoundError(f"no exam in '{folder}' ({EXAM_FILE} is missing)",
+                            fix="run `i2dl generate` first, or pass --exam DIR")
+    checked = read_exam_data(path, accept_modified=accept_modified)
+    data = upgrade(checked.data)
+    try:
+        problems = [from_data(p, f"{path} problems[{i}].spec.document") for i, p in enumerate(data["problems"])]
+    except (KeyError, TypeError, ValueError) as exc:  # the schema should have caught it: say so, never a traceback
+        raise ExamError(f"cannot rebuild the exam from its data ({type(exc).__name__}: {exc})", where=str(path),
+                        fix="regenerate the exam with the seed it was made with") from None
+    return Exam(data["exam_id"], data["title"], data["seed"], data["source"], data["instructions"],
+                problems, data["version"], data["engine"], data["duration"], warnings=checked.warnings,
+                integrity=checked.integrity)
+
+
+def spec_changes(exam: Exam, library: Library | None = None, numbers: set[int] | None = None) -> list[dict[str, Any]]:
+    """Specs whose file in `library` now differs from the copy the exam carries (problems `numbers`, or all)."""
+    library = library or Library()
+    by_spec: dict[str, list[Any]] = {}
+    for prob in exam.problems:
+        if prob.spec is not None and (numbers is None or prob.number in numbers):
+            by_spec.setdefault(prob.spec_id, []).append(prob)
+    out = []
+    for spec_id, probs in by_spec.items():
+        written = probs[0].spec.digest
+        try:
+            now = library.digest(spec_id)
+        except I2dlError as exc:  # unreadable now: still not the file the exam was made from
+            now, why = None, f"cannot be read now ({exc.message})"
+        else:
+            why = "has changed"
+        if now == written or (now is None and spec_id not in library.paths):
+            continue  # unchanged, or no longer in the library: the exam needs neither
+        numbers_text = ", ".join(str(p.number) for p in probs)
+        out.append({"spec": spec_id, "problems": [p.number for p in probs], "path": str(library.paths[spec_id]),
+                    "digest_exam": written, "digest_now": now,
+                    "note": f"spec '{spec_id}' (problem {numbers_text}) {why} since the exam was generated "
+                            f"({library.paths[spec_id]}); the exam's own copy of it is used"})
+    return out
 
 
 # ---------------------------------------------------------------------------- reading
@@ -187,7 +373,7 @@ def read_exam_data(path: Path, *, accept_modified: bool = False) -> ExamFile:
     modified = stored is not None and stored.get("content") != computed["content"]
     also = " (and the file no longer matches its digest: it was changed after generation)" if modified else ""
     try:
-        ExamData.model_validate(data)
+        (ExamData if data["format"] >= SELF_CONTAINED else LegacyExamData).model_validate(data)
     except ValidationError as exc:
         raise _schema_error(exc, data, path, regen, also) from None
     bad = _value_problems(data)
@@ -216,9 +402,13 @@ def read_exam_data(path: Path, *, accept_modified: bool = False) -> ExamFile:
                      "digest_written": stored.get("content"), "digest_now": computed["content"],
                      "note": f"exam.json was modified after generation ({what}); accepted with --accept-modified"}
         warnings.append(f"{path}: modified after generation ({what}); used as it is now because of "
-                        "--accept-modified, which the results record")
+                        "--accept-modified, which grade records in summary.json")
     else:
         integrity = {"status": "verified", "digest": computed["content"]}
+    if data["format"] < SELF_CONTAINED:
+        warnings.append(f"{path}: written before exams carried their own specs (format {data['format']}), so "
+                        "follow-through credit and worked steps use the specs on disk now, which may have changed "
+                        "since; regenerate it with its seed to make it self-contained")
     if problems:
         keypath, message = problems[0]
         raise ExamError(f"{keypath}: {message}", where=str(path),
@@ -354,6 +544,7 @@ def _value_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     numbers: set[int] = set()
     parts_seen: set[str] = set()
+    own = data["format"] >= SELF_CONTAINED
     for i, prob in enumerate(data["problems"]):
         at = ("problems", i)
         if prob["number"] in numbers:
@@ -384,7 +575,47 @@ def _value_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
                     why = _kind_problem(alt["value"], b["kind"], b["options"])
                     if why:
                         out.append((fmt_path(bat + ("alternatives", a, "value")), why))
+        if own:  # after the keys' own checks: a malformed key is the clearer message
+            out += _spec_problems(prob, at)
+            for j, part in enumerate(prob["parts"]):
+                out += _option_problems(part, at + ("parts", j))
     return out
+
+
+def _spec_problems(prob: dict[str, Any], at: tuple[Any, ...]) -> list[tuple[str, str]]:
+    """A spec problem carries the spec it names; a multiple-choice block carries none."""
+    spec = prob["spec"]
+    if prob["kind"] == "mcq":
+        return [] if spec is None else [(fmt_path(at + ("spec",)), "a multiple-choice problem has no spec: "
+                                                                    "expected null")]
+    if spec is None:
+        return [(fmt_path(at + ("spec",)), f"problem {prob['number']} was made from spec '{prob['spec_id']}' but "
+                                           "does not carry it: expected {\"digest\": ..., \"document\": {...}}")]
+    if spec["document"].get("id") != prob["spec_id"]:
+        return [(fmt_path(at + ("spec", "document", "id")),
+                 f"the stored spec is {_short(spec['document'].get('id'))}, but the problem names "
+                 f"{_short(prob['spec_id'])}")]
+    return []
+
+
+def _option_problems(part: dict[str, Any], at: tuple[Any, ...]) -> list[tuple[str, str]]:
+    """A question's options are lettered A, B, ... and agree with its choice blank's key."""
+    options = part["options"]
+    if not options:
+        return []
+    letters = [o["letter"] for o in options]
+    if letters != [chr(65 + i) for i in range(len(options))]:
+        return [(fmt_path(at + ("options",)), f"options must be lettered A, B, ... in order, got {''.join(letters)}")]
+    blank = part["blanks"][0]
+    if len(part["blanks"]) != 1 or blank["kind"] != "choice" or blank["options"] != len(options):
+        return [(fmt_path(at + ("blanks",)), f"a question with {len(options)} options has one choice blank "
+                                             f"with options: {len(options)}")]
+    right = sorted(o["letter"] for o in options if o["correct"])
+    key = sorted(_letters(blank["expected"]))
+    if right != key:
+        return [(fmt_path(at + ("options",)), f"the options marked correct ({''.join(right) or 'none'}) are not "
+                                              f"the key of the blank ({''.join(key) or 'none'})")]
+    return []
 
 
 def _sanity_problems(data: dict[str, Any]) -> list[tuple[str, str]]:

@@ -1,0 +1,31 @@
+"""The published JSON Schema of exam.json (docs/exam.schema.json) is the one its model generates, and a
+generated exam is valid under that model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from i2dl.exam import build_exam
+from i2dl.exam.data import ExamData, exam_json_text, exam_to_data, json_schema, json_schema_text
+
+SCHEMA = Path(__file__).resolve().parent.parent / "docs" / "exam.schema.json"
+
+
+def test_published_schema_is_the_one_the_exam_data_model_generates():
+    # After changing the model, regenerate the file with `make schema`.
+    assert SCHEMA.read_text(encoding="utf-8") == json_schema_text()
+
+
+def test_generated_exam_validates_against_the_exam_data_model():
+    data = json.loads(exam_json_text(exam_to_data(build_exam("default", 2024, engine_name="numpy"))))
+    ExamData.model_validate(data)  # strict: the very model the schema is generated from
+    assert set(json_schema()["properties"]) == set(data)
+    assert set(json_schema()["required"]) == set(data)  # every key is written, null where it has no value
+
+
+def test_published_schema_describes_format_3_with_specs_and_options():
+    schema = json_schema()
+    assert schema["properties"]["format"]["const"] == 3
+    assert {"spec"} <= set(schema["$defs"]["ProblemData"]["required"])
+    assert set(schema["$defs"]["OptionData"]["properties"]) == {"letter", "text", "correct", "reason", "mistake"}
