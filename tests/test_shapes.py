@@ -170,13 +170,16 @@ def test_propagate_and_param_counts_match_torch_modules(layers, c, h, w):
 @given(n=st.integers(1, 12), k=st.integers(1, 4), s=st.integers(1, 3), p=st.integers(0, 2),
        ceil=st.booleans())
 def test_pool_out_size_matches_torch_maxpool1d(n, k, s, p, ceil):
+    # torch is the oracle for what is refused too: with ceil_mode a window may run past the end,
+    # so a kernel of 2 pools a 1-entry input with stride 2.
     torch = pytest.importorskip("torch")
-    if 2 * p > k or k > n + 2 * p:
+    try:
+        expected = torch.nn.MaxPool1d(k, s, p, ceil_mode=ceil)(torch.zeros(1, 1, n)).shape[-1]
+    except RuntimeError:
         with pytest.raises(EngineError):
             pool_out_size(n, k, s, p, ceil)
         return
-    out = torch.nn.MaxPool1d(k, s, p, ceil_mode=ceil)(torch.zeros(1, 1, n))
-    assert pool_out_size(n, k, s, p, ceil) == out.shape[-1]
+    assert pool_out_size(n, k, s, p, ceil) == expected
 
 
 @pytest.mark.torch
@@ -290,3 +293,4 @@ def test_shapes_module_needs_no_numpy():
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert not imported & {"numpy", "torch"}
+

@@ -80,13 +80,18 @@ def pool_out_size(n: int, k: int, stride: int | None = None, padding: int = 0,
     p = _int(padding, op, "padding", 0)
     if 2 * p > k:
         raise EngineError(op, "padding", f"padding {p} is more than half the kernel size {k} (torch refuses it)")
-    if k > n + 2 * p:
-        raise EngineError(op, "k", f"kernel size {k} is larger than the padded input {n} + 2*{p} = {n + 2 * p}")
+    too_large = EngineError(op, "k", f"kernel size {k} is larger than the padded input {n} + 2*{p} = {n + 2 * p}")
     if not ceil_mode:
+        if k > n + 2 * p:
+            raise too_large
         return (n + 2 * p - k) // s + 1
+    # With ceil_mode a window may run past the end (torch pools what it covers), even for k > n.
     out = -(-(n + 2 * p - k) // s) + 1
     # torch drops a last window that would start inside the right padding.
-    return out - 1 if (out - 1) * s >= n + p else out
+    out = out - 1 if (out - 1) * s >= n + p else out
+    if out < 1:
+        raise too_large
+    return out
 
 
 def _kernel_elems(k: Any, op: str) -> int:
