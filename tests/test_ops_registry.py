@@ -160,3 +160,63 @@ def test_every_command_has_help_an_example_and_a_readme_line():
     for name, command in get_command(app).commands.items():
         assert command.help and "Example: i2dl" in command.help, name
         assert f"i2dl {name}" in readme, name
+
+
+# --- every differentiable function: its VJP against central differences, on both engines ----------
+
+V = np.array([0.7, -1.3, 2.1])
+M = np.array([[0.5, -1.2, 0.3], [1.1, 0.4, -0.8]])
+X1 = np.array([0.3, -1.1, 2.2, 0.9, -0.4, 1.7])  # distinct: one clear maximum per pooling window
+X2 = np.array([[0.3, -1.1, 2.2, 0.9], [-0.4, 1.7, 0.2, -2.0], [1.3, 0.8, -0.6, 0.1]])
+#: Arguments at which each differentiable function is checked: away from kinks and ties.
+#: A new differentiable function without an entry here fails test_every_differentiable_function_has_an_example.
+EXAMPLES: dict[str, dict] = {
+    "abs": {"x": V}, "activate": {"x": V, "kind": "elu"}, "add": {"a": V, "b": V[::-1].copy()},
+    "avgpool1d": {"x": X1, "kernel": 2}, "avgpool2d": {"x": X2, "kernel": 2, "stride": 1},
+    "bce": {"pred": np.array([0.2, 0.7, 0.9]), "target": np.array([0.0, 1.0, 1.0])},
+    "bce_with_logits": {"pred": V, "target": np.array([0.0, 1.0, 1.0])},
+    "conv1d": {"x": X1, "w": np.array([0.5, -1.0, 2.0]), "b": 0.3, "stride": 2, "padding": 1},
+    "conv2d": {"x": X2, "w": np.array([[0.5, -1.0], [2.0, 0.25]]), "b": -0.2, "stride": 1, "padding": 1},
+    "cos": {"x": V}, "cross_entropy": {"pred": np.array([0.2, 0.5, 0.3]), "target": 1},
+    "cross_entropy_with_logits": {"pred": V, "target": 2}, "div": {"a": V, "b": np.array([1.5, -2.0, 0.8])},
+    "dot": {"a": V, "b": np.array([1.5, -2.0, 0.8])}, "elu": {"x": V}, "exp": {"x": V},
+    "flatten": {"x": M}, "identity": {"x": V}, "index": {"x": V, "i": 1},
+    "l1": {"pred": V, "target": np.array([0.1, 0.2, 0.3])}, "leaky_relu": {"x": V},
+    "linear": {"x": V, "w": M.T.copy(), "b": np.array([0.1, -0.2])},
+    "ln": {"x": np.abs(V)}, "log": {"x": np.abs(V)}, "log10": {"x": np.abs(V)}, "log2": {"x": np.abs(V)},
+    "matmul": {"a": M, "b": M.T.copy()}, "maxpool1d": {"x": X1, "kernel": 2},
+    "maxpool2d": {"x": X2, "kernel": 2, "stride": 1}, "mean": {"x": M}, "mse": {"pred": V, "target": V * 0.5},
+    "mul": {"a": V, "b": np.array([1.5, -2.0, 0.8])}, "neg": {"a": V}, "pos": {"a": V},
+    "pow": {"a": np.abs(V), "b": 3}, "relu": {"x": V}, "reshape": {"x": M, "shape": [3, 2]},
+    "sigma": {"x": V}, "sigmoid": {"x": V}, "sign": {"x": V}, "sin": {"x": V}, "softmax": {"x": V},
+    "sqrt": {"x": np.abs(V)}, "sub": {"a": V, "b": V * 0.3}, "sum": {"x": M}, "tanh": {"x": V},
+    "transpose": {"x": M}, "where": {"cond": np.array([True, False, True]), "a": V, "b": V * 2.0},
+}
+DIFFERENTIABLE = sorted(n for n, f in FUNCTIONS.items() if f.vjp is not None)
+
+
+def test_every_differentiable_function_has_an_example():
+    assert sorted(set(DIFFERENTIABLE) - set(EXAMPLES)) == []
+
+
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+def test_function_vjp_matches_central_differences_on_every_engine(engine, name):
+    fn = FUNCTIONS[name]
+    bound = fn.bind([], dict(EXAMPLES[name]))
+    out = fn.call(engine, bound)
+    rng = np.random.default_rng(7)
+    g = rng.normal(size=np.shape(out))
+    grads = fn.vjp(engine, g, out, **bound)
+    checked = 0
+    for arg, grad in grads.items():
+        if grad is None or not isinstance(bound[arg], (np.ndarray, float)):
+            continue
+        checked += 1
+        x0 = np.asarray(bound[arg], dtype=float)
+
+        def f(x, arg=arg):
+            return np.asarray(fn.call(engine, {**bound, arg: x.reshape(x0.shape) if x0.ndim else float(x)}))
+
+        numeric = central_difference(f, x0, g)
+        assert_close(np.asarray(grad, dtype=float).reshape(x0.shape), numeric, rtol=1e-5, atol=1e-7)
+    assert checked  # the example gives the function at least one differentiable argument
