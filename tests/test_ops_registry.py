@@ -214,7 +214,7 @@ def test_function_vjp_matches_central_differences_on_every_engine(engine, name):
         checked += 1
         x0 = np.asarray(bound[arg], dtype=float)
 
-        def f(x, arg=arg):
+        def f(x, arg=arg, x0=x0):
             return np.asarray(fn.call(engine, {**bound, arg: x.reshape(x0.shape) if x0.ndim else float(x)}))
 
         numeric = central_difference(f, x0, g)
