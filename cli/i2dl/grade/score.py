@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from i2dl.errors import AnswerParseError, I2dlError, SubmissionError
-from i2dl.grade.answers import MissingAnswer, parse_answer
 from i2dl.io import has_lone_surrogate, printable
+from i2dl.kinds import MissingAnswer, parse_answer
 from i2dl.render import fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
 from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
