@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from i2dl import kinds
 from i2dl.errors import ExamError, ExamModifiedError
 from i2dl.spec.load import fmt_path
 from i2dl.spec.model import ANSWER_KINDS
@@ -433,33 +434,7 @@ def _is_number(v: Any) -> bool:
 
 def _kind_problem(v: Any, kind: str, options: int) -> str | None:
     """Why an encoded key value is not of `kind`, or None."""
-    if kind == "number":
-        return None if _is_number(v) else f"expected a finite number, got {_type(v)}"
-    if kind in ("vector", "matrix"):
-        rows = v.get("array") if isinstance(v, dict) and set(v) == {"array"} else None
-        shape = _shape(rows)
-        if shape is None:
-            return f"expected {{\"array\": [...]}} of finite numbers (a {kind}), got {_type(v)}"
-        if kind == "vector" and len(shape) != 1:
-            return f"expected a vector (a flat list of numbers), got {len(shape)} dimensions"
-        if kind == "matrix" and len(shape) < 2:
-            return "expected a matrix (a list of equally long rows of numbers), got 1 dimension"
-        return None
-    if kind == "shape":
-        dims = v.get("tuple") if isinstance(v, dict) and set(v) == {"tuple"} else None
-        if not isinstance(dims, list) or not dims or not all(type(d) is int and d >= 1 for d in dims):
-            return f"expected {{\"tuple\": [positive whole numbers]}} (a shape), got {_type(v)}"
-        return None
-    if kind == "choice":
-        letters = v.get("set") if isinstance(v, dict) and set(v) == {"set"} else None
-        last = chr(64 + (options or 26))
-        if not isinstance(letters, list) or not all(isinstance(x, str) and len(x) == 1 and "A" <= x <= last
-                                                    for x in letters):
-            return f"expected {{\"set\": [letters A to {last}]}} (the correct options), got {_type(v)}"
-        return None
-    if kind == "bool":
-        return None if isinstance(v, bool) else f"expected true or false, got {_type(v)}"
-    return None if isinstance(v, str) else f"expected text, got {_type(v)}"
+    return kinds.get(kind).data_problem(v, options)
 
 
 def _shape(v: Any, finite: bool = True) -> tuple[int, ...] | None:
