@@ -11,7 +11,7 @@ import numpy as np
 from i2dl import kinds
 from i2dl.errors import AnswerParseError, I2dlError, SubmissionError
 from i2dl.io import has_lone_surrogate, printable
-from i2dl.kinds import MissingAnswer, parse_answer
+from i2dl.kinds import MissingAnswer, approx_equal, parse_answer
 from i2dl.render import fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
 from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
@@ -150,7 +150,7 @@ def _trivial(v: Any, givens: list[Any]) -> bool:
             ga = np.asarray(g, dtype=float)
         except (TypeError, ValueError):
             continue
-        if ga.shape == a.shape and ga.size and np.allclose(ga, a):
+        if ga.size and approx_equal(ga, a, tol_abs=1e-8, tol_rel=1e-5):
             return True
     return False
 
@@ -383,11 +383,8 @@ def _upstream(graph, name: str, read: dict[str, Any]) -> tuple[set[str], set[str
 
 
 def _same_value(a: Any, b: Any) -> bool:
-    try:
-        return np.shape(a) == np.shape(b) and bool(np.allclose(np.asarray(a, float), np.asarray(b, float),
-                                                               rtol=1e-6, atol=1e-9))
-    except (TypeError, ValueError):
-        return a == b
+    """The student's upstream value is the key's own (so it cannot be the source of a follow-through)."""
+    return approx_equal(a, b, tol_abs=1e-9, tol_rel=1e-6)
 
 
 def _raw_text(raw: Any) -> str:
