@@ -113,3 +113,27 @@ def test_engine_and_ops_import_nothing_above_them():
     graph = import_graph()
     assert graph.get("i2dl.engine", set()) <= {"i2dl.errors"}
     assert graph.get("i2dl.ops", set()) == set()
+
+
+def test_kinds_import_only_errors_io_and_render():
+    # Answer kinds sit below everything that grades, generates or explains: those units read the registry.
+    graph = import_graph()
+    assert graph.get("i2dl.kinds", set()) <= {"i2dl.errors", "i2dl.io", "i2dl.render"}
+    users = ("i2dl.spec", "i2dl.grade", "i2dl.exam", "i2dl.export", "i2dl.explain", "i2dl.validate")
+    assert [u for u in users if "i2dl.kinds" not in graph.get(u, set())] == []
+
+
+def test_no_module_outside_kinds_spells_out_a_list_of_answer_kinds():
+    import ast
+
+    from i2dl.kinds import NAMES
+
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        if path.parent.name == "kinds":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) >= 2 and all(
+                    isinstance(e, ast.Constant) and e.value in NAMES for e in node.elts):
+                found.add(str(path.relative_to(PACKAGE)))
+    assert found == set()

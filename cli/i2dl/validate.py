@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from i2dl import kinds
 from i2dl.engine import get_engine
 from i2dl.errors import I2dlError, SamplingTimeout
+from i2dl.kinds import approx_equal
 from i2dl.render import fmt_number
 from i2dl.spec.load import builtin_dir, load_document
 
@@ -73,7 +75,7 @@ def stress_spec(compiled, samples: int, engine, progress: Progress | None = None
         made += 1
         for part in inst.parts:
             for b in part.blanks:
-                if b.kind in ("number", "vector", "matrix"):
+                if kinds.get(b.kind).numeric:
                     a = np.asarray(b.expected, dtype=float)
                     lo, hi = ranges.setdefault(b.name, [np.inf, -np.inf])
                     ranges[b.name] = [min(lo, float(a.min())), max(hi, float(a.max()))]
@@ -93,10 +95,8 @@ def stress_spec(compiled, samples: int, engine, progress: Progress | None = None
 
 
 def _same(a: Any, b: Any) -> bool:
-    try:
-        return np.shape(a) == np.shape(b) and bool(np.allclose(np.asarray(a, float), np.asarray(b, float)))
-    except (TypeError, ValueError):
-        return a == b
+    """A mistake's value equals the key (numpy's default closeness: rel 1e-5, abs 1e-8)."""
+    return approx_equal(a, b, tol_abs=1e-8, tol_rel=1e-5)
 
 
 def validate_file(path: Path, samples: int, engine_name: str | None,

@@ -21,9 +21,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from i2dl import kinds
 from i2dl.errors import ExamError, ExamModifiedError, I2dlError, NotFoundError
 from i2dl.exam.model import Exam
 from i2dl.io import atomic_write_text
+from i2dl.kinds.base import data_type, finite_number, short_json
 from i2dl.spec.instance import from_data, to_data
 from i2dl.spec.load import Library, fmt_path
 from i2dl.spec.model import ANSWER_KINDS
@@ -362,7 +364,7 @@ def read_exam_data(path: Path, *, accept_modified: bool = False) -> ExamFile:
     data = _load_json(path)
     regen = _regenerate_hint(data)
     if not isinstance(data, dict):
-        raise ExamError(f"(top level): expected an object with format, exam_id and problems, got {_type(data)}",
+        raise ExamError(f"(top level): expected an object with format, exam_id and problems, got {data_type(data)}",
                         where=str(path), fix=regen)
     _check_format(data, path, regen)
     stored = data.get("integrity") if isinstance(data.get("integrity"), dict) else None
@@ -460,7 +462,7 @@ def _check_format(data: dict[str, Any], path: Path, regen: str) -> None:
     if "format" not in data:
         raise ExamError("missing key 'format' (the exam data format number)", where=f"{path} format", fix=regen)
     if type(fmt) is not int:
-        raise ExamError(f"format must be a whole number, got {_type(fmt)}", where=f"{path} format", fix=regen)
+        raise ExamError(f"format must be a whole number, got {data_type(fmt)}", where=f"{path} format", fix=regen)
     if fmt > FORMAT:
         raise ExamError(f"exam data format {fmt} is newer than this i2dl reads "
                         f"(formats {READABLE[0]} to {READABLE[-1]})", where=f"{path} format",
@@ -505,35 +507,18 @@ def _schema_error(exc: ValidationError, data: Any, path: Path, regen: str, also:
     elif kind == "extra_forbidden":
         message = f"unknown key '{loc[-1]}'"
     elif kind == "literal_error":
-        message = f"expected one of {ctx.get('expected', 'the listed values')}, got {_short(err.get('input'))}"
+        message = f"expected one of {ctx.get('expected', 'the listed values')}, got {short_json(err.get('input'))}"
     elif kind in ("greater_than_equal", "less_than_equal"):
         sign = ">=" if kind == "greater_than_equal" else "<="
         bound = ctx.get("ge", ctx.get("le"))
-        message = f"expected a number {sign} {bound}, got {_short(err.get('input'))}"
+        message = f"expected a number {sign} {bound}, got {short_json(err.get('input'))}"
     elif kind in ("too_short", "too_long"):
         message = "expected at least one entry" if kind == "too_short" else "too many entries"
     else:
         want = _EXPECTED.get(kind)
-        message = f"expected {want}, got {_type(err.get('input'))}" if want else err["msg"]
+        message = f"expected {want}, got {data_type(err.get('input'))}" if want else err["msg"]
     more = f" (and {len(errors) - 1} more schema errors)" if len(errors) > 1 else ""
     return ExamError(f"{fmt_path(loc)}: {message}{more}{also}", where=str(path), fix=regen)
-
-
-def _type(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return f"{str(v).lower()} (a boolean)"
-    if isinstance(v, (int, float)):
-        return f"the number {_short(v)}"
-    if isinstance(v, str):
-        return f"the text {_short(v)}"
-    return {"list": "a list", "dict": "an object"}.get(type(v).__name__, type(v).__name__)
-
-
-def _short(v: Any, limit: int = 40) -> str:
-    text = json.dumps(v) if isinstance(v, (str, int, float, bool)) or v is None else type(v).__name__
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 # ---------------------------------------------------------------------------- values and sanity
@@ -593,8 +578,8 @@ def _spec_problems(prob: dict[str, Any], at: tuple[Any, ...]) -> list[tuple[str,
                                            "does not carry it: expected {\"digest\": ..., \"document\": {...}}")]
     if spec["document"].get("id") != prob["spec_id"]:
         return [(fmt_path(at + ("spec", "document", "id")),
-                 f"the stored spec is {_short(spec['document'].get('id'))}, but the problem names "
-                 f"{_short(prob['spec_id'])}")]
+                 f"the stored spec is {short_json(spec['document'].get('id'))}, but the problem names "
+                 f"{short_json(prob['spec_id'])}")]
     return []
 
 
@@ -630,7 +615,7 @@ def _sanity_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
                         f"but the problem has {prob['points']:g}"))
         for j, part in enumerate(prob["parts"]):
             for k, b in enumerate(part["blanks"]):
-                if b["kind"] not in ("number", "vector", "matrix"):
+                if not kinds.get(b["kind"]).numeric:
                     continue  # other kinds are compared exactly
                 bat = at + ("parts", j, "blanks", k)
                 if b["tol_rel"] > MAX_TOL_REL:
@@ -655,47 +640,17 @@ def _magnitude(encoded: Any) -> float:
 def _flatten(v: Any) -> list[float]:
     if isinstance(v, list):
         return [x for item in v for x in _flatten(item)]
-    return [float(v)] if _is_number(v) else []
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return [float(v)] if finite_number(v) else []
 
 
 def _kind_problem(v: Any, kind: str, options: int) -> str | None:
     """Why an encoded key value is not of `kind`, or None."""
-    if kind == "number":
-        return None if _is_number(v) else f"expected a finite number, got {_type(v)}"
-    if kind in ("vector", "matrix"):
-        rows = v.get("array") if isinstance(v, dict) and set(v) == {"array"} else None
-        shape = _shape(rows)
-        if shape is None:
-            return f"expected {{\"array\": [...]}} of finite numbers (a {kind}), got {_type(v)}"
-        if kind == "vector" and len(shape) != 1:
-            return f"expected a vector (a flat list of numbers), got {len(shape)} dimensions"
-        if kind == "matrix" and len(shape) < 2:
-            return "expected a matrix (a list of equally long rows of numbers), got 1 dimension"
-        return None
-    if kind == "shape":
-        dims = v.get("tuple") if isinstance(v, dict) and set(v) == {"tuple"} else None
-        if not isinstance(dims, list) or not dims or not all(type(d) is int and d >= 1 for d in dims):
-            return f"expected {{\"tuple\": [positive whole numbers]}} (a shape), got {_type(v)}"
-        return None
-    if kind == "choice":
-        letters = v.get("set") if isinstance(v, dict) and set(v) == {"set"} else None
-        last = chr(64 + (options or 26))
-        if not isinstance(letters, list) or not all(isinstance(x, str) and len(x) == 1 and "A" <= x <= last
-                                                    for x in letters):
-            return f"expected {{\"set\": [letters A to {last}]}} (the correct options), got {_type(v)}"
-        return None
-    if kind == "bool":
-        return None if isinstance(v, bool) else f"expected true or false, got {_type(v)}"
-    return None if isinstance(v, str) else f"expected text, got {_type(v)}"
+    return kinds.get(kind).data_problem(v, options)
 
 
 def _shape(v: Any, finite: bool = True) -> tuple[int, ...] | None:
     """The shape of a rectangular nested list of numbers (finite ones unless `finite` is False), or None."""
-    if _is_number(v) or not finite and isinstance(v, float):
+    if finite_number(v) or not finite and isinstance(v, float):
         return ()
     if not isinstance(v, list):
         return None

@@ -61,14 +61,6 @@ def _sum_values(values: list[Any]) -> str:
     return " + ".join(_n(t) if i == 0 else _f(t) for i, t in enumerate(values)) if values else "0"
 
 
-def _close(a: Any, b: Any, tol_abs: float = 1e-6, tol_rel: float = 1e-6) -> bool:
-    try:
-        x, y = _arr(a), _arr(b)
-    except (TypeError, ValueError):
-        return a == b
-    return x.shape == y.shape and bool(np.all(np.abs(x - y) <= np.maximum(tol_abs, tol_rel * np.abs(y)) + 1e-12))
-
-
 def _step(lhs: str = "", *rhs: str, text: str = "", value: Any = None, ref: tuple[str, Any] | None = None,
           role: str = "step") -> Step:
     """One line of working: text, then lhs = rhs[0] = rhs[1] = ..., repeats dropped."""

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 
 from i2dl.errors import NotFoundError
+from i2dl.kinds import approx_equal
 from i2dl.render import fmt_value
 
-from .steps import Step, _close, _plain
+from .steps import Step, _plain
 
 
 class _Graded:
@@ -105,7 +106,7 @@ def _step_student(st: Step, read: dict[str, Any], tol: dict[str, tuple[float, fl
                 return None
             got = float(a[idx])
         ta, tr = tol.get(ref["node"], (0.01, 0.01))
-        ok = _close(got, st["value"], ta, tr)
+        ok = approx_equal(got, st["value"], ta, tr)
     except (TypeError, ValueError):
         return None
     return {"value": _plain(got), "text": fmt_value(got), "ok": bool(ok)}

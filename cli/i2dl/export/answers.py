@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from i2dl import kinds
 from i2dl.exam.model import Exam
 
 ANSWERS_FILE = "answers.yaml"
@@ -13,20 +12,7 @@ ANSWERS_FILE = "answers.yaml"
 
 def blank_form(kind: str, expected: Any, options: int = 0) -> str:
     """The comment that tells a student what form a blank takes."""
-    if kind == "number":
-        return "a number, e.g. 0.52, -3, 27/9 or -log(0.35)"
-    if kind == "vector":
-        return f"a vector of {len(expected)} numbers, e.g. [{', '.join(['1'] * min(len(expected), 3))}{', ...' if len(expected) > 3 else ''}]"
-    if kind == "matrix":
-        r, c = np.shape(expected)[:2]
-        return f"a {r}x{c} matrix, e.g. [[1, 2], [3, 4]] row by row"
-    if kind == "shape":
-        return "a shape, e.g. 16x21x21"
-    if kind == "choice":
-        return f"letters of all correct options among {', '.join(chr(65 + i) for i in range(options))}, e.g. AC; none (or -) if no option is correct, empty to skip"
-    if kind == "bool":
-        return "true or false"
-    return "free text (graded by hand)"
+    return kinds.get(kind).form(expected, options)
 
 
 def answer_file_text(exam: Exam) -> str:
@@ -63,12 +49,4 @@ def key_answers(exam: Exam) -> dict[str, Any]:
 
 def answer_text(v: Any) -> Any:
     """A key value as a student writes it in the answer file: letters, 16x21x21, lists."""
-    if isinstance(v, (frozenset, set)):
-        return "".join(sorted(v)) or "none"  # an empty blank is a skip, not "no option is correct"
-    if isinstance(v, tuple):
-        return "x".join(str(t) for t in v)
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+    return kinds.answer_text(v)

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from i2dl import kinds
 from i2dl.errors import AnswerParseError, I2dlError, SubmissionError
-from i2dl.grade.answers import MissingAnswer, parse_answer
 from i2dl.io import has_lone_surrogate, printable
+from i2dl.kinds import MissingAnswer, approx_equal, parse_answer
 from i2dl.render import fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
 from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
@@ -131,46 +132,9 @@ def read_submission(data: Any, file: str, exam_id: str) -> Submission:
 # ---------------------------------------------------------------------------- comparing values
 
 
-def _close(got: np.ndarray, exp: np.ndarray, b: Blank) -> np.ndarray:
-    return np.abs(got - exp) <= np.maximum(b.tol_abs, b.tol_rel * np.abs(exp)) + 1e-12
-
-
 def compare(got: Any, b: Blank, expected: Any, rubric: Rubric, points: float) -> tuple[float, str]:
     """Credit in [0, 1] of a read value against an expected value, and a note when partial."""
-    kind = b.kind
-    if kind == "number":
-        return (1.0, "") if bool(_close(np.asarray(float(got)), np.asarray(float(expected), dtype=float), b)) \
-            else (0.0, "")
-    if kind in ("vector", "matrix"):
-        g, e = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
-        mode = rubric.arrays.mode
-        if g.shape != e.shape:
-            if mode == "shape-then-values":
-                return 0.0, f"shape {_shape(g)} instead of {_shape(e)}"
-            return 0.0, f"shape {_shape(g)} instead of {_shape(e)}"
-        ok = _close(g, e, b)
-        n_wrong = int(ok.size - ok.sum())
-        if n_wrong == 0:
-            return 1.0, ""
-        if mode == "per-entry":
-            return float(ok.mean()), f"{int(ok.sum())} of {ok.size} entries right"
-        if mode == "shape-then-values":
-            return rubric.arrays.shape_credit, f"shape right, {n_wrong} of {ok.size} entries wrong"
-        if mode == "deduct-per-entry":
-            credit = max(0.0, 1.0 - rubric.arrays.deduct * n_wrong / points) if points else 0.0
-            return credit, f"{n_wrong} wrong entr{'y' if n_wrong == 1 else 'ies'}, -{rubric.arrays.deduct:g} each"
-        return 0.0, f"{n_wrong} of {ok.size} entries wrong"
-    if kind == "shape":
-        return (1.0, "") if tuple(got) == tuple(expected) else (0.0, "")
-    if kind == "choice":
-        return (1.0, "") if frozenset(got) == frozenset(expected) else (0.0, "")
-    if kind == "bool":
-        return (1.0, "") if bool(got) == bool(expected) else (0.0, "")
-    return 0.0, ""
-
-
-def _shape(a: np.ndarray) -> str:
-    return "x".join(str(s) for s in a.shape) or "scalar"
+    return kinds.get(b.kind).compare(got, expected, (b.tol_abs, b.tol_rel), rubric.arrays, points)
 
 
 def _trivial(v: Any, givens: list[Any]) -> bool:
@@ -186,7 +150,7 @@ def _trivial(v: Any, givens: list[Any]) -> bool:
             ga = np.asarray(g, dtype=float)
         except (TypeError, ValueError):
             continue
-        if ga.shape == a.shape and ga.size and np.allclose(ga, a):
+        if ga.size and approx_equal(ga, a, tol_abs=1e-8, tol_rel=1e-5):
             return True
     return False
 
@@ -296,8 +260,9 @@ class Grader:
 
     def grade_blank(self, prob: ProblemInstance, part: PartInstance, b: Blank, raw: Any, rubric: Rubric,
                     points: float, read: dict[str, Any]) -> BlankResult:
-        expected_text = fmt_value(b.expected)
-        if b.kind == "text":
+        kind = kinds.get(b.kind)
+        expected_text = kind.format(b.expected)
+        if kind.by_hand:
             return BlankResult(b.name, b.label, MANUAL, 0.0, printable(str(raw or "")), expected_text,
                                "free text: graded by hand")
         try:
@@ -309,7 +274,7 @@ class Grader:
             return BlankResult(b.name, b.label, INVALID, 0.0, _raw_text(raw), expected_text,
                                f"could not read this answer: {exc.message}")
         read[b.name] = got
-        shown = fmt_value(got)
+        shown = kind.format(got)
         result = self._judge(prob, part, b, got, shown, expected_text, rubric, points, read)
         result.value = got
         return result
@@ -389,7 +354,6 @@ class Grader:
                    ancestors: set[str]) -> Any:
         """The blank's value from the student's own upstream answers: only its ancestors are evaluated."""
         from i2dl.evaluate import Evaluator
-        from i2dl.spec.instance import _as_kind
 
         env = {**prob.params, **overrides}
         ev = Evaluator(self.engine, env, graph, overrides=overrides)
@@ -398,7 +362,7 @@ class Grader:
                 break
             if name in ancestors and name not in env:
                 ev.eval_node(name)
-        return _as_kind(ev.eval(graph.nodes[b.name].node), b.kind, b.name, "")
+        return kinds.get(b.kind).coerce(ev.eval(graph.nodes[b.name].node))
 
 
 def _upstream(graph, name: str, read: dict[str, Any]) -> tuple[set[str], set[str]]:
@@ -423,11 +387,8 @@ def _upstream(graph, name: str, read: dict[str, Any]) -> tuple[set[str], set[str
 
 
 def _same_value(a: Any, b: Any) -> bool:
-    try:
-        return np.shape(a) == np.shape(b) and bool(np.allclose(np.asarray(a, float), np.asarray(b, float),
-                                                               rtol=1e-6, atol=1e-9))
-    except (TypeError, ValueError):
-        return a == b
+    """The student's upstream value is the key's own (so it cannot be the source of a follow-through)."""
+    return approx_equal(a, b, tol_abs=1e-9, tol_rel=1e-6)
 
 
 def _raw_text(raw: Any) -> str:

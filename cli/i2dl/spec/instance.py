@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from i2dl import limits
+from i2dl import kinds, limits
 from i2dl.errors import (
     BudgetError,
     EngineError,
@@ -22,8 +22,6 @@ from i2dl.expr import Name, parse
 from i2dl.render import fmt_number, render_template
 from i2dl.spec import model as m
 from i2dl.spec.load import CompiledSpec, SpecSource, compile_spec
-
-DEFAULT_TOL = {"number": (0.01, 0.01), "vector": (0.01, 0.01), "matrix": (0.01, 0.01)}
 
 
 @dataclass
@@ -396,34 +394,7 @@ def _all_params(spec: m.Spec) -> dict[str, Any]:
 def _as_kind(value: Any, kind: str, name: str, where: str) -> Any:
     """An answer value in its declared kind, or a SpecError naming the answer (a type mismatch)."""
     try:
-        if kind == "number":
-            a = np.asarray(value, dtype=np.float64)
-            if a.size != 1:
-                raise ValueError(f"a number was declared but the value has shape {a.shape}")
-            f = float(a.reshape(()))
-            return int(f) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else f
-        if kind == "vector":
-            a = np.asarray(value, dtype=np.float64)
-            if a.ndim != 1:
-                raise ValueError(f"a vector was declared but the value has shape {a.shape}")
-            return a
-        if kind == "matrix":
-            a = np.asarray(value, dtype=np.float64)
-            if a.ndim < 2:
-                raise ValueError(f"a matrix was declared but the value has shape {a.shape}")
-            return a
-        if kind == "shape":
-            a = np.asarray(value, dtype=np.float64).ravel()
-            if not np.all(a == np.round(a)) or np.any(a < 1):
-                raise ValueError(f"a shape needs positive whole numbers, got {value!r}")
-            return tuple(int(t) for t in a)
-        if kind == "bool":
-            return bool(value)
-        if kind == "choice":
-            if isinstance(value, str):
-                return frozenset(value.upper())
-            return frozenset(str(v).upper() for v in value)
-        return str(value)
+        return kinds.get(kind).coerce(value)
     except (ValueError, TypeError) as exc:
         raise SpecError(f"answer '{name}': {exc}", where=where,
                         fix=f"change the expression or declare kind: {kind}") from None
@@ -572,7 +543,7 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
         for ans in part.answers:
             expected = _as_kind(values[ans.name], ans.kind, ans.name, compiled.where[ans.name])
             values[ans.name] = expected
-            tol = ans.tol or m.Tolerance(**dict(zip(("abs", "rel"), DEFAULT_TOL.get(ans.kind, (0.0, 0.0)), strict=False)))
+            tol = ans.tol or m.Tolerance(**dict(zip(("abs", "rel"), kinds.get(ans.kind).tol, strict=True)))
             full = Evaluator(engine, values, compiled.graph)
             alts = []
             for alt in ans.alternatives:
@@ -678,8 +649,9 @@ def to_data(p: ProblemInstance) -> dict[str, Any]:
 
 
 def _part_data(part: PartInstance) -> dict[str, Any]:
-    blanks = [{**asdict(b), "expected": encode(b.expected),
-               "alternatives": [{**a, "value": encode(a["value"])} for a in b.alternatives]} for b in part.blanks]
+    blanks = [{**asdict(b), "expected": kinds.get(b.kind).to_data(b.expected),
+               "alternatives": [{**a, "value": kinds.get(b.kind).to_data(a["value"])} for a in b.alternatives]}
+              for b in part.blanks]
     return {"number": part.number, "id": part.id, "text": part.text, "points": part.points, "blanks": blanks,
             "given": list(part.given), "rubric": part.rubric, "options": [asdict(o) for o in part.options]}
 
@@ -690,8 +662,9 @@ def from_data(d: dict[str, Any], origin: str = "") -> ProblemInstance:
     for part in d["parts"]:
         blanks = []
         for b in part["blanks"]:
-            alts = [{**a, "value": decode(a["value"])} for a in b["alternatives"]]
-            blanks.append(Blank(**{**b, "expected": decode(b["expected"]), "alternatives": alts}))
+            kind = kinds.get(b["kind"])
+            alts = [{**a, "value": kind.from_data(a["value"])} for a in b["alternatives"]]
+            blanks.append(Blank(**{**b, "expected": kind.from_data(b["expected"]), "alternatives": alts}))
         options = [McqOption(**o) for o in part["options"]]
         parts.append(PartInstance(**{**part, "blanks": blanks, "options": options}))
     spec = d.get("spec")

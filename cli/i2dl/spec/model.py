@@ -6,7 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ANSWER_KINDS = ("number", "vector", "matrix", "shape", "choice", "bool", "text")
+from i2dl.kinds import NAMES
+
+#: the answer kinds a spec may declare: the registry's names
+ANSWER_KINDS = NAMES
 IDENT = r"^[A-Za-z][A-Za-z0-9_]*$"
 SPEC_ID = r"^[a-z0-9][a-z0-9.\-]*$"
 
@@ -112,7 +115,7 @@ class Alternative(_Model):
 class Answer(_Model):
     name: str = Field(pattern=IDENT)
     expr: str
-    kind: Literal["number", "vector", "matrix", "shape", "choice", "bool", "text"] = "number"
+    kind: Literal[ANSWER_KINDS] = "number"  # type: ignore[valid-type]
     label: str | None = None
     tol: Tolerance | None = None
     points: float | None = Field(default=None, ge=0)

@@ -1,4 +1,4 @@
-"""i2dl.grade.answers: the safe reader of students' numbers, vectors, matrices, shapes and choices."""
+"""i2dl.kinds readers: the safe reading of students' numbers, vectors, matrices, shapes, choices, bools and text."""
 
 from __future__ import annotations
 
@@ -12,20 +12,16 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import i2dl.kinds
 from i2dl.errors import AnswerParseError
-from i2dl.grade import answers
-from i2dl.grade.answers import (
-    KINDS,
-    MissingAnswer,
-    parse_answer,
-    parse_bool,
-    parse_choices,
-    parse_matrix,
-    parse_number,
-    parse_shape,
-    parse_text,
-    parse_vector,
-)
+from i2dl.kinds import KINDS, MissingAnswer, parse_answer
+from i2dl.kinds.boolean import parse_bool
+from i2dl.kinds.choice import parse_choices
+from i2dl.kinds.matrix import parse_matrix
+from i2dl.kinds.read import parse_number
+from i2dl.kinds.shape import parse_shape
+from i2dl.kinds.text import parse_text
+from i2dl.kinds.vector import parse_vector
 from tests.strategies import int_arrays
 
 # --------------------------------------------------------------------------- parse_number: accepted
@@ -210,9 +206,12 @@ def test_parse_number_adversarial_input_is_fast(text):
     assert time.perf_counter() - start < 0.1
 
 
-def test_answers_module_never_evals():
-    source = Path(answers.__file__).read_text(encoding="utf-8")
-    assert not re.search(r"(?<![\w.])(eval|exec|compile|__import__)\(|literal_eval", source)
+def test_kinds_readers_never_eval():
+    modules = sorted(Path(i2dl.kinds.__file__).parent.glob("*.py"))
+    assert len(modules) > 8  # every kind's module, not an empty glob
+    for path in modules:
+        source = path.read_text(encoding="utf-8")
+        assert not re.search(r"(?<![\w.])(eval|exec|compile|__import__)\(|literal_eval", source), path.name
 
 
 # --------------------------------------------------------------------------- parse_number: properties

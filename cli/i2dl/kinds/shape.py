@@ -1,0 +1,114 @@
+"""The shape kind: a tuple of positive whole dimensions, read from '16x21x21', '(16, 21, 21)' or a list."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from i2dl.errors import AnswerParseError
+from i2dl.kinds.base import WHOLE, AnswerKind, ArrayScheme, data_type, tagged
+from i2dl.kinds.read import (
+    MAX_ABS,
+    MAX_DIMS,
+    NORMALIZE,
+    TOO_LARGE,
+    describe,
+    missing,
+    show,
+    text_body,
+)
+
+SHAPE_FIX = "write a shape such as 16x21x21 or (16, 21, 21)"
+
+_SHAPE_SEP = re.compile(r"\s*[xX*,;]\s*|\s+")
+_DIGITS = re.compile(r"[0-9]{1,16}")
+
+
+def _dim(entry: Any, i: int) -> int:
+    """One positive whole dimension."""
+    if isinstance(entry, str) and _DIGITS.fullmatch(entry.strip()):
+        n = int(entry)
+    elif isinstance(entry, (int, np.integer)) and not isinstance(entry, (bool, np.bool_)):
+        n = int(entry)
+    elif isinstance(entry, (float, np.floating)) and float(entry).is_integer():
+        n = int(entry)
+    elif isinstance(entry, str) and not entry.strip():
+        raise AnswerParseError(f"dimension {i} is empty", fix=SHAPE_FIX)
+    else:
+        raise AnswerParseError(f"dimension {i} ({show(entry)}) is not a whole number",
+                               fix=SHAPE_FIX)
+    if n <= 0:
+        raise AnswerParseError(f"dimension {i} is {n}, but dimensions must be positive",
+                               fix=SHAPE_FIX)
+    if n > MAX_ABS:
+        raise AnswerParseError(f"dimension {i}: {TOO_LARGE}", fix=SHAPE_FIX)
+    return n
+
+
+def parse_shape(value: Any) -> tuple[int, ...]:
+    """A shape from '16x21x21', '16 × 21 × 21', '(16, 21, 21)', '16*21*21', a list, or one int."""
+    if value is None:
+        raise missing()
+    if isinstance(value, str):
+        body = text_body(value.translate(NORMALIZE))  # '×' becomes '*', also a separator
+        parts: list[Any] = _SHAPE_SEP.split(body)
+        if len(parts) > 1 and body.endswith(","):  # Python's one-element tuple: (16,)
+            parts.pop()
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            raise missing()
+        parts = list(value)
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        parts = [value]
+    else:
+        raise AnswerParseError(f"expected a shape, got {describe(value)}", fix=SHAPE_FIX)
+    if len(parts) > MAX_DIMS:
+        raise AnswerParseError(f"too many dimensions (> {MAX_DIMS})", fix=SHAPE_FIX)
+    return tuple(_dim(p, i) for i, p in enumerate(parts, 1))
+
+
+class ShapeKind(AnswerKind):
+    """A shape (n_1, ..., n_k) of positive integers, right only when every dimension is equal."""
+
+    name = "shape"
+    example = [16, 21, 21]
+    summary = "positive whole dimensions"
+
+    def holds(self, value: Any) -> bool:
+        return isinstance(value, tuple)
+
+    def coerce(self, value: Any) -> tuple[int, ...]:
+        a = np.asarray(value, dtype=np.float64).ravel()
+        if not np.all(a == np.round(a)) or np.any(a < 1):
+            raise ValueError(f"a shape needs positive whole numbers, got {value!r}")
+        return tuple(int(t) for t in a)
+
+    def read(self, raw: Any, *, n_options: int | None = None) -> tuple[int, ...]:
+        return parse_shape(raw)
+
+    def compare(self, got: Any, expected: Any, tol: tuple[float, float], arrays: ArrayScheme = WHOLE,
+                points: float = 1.0) -> tuple[float, str]:
+        return (1.0, "") if tuple(got) == tuple(expected) else (0.0, "")
+
+    def form(self, expected: Any, n_options: int = 0) -> str:
+        return "a shape, e.g. 16x21x21"
+
+    def answer_text(self, value: Any) -> Any:
+        return "x".join(str(t) for t in value)
+
+    def to_data(self, value: Any) -> Any:
+        return {"tuple": [int(t) for t in value]}
+
+    def from_data(self, data: Any) -> Any:
+        return tuple(data["tuple"])
+
+    def data_problem(self, data: Any, n_options: int) -> str | None:
+        dims = tagged(data, "tuple")
+        if not isinstance(dims, list) or not dims or not all(type(d) is int and d >= 1 for d in dims):
+            return f"expected {{\"tuple\": [positive whole numbers]}} (a shape), got {data_type(data)}"
+        return None
+
+
+SHAPE = ShapeKind()
