@@ -11,12 +11,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
-from i2dl.exam_data import BlankData
 from pydantic import ValidationError
 
 from i2dl import kinds
 from i2dl.errors import AnswerParseError
-from i2dl.exam import answer_text, blank_form
+from i2dl.exam.data import BlankData
+from i2dl.export.answers import answer_text, blank_form
 from i2dl.grade.score import CORRECT, INVALID, MANUAL, MISSING, WRONG, Grader
 from i2dl.io import dump_yaml, load_yaml_text
 from i2dl.kinds import KINDS, NAMES, AnswerKind, approx_equal, within

@@ -101,7 +101,7 @@ class AnswerKind(ABC):
 
 
 # ---------------------------------------------------------------------------- exam.json data in words
-# exam_data.py describes the data it finds with the same words: both must say "got the text 'x'".
+# exam/data.py describes the data it finds with these same helpers.
 
 
 def finite_number(v: Any) -> bool:
