@@ -356,9 +356,17 @@ def test_layer_optimizer_and_shape_renderers(tmp_path):
 # --------------------------------------------------------------------------- students
 
 
+def _exam(folder):
+    from i2dl.exam import load_exam
+
+    return load_exam(folder)
+
+
 def test_student_answers_next_to_steps_and_the_first_difference(exam_2024, tmp_path):
+    from i2dl.grade.batch import grade_file
+
     right = _answer_file(tmp_path, exam_2024, "right")
-    part = explain_part(exam_2024, "1.6", student=right)
+    part = explain_part(exam_2024, "1.6", graded=grade_file(right, _exam(exam_2024)))
     assert part["student"]["score"] == part["points"] and part["student"]["diverges"] is None
     assert all(s["student"]["ok"] for s in part["blanks"][0]["steps"] if "student" in s)
 
@@ -366,7 +374,7 @@ def test_student_answers_next_to_steps_and_the_first_difference(exam_2024, tmp_p
         a["1.6"]["dLdz"] = [2, 0, 1]  # the gradient sent to the wrong window entries
 
     wrong = _answer_file(tmp_path, exam_2024, "wrong", wrong_route)
-    part = explain_part(exam_2024, "1.6", student=wrong)
+    part = explain_part(exam_2024, "1.6", graded=grade_file(wrong, _exam(exam_2024)))
     d = part["student"]["diverges"]
     step = part["blanks"][0]["steps"][d["step"]]
     assert step["student"]["ok"] is False and part["student"]["score"] < part["points"]

@@ -137,3 +137,10 @@ def test_no_module_outside_kinds_spells_out_a_list_of_answer_kinds():
                     isinstance(e, ast.Constant) and e.value in NAMES for e in node.elts):
                 found.add(str(path.relative_to(PACKAGE)))
     assert found == set()
+
+
+def test_grading_and_explain_do_not_import_each_other():
+    # explain --student takes a grading result as data; grading never needs the worked steps.
+    graph = import_graph()
+    assert "i2dl.grade" not in graph.get("i2dl.explain", set())
+    assert "i2dl.explain" not in graph.get("i2dl.grade", set())

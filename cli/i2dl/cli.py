@@ -409,8 +409,15 @@ def explain(
 
     if fmt not in ("text", "md"):
         raise UsageError(f"unknown --format '{fmt}'", fix="use --format text or --format md")
-    result = explain_target(target, exam_dir=exam, pins=_pins(param), seed=seed, engine_name=_engine(ctx),
-                            entry=entry, student=student, accept_modified=accept_modified)
+    engine = _engine(ctx)
+
+    def grade(path: Path, exam_: Any) -> Any:
+        from i2dl.grade.batch import grade_file
+
+        return grade_file(path, exam_, engine_name=engine)
+
+    result = explain_target(target, exam_dir=exam, pins=_pins(param), seed=seed, engine_name=engine,
+                            entry=entry, student=student, accept_modified=accept_modified, grade=grade)
     if fmt == "md":
         typer.echo(explanation_markdown(result), nl=False)
         return

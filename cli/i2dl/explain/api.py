@@ -12,22 +12,21 @@ from .context import _Ctx
 from .output import part_markdown
 from .parts import _part_explanation
 from .steps import _plain
-from .student import _grade_student, _Graded
+from .student import _Graded, graded_view
 
 
 def explain_part(exam: Any, number: str, *, engine_name: str | None = None, entry: Any = None,
-                 student: str | Path | None = None, library: Any = None) -> dict[str, Any]:
-    """The worked solution of part `number` ('3.6') of an exam (an Exam or its folder)."""
+                 graded: Any = None, library: Any = None) -> dict[str, Any]:
+    """The worked solution of part `number` ('3.6') of an exam; `graded` a student's grading result to set beside it."""
     exam = _exam(exam)
     prob, part = exam.find_part(str(number))
-    graded = _grade_student(exam, student, engine_name, library)
     ctx = _context(prob, engine_name, _entry(entry), library=library) if prob.kind == "spec" else None
-    out = _part_explanation(prob, part, ctx, graded)
+    out = _part_explanation(prob, part, ctx, graded_view(graded))
     return _with_notices(out, exam, prob, library)
 
 
 def explain_problem(exam: Any, problem_number: int | str, *, engine_name: str | None = None, entry: Any = None,
-                    student: str | Path | None = None, library: Any = None) -> dict[str, Any]:
+                    graded: Any = None, library: Any = None) -> dict[str, Any]:
     """The worked solution of every part of problem `problem_number` of an exam."""
     exam = _exam(exam)
     try:
@@ -36,8 +35,7 @@ def explain_problem(exam: Any, problem_number: int | str, *, engine_name: str | 
         raise UsageError(f"'{problem_number}' is not a problem number",
                          fix="problems: " + ", ".join(str(p.number) for p in exam.problems)) from None
     prob = exam.find_problem(number)
-    graded = _grade_student(exam, student, engine_name, library)
-    out = _problem_explanation(prob, engine_name, _entry(entry), graded, library=library)
+    out = _problem_explanation(prob, engine_name, _entry(entry), graded_view(graded), library=library)
     return _with_notices(out, exam, prob, library)
 
 
@@ -80,8 +78,12 @@ def explain_spec(spec_id: str, pins: dict[str, Any] | None = None, seed: int = 0
 def explain_target(words: list[str], *, exam_dir: str | Path = "exam", pins: dict[str, Any] | None = None,
                    seed: int = 0, engine_name: str | None = None, entry: Any = None,
                    student: str | Path | None = None, accept_modified: bool = False,
-                   library: Any = None) -> dict[str, Any]:
-    """What `i2dl explain WORDS` asks for: 'problem 3.6', '3.6', 'problem 3', or a spec id."""
+                   library: Any = None, grade: Any = None) -> dict[str, Any]:
+    """What `i2dl explain WORDS` asks for: 'problem 3.6', '3.6', 'problem 3', or a spec id.
+
+    With `student`, `grade(path, exam)` (the grader, passed in by the caller: explain does not
+    import grading) gives the result that is set next to the steps.
+    """
     words = [w for w in words if w.strip()]
     if words and words[0].lower() == "problem":
         words = words[1:]
@@ -96,10 +98,15 @@ def explain_target(words: list[str], *, exam_dir: str | Path = "exam", pins: dic
             raise UsageError("--param pins the parameters of a spec, not of an exam problem",
                              fix="give a spec id, e.g. i2dl explain conv1d-backprop --param j=2")
         exam = _exam(exam_dir, accept_modified)
+        graded = None
+        if student is not None:
+            if grade is None:
+                raise UsageError("--student needs a grader", fix="call explain_target with grade=grade_file")
+            graded = grade(student, exam)
         if "." in target:
-            return explain_part(exam, target, engine_name=engine_name, entry=entry, student=student,
+            return explain_part(exam, target, engine_name=engine_name, entry=entry, graded=graded,
                                 library=library)
-        return explain_problem(exam, int(target), engine_name=engine_name, entry=entry, student=student,
+        return explain_problem(exam, int(target), engine_name=engine_name, entry=entry, graded=graded,
                                library=library)
     if student is not None:
         raise UsageError("--student compares with an exam's answers; it needs a part or problem number",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from i2dl.errors import NotFoundError
 from i2dl.kinds import approx_equal
 from i2dl.render import fmt_value
 
@@ -17,8 +15,8 @@ from .steps import Step, _plain
 class _Graded:
     """A student's graded submission, matched to the explanation's steps."""
 
-    def __init__(self, file: str, sub: Any, result: Any, exam: Any):
-        self.file, self.sub, self.result, self.exam = file, sub, result, exam
+    def __init__(self, result: Any):
+        self.file, self.result = result.file, result
         self.parts = {p.number: p for p in result.parts}
 
     def header(self) -> dict[str, Any]:
@@ -41,15 +39,13 @@ class _Graded:
         pr = self.parts.get(part.number)
         if pr is None:
             return
-        # The grader's own shares, so the points shown agree with the grade.
-        from i2dl.grade.score import _blank_points
-
         read = self.read_values(prob)
         tol = {b.name: (b.tol_abs or 1e-6, b.tol_rel or 1e-6) for p in prob.parts for b in p.blanks}
         results = {br.name: br for br in pr.blanks}
         # Blank points only mean something when the rubric adds them up (not for thresholds).
-        per_blank = sum(br.credit * w for br, w in zip(pr.blanks, _blank_points(part), strict=False))
-        shares = dict(zip([b.name for b in part.blanks], _blank_points(part), strict=False)) \
+        # The grader's own shares, so the points shown agree with the grade.
+        per_blank = sum(br.credit * w for br, w in zip(pr.blanks, pr.shares, strict=False))
+        shares = dict(zip([b.name for b in part.blanks], pr.shares, strict=False)) \
             if abs(per_blank - pr.score) < 1e-6 else {}
         first = None
         for blank in expl["blanks"]:
@@ -112,16 +108,6 @@ def _step_student(st: Step, read: dict[str, Any], tol: dict[str, tuple[float, fl
     return {"value": _plain(got), "text": fmt_value(got), "ok": bool(ok)}
 
 
-def _grade_student(exam: Any, student: str | Path | None, engine_name: str | None,
-                   library: Any = None) -> _Graded | None:
-    if student is None:
-        return None
-    from i2dl.grade.batch import load_submission
-    from i2dl.grade.score import Grader
-
-    path = Path(student)
-    if not path.is_file():
-        raise NotFoundError(f"no answer file '{student}'", fix="pass the student's answers.yaml with --student FILE")
-    grader = Grader(exam, engine_name or "numpy", library=library)
-    sub = load_submission(path, grader)
-    return _Graded(str(path), sub, grader.grade(sub), exam)
+def graded_view(result: Any) -> _Graded | None:
+    """A grading result (grade.SubmissionResult) as explain sets it next to the steps."""
+    return None if result is None else _Graded(result)

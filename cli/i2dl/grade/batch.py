@@ -712,3 +712,13 @@ class ResultsFolder:
     def abort(self) -> None:
         """Remove the new folder; --out keeps what it held."""
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def grade_file(path: Path | str, exam: Exam, *, engine_name: str | None = None, library=None) -> SubmissionResult:
+    """One student's graded answer file (what `explain --student` sets next to the steps)."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFoundError(f"no answer file '{display_path(path)}'",
+                            fix="pass the student's answers.yaml with --student FILE")
+    grader = Grader(exam, engine_name or "numpy", library=library)
+    return grader.grade(load_submission(path, grader))

@@ -42,6 +42,8 @@ class PartResult:
     blanks: list[BlankResult]
     feedback: list[str] = field(default_factory=list)
     rubric: str = ""
+    #: Each blank's share of the part's points (what its credit is multiplied by under per-blank).
+    shares: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -256,7 +258,8 @@ class Grader:
                 score -= pen.deduct * hits
                 feedback.append(f"-{pen.deduct:g} for {pen.mistake}")
         score = min(max(score, 0.0), part.points)
-        return PartResult(part.number, part.points, round(score, 6), results, feedback, rubric.name)
+        return PartResult(part.number, part.points, round(score, 6), results, feedback, rubric.name,
+                          shares=list(weights))
 
     def grade_blank(self, prob: ProblemInstance, part: PartInstance, b: Blank, raw: Any, rubric: Rubric,
                     points: float, read: dict[str, Any]) -> BlankResult:
