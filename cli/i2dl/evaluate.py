@@ -201,7 +201,7 @@ class Evaluator:
         try:
             with np.errstate(**FP_ERRORS):
                 value = fn.call(self.engine, bound)
-            # torch returns inf where numpy raises: one error, worded alike, for both engines.
+            # torch, and Python's own float arithmetic, return inf where numpy raises: one error for all.
             if not _finite(value) and all(_finite(v) for v in bound.values()):
                 raise FloatingPointError
         except I2dlError as exc:
@@ -310,9 +310,12 @@ class Evaluator:
 
 def _finite(x: Any) -> bool:
     """False only for a number or numeric array holding inf or nan (other values pass)."""
-    if isinstance(x, float):
+    kind = type(x)
+    if kind is float:
         return math.isfinite(x)
-    if not isinstance(x, (np.ndarray, np.floating, list)):
+    if kind is np.ndarray:
+        return x.dtype.kind != "f" or bool(np.isfinite(x).all())
+    if kind in (int, bool, str, dict) or x is None or not isinstance(x, (np.floating, list)):
         return True  # ints, text, records (a receptive field's None is no overflow)
     try:
         a = np.asarray(x)
