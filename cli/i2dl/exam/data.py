@@ -147,12 +147,9 @@ class IntegrityData(_Model):
     key: Digest
 
 
-class ExamData(_Model):
-    """exam.json, format 3: a generated exam as data, self-contained (docs/exam-format.md)."""
+class _ExamBase(_Model):
+    """The fields every exam.json format has."""
 
-    model_config = ConfigDict(title="i2dl exam.json")
-
-    format: Literal[3]
     exam_id: str = Field(min_length=1)
     title: str
     seed: int
@@ -161,6 +158,14 @@ class ExamData(_Model):
     engine: str
     duration: Annotated[int, Field(ge=0)] | None
     instructions: str
+
+
+class ExamData(_ExamBase):
+    """exam.json, format 3: a generated exam as data, self-contained (docs/exam-format.md)."""
+
+    model_config = ConfigDict(title="i2dl exam.json")
+
+    format: Literal[3]
     problems: list[ProblemData] = Field(min_length=1)
     integrity: IntegrityData
 
@@ -177,18 +182,10 @@ class LegacyProblemData(_ProblemBase):
     options: list[str]
 
 
-class LegacyExamData(_Model):
+class LegacyExamData(_ExamBase):
     """exam.json of formats 1 and 2; `integrity` is required from format 2 on."""
 
     format: Literal[1, 2]
-    exam_id: str = Field(min_length=1)
-    title: str
-    seed: int
-    source: str
-    version: str
-    engine: str
-    duration: Annotated[int, Field(ge=0)] | None
-    instructions: str
     problems: list[LegacyProblemData] = Field(min_length=1)
     integrity: IntegrityData | None = None
 
