@@ -34,11 +34,8 @@ def _text(result) -> str:
     return " ".join(result.output.split())
 
 
-@pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    """The default exam for seed 7 and a folder with its key as one student's answer file."""
-    root = tmp_path_factory.mktemp("integrity")
-    assert _cli("generate", "--seed", "7", "--out", str(root / "exam")).exit_code == 0
+def _with_key_answers(root: Path) -> SimpleNamespace:
+    """root/exam with its key as one student's answer file in root/subs, and the exam's data."""
     exam = load_exam(root / "exam")
     subs = root / "subs"
     subs.mkdir()
@@ -46,6 +43,14 @@ def made(tmp_path_factory):
                                               "answers": key_answers(exam)}))
     return SimpleNamespace(root=root, subs=subs, data=json.loads((root / "exam" / "exam.json").read_text()),
                            points=exam.points)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """The default exam for seed 7 and a folder with its key as one student's answer file."""
+    root = tmp_path_factory.mktemp("integrity")
+    assert _cli("generate", "--seed", "7", "--out", str(root / "exam")).exit_code == 0
+    return _with_key_answers(root)
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +58,7 @@ def legacy(tmp_path_factory):
     """A format-2 exam.json written before exams carried their specs, and its key as one answer file."""
     root = tmp_path_factory.mktemp("legacy")
     shutil.copytree(LEGACY, root / "exam")
-    exam = load_exam(root / "exam")
-    subs = root / "subs"
-    subs.mkdir()
-    (subs / "key.yaml").write_text(dump_yaml({"exam": exam.exam_id, "student_id": "key", "name": "",
-                                              "answers": key_answers(exam)}))
-    return SimpleNamespace(root=root, subs=subs, data=json.loads((root / "exam" / "exam.json").read_text()),
-                           points=exam.points)
+    return _with_key_answers(root)
 
 
 def _variant(made, name: str, change: Callable[[dict], None]) -> Path:
