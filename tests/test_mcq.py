@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from i2dl.errors import SpecError
-from i2dl.mcq import LETTERS, Bank, make_variant
+from i2dl.mcq import LETTERS, OPTION_GAP, Bank, make_variant
 
 BANK = Bank()
 QIDS = sorted(BANK.questions)
@@ -86,6 +86,35 @@ def test_computed_distractors_never_equal_the_right_value(np_engine):
             v = make_variant(bq, seed, np_engine)
             assert len(set(v.options)) == len(v.options)
             assert all(m is None or isinstance(m, str) for m in v.mistakes)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def test_computed_options_are_separable_by_a_student_working_to_three_decimals(np_engine):
+    for bq in (q for q in BANK.questions.values() if q.parameterized):
+        for seed in range(40):
+            v = make_variant(bq, seed, np_engine)
+            nums = [x for x in map(_number, v.options) if x is not None and not x.is_integer()]
+            gaps = [abs(a - b) for i, a in enumerate(nums) for b in nums[i + 1:]]
+            assert all(g >= OPTION_GAP for g in gaps), f"{bq.qid} seed {seed}: options {v.options}"
+
+
+def test_weight_decay_step_options_differ_by_more_than_three_decimals_can_blur(np_engine):
+    """The case that prompted the rule: lambda = 0.01 made the decay term 0.0005 for lr 0.1, w 0.5."""
+    bq = BANK.get("mcq.regularization.weight-decay-step")
+    seen = set()
+    for seed in range(200):
+        v = make_variant(bq, seed, np_engine)
+        seen.add((v.params["lam"], v.params["lr"], v.params["w"]))
+        values = sorted(float(o) for o in v.options)
+        assert min(b - a for a, b in zip(values, values[1:])) >= OPTION_GAP
+    assert (0.01, 0.1, 0.5) not in seen
+    assert len(seen) >= 20
 
 
 def test_draw_by_topic_never_repeats_and_fails_clearly_when_short():

@@ -181,6 +181,9 @@ def make_variant(bq: BankQuestion, seed: int, engine, max_tries: int = 500) -> M
         if len(set(texts)) != len(texts) or len(set(values)) != len(values):
             last_problem = "two options came out equal"
             continue
+        if _too_close([r[4] for r in rows]):
+            last_problem = f"two numeric options differ by less than {OPTION_GAP:g}"
+            continue
         order = rng.permutation(len(rows))
         rows = [rows[int(i)] for i in order]
         stem_ev = Evaluator(engine, env)
@@ -189,6 +192,21 @@ def make_variant(bq: BankQuestion, seed: int, engine, max_tries: int = 500) -> M
                           frozenset(LETTERS[i] for i, r in enumerate(rows) if r[1]),
                           [r[2] for r in rows], [r[3] for r in rows], env, [int(i) for i in order])
     raise SamplingError(f"question '{bq.qid}' produced no valid variant: {last_problem}", where=str(bq.path))
+
+
+#: Numeric options closer than this are not told apart by a student who works to three decimals.
+OPTION_GAP = 2e-3
+
+
+def _too_close(values: list[Any]) -> bool:
+    """Two non-integer numeric option values within OPTION_GAP of each other."""
+    nums = [float(v) for v in values if isinstance(v, (int, float, np.integer, np.floating))
+            and not isinstance(v, (bool, np.bool_))]
+    for i, a in enumerate(nums):
+        for b in nums[i + 1:]:
+            if a != b and abs(a - b) < OPTION_GAP and not (a.is_integer() and b.is_integer()):
+                return True
+    return False
 
 
 def _p(src: str, bq: BankQuestion, i: int | None = None) -> Parsed:
