@@ -267,7 +267,8 @@ def _check_graph(root: Node, key_value: Any, max_depth: int, max_nodes: int) -> 
 
 
 def _load_composed_in_c(text: str, max_depth: int, max_nodes: int, want_marks: bool,
-                        text_keys: frozenset[str] = frozenset()) -> tuple[Any, dict[KeyPath, int]] | None:
+                        text_keys: frozenset[str] = frozenset(), flow_text: bool = False
+                        ) -> tuple[Any, dict[KeyPath, int]] | None:
     """Compose in C, guard-walk the graph, then construct; None if anything fails before that.
 
     A failure is left to the event-by-event path, which reports the same error, with the
@@ -291,13 +292,16 @@ def _load_composed_in_c(text: str, max_depth: int, max_nodes: int, want_marks: b
             return None
         data = loader.construct_document(node)  # SafeConstructor: plain data only
         _keep_source_text(node, data, text_keys)
+        if flow_text:
+            data = _keep_flow_text(node, data, text, key_value)
         return data, _yaml_marks(node, key_value) if want_marks else {}
     finally:
         loader.dispose()
 
 
 def _load_guarded(text: str, max_depth: int, max_nodes: int, want_marks: bool,
-                  text_keys: frozenset[str] = frozenset()) -> tuple[Any, dict[KeyPath, int]]:
+                  text_keys: frozenset[str] = frozenset(), flow_text: bool = False
+                  ) -> tuple[Any, dict[KeyPath, int]]:
     """Compose with the guards checked event by event, then construct.
 
     A text libyaml refuses is read again by the pure-Python parser, so that what the user is
@@ -307,14 +311,16 @@ def _load_guarded(text: str, max_depth: int, max_nodes: int, want_marks: bool,
     """
     if USE_LIBYAML:
         try:
-            return _compose_and_construct(_CEventLoader(text, max_depth, max_nodes), want_marks, text_keys)
+            return _compose_and_construct(_CEventLoader(text, max_depth, max_nodes), want_marks, text_keys,
+                                          text if flow_text else None)
         except yaml.YAMLError:
             pass
-    return _compose_and_construct(_GuardedLoader(text, max_depth, max_nodes), want_marks, text_keys)
+    return _compose_and_construct(_GuardedLoader(text, max_depth, max_nodes), want_marks, text_keys,
+                                  text if flow_text else None)
 
 
-def _compose_and_construct(loader: _GuardedComposer, want_marks: bool, text_keys: frozenset[str]
-                           ) -> tuple[Any, dict[KeyPath, int]]:
+def _compose_and_construct(loader: _GuardedComposer, want_marks: bool, text_keys: frozenset[str],
+                           flow_source: str | None = None) -> tuple[Any, dict[KeyPath, int]]:
     """One document's data and marks from a guarded loader, which is disposed of after."""
     try:
         node = loader.get_single_node()
@@ -322,21 +328,24 @@ def _compose_and_construct(loader: _GuardedComposer, want_marks: bool, text_keys
             return None, {}
         data = loader.construct_document(node)  # SafeConstructor: plain data only
         _keep_source_text(node, data, text_keys)
+        if flow_source is not None:
+            data = _keep_flow_text(node, data, flow_source, loader.key_value)
         return data, _yaml_marks(node, loader.key_value) if want_marks else {}
     finally:
         loader.dispose()
 
 
 def _load_yaml_data(text: str, max_depth: int, max_nodes: int, want_marks: bool,
-                    text_keys: frozenset[str] = frozenset()) -> tuple[Any, dict[KeyPath, int]]:
+                    text_keys: frozenset[str] = frozenset(), flow_text: bool = False
+                    ) -> tuple[Any, dict[KeyPath, int]]:
     """Data and key-path lines of a YAML text, by the fastest safe route."""
     if USE_LIBYAML:
         yaml.reader.Reader(text)  # the pure-Python reader's check for control characters
         if sum(map(text.count, _INDICATORS)) <= C_COMPOSE_MAX_INDICATORS:
-            loaded = _load_composed_in_c(text, max_depth, max_nodes, want_marks, text_keys)
+            loaded = _load_composed_in_c(text, max_depth, max_nodes, want_marks, text_keys, flow_text)
             if loaded is not None:
                 return loaded
-    return _load_guarded(text, max_depth, max_nodes, want_marks, text_keys)
+    return _load_guarded(text, max_depth, max_nodes, want_marks, text_keys, flow_text)
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -355,6 +364,34 @@ def _keep_source_text(root: Node, data: Any, text_keys: frozenset[str]) -> None:
                 and isinstance(value_node, ScalarNode) and value_node.tag != _NULL_TAG
                 and key_node.value in data):
             data[key_node.value] = value_node.value
+
+
+class SourceList(list):
+    """A YAML flow list that keeps the text it was written as: to YAML `[2, -0,5]` is three items,
+    to a reader of answers it is two numbers with a decimal comma, or ambiguous."""
+
+    def __init__(self, items: Any = (), source: str = "") -> None:
+        super().__init__(items)
+        self.source = source
+
+
+def _keep_flow_text(root: Node, data: Any, text: str, key_value: Any) -> Any:
+    """`data` with every flow sequence replaced by a SourceList holding its slice of `text`."""
+    def walk(node: Node, value: Any) -> Any:
+        if isinstance(node, SequenceNode) and isinstance(value, list):
+            items = [walk(n, v) for n, v in zip(node.value, value, strict=False)]
+            if node.flow_style:
+                return SourceList(items, text[node.start_mark.index:node.end_mark.index])
+            value[:] = items
+            return value
+        if isinstance(node, MappingNode) and isinstance(value, dict):
+            for key_node, value_node in node.value:
+                key = key_value(key_node)
+                if isinstance(key, (str, int, float, bool)) and key in value:
+                    value[key] = walk(value_node, value[key])
+        return value
+
+    return walk(root, data)
 
 
 def _yaml_marks(root: Node, key_value: Any) -> dict[KeyPath, int]:
@@ -435,11 +472,11 @@ def _where(source: str, line: int | None = None, col: int | None = None) -> str:
 
 def _parse_yaml(
     text: str, source: str, max_depth: int, max_nodes: int, error: ErrorClass, want_marks: bool,
-    text_keys: frozenset[str] = frozenset(),
+    text_keys: frozenset[str] = frozenset(), flow_text: bool = False,
 ) -> tuple[Any, dict[KeyPath, int]]:
     """Load with the guards and SafeConstructor, and map every failure to `error`."""
     try:
-        data, marks = _load_yaml_data(text, max_depth, max_nodes, want_marks, text_keys)
+        data, marks = _load_yaml_data(text, max_depth, max_nodes, want_marks, text_keys, flow_text)
     except _Limit as exc:
         raise error(exc.message, where=_where(source, exc.line, exc.col), fix=exc.fix) from None
     except yaml.MarkedYAMLError as exc:
@@ -571,7 +608,7 @@ def _scan_json(text: str, max_depth: int, max_nodes: int, want_marks: bool,
 
 def _parse_json(
     text: str, source: str, max_depth: int, max_nodes: int, error: ErrorClass, want_marks: bool,
-    text_keys: frozenset[str] = frozenset(),
+    text_keys: frozenset[str] = frozenset(), flow_text: bool = False,  # JSON has no decimal commas
 ) -> tuple[Any, dict[KeyPath, int]]:
     """json.loads behind the structural scan; errors carry file:line:col."""
     try:
@@ -646,24 +683,27 @@ def _read_source(path: Path, max_bytes: int, error: ErrorClass) -> tuple[str, by
 
 
 def _load(path: PathLike, max_bytes: int, max_depth: int, max_nodes: int, error: ErrorClass,
-          want_marks: bool, text_keys: frozenset[str] = frozenset()) -> tuple[Any, dict[KeyPath, int]]:
+          want_marks: bool, text_keys: frozenset[str] = frozenset(), flow_text: bool = False
+          ) -> tuple[Any, dict[KeyPath, int]]:
     """Read `path` and parse it as JSON (by suffix) or YAML."""
     p = Path(path)
     text = _read_text(p, max_bytes, error)
     if not text.strip():
         raise _empty(display_path(p), error)
     parse = _parse_json if p.suffix.lower() == ".json" else _parse_yaml
-    return parse(text, display_path(p), max_depth, max_nodes, error, want_marks, text_keys)
+    return parse(text, display_path(p), max_depth, max_nodes, error, want_marks, text_keys, flow_text)
 
 
 def load_yaml(path: PathLike, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH,
               max_nodes: int = MAX_NODES, error: ErrorClass = SpecError,
-              text_keys: frozenset[str] = frozenset()) -> Any:
+              text_keys: frozenset[str] = frozenset(), flow_text: bool = False) -> Any:
     """Safely load a YAML (or, by suffix, JSON) file, raising `error` for anything wrong with it.
 
-    Scalar values of the top-level `text_keys` are returned as the text written (ids: 012345).
+    Scalar values of the top-level `text_keys` are returned as the text written (ids: 012345);
+    with `flow_text`, every flow list ([...]) is a SourceList that also keeps its text.
     """
-    return _load(path, max_bytes, max_depth, max_nodes, error, want_marks=False, text_keys=text_keys)[0]
+    return _load(path, max_bytes, max_depth, max_nodes, error, want_marks=False, text_keys=text_keys,
+                 flow_text=flow_text)[0]
 
 
 def load_yaml_with_marks(path: PathLike, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH,
@@ -691,11 +731,11 @@ def file_digest(path: PathLike, *, max_bytes: int = MAX_BYTES, error: ErrorClass
 
 
 def load_yaml_text(text: str, *, source: str = "<text>", max_depth: int = MAX_DEPTH,
-                   max_nodes: int = MAX_NODES, error: ErrorClass = SpecError) -> Any:
+                   max_nodes: int = MAX_NODES, error: ErrorClass = SpecError, flow_text: bool = False) -> Any:
     """Safely load YAML from a string (no size cap beyond the caller's); `source` names it in errors."""
     if not text.strip():
         raise _empty(source, error)
-    return _parse_yaml(text, source, max_depth, max_nodes, error, want_marks=False)[0]
+    return _parse_yaml(text, source, max_depth, max_nodes, error, want_marks=False, flow_text=flow_text)[0]
 
 
 def line_of(marks: dict[KeyPath, int], key_path: KeyPath) -> int | None:

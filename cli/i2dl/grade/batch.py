@@ -169,11 +169,15 @@ def submission_files(folder: Path) -> list[Path]:
     return [e.path for e in scan_submissions(Path(folder)) if e.refused is None]
 
 
+def load_answer_data(path: Path) -> Any:
+    """An answer file's data: size-capped, alias-safe YAML or JSON; ids and flow lists kept as written."""
+    return load_yaml(path, max_bytes=MAX_SUBMISSION_BYTES, max_depth=20, max_nodes=20_000, error=SubmissionError,
+                     text_keys=TEXT_KEYS, flow_text=True)
+
+
 def load_submission(path: Path, grader: Grader):
-    """Read and check one answer file (size-capped, alias-safe YAML or JSON; ids read as written)."""
-    data = load_yaml(path, max_bytes=MAX_SUBMISSION_BYTES, max_depth=20, max_nodes=20_000, error=SubmissionError,
-                     text_keys=TEXT_KEYS)
-    return read_submission(data, display_path(path), grader.exam.exam_id)
+    """Read and check one answer file."""
+    return read_submission(load_answer_data(path), display_path(path), grader.exam.exam_id)
 
 
 def is_blank_form(data: Any) -> bool:
@@ -220,8 +224,7 @@ def grade_entries(entries: list[Entry], grader: Grader, *, id_case: str = "insen
             yield Outcome(path, failure={"file": where, "error": str(entry.refused)})
             continue
         try:
-            data = load_yaml(path, max_bytes=MAX_SUBMISSION_BYTES, max_depth=20, max_nodes=20_000,
-                             error=SubmissionError, text_keys=TEXT_KEYS)
+            data = load_answer_data(path)
             if path.name == ANSWERS_FILE and is_blank_form(data):
                 yield Outcome(path, skipped={"file": where, "reason": "the exam's blank answer file (no student id, "
                                                                       "no answers): not a submission"})

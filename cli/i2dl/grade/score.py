@@ -120,7 +120,8 @@ def read_submission(data: Any, file: str, exam_id: str) -> Submission:
     if answers is None:
         answers = {}
     if not isinstance(answers, dict):
-        raise SubmissionError(f"answers must be a mapping from part number to answer, got {type(answers).__name__}",
+        kind = "list" if isinstance(answers, list) else type(answers).__name__
+        raise SubmissionError(f"answers must be a mapping from part number to answer, got {kind}",
                               where=f"{file} answers")
     by_part: dict[str, Any] = {}
     for k, v in answers.items():

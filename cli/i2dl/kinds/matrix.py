@@ -11,6 +11,7 @@ from i2dl.errors import AnswerParseError
 from i2dl.kinds.arrays import ArrayKind
 from i2dl.kinds.read import (
     MAX_ENTRIES,
+    as_written,
     describe,
     is_real,
     missing,
@@ -60,6 +61,7 @@ def _list_rows(value: list[Any] | tuple[Any, ...]) -> list[list[Any]]:
     """Rows from a YAML list whose items are lists or row texts."""
     rows: list[list[Any]] = []
     for r, row in enumerate(value, 1):
+        row = as_written(row)
         if isinstance(row, (list, tuple, np.ndarray)):
             rows.append(list(row))
         elif isinstance(row, str) and row.strip():
@@ -72,6 +74,7 @@ def _list_rows(value: list[Any] | tuple[Any, ...]) -> list[list[Any]]:
 
 def parse_matrix(value: Any) -> np.ndarray:
     """A 2-D float array from a YAML list of lists or text such as '[[1, 2], [3, 4]]' or '1 2; 3 4'."""
+    value = as_written(value)
     if value is None:
         raise missing()
     if isinstance(value, str):

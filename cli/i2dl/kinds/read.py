@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from i2dl.errors import AnswerParseError
-from i2dl.io import has_lone_surrogate
+from i2dl.io import SourceList, has_lone_surrogate
 
 MAX_EXPR_CHARS = 500
 MAX_TEXT_CHARS = 20_000  # a whole vector, matrix or free-text answer
@@ -89,7 +89,9 @@ NORMALIZE = str.maketrans({
     "\uff0d": "-", "\u00d7": "*", "\u22c5": "*", "\u00b7": "*", "\u2217": "*", "\u00f7": "/",
     "\u2215": "/",
 })
-_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]+(?:[eE][+-]?[0-9]+)?")
+_COMMA_NUMBER = re.compile(r"(?<![0-9.,])[0-9]+,[0-9]+(?![0-9,])")
+_GROUPED = re.compile(r"[0-9]+(?:,[0-9]+){2,}")
+_THOUSANDS = re.compile(r"[1-9][0-9]{0,2},[0-9]{3}")  # '1,000': one thousand, or one to three decimals?
 _TOKEN = re.compile(
     r"\s+"
     r"|(?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
@@ -305,16 +307,26 @@ def _in_range(x: float) -> float:
     return x
 
 
+# '5x5', '16 x 7 x 7', '(2)x3': an x between two factors is a product, as written on paper.
+_PRODUCT_X = re.compile(r"(?<=[0-9.)])(\s*)[xX](?=\s*[0-9.(])")
+
+
 def _number_from_text(text: str) -> float:
     """Evaluate a student's number or expression text."""
     check_len(text, MAX_EXPR_CHARS, "expression")
     stripped = text.strip()
     if not stripped:
         raise missing()
-    norm = stripped.translate(NORMALIZE)
-    if _DECIMAL_COMMA.fullmatch(norm):  # '0,52' on its own: a decimal comma, not a list
-        norm = norm.replace(",", ".")
+    norm = _PRODUCT_X.sub(lambda m: m.group(1) + "*", stripped.translate(NORMALIZE))  # same length
     try:
+        if _GROUPED.search(norm):
+            raise _Reject(f"{_GROUPED.search(norm).group()!r} groups digits with ',' (a thousands separator)")
+        for match in _COMMA_NUMBER.finditer(norm):
+            if _THOUSANDS.fullmatch(match.group()):
+                raise _Reject(f"{match.group()!r} may be a decimal comma or a thousands separator")
+        # A number blank holds one value and functions take one argument, so a comma between digits
+        # is a decimal comma: '0,52', '2 x 0,5'.
+        norm = _TIGHT_COMMA.sub(".", norm)
         return _in_range(_Parser(_tokenize(norm)).parse())
     except _Reject as exc:
         raise AnswerParseError(f"could not read {show(stripped)} as a number: {exc}",
@@ -355,13 +367,42 @@ def unwrap(text: str) -> str:
     return text
 
 
+# A comma with a digit on both sides ('0,5') may be a decimal comma; one followed by a space is not.
+_TIGHT_COMMA = re.compile(r"(?<=[0-9]),(?=[0-9])")
+AMBIGUOUS_COMMAS = ("',' is used both between entries and inside numbers (a decimal comma?), so the "
+                    "entries cannot be told apart")
+COMMA_FIX = "separate entries with ';' when numbers have decimal commas ([2; -0,5]), or use decimal points ([2, -0.5])"
+
+
 def split_entries(body: str) -> list[str]:
-    """Entries separated by ';', else ',', else whitespace (so '1 -2 3' is three entries)."""
+    """Entries separated by ';', else ',', else whitespace (so '1 -2 3' is three entries).
+
+    With ';' as the separator a comma is a decimal comma. Otherwise commas must all be alike:
+    '1,2,3' and '1, 2, 3' are three entries, but '2, -0,5' or '0,5 1,5' mix the two uses and are
+    refused rather than guessed.
+    """
     if ";" in body:
         return [p.strip() for p in body.split(";")]
     if "," in body:
-        return [p.strip() for p in body.split(",")]
+        tight = len(_TIGHT_COMMA.findall(body))
+        spaced = len(re.findall(r",\s", body))
+        entries = [p.strip() for p in body.split(",")]
+        # '0 -0,1' could be 0 - 0 and 1, or 0 and -0.1: with a decimal-looking comma, any space is suspect.
+        if tight and (spaced or any(len(e.split()) > 1 for e in entries)):
+            raise AnswerParseError(AMBIGUOUS_COMMAS, fix=COMMA_FIX)
+        return entries
     return body.split()
+
+
+def as_written(value: Any) -> Any:
+    """A YAML flow list as the text the student typed where YAML may have split a number or an
+    entry ([2, -0,5] is two entries or none, not YAML's three; [0; 1] and [0 -1] two, not one); others
+    as YAML read them (quoted items, .nan, nested lists)."""
+    if (isinstance(value, SourceList) and not any(q in value.source for q in "\"'")
+            and (";" in value.source or _TIGHT_COMMA.search(value.source)
+                 or any(isinstance(v, str) and len(v.split()) > 1 for v in value))):
+        return value.source
+    return value
 
 
 def to_array(entries: list[Any], fix: str) -> np.ndarray:

@@ -14,6 +14,7 @@ from i2dl.kinds.read import (
     MAX_DIMS,
     NORMALIZE,
     TOO_LARGE,
+    as_written,
     describe,
     missing,
     show,
@@ -49,6 +50,7 @@ def _dim(entry: Any, i: int) -> int:
 
 def parse_shape(value: Any) -> tuple[int, ...]:
     """A shape from '16x21x21', '16 × 21 × 21', '(16, 21, 21)', '16*21*21', a list, or one int."""
+    value = as_written(value)
     if value is None:
         raise missing()
     if isinstance(value, str):

@@ -8,13 +8,14 @@ import numpy as np
 
 from i2dl.errors import AnswerParseError
 from i2dl.kinds.arrays import ArrayKind
-from i2dl.kinds.read import describe, is_real, missing, split_entries, text_body, to_array
+from i2dl.kinds.read import as_written, describe, is_real, missing, split_entries, text_body, to_array
 
 VECTOR_FIX = "write a vector such as [1, 2, 3] or 1 2 3"
 
 
 def parse_vector(value: Any) -> np.ndarray:
     """A 1-D float array from a YAML list or text such as '[1, 2, 3]', '1 2 3' or '(1; 2; 3)'."""
+    value = as_written(value)
     if value is None:
         raise missing()
     if isinstance(value, str):
