@@ -134,3 +134,27 @@ def test_read_list_refuses_commas_used_both_ways_with_the_reason(text):
 def test_read_list_takes_quoted_decimal_commas_in_a_yaml_list():
     assert parse_answer(as_answer_file('["0,5", "1,5"]'), "vector").tolist() == [0.5, 1.5]
     assert parse_answer(as_answer_file("[2; -0,5]"), "vector").tolist() == [2.0, -0.5]
+
+
+@pytest.mark.parametrize("text, expected, note", [
+    ("15x15x8", (8, 15, 15), "channels last"),  # the 2020 mock key writes H x W x C
+    ("11x11", (1, 11, 11), "single channel"),
+])
+def test_shape_accepts_per_sample_conventions_by_default_and_says_so(text, expected, note):
+    from i2dl.kinds import get
+    from i2dl.spec.rubric import resolve_rubric
+
+    got = parse_answer(text, "shape")
+    credit, feedback = get("shape").compare(got, expected, (0, 0), resolve_rubric("per-blank").arrays)
+    assert credit == 1.0 and note in feedback
+    strict = resolve_rubric({"arrays": {"shape_forms": []}}).arrays
+    assert get("shape").compare(got, expected, (0, 0), strict)[0] == 0.0
+
+
+def test_shape_conventions_apply_only_to_per_sample_shapes():
+    from i2dl.kinds import get
+    from i2dl.spec.rubric import resolve_rubric
+
+    arrays = resolve_rubric("per-blank").arrays
+    assert get("shape").compare((32, 15, 15, 8), (32, 8, 15, 15), (0, 0), arrays)[0] == 0.0  # a batch
+    assert get("shape").compare((15, 8, 15), (8, 15, 15), (0, 0), arrays)[0] == 0.0

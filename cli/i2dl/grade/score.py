@@ -285,8 +285,8 @@ class Grader:
 
     def _judge(self, prob, part, b, got, shown, expected_text, rubric, points, read) -> BlankResult:
         credit, note = compare(got, b, b.expected, rubric, points)
-        if credit >= 1.0:
-            return BlankResult(b.name, b.label, CORRECT, 1.0, shown, expected_text)
+        if credit >= 1.0:  # a note says how an unusual form was read (e.g. a shape channels last)
+            return BlankResult(b.name, b.label, CORRECT, 1.0, shown, expected_text, note)
         best = BlankResult(b.name, b.label, PARTIAL if credit > 0 else WRONG, credit, shown, expected_text, note)
         for alt in b.alternatives:
             c, alt_note = compare(got, b, alt["value"], rubric, points)

@@ -19,6 +19,12 @@ class ArrayScheme(Protocol):
     mode: str
     shape_credit: float
     deduct: float
+    shape_forms: tuple[str, ...] | list[str]
+
+
+#: Other ways a per-sample shape C x H x W is written that graders accept: H x W x C (channels last),
+#: and H x W for a single channel.
+SHAPE_FORMS = ("channels-last", "singleton-dropped")
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,7 @@ class DefaultArrays:
     mode: str = "whole"
     shape_credit: float = 0.5
     deduct: float = 0.5
+    shape_forms: tuple[str, ...] = SHAPE_FORMS
 
 
 WHOLE = DefaultArrays()

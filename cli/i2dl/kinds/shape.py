@@ -71,6 +71,18 @@ def parse_shape(value: Any) -> tuple[int, ...]:
     return tuple(_dim(p, i) for i, p in enumerate(parts, 1))
 
 
+def other_form(got: tuple[int, ...], expected: tuple[int, ...], forms: tuple[str, ...]) -> str:
+    """Which accepted way of writing the per-sample shape `expected` (C, H, W) `got` is, or ''."""
+    if len(expected) != 3:  # only a per-sample C x H x W has these conventions
+        return ""
+    c, h, w = expected
+    if "channels-last" in forms and got == (h, w, c):
+        return f"channels last (H x W x C = {h}x{w}x{c})"
+    if "singleton-dropped" in forms and c == 1 and got == (h, w):
+        return f"the single channel left out ({h}x{w} for 1x{h}x{w})"
+    return ""
+
+
 class ShapeKind(AnswerKind):
     """A shape (n_1, ..., n_k) of positive integers, right only when every dimension is equal."""
 
@@ -92,7 +104,13 @@ class ShapeKind(AnswerKind):
 
     def compare(self, got: Any, expected: Any, tol: tuple[float, float], arrays: ArrayScheme = WHOLE,
                 points: float = 1.0) -> tuple[float, str]:
-        return (1.0, "") if tuple(got) == tuple(expected) else (0.0, "")
+        got, expected = tuple(got), tuple(expected)
+        if got == expected:
+            return 1.0, ""
+        form = other_form(got, expected, tuple(getattr(arrays, "shape_forms", ())))
+        if form:
+            return 1.0, f"read as {form}, which this rubric accepts"
+        return 0.0, ""
 
     def form(self, expected: Any, n_options: int = 0) -> str:
         return "a shape, e.g. 16x21x21"

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from i2dl.errors import NotFoundError, SpecError
+from i2dl.kinds.base import SHAPE_FORMS
 from i2dl.spec.load import builtin_dir, load_document, validation_errors
 from i2dl.spec.model import _Model
 
@@ -29,6 +30,9 @@ class Arrays(_Model):
     mode: Literal["whole", "per-entry", "shape-then-values", "deduct-per-entry"] = "whole"
     shape_credit: float = Field(default=0.5, ge=0, le=1)
     deduct: float = Field(default=0.5, gt=0)
+    # Shape answers: the other conventions accepted for a per-sample C x H x W ([] for exactly as keyed).
+    shape_forms: list[Literal[SHAPE_FORMS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(SHAPE_FORMS))
 
 
 class Penalty(_Model):
