@@ -311,12 +311,20 @@ def test_grade_triviality_guard_all_zero_upstream_earns_no_follow_through(endter
         assert f"no follow-through: your {source} from 3.2" in b.feedback, b.feedback
 
 
-def test_grade_triviality_guard_copied_given_earns_no_follow_through(endterm):
-    """m written as the FC weights w (a given): y = w.w is not credited as follow-through."""
+def test_grade_triviality_guard_credits_a_wrong_value_that_happens_to_equal_a_given(endterm):
+    """m written equal to the FC weights w: y = w.m is still a real dot product, so it is credited;
+    the guard judges the step, not whether a number also appears on the sheet."""
     r = grade(endterm, with_answers(endterm, p3_2={"z": [6, 4, 3], "m": [-1, 3], "y": 10, "L": 64}))
     y = blank_of(r, "3.2", "y")
-    assert y.status == WRONG and "no follow-through: your m from 3.2" in y.feedback
-    assert blank_of(r, "3.2", "L").status == FOLLOW  # L from the student's own (non-trivial) y
+    assert y.status == FOLLOW and "follow-through from 3.2" in y.feedback
+    assert blank_of(r, "3.2", "L").status == FOLLOW
+
+
+def test_grade_triviality_guard_refuses_a_step_that_collapses_to_zero(endterm):
+    """y equal to the target makes L = (y - t)^2 = 0 with nothing computed: no follow-through."""
+    r = grade(endterm, with_answers(endterm, p3_2={"z": [6, 4, 3], "m": [6, 4], "y": 2, "L": 0}))
+    L = blank_of(r, "3.2", "L")
+    assert L.status == WRONG and "makes this step trivial" in L.feedback
 
 
 def test_grade_triviality_guard_ignores_givens_the_step_does_not_use(endterm):

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import stat
-import time
 import tracemalloc
 from pathlib import Path
 from types import SimpleNamespace
@@ -170,13 +169,11 @@ def corpus_run(tmp_path_factory, corpus_exam, corpus_library):
     (subs / os.fsdecode(b"caf\xe9-windows-zip.yaml")).write_text(dump_yaml(_answer_file({}, "cp1252-name")))
     write_exam(corpus_exam, root / "exam")
     before = _hashes(subs)
-    t0 = time.perf_counter()
     results = []
     batch = grade_folder(subs, exam_dir=root / "exam", out=root / "results", engine_name="numpy",
                          library=corpus_library, observe=lambda done, total, r: r and results.append(r))
-    seconds = time.perf_counter() - t0
     return SimpleNamespace(root=root, subs=subs, out=root / "results", batch=batch, before=before,
-                           seconds=seconds, exam=corpus_exam,
+                           exam=corpus_exam,
                            failed={Path(f["file"]).name: f["error"] for f in batch.failed},
                            graded={Path(r.file).name: r for r in results})
 
@@ -214,23 +211,17 @@ def test_corpus_bad_file_message_names_file_and_problem(corpus_run, name):
 
 
 @pytest.mark.parametrize("name", ["alias-bomb.yaml", "deep-nesting.yaml", "deep-nesting.json"])
-def test_corpus_alias_bomb_and_deep_nesting_fail_fast_in_little_memory(corpus_exam, name):
+def test_corpus_alias_bomb_and_deep_nesting_fail_in_little_memory(corpus_exam, name):
+    # The work bound is the memory one (speed lives in `make bench`, not in unit tests).
     grader = Grader(corpus_exam, "numpy")
     tracemalloc.start()
-    t0 = time.perf_counter()
     try:
         with pytest.raises(SubmissionError):
             load_submission(CORPUS / name, grader)
-        seconds = time.perf_counter() - t0
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert seconds < 2.0
     assert peak < 20 * 1024 * 1024
-
-
-def test_corpus_batch_is_graded_quickly(corpus_run):
-    assert corpus_run.seconds < 30
 
 
 # ---------------------------------------------------------------------------- bad answers: graded, stated

@@ -112,7 +112,7 @@ def test_weight_decay_step_options_differ_by_more_than_three_decimals_can_blur(n
         v = make_variant(bq, seed, np_engine)
         seen.add((v.params["lam"], v.params["lr"], v.params["w"]))
         values = sorted(float(o) for o in v.options)
-        assert min(b - a for a, b in zip(values, values[1:])) >= OPTION_GAP
+        assert min(b - a for a, b in zip(values, values[1:], strict=False)) >= OPTION_GAP
     assert (0.01, 0.1, 0.5) not in seen
     assert len(seen) >= 20
 

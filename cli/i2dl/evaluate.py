@@ -51,6 +51,34 @@ class Graph:
     order: list[str]
     deps: dict[str, frozenset[str]] = field(default_factory=dict)
 
+    @property
+    def grad_nodes(self) -> dict[str, tuple[str, str]]:
+        """Nodes that are exactly grad(out, wrt), as {node: (out, wrt)}: a student's answer to one is
+        their own dout/dwrt, which later gradients through `wrt` take as their upstream."""
+        if "_grad_nodes" not in self.__dict__:
+            self.__dict__["_grad_nodes"] = {
+                n: (p.node.args[0].id, p.node.args[1].id) for n, p in self.nodes.items()
+                if isinstance(p.node, Call) and p.node.fn == "grad" and len(p.node.args) == 2
+                and not p.node.kwargs and all(isinstance(a, Name) for a in p.node.args)}
+        return self.__dict__["_grad_nodes"]
+
+    def grad_calls(self, name: str) -> set[tuple[str, str]]:
+        """The (out, wrt) of every grad(out, wrt, ...) call in node `name`'s expression."""
+        found: set[tuple[str, str]] = set()
+        stack: list[Any] = [self.nodes[name].node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, Call):
+                if n.fn == "grad" and len(n.args) >= 2 and all(isinstance(a, Name) for a in n.args[:2]):
+                    found.add((n.args[0].id, n.args[1].id))
+                stack.extend(n.args)
+                stack.extend(v for _, v in n.kwargs)
+            elif isinstance(n, Seq):
+                stack.extend(n.items)
+            elif isinstance(n, Dict):
+                stack.extend(v for _, v in n.items)
+        return found
+
     def depends_on(self, name: str, wrt: str) -> bool:
         """True when node `name` reads `wrt`, directly or through other nodes."""
         seen: set[str] = set()
@@ -225,6 +253,16 @@ class Evaluator:
         tape.append(_Entry(fn, bound, bound_ids, value, out_id))
         return value, out_id
 
+    def _given_gradients(self, out: str, ids: dict[str, int], env: Mapping[str, Any]) -> dict[int, np.ndarray]:
+        """{tape id of u: the overridden value of a node grad(out, u)} for the u on this tape."""
+        given: dict[int, np.ndarray] = {}
+        for node, (o, u) in self.graph.grad_nodes.items():
+            if o == out and node in self.overrides and u in ids:
+                value = np.asarray(self.overrides[node], dtype=float)
+                if value.shape == np.shape(env[u]):  # a wrong-shaped answer cannot stand in
+                    given[ids[u]] = value
+        return given
+
     # -- grad(out, wrt, upstream)
 
     def _grad(self, node: Call, ids, tape, where: str | None) -> Any:
@@ -280,8 +318,12 @@ class Evaluator:
                                 f"'{out}' of shape {np.shape(out_value)}", where=where) from None
         grads: dict[int, Any] = {ids[out]: seed}
         names_of = {i: n for n, i in ids.items()}
+        # A student's own d(out)/du (an overridden grad(out, u) node) replaces the chain above u: the
+        # later gradient is the one they would compute from it (follow-through through gradients).
+        given = {} if upstream is not None else self._given_gradients(out, ids, sub.env)
         for entry in reversed(tape):
-            g = grads.pop(entry.out_id, None)
+            g = given.get(entry.out_id, grads.pop(entry.out_id, None))
+            grads.pop(entry.out_id, None)
             if g is None:
                 continue
             if trace is not None and entry.out_id in names_of:
@@ -300,7 +342,7 @@ class Evaluator:
                     continue
                 contrib = np.asarray(parts[arg], dtype=float)
                 grads[aid] = grads[aid] + contrib if aid in grads else contrib
-        result = grads.get(0)
+        result = given.get(0, grads.get(0))
         if trace is not None:
             trace[wrt] = _plain(result) if result is not None else None
         if result is None:

@@ -140,22 +140,30 @@ def compare(got: Any, b: Blank, expected: Any, rubric: Rubric, points: float) ->
     return kinds.get(b.kind).compare(got, expected, (b.tol_abs, b.tol_rel), rubric.arrays, points)
 
 
-def _trivial(v: Any, givens: list[Any]) -> bool:
-    """An upstream value that makes later work trivial: all zeros, or a copy of a given number."""
+def _zeros(v: Any) -> bool:
     try:
         a = np.asarray(v, dtype=float)
     except (TypeError, ValueError):
         return False
-    if a.size and np.all(a == 0):
-        return True
-    for g in givens:
-        try:
-            ga = np.asarray(g, dtype=float)
-        except (TypeError, ValueError):
-            continue
-        if ga.size and approx_equal(ga, a, tol_abs=1e-8, tol_rel=1e-5):
-            return True
-    return False
+    return bool(a.size) and bool(np.all(a == 0))
+
+
+def _trivial_step(wrong: dict[str, Any], redo: Any, key: Any, key_values: dict[str, Any]) -> list[str]:
+    """The wrong inputs that make this step trivial (judged on the step, not on coincidences).
+
+    Trivial: an input that is all zeros, a result that collapses to zeros where the key does not,
+    or a result that passes one of the inputs through unchanged where the key's step does not.
+    """
+    if _zeros(redo) and not _zeros(key):
+        return sorted(wrong)
+    zeros = sorted(n for n, v in wrong.items() if _zeros(v))
+    if zeros:
+        return zeros
+    for n, v in wrong.items():
+        passed = np.shape(v) == np.shape(redo) and approx_equal(redo, v, tol_abs=1e-9, tol_rel=1e-9)
+        if passed and not approx_equal(key, key_values.get(n), tol_abs=1e-9, tol_rel=1e-9):
+            return sorted(wrong)
+    return []
 
 
 # ---------------------------------------------------------------------------- grading
@@ -303,7 +311,9 @@ class Grader:
                                    f"{alt_note} (compared with the accepted variant '{alt['name']}')")
         if best.credit < 1.0 and rubric.follow_through > 0 and prob.kind == "spec":
             ft = self.follow_through(prob, b, got, read, rubric, points)
-            if ft is not None and ft.credit > best.credit:
+            # More credit, or a named mistake on the student's own values where the key's named none.
+            if ft is not None and (ft.credit > best.credit or (ft.credit == best.credit and ft.alternative
+                                                               and not best.alternative)):
                 ft.read = shown
                 return ft
             if ft is not None and ft.feedback and ft.feedback not in best.feedback:
@@ -331,16 +341,14 @@ class Grader:
         if not wrong:
             return None
         try:
-            redo = self._recompute(prob, graph, b, {n: read[n] for n in inputs}, ancestors)
+            redo, ev = self._recompute(prob, graph, b, {n: read[n] for n in inputs}, ancestors)
         except (I2dlError, ValueError, TypeError, IndexError, ArithmeticError, MemoryError):
             return None
         credit, note = compare(got, b, redo, rubric, points)
         if credit <= 0:
-            return None
-        # Only the givens this blank is computed from: a wrong y that happens to equal an unrelated
-        # kernel size is not a copy of a given.
-        givens = [v for k, v in prob.params.items() if k in ancestors]
-        trivial = sorted(n for n, v in wrong.items() if _trivial(v, givens))
+            ev.env[b.name] = redo  # a mistake such as "-dLdw" means the sign of the student's own dLdw
+            return self._own_mistake(prob, compiled, b, got, ev, wrong, rubric, points)
+        trivial = _trivial_step(wrong, redo, b.expected, prob.values)
         if trivial:
             return BlankResult(b.name, b.label, WRONG, 0.0, "", fmt_value(b.expected),
                                f"no follow-through: your {', '.join(trivial)} from "
@@ -351,12 +359,54 @@ class Grader:
                            f"{', '.join(sorted(wrong))} (expected from it: {fmt_value(redo)})"
                            + (f"; {note}" if note else ""))
 
+    def _own_mistake(self, prob: ProblemInstance, compiled, b: Blank, got: Any, ev, wrong: dict[str, Any],
+                     rubric: Rubric, points: float) -> BlankResult | None:
+        """A named mistake made on the student's own upstream values (a flipped kernel on their own z)."""
+        answer = next((a for p in compiled.spec.parts for a in p.answers if a.name == b.name), None)
+        graph = compiled.graph
+        for alt in answer.alternatives if answer is not None else []:
+            parsed = compiled.alternatives.get((b.name, alt.name))
+            cond = compiled.alternatives.get((b.name, alt.name + "?when"))
+            if parsed is None:
+                continue
+            try:
+                self._fill(ev, graph, set(parsed.names) | (set(cond.names) if cond is not None else set()))
+                if cond is not None and not bool(np.all(ev.eval(cond.node))):
+                    continue
+                value = kinds.get(b.kind).coerce(ev.eval(parsed.node))
+            except (I2dlError, ValueError, TypeError, IndexError, ArithmeticError, MemoryError):
+                continue
+            if compare(got, b, value, rubric, points)[0] >= 1.0:
+                parts = ", ".join(self._parts_of(prob, wrong))
+                text = f"{self.alt_feedback(prob, alt.feedback)} (applied to your own {', '.join(sorted(wrong))} from {parts})"
+                if alt.credit > 0:
+                    return BlankResult(b.name, b.label, ALTERNATIVE, rubric.follow_through * alt.credit, "",
+                                       fmt_value(b.expected), text, alt.name)
+                return BlankResult(b.name, b.label, WRONG, 0.0, "", fmt_value(b.expected), text, alt.name)
+        return None
+
+    @staticmethod
+    def _fill(ev, graph, names: set[str]) -> None:
+        """Evaluate, in graph order, the nodes `names` need that `ev` does not hold yet."""
+        needed = set()
+        stack = [n for n in names if n in graph.nodes]
+        while stack:
+            n = stack.pop()
+            if n in needed or n in ev.env:
+                continue
+            needed.add(n)
+            stack.extend(d for d in graph.deps.get(n, ()) if d in graph.nodes)
+        for n in graph.order:
+            if n in needed:
+                ev.eval_node(n)
+
     def _parts_of(self, prob: ProblemInstance, names) -> list[str]:
         return sorted({self.node_part.get((prob.number, n), n) for n in names})
 
     def _recompute(self, prob: ProblemInstance, graph, b: Blank, overrides: dict[str, Any],
-                   ancestors: set[str]) -> Any:
-        """The blank's value from the student's own upstream answers: only its ancestors are evaluated."""
+                   ancestors: set[str]) -> tuple[Any, Any]:
+        """The blank's value from the student's own upstream answers (only its ancestors are evaluated),
+        and the evaluator holding them."""
         from i2dl.evaluate import Evaluator
 
         env = {**prob.params, **overrides}
@@ -366,14 +416,18 @@ class Grader:
                 break
             if name in ancestors and name not in env:
                 ev.eval_node(name)
-        return kinds.get(b.kind).coerce(ev.eval(graph.nodes[b.name].node))
+        return kinds.get(b.kind).coerce(ev.eval(graph.nodes[b.name].node)), ev
 
 
 def _upstream(graph, name: str, read: dict[str, Any]) -> tuple[set[str], set[str]]:
-    """(the answered nodes `name` reads with no other answered node between, all its ancestors)."""
+    """(the answered nodes `name` reads with no other answered node between, all its ancestors).
+
+    Gradients count too: for grad(L, w) in the blank (or in an unanswered node it reads), an answered
+    grad(L, u) with u between w and L is an input, the student's own dL/du.
+    """
     inputs: set[str] = set()
     ancestors: set[str] = set()
-    seen_open: set[str] = set()  # reached on a path without an answered node
+    seen_open: set[str] = {name}  # reached on a path without an answered node
     seen: set[str] = set()
     stack = [(name, True)]
     while stack:
@@ -387,6 +441,18 @@ def _upstream(graph, name: str, read: dict[str, Any]) -> tuple[set[str], set[str
                 continue
             (seen_open if child_open else seen).add(d)
             stack.append((d, child_open))
+    for n in seen_open & set(graph.nodes):
+        for out, wrt in graph.grad_calls(n):
+            for node, (o, u) in graph.grad_nodes.items():
+                if node != name and node in read and o == out and (u == wrt or graph.depends_on(u, wrt)):
+                    inputs.add(node)
+                    ancestors.add(node)
+            # Backward, every answered value between wrt and out counts (out's own value does not):
+            # dL/dw is computed at the student's yhat even when their L hides it.
+            for node in read:
+                if node not in (name, out) and graph.depends_on(node, wrt) and graph.depends_on(out, node):
+                    inputs.add(node)
+                    ancestors.add(node)
     return inputs, ancestors
 
 

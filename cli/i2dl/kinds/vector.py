@@ -8,7 +8,15 @@ import numpy as np
 
 from i2dl.errors import AnswerParseError
 from i2dl.kinds.arrays import ArrayKind
-from i2dl.kinds.read import as_written, describe, is_real, missing, split_entries, text_body, to_array
+from i2dl.kinds.read import (
+    as_written,
+    describe,
+    is_real,
+    missing,
+    split_entries,
+    text_body,
+    to_array,
+)
 
 VECTOR_FIX = "write a vector such as [1, 2, 3] or 1 2 3"
 
