@@ -68,6 +68,7 @@ class AlternativeData(_Model):
     value: Encoded
     credit: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
     feedback: str
+    component: bool = Field(default=False, description="a term of the answer, credited alone or as a summed term")
 
 
 class BlankData(_Model):
@@ -219,7 +220,9 @@ def key_view(data: dict[str, Any]) -> list[Any]:
         return {k: d.get(k) for k in keys}
 
     def blank(b: dict[str, Any]) -> dict[str, Any]:
-        alts = [pick(a, ("name", "value", "credit")) for a in _dicts(b.get("alternatives"))]
+        # A component flag is part of the key, but only where set: older exams keep their digests.
+        alts = [pick(a, ("name", "value", "credit")) | ({"component": True} if a.get("component") else {})
+                for a in _dicts(b.get("alternatives"))]
         return pick(b, ("name", "kind", "expected", "tol_abs", "tol_rel", "points", "options")) | {"alternatives": alts}
 
     def part(p: dict[str, Any]) -> dict[str, Any]:

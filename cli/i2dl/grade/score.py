@@ -12,7 +12,9 @@ from i2dl import kinds
 from i2dl.errors import AnswerParseError, I2dlError, SubmissionError
 from i2dl.io import has_lone_surrogate, printable
 from i2dl.kinds import MissingAnswer, approx_equal, parse_answer
-from i2dl.render import fmt_value, render_template
+from i2dl.kinds.approx import within
+from i2dl.kinds.read import additive_terms
+from i2dl.render import fmt_number, fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
 from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
 
@@ -138,6 +140,35 @@ def read_submission(data: Any, file: str, exam_id: str) -> Submission:
 def compare(got: Any, b: Blank, expected: Any, rubric: Rubric, points: float) -> tuple[float, str]:
     """Credit in [0, 1] of a read value against an expected value, and a note when partial."""
     return kinds.get(b.kind).compare(got, expected, (b.tol_abs, b.tol_rel), rubric.arrays, points)
+
+
+def _component_credit(components: list[dict[str, Any]], got: Any, raw: Any, b: Blank) -> tuple[float, str]:
+    """The shares of the components found among the terms the student summed (or equal to their value).
+
+    Each term serves one component; when every component is found but the total is still wrong, an
+    extra term is there, and it costs as much as the smallest component.
+    """
+    terms = additive_terms(raw) if isinstance(raw, str) else None
+    if not terms or len(terms) < 2:
+        terms = [float(got)]
+    left = list(terms)
+    found = []
+    for comp in components:
+        for i, t in enumerate(left):
+            if within(np.asarray(t), np.asarray(float(comp["value"])), b.tol_abs, b.tol_rel):
+                found.append(comp)
+                del left[i]
+                break
+    if not found:
+        return 0.0, ""
+    credit = sum(c["credit"] for c in found)
+    if credit >= 1.0:
+        credit = 1.0 - min(c["credit"] for c in components)
+    missing = [c["name"] for c in components if c not in found]
+    note = "; ".join(c["feedback"] for c in found)
+    note += (f"; not found: {', '.join(missing)}" if missing else "") + (
+        f"; a term that is none of them: {', '.join(fmt_number(t) for t in left)}" if left and len(terms) > 1 else "")
+    return credit, note
 
 
 def _zeros(v: Any) -> bool:
@@ -287,16 +318,18 @@ class Grader:
                                f"could not read this answer: {exc.message}")
         read[b.name] = got
         shown = kind.format(got)
-        result = self._judge(prob, part, b, got, shown, expected_text, rubric, points, read)
+        result = self._judge(prob, part, b, got, shown, expected_text, rubric, points, read, raw)
         result.value = got
         return result
 
-    def _judge(self, prob, part, b, got, shown, expected_text, rubric, points, read) -> BlankResult:
+    def _judge(self, prob, part, b, got, shown, expected_text, rubric, points, read, raw=None) -> BlankResult:
         credit, note = compare(got, b, b.expected, rubric, points)
         if credit >= 1.0:  # a note says how an unusual form was read (e.g. a shape channels last)
             return BlankResult(b.name, b.label, CORRECT, 1.0, shown, expected_text, note)
         best = BlankResult(b.name, b.label, PARTIAL if credit > 0 else WRONG, credit, shown, expected_text, note)
         for alt in b.alternatives:
+            if alt.get("component"):
+                continue  # terms of the answer: credited together below
             c, alt_note = compare(got, b, alt["value"], rubric, points)
             if c >= 1.0:
                 status = ALTERNATIVE if alt["credit"] > 0 else WRONG
@@ -309,6 +342,13 @@ class Grader:
             if c > 0 and alt["credit"] > 0 and c * alt["credit"] > best.credit:
                 best = BlankResult(b.name, b.label, PARTIAL, c * alt["credit"], shown, expected_text,
                                    f"{alt_note} (compared with the accepted variant '{alt['name']}')")
+        components = [a for a in b.alternatives if a.get("component")]
+        if components and best.credit < 1.0:
+            credit, note = _component_credit(components, got, raw, b)
+            if credit > best.credit:
+                mistake = f"; {best.feedback}" if best.alternative and best.feedback else ""
+                best = BlankResult(b.name, b.label, PARTIAL, credit, shown, expected_text, note + mistake,
+                                   best.alternative)
         if best.credit < 1.0 and rubric.follow_through > 0 and prob.kind == "spec":
             ft = self.follow_through(prob, b, got, read, rubric, points)
             # More credit, or a named mistake on the student's own values where the key's named none.

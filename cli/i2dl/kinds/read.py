@@ -219,6 +219,18 @@ class _Parser:
             raise self.after_value(tok)
         return value
 
+    def terms(self) -> list[float]:
+        """The signed values of the top-level terms of the whole text: '3*3*16 + 16' -> [144, 16]."""
+        values = [self.term()]
+        while self.at_op("+", "-"):
+            op = self.take().text
+            term = self.term()
+            values.append(term if op == "+" else -term)
+        tok = self.peek()
+        if tok.kind != "end":
+            raise self.after_value(tok)
+        return values
+
     def expr(self) -> float:
         value = self.term()
         while self.at_op("+", "-"):
@@ -331,6 +343,19 @@ def _number_from_text(text: str) -> float:
     except _Reject as exc:
         raise AnswerParseError(f"could not read {show(stripped)} as a number: {exc}",
                                fix=NUMBER_FIX) from None
+
+
+def additive_terms(text: str) -> list[float] | None:
+    """The values of the terms a student summed ('512x10 + 10' -> [5120, 10]); None if not readable."""
+    if not isinstance(text, str) or len(text) > MAX_EXPR_CHARS:
+        return None
+    norm = _PRODUCT_X.sub(lambda m: m.group(1) + "*", text.strip().translate(NORMALIZE))
+    if _GROUPED.search(norm) or any(_THOUSANDS.fullmatch(m.group()) for m in _COMMA_NUMBER.finditer(norm)):
+        return None
+    try:
+        return [_in_range(t) for t in _Parser(_tokenize(_TIGHT_COMMA.sub(".", norm))).terms()]
+    except _Reject:
+        return None
 
 
 def parse_number(value: Any) -> float:

@@ -558,6 +558,13 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
                 alts.append({"name": alt.name, "value": v, "credit": alt.credit,
                              "feedback": render_template(alt.feedback, lambda e, _f=full: _f.eval(parse(e).node),
                                                          style="text")})
+            for comp in ans.components:
+                v = _as_kind(full.eval(compiled.alternatives[(ans.name, "component:" + comp.name)].node),
+                             ans.kind, ans.name, compiled.where[ans.name])
+                text = comp.feedback or f"the {comp.name} term is right"
+                alts.append({"name": comp.name, "value": v, "credit": comp.credit, "component": True,
+                             "feedback": render_template(text, lambda e, _f=full: _f.eval(parse(e).node),
+                                                         style="text")})
             n_options = 0
             if ans.kind == "choice":
                 opt = compiled.alternatives.get((ans.name, "?options"))

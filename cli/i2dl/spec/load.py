@@ -227,6 +227,11 @@ def compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) ->
                     cond = parse_at(alt.when, wkey)
                     _check_names(cond, known, locate(path, lines, wkey))
                     alternatives[(ans.name, alt.name + "?when")] = cond
+            for k, comp in enumerate(ans.components):
+                key = ("parts", i, "answers", j, "components", k, "expr")
+                parsed = parse_at(comp.expr, key)
+                _check_names(parsed, known, locate(path, lines, key))
+                alternatives[(ans.name, "component:" + comp.name)] = parsed
             if isinstance(ans.options, str):
                 okey = ("parts", i, "answers", j, "options")
                 cond = parse_at(ans.options, okey)

@@ -112,6 +112,16 @@ class Alternative(_Model):
     when: str | None = None  # an expression: the alternative is offered only where it holds
 
 
+class Component(_Model):
+    """A term of the answer (the weights of a parameter count): found alone or as a term of what the
+    student summed, it earns its share of the blank."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    expr: str
+    credit: float = Field(gt=0, lt=1)
+    feedback: str | None = None
+
+
 class Answer(_Model):
     name: str = Field(pattern=IDENT)
     expr: str
@@ -121,6 +131,15 @@ class Answer(_Model):
     points: float | None = Field(default=None, ge=0)
     options: int | str | None = None  # choice answers: how many letters (an int or an expression)
     alternatives: list[Alternative] = Field(default_factory=list)
+    components: list[Component] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _components_of_numbers(self):
+        if self.components and self.kind != "number":
+            raise ValueError(f"answer '{self.name}': components are terms of a number; this answer is a {self.kind}")
+        if sum(c.credit for c in self.components) > 1 + 1e-9:
+            raise ValueError(f"answer '{self.name}': the components' credits add up to more than 1")
+        return self
 
     @model_validator(mode="after")
     def _choice_needs_options(self):
