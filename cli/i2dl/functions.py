@@ -42,6 +42,9 @@ class Fn:
     inline: bool = False
     #: Reached through the expression syntax (a + b, x[i]), so not listed by `i2dl functions`.
     hidden: bool = False
+    #: For a one-to-one op of one argument: {argument: its value} recovered from an output, so a
+    #: gradient through a student's own output is taken where they are (sigma'(logit(p)) = p(1 - p)).
+    inverse: Callable[[Any], dict[str, Any]] | None = None
 
     @property
     def latex(self) -> str:
@@ -96,7 +99,8 @@ QUIET_CATEGORIES = ("arithmetic", "logic", "arrays", "checks")
 
 
 def register(category: str, *, vjp: Callable | None = None, name: str | None = None, tex: str | None = None,
-             quiet: bool | None = None, inline: bool = False, hidden: bool = False):
+             quiet: bool | None = None, inline: bool = False, hidden: bool = False,
+             inverse: Callable[[Any], dict[str, Any]] | None = None):
     """Add a function to the whitelist; its Python signature is its expression signature."""
 
     def deco(f: Callable) -> Callable:
@@ -115,7 +119,7 @@ def register(category: str, *, vjp: Callable | None = None, name: str | None = N
         FUNCTIONS[fname] = Fn(fname, f, names, defaults, (f.__doc__ or "").strip().splitlines()[0]
                               if f.__doc__ else "", category, vjp, needs_engine, tex=tex,
                               quiet=category in QUIET_CATEGORIES if quiet is None else quiet,
-                              inline=inline, hidden=hidden)
+                              inline=inline, hidden=hidden, inverse=inverse)
         return f
 
     return deco
@@ -819,6 +823,31 @@ def linear(E, x, w, b=None, convention="xW"):
     return E.linear(x, w, b, convention)
 
 
+def _logit(y: Any) -> Any:
+    a = np.asarray(y, dtype=float)
+    if not np.all((a > 0) & (a < 1)):
+        raise ValueError("logit needs values in (0, 1)")
+    return np.log(a / (1 - a))
+
+
+def _atanh(y: Any) -> Any:
+    a = np.asarray(y, dtype=float)
+    if not np.all(np.abs(a) < 1):
+        raise ValueError("atanh needs values in (-1, 1)")
+    return np.arctanh(a)
+
+
+def _log_probs(y: Any) -> Any:
+    a = np.asarray(y, dtype=float)
+    if not np.all(a > 0):
+        raise ValueError("the logits of probabilities need positive values")
+    return np.log(a)  # softmax(log p) = p for probabilities that sum to 1
+
+
+#: Inverse maps named by the activation records.
+INVERSES: dict[str, Callable[[Any], Any]] = {"logit": _logit, "atanh": _atanh}
+
+
 def _activation(act: Activation) -> None:
     """Register act.name(x[, alpha]) and act.name_grad(x[, alpha]) over the engine's kernels."""
     name = act.name
@@ -856,7 +885,8 @@ def _activation(act: Activation) -> None:
 
     f.__doc__ = f"{name}(x), elementwise"
     df.__doc__ = f"{name}'(x), elementwise derivative"
-    register("activations", vjp=fv, name=name, tex=act.tex)(f)
+    inverse = None if act.inverse is None else (lambda y, _inv=act.inverse: {"x": INVERSES[_inv](y)})
+    register("activations", vjp=fv, name=name, tex=act.tex, inverse=inverse)(f)
     register("activations", name=f"{name}_grad")(df)
 
 
@@ -865,13 +895,14 @@ for _act in ACTIVATIONS.values():
 
 
 @register("activations", name="sigma", vjp=lambda E, g, out, x: {"x": _arr(g) * E.sigmoid_grad(x)},
-          tex=ACTIVATIONS["sigmoid"].tex)
+          tex=ACTIVATIONS["sigmoid"].tex, inverse=lambda y: {"x": _logit(y)})
 def sigma(E, x):
     """the sigmoid 1 / (1 + e^-x)"""
     return _num(E.sigmoid(x))
 
 
-@register("activations", vjp=lambda E, g, out, x, axis=-1: {"x": E.softmax_grad(x, g, axis)})
+@register("activations", vjp=lambda E, g, out, x, axis=-1: {"x": E.softmax_grad(x, g, axis)},
+          inverse=lambda y: {"x": _log_probs(y)})
 def softmax(E, x, axis=-1):
     """e^x_i / sum_j e^x_j"""
     return E.softmax(x, axis)

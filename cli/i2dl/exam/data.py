@@ -103,6 +103,8 @@ class _PartBase(_Model):
     blanks: list[BlankData] = Field(min_length=1)
     given: list[str]
     rubric: str | dict[str, Any] | None
+    fallback: dict[str, Encoded] = Field(default_factory=dict, description=(
+        "values offered for earlier answers, by answer name (the sheet says: if unsure, continue with it)"))
 
 
 class PartData(_PartBase):
@@ -227,6 +229,8 @@ def key_view(data: dict[str, Any]) -> list[Any]:
 
     def part(p: dict[str, Any]) -> dict[str, Any]:
         out = pick(p, ("number", "points", "rubric")) | {"blanks": [blank(b) for b in _dicts(p.get("blanks"))]}
+        if p.get("fallback"):  # graded against, so part of the key; absent where none is offered
+            out["fallback"] = p["fallback"]
         if own:
             out["options"] = [pick(o, ("letter", "correct")) for o in _dicts(p.get("options"))]
         return out

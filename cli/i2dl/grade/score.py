@@ -358,7 +358,39 @@ class Grader:
                 return ft
             if ft is not None and ft.feedback and ft.feedback not in best.feedback:
                 best.feedback = "; ".join(f for f in (best.feedback, ft.feedback) if f)
+        if best.credit < 1.0 and part.fallback and prob.kind == "spec":
+            fb = self.fallback_credit(prob, part, b, got, read, rubric, points)
+            if fb is not None and fb.credit > best.credit:
+                fb.read = shown
+                return fb
         return best
+
+    def fallback_credit(self, prob: ProblemInstance, part: PartInstance, b: Blank, got: Any,
+                        read: dict[str, Any], rubric: Rubric, points: float) -> BlankResult | None:
+        """Full credit for a value right for the value the part offered to continue with."""
+        try:
+            graph = self.compiled(prob).graph
+        except I2dlError:
+            return None
+        offered = {n: v for n, v in part.fallback.items() if b.name in graph.nodes and graph.depends_on(b.name, n)}
+        if not offered:
+            return None
+        inputs, ancestors = _upstream(graph, b.name, {**read, **offered})
+        overrides = {n: read[n] for n in inputs if n in read and n not in offered} | offered
+        try:
+            redo, _ = self._recompute(prob, graph, b, overrides, ancestors | set(offered))
+        except (I2dlError, ValueError, TypeError, IndexError, ArithmeticError, MemoryError):
+            return None
+        credit, note = compare(got, b, redo, rubric, points)
+        if credit <= 0:
+            return None
+        said = ", ".join(f"{self._label(prob, n)} = {fmt_value(v)}" for n, v in offered.items())
+        return BlankResult(b.name, b.label, FOLLOW, credit, "", fmt_value(b.expected),
+                           f"right for the offered {said}, which this part says to continue with"
+                           + (f"; {note}" if note else ""))
+
+    def _label(self, prob: ProblemInstance, name: str) -> str:
+        return next((b.label for part in prob.parts for b in part.blanks if b.name == name), name)
 
     def follow_through(self, prob: ProblemInstance, b: Blank, got: Any, read: dict[str, Any], rubric: Rubric,
                        points: float) -> BlankResult | None:

@@ -45,6 +45,8 @@ class Activation:
     chain_factor: str | None = None
     #: Default of the parameter alpha; None when the function takes none.
     alpha: float | None = None
+    #: x from y = f(x) where f is one-to-one ("logit"), named as in the expression language; None if not.
+    inverse: str | None = None
 
     def factor(self, x: str) -> str:
         """f'(x) in the chain rule, for the LaTeX argument x."""
@@ -65,11 +67,11 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
     Activation("sigmoid", r"\sigma",
                Rule(r"\frac{1}{1 + e^{-X}}", r"\frac{1}{1 + e^{-{xp}}}"),
                Rule(r"\sigma(X)(1 - \sigma(X))", r"{y}(1 - {y})"),
-               r"\sigma({x})(1 - \sigma({x}))"),
+               r"\sigma({x})(1 - \sigma({x}))", inverse="logit"),
     Activation("tanh", r"\tanh",
                Rule(r"\tanh(X)", r"\tanh({x})"),
                Rule(r"1 - \tanh^{2}(X)", r"1 - {yp}^{2}"),
-               r"(1 - \tanh^{2}({x}))"),
+               r"(1 - \tanh^{2}({x}))", inverse="atanh"),
     Activation("elu", r"\operatorname{ELU}",
                Rule(r"X \text{ if } X > 0 \text{ else } \alpha(e^{X} - 1)", "{x}", r"{a}(e^{{x}} - 1)"),
                Rule(r"1 \text{ if } X > 0 \text{ else } \alpha e^{X}", "1", r"{a} e^{{x}}"),

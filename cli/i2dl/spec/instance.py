@@ -19,7 +19,8 @@ from i2dl.errors import (
 )
 from i2dl.evaluate import Evaluator
 from i2dl.expr import Name, parse
-from i2dl.render import fmt_number, render_template
+from i2dl.kinds import approx_equal
+from i2dl.render import fmt_number, fmt_value, render_template
 from i2dl.spec import model as m
 from i2dl.spec.load import CompiledSpec, SpecSource, compile_spec
 
@@ -60,6 +61,7 @@ class PartInstance:
     given: list[str] = field(default_factory=list)
     rubric: Any = None
     options: list[McqOption] = field(default_factory=list)  # multiple choice only, in the order shown
+    fallback: dict[str, Any] = field(default_factory=dict)  # values offered for earlier answers, by name
 
 
 @dataclass
@@ -414,7 +416,17 @@ def check_constraints(compiled: CompiledSpec, env: dict[str, Any], engine) -> st
         ok = ev.eval(parsed.node, where)
         if not bool(np.all(ok)):
             return why
+    for (_, name), parsed in compiled.fallbacks.items():
+        tol = _answer_tol(compiled, name)
+        if approx_equal(ev.eval(parsed.node), env[name], tol_abs=tol.abs, tol_rel=tol.rel):
+            return f"the value offered for {name} would be right (it must differ from the key)"
     return None
+
+
+def _answer_tol(compiled: CompiledSpec, name: str) -> m.Tolerance:
+    """The tolerance answer `name` is graded with."""
+    ans = next(a for p in compiled.spec.parts for a in p.answers if a.name == name)
+    return ans.tol or m.Tolerance(**dict(zip(("abs", "rel"), kinds.get(ans.kind).tol, strict=True)))
 
 
 def sample_leaves(compiled: CompiledSpec, rng: np.random.Generator, pins: dict[str, Any]) -> dict[str, Any]:
@@ -543,7 +555,7 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
         for ans in part.answers:
             expected = _as_kind(values[ans.name], ans.kind, ans.name, compiled.where[ans.name])
             values[ans.name] = expected
-            tol = ans.tol or m.Tolerance(**dict(zip(("abs", "rel"), kinds.get(ans.kind).tol, strict=True)))
+            tol = _answer_tol(compiled, ans.name)
             full = Evaluator(engine, values, compiled.graph)
             alts = []
             for alt in ans.alternatives:
@@ -575,8 +587,14 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
                                     where=compiled.where[ans.name], fix="raise 'options' or fix the expression")
             blanks.append(Blank(ans.name, ans.kind, ans.label or ans.name, expected, tol.abs, tol.rel,
                                 None if ans.points is None else ans.points * scale, alts, n_options))
-        parts.append(PartInstance(f"{number}.{i + 1}", part.id, render_template(part.text, ev).strip(),
-                                  part_points[i], blanks, list(part.given), part.rubric))
+        fallback = {n: _as_kind(tmpl_eval.eval(p.node), _answer_kind(spec, n), n, compiled.where[n])
+                    for (pid, n), p in compiled.fallbacks.items() if pid == part.id}
+        text = render_template(part.text, ev).strip() + "".join(
+            f" If you are unsure of your {_answer_label(spec, n)}, continue with {_answer_label(spec, n)} = "
+            f"${fmt_value(v, 'math')}$."
+            for n, v in fallback.items())
+        parts.append(PartInstance(f"{number}.{i + 1}", part.id, text, part_points[i], blanks, list(part.given),
+                                  part.rubric, fallback=fallback))
     inst = ProblemInstance(
         number=number, spec_id=spec.id, title=spec.title, topic=spec.topic,
         statement=render_template(spec.statement, ev).strip(), seed=seed,
@@ -584,6 +602,14 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
         points=sum(p.points for p in parts), warnings=warnings, tries=tries, spec=compiled.source)
     inst._compiled = compiled  # the very object it was sampled with: explaining the key compiles nothing again
     return inst
+
+
+def _answer_kind(spec: m.Spec, name: str) -> str:
+    return next(a.kind for p in spec.parts for a in p.answers if a.name == name)
+
+
+def _answer_label(spec: m.Spec, name: str) -> str:
+    return next(a.label or a.name for p in spec.parts for a in p.answers if a.name == name)
 
 
 def split_points(weights: list[float], total: float | None) -> list[float]:
@@ -659,8 +685,11 @@ def _part_data(part: PartInstance) -> dict[str, Any]:
     blanks = [{**asdict(b), "expected": kinds.get(b.kind).to_data(b.expected),
                "alternatives": [{**a, "value": kinds.get(b.kind).to_data(a["value"])} for a in b.alternatives]}
               for b in part.blanks]
-    return {"number": part.number, "id": part.id, "text": part.text, "points": part.points, "blanks": blanks,
-            "given": list(part.given), "rubric": part.rubric, "options": [asdict(o) for o in part.options]}
+    out = {"number": part.number, "id": part.id, "text": part.text, "points": part.points, "blanks": blanks,
+           "given": list(part.given), "rubric": part.rubric, "options": [asdict(o) for o in part.options]}
+    if part.fallback:  # written only where offered: other exams keep their bytes
+        out["fallback"] = {k: encode(v) for k, v in part.fallback.items()}
+    return out
 
 
 def from_data(d: dict[str, Any], origin: str = "") -> ProblemInstance:
@@ -673,7 +702,8 @@ def from_data(d: dict[str, Any], origin: str = "") -> ProblemInstance:
             alts = [{**a, "value": kind.from_data(a["value"])} for a in b["alternatives"]]
             blanks.append(Blank(**{**b, "expected": kind.from_data(b["expected"]), "alternatives": alts}))
         options = [McqOption(**o) for o in part["options"]]
-        parts.append(PartInstance(**{**part, "blanks": blanks, "options": options}))
+        fallback = {k: decode(v) for k, v in part.get("fallback", {}).items()}
+        parts.append(PartInstance(**{**part, "blanks": blanks, "options": options, "fallback": fallback}))
     spec = d.get("spec")
     source = None if spec is None else SpecSource(spec["document"], spec["digest"], origin)
     return ProblemInstance(**{**d, "params": {k: decode(v) for k, v in d["params"].items()},

@@ -122,6 +122,7 @@ class CompiledSpec:
     source: SpecSource
     warnings: list[str] = field(default_factory=list)
     param_where: dict[str, str] = field(default_factory=dict)  # 'file:line key.path' of each sampled parameter
+    fallbacks: dict[tuple[str, str], Parsed] = field(default_factory=dict)  # (part id, answer) -> offered value
 
     @property
     def id(self) -> str:
@@ -243,7 +244,24 @@ def compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) ->
         parsed = parse_at(c.expr, key)
         _check_names(parsed, known, locate(path, lines, key))
         constraints.append((parsed, c.why or c.expr, locate(path, lines, key)))
-    return CompiledSpec(spec, path, graph, where, leaves, constraints, alternatives, source, warnings, param_where)
+    fallbacks: dict[tuple[str, str], Parsed] = {}
+    earlier: set[str] = set()
+    for i, part in enumerate(spec.parts):
+        for name, expr in part.fallback.items():
+            key = ("parts", i, "fallback", name)
+            if name not in earlier:
+                raise SpecError(f"fallback '{name}' is not an answer of an earlier part", where=locate(path, lines, key),
+                                fix="offer a value for an answer that an earlier part asks for"
+                                    + (f" (earlier answers: {', '.join(sorted(earlier))})" if earlier else ""))
+            if not any(graph.depends_on(a.name, name) for a in part.answers):
+                raise SpecError(f"no answer of part '{part.id}' uses '{name}', so offering a value for it helps nobody",
+                                where=locate(path, lines, key), fix="move the fallback to the part that uses it")
+            parsed = parse_at(expr, key)
+            _check_names(parsed, set(leaves), locate(path, lines, key))  # from the givens, never from keys
+            fallbacks[(part.id, name)] = parsed
+        earlier |= {a.name for a in part.answers}
+    return CompiledSpec(spec, path, graph, where, leaves, constraints, alternatives, source, warnings, param_where,
+                        fallbacks)
 
 
 def _not_json(v: Any, key: KeyPath = ()) -> tuple[KeyPath, str] | None:

@@ -155,6 +155,8 @@ class Part(_Model):
     given: dict[str, Param] = Field(default_factory=dict)
     answers: list[Answer] = Field(min_length=1)
     rubric: str | dict[str, Any] | None = None
+    # Values offered for earlier answers ("if unsure, continue with p = 0.85"): answer name -> expression.
+    fallback: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("given")
     @classmethod
