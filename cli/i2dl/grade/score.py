@@ -142,6 +142,30 @@ def compare(got: Any, b: Blank, expected: Any, rubric: Rubric, points: float) ->
     return kinds.get(b.kind).compare(got, expected, (b.tol_abs, b.tol_rel), rubric.arrays, points)
 
 
+def _apply_implied(rubric: Rubric, results: list[BlankResult]) -> None:
+    """Raise a blank to its implied credit where the blank that implies it is right."""
+    by_name = {r.name: r for r in results}
+    for rule in rubric.implied:
+        target, source = by_name.get(rule.blank), by_name.get(rule.by)
+        if target is None or source is None or source.credit < 1.0 or target.credit >= rule.credit:
+            continue
+        target.credit = rule.credit
+        target.status = PARTIAL
+        target.feedback = "; ".join(f for f in (target.feedback, f"{rule.credit:g} of it: your {source.label} is "
+                                                                  "right, so this was found though not stated") if f)
+
+
+def _simplified(raw: Any) -> bool:
+    """One number as written: a YAML number, or text that is a single (signed, decimal) literal."""
+    if raw is None or isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return True
+    if not isinstance(raw, str):
+        return True  # lists and other forms are judged by their kind
+    import re
+
+    return re.fullmatch(r"\s*[-+\u2212]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?\s*", raw) is not None
+
+
 def _component_credit(components: list[dict[str, Any]], got: Any, raw: Any, b: Blank) -> tuple[float, str]:
     """The shares of the components found among the terms the student summed (or equal to their value).
 
@@ -291,7 +315,13 @@ class Grader:
         results: list[BlankResult] = []
         for b, w in zip(part.blanks, weights, strict=True):
             results.append(self.grade_blank(prob, part, b, values.get(b.name, None), rubric, w, read))
+        _apply_implied(rubric, results)
         score = _part_score(part, rubric, results, weights, raw)
+        for form in rubric.forms:
+            hit = next((r for r in results if r.name == form.blank), None)
+            if hit is not None and hit.credit > 0 and not _simplified(values.get(form.blank)):
+                score -= form.deduct
+                feedback.append(f"-{form.deduct:g} for {hit.label}: give the value as one number, not an expression")
         for pen in rubric.penalties:
             hits = sum(1 for r in results if r.alternative == pen.mistake)
             if hits:
@@ -570,8 +600,15 @@ def _part_score(part: PartInstance, rubric: Rubric, results: list[BlankResult], 
         return sum(r.credit * w for r, w in zip(results, weights, strict=True))
     if rubric.scheme == "all-or-nothing":
         return part.points if all(r.credit >= 1.0 for r in results) else 0.0
+    if rubric.scheme == "final-or-steps":
+        final = rubric.final or results[-1].name
+        at = next((i for i, r in enumerate(results) if r.name == final), len(results) - 1)
+        if results[at].credit >= 1.0:
+            return part.points
+        return sum(r.credit * w for i, (r, w) in enumerate(zip(results, weights, strict=True)) if i != at)
     if rubric.scheme == "threshold":
-        n_right = sum(1 for r in results if r.credit >= 1.0)
+        # "At least one correct" means right for the key, unless the rubric counts follow-through.
+        n_right = sum(1 for r in results if r.credit >= 1.0 and (rubric.count_follow_through or r.status != FOLLOW))
         # The best threshold met, whatever order the rubric lists them in.
         met = [t.credit for t in rubric.thresholds
                if n_right >= (len(results) if t.correct == "all" else int(t.correct))]

@@ -206,9 +206,18 @@ def compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) ->
     for i, part in enumerate(spec.parts):
         if part.rubric is not None:
             try:
-                resolve_rubric(part.rubric)
+                rubric = resolve_rubric(part.rubric)
             except (SpecError, NotFoundError) as exc:
                 raise SpecError(exc.message, where=locate(path, lines, ("parts", i, "rubric")), fix=exc.fix) from None
+            names = [a.name for a in part.answers]
+            used = [("final", rubric.final)] + [(f"implied.{k}", n) for k, r in enumerate(rubric.implied)
+                                                 for n in (r.blank, r.by)]
+            used += [(f"forms.{k}", f.blank) for k, f in enumerate(rubric.forms)]
+            for key, name in used:
+                if name is not None and name not in names:
+                    raise SpecError(f"the rubric's {key} names '{name}', which is not an answer of part '{part.id}'",
+                                    where=locate(path, lines, ("parts", i, "rubric")),
+                                    fix="answers of this part: " + ", ".join(names))
     ids = [p.id for p in spec.parts]
     for i, pid in enumerate(ids):
         if ids.index(pid) != i:

@@ -42,14 +42,37 @@ class Penalty(_Model):
     deduct: float = Field(gt=0)
 
 
+class Implied(_Model):
+    """Credit for `blank` when the student got `by` right without stating `blank` ("the loss value is
+    right, so the model was found, though not named")."""
+
+    blank: str
+    by: str
+    credit: float = Field(gt=0, le=1)
+
+
+class Form(_Model):
+    """A required form for `blank`: `simplified` means one number, not an expression left to evaluate."""
+
+    blank: str
+    form: Literal["simplified"]
+    deduct: float = Field(gt=0)
+
+
 class Rubric(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
     description: str = ""
-    scheme: Literal["per-blank", "threshold", "all-or-nothing", "per-option"] = "per-blank"
+    scheme: Literal["per-blank", "threshold", "all-or-nothing", "per-option", "final-or-steps"] = "per-blank"
     thresholds: list[Threshold] = Field(default_factory=list)
+    #: threshold: whether a value right only for the student's own earlier answer counts as right
+    count_follow_through: bool = False
+    #: final-or-steps: the blank whose right value earns the whole part (default: the last blank)
+    final: str | None = None
     follow_through: float = Field(default=1.0, ge=0, le=1)
     arrays: Arrays = Field(default_factory=Arrays)
     penalties: list[Penalty] = Field(default_factory=list)
+    implied: list[Implied] = Field(default_factory=list)
+    forms: list[Form] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _thresholds_for_threshold(self):

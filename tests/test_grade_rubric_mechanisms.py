@@ -1,0 +1,72 @@
+"""Rubric mechanisms the course graders' notes use, on the 2024 endterm's numbers (seed 000):
+thresholds that count only right values, final-or-steps, implied credit, a required form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from i2dl.errors import SpecError
+from i2dl.exam import build_exam
+from i2dl.grade.score import Grader, Submission
+from i2dl.spec.load import Library, SpecSource, compile_spec
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def exam():
+    library = Library(extra=[FIXTURES / "specs"])
+    return build_exam("rubric-mechanisms", 0, engine_name="numpy", library=library), library
+
+
+def score(exam, part_id, answers):
+    ex, library = exam
+    number = next(p.number for p in ex.problems[0].parts if p.id == part_id)
+    result = Grader(ex, "numpy", library=library).grade(Submission("s.yaml", "s", "", ex.exam_id, {number: answers}))
+    return next(p for p in result.parts if p.number == number)
+
+
+@pytest.mark.parametrize("answers, points", [
+    ({"conv": 5, "pool": 4, "fc": 4}, 1.0),   # all three
+    ({"conv": 5, "pool": 9, "fc": 9}, 0.5),   # at least one correct
+    ({"conv": 6, "pool": 5, "fc": 5}, 0.0),   # none right; two only follow from the wrong first
+])
+def test_grade_threshold_counts_only_values_right_for_the_key(exam, answers, points):
+    assert score(exam, "dims", answers).score == points
+
+
+@pytest.mark.parametrize("answers, points", [
+    ({"rf_conv": 1, "rf_pool": 1, "rf_f1": 32}, 2.0),  # the final alone earns the whole part
+    ({"rf_conv": 5, "rf_pool": 6, "rf_f1": 30}, 1.0),  # final wrong: 0.5 per right step
+    ({"rf_conv": 5, "rf_pool": 7, "rf_f1": 30}, 0.5),
+])
+def test_grade_final_or_steps_credits_steps_only_when_the_final_is_wrong(exam, answers, points):
+    assert score(exam, "fields", answers).score == points
+
+
+@pytest.mark.parametrize("answers, points, says", [
+    ({"model": "C", "loss": "-log(0.35)"}, 2.0, ""),
+    ({"loss": "-log(0.35)"}, 1.5, "though not stated"),   # the value right, the model not named
+    ({"model": "A", "loss": "-log(0.35)"}, 1.5, "though not stated"),
+    ({"loss": "-log(0.41)"}, 0.0, ""),
+])
+def test_grade_implied_credit_for_a_model_found_through_its_loss(exam, answers, points, says):
+    part = score(exam, "largest-loss", answers)
+    assert part.score == points
+    assert says in part.blanks[0].feedback
+
+
+@pytest.mark.parametrize("answer, points", [("63", 1.0), ("3*3*7", 0.5), ("3x3x7", 0.5), ("64", 0.0)])
+def test_grade_form_simplified_deducts_for_an_unevaluated_expression(exam, answer, points):
+    assert score(exam, "simplify", {"params_total": answer}).score == points
+
+
+def test_spec_rubric_names_only_answers_of_its_part():
+    doc = {"id": "t", "title": "t", "topic": "t", "params": {"a": {"type": "int", "min": 1, "max": 3}},
+           "parts": [{"id": "p", "text": "t", "points": 1, "answers": [{"name": "y", "expr": "a"}],
+                      "rubric": {"use": "per-blank", "implied": [{"blank": "y", "by": "q", "credit": 0.5}]}}]}
+    with pytest.raises(SpecError) as exc:
+        compile_spec(SpecSource(doc, "0" * 64, "t.yaml"))
+    assert "'q'" in str(exc.value) and "answers of this part: y" in exc.value.fix
