@@ -70,3 +70,26 @@ def test_spec_rubric_names_only_answers_of_its_part():
     with pytest.raises(SpecError) as exc:
         compile_spec(SpecSource(doc, "0" * 64, "t.yaml"))
     assert "'q'" in str(exc.value) and "answers of this part: y" in exc.value.fix
+
+
+@pytest.mark.parametrize("answers, points, mistake", [
+    ({"dLdy_formula": "2*(y - y_star)", "dLdy": 8}, 1.0, None),
+    ({"dLdy_formula": "2y - 2y_star", "dLdy": 8}, 0.5, None),        # '2y' is not read: write *
+    ({"dLdy_formula": "2*y - 2*y_star", "dLdy": "2*(6-2)"}, 1.0, None),
+    ({"dLdy_formula": "2*(y_star - y)", "dLdy": -8}, 0.0, "swapped"),
+    ({"dLdy_formula": "2*(y - y_star)", "dLdy": 28}, 0.5, "loss-for-y"),
+    ({"dLdy_formula": "(y - y_star)^2", "dLdy": 8}, 0.5, None),       # the loss, not its derivative
+])
+def test_grade_derivative_formula_and_its_evaluation_earn_half_each(exam, answers, points, mistake):
+    part = score(exam, "loss-derivative", answers)
+    assert part.score == points
+    assert mistake in [b.alternative for b in part.blanks] if mistake else True
+
+
+@pytest.mark.parametrize("answer, points", [
+    ("sigma(x)*(1 - sigma(x))", 1.0),
+    ("exp(-x)/(1 + exp(-x))^2", 0.5),   # equal, but not in terms of the function itself
+    ("sigma(x)", 0.0),
+])
+def test_grade_form_in_terms_of_the_function_itself(exam, answer, points):
+    assert score(exam, "sigmoid-derivative", {"dsig": answer}).score == points

@@ -55,7 +55,7 @@ def _via_answer_file(value: Any) -> Any:
 
 
 def test_registry_names_every_kind_once_in_the_documented_order():
-    assert NAMES == ("number", "vector", "matrix", "shape", "choice", "bool", "text")
+    assert NAMES == ("number", "vector", "matrix", "shape", "choice", "bool", "formula", "text")
     assert all(KINDS[name].name == name for name in NAMES)
 
 
@@ -93,7 +93,7 @@ def test_exam_json_schema_accepts_every_registered_kind_and_no_other():
 
 
 def test_get_unknown_kind_is_a_value_error_listing_the_kinds():
-    with pytest.raises(ValueError, match="number, vector, matrix, shape, choice, bool, text"):
+    with pytest.raises(ValueError, match="number, vector, matrix, shape, choice, bool, formula, text"):
         kinds.get("tensor")
 
 

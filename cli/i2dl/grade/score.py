@@ -13,7 +13,7 @@ from i2dl.errors import AnswerParseError, I2dlError, SubmissionError
 from i2dl.io import has_lone_surrogate, printable
 from i2dl.kinds import MissingAnswer, approx_equal, parse_answer
 from i2dl.kinds.approx import within
-from i2dl.kinds.read import additive_terms
+from i2dl.kinds.read import additive_terms, formula_names
 from i2dl.render import fmt_number, fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
 from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
@@ -153,6 +153,18 @@ def _apply_implied(rubric: Rubric, results: list[BlankResult]) -> None:
         target.status = PARTIAL
         target.feedback = "; ".join(f for f in (target.feedback, f"{rule.credit:g} of it: your {source.label} is "
                                                                   "right, so this was found though not stated") if f)
+
+
+def _form_lacks(form, raw: Any) -> str:
+    """What the written answer lacks of the rubric's required form, or '' when it has it."""
+    if form.form == "simplified":
+        return "" if _simplified(raw) else "give the value as one number, not an expression"
+    try:
+        symbols, calls = formula_names(raw) if isinstance(raw, str) else (set(), set())
+    except AnswerParseError:
+        return ""
+    missing = [n for n in form.of if n not in symbols and n.lower() not in calls]
+    return f"write it in terms of {', '.join(form.of)}" if missing else ""
 
 
 def _simplified(raw: Any) -> bool:
@@ -319,9 +331,12 @@ class Grader:
         score = _part_score(part, rubric, results, weights, raw)
         for form in rubric.forms:
             hit = next((r for r in results if r.name == form.blank), None)
-            if hit is not None and hit.credit > 0 and not _simplified(values.get(form.blank)):
+            if hit is None or hit.credit <= 0:
+                continue
+            lacking = _form_lacks(form, values.get(form.blank))
+            if lacking:
                 score -= form.deduct
-                feedback.append(f"-{form.deduct:g} for {hit.label}: give the value as one number, not an expression")
+                feedback.append(f"-{form.deduct:g} for {hit.label}: {lacking}")
         for pen in rubric.penalties:
             hits = sum(1 for r in results if r.alternative == pen.mistake)
             if hits:

@@ -15,6 +15,7 @@ from i2dl.kinds.approx import approx_equal, within
 from i2dl.kinds.base import AnswerKind, ArrayScheme, plain
 from i2dl.kinds.boolean import BOOL
 from i2dl.kinds.choice import CHOICE
+from i2dl.kinds.formula import FORMULA
 from i2dl.kinds.matrix import MATRIX
 from i2dl.kinds.number import NUMBER
 from i2dl.kinds.read import MissingAnswer, holds_surrogate
@@ -23,7 +24,7 @@ from i2dl.kinds.text import TEXT
 from i2dl.kinds.vector import VECTOR
 
 # The order is the one messages and the docs list the kinds in.
-_ALL: tuple[AnswerKind, ...] = (NUMBER, VECTOR, MATRIX, SHAPE, CHOICE, BOOL, TEXT)
+_ALL: tuple[AnswerKind, ...] = (NUMBER, VECTOR, MATRIX, SHAPE, CHOICE, BOOL, FORMULA, TEXT)
 
 #: every answer kind by name
 KINDS: dict[str, AnswerKind] = {k.name: k for k in _ALL}

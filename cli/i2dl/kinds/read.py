@@ -194,10 +194,11 @@ class _Parser:
     Unary minus binds looser than a power (-2^2 = -4), powers associate to the right.
     """
 
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[_Token], symbols: dict[str, float] | None = None) -> None:
         self.tokens = tokens
         self.i = 0
         self.depth = 0
+        self.symbols = symbols or {}  # a formula's named symbols and their values at one point
 
     def peek(self) -> _Token:
         return self.tokens[self.i]
@@ -281,6 +282,8 @@ class _Parser:
         raise _Reject(f"unexpected {tok.text!r} at position {tok.pos}")
 
     def name(self, tok: _Token) -> float:
+        if tok.text in self.symbols:
+            return self.symbols[tok.text]
         key = tok.text.lower()
         if key in _CONSTANTS:
             return _CONSTANTS[key]
@@ -343,6 +346,39 @@ def _number_from_text(text: str) -> float:
     except _Reject as exc:
         raise AnswerParseError(f"could not read {show(stripped)} as a number: {exc}",
                                fix=NUMBER_FIX) from None
+
+
+# --------------------------------------------------------------------------- formulas in named symbols
+
+FORMULA_FIX = "write a formula in the named symbols with * for products, e.g. 2*(y - t) or sigma(x)*(1 - sigma(x))"
+
+
+def formula_names(text: str) -> tuple[set[str], set[str]]:
+    """(the symbols, the functions called) in a formula's text; AnswerParseError if it cannot be tokenized."""
+    check_len(text, MAX_EXPR_CHARS, "formula")
+    try:
+        tokens = _tokenize(_PRODUCT_X.sub(lambda m: m.group(1) + "*", text.strip().translate(NORMALIZE)))
+    except _Reject as exc:
+        raise AnswerParseError(f"could not read {show(text)} as a formula: {exc}", fix=FORMULA_FIX) from None
+    symbols, calls = set(), set()
+    for tok, nxt in zip(tokens, tokens[1:], strict=False):
+        if tok.kind != "name":
+            continue
+        key = tok.text.lower()
+        if key in _FUNCTIONS and nxt.text == "(":
+            calls.add(key)
+        elif key not in _CONSTANTS:
+            symbols.add(tok.text)
+    return symbols, calls
+
+
+def evaluate_formula(text: str, values: dict[str, float]) -> float:
+    """The formula's value with its symbols set to `values`; AnswerParseError if it has none there."""
+    norm = _PRODUCT_X.sub(lambda m: m.group(1) + "*", text.strip().translate(NORMALIZE))
+    try:
+        return _in_range(_Parser(_tokenize(norm), values).parse())
+    except _Reject as exc:
+        raise AnswerParseError(f"could not evaluate {show(text)}: {exc}", fix=FORMULA_FIX) from None
 
 
 def additive_terms(text: str) -> list[float] | None:

@@ -36,7 +36,9 @@ class TextKind(AnswerKind):
     summary = "free text"
 
     def holds(self, value: Any) -> bool:
-        return isinstance(value, str)
+        from i2dl.kinds.formula import Formula
+
+        return isinstance(value, str) and not isinstance(value, Formula)
 
     def coerce(self, value: Any) -> str:
         return str(value)

@@ -52,11 +52,19 @@ class Implied(_Model):
 
 
 class Form(_Model):
-    """A required form for `blank`: `simplified` means one number, not an expression left to evaluate."""
+    """A required form for `blank`: `simplified` is one number, not an expression left to evaluate;
+    `in-terms-of` is a formula that uses every name of `of` (the function itself: sigma(x)(1 - sigma(x)))."""
 
     blank: str
-    form: Literal["simplified"]
+    form: Literal["simplified", "in-terms-of"]
+    of: list[str] = Field(default_factory=list)
     deduct: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _names_for_in_terms_of(self):
+        if self.form == "in-terms-of" and not self.of:
+            raise ValueError("form 'in-terms-of' needs 'of', the names the formula must use, e.g. of: [sigma]")
+        return self
 
 
 class Rubric(_Model):
