@@ -61,3 +61,4 @@ def test_grade_recognises_a_wrong_direction_update_from_the_students_own_gradien
     answers = {"1.1": {"z": 1.1, "p": 0.75}, "1.2": -0.6, "1.3": -0.48, "1.4": 0.5 + 0.1 * -0.48}
     w = blank(grade(logistic, answers), "w_new")
     assert w.status == WRONG and w.alternative == "wrong-direction" and "your own dLdw" in w.feedback
+

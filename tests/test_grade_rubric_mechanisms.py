@@ -93,3 +93,14 @@ def test_grade_derivative_formula_and_its_evaluation_earn_half_each(exam, answer
 ])
 def test_grade_form_in_terms_of_the_function_itself(exam, answer, points):
     assert score(exam, "sigmoid-derivative", {"dsig": answer}).score == points
+
+
+@pytest.mark.parametrize("answers, y_credit", [
+    ({"zz": [2, 3], "yy": [4, 6]}, 1.0),
+    ({"zz": [2, 5], "yy": [4, 10]}, 1.0),   # entry 1 right for the key, entry 2 right for the own z
+    ({"zz": [2, 5], "yy": [4, 7]}, 0.5),
+    ({"zz": [2, 5], "yy": [5, 7]}, 0.0),
+])
+def test_grade_per_entry_follow_through_judges_each_entry_on_key_or_own_chain(exam, answers, y_credit):
+    part = score(exam, "outputs", answers)
+    assert part.blanks[1].credit == y_credit, part.blanks[1].feedback

@@ -142,6 +142,17 @@ def compare(got: Any, b: Blank, expected: Any, rubric: Rubric, points: float) ->
     return kinds.get(b.kind).compare(got, expected, (b.tol_abs, b.tol_rel), rubric.arrays, points)
 
 
+def _entrywise_best(got: Any, b: Blank, redo: Any, rubric: Rubric) -> Any:
+    """Under per-entry array credit, each entry is judged against the key or the student's own chain,
+    whichever it matches: a vector with one entry carried from a wrong z and one right earns both."""
+    if b.kind not in ("vector", "matrix") or rubric.arrays.mode == "whole":
+        return redo
+    g, e, r = (np.asarray(v, dtype=float) for v in (got, b.expected, redo))
+    if not g.shape == e.shape == r.shape:
+        return redo
+    return np.where(within(g, e, b.tol_abs, b.tol_rel), e, r)
+
+
 def _apply_implied(rubric: Rubric, results: list[BlankResult]) -> None:
     """Raise a blank to its implied credit where the blank that implies it is right."""
     by_name = {r.name: r for r in results}
@@ -461,7 +472,7 @@ class Grader:
             redo, ev = self._recompute(prob, graph, b, {n: read[n] for n in inputs}, ancestors)
         except (I2dlError, ValueError, TypeError, IndexError, ArithmeticError, MemoryError):
             return None
-        credit, note = compare(got, b, redo, rubric, points)
+        credit, note = compare(got, b, _entrywise_best(got, b, redo, rubric), rubric, points)
         if credit <= 0:
             ev.env[b.name] = redo  # a mistake such as "-dLdw" means the sign of the student's own dLdw
             return self._own_mistake(prob, compiled, b, got, ev, wrong, rubric, points)
