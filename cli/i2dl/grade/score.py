@@ -366,7 +366,7 @@ class Grader:
                                "free text: graded by hand")
         try:
             # A choice blank of a spec does not record its options: any letter A to Z is readable.
-            got = parse_answer(raw, b.kind, n_options=b.options or 26)
+            got = parse_answer(raw, b.kind, n_options=b.options or 26, shape=np.shape(b.expected))
         except MissingAnswer:
             return BlankResult(b.name, b.label, MISSING, 0.0, "", expected_text, "no answer given")
         except AnswerParseError as exc:

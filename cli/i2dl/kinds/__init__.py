@@ -54,9 +54,9 @@ def answer_text(value: Any) -> Any:
     return kind.answer_text(value) if kind is not None else plain(value)
 
 
-def parse_answer(value: Any, kind: str, *, n_options: int | None = None) -> Any:
-    """What a student wrote for a blank of `kind`, read; choice needs n_options."""
+def parse_answer(value: Any, kind: str, *, n_options: int | None = None, shape: tuple[int, ...] | None = None) -> Any:
+    """What a student wrote for a blank of `kind`, read; choice needs n_options, `shape` (the key's) helps."""
     if holds_surrogate(value):
         raise AnswerParseError("the answer holds a lone surrogate escape (such as \\ud800), which is not text",
                                fix="retype the answer as plain characters")
-    return get(kind).read(value, n_options=n_options)
+    return get(kind).read(value, n_options=n_options, shape=shape)

@@ -71,8 +71,11 @@ class AnswerKind(ABC):
         """The key value computed by the answer graph, as this kind's type; ValueError/TypeError if it is not one."""
 
     @abstractmethod
-    def read(self, raw: Any, *, n_options: int | None = None) -> Any:
-        """What a student wrote (text, or a YAML scalar or list), as this kind's type; AnswerParseError if unreadable."""
+    def read(self, raw: Any, *, n_options: int | None = None, shape: tuple[int, ...] | None = None) -> Any:
+        """What a student wrote (text, or a YAML scalar or list), as this kind's type; AnswerParseError if unreadable.
+
+        `shape` is the key's shape where it helps to read: '[0,5]' for a one-entry vector is 0.5.
+        """
 
     @abstractmethod
     def compare(self, got: Any, expected: Any, tol: tuple[float, float], arrays: ArrayScheme = WHOLE,

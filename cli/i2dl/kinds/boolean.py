@@ -48,7 +48,7 @@ class BoolKind(AnswerKind):
     def coerce(self, value: Any) -> bool:
         return bool(value)
 
-    def read(self, raw: Any, *, n_options: int | None = None) -> bool:
+    def read(self, raw: Any, *, n_options: int | None = None, shape: tuple[int, ...] | None = None) -> bool:
         return parse_bool(raw)
 
     def compare(self, got: Any, expected: Any, tol: tuple[float, float], arrays: ArrayScheme = WHOLE,

@@ -100,7 +100,7 @@ class ChoiceKind(AnswerKind):
             return frozenset(value.upper())
         return frozenset(str(v).upper() for v in value)
 
-    def read(self, raw: Any, *, n_options: int | None = None) -> frozenset[str]:
+    def read(self, raw: Any, *, n_options: int | None = None, shape: tuple[int, ...] | None = None) -> frozenset[str]:
         if n_options is None:
             raise ValueError("the choice kind reads letters only given n_options, the number of options")
         return parse_choices(raw, n_options)

@@ -97,7 +97,7 @@ class FormulaKind(AnswerKind):
             raise TypeError(f"a formula is text such as '2*(y - t)', got {type(value).__name__}")
         return parse_formula(value)
 
-    def read(self, raw: Any, *, n_options: int | None = None) -> Formula:
+    def read(self, raw: Any, *, n_options: int | None = None, shape: tuple[int, ...] | None = None) -> Formula:
         return parse_formula(raw)
 
     def compare(self, got: Any, expected: Any, tol: tuple[float, float], arrays: ArrayScheme = WHOLE,

@@ -28,15 +28,15 @@ _ROW = re.compile(r"\[([^\[\]]*)\]")
 _ROW_GAP = " \t\r\n,;"
 
 
-def _text_rows(text: str) -> list[list[str]]:
+def _text_rows(text: str, one_entry: bool = False) -> list[list[str]]:
     """Rows of entry texts: '[[1, 2], [3, 4]]', numpy's printout, '1 2; 3 4' or one row a line."""
     body = text_body(text)
     if "[" not in body and "]" not in body:
-        return [split_entries(r) for r in re.split(r"[;\n]", body) if r.strip()]
+        return [split_entries(r, one_entry) for r in re.split(r"[;\n]", body) if r.strip()]
     rows, end = [], 0
     for match in _ROW.finditer(body):
         _check_gap(body[end:match.start()])
-        rows.append(split_entries(unwrap(match.group(1).strip())))
+        rows.append(split_entries(unwrap(match.group(1).strip()), one_entry))
         end = match.end()
     _check_gap(body[end:])
     return rows
@@ -57,7 +57,7 @@ def _entries(n: int) -> str:
     return f"{n} entry" if n == 1 else f"{n} entries"
 
 
-def _list_rows(value: list[Any] | tuple[Any, ...]) -> list[list[Any]]:
+def _list_rows(value: list[Any] | tuple[Any, ...], one_entry: bool = False) -> list[list[Any]]:
     """Rows from a YAML list whose items are lists or row texts."""
     rows: list[list[Any]] = []
     for r, row in enumerate(value, 1):
@@ -65,24 +65,24 @@ def _list_rows(value: list[Any] | tuple[Any, ...]) -> list[list[Any]]:
         if isinstance(row, (list, tuple, np.ndarray)):
             rows.append(list(row))
         elif isinstance(row, str) and row.strip():
-            rows.append(split_entries(unwrap(row.strip())))
+            rows.append(split_entries(unwrap(row.strip()), one_entry))
         else:
             raise AnswerParseError(f"row {r} is {describe(row) if row is not None else 'empty'}, "
                                    "expected a list of numbers", fix=MATRIX_FIX)
     return rows
 
 
-def parse_matrix(value: Any) -> np.ndarray:
+def parse_matrix(value: Any, one_entry: bool = False) -> np.ndarray:
     """A 2-D float array from a YAML list of lists or text such as '[[1, 2], [3, 4]]' or '1 2; 3 4'."""
     value = as_written(value)
     if value is None:
         raise missing()
     if isinstance(value, str):
-        rows: list[list[Any]] = _text_rows(value)
+        rows: list[list[Any]] = _text_rows(value, one_entry)
     elif isinstance(value, np.ndarray) and value.ndim == 2:
         rows = [list(r) for r in value]
     elif isinstance(value, (list, tuple)):
-        rows = _list_rows(value)
+        rows = _list_rows(value, one_entry)
     elif is_real(value):
         rows = [[value]]
     else:
@@ -123,8 +123,8 @@ class MatrixKind(ArrayKind):
             raise ValueError(f"a matrix was declared but the value has shape {a.shape}")
         return a
 
-    def read(self, raw: Any, *, n_options: int | None = None) -> np.ndarray:
-        return parse_matrix(raw)
+    def read(self, raw: Any, *, n_options: int | None = None, shape: tuple[int, ...] | None = None) -> np.ndarray:
+        return parse_matrix(raw, one_entry=bool(shape) and shape[-1] == 1)
 
     def form(self, expected: Any, n_options: int = 0) -> str:
         r, c = np.shape(expected)[:2]

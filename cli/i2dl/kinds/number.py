@@ -31,7 +31,7 @@ class NumberKind(AnswerKind):
         # An integer key (a parameter count) stays one, so the key prints 34944, not 34944.0.
         return int(f) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else f
 
-    def read(self, raw: Any, *, n_options: int | None = None) -> float:
+    def read(self, raw: Any, *, n_options: int | None = None, shape: tuple[int, ...] | None = None) -> float:
         return parse_number(raw)
 
     def compare(self, got: Any, expected: Any, tol: tuple[float, float], arrays: ArrayScheme = WHOLE,

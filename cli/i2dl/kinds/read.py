@@ -435,15 +435,21 @@ AMBIGUOUS_COMMAS = ("',' is used both between entries and inside numbers (a deci
 COMMA_FIX = "separate entries with ';' when numbers have decimal commas ([2; -0,5]), or use decimal points ([2, -0.5])"
 
 
-def split_entries(body: str) -> list[str]:
+_ONE_DECIMAL = re.compile(r"\s*[-+\u2212]?[0-9]+,[0-9]+\s*")
+
+
+def split_entries(body: str, one_entry: bool = False) -> list[str]:
     """Entries separated by ';', else ',', else whitespace (so '1 -2 3' is three entries).
 
-    With ';' as the separator a comma is a decimal comma. Otherwise commas must all be alike:
+    With ';' as the separator a comma is a decimal comma, and so it is in '0,5' where the key has one
+    entry (`one_entry`). Otherwise commas must all be alike:
     '1,2,3' and '1, 2, 3' are three entries, but '2, -0,5' or '0,5 1,5' mix the two uses and are
     refused rather than guessed.
     """
     if ";" in body:
         return [p.strip() for p in body.split(";")]
+    if one_entry and _ONE_DECIMAL.fullmatch(body):  # the key has one entry here: '0,5' is 0.5
+        return [body.strip()]
     if "," in body:
         tight = len(_TIGHT_COMMA.findall(body))
         spaced = len(re.findall(r",\s", body))

@@ -99,7 +99,7 @@ class ShapeKind(AnswerKind):
             raise ValueError(f"a shape needs positive whole numbers, got {value!r}")
         return tuple(int(t) for t in a)
 
-    def read(self, raw: Any, *, n_options: int | None = None) -> tuple[int, ...]:
+    def read(self, raw: Any, *, n_options: int | None = None, shape: tuple[int, ...] | None = None) -> tuple[int, ...]:
         return parse_shape(raw)
 
     def compare(self, got: Any, expected: Any, tol: tuple[float, float], arrays: ArrayScheme = WHOLE,

@@ -43,7 +43,7 @@ class TextKind(AnswerKind):
     def coerce(self, value: Any) -> str:
         return str(value)
 
-    def read(self, raw: Any, *, n_options: int | None = None) -> str:
+    def read(self, raw: Any, *, n_options: int | None = None, shape: tuple[int, ...] | None = None) -> str:
         return parse_text(raw)
 
     def compare(self, got: Any, expected: Any, tol: tuple[float, float], arrays: ArrayScheme = WHOLE,

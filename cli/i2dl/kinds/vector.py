@@ -21,7 +21,7 @@ from i2dl.kinds.read import (
 VECTOR_FIX = "write a vector such as [1, 2, 3] or 1 2 3"
 
 
-def parse_vector(value: Any) -> np.ndarray:
+def parse_vector(value: Any, one_entry: bool = False) -> np.ndarray:
     """A 1-D float array from a YAML list or text such as '[1, 2, 3]', '1 2 3' or '(1; 2; 3)'."""
     value = as_written(value)
     if value is None:
@@ -30,7 +30,7 @@ def parse_vector(value: Any) -> np.ndarray:
         body = text_body(value)
         if "[" in body or "]" in body:
             raise AnswerParseError("a vector is a flat list, found nested brackets", fix=VECTOR_FIX)
-        entries: list[Any] = split_entries(body)
+        entries: list[Any] = split_entries(body, one_entry)
     elif isinstance(value, np.ndarray) and value.ndim == 1:
         entries = list(value)
     elif isinstance(value, (list, tuple)):
@@ -59,8 +59,8 @@ class VectorKind(ArrayKind):
             raise ValueError(f"a vector was declared but the value has shape {a.shape}")
         return a
 
-    def read(self, raw: Any, *, n_options: int | None = None) -> np.ndarray:
-        return parse_vector(raw)
+    def read(self, raw: Any, *, n_options: int | None = None, shape: tuple[int, ...] | None = None) -> np.ndarray:
+        return parse_vector(raw, one_entry=shape == (1,))
 
     def form(self, expected: Any, n_options: int = 0) -> str:
         n = len(expected)
