@@ -231,7 +231,7 @@ class PercentKind(AnswerKind):
     def coerce(self, value: Any) -> float:
         return float(value)
 
-    def read(self, raw: Any, *, n_options: int | None = None) -> float:
+    def read(self, raw: Any, *, n_options: int | None = None, shape: tuple[int, ...] | None = None) -> float:
         text = str(raw if raw is not None else "").strip().removesuffix("%")
         if not text:
             raise kinds.MissingAnswer("no answer given")
