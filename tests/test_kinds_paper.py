@@ -155,3 +155,17 @@ def test_shape_conventions_apply_only_to_per_sample_shapes():
     arrays = resolve_rubric("per-blank").arrays
     assert get("shape").compare((32, 15, 15, 8), (32, 8, 15, 15), (0, 0), arrays)[0] == 0.0  # a batch
     assert get("shape").compare((15, 8, 15), (8, 15, 15), (0, 0), arrays)[0] == 0.0
+
+
+def test_grade_feedback_says_how_a_paper_notation_was_read():
+    from i2dl.exam import build_exam
+    from i2dl.export.answers import key_answers
+    from i2dl.grade.score import Grader, Submission
+
+    exam = build_exam("cnn-architecture", 3, engine_name="numpy")
+    key = key_answers(exam)
+    part = next(p for p in exam.problems[0].parts if p.id == "parameters")
+    answers = {**key, part.number: {**key[part.number], "params_conv1": "7x7x2x4 + 4"}}
+    result = Grader(exam, "numpy").grade(Submission("s.yaml", "s", "", exam.exam_id, answers))
+    conv1 = next(b for p in result.parts for b in p.blanks if b.name == "params_conv1")
+    assert conv1.status == "correct" and "read '7x7x2x4 + 4' as 396" in conv1.feedback

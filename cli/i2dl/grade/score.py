@@ -166,6 +166,15 @@ def _apply_implied(rubric: Rubric, results: list[BlankResult]) -> None:
                                                                   "right, so this was found though not stated") if f)
 
 
+def _unusual_reading(raw: Any) -> bool:
+    """Text whose reading relies on a paper convention: a decimal comma or an x between factors."""
+    if not isinstance(raw, str) or len(raw) > 200:
+        return False
+    import re
+
+    return bool(re.search(r"[0-9],[0-9]", raw) or re.search(r"[0-9)]\s*[xX]\s*[0-9(]", raw))
+
+
 def _form_lacks(form, raw: Any) -> str:
     """What the written answer lacks of the rubric's required form, or '' when it has it."""
     if form.form == "simplified":
@@ -376,6 +385,9 @@ class Grader:
         shown = kind.format(got)
         result = self._judge(prob, part, b, got, shown, expected_text, rubric, points, read, raw)
         result.value = got
+        if b.kind in ("number", "vector", "matrix") and _unusual_reading(raw):  # a misreading would show
+            note = f"read {printable(raw.strip())!r} as {shown}"
+            result.feedback = "; ".join(f for f in (result.feedback, note) if f)
         return result
 
     def _judge(self, prob, part, b, got, shown, expected_text, rubric, points, read, raw=None) -> BlankResult:
