@@ -33,9 +33,10 @@ from i2dl.spec.model import ANSWER_KINDS
 EXAM_FILE = "exam.json"
 
 #: The format written now; every format this version reads.
-FORMAT = 3
-READABLE = (1, 2, 3)
+FORMAT = 4
+READABLE = (1, 2, 3, 4)
 SELF_CONTAINED = 3  # from this format on, each problem carries its spec and each question its options
+ROUNDED = 4  # from this format on, the exam and each numeric blank carry their rounding rule
 ALGORITHM = "sha256"
 MAX_BYTES = 64 * 1024 * 1024  # a default exam is about 150 kB; a file this large is not one of ours
 MAX_DEPTH = 64  # encoded values and spec documents nest a few levels; far deeper is a broken or hostile file
@@ -61,6 +62,13 @@ Encoded = Annotated[Any, Field(description="a value: a JSON number, true/false o
                                            "{\"dict\": {...}} (docs/exam-format.md, Encoded values)")]
 
 
+class RoundingData(_Model):
+    """A rounding rule: non-whole x is written to max(decimals, significant - 1 - floor(log10 |x|)) decimals."""
+
+    decimals: Annotated[int, Field(ge=0, le=12)] | None
+    significant: Annotated[int, Field(ge=1, le=12)] | None
+
+
 class AlternativeData(_Model):
     """A named wrong-but-understandable answer or a common mistake, with the credit it earns."""
 
@@ -68,6 +76,9 @@ class AlternativeData(_Model):
     value: Encoded
     credit: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
     feedback: str
+    key_of: str | None = Field(default=None, description="an accepted answer that is this other blank's key: it "
+                                                         "counts only when the student does not give it there too "
+                                                         "(format 4)")
 
 
 class BlankData(_Model):
@@ -82,6 +93,9 @@ class BlankData(_Model):
     points: Points | None
     alternatives: list[AlternativeData]
     options: Annotated[int, Field(ge=0, le=26, description="choice blanks: how many letters (0: any)")]
+    rounding: RoundingData | None = Field(default=None, description="the rounding rule of a numeric blank; its "
+                                                                    "tolerance is one unit in the last place it asks "
+                                                                    "for, widened by tol_abs/tol_rel (format 4)")
 
 
 class OptionData(_Model):
@@ -161,11 +175,13 @@ class _ExamBase(_Model):
 
 
 class ExamData(_ExamBase):
-    """exam.json, format 3: a generated exam as data, self-contained (docs/exam-format.md)."""
+    """exam.json, formats 3 and 4: a generated exam as data, self-contained (docs/exam-format.md)."""
 
     model_config = ConfigDict(title="i2dl exam.json")
 
-    format: Literal[3]
+    format: Literal[3, 4]
+    rounding: RoundingData | None = Field(default=None, description="the exam-wide rounding rule the sheet "
+                                                                    "states (format 4)")
     problems: list[ProblemData] = Field(min_length=1)
     integrity: IntegrityData
 
@@ -214,13 +230,17 @@ def key_view(data: dict[str, Any]) -> list[Any]:
     # From format 3 on also each problem's spec (the graph follow-through re-evaluates) and which
     # options are correct; older files keep their view, so their key digests still compare.
     own = data.get("format") is not None and data.get("format") not in (1, 2)
+    # From format 4 on also the rounding rules (they set the tolerances) and which key an alternative is.
+    rounded = own and data.get("format") != 3
 
     def pick(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
         return {k: d.get(k) for k in keys}
 
     def blank(b: dict[str, Any]) -> dict[str, Any]:
-        alts = [pick(a, ("name", "value", "credit")) for a in _dicts(b.get("alternatives"))]
-        return pick(b, ("name", "kind", "expected", "tol_abs", "tol_rel", "points", "options")) | {"alternatives": alts}
+        alts = [pick(a, ("name", "value", "credit") + (("key_of",) if rounded else ()))
+                for a in _dicts(b.get("alternatives"))]
+        return pick(b, ("name", "kind", "expected", "tol_abs", "tol_rel", "points", "options")
+                    + (("rounding",) if rounded else ())) | {"alternatives": alts}
 
     def part(p: dict[str, Any]) -> dict[str, Any]:
         out = pick(p, ("number", "points", "rubric")) | {"blanks": [blank(b) for b in _dicts(p.get("blanks"))]}
@@ -263,7 +283,7 @@ def exam_to_data(exam: Exam) -> dict[str, Any]:
     """The exam as exam.json's data (without its integrity block, which exam_json_text adds)."""
     return {"format": FORMAT, "exam_id": exam.exam_id, "title": exam.title, "seed": exam.seed,
             "source": exam.source, "version": exam.version, "engine": exam.engine,
-            "duration": exam.duration, "instructions": exam.instructions,
+            "duration": exam.duration, "instructions": exam.instructions, "rounding": exam.rounding,
             "problems": [to_data(p) for p in exam.problems]}
 
 
@@ -315,7 +335,7 @@ def load_exam(folder: Exam | Path | str = "exam", *, accept_modified: bool = Fal
                         fix="regenerate the exam with the seed it was made with") from None
     return Exam(data["exam_id"], data["title"], data["seed"], data["source"], data["instructions"],
                 problems, data["version"], data["engine"], data["duration"], warnings=checked.warnings,
-                integrity=checked.integrity)
+                integrity=checked.integrity, rounding=data.get("rounding"))
 
 
 def spec_changes(exam: Exam, library: Library | None = None, numbers: set[int] | None = None) -> list[dict[str, Any]]:
