@@ -85,7 +85,7 @@ def test_spec_schema_accepts_every_registered_kind_and_no_other():
 
 def test_exam_json_schema_accepts_every_registered_kind_and_no_other():
     blank = {"name": "y", "label": "y", "expected": 1, "tol_abs": 0.0, "tol_rel": 0.0, "points": None,
-             "alternatives": [], "options": 0}
+             "alternatives": [], "options": 0, "rounding": None}
     for name in NAMES:
         BlankData(kind=name, **blank)
     with pytest.raises(ValidationError):

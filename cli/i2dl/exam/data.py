@@ -69,20 +69,24 @@ class RoundingData(_Model):
     significant: Annotated[int, Field(ge=1, le=12)] | None
 
 
-class AlternativeData(_Model):
-    """A named wrong-but-understandable answer or a common mistake, with the credit it earns."""
+class AlternativeData3(_Model):
+    """A named wrong-but-understandable answer or a common mistake, with the credit it earns (formats 1 to 3)."""
 
     name: str
     value: Encoded
     credit: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
     feedback: str
-    key_of: str | None = Field(default=None, description="an accepted answer that is this other blank's key: it "
-                                                         "counts only when the student does not give it there too "
-                                                         "(format 4)")
 
 
-class BlankData(_Model):
-    """One answer blank: its key, how answers are compared with it, and its share of the part."""
+class AlternativeData(AlternativeData3):
+    """A named wrong-but-understandable answer or a common mistake, with the credit it earns."""
+
+    key_of: str | None = Field(description="an accepted answer that is also this other blank's key: it counts "
+                                           "only when the student does not give it there too")
+
+
+class BlankData3(_Model):
+    """One answer blank of formats 1 to 3: its key, its tolerances, its share of the part."""
 
     name: str = Field(min_length=1)
     kind: Literal[ANSWER_KINDS]  # type: ignore[valid-type]
@@ -91,11 +95,17 @@ class BlankData(_Model):
     tol_abs: Tolerance
     tol_rel: Tolerance
     points: Points | None
-    alternatives: list[AlternativeData]
+    alternatives: list[AlternativeData3]
     options: Annotated[int, Field(ge=0, le=26, description="choice blanks: how many letters (0: any)")]
-    rounding: RoundingData | None = Field(default=None, description="the rounding rule of a numeric blank; its "
-                                                                    "tolerance is one unit in the last place it asks "
-                                                                    "for, widened by tol_abs/tol_rel (format 4)")
+
+
+class BlankData(BlankData3):
+    """One answer blank: its key, how answers are compared with it, and its share of the part."""
+
+    alternatives: list[AlternativeData]
+    rounding: RoundingData | None = Field(description="a numeric blank's rounding rule: its tolerance is one unit "
+                                                      "in the last place the rule asks for, or tol_abs / tol_rel "
+                                                      "where they are wider; null for other kinds")
 
 
 class OptionData(_Model):
@@ -113,15 +123,21 @@ class _PartBase(_Model):
     id: str
     text: str
     points: Points
-    blanks: list[BlankData] = Field(min_length=1)
+    blanks: list[BlankData3] = Field(min_length=1)
     given: list[str]
     rubric: str | dict[str, Any] | None
 
 
-class PartData(_PartBase):
-    """A sub-question; for multiple choice `text` is the stem and `options` the options."""
+class PartData3(_PartBase):
+    """A sub-question of format 3."""
 
     options: list[OptionData]
+
+
+class PartData(PartData3):
+    """A sub-question; for multiple choice `text` is the stem and `options` the options."""
+
+    blanks: list[BlankData] = Field(min_length=1)
 
 
 class SpecSourceData(_Model):
@@ -146,11 +162,17 @@ class _ProblemBase(_Model):
     tries: Annotated[int, Field(ge=0)]
 
 
-class ProblemData(_ProblemBase):
+class ProblemData3(_ProblemBase):
+    """A problem of format 3."""
+
+    parts: list[PartData3] = Field(min_length=1)
+    spec: SpecSourceData | None = Field(description="the spec, for kind spec; null for multiple choice")
+
+
+class ProblemData(ProblemData3):
     """A problem: its parameters, every computed value, its parts, and the spec it was made from."""
 
     parts: list[PartData] = Field(min_length=1)
-    spec: SpecSourceData | None = Field(description="the spec, for kind spec; null for multiple choice")
 
 
 class IntegrityData(_Model):
@@ -175,14 +197,21 @@ class _ExamBase(_Model):
 
 
 class ExamData(_ExamBase):
-    """exam.json, formats 3 and 4: a generated exam as data, self-contained (docs/exam-format.md)."""
+    """exam.json, format 4: a generated exam as data, self-contained (docs/exam-format.md)."""
 
     model_config = ConfigDict(title="i2dl exam.json")
 
-    format: Literal[3, 4]
-    rounding: RoundingData | None = Field(default=None, description="the exam-wide rounding rule the sheet "
-                                                                    "states (format 4)")
+    format: Literal[4]
+    rounding: RoundingData = Field(description="the exam-wide rounding rule, stated on the sheet")
     problems: list[ProblemData] = Field(min_length=1)
+    integrity: IntegrityData
+
+
+class ExamData3(_ExamBase):
+    """exam.json of format 3: self-contained, tolerances as numbers alone (no rounding rules)."""
+
+    format: Literal[3]
+    problems: list[ProblemData3] = Field(min_length=1)
     integrity: IntegrityData
 
 
@@ -392,7 +421,9 @@ def read_exam_data(path: Path, *, accept_modified: bool = False) -> ExamFile:
     modified = stored is not None and stored.get("content") != computed["content"]
     also = " (and the file no longer matches its digest: it was changed after generation)" if modified else ""
     try:
-        (ExamData if data["format"] >= SELF_CONTAINED else LegacyExamData).model_validate(data)
+        model = ExamData if data["format"] >= ROUNDED else ExamData3 if data["format"] >= SELF_CONTAINED \
+            else LegacyExamData
+        model.model_validate(data)
     except ValidationError as exc:
         raise _schema_error(exc, data, path, regen, also) from None
     bad = _value_problems(data)
