@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from i2dl.errors import NotFoundError, SpecError
-from i2dl.spec.load import builtin_dir, load_document, unknown_key_warnings, validation_errors
 from i2dl.rounding import Rounding
+from i2dl.spec.load import builtin_dir, load_document, unknown_key_warnings, validation_errors
 from i2dl.spec.model import _Model
 
 
