@@ -139,7 +139,8 @@ def test_rounding_a_specs_own_rule_is_printed_with_its_problem(tmp_path):
     exam = build_exam("logistic-regression-step", 1, engine_name="numpy")
     own = Rounding(decimals=2, significant=2)
     sheet = sheet_markdown(exam)
-    assert f"*{own.sentence()}*" in sheet and DEFAULT_ROUNDING.sentence() in sheet
+    assert "*In this problem, give every result that is not a whole number to 2 decimals," in sheet
+    assert DEFAULT_ROUNDING.sentence() in sheet
     assert all(b.rounding == own.data() for _, p in exam.parts() for b in p.blanks if b.kind == "number")
     assert "round to 2 decimals, at least 2 significant digits" in answer_file_text(exam)
 
@@ -256,3 +257,27 @@ def test_validate_reports_fairness_rejections_and_a_tol_narrower_than_the_rule(t
     assert "rejected by: the mistake 'shifted' of d lands within the tolerance of the key" in notes
     assert any("answer 't': tol (abs 0.0001, rel 0) is narrower than the rounding rule's tolerance in 200 of 200"
                in w for w in report["warnings"])
+
+
+def test_rounding_a_parts_own_rule_is_printed_next_to_that_part_only(tmp_path):
+    path = tmp_path / "rounded-chain.yaml"
+    path.write_text(CHAIN.replace('    text: "Compute $y = 1000 x$."\n',
+                                  '    text: "Compute $y = 1000 x$."\n    rounding: {significant: 5}\n'))
+    exam = build_exam("rounded-chain", 0, engine_name="numpy", library=Library(extra=[path]))
+    lines = sheet_markdown(exam).splitlines()
+    part1 = next(line for line in lines if line.startswith("**1.1**"))
+    part2 = next(line for line in lines if line.startswith("**1.2**"))
+    assert "In this" not in part1
+    assert part2.endswith("*In this part, give every result that is not a whole number to 5 significant digits "
+                          "(for example 0.24680).*")
+    assert _blank(_grade(exam, {"1.2": {"y": 666.67}}), "1.2", "y").status == CORRECT
+    assert _blank(_grade(exam, {"1.2": {"y": 666.7}}), "1.2", "y").status == WRONG
+
+
+def test_rounding_rule_with_an_unknown_key_is_a_located_spec_error(tmp_path):
+    from i2dl.errors import SpecError
+
+    path = tmp_path / "rounded-chain.yaml"
+    path.write_text(CHAIN.replace("statement:", "rounding: {digits: 3}\nstatement:"))
+    with pytest.raises(SpecError, match="digits"):
+        load_spec(path)

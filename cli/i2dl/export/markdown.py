@@ -8,7 +8,7 @@ from i2dl.exam.model import Exam
 from i2dl.export.answers import ANSWERS_FILE, answer_file_text
 from i2dl.io import atomic_write_text
 from i2dl.render import fmt_value
-from i2dl.rounding import rule_of
+from i2dl.rounding import Rounding, rule_of
 from i2dl.spec.instance import PartInstance, ProblemInstance
 
 SHEET_FILE = "exam.md"
@@ -30,7 +30,7 @@ def sheet_markdown(exam: Exam) -> str:
         meta += f" · {exam.duration} minutes"
     out += [meta, ""]
     exam_rule = rule_of(exam.rounding)
-    intro = " ".join(t for t in (exam.instructions, exam_rule.sentence() if exam_rule else "") if t)
+    intro = "\n".join(t for t in (exam.instructions, exam_rule.sentence() if exam_rule else "") if t)
     if intro:
         out += [intro, ""]
     for prob in exam.problems:
@@ -41,16 +41,16 @@ def sheet_markdown(exam: Exam) -> str:
         shared = set(own.values())
         once = len(shared) == 1 and len(own) == len(prob.parts)  # one rule for the whole problem: said once
         if once:
-            out += [f"*{shared.pop().sentence()}*", ""]
+            out += [f"*{_own('problem', shared.pop())}*", ""]
         for part in prob.parts:
             line = f"**{part.number}** ({fmt_value(part.points)} p) {part_text(part)}"
             if part.number in own and not once:
-                line += f" *{own[part.number].sentence()}*"
+                line += f" *{_own('part', own[part.number])}*"
             out += [line, ""]
     return "\n".join(out).rstrip() + "\n"
 
 
-def own_rules(prob: ProblemInstance, exam_rule) -> dict:
+def own_rules(prob: ProblemInstance, exam_rule: Rounding | None) -> dict[str, Rounding]:
     """Part number -> the rounding rule of each part whose numbers follow a rule other than the exam's."""
     out = {}
     for part in prob.parts:
@@ -58,6 +58,12 @@ def own_rules(prob: ProblemInstance, exam_rule) -> dict:
         if rule is not None and rule != exam_rule:
             out[part.number] = rule
     return out
+
+
+def _own(where: str, rule) -> str:
+    """A rule that differs from the exam's, as the sheet states it: 'In this problem, give ...'."""
+    text = rule.sentence()
+    return f"In this {where}, {text[0].lower()}{text[1:]}"
 
 
 def key_markdown(exam: Exam, steps: dict[str, str] | None = None) -> str:
