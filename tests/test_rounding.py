@@ -80,7 +80,7 @@ def _blank(result, number, name):
 
 
 @pytest.mark.parametrize(("value", "decimals"), [(1.0498, 3), (0.0784, 4), (0.00025, 6), (123.456, 3),
-                                                 (-0.0123, 4), (0.0, 3), (34944, 3)])
+                                                 (-0.0123, 4), (0.0, 3), (34944, 3), (2e-8, 6)])
 def test_rounding_places_keep_decimals_or_significant_digits(value, decimals):
     assert int(RULE.places(value)) == decimals
 
@@ -95,6 +95,7 @@ def test_rounding_round_writes_each_entry_with_its_own_decimals():
 def test_rounding_tolerance_is_one_unit_in_the_last_asked_place():
     assert float(RULE.unit(1.0498)) == pytest.approx(0.001)
     assert float(RULE.unit(0.00025)) == pytest.approx(0.000001)
+    assert float(RULE.unit(2e-8)) == pytest.approx(0.000001)  # a trace of epsilon: 0 is right
     np.testing.assert_allclose(RULE.unit(np.array([0.05, 5.0])), [0.0001, 0.001])
 
 
@@ -106,11 +107,11 @@ def test_rounding_tolerance_holds_every_correctly_rounded_value():
 
 
 def test_rounding_sentence_states_decimals_digits_and_an_example():
-    assert RULE.sentence() == ("Give every result that is not a whole number to 3 decimals, and to more where "
-                               "that would keep fewer than 3 significant digits (for example 0.000246).")
+    assert RULE.sentence() == ("Give every result that is not a whole number to 3 decimals, and to more (at most "
+                               "6) where that would keep fewer than 3 significant digits (for example 0.000246).")
     assert Rounding(decimals=2).sentence() == "Give every result that is not a whole number to 2 decimals."
     assert Rounding(significant=1).sentence() == ("Give every result that is not a whole number to "
-                                                  "1 significant digit (for example 0.2).")
+                                                  "1 significant digit, with at most 6 decimals (for example 0.2).")
 
 
 def test_rounding_rule_needs_decimals_or_significant_digits():
@@ -268,8 +269,8 @@ def test_rounding_a_parts_own_rule_is_printed_next_to_that_part_only(tmp_path):
     part1 = next(line for line in lines if line.startswith("**1.1**"))
     part2 = next(line for line in lines if line.startswith("**1.2**"))
     assert "In this" not in part1
-    assert part2.endswith("*In this part, give every result that is not a whole number to 5 significant digits "
-                          "(for example 0.24680).*")
+    assert part2.endswith("*In this part, give every result that is not a whole number to 5 significant digits, "
+                          "with at most 6 decimals (for example 0.24680).*")
     assert _blank(_grade(exam, {"1.2": {"y": 666.67}}), "1.2", "y").status == CORRECT
     assert _blank(_grade(exam, {"1.2": {"y": 666.7}}), "1.2", "y").status == WRONG
 

@@ -2,8 +2,8 @@
 
 A rule `{decimals: d, significant: s}` asks for every number that is not whole to be written to d
 decimals, with more decimals where d would keep fewer than s significant digits: x is written
-with d(x) = max(d, s - 1 - floor(log10 |x|)) decimals (never fewer than 0). Whole numbers are
-written as they are. The tolerance of a key x is one unit in that last place, 10^-d(x): a value
+with d(x) = max(d, s - 1 - floor(log10 |x|)) decimals, between 0 and MAX_DECIMALS. Whole numbers
+are written as they are. The tolerance of a key x is one unit in that last place, 10^-d(x): a value
 rounded as the rule says is at most half a unit off, and the other half absorbs a rounded
 intermediate step that the sheet does not ask for.
 """
@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-#: At most this many decimals are ever asked for (float64 holds about 15 significant digits).
-MAX_DECIMALS = 12
+#: At most this many decimals are ever asked for: a key such as 2e-8 (an epsilon's trace in an
+#: Adam step) is 0 to a student, not a number to copy to ten decimals.
+MAX_DECIMALS = 6
 
 
 class Rounding(BaseModel):
-    """Write non-whole x to max(decimals, significant - 1 - floor(log10 |x|)) decimals."""
+    """Write non-whole x to max(decimals, significant - 1 - floor(log10 |x|)) decimals, at most MAX_DECIMALS."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -65,9 +66,10 @@ class Rounding(BaseModel):
             return f"Give every result that is not a whole number to {_n(d, 'decimal')}."
         example = _example(self)
         if d is None:
-            return (f"Give every result that is not a whole number to {_n(s, 'significant digit')} "
-                    f"(for example {example}).")
-        return (f"Give every result that is not a whole number to {_n(d, 'decimal')}, and to more where "
+            return (f"Give every result that is not a whole number to {_n(s, 'significant digit')}, "
+                    f"with at most {MAX_DECIMALS} decimals (for example {example}).")
+        more = f"to more (at most {MAX_DECIMALS})" if d < MAX_DECIMALS else "to more"
+        return (f"Give every result that is not a whole number to {_n(d, 'decimal')}, and {more} where "
                 f"that would keep fewer than {_n(s, 'significant digit')} (for example {example}).")
 
     def hint(self) -> str:

@@ -26,6 +26,7 @@ from i2dl.errors import ExamError, ExamModifiedError, I2dlError, NotFoundError
 from i2dl.exam.model import Exam
 from i2dl.io import atomic_write_text
 from i2dl.kinds.base import data_type, finite_number, short_json
+from i2dl.rounding import MAX_DECIMALS
 from i2dl.spec.instance import from_data, to_data
 from i2dl.spec.load import Library, fmt_path
 from i2dl.spec.model import ANSWER_KINDS
@@ -65,8 +66,8 @@ Encoded = Annotated[Any, Field(description="a value: a JSON number, true/false o
 class RoundingData(_Model):
     """A rounding rule: non-whole x is written to max(decimals, significant - 1 - floor(log10 |x|)) decimals."""
 
-    decimals: Annotated[int, Field(ge=0, le=12)] | None
-    significant: Annotated[int, Field(ge=1, le=12)] | None
+    decimals: Annotated[int, Field(ge=0, le=MAX_DECIMALS)] | None
+    significant: Annotated[int, Field(ge=1, le=MAX_DECIMALS)] | None
 
 
 class AlternativeData3(_Model):
