@@ -24,8 +24,9 @@ def test_generated_exam_validates_against_the_exam_data_model():
     assert set(json_schema()["required"]) == set(data)  # every key is written, null where it has no value
 
 
-def test_published_schema_describes_format_3_with_specs_and_options():
+def test_published_schema_describes_format_4_with_specs_options_and_rounding():
     schema = json_schema()
-    assert schema["properties"]["format"]["const"] == 3
+    assert schema["properties"]["format"]["const"] == 4
+    assert {"rounding"} <= set(schema["$defs"]["BlankData"]["required"]) and "rounding" in schema["required"]
     assert {"spec"} <= set(schema["$defs"]["ProblemData"]["required"])
     assert set(schema["$defs"]["OptionData"]["properties"]) == {"letter", "text", "correct", "reason", "mistake"}

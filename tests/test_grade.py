@@ -295,6 +295,9 @@ def test_grade_2024_5_3_conv2d_by_hand_accepts_kernel_gradient_when_spec_exists(
     np.testing.assert_allclose(alt["value"], DK_5)
     answers = key_answers(exam)
     answers[part.number] = {**answers[part.number], b.name: np.asarray(alt["value"]).tolist()}
+    # accepted in place of the input gradient: the kernel-gradient part does not give it too
+    kernel_part = next(p.number for _, p in exam.parts() for x in p.blanks if x.name == alt["key_of"])
+    answers[kernel_part] = {x.name: "" for x in exam.find_part(kernel_part)[1].blanks}
     res = blank_of(grade(exam, answers), part.number, b.name)
     assert res.status == ALTERNATIVE and res.credit == pytest.approx(alt["credit"])
 
@@ -439,7 +442,8 @@ def bounds_exam(fixture_library):
 def test_grade_penalty_never_takes_a_part_below_zero(bounds_exam, fixture_library):
     prob = bounds_exam.problems[0]
     slip = prob.values["a"] - prob.values["b"]
-    r = grade(bounds_exam, with_answers(bounds_exam, p1_1={"s": slip}), library=fixture_library)
+    # 1.2 left blank: a - b is also the key of its blank d, where giving it too would void the slip's credit
+    r = grade(bounds_exam, with_answers(bounds_exam, p1_1={"s": slip}, p1_2={}), library=fixture_library)
     p = part_of(r, "1.1")
     assert p.blanks[0].alternative == "sign-slip"
     assert p.score == 0  # credit 1 minus a 3-point penalty on a 1-point part

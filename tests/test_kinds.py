@@ -85,7 +85,7 @@ def test_spec_schema_accepts_every_registered_kind_and_no_other():
 
 def test_exam_json_schema_accepts_every_registered_kind_and_no_other():
     blank = {"name": "y", "label": "y", "expected": 1, "tol_abs": 0.0, "tol_rel": 0.0, "points": None,
-             "alternatives": [], "options": 0}
+             "alternatives": [], "options": 0, "rounding": None}
     for name in NAMES:
         BlankData(kind=name, **blank)
     with pytest.raises(ValidationError):
@@ -310,5 +310,6 @@ def test_docs_describe_each_kind_key_as_the_kind_does():
 def test_docs_state_each_kind_default_tolerance():
     for row in _kinds_table():
         kind = KINDS[row[0].strip("`")]
-        want = f"abs {kind.tol[0]:g}, rel {kind.tol[1]:g}" if kind.numeric else "—" if kind.by_hand else "exact"
+        want = (f"the rounding rule's (exams before format 4: abs {kind.tol[0]:g}, rel {kind.tol[1]:g})"
+                if kind.numeric else "—" if kind.by_hand else "exact")
         assert row[-1] == want, kind.name

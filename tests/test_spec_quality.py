@@ -1,23 +1,18 @@
 """Exam quality of every shipped spec over 500 seeds: sampling succeeds, numbers stay hand-sized,
-mistakes never coincide with the key, and the seeds give real variety."""
+mistakes stay outside the key's tolerance, and the seeds give real variety."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from i2dl.spec.instance import make_instance
+from i2dl.spec.instance import make_instance, overlaps
 from i2dl.spec.load import Library
 
 SEEDS = 500
 LIBRARY = Library()
 
 
-def _same(a, b) -> bool:
-    try:
-        return np.shape(a) == np.shape(b) and bool(np.allclose(np.asarray(a, float), np.asarray(b, float)))
-    except (TypeError, ValueError):
-        return a == b
 
 
 @pytest.mark.parametrize("spec_id", LIBRARY.ids())
@@ -38,8 +33,8 @@ def test_spec_gives_exam_quality_instances_for_500_seeds(spec_id, np_engine):
                     assert np.all(np.abs(a) < 1e5), f"seed {seed}: {b.name} = {a} is not hand-sized"
                 for alt in b.alternatives:
                     if alt["credit"] < 1:
-                        assert not _same(alt["value"], b.expected), \
-                            f"seed {seed}: mistake '{alt['name']}' of {b.name} equals the right answer"
+                        assert not overlaps(b, alt["value"], b.expected), \
+                            f"seed {seed}: mistake '{alt['name']}' of {b.name} is within the key's tolerance"
         seen.add(repr(sorted((k, np.asarray(v).tolist() if isinstance(v, np.ndarray) else v)
                              for k, v in inst.params.items())))
     assert tries / SEEDS < 100, f"{tries / SEEDS:.1f} tries per instance: constraints too tight"

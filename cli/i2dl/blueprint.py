@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from i2dl.errors import NotFoundError, SpecError
+from i2dl.rounding import Rounding
 from i2dl.spec.load import builtin_dir, load_document, unknown_key_warnings, validation_errors
 from i2dl.spec.model import _Model
 
@@ -52,6 +53,7 @@ class Blueprint(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
     title: str
     instructions: str = ""
+    rounding: Rounding | None = None  # the exam-wide rule (default: i2dl.rounding.default_rounding())
     duration: int | None = Field(default=None, gt=0)
     problems: list[ProblemEntry] = Field(min_length=1)
 

@@ -11,8 +11,8 @@ import numpy as np
 from i2dl import kinds
 from i2dl.engine import get_engine
 from i2dl.errors import I2dlError, SamplingTimeout
-from i2dl.kinds import approx_equal
 from i2dl.render import fmt_number
+from i2dl.spec.instance import Blank, overlaps
 from i2dl.spec.load import builtin_dir, load_document
 
 
@@ -53,6 +53,8 @@ def stress_spec(compiled, samples: int, engine, progress: Progress | None = None
 
     tries = 0
     rejections: Counter[str] = Counter()
+    declared = {a.name: a.tol for part in compiled.spec.parts for a in part.answers if a.tol is not None}
+    narrower: Counter[str] = Counter()
     degenerate: dict[str, int] = {}
     ranges: dict[str, list[float]] = {}
     failures = made = 0
@@ -81,9 +83,11 @@ def stress_spec(compiled, samples: int, engine, progress: Progress | None = None
                     ranges[b.name] = [min(lo, float(a.min())), max(hi, float(a.max()))]
                     if a.size > 1 and np.all(a == 0):
                         degenerate[f"{b.name} is all zeros"] = degenerate.get(f"{b.name} is all zeros", 0) + 1
+                if b.name in declared and b.rounding is not None and _narrower(b):
+                    narrower[b.name] += 1
                 for alt in b.alternatives:
-                    if alt["credit"] < 1 and _same(alt["value"], b.expected):
-                        key = f"{b.name} equals the mistake '{alt['name']}'"
+                    if alt["credit"] < 1 and overlaps(b, alt["value"], b.expected):
+                        key = f"the mistake '{alt['name']}' of {b.name} is within the tolerance of the key"
                         degenerate[key] = degenerate.get(key, 0) + 1
     if progress is not None:
         progress(str(compiled.path), samples, samples)
@@ -91,12 +95,15 @@ def stress_spec(compiled, samples: int, engine, progress: Progress | None = None
     rates = {why: n / tries for why, n in rejections.most_common()} if tries else {}
     return {"samples": samples, "failures": failures, "first_failure": first_failure, "stopped": stopped,
             "tries_per_instance": tries / made if made else 0.0, "degenerate": degenerate, "ranges": ranges,
-            "rejection_rates": rates}
+            "rejection_rates": rates, "narrower": {n: (declared[n], k) for n, k in narrower.items()}}
 
 
-def _same(a: Any, b: Any) -> bool:
-    """A mistake's value equals the key (numpy's default closeness: rel 1e-5, abs 1e-8)."""
-    return approx_equal(a, b, tol_abs=1e-8, tol_rel=1e-5)
+def _narrower(b: Blank) -> bool:
+    """The spec's own tol is narrower than the rounding rule's somewhere in this key (so it has no effect there)."""
+    x = np.abs(np.asarray(b.expected, dtype=float))
+    own = np.maximum(b.tol_abs, b.tol_rel * x)
+    unit = b.rule().unit(x)
+    return bool(np.any(own < unit))
 
 
 def validate_file(path: Path, samples: int, engine_name: str | None,
@@ -124,7 +131,14 @@ def validate_file(path: Path, samples: int, engine_name: str | None,
                                             f"first: {stats['first_failure']}")
                 for what, n in stats["degenerate"].items():
                     report["warnings"].append(f"{path}: degenerate in {n} of {samples} samples: {what}")
-                worst = list(stats["rejection_rates"].items())[:3]
+                for name, (tol, n) in stats["narrower"].items():
+                    report["warnings"].append(
+                        f"{path}: answer '{name}': tol (abs {tol.abs:g}, rel {tol.rel:g}) is narrower than the "
+                        f"rounding rule's tolerance in {n} of {samples} samples, where it has no effect (a tol only "
+                        "widens the rule's); remove it, or declare a finer rounding rule")
+                # the three most frequent reasons, and every other one that rejects 1% or more
+                worst = [(why, rate) for i, (why, rate) in enumerate(stats["rejection_rates"].items())
+                         if i < 3 or rate >= 0.01]
                 if worst:
                     report["notes"].append("rejected by: " + "; ".join(f"{why} {rate:.0%}" for why, rate in worst))
                 report["notes"].append("ranges " + ", ".join(

@@ -11,6 +11,7 @@ from i2dl.engine import get_engine
 from i2dl.errors import UsageError
 from i2dl.exam.model import Exam
 from i2dl.mcq import Bank, make_variant, variant_part
+from i2dl.rounding import Rounding, default_rounding
 from i2dl.spec.instance import ProblemInstance, make_instance
 from i2dl.spec.load import Library
 
@@ -26,8 +27,12 @@ def problem_seed(seed: int, number: int) -> int:
 
 
 def build_exam(source: str = "default", seed: int | None = None, *, pins: dict[str, Any] | None = None,
-               engine_name: str | None = None, library: Library | None = None, bank: Bank | None = None) -> Exam:
-    """Instances for every problem of a blueprint (by name or path) or of a single spec id."""
+               engine_name: str | None = None, library: Library | None = None, bank: Bank | None = None,
+               rounding: Rounding | None = None) -> Exam:
+    """Instances for every problem of a blueprint (by name or path) or of a single spec id.
+
+    `rounding` is the course's exam-wide rule; a blueprint that declares its own wins.
+    """
     seed = fresh_seed() if seed is None else int(seed)
     library = library or Library()
     engine = get_engine(engine_name)
@@ -41,6 +46,7 @@ def build_exam(source: str = "default", seed: int | None = None, *, pins: dict[s
             raise UsageError("--param pins parameters of a single spec",
                              fix="give a spec id, or pin parameters in the blueprint's params")
         bp, warnings = load_blueprint(find_blueprint(source))
+    rule = bp.rounding or default_rounding(rounding)
     problems: list[ProblemInstance] = []
     used_mcq: set[str] = set()
     for number, entry in enumerate(bp.problems, start=1):
@@ -51,14 +57,14 @@ def build_exam(source: str = "default", seed: int | None = None, *, pins: dict[s
             continue
         compiled = library.get(entry.spec)
         inst = make_instance(compiled, pseed, engine, pins={**entry.params, **pins}, number=number,
-                             points=entry.points)
+                             points=entry.points, rounding=rule)
         if entry.title:
             inst.title = entry.title
         problems.append(inst)
         warnings += [f"problem {number} ({entry.spec}): {w}" for w in inst.warnings]
     exam_id = f"{bp.id}-{seed}"
     return Exam(exam_id, bp.title, seed, source, bp.instructions.strip(), problems,
-                engine=engine.name, duration=bp.duration, warnings=warnings)
+                engine=engine.name, duration=bp.duration, warnings=warnings, rounding=rule.data())
 
 
 def _mcq_problem(entry: ProblemEntry, block: McqBlock, number: int, seed: int, engine, bank: Bank,

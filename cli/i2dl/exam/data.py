@@ -26,6 +26,7 @@ from i2dl.errors import ExamError, ExamModifiedError, I2dlError, NotFoundError
 from i2dl.exam.model import Exam
 from i2dl.io import atomic_write_text
 from i2dl.kinds.base import data_type, finite_number, short_json
+from i2dl.rounding import MAX_DECIMALS
 from i2dl.spec.instance import from_data, to_data
 from i2dl.spec.load import Library, fmt_path
 from i2dl.spec.model import ANSWER_KINDS
@@ -33,9 +34,10 @@ from i2dl.spec.model import ANSWER_KINDS
 EXAM_FILE = "exam.json"
 
 #: The format written now; every format this version reads.
-FORMAT = 3
-READABLE = (1, 2, 3)
+FORMAT = 4
+READABLE = (1, 2, 3, 4)
 SELF_CONTAINED = 3  # from this format on, each problem carries its spec and each question its options
+ROUNDED = 4  # from this format on, the exam and each numeric blank carry their rounding rule
 ALGORITHM = "sha256"
 MAX_BYTES = 64 * 1024 * 1024  # a default exam is about 150 kB; a file this large is not one of ours
 MAX_DEPTH = 64  # encoded values and spec documents nest a few levels; far deeper is a broken or hostile file
@@ -61,8 +63,15 @@ Encoded = Annotated[Any, Field(description="a value: a JSON number, true/false o
                                            "{\"dict\": {...}} (docs/exam-format.md, Encoded values)")]
 
 
-class AlternativeData(_Model):
-    """A named wrong-but-understandable answer or a common mistake, with the credit it earns."""
+class RoundingData(_Model):
+    """A rounding rule: non-whole x is written to max(decimals, significant - 1 - floor(log10 |x|)) decimals."""
+
+    decimals: Annotated[int, Field(ge=0, le=MAX_DECIMALS)] | None
+    significant: Annotated[int, Field(ge=1, le=MAX_DECIMALS)] | None
+
+
+class AlternativeData3(_Model):
+    """A named wrong-but-understandable answer or a common mistake, with the credit it earns (formats 1 to 3)."""
 
     name: str
     value: Encoded
@@ -71,8 +80,15 @@ class AlternativeData(_Model):
     component: bool = Field(default=False, description="a term of the answer, credited alone or as a summed term")
 
 
-class BlankData(_Model):
-    """One answer blank: its key, how answers are compared with it, and its share of the part."""
+class AlternativeData(AlternativeData3):
+    """A named wrong-but-understandable answer or a common mistake, with the credit it earns."""
+
+    key_of: str | None = Field(description="an accepted answer that is also this other blank's key: it counts "
+                                           "only when the student does not give it there too")
+
+
+class BlankData3(_Model):
+    """One answer blank of formats 1 to 3: its key, its tolerances, its share of the part."""
 
     name: str = Field(min_length=1)
     kind: Literal[ANSWER_KINDS]  # type: ignore[valid-type]
@@ -81,8 +97,17 @@ class BlankData(_Model):
     tol_abs: Tolerance
     tol_rel: Tolerance
     points: Points | None
-    alternatives: list[AlternativeData]
+    alternatives: list[AlternativeData3]
     options: Annotated[int, Field(ge=0, le=26, description="choice blanks: how many letters (0: any)")]
+
+
+class BlankData(BlankData3):
+    """One answer blank: its key, how answers are compared with it, and its share of the part."""
+
+    alternatives: list[AlternativeData]
+    rounding: RoundingData | None = Field(description="a numeric blank's rounding rule: its tolerance is one unit "
+                                                      "in the last place the rule asks for, or tol_abs / tol_rel "
+                                                      "where they are wider; null for other kinds")
 
 
 class OptionData(_Model):
@@ -100,17 +125,23 @@ class _PartBase(_Model):
     id: str
     text: str
     points: Points
-    blanks: list[BlankData] = Field(min_length=1)
+    blanks: list[BlankData3] = Field(min_length=1)
     given: list[str]
     rubric: str | dict[str, Any] | None
     fallback: dict[str, Encoded] = Field(default_factory=dict, description=(
         "values offered for earlier answers, by answer name (the sheet says: if unsure, continue with it)"))
 
 
-class PartData(_PartBase):
-    """A sub-question; for multiple choice `text` is the stem and `options` the options."""
+class PartData3(_PartBase):
+    """A sub-question of format 3."""
 
     options: list[OptionData]
+
+
+class PartData(PartData3):
+    """A sub-question; for multiple choice `text` is the stem and `options` the options."""
+
+    blanks: list[BlankData] = Field(min_length=1)
 
 
 class SpecSourceData(_Model):
@@ -135,11 +166,17 @@ class _ProblemBase(_Model):
     tries: Annotated[int, Field(ge=0)]
 
 
-class ProblemData(_ProblemBase):
+class ProblemData3(_ProblemBase):
+    """A problem of format 3."""
+
+    parts: list[PartData3] = Field(min_length=1)
+    spec: SpecSourceData | None = Field(description="the spec, for kind spec; null for multiple choice")
+
+
+class ProblemData(ProblemData3):
     """A problem: its parameters, every computed value, its parts, and the spec it was made from."""
 
     parts: list[PartData] = Field(min_length=1)
-    spec: SpecSourceData | None = Field(description="the spec, for kind spec; null for multiple choice")
 
 
 class IntegrityData(_Model):
@@ -164,12 +201,21 @@ class _ExamBase(_Model):
 
 
 class ExamData(_ExamBase):
-    """exam.json, format 3: a generated exam as data, self-contained (docs/exam-format.md)."""
+    """exam.json, format 4: a generated exam as data, self-contained (docs/exam-format.md)."""
 
     model_config = ConfigDict(title="i2dl exam.json")
 
-    format: Literal[3]
+    format: Literal[4]
+    rounding: RoundingData = Field(description="the exam-wide rounding rule, stated on the sheet")
     problems: list[ProblemData] = Field(min_length=1)
+    integrity: IntegrityData
+
+
+class ExamData3(_ExamBase):
+    """exam.json of format 3: self-contained, tolerances as numbers alone (no rounding rules)."""
+
+    format: Literal[3]
+    problems: list[ProblemData3] = Field(min_length=1)
     integrity: IntegrityData
 
 
@@ -217,15 +263,19 @@ def key_view(data: dict[str, Any]) -> list[Any]:
     # From format 3 on also each problem's spec (the graph follow-through re-evaluates) and which
     # options are correct; older files keep their view, so their key digests still compare.
     own = data.get("format") is not None and data.get("format") not in (1, 2)
+    # From format 4 on also the rounding rules (they set the tolerances) and which key an alternative is.
+    rounded = own and data.get("format") != 3
 
     def pick(d: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
         return {k: d.get(k) for k in keys}
 
     def blank(b: dict[str, Any]) -> dict[str, Any]:
-        # A component flag is part of the key, but only where set: older exams keep their digests.
-        alts = [pick(a, ("name", "value", "credit")) | ({"component": True} if a.get("component") else {})
+        # Optional flags are part of the key only where set: older exams keep their digests.
+        alts = [pick(a, ("name", "value", "credit") + (("key_of",) if rounded else ()))
+                | ({"component": True} if a.get("component") else {})
                 for a in _dicts(b.get("alternatives"))]
-        return pick(b, ("name", "kind", "expected", "tol_abs", "tol_rel", "points", "options")) | {"alternatives": alts}
+        return pick(b, ("name", "kind", "expected", "tol_abs", "tol_rel", "points", "options")
+                    + (("rounding",) if rounded else ())) | {"alternatives": alts}
 
     def part(p: dict[str, Any]) -> dict[str, Any]:
         out = pick(p, ("number", "points", "rubric")) | {"blanks": [blank(b) for b in _dicts(p.get("blanks"))]}
@@ -270,7 +320,7 @@ def exam_to_data(exam: Exam) -> dict[str, Any]:
     """The exam as exam.json's data (without its integrity block, which exam_json_text adds)."""
     return {"format": FORMAT, "exam_id": exam.exam_id, "title": exam.title, "seed": exam.seed,
             "source": exam.source, "version": exam.version, "engine": exam.engine,
-            "duration": exam.duration, "instructions": exam.instructions,
+            "duration": exam.duration, "instructions": exam.instructions, "rounding": exam.rounding,
             "problems": [to_data(p) for p in exam.problems]}
 
 
@@ -322,7 +372,7 @@ def load_exam(folder: Exam | Path | str = "exam", *, accept_modified: bool = Fal
                         fix="regenerate the exam with the seed it was made with") from None
     return Exam(data["exam_id"], data["title"], data["seed"], data["source"], data["instructions"],
                 problems, data["version"], data["engine"], data["duration"], warnings=checked.warnings,
-                integrity=checked.integrity)
+                integrity=checked.integrity, rounding=data.get("rounding"))
 
 
 def spec_changes(exam: Exam, library: Library | None = None, numbers: set[int] | None = None) -> list[dict[str, Any]]:
@@ -379,7 +429,9 @@ def read_exam_data(path: Path, *, accept_modified: bool = False) -> ExamFile:
     modified = stored is not None and stored.get("content") != computed["content"]
     also = " (and the file no longer matches its digest: it was changed after generation)" if modified else ""
     try:
-        (ExamData if data["format"] >= SELF_CONTAINED else LegacyExamData).model_validate(data)
+        model = ExamData if data["format"] >= ROUNDED else ExamData3 if data["format"] >= SELF_CONTAINED \
+            else LegacyExamData
+        model.model_validate(data)
     except ValidationError as exc:
         raise _schema_error(exc, data, path, regen, also) from None
     bad = _value_problems(data)

@@ -24,6 +24,8 @@ class Exam:
     engine: str = ""
     duration: int | None = None
     warnings: list[str] = field(default_factory=list)
+    # the exam-wide rounding rule as data ({decimals, significant}); None for exams before format 4
+    rounding: dict[str, Any] | None = None
     # what load_exam found of exam.json's digest: status verified, modified (accepted) or unverified
     integrity: dict[str, Any] = field(default_factory=dict)
 

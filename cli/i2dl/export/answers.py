@@ -6,13 +6,15 @@ from typing import Any
 
 from i2dl import kinds
 from i2dl.exam.model import Exam
+from i2dl.rounding import rule_of
 
 ANSWERS_FILE = "answers.yaml"
 
 
-def blank_form(kind: str, expected: Any, options: int = 0) -> str:
-    """The comment that tells a student what form a blank takes."""
-    return kinds.get(kind).form(expected, options)
+def blank_form(kind: str, expected: Any, options: int = 0, rounding: dict[str, Any] | None = None) -> str:
+    """The comment that tells a student what form a blank takes (and how to round it)."""
+    rule = rule_of(rounding)
+    return kinds.get(kind).form(expected, options) + (f"; {rule.hint()}" if rule is not None else "")
 
 
 def answer_file_text(exam: Exam) -> str:
@@ -32,7 +34,7 @@ def answer_file_text(exam: Exam) -> str:
             continue
         lines.append(f"  '{part.number}':")
         for b in part.blanks:
-            lines.append(f"    {b.name}: ''    # {b.label}: {blank_form(b.kind, b.expected, b.options)}")
+            lines.append(f"    {b.name}: ''    # {b.label}: {blank_form(b.kind, b.expected, b.options, b.rounding)}")
     return "\n".join(lines) + "\n"
 
 

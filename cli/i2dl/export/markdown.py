@@ -8,7 +8,8 @@ from i2dl.exam.model import Exam
 from i2dl.export.answers import ANSWERS_FILE, answer_file_text
 from i2dl.io import atomic_write_text
 from i2dl.render import fmt_value
-from i2dl.spec.instance import PartInstance
+from i2dl.rounding import Rounding, rule_of
+from i2dl.spec.instance import PartInstance, ProblemInstance
 
 SHEET_FILE = "exam.md"
 KEY_FILE = "key.md"
@@ -28,15 +29,41 @@ def sheet_markdown(exam: Exam) -> str:
     if exam.duration:
         meta += f" · {exam.duration} minutes"
     out += [meta, ""]
-    if exam.instructions:
-        out += [exam.instructions, ""]
+    exam_rule = rule_of(exam.rounding)
+    intro = "\n".join(t for t in (exam.instructions, exam_rule.sentence() if exam_rule else "") if t)
+    if intro:
+        out += [intro, ""]
     for prob in exam.problems:
         out += [f"## Problem {prob.number}: {prob.title} ({fmt_value(prob.points)} points)", ""]
         if prob.statement:
             out += [prob.statement, ""]
+        own = own_rules(prob, exam_rule)
+        shared = set(own.values())
+        once = len(shared) == 1 and len(own) == len(prob.parts)  # one rule for the whole problem: said once
+        if once:
+            out += [f"*{_own('problem', shared.pop())}*", ""]
         for part in prob.parts:
-            out += [f"**{part.number}** ({fmt_value(part.points)} p) {part_text(part)}", ""]
+            line = f"**{part.number}** ({fmt_value(part.points)} p) {part_text(part)}"
+            if part.number in own and not once:
+                line += f" *{_own('part', own[part.number])}*"
+            out += [line, ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def own_rules(prob: ProblemInstance, exam_rule: Rounding | None) -> dict[str, Rounding]:
+    """Part number -> the rounding rule of each part whose numbers follow a rule other than the exam's."""
+    out = {}
+    for part in prob.parts:
+        rule = next((rule_of(b.rounding) for b in part.blanks if b.rounding is not None), None)
+        if rule is not None and rule != exam_rule:
+            out[part.number] = rule
+    return out
+
+
+def _own(where: str, rule) -> str:
+    """A rule that differs from the exam's, as the sheet states it: 'In this problem, give ...'."""
+    text = rule.sentence()
+    return f"In this {where}, {text[0].lower()}{text[1:]}"
 
 
 def key_markdown(exam: Exam, steps: dict[str, str] | None = None) -> str:

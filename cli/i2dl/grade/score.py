@@ -15,7 +15,7 @@ from i2dl.kinds import MissingAnswer, approx_equal, parse_answer
 from i2dl.kinds.approx import within
 from i2dl.kinds.read import additive_terms, formula_names
 from i2dl.render import fmt_number, fmt_value, render_template
-from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
+from i2dl.spec.instance import Blank, PartInstance, ProblemInstance, overlaps
 from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
 
 # Blank statuses: invalid (unreadable) and missing are not the same as wrong.
@@ -139,7 +139,7 @@ def read_submission(data: Any, file: str, exam_id: str) -> Submission:
 
 def compare(got: Any, b: Blank, expected: Any, rubric: Rubric, points: float) -> tuple[float, str]:
     """Credit in [0, 1] of a read value against an expected value, and a note when partial."""
-    return kinds.get(b.kind).compare(got, expected, (b.tol_abs, b.tol_rel), rubric.arrays, points)
+    return kinds.get(b.kind).compare(got, expected, b.tolerance(expected), rubric.arrays, points)
 
 
 def _entrywise_best(got: Any, b: Blank, redo: Any, rubric: Rubric) -> Any:
@@ -150,7 +150,7 @@ def _entrywise_best(got: Any, b: Blank, redo: Any, rubric: Rubric) -> Any:
     g, e, r = (np.asarray(v, dtype=float) for v in (got, b.expected, redo))
     if not g.shape == e.shape == r.shape:
         return redo
-    return np.where(within(g, e, b.tol_abs, b.tol_rel), e, r)
+    return np.where(within(g, e, *b.tolerance(e)), e, r)
 
 
 def _apply_implied(rubric: Rubric, results: list[BlankResult]) -> None:
@@ -211,7 +211,7 @@ def _component_credit(components: list[dict[str, Any]], got: Any, raw: Any, b: B
     found = []
     for comp in components:
         for i, t in enumerate(left):
-            if within(np.asarray(t), np.asarray(float(comp["value"])), b.tol_abs, b.tol_rel):
+            if within(np.asarray(t), np.asarray(float(comp["value"])), *b.tolerance(float(comp["value"]))):
                 found.append(comp)
                 del left[i]
                 break
@@ -269,6 +269,9 @@ class Grader:
         self._feedback: dict[tuple[int, str], str] = {}
         self.spec_errors: dict[str, str] = {}  # spec id -> why it could not be loaded
         self._unchecked: set[int] = set()  # problems whose follow-through could not be checked
+        # This submission's raw answers, and the (problem, blank) it has right: a rounded value counts.
+        self._answers: dict[str, Any] = {}
+        self._right: set[tuple[int, str]] = set()
         # Which part and problem every answer node belongs to, for "follow-through from 3.5".
         self.node_part: dict[tuple[int, str], str] = {}
         for prob, part in exam.parts():
@@ -328,6 +331,7 @@ class Grader:
                 notes.append(f"answer for unknown part '{printable(k)}' ignored (parts: {', '.join(sorted(known))})")
         parts = []
         self._unchecked = set()
+        self._answers, self._right = sub.answers, set()
         for prob in self.exam.problems:
             read: dict[str, Any] = {}  # this student's valid values by node name, for follow-through
             for part in prob.parts:
@@ -388,6 +392,8 @@ class Grader:
         if b.kind in ("number", "vector", "matrix") and _unusual_reading(raw):  # a misreading would show
             note = f"read {printable(raw.strip())!r} as {shown}"
             result.feedback = "; ".join(f for f in (result.feedback, note) if f)
+        if result.status == CORRECT:
+            self._right.add((prob.number, b.name))
         return result
 
     def _judge(self, prob, part, b, got, shown, expected_text, rubric, points, read, raw=None) -> BlankResult:
@@ -400,6 +406,10 @@ class Grader:
                 continue  # terms of the answer: credited together below
             c, alt_note = compare(got, b, alt["value"], rubric, points)
             if c >= 1.0:
+                gamed = self._given_where_it_belongs(prob, b, alt)
+                if gamed:
+                    best.feedback = "; ".join(f for f in (best.feedback, gamed) if f)
+                    break
                 status = ALTERNATIVE if alt["credit"] > 0 else WRONG
                 if alt["credit"] >= best.credit:
                     best = BlankResult(b.name, b.label, status, alt["credit"], shown, expected_text,
@@ -417,7 +427,7 @@ class Grader:
                 mistake = f"; {best.feedback}" if best.alternative and best.feedback else ""
                 best = BlankResult(b.name, b.label, PARTIAL, credit, shown, expected_text, note + mistake,
                                    best.alternative)
-        if best.credit < 1.0 and rubric.follow_through > 0 and prob.kind == "spec":
+        if best.credit < 1.0 and prob.kind == "spec":
             ft = self.follow_through(prob, b, got, read, rubric, points)
             # More credit, or a named mistake on the student's own values where the key's named none.
             if ft is not None and (ft.credit > best.credit or (ft.credit == best.credit and ft.alternative
@@ -460,6 +470,30 @@ class Grader:
     def _label(self, prob: ProblemInstance, name: str) -> str:
         return next((b.label for part in prob.parts for b in part.blanks if b.name == name), name)
 
+    def _given_where_it_belongs(self, prob: ProblemInstance, b: Blank, alt: dict[str, Any]) -> str:
+        """Why an accepted alternative does not count: it is another blank's key, given there too ('' if not)."""
+        other = alt.get("key_of")
+        if not other or alt["credit"] <= 0:
+            return ""
+        number = self.node_part.get((prob.number, other))
+        found = prob.part(number) if number else None
+        blank = next((x for x in found.blanks if x.name == other), None) if found else None
+        if blank is None:
+            return ""
+        raw = self._answers.get(number)
+        if isinstance(raw, dict):
+            raw = raw.get(other)
+        elif len(found.blanks) != 1:
+            raw = None
+        try:
+            theirs = parse_answer(raw, blank.kind, n_options=blank.options or 26)
+        except (MissingAnswer, AnswerParseError):
+            return ""
+        if not overlaps(b, theirs, alt["value"]):
+            return ""
+        return (f"this is {blank.label}, which you also gave in {number}: it is accepted here only in place of "
+                f"{b.label}, not as the same answer written twice")
+
     def follow_through(self, prob: ProblemInstance, b: Blank, got: Any, read: dict[str, Any], rubric: Rubric,
                        points: float) -> BlankResult | None:
         """Credit for a value computed correctly from the student's own wrong upstream answers."""
@@ -477,8 +511,11 @@ class Grader:
         # The student's answers this blank is computed from directly (an answered node hides its own
         # inputs: y is judged against the student's m, not against an m recomputed from their z).
         inputs, ancestors = _upstream(graph, b.name, read)
-        wrong = {n: read[n] for n in inputs if not _same_value(read[n], prob.values.get(n))}
-        if not wrong:
+        off = {n for n in inputs if not _same_value(read[n], prob.values.get(n))}
+        # An earlier answer graded right (rounded as the sheet says) is the student's to compute from.
+        rounded = sorted(n for n in off if (prob.number, n) in self._right)
+        wrong = {n: read[n] for n in off if n not in rounded}
+        if not off or (wrong and rubric.follow_through <= 0):
             return None
         try:
             redo, ev = self._recompute(prob, graph, b, {n: read[n] for n in inputs}, ancestors)
@@ -486,8 +523,15 @@ class Grader:
             return None
         credit, note = compare(got, b, _entrywise_best(got, b, redo, rubric), rubric, points)
         if credit <= 0:
+            if not wrong:
+                return None
             ev.env[b.name] = redo  # a mistake such as "-dLdw" means the sign of the student's own dLdw
             return self._own_mistake(prob, compiled, b, got, ev, wrong, rubric, points)
+        if not wrong:
+            return BlankResult(b.name, b.label, CORRECT if credit >= 1.0 else PARTIAL, credit, "",
+                               fmt_value(b.expected),
+                               f"right for your rounded {', '.join(rounded)} from "
+                               f"{', '.join(self._parts_of(prob, rounded))}" + (f"; {note}" if note else ""))
         trivial = _trivial_step(wrong, redo, b.expected, prob.values)
         if trivial:
             return BlankResult(b.name, b.label, WRONG, 0.0, "", fmt_value(b.expected),

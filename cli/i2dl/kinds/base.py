@@ -51,7 +51,7 @@ class AnswerKind(ABC):
 
     #: the name a spec's `kind:` and exam.json use
     name: ClassVar[str] = ""
-    #: the default tolerance (absolute, relative) when a spec gives none
+    #: the tolerance (absolute, relative) of a blank with no rounding rule: other kinds, exams before format 4
     tol: ClassVar[tuple[float, float]] = (0.0, 0.0)
     #: real entries compared within a tolerance (validate reports their ranges; exam.json checks the tolerance)
     numeric: ClassVar[bool] = False

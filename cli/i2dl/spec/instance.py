@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from i2dl.evaluate import Evaluator
 from i2dl.expr import Name, parse
 from i2dl.kinds import approx_equal
 from i2dl.render import fmt_number, fmt_value, render_template
+from i2dl.rounding import Rounding, default_rounding, rule_of, tolerance
 from i2dl.spec import model as m
 from i2dl.spec.load import CompiledSpec, SpecSource, compile_spec
 
@@ -38,6 +40,15 @@ class Blank:
     points: float | None = None
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     options: int = 0  # number of options, for choice blanks
+    rounding: dict[str, Any] | None = None  # the rounding rule of a numeric blank (None: tol_abs/tol_rel alone)
+
+    def tolerance(self, value: Any) -> tuple[Any, float]:
+        """(absolute, relative) tolerance around `value`: the rounding rule's unit, or wider where tol says."""
+        return tolerance(value, rule_of(self.rounding), self.tol_abs, self.tol_rel)
+
+    def rule(self) -> Rounding | None:
+        """The rounding rule this blank is written with (None for kinds that are not numbers)."""
+        return rule_of(self.rounding)
 
 
 @dataclass
@@ -440,9 +451,14 @@ def sample_leaves(compiled: CompiledSpec, rng: np.random.Generator, pins: dict[s
     return env
 
 
+#: A check of a sample that meets the constraints: why it is rejected, or None to keep it.
+Acceptance = Callable[[dict[str, Any]], "str | None"]
+
+
 def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine,
-                 rejections: Counter[str] | None = None) -> tuple[dict, dict, list[str], int]:
-    """Sample until the constraints hold: (leaves, values, warnings, tries used).
+                 rejections: Counter[str] | None = None,
+                 accept: Acceptance | None = None) -> tuple[dict, dict, list[str], int]:
+    """Sample until the constraints (and `accept`) hold: (leaves, values, warnings, tries used).
 
     `rejections`, when given, counts the samples each constraint (or evaluation error) rejected.
     """
@@ -460,14 +476,15 @@ def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine
     fully_pinned = all(n in pins or isinstance(params[n], m.FixedParam) for n in compiled.leaves)
     failures: Counter[str] = Counter()
     try:
-        return _sample_until_valid(compiled, seed, pins, engine, overrides, fully_pinned, failures)
+        return _sample_until_valid(compiled, seed, pins, engine, overrides, fully_pinned, failures, accept)
     finally:
         if rejections is not None:
             rejections.update(failures)
 
 
 def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine, overrides: dict,
-                        fully_pinned: bool, failures: Counter[str]) -> tuple[dict, dict, list[str], int]:
+                        fully_pinned: bool, failures: Counter[str],
+                        accept: Acceptance | None = None) -> tuple[dict, dict, list[str], int]:
     spec = compiled.spec
     rng = np.random.default_rng(seed)
     tries = 1 if fully_pinned else spec.max_tries
@@ -478,6 +495,8 @@ def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any],
             leaves = sample_leaves(compiled, rng, pins)
             values = evaluate_instance(compiled, leaves, engine, overrides)
             unmet = check_constraints(compiled, values, engine)
+            if unmet is None and accept is not None:
+                unmet = accept(values)
         except BudgetError:
             raise  # a value beyond the budget is the spec's runaway expression, never bad luck
         except SamplingTimeout as exc:
@@ -530,16 +549,36 @@ def _timed_out(exc: SamplingTimeout, compiled: CompiledSpec, done: int, tries: i
 
 def make_instance(compiled: CompiledSpec, seed: int, engine, *, pins: dict[str, Any] | None = None,
                   number: int = 1, points: float | None = None, rejections: Counter[str] | None = None,
-                  budget: limits.Budget | None = None) -> ProblemInstance:
-    """A fresh instance of `compiled` for `seed` (pinned parameters kept as given), within `budget`."""
+                  budget: limits.Budget | None = None, rounding: Rounding | None = None) -> ProblemInstance:
+    """A fresh instance of `compiled` for `seed` (pinned parameters kept as given), within `budget`.
+
+    `rounding` is the exam-wide rule (default: default_rounding()); a spec or part may declare its own.
+    """
     with limits.sampling(budget):
-        return _make_instance(compiled, seed, engine, pins, number, points, rejections)
+        return _make_instance(compiled, seed, engine, pins, number, points, rejections,
+                              default_rounding() if rounding is None else rounding)
+
+
+def part_rule(spec: m.Spec, part: m.Part, exam_rule: Rounding) -> Rounding:
+    """The rounding rule of a part: its own, else its spec's, else the exam's."""
+    return part.rounding or spec.rounding or exam_rule
 
 
 def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, Any] | None, number: int,
-                   points: float | None, rejections: Counter[str] | None) -> ProblemInstance:
+                   points: float | None, rejections: Counter[str] | None, exam_rule: Rounding) -> ProblemInstance:
     spec = compiled.spec
-    leaves, values, warnings, tries = solve_leaves(compiled, seed, dict(pins or {}), engine, rejections)
+    scale = 1.0 if points is None else points / spec.total_points
+    built: dict[str, Any] = {}
+
+    def accept(values: dict[str, Any]) -> str | None:
+        blanks, why = _blanks(compiled, values, engine, exam_rule, scale)
+        built.update(values=values, blanks=blanks)
+        return why
+
+    leaves, values, warnings, tries = solve_leaves(compiled, seed, dict(pins or {}), engine, rejections, accept)
+    if built.get("values") is not values:  # a pinned fallback sample: its blanks are built now
+        accept(values)
+    part_blanks = built["blanks"]
     answer_names = {a.name for p in spec.parts for a in p.answers}
     visible = {k: v for k, v in values.items() if k not in answer_names}
     tmpl_eval = Evaluator(engine, visible)
@@ -547,16 +586,49 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
     def ev(expr: str) -> Any:
         return tmpl_eval.eval(parse(expr, where=f"{compiled.path} template").node, f"{compiled.path} template")
 
-    scale = 1.0 if points is None else points / spec.total_points
     part_points = split_points([p.points for p in spec.parts], points)
     parts = []
     for i, part in enumerate(spec.parts):
+        fallback = {n: _as_kind(tmpl_eval.eval(p.node), _answer_kind(spec, n), n, compiled.where[n])
+                    for (pid, n), p in compiled.fallbacks.items() if pid == part.id}
+        text = render_template(part.text, ev).strip() + "".join(
+            f" If you are unsure of your {_answer_label(spec, n)}, continue with {_answer_label(spec, n)} = "
+            f"${fmt_value(v, 'math')}$."
+            for n, v in fallback.items())
+        parts.append(PartInstance(f"{number}.{i + 1}", part.id, text, part_points[i], part_blanks[i],
+                                  list(part.given), part.rubric, fallback=fallback))
+    inst = ProblemInstance(
+        number=number, spec_id=spec.id, title=spec.title, topic=spec.topic,
+        statement=render_template(spec.statement, ev).strip(), seed=seed,
+        params=leaves, values=values, parts=parts,
+        points=sum(p.points for p in parts), warnings=warnings, tries=tries, spec=compiled.source)
+    inst._compiled = compiled  # the very object it was sampled with: explaining the key compiles nothing again
+    return inst
+
+
+def _blanks(compiled: CompiledSpec, values: dict[str, Any], engine, exam_rule: Rounding,
+            scale: float) -> tuple[list[list[Blank]], str | None]:
+    """Every part's blanks for these values, and why the sample is unfair (a mistake inside the key's tolerance)."""
+    spec = compiled.spec
+    for part in spec.parts:
+        for ans in part.answers:
+            values[ans.name] = _as_kind(values[ans.name], ans.kind, ans.name, compiled.where[ans.name])
+    full = Evaluator(engine, values, compiled.graph)
+    keys = {ans.name: (ans.kind, values[ans.name]) for part in spec.parts for ans in part.answers}
+    out: list[list[Blank]] = []
+    why: str | None = None
+    for part in spec.parts:
+        rule = part_rule(spec, part, exam_rule)
         blanks = []
         for ans in part.answers:
-            expected = _as_kind(values[ans.name], ans.kind, ans.name, compiled.where[ans.name])
-            values[ans.name] = expected
-            tol = _answer_tol(compiled, ans.name)
-            full = Evaluator(engine, values, compiled.graph)
+            expected = values[ans.name]
+            kind = kinds.get(ans.kind)
+            if kind.numeric:
+                tol = ans.tol or m.Tolerance()
+                rounding = rule.data()
+            else:
+                tol = ans.tol or m.Tolerance(**dict(zip(("abs", "rel"), kind.tol, strict=True)))
+                rounding = None
             alts = []
             for alt in ans.alternatives:
                 cond = compiled.alternatives.get((ans.name, alt.name + "?when"))
@@ -569,14 +641,14 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
                     continue  # an alternative that does not exist for these numbers is simply not offered
                 alts.append({"name": alt.name, "value": v, "credit": alt.credit,
                              "feedback": render_template(alt.feedback, lambda e, _f=full: _f.eval(parse(e).node),
-                                                         style="text")})
+                                                         style="text"), "key_of": None})
             for comp in ans.components:
                 v = _as_kind(full.eval(compiled.alternatives[(ans.name, "component:" + comp.name)].node),
                              ans.kind, ans.name, compiled.where[ans.name])
                 text = comp.feedback or f"the {comp.name} term is right"
                 alts.append({"name": comp.name, "value": v, "credit": comp.credit, "component": True,
                              "feedback": render_template(text, lambda e, _f=full: _f.eval(parse(e).node),
-                                                         style="text")})
+                                                         style="text"), "key_of": None})
             n_options = 0
             if ans.kind == "choice":
                 opt = compiled.alternatives.get((ans.name, "?options"))
@@ -585,23 +657,51 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
                 if bad:
                     raise SpecError(f"answer '{ans.name}' names option {bad[0]} but there are only {n_options}",
                                     where=compiled.where[ans.name], fix="raise 'options' or fix the expression")
-            blanks.append(Blank(ans.name, ans.kind, ans.label or ans.name, expected, tol.abs, tol.rel,
-                                None if ans.points is None else ans.points * scale, alts, n_options))
-        fallback = {n: _as_kind(tmpl_eval.eval(p.node), _answer_kind(spec, n), n, compiled.where[n])
-                    for (pid, n), p in compiled.fallbacks.items() if pid == part.id}
-        text = render_template(part.text, ev).strip() + "".join(
-            f" If you are unsure of your {_answer_label(spec, n)}, continue with {_answer_label(spec, n)} = "
-            f"${fmt_value(v, 'math')}$."
-            for n, v in fallback.items())
-        parts.append(PartInstance(f"{number}.{i + 1}", part.id, text, part_points[i], blanks, list(part.given),
-                                  part.rubric, fallback=fallback))
-    inst = ProblemInstance(
-        number=number, spec_id=spec.id, title=spec.title, topic=spec.topic,
-        statement=render_template(spec.statement, ev).strip(), seed=seed,
-        params=leaves, values=values, parts=parts,
-        points=sum(p.points for p in parts), warnings=warnings, tries=tries, spec=compiled.source)
-    inst._compiled = compiled  # the very object it was sampled with: explaining the key compiles nothing again
-    return inst
+            blank = Blank(ans.name, ans.kind, ans.label or ans.name, expected, tol.abs, tol.rel,
+                          None if ans.points is None else ans.points * scale, alts, n_options, rounding)
+            for alt in alts:
+                # An accepted answer that is another blank's key counts only where that blank is not also it.
+                if alt["credit"] > 0 and not alt.get("component"):
+                    alt["key_of"] = next((n for n, (k, v) in keys.items()
+                                          if n != ans.name and k == ans.kind and overlaps(blank, alt["value"], v)),
+                                         None)
+            why = why or unfair(blank)
+            blanks.append(blank)
+        out.append(blanks)
+    return out, why
+
+
+def overlaps(b: Blank, x: Any, y: Any) -> bool:
+    """Two values of blank `b` that a student cannot tell apart: their tolerance intervals meet (entrywise)."""
+    kind = kinds.get(b.kind)
+    if not kind.numeric:
+        return kind.compare(x, y, (0.0, 0.0))[0] >= 1.0
+    try:
+        xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    if xa.shape != ya.shape:
+        return False
+
+    def reach(v: np.ndarray) -> np.ndarray:
+        t_abs, t_rel = b.tolerance(v)
+        return np.maximum(t_abs, t_rel * np.abs(v))
+
+    return bool(np.all(np.abs(xa - ya) <= reach(xa) + reach(ya)))
+
+
+def unfair(b: Blank) -> str | None:
+    """Why a blank cannot be graded fairly: a mistake inside the key's tolerance, or two credits for one value."""
+    for alt in b.alternatives:
+        if alt["credit"] < 1 and overlaps(b, alt["value"], b.expected):
+            return f"the mistake '{alt['name']}' of {b.name} lands within the tolerance of the key"
+    for i, a in enumerate(b.alternatives):
+        for c in b.alternatives[i + 1:]:
+            if a.get("component") or c.get("component"):
+                continue  # a component is the term a mistake keeps (weights alone = bias forgotten), on purpose
+            if a["credit"] != c["credit"] and overlaps(b, a["value"], c["value"]):
+                return f"the alternatives '{a['name']}' and '{c['name']}' of {b.name} coincide but earn different credit"
+    return None
 
 
 def _answer_kind(spec: m.Spec, name: str) -> str:

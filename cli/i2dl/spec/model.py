@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from i2dl.kinds import NAMES
+from i2dl.rounding import Rounding
 
 #: the answer kinds a spec may declare: the registry's names
 ANSWER_KINDS = NAMES
@@ -98,8 +99,10 @@ Param = Annotated[
 
 
 class Tolerance(_Model):
-    abs: float = Field(default=0.01, ge=0)
-    rel: float = Field(default=0.01, ge=0)
+    """A tolerance wider than the rounding rule's: a value within abs, or within rel |key|, is right."""
+
+    abs: float = Field(default=0.0, ge=0)
+    rel: float = Field(default=0.0, ge=0)
 
 
 class Alternative(_Model):
@@ -157,6 +160,7 @@ class Part(_Model):
     rubric: str | dict[str, Any] | None = None
     # Values offered for earlier answers ("if unsure, continue with p = 0.85"): answer name -> expression.
     fallback: dict[str, str] = Field(default_factory=dict)
+    rounding: Rounding | None = None  # this part's own rule (the sheet prints it next to the part)
 
     @field_validator("given")
     @classmethod
@@ -185,6 +189,7 @@ class Spec(_Model):
     constraints: list[str | Constraint] = Field(default_factory=list)
     max_tries: int = Field(default=2000, ge=1, le=100_000)
     statement: str = ""
+    rounding: Rounding | None = None  # the rule of every part that declares none (printed with the problem)
     parts: list[Part] = Field(min_length=1)
 
     @field_validator("params")
