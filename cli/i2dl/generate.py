@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from i2dl.engine import get_engine
+from i2dl.errors import UsageError
 from i2dl.exam import build_exam
-from i2dl.export import write_exam
+from i2dl.exam.build import blueprint_id, build_cohort
+from i2dl.export import write_cohort, write_exam
 from i2dl.io import to_plain
 from i2dl.mcq import Bank
 from i2dl.render import fmt_value
@@ -21,21 +24,82 @@ def _plain(v: Any) -> Any:
     return to_plain(v)
 
 
-def generate_exam(source: str = "default", seed: int | None = None, out: Path | str = "exam", *,
-                  pins: dict[str, Any] | None = None, engine_name: str | None = None) -> dict[str, Any]:
-    """Build the exam for `source` and write its files; a summary of what was written."""
+def generate_exam(source: str | None = None, seed: int | None = None, out: Path | str = "exam", *,
+                  pins: dict[str, Any] | None = None, engine_name: str | None = None,
+                  roster: Path | str | None = None, exam_id: str | None = None,
+                  force: bool = False) -> dict[str, Any]:
+    """Build the exam for `source` (default: the course's blueprint, else 'default') and write its files.
+
+    With a roster, every student gets a variant seeded from the course secret, the exam id and their
+    id; the cohort is written as one exam.json, a sheet and an answer file per student, a key per variant.
+    """
+    from i2dl.course import active_course, course_secret, read_roster
     from i2dl.explain import key_steps
 
-    exam = build_exam(source, seed, pins=pins, engine_name=engine_name)
-    files = write_exam(exam, out, steps=key_steps(exam))
+    course = active_course()
+    source = source or (course.config.blueprint if course is not None else "default")
+    out = Path(out)
+    _check_out(out, force)
+    if exam_id is not None and not _EXAM_ID.match(exam_id):
+        raise UsageError(f"exam id '{exam_id}' is not of the form letters, digits and - _ .",
+                         where="--exam-id", fix="e.g. --exam-id endterm-2026")
+    if roster is not None:
+        if seed is not None or pins:
+            raise UsageError("--roster derives every student's seed from the course secret",
+                             fix="leave out --seed and --param with --roster")
+        students = read_roster(Path(roster))
+        secret = course_secret(course)
+        library = Library()
+        exam_id = exam_id or _cohort_id(source, course, library)
+        exam = build_cohort(source, students, secret, exam_id=exam_id, engine_name=engine_name, library=library)
+        files = write_cohort(exam, out, steps=key_steps)
+    else:
+        exam = build_exam(source, seed, pins=pins, engine_name=engine_name, exam_id=exam_id)
+        files = write_exam(exam, out, steps=key_steps(exam))
     return {
-        "exam_id": exam.exam_id, "title": exam.title, "seed": exam.seed, "points": exam.points,
-        "engine": exam.engine,
+        "exam_id": exam.exam_id, "title": exam.title, "seed": None if exam.is_cohort else exam.seed,
+        "points": exam.points, "engine": exam.engine, "students": len(exam.roster),
+        "variants": len(exam.variants),
         "problems": [{"number": p.number, "title": p.title, "spec": p.spec_id, "parts": len(p.parts),
                       "points": p.points} for p in exam.problems],
         "files": {k: str(v) for k, v in files.items()},
         "warnings": exam.warnings,
     }
+
+
+_EXAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+def _cohort_id(source: str, course: Any, library: Library) -> str:
+    """A cohort's default exam id: the blueprint's id and the course's term (a public name, not a seed)."""
+    from i2dl.io import slugify
+
+    base = blueprint_id(source, library)
+    term = slugify(course.config.term.strip().replace(" ", "-")).lower() if course is not None else ""
+    return f"{base}-{term}" if term and term != "_" else base
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse to replace an exam already in `out` unless forced; with force, remove the cohort folders it had."""
+    import shutil
+
+    from i2dl.exam import EXAM_FILE
+    from i2dl.export import ANSWERS_DIR, KEYS_DIR, SHEETS_DIR
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out '{out}' is a file, not a folder", fix="pass a folder for the exam")
+    if not (out / EXAM_FILE).exists():
+        return
+    if not force:
+        raise UsageError(f"'{out}' already holds an exam ({EXAM_FILE}); generating again would replace it and its "
+                         "keys", where=str(out / EXAM_FILE), fix="choose another --out, or pass --force to replace it")
+    from i2dl.export.markdown import MarkdownExporter
+
+    for sub in (SHEETS_DIR, ANSWERS_DIR, KEYS_DIR):  # a student no longer on the roster must not keep a sheet
+        if (out / sub).is_dir() and not (out / sub).is_symlink():
+            shutil.rmtree(out / sub)
+    for name in MarkdownExporter.files.values():  # nor a single exam's files beside a cohort
+        (out / name).unlink(missing_ok=True)
 
 
 def solve_spec(spec: str, pins: dict[str, Any], *, seed: int = 0, engine_name: str | None = None,
@@ -59,7 +123,7 @@ def solve_spec(spec: str, pins: dict[str, Any], *, seed: int = 0, engine_name: s
 
 
 def list_specs(library: Library | None = None) -> list[dict[str, Any]]:
-    """The shipped specs: id, title, topic, tags, parts, points, parameters."""
+    """The specs of the course and the shipped library: id, title, topic, tags, parts, points, parameters."""
     library = library or Library()
     rows = []
     for sid in library.ids():
