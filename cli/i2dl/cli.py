@@ -92,10 +92,16 @@ def main_options(
         found = load_course(course) if course is not None else find_course()
     except I2dlError as exc:
         _console(stderr=True).print(f"[bold red]error:[/] {_escape(str(exc))}")
-        if exc.fix:
-            _console(stderr=True).print(f"[yellow]fix:[/] {_escape(exc.fix)}")
         raise typer.Exit(exc.exit_code) from None
     set_course(found)  # every library lookup of this run: the course's files first, then the shipped ones
+    if found is not None and ctx.invoked_subcommand != "validate":  # validate reports it among the rest
+        from i2dl.spec.load import check_library_ids
+
+        try:
+            check_library_ids()
+        except I2dlError as exc:
+            _console(stderr=True).print(f"[bold red]error:[/] {_escape(str(exc))}")
+            raise typer.Exit(exc.exit_code) from None
     if engine is None and found is not None and found.config.engine not in (None, "auto"):
         engine = found.config.engine
     ctx.obj = {"engine": engine, "course": found}

@@ -311,6 +311,12 @@ def library_files(kind: str) -> dict[str, Path]:
     return found
 
 
+def check_library_ids() -> None:
+    """SpecError if any id of any kind is both the active course's and the shipped library's."""
+    for kind in _KIND_NAMES:
+        library_files(kind)
+
+
 _KIND_NAMES = {"specs": "spec", "mcq": "question bank", "blueprints": "blueprint", "rubrics": "rubric"}
 
 
