@@ -419,3 +419,43 @@ def test_variant_seed_depends_on_secret_exam_and_student():
     assert 0 <= base < 2**63
     assert len({base, variant_seed(b"1" * 64, "midterm", "ab1"), variant_seed(s, "endterm", "ab1"),
                 variant_seed(s, "midterm", "ab2"), variant_seed(s, "midter", "mab1")}) == 5
+
+
+# ---------------------------------------------------------------------------- the README section
+
+
+def readme_course_commands() -> list[str]:
+    """The lines of the code block in README's "Running a course" section, comments dropped."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Running a course", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_readme_running_a_course_commands_all_run_as_written(tmp_path, monkeypatch):
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    commands = readme_course_commands()
+    assert [c.split()[1] for c in commands if c.startswith("i2dl ")] == [
+        "init", "validate", "solve", "generate", "grade", "explain"]
+    for command in commands:
+        words = shlex.split(command)
+        if words[0] == "cd":
+            monkeypatch.chdir(words[1])
+            # what the README's comment asks for: the course's own spec and blueprint
+            shutil.copy(FIXTURES / "relu-neuron-sgd.yaml", Path("problems/specs"))
+            shutil.copy(FIXTURES / "course-basics.yaml", Path("problems/mcq"))
+            shutil.copy(FIXTURES / "midterm.yaml", Path("problems/blueprints"))
+            continue
+        assert words[0] == "i2dl", command
+        if words[1] == "grade":  # the students hand in their answer files (one with the key's numbers)
+            Path("submissions").mkdir()
+            for form in sorted(Path("exams/midterm/answers").iterdir()):
+                shutil.copy(form, Path("submissions") / form.name)
+        if words[1] == "validate":
+            words += ["--samples", "5"]  # the README runs the full stress test; a few seeds show it runs
+        res = runner.invoke(app, ["--engine", "numpy", *words[1:]])
+        assert res.exit_code == 0, f"{command}\n{res.output}"
+    summary = json.loads(Path("results/midterm/summary.json").read_text())
+    assert summary["graded"] == 3 and summary["missing"] == []
