@@ -83,7 +83,7 @@ def tree(root: Path) -> dict[str, bytes]:
 def test_cli_grade_surrogate_in_json_name_refuses_that_file_and_grades_the_rest(exam_dir, tmp_path):
     subs = tmp_path / "subs"
     write_sub(subs, "b.yaml", "bbb")
-    (subs / "a.json").write_text('{"exam":"%s","student_id":"aaa","name":"\\ud800","answers":{}}' % EXAM_ID)
+    (subs / "a.json").write_text('{"exam":"' + EXAM_ID + '","student_id":"aaa","name":"\\ud800","answers":{}}')
     res = grade(exam_dir, subs, tmp_path / "out")
     assert res.exit_code == GradingIncomplete.exit_code
     assert "a.json name" in flat(res.output) and "lone surrogate" in res.output
@@ -95,7 +95,7 @@ def test_cli_grade_surrogate_in_json_name_refuses_that_file_and_grades_the_rest(
 def test_cli_grade_surrogate_in_json_answer_is_an_invalid_blank(exam_dir, tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
-    (subs / "a.json").write_text('{"exam":"%s","student_id":"aaa","name":"","answers":{"1.1":"\\ud800"}}' % EXAM_ID)
+    (subs / "a.json").write_text('{"exam":"' + EXAM_ID + '","student_id":"aaa","name":"","answers":{"1.1":"\\ud800"}}')
     res = grade(exam_dir, subs, tmp_path / "out")
     assert res.exit_code == 0, res.output
     assert summary(tmp_path / "out")["students"][0]["blanks"]["1.1"]["choice"] == "invalid"

@@ -13,13 +13,14 @@ import hashlib
 import hmac
 import os
 import secrets
-import tomllib
 import unicodedata
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from i2dl.errors import I2dlError, NotFoundError, SpecError, UsageError
@@ -98,7 +99,8 @@ def load_course(root: Path) -> Course:
         if err["type"] == "extra_forbidden":
             raise SpecError(f"unknown key '{key}'", where=where,
                             fix="known keys: " + ", ".join(CourseConfig.model_fields)) from None
-        raise SpecError(f"{key}: {err['msg']}", where=where, fix=_TOML_FIXES.get(key, "see README, running a course"))
+        raise SpecError(f"{key}: {err['msg']}", where=where,
+                        fix=_TOML_FIXES.get(key, "see README, running a course")) from None
     if config.engine is not None:
         from i2dl.engine import resolve_name
 

@@ -16,7 +16,6 @@ from i2dl.mcq import Bank, make_variant, variant_part
 from i2dl.spec.instance import ProblemInstance, make_instance
 from i2dl.spec.load import Library
 
-
 #: Fresh seeds are drawn below this bound: too many to try one by one against a public exam id.
 SEED_BOUND = 2**53
 
