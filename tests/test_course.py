@@ -459,3 +459,30 @@ def test_readme_running_a_course_commands_all_run_as_written(tmp_path, monkeypat
         assert res.exit_code == 0, f"{command}\n{res.output}"
     summary = json.loads(Path("results/midterm/summary.json").read_text())
     assert summary["graded"] == 3 and summary["missing"] == []
+
+
+def test_cohort_built_in_worker_processes_is_byte_identical_to_one_built_in_one(course, monkeypatch):
+    import os
+
+    write_roster(course / "r.csv", 17)
+    assert run("generate", "midterm", "--roster", "r.csv", "--out", "exams/parallel").exit_code == 0
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert run("generate", "midterm", "--roster", "r.csv", "--out", "exams/serial").exit_code == 0
+    for path in sorted((course / "exams" / "serial").rglob("*")):
+        if path.is_file():
+            twin = course / "exams" / "parallel" / path.relative_to(course / "exams" / "serial")
+            assert twin.read_bytes() == path.read_bytes(), path.name
+
+
+def test_generate_refuses_to_write_an_exam_beside_the_course_secret(course):
+    res = run("generate", "midterm", "--roster", "roster.csv", "--out", ".")
+    assert res.exit_code == 2 and "holds the course secret" in res.output
+    assert not (course / "exam.json").exists()
+
+
+def test_course_engine_setting_is_used_unless_the_command_line_names_one(course, monkeypatch):
+    monkeypatch.delenv("I2DL_ENGINE", raising=False)
+    (course / "i2dl.toml").write_text('title = "x"\nengine = "numpy"\n')
+    res = runner.invoke(app, ["generate", "stacked-linear", "--seed", "1", "--out", "exams/e"])
+    assert res.exit_code == 0, res.output
+    assert load_exam(course / "exams" / "e").engine == "numpy"

@@ -85,22 +85,35 @@ def build_cohort(source: str, students: list[Any], secret: bytes, *, exam_id: st
                  engine_name: str | None = None, library: Library | None = None,
                  bank: Bank | None = None) -> Exam:
     """One variant per student, each seeded by HMAC(secret, exam id, student id); the cohort as one Exam."""
+    library, bank = library or Library(), bank or Bank()
+    variants = [build_exam(source, seed, engine_name=engine_name, library=library, bank=bank, exam_id=exam_id,
+                           variant=label) for label, seed in cohort_seeds(students, secret, exam_id)]
+    return assemble_cohort(variants, students)
+
+
+def cohort_seeds(students: list[Any], secret: bytes, exam_id: str) -> list[tuple[str, int]]:
+    """(variant label, seed) per student: every student has their own variant, labelled with their id."""
     from i2dl.course import variant_seed
 
     if not students:
         raise UsageError("the roster lists no students", fix="add a line per student")
-    library, bank = library or Library(), bank or Bank()
-    variants: dict[str, Exam] = {}
-    roster = []
-    for st in students:
-        label = st.student_id  # every student has their own variant
-        variants[label] = build_exam(source, variant_seed(secret, exam_id, st.student_id), engine_name=engine_name,
-                                     library=library, bank=bank, exam_id=exam_id, variant=label)
-        roster.append({"student_id": st.student_id, "name": st.name, "variant": label})
-    first = next(iter(variants.values()))
-    warnings = sorted({w for v in variants.values() for w in v.warnings})
-    return Exam(exam_id, first.title, 0, source, first.instructions, first.problems, engine=first.engine,
-                duration=first.duration, warnings=warnings, variants=variants, roster=roster)
+    return [(st.student_id, variant_seed(secret, exam_id, st.student_id)) for st in students]
+
+
+def assemble_cohort(variants: list[Exam], students: list[Any]) -> Exam:
+    """The cohort Exam of built variants (in roster order) and the students they belong to."""
+    first = variants[0]
+    layout = [(p.number, p.points, [(q.number, q.points) for q in p.parts]) for p in first.problems]
+    for v in variants[1:]:
+        if [(p.number, p.points, [(q.number, q.points) for q in p.parts]) for p in v.problems] != layout:
+            raise UsageError(f"variant '{v.variant}' does not have the problems, parts and points of variant "
+                             f"'{first.variant}'", fix="give every problem of the blueprint fixed points")
+    roster = [{"student_id": st.student_id, "name": st.name, "variant": v.variant}
+              for st, v in zip(students, variants, strict=True)]
+    warnings = sorted({w for v in variants for w in v.warnings})
+    return Exam(first.exam_id, first.title, 0, first.source, first.instructions, first.problems,
+                engine=first.engine, duration=first.duration, warnings=warnings,
+                variants={v.variant: v for v in variants}, roster=roster)
 
 
 def _mcq_problem(entry: ProblemEntry, block: McqBlock, number: int, seed: int, engine, bank: Bank,

@@ -72,9 +72,12 @@ def cohort_file_names(ids: list[str]) -> dict[str, str]:
     return out
 
 
-def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, str]] | None = None
-                 ) -> dict[str, Path]:
-    """exam.json (every variant), then per student sheets/ID.md and answers/ID.yaml, per variant keys/ID.md."""
+def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, str]] | None = None,
+                 keys: dict[str, str] | None = None) -> dict[str, Path]:
+    """exam.json (every variant), then per student sheets/ID.md and answers/ID.yaml, per variant keys/ID.md.
+
+    Each key is `keys[label]` when given (made elsewhere), else written here with `steps(variant)`.
+    """
     from i2dl.export.answers import answer_file_text
     from i2dl.export.markdown import key_markdown, sheet_markdown
 
@@ -85,8 +88,8 @@ def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, 
     for sub in (SHEETS_DIR, ANSWERS_DIR, KEYS_DIR):
         (out / sub).mkdir(parents=True, exist_ok=True)
     for label, variant in exam.variants.items():
-        atomic_write_text(out / KEYS_DIR / f"{variants[label]}.md",
-                          key_markdown(variant, steps(variant) if steps else None))
+        text = keys[label] if keys is not None else key_markdown(variant, steps(variant) if steps else None)
+        atomic_write_text(out / KEYS_DIR / f"{variants[label]}.md", text)
     for r in exam.roster:
         variant = exam.variants[r["variant"]]
         atomic_write_text(out / SHEETS_DIR / f"{students[r['student_id']]}.md", sheet_markdown(variant, r))
