@@ -148,10 +148,9 @@ def _check_out(out: Path, force: bool) -> None:
     """Refuse to replace an exam already in `out` unless forced; with force, remove the cohort folders it had."""
     import shutil
 
+    from i2dl.course import SECRET_FILE
     from i2dl.exam import EXAM_FILE
     from i2dl.export import ANSWERS_DIR, KEYS_DIR, SHEETS_DIR
-
-    from i2dl.course import SECRET_FILE
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file, not a folder", fix="pass a folder for the exam")
