@@ -486,3 +486,30 @@ def test_course_engine_setting_is_used_unless_the_command_line_names_one(course,
     res = runner.invoke(app, ["generate", "stacked-linear", "--seed", "1", "--out", "exams/e"])
     assert res.exit_code == 0, res.output
     assert load_exam(course / "exams" / "e").engine == "numpy"
+
+
+def test_cohort_exam_json_checks_name_the_roster_or_variant_at_fault(course):
+    from i2dl.errors import ExamError
+    from i2dl.exam.data import exam_json_text
+
+    write_roster(course / "r.csv", 2)
+    assert run("generate", "midterm", "--roster", "r.csv", "--out", "exams/q").exit_code == 0
+    path = course / "exams" / "q" / "exam.json"
+    good = json.loads(path.read_text())
+
+    def refused(data: dict) -> str:
+        path.write_text(exam_json_text(data))  # re-digested: only the cohort's own checks can object
+        with pytest.raises(ExamError) as exc:
+            load_exam(path.parent)
+        return exc.value.message
+
+    dup = json.loads(json.dumps(good))
+    dup["roster"][1]["student_id"] = "S000"
+    assert refused(dup).startswith("roster[1].student_id: student 'S000' is on the roster twice")
+    lost = json.loads(json.dumps(good))
+    lost["roster"][0]["variant"] = "nobody"
+    assert refused(lost).startswith("roster[0].variant: no variant 'nobody'")
+    uneven = json.loads(json.dumps(good))
+    uneven["variants"][1]["problems"][1]["parts"][0]["points"] = 3
+    uneven["variants"][1]["problems"][1]["points"] = 3
+    assert refused(uneven).startswith("variants[1].problems: variant 's001' does not have the problems")
