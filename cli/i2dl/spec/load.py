@@ -297,10 +297,10 @@ def library_dirs(kind: str) -> list[Path]:
     return own + [builtin_dir(kind)]
 
 
-def library_files(kind: str) -> dict[str, Path]:
-    """Every file of `kind` by id (its file stem), the course's first; an id found twice is a SpecError naming both."""
+def library_files(kind: str, dirs: list[Path] | tuple[Path, ...] | None = None) -> dict[str, Path]:
+    """Every file of `kind` in `dirs` (default: library_dirs) by id (file stem); an id found twice is a SpecError naming both."""
     found: dict[str, Path] = {}
-    for folder in library_dirs(kind):
+    for folder in library_dirs(kind) if dirs is None else dirs:
         for p in sorted(folder.glob("*.yaml")):
             if p.stem in found:
                 raise SpecError(f"{_KIND_NAMES.get(kind, kind)} id '{p.stem}' is defined twice: {found[p.stem]} "

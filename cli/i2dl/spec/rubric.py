@@ -74,7 +74,7 @@ def shipped_rubrics() -> dict[str, Rubric]:
 def _rubrics(dirs: tuple[Path, ...]) -> dict[str, Rubric]:
     """The rubrics found in `dirs` (cached per lookup path: a course's are read once)."""
     out = {}
-    for name, p in library_files("rubrics").items():
+    for name, p in library_files("rubrics", dirs).items():
         r = load_rubric(p)
         if r.name != name:
             raise SpecError(f"rubric name '{r.name}' does not match the file name", where=str(p),
