@@ -58,3 +58,12 @@ def default_exam_dir(tmp_path_factory):
     res = CliRunner().invoke(app, ["--engine", "numpy", "generate", "--seed", "1", "--out", str(root / "exam")])
     assert res.exit_code == 0, res.output
     return root / "exam"
+
+
+@pytest.fixture(autouse=True)
+def _no_course_left_active():
+    """A CLI run with --course (or inside a course) sets the active course for the process: reset it after each test."""
+    yield
+    from i2dl.course import reset_course
+
+    reset_course()

@@ -347,7 +347,7 @@ CORPUS_FILES = {
     "top-level-list.json": ["(top level): expected an object", "got a list"],
     "empty.json": ["the file is empty"],
     "blank-lines.json": ["the file is empty"],
-    "newer-format.json": ["format: exam data format 5 is newer than this i2dl reads", "upgrade i2dl"],
+    "newer-format.json": ["format: exam data format 6 is newer than this i2dl reads", "upgrade i2dl"],
     "format-as-text.json": ["format: format must be a whole number"],
     "format-zero.json": ["format: unknown exam data format 0"],
     "no-format.json": ["format: missing key 'format'"],

@@ -20,13 +20,25 @@ def test_published_schema_is_the_one_the_exam_data_model_generates():
 def test_generated_exam_validates_against_the_exam_data_model():
     data = json.loads(exam_json_text(exam_to_data(build_exam("default", 2024, engine_name="numpy"))))
     ExamData.model_validate(data)  # strict: the very model the schema is generated from
-    assert set(json_schema()["properties"]) == set(data)
-    assert set(json_schema()["required"]) == set(data)  # every key is written, null where it has no value
+    one = json_schema()["$defs"]["ExamData"]
+    assert set(one["properties"]) == set(data)
+    assert set(one["required"]) == set(data)  # every key is written, null where it has no value
 
 
 def test_published_schema_describes_format_4_with_specs_options_and_rounding():
     schema = json_schema()
-    assert schema["properties"]["format"]["const"] == 4
-    assert {"rounding"} <= set(schema["$defs"]["BlankData"]["required"]) and "rounding" in schema["required"]
+    assert schema["$defs"]["ExamData"]["properties"]["format"]["const"] == 4
+    assert schema["$defs"]["CohortExamData"]["properties"]["format"]["const"] == 5
+    assert {"rounding"} <= set(schema["$defs"]["BlankData"]["required"])
+    assert "rounding" in schema["$defs"]["ExamData"]["required"]
     assert {"spec"} <= set(schema["$defs"]["ProblemData"]["required"])
     assert set(schema["$defs"]["OptionData"]["properties"]) == {"letter", "text", "correct", "reason", "mistake"}
+
+
+def test_published_schema_offers_one_exam_or_a_cohort_by_format():
+    schema = json_schema()
+    assert schema["oneOf"] == [{"$ref": "#/$defs/ExamData"}, {"$ref": "#/$defs/CohortExamData"}]
+    cohort = schema["$defs"]["CohortExamData"]
+    assert cohort["properties"]["format"]["const"] == 5
+    assert {"specs", "variants", "roster"} <= set(cohort["required"])
+    assert "seed" not in cohort["properties"]  # a cohort has a seed per variant, none of its own

@@ -2,7 +2,7 @@
 choices, results swapped in whole, CSV formulas, output checks before grading, named skips, progress.
 
 Every test runs the real command (CliRunner on i2dl.cli.app, or a subprocess) on the default exam
-with seed 1, whose id is `default-1`.
+with seed 1, whose id is `public_exam_id("default", 1)` (a tag, not the seed).
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ import i2dl.grade.batch as batch_module
 from i2dl.cli import app
 from i2dl.errors import GradingIncomplete, NotFoundError, OutputError, UsageError
 from i2dl.exam import load_exam
+from i2dl.exam.build import public_exam_id
 from i2dl.export.answers import key_answers
 from i2dl.grade.score import Grader
 from i2dl.io import dump_yaml
 
-EXAM_ID = "default-1"
+EXAM_ID = public_exam_id("default", 1)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,7 @@ def tree(root: Path) -> dict[str, bytes]:
 def test_cli_grade_surrogate_in_json_name_refuses_that_file_and_grades_the_rest(exam_dir, tmp_path):
     subs = tmp_path / "subs"
     write_sub(subs, "b.yaml", "bbb")
-    (subs / "a.json").write_text('{"exam":"default-1","student_id":"aaa","name":"\\ud800","answers":{}}')
+    (subs / "a.json").write_text('{"exam":"' + EXAM_ID + '","student_id":"aaa","name":"\\ud800","answers":{}}')
     res = grade(exam_dir, subs, tmp_path / "out")
     assert res.exit_code == GradingIncomplete.exit_code
     assert "a.json name" in flat(res.output) and "lone surrogate" in res.output
@@ -94,7 +95,7 @@ def test_cli_grade_surrogate_in_json_name_refuses_that_file_and_grades_the_rest(
 def test_cli_grade_surrogate_in_json_answer_is_an_invalid_blank(exam_dir, tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
-    (subs / "a.json").write_text('{"exam":"default-1","student_id":"aaa","name":"","answers":{"1.1":"\\ud800"}}')
+    (subs / "a.json").write_text('{"exam":"' + EXAM_ID + '","student_id":"aaa","name":"","answers":{"1.1":"\\ud800"}}')
     res = grade(exam_dir, subs, tmp_path / "out")
     assert res.exit_code == 0, res.output
     assert summary(tmp_path / "out")["students"][0]["blanks"]["1.1"]["choice"] == "invalid"

@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 
 from i2dl.cli import app
 from i2dl.errors import GradingIncomplete, NotFoundError
+from i2dl.exam.build import public_exam_id
 
-EXAM_ID = "default-1"
+EXAM_ID = public_exam_id("default", 1)
 PARTS = ["1.1", "1.5", "2.1", "3.2", "5.6", "9.4", "9.9", "1", ""]
 #: `grade` on files that exist: all graded, some not graded, or (only the blank form) nothing to grade.
 EXIT_CODES = {0, GradingIncomplete.exit_code, NotFoundError.exit_code}

@@ -9,7 +9,12 @@ from pydantic import Field, ValidationError, model_validator
 
 from i2dl.errors import NotFoundError, SpecError
 from i2dl.rounding import Rounding
-from i2dl.spec.load import builtin_dir, load_document, unknown_key_warnings, validation_errors
+from i2dl.spec.load import (
+    library_files,
+    load_document,
+    unknown_key_warnings,
+    validation_errors,
+)
 from i2dl.spec.model import _Model
 
 
@@ -71,12 +76,11 @@ def load_blueprint(path: Path) -> tuple[Blueprint, list[str]]:
 
 
 def find_blueprint(name: str) -> Path:
-    """A blueprint by file path or by the name of a shipped blueprint."""
+    """A blueprint by file path, or by name: the active course's first, then the shipped ones."""
     p = Path(name)
     if p.suffix in (".yaml", ".yml") and p.exists():
         return p
-    shipped = builtin_dir("blueprints") / f"{name}.yaml"
-    if shipped.exists():
-        return shipped
-    known = sorted(q.stem for q in builtin_dir("blueprints").glob("*.yaml"))
-    raise NotFoundError(f"no blueprint '{name}'", fix="shipped blueprints: " + ", ".join(known))
+    known = library_files("blueprints")
+    if name in known:
+        return known[name]
+    raise NotFoundError(f"no blueprint '{name}'", fix="blueprints: " + ", ".join(sorted(known)))

@@ -63,6 +63,8 @@ def _version(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     engine: str = typer.Option(None, "--engine", envvar="I2DL_ENGINE", help=ENGINE_HELP),
+    course: Path | None = typer.Option(None, "--course", help="The course folder (default: the folder holding "
+                                       "i2dl.toml, from here upwards; none: the shipped library alone)."),
     version: bool | None = typer.Option(None, "--version", callback=_version, is_eager=True,
                                            help="Print the version and exit."),
 ) -> None:
@@ -84,11 +86,50 @@ def main_options(
         except I2dlError as exc:
             _console(stderr=True).print(f"[bold red]error:[/] {_escape(str(exc))}")
             raise typer.Exit(exc.exit_code) from None
-    ctx.obj = {"engine": engine}
+    from i2dl.course import find_course, load_course, set_course
+
+    try:
+        found = load_course(course) if course is not None else find_course()
+    except I2dlError as exc:
+        _console(stderr=True).print(f"[bold red]error:[/] {_escape(str(exc))}")
+        raise typer.Exit(exc.exit_code) from None
+    set_course(found)  # every library lookup of this run: the course's files first, then the shipped ones
+    if found is not None and ctx.invoked_subcommand != "validate":  # validate reports it among the rest
+        from i2dl.spec.load import check_library_ids
+
+        try:
+            check_library_ids()
+        except I2dlError as exc:
+            _console(stderr=True).print(f"[bold red]error:[/] {_escape(str(exc))}")
+            raise typer.Exit(exc.exit_code) from None
+    if engine is None and found is not None and found.config.engine not in (None, "auto"):
+        engine = found.config.engine
+    ctx.obj = {"engine": engine, "course": found}
 
 
 def _engine(ctx: typer.Context) -> str | None:
     return (ctx.obj or {}).get("engine")
+
+
+@app.command()
+def init(
+    folder: Path = typer.Argument(..., help="The course folder to create."),
+    title: str | None = typer.Option(None, "--title", help="The course title (default: the folder name)."),
+    term: str = typer.Option("", "--term", help="The term, e.g. 'WS 2026' (part of cohort exam ids)."),
+) -> None:
+    """Create a course: i2dl.toml, its own problems/ and rubrics/, an example roster, a secret, a .gitignore.
+
+    Example: i2dl init dl-course --title "Introduction to Deep Learning" --term "WS 2026"
+    """
+    from i2dl.course import SECRET_ENV, SECRET_FILE, init_course
+
+    result = init_course(folder, title=title, term=term)
+    con = _console()
+    con.print(f"course [bold]{_escape(result['title'])}[/] in {_escape(result['course'])}")
+    for f in result["files"]:
+        con.print(f"  {_escape(f)}")
+    con.print(f"Keep {SECRET_FILE} private and backed up: it derives every student's variant "
+              f"(or set {SECRET_ENV} instead). .gitignore keeps it out of version control.")
 
 
 def _pins(params: list[str]) -> dict[str, Any]:
@@ -100,21 +141,30 @@ def _pins(params: list[str]) -> dict[str, Any]:
 @app.command()
 def generate(
     ctx: typer.Context,
-    source: str = typer.Argument("default", help="A blueprint name or path, or a single spec id."),
+    source: str | None = typer.Argument(None, help="A blueprint name or path, or a single spec id "
+                                        "(default: the course's blueprint, else 'default')."),
     seed: int | None = typer.Option(None, "--seed", help="Seed; a fresh one is drawn and printed if omitted."),
     out: Path = typer.Option(Path("exam"), "--out", help="Folder to write the exam into."),
     param: list[str] = typer.Option([], "--param", help="Pin a parameter of a single spec: name=value."),
+    roster: Path | None = typer.Option(None, "--roster", help="A roster CSV (student_id, name): a variant per "
+                                       "student, seeded from the course secret."),
+    exam_id: str | None = typer.Option(None, "--exam-id", help="The exam's id (default: blueprint and a tag; "
+                                       "for a roster: blueprint and the course's term)."),
+    force: bool = typer.Option(False, "--force", help="Replace an exam already in --out."),
 ) -> None:
-    """Generate an exam: sheet, solution key, blank answer file and instance data.
+    """Generate an exam: sheet, solution key, blank answer file and instance data; with --roster, a whole cohort.
 
-    Example: i2dl generate --seed 7   |   i2dl generate conv2d-by-hand --param stride=2
+    Example: i2dl generate --seed 7   |   i2dl generate conv2d-by-hand --param stride=2   |
+    i2dl generate --roster roster.csv --out exams/endterm
     """
     from i2dl.generate import generate_exam
 
-    result = generate_exam(source, seed, out, pins=_pins(param), engine_name=_engine(ctx))
+    result = generate_exam(source, seed, out, pins=_pins(param), engine_name=_engine(ctx), roster=roster,
+                           exam_id=exam_id, force=force)
     con = _console()
+    who = (f"{result['students']} students" if result["students"] else f"seed [cyan]{result['seed']}[/]")
     con.print(f"[bold]{_escape(result['title'])}[/]  exam [cyan]{result['exam_id']}[/]  "
-              f"seed [cyan]{result['seed']}[/]  {result['points']:g} points  engine {result['engine']}")
+              f"{who}  {result['points']:g} points  engine {result['engine']}")
     table = Table("problem", "title", "spec", "parts", "points")
     for p in result["problems"]:
         table.add_row(str(p["number"]), _escape(p["title"]), p["spec"], str(p["parts"]), f"{p['points']:g}")
@@ -357,11 +407,22 @@ def grade(
         con.print(f"[yellow]skipped:[/] {_escape(f['file'])}: {_escape(f['reason'])}")
     for f in batch.failed:
         con.print(f"[red]not graded:[/] {_escape(f['error'])}")
+    for m in batch.missing:
+        con.print(f"[red]no submission:[/] {_escape(m['student_id'])}"
+                  + (f" ({_escape(m['name'])})" if m["name"] else "") + " is on the roster but handed nothing in")
+    if batch.exam.is_cohort:
+        con.print(f"{len(batch.students)} of {len(batch.exam.roster)} roster students graded, "
+                  f"{len(batch.missing)} without a submission, {len(batch.failed)} files not graded")
+    written = f" and written to {display_path(out)}" if batch.files else ""
     if batch.failed:
         total = len(batch.failed) + len(batch.students)
-        raise GradingIncomplete(f"{len(batch.failed)} of {total} files could not be graded",
-                                fix="see the 'not graded' lines; the other files were graded"
-                                    + (f" and written to {display_path(out)}" if batch.files else ""))
+        raise GradingIncomplete(f"{len(batch.failed)} of {total} files could not be graded"
+                                + (f"; {len(batch.missing)} roster students have no submission"
+                                   if batch.missing else ""),
+                                fix="see the 'not graded' lines; the other files were graded" + written)
+    if batch.missing:
+        raise GradingIncomplete(f"{len(batch.missing)} of {len(batch.exam.roster)} roster students have no "
+                                "submission", fix="see the 'no submission' lines; everyone else was graded" + written)
 
 
 def _print_batch(con: Console, batch, exam) -> None:

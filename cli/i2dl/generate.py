@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from i2dl.engine import get_engine
+from i2dl.errors import I2dlError, UsageError
 from i2dl.exam import build_exam
-from i2dl.export import write_exam
+from i2dl.exam.build import blueprint_id
+from i2dl.export import write_cohort, write_exam
 from i2dl.io import to_plain
 from i2dl.mcq import Bank
 from i2dl.render import fmt_value
@@ -21,21 +24,151 @@ def _plain(v: Any) -> Any:
     return to_plain(v)
 
 
-def generate_exam(source: str = "default", seed: int | None = None, out: Path | str = "exam", *,
-                  pins: dict[str, Any] | None = None, engine_name: str | None = None) -> dict[str, Any]:
-    """Build the exam for `source` and write its files; a summary of what was written."""
+def generate_exam(source: str | None = None, seed: int | None = None, out: Path | str = "exam", *,
+                  pins: dict[str, Any] | None = None, engine_name: str | None = None,
+                  roster: Path | str | None = None, exam_id: str | None = None,
+                  force: bool = False) -> dict[str, Any]:
+    """Build the exam for `source` (default: the course's blueprint, else 'default') and write its files.
+
+    With a roster, every student gets a variant seeded from the course secret, the exam id and their
+    id; the cohort is written as one exam.json, a sheet and an answer file per student, a key per variant.
+    """
+    from i2dl.course import active_course, course_secret, read_roster
     from i2dl.explain import key_steps
 
-    exam = build_exam(source, seed, pins=pins, engine_name=engine_name)
-    files = write_exam(exam, out, steps=key_steps(exam))
+    course = active_course()
+    source = source or (course.config.blueprint if course is not None else "default")
+    out = Path(out)
+    _check_out(out, force)
+    if exam_id is not None and not _EXAM_ID.match(exam_id):
+        raise UsageError(f"exam id '{exam_id}' is not of the form letters, digits and - _ .",
+                         where="--exam-id", fix="e.g. --exam-id endterm-2026")
+    if roster is not None:
+        if seed is not None or pins:
+            raise UsageError("--roster derives every student's seed from the course secret",
+                             fix="leave out --seed and --param with --roster")
+        students = read_roster(Path(roster))
+        secret = course_secret(course)
+        library = Library()
+        exam_id = exam_id or _cohort_id(source, course, library)
+        exam, keys = _build_cohort(source, students, secret, exam_id, engine_name, library)
+        files = write_cohort(exam, out, keys=keys)
+    else:
+        exam = build_exam(source, seed, pins=pins, engine_name=engine_name, exam_id=exam_id)
+        files = write_exam(exam, out, steps=key_steps(exam))
     return {
-        "exam_id": exam.exam_id, "title": exam.title, "seed": exam.seed, "points": exam.points,
-        "engine": exam.engine,
+        "exam_id": exam.exam_id, "title": exam.title, "seed": None if exam.is_cohort else exam.seed,
+        "points": exam.points, "engine": exam.engine, "students": len(exam.roster),
+        "variants": len(exam.variants),
         "problems": [{"number": p.number, "title": p.title, "spec": p.spec_id, "parts": len(p.parts),
                       "points": p.points} for p in exam.problems],
         "files": {k: str(v) for k, v in files.items()},
         "warnings": exam.warnings,
     }
+
+
+#: Students per task handed to a worker process (fewer, larger tasks: less pickling).
+_CHUNK = 8
+
+
+def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str, engine_name: str | None,
+                  library: Library) -> tuple[Any, dict[str, str]]:
+    """The cohort and each variant's key (Markdown), built in worker processes where that is safe."""
+    import os
+
+    from i2dl.engine import resolve_name
+    from i2dl.exam.build import assemble_cohort, cohort_seeds
+
+    seeds = cohort_seeds(students, secret, exam_id)
+    jobs = min(os.cpu_count() or 1, 8)
+    # Forked workers are safe with the numpy engine; torch's threads do not survive a fork.
+    if jobs < 2 or len(seeds) < 2 * _CHUNK or resolve_name(engine_name) != "numpy":
+        built = _variants(source, seeds, exam_id, engine_name, library)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunks = [seeds[i:i + _CHUNK] for i in range(0, len(seeds), _CHUNK)]
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(_variants_task, [(source, c, exam_id, engine_name) for c in chunks]))
+        built = []
+        for result in results:
+            if isinstance(result, tuple) and result and result[0] == "error":
+                _, cls, message, where, fix = result
+                raise cls(message, where=where, fix=fix)
+            built += result
+        for exam, _ in built:  # the parent's compiled specs: what the serial path attaches too
+            for p in exam.problems:
+                if p.kind == "spec" and p.spec_id in library.paths:
+                    p._compiled = library.get(p.spec_id)
+    return assemble_cohort([e for e, _ in built], students), {e.variant: k for e, k in built}
+
+
+def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_name: str | None,
+              library: Library) -> list[tuple[Any, str]]:
+    """(variant, its key's Markdown) for each (label, seed)."""
+    from i2dl.explain import key_steps
+    from i2dl.export.markdown import key_markdown
+
+    bank = Bank()
+    out = []
+    for label, seed in seeds:
+        exam = build_exam(source, seed, engine_name=engine_name, library=library, bank=bank, exam_id=exam_id,
+                          variant=label)
+        out.append((exam, key_markdown(exam, key_steps(exam))))
+    return out
+
+
+def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None]) -> Any:
+    """A worker's share of `_variants`; typed errors come back as data (their where and fix survive)."""
+    source, seeds, exam_id, engine_name = args
+    try:
+        built = _variants(source, seeds, exam_id, engine_name, Library())
+    except I2dlError as exc:
+        return ("error", type(exc), exc.message, exc.where, exc.fix)
+    for exam, _ in built:
+        for p in exam.problems:
+            p._compiled = None  # the parent attaches its own: a compiled graph is large to send back
+    return built
+
+
+_EXAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+def _cohort_id(source: str, course: Any, library: Library) -> str:
+    """A cohort's default exam id: the blueprint's id and the course's term (a public name, not a seed)."""
+    from i2dl.io import slugify
+
+    base = blueprint_id(source, library)
+    term = slugify(course.config.term.strip().replace(" ", "-")).lower() if course is not None else ""
+    return f"{base}-{term}" if term and term != "_" else base
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse to replace an exam already in `out` unless forced; with force, remove the cohort folders it had."""
+    import shutil
+
+    from i2dl.course import SECRET_FILE
+    from i2dl.exam import EXAM_FILE
+    from i2dl.export import ANSWERS_DIR, KEYS_DIR, SHEETS_DIR
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out '{out}' is a file, not a folder", fix="pass a folder for the exam")
+    if (out / SECRET_FILE).exists():  # an exam folder is shared with colleagues; the secret must not be in it
+        raise UsageError(f"--out '{out}' holds the course secret ({SECRET_FILE})",
+                         fix="write the exam into a folder of its own, e.g. --out exams/midterm")
+    if not (out / EXAM_FILE).exists():
+        return
+    if not force:
+        raise UsageError(f"'{out}' already holds an exam ({EXAM_FILE}); generating again would replace it and its "
+                         "keys", where=str(out / EXAM_FILE), fix="choose another --out, or pass --force to replace it")
+    from i2dl.export.markdown import MarkdownExporter
+
+    for sub in (SHEETS_DIR, ANSWERS_DIR, KEYS_DIR):  # a student no longer on the roster must not keep a sheet
+        if (out / sub).is_dir() and not (out / sub).is_symlink():
+            shutil.rmtree(out / sub)
+    for name in MarkdownExporter.files.values():  # nor a single exam's files beside a cohort
+        (out / name).unlink(missing_ok=True)
 
 
 def solve_spec(spec: str, pins: dict[str, Any], *, seed: int = 0, engine_name: str | None = None,
@@ -59,7 +192,7 @@ def solve_spec(spec: str, pins: dict[str, Any], *, seed: int = 0, engine_name: s
 
 
 def list_specs(library: Library | None = None) -> list[dict[str, Any]]:
-    """The shipped specs: id, title, topic, tags, parts, points, parameters."""
+    """The specs of the course and the shipped library: id, title, topic, tags, parts, points, parameters."""
     library = library or Library()
     rows = []
     for sid in library.ids():

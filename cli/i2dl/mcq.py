@@ -15,7 +15,7 @@ from i2dl.evaluate import Evaluator
 from i2dl.expr import Parsed, parse
 from i2dl.render import fmt_value, render_template
 from i2dl.spec.instance import Blank, McqOption, PartInstance, sample_param
-from i2dl.spec.load import builtin_dir, load_document, unknown_key_warnings, validation_errors
+from i2dl.spec.load import library_files, load_document, unknown_key_warnings, validation_errors
 from i2dl.spec.model import Param, _Model
 
 LETTERS = string.ascii_uppercase
@@ -91,18 +91,19 @@ def _check_expressions(bq: BankQuestion) -> None:
 
 
 class Bank:
-    """Every question of the shipped bank (and extra folders), by global id."""
+    """Every question of the active course's bank and the shipped one (and extra folders), by global id."""
 
     def __init__(self, extra: list[Path] | None = None):
         self.questions: dict[str, BankQuestion] = {}
         self.warnings: list[str] = []
-        folders = [builtin_dir("mcq")] + list(extra or [])
-        for folder in folders:
-            for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else [folder]:
-                qs, warns = load_mcq_file(path)
-                self.warnings += warns
-                for q in qs:
-                    self.questions[q.qid] = q
+        paths = list(library_files("mcq").values())
+        for folder in extra or []:
+            paths += sorted(folder.glob("*.yaml")) if folder.is_dir() else [folder]
+        for path in paths:
+            qs, warns = load_mcq_file(path)
+            self.warnings += warns
+            for q in qs:
+                self.questions[q.qid] = q
 
     def topics(self) -> list[str]:
         return sorted({q.topic for q in self.questions.values()})

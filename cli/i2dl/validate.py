@@ -13,7 +13,7 @@ from i2dl.engine import get_engine
 from i2dl.errors import I2dlError, SamplingTimeout
 from i2dl.render import fmt_number
 from i2dl.spec.instance import Blank, overlaps
-from i2dl.spec.load import builtin_dir, load_document
+from i2dl.spec.load import builtin_dir, library_files, load_document
 
 
 def detect_kind(path: Path, data: Any) -> str:
@@ -34,11 +34,48 @@ def detect_kind(path: Path, data: Any) -> str:
 
 
 def default_paths() -> list[Path]:
-    """Every shipped spec, bank file, blueprint and rubric."""
+    """Every file of the active course's library, or outside a course every shipped spec, bank file, blueprint and rubric."""
+    from i2dl.course import active_course
+
+    course = active_course()
     out: list[Path] = []
     for kind in ("specs", "mcq", "blueprints", "rubrics"):
-        out += sorted(builtin_dir(kind).glob("*.yaml"))
+        folder = course.dir(kind) if course is not None else builtin_dir(kind)
+        out += sorted(folder.glob("*.yaml"))
     return out
+
+
+def validate_course(course) -> dict[str, Any]:
+    """The course as a whole: ids unique across it and the shipped library, its roster, its secret."""
+    from i2dl.course import CONFIG_FILE, ROSTER_FILE, course_secret, read_roster
+
+    report: dict[str, Any] = {"path": str(course.root / CONFIG_FILE), "kind": "course", "ok": True, "errors": [],
+                              "warnings": [], "notes": []}
+    counts = []
+    for kind in ("specs", "mcq", "blueprints", "rubrics"):
+        try:
+            files = library_files(kind)
+        except I2dlError as exc:
+            report["errors"].append(str(exc))
+            continue
+        own = sum(1 for p in files.values() if course.dir(kind) in p.parents)
+        counts.append(f"{own} own {kind}")
+    report["notes"].append(", ".join(counts))
+    roster = course.root / ROSTER_FILE
+    if roster.exists():
+        try:
+            report["notes"].append(f"{len(read_roster(roster))} students in {ROSTER_FILE}")
+        except I2dlError as exc:
+            report["errors"].append(str(exc))
+    try:
+        course_secret(course)
+    except I2dlError as exc:
+        report["warnings"].append(f"{exc} (needed for per-student variants)")
+    else:
+        if course.secret_file.exists() and course.secret_file.stat().st_mode & 0o077:
+            report["warnings"].append(f"{course.secret_file}: readable by others; chmod 600 it")
+    report["ok"] = not report["errors"]
+    return report
 
 
 #: progress(file, samples done, samples in all), called as a stress test goes on.
@@ -178,7 +215,10 @@ def validate_file(path: Path, samples: int, engine_name: str | None,
 
 def validate_paths(paths: list[Path], *, samples: int = 200, engine_name: str | None = None,
                    progress: Progress | None = None) -> dict[str, Any]:
-    """Validate files and folders (default: everything shipped); one report per file, `progress` told as it goes."""
+    """Validate files and folders (default: the whole course, or outside one everything shipped); one report per file, `progress` told as it goes."""
+    from i2dl.course import active_course
+
+    course = active_course() if not paths else None
     files: list[Path] = []
     for p in paths or default_paths():
         p = Path(p)
@@ -186,4 +226,5 @@ def validate_paths(paths: list[Path], *, samples: int = 200, engine_name: str | 
             files += sorted(p.rglob("*.yaml"))
         else:
             files.append(p)
-    return {"files": [validate_file(f, samples, engine_name, progress) for f in files]}
+    reports = [validate_course(course)] if course is not None else []
+    return {"files": reports + [validate_file(f, samples, engine_name, progress) for f in files]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from typing import Any
 
 import numpy as np
@@ -15,10 +17,19 @@ from i2dl.rounding import Rounding, default_rounding
 from i2dl.spec.instance import ProblemInstance, make_instance
 from i2dl.spec.load import Library
 
+#: Fresh seeds are drawn below this bound: too many to try one by one against a public exam id.
+SEED_BOUND = 2**53
+
 
 def fresh_seed() -> int:
     """A new seed from the operating system's entropy (printed, so the exam can be remade)."""
-    return int(np.random.SeedSequence().entropy % 1_000_000_000)
+    return secrets.randbelow(SEED_BOUND)
+
+
+def public_exam_id(name: str, seed: int) -> str:
+    """`name-<8 hex>`: an exam id that tells exams apart but from which the seed cannot be read back."""
+    # One-way: the tag is a hash of the seed, so the sheet does not print the seed that rebuilds its key.
+    return f"{name}-{hashlib.sha256(f'i2dl exam id {seed}'.encode()).hexdigest()[:8]}"
 
 
 def problem_seed(seed: int, number: int) -> int:
@@ -28,7 +39,7 @@ def problem_seed(seed: int, number: int) -> int:
 
 def build_exam(source: str = "default", seed: int | None = None, *, pins: dict[str, Any] | None = None,
                engine_name: str | None = None, library: Library | None = None, bank: Bank | None = None,
-               rounding: Rounding | None = None) -> Exam:
+               rounding: Rounding | None = None, exam_id: str | None = None, variant: str = "") -> Exam:
     """Instances for every problem of a blueprint (by name or path) or of a single spec id.
 
     `rounding` is the course's exam-wide rule; a blueprint that declares its own wins.
@@ -62,9 +73,53 @@ def build_exam(source: str = "default", seed: int | None = None, *, pins: dict[s
             inst.title = entry.title
         problems.append(inst)
         warnings += [f"problem {number} ({entry.spec}): {w}" for w in inst.warnings]
-    exam_id = f"{bp.id}-{seed}"
+    exam_id = exam_id or public_exam_id(bp.id, seed)
     return Exam(exam_id, bp.title, seed, source, bp.instructions.strip(), problems,
-                engine=engine.name, duration=bp.duration, warnings=warnings, rounding=rule.data())
+                engine=engine.name, duration=bp.duration, warnings=warnings, rounding=rule.data(),
+                variant=variant)
+
+
+def blueprint_id(source: str, library: Library | None = None) -> str:
+    """The id of the blueprint (or single spec) `source` names."""
+    library = library or Library()
+    if source in library.paths:
+        return source
+    return load_blueprint(find_blueprint(source))[0].id
+
+
+def build_cohort(source: str, students: list[Any], secret: bytes, *, exam_id: str,
+                 engine_name: str | None = None, library: Library | None = None,
+                 bank: Bank | None = None, rounding: Rounding | None = None) -> Exam:
+    """One variant per student, each seeded by HMAC(secret, exam id, student id); the cohort as one Exam."""
+    library, bank = library or Library(), bank or Bank()
+    variants = [build_exam(source, seed, engine_name=engine_name, library=library, bank=bank, exam_id=exam_id,
+                           variant=label, rounding=rounding) for label, seed in cohort_seeds(students, secret, exam_id)]
+    return assemble_cohort(variants, students)
+
+
+def cohort_seeds(students: list[Any], secret: bytes, exam_id: str) -> list[tuple[str, int]]:
+    """(variant label, seed) per student: every student has their own variant, labelled with their id."""
+    from i2dl.course import variant_seed
+
+    if not students:
+        raise UsageError("the roster lists no students", fix="add a line per student")
+    return [(st.student_id, variant_seed(secret, exam_id, st.student_id)) for st in students]
+
+
+def assemble_cohort(variants: list[Exam], students: list[Any]) -> Exam:
+    """The cohort Exam of built variants (in roster order) and the students they belong to."""
+    first = variants[0]
+    layout = [(p.number, p.points, [(q.number, q.points) for q in p.parts]) for p in first.problems]
+    for v in variants[1:]:
+        if [(p.number, p.points, [(q.number, q.points) for q in p.parts]) for p in v.problems] != layout:
+            raise UsageError(f"variant '{v.variant}' does not have the problems, parts and points of variant "
+                             f"'{first.variant}'", fix="give every problem of the blueprint fixed points")
+    roster = [{"student_id": st.student_id, "name": st.name, "variant": v.variant}
+              for st, v in zip(students, variants, strict=True)]
+    warnings = sorted({w for v in variants for w in v.warnings})
+    return Exam(first.exam_id, first.title, 0, first.source, first.instructions, first.problems,
+                engine=first.engine, duration=first.duration, warnings=warnings, rounding=first.rounding,
+                variants={v.variant: v for v in variants}, roster=roster)
 
 
 def _mcq_problem(entry: ProblemEntry, block: McqBlock, number: int, seed: int, engine, bank: Bank,

@@ -7,7 +7,8 @@ key path at fault, and a file whose content no longer matches its digest unless 
 modified exams. From format 3 on the file is self-contained: each problem carries the spec it was
 made from (its document and the digest of its file), each question its options, so grading and
 explaining never depend on the specs on disk. Formats 1 (no digests) and 2 (no specs) are read with
-a warning, their specs then taken from the library as they are now.
+a warning, their specs then taken from the library as they are now. Format 4 is a cohort: every
+student's variant in one file, the specs stored once, and the roster that maps students to variants.
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ from i2dl.spec.model import ANSWER_KINDS
 
 EXAM_FILE = "exam.json"
 
-#: The format written now; every format this version reads.
+#: The format written now for one exam, and for a cohort (per-student variants); every format this version reads.
 FORMAT = 4
-READABLE = (1, 2, 3, 4)
+COHORT_FORMAT = 5
+READABLE = (1, 2, 3, 4, 5)
 SELF_CONTAINED = 3  # from this format on, each problem carries its spec and each question its options
 ROUNDED = 4  # from this format on, the exam and each numeric blank carry their rounding rule
 ALGORITHM = "sha256"
-MAX_BYTES = 64 * 1024 * 1024  # a default exam is about 150 kB; a file this large is not one of ours
+# A default exam is about 150 kB, a cohort about 90 kB per student; a file this large is not one of ours.
+MAX_BYTES = 1024 * 1024 * 1024
 MAX_DEPTH = 64  # encoded values and spec documents nest a few levels; far deeper is a broken or hostile file
 
 # The largest tolerance that still tells answers apart: relative, and absolute per unit of the key.
@@ -187,17 +190,22 @@ class IntegrityData(_Model):
     key: Digest
 
 
-class _ExamBase(_Model):
+class _ExamCommon(_Model):
     """The fields every exam.json format has."""
 
     exam_id: str = Field(min_length=1)
     title: str
-    seed: int
     source: str
     version: str
     engine: str
     duration: Annotated[int, Field(ge=0)] | None
     instructions: str
+
+
+class _ExamBase(_ExamCommon):
+    """The fields of every format of one exam (a cohort has a seed per variant instead)."""
+
+    seed: int
 
 
 class ExamData(_ExamBase):
@@ -239,10 +247,49 @@ class LegacyExamData(_ExamBase):
     integrity: IntegrityData | None = None
 
 
+# Format 5: a cohort. Problems as in format 4 without their spec, which is stored once under `specs`.
+
+
+class CohortProblemData(_ProblemBase):
+    """A problem of one variant; a spec problem's spec is `specs[spec_id]` of the file."""
+
+    parts: list[PartData] = Field(min_length=1)
+
+
+class VariantData(_Model):
+    """One variant of the exam: its seed (derived from the course secret) and its problems."""
+
+    id: str = Field(min_length=1, description="the variant's label (a student's own variant: their id)")
+    seed: int = Field(description="HMAC-SHA256(course secret, exam id, student id), first 63 bits")
+    problems: list[CohortProblemData] = Field(min_length=1)
+
+
+class RosterData(_Model):
+    """A student of the cohort and the variant they were given."""
+
+    student_id: str = Field(min_length=1)
+    name: str
+    variant: str = Field(min_length=1)
+
+
+class CohortExamData(_ExamCommon):
+    """exam.json, format 5: every variant of a cohort, the specs once, and the roster (docs/exam-format.md)."""
+
+    format: Literal[5]
+    rounding: RoundingData = Field(description="the exam-wide rounding rule, stated on the sheet")
+    specs: dict[str, SpecSourceData] = Field(description="each spec the variants were made from, by spec id")
+    variants: list[VariantData] = Field(min_length=1)
+    roster: list[RosterData] = Field(min_length=1)
+    integrity: IntegrityData
+
+
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of exam.json as written now (published as docs/exam.schema.json)."""
-    schema = ExamData.model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    """The JSON Schema of exam.json as written now, one exam or a cohort (published as docs/exam.schema.json)."""
+    from pydantic import TypeAdapter
+
+    either = Annotated[ExamData | CohortExamData, Field(discriminator="format")]
+    schema = TypeAdapter(either).json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "i2dl exam.json", **schema}
 
 
 def json_schema_text() -> str:
@@ -258,7 +305,7 @@ def canonical(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def key_view(data: dict[str, Any]) -> list[Any]:
+def key_view(data: dict[str, Any]) -> Any:
     """What grading reads of an exam (points, keys, tolerances, alternatives, rubrics, values), of any JSON."""
     # From format 3 on also each problem's spec (the graph follow-through re-evaluates) and which
     # options are correct; older files keep their view, so their key digests still compare.
@@ -292,6 +339,10 @@ def key_view(data: dict[str, Any]) -> list[Any]:
             out["spec"] = prob.get("spec")
         return out
 
+    if data.get("format") == COHORT_FORMAT:  # the specs, who has which variant, and every variant's keys
+        return {"specs": data.get("specs"), "roster": data.get("roster"),
+                "variants": [{"id": v.get("id"), "problems": [problem(p) for p in _dicts(v.get("problems"))]}
+                             for v in _dicts(data.get("variants"))]}
     return [problem(prob) for prob in _dicts(data.get("problems"))]
 
 
@@ -318,10 +369,32 @@ def exam_json_text(data: dict[str, Any]) -> str:
 
 def exam_to_data(exam: Exam) -> dict[str, Any]:
     """The exam as exam.json's data (without its integrity block, which exam_json_text adds)."""
+    if exam.is_cohort:
+        return cohort_to_data(exam)
     return {"format": FORMAT, "exam_id": exam.exam_id, "title": exam.title, "seed": exam.seed,
             "source": exam.source, "version": exam.version, "engine": exam.engine,
             "duration": exam.duration, "instructions": exam.instructions, "rounding": exam.rounding,
             "problems": [to_data(p) for p in exam.problems]}
+
+
+def cohort_to_data(exam: Exam) -> dict[str, Any]:
+    """A cohort as format 5 data: the specs once, every variant's problems, the roster."""
+    specs: dict[str, Any] = {}
+    variants = []
+    for label, v in exam.variants.items():
+        problems = []
+        for p in v.problems:
+            d = to_data(p)
+            spec = d.pop("spec")
+            if spec is not None:
+                specs.setdefault(p.spec_id, spec)
+            problems.append(d)
+        variants.append({"id": label, "seed": v.seed, "problems": problems})
+    return {"format": COHORT_FORMAT, "exam_id": exam.exam_id, "title": exam.title, "source": exam.source,
+            "version": exam.version, "engine": exam.engine, "duration": exam.duration,
+            "instructions": exam.instructions, "rounding": exam.rounding, "specs": dict(sorted(specs.items())),
+            "variants": variants,
+            "roster": [dict(r) for r in exam.roster]}
 
 
 def write_exam_data(exam: Exam, out: Path | str) -> Path:
@@ -364,6 +437,8 @@ def load_exam(folder: Exam | Path | str = "exam", *, accept_modified: bool = Fal
         raise NotFoundError(f"no exam in '{folder}' ({EXAM_FILE} is missing)",
                             fix="run `i2dl generate` first, or pass --exam DIR")
     checked = read_exam_data(path, accept_modified=accept_modified)
+    if checked.data["format"] == COHORT_FORMAT:
+        return _load_cohort(checked, path)
     data = upgrade(checked.data)
     try:
         problems = [from_data(p, f"{path} problems[{i}].spec.document") for i, p in enumerate(data["problems"])]
@@ -373,6 +448,43 @@ def load_exam(folder: Exam | Path | str = "exam", *, accept_modified: bool = Fal
     return Exam(data["exam_id"], data["title"], data["seed"], data["source"], data["instructions"],
                 problems, data["version"], data["engine"], data["duration"], warnings=checked.warnings,
                 integrity=checked.integrity, rounding=data.get("rounding"))
+
+
+def _load_cohort(checked: ExamFile, path: Path) -> Exam:
+    """The cohort of a checked format 5 file: an Exam per variant, each spec compiled once for all of them."""
+    from i2dl.spec.load import SpecSource, compile_spec
+
+    data = checked.data
+    sources = {sid: SpecSource(s["document"], s["digest"], f"{path} specs.{sid}.document")
+               for sid, s in data["specs"].items()}
+    compiled: dict[str, Any] = {}
+    for sid, src in sources.items():
+        try:
+            compiled[sid] = compile_spec(src)
+        except I2dlError:
+            pass  # compiled again (and the error reported) where a problem needs it
+    variants: dict[str, Exam] = {}
+    for i, v in enumerate(data["variants"]):
+        problems = []
+        for j, p in enumerate(v["problems"]):
+            try:
+                inst = from_data({**p, "spec": None}, f"{path} variants[{i}].problems[{j}]")
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ExamError(f"cannot rebuild variant '{v['id']}' from its data ({type(exc).__name__}: {exc})",
+                                where=str(path), fix="regenerate the cohort") from None
+            if p["kind"] == "spec":
+                inst.spec = sources[p["spec_id"]]
+                inst._compiled = compiled.get(p["spec_id"])
+            problems.append(inst)
+        variants[v["id"]] = Exam(data["exam_id"], data["title"], v["seed"], data["source"], data["instructions"],
+                                 problems, data["version"], data["engine"], data["duration"],
+                                 warnings=checked.warnings, integrity=checked.integrity, variant=v["id"],
+                                 rounding=data.get("rounding"))
+    first = next(iter(variants.values()))
+    return Exam(data["exam_id"], data["title"], 0, data["source"], data["instructions"], first.problems,
+                data["version"], data["engine"], data["duration"], warnings=checked.warnings,
+                integrity=checked.integrity, variants=variants, roster=[dict(r) for r in data["roster"]],
+                rounding=data.get("rounding"))
 
 
 def spec_changes(exam: Exam, library: Library | None = None, numbers: set[int] | None = None) -> list[dict[str, Any]]:
@@ -428,17 +540,18 @@ def read_exam_data(path: Path, *, accept_modified: bool = False) -> ExamFile:
         raise ExamError("nested too deeply to be exam data", where=str(path), fix=regen) from None
     modified = stored is not None and stored.get("content") != computed["content"]
     also = " (and the file no longer matches its digest: it was changed after generation)" if modified else ""
+    model = {COHORT_FORMAT: CohortExamData}.get(data["format"], ExamData if data["format"] >= ROUNDED else
+                                                ExamData3 if data["format"] >= SELF_CONTAINED else LegacyExamData)
     try:
-        model = ExamData if data["format"] >= ROUNDED else ExamData3 if data["format"] >= SELF_CONTAINED \
-            else LegacyExamData
         model.model_validate(data)
     except ValidationError as exc:
         raise _schema_error(exc, data, path, regen, also) from None
-    bad = _value_problems(data)
+    views = _variant_views(data)
+    bad = _cohort_problems(data) + [(prefix + k, m) for prefix, view in views for k, m in _value_problems(view)]
     if bad:
         keypath, message = bad[0]
         raise ExamError(f"{keypath}: {message}{also}", where=str(path), fix=regen)
-    problems = _sanity_problems(data)
+    problems = [(prefix + k, m) for prefix, view in views for k, m in _sanity_problems(view)]
     if problems and not modified:
         keypath, message = problems[0]
         raise ExamError(f"{keypath}: {message}", where=str(path), fix=regen)
@@ -505,8 +618,59 @@ def _load_json(path: Path) -> Any:
         raise ExamError("nested too deeply to be exam data", where=str(path), fix=fix) from None
 
 
+def _variant_views(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(key path prefix, format 3 layout) of each variant of a cohort; the file itself otherwise."""
+    if data["format"] != COHORT_FORMAT:
+        return [("", data)]
+    out = []
+    for i, v in enumerate(data["variants"]):
+        problems = [{**p, "spec": data["specs"].get(p["spec_id"]) if p["kind"] == "spec" else None}
+                    for p in v["problems"]]
+        out.append((f"variants[{i}].", {"format": COHORT_FORMAT, "problems": problems}))
+    return out
+
+
+def _layout(problems: list[dict[str, Any]]) -> list[Any]:
+    """What every variant of a cohort shares: problem numbers and points, part numbers and points."""
+    return [(p["number"], p["points"], [(q["number"], q["points"]) for q in p["parts"]]) for p in problems]
+
+
+def _cohort_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key path, what is wrong) of a cohort's own rules: unique variants and students, one layout, known specs."""
+    if data["format"] != COHORT_FORMAT:
+        return []
+    out: list[tuple[str, str]] = []
+    ids: set[str] = set()
+    first = _layout(data["variants"][0]["problems"])
+    for i, v in enumerate(data["variants"]):
+        if v["id"] in ids:
+            out.append((f"variants[{i}].id", f"variant '{v['id']}' appears twice"))
+        ids.add(v["id"])
+        if _layout(v["problems"]) != first:
+            out.append((f"variants[{i}].problems", f"variant '{v['id']}' does not have the problems, parts and "
+                                                    "points of the first variant"))
+        for j, p in enumerate(v["problems"]):
+            if p["kind"] == "spec" and p["spec_id"] not in data["specs"]:
+                out.append((f"variants[{i}].problems[{j}].spec_id", f"spec '{p['spec_id']}' is not in specs"))
+    for sid, spec in data["specs"].items():
+        if spec["document"].get("id") != sid:
+            out.append((f"specs.{sid}.document.id", f"the stored spec is {short_json(spec['document'].get('id'))}"))
+    students: set[str] = set()
+    for i, r in enumerate(data["roster"]):
+        key = r["student_id"].casefold()
+        if key in students:
+            out.append((f"roster[{i}].student_id", f"student '{r['student_id']}' is on the roster twice"))
+        students.add(key)
+        if r["variant"] not in ids:
+            out.append((f"roster[{i}].variant", f"no variant '{r['variant']}'"))
+    return out
+
+
 def _regenerate_hint(data: Any) -> str:
     """How to remake the exam, with its source and seed when the file still says them."""
+    if isinstance(data, dict) and data.get("format") == COHORT_FORMAT and isinstance(data.get("source"), str):
+        return (f"regenerate it in its course: i2dl generate {data['source']} --roster ROSTER --exam-id "
+                f"{data.get('exam_id')} --out DIR --force (the course secret gives the same variants)")
     if isinstance(data, dict) and isinstance(data.get("source"), str) and type(data.get("seed")) is int:
         return (f"regenerate it: i2dl generate {data['source']} --seed {data['seed']} --out DIR "
                 "(the same seed gives the same exam; add any --param pins it was made with)")
@@ -519,7 +683,7 @@ def _check_format(data: dict[str, Any], path: Path, regen: str) -> None:
         raise ExamError("missing key 'format' (the exam data format number)", where=f"{path} format", fix=regen)
     if type(fmt) is not int:
         raise ExamError(f"format must be a whole number, got {data_type(fmt)}", where=f"{path} format", fix=regen)
-    if fmt > FORMAT:
+    if fmt > COHORT_FORMAT:
         raise ExamError(f"exam data format {fmt} is newer than this i2dl reads "
                         f"(formats {READABLE[0]} to {READABLE[-1]})", where=f"{path} format",
                         fix="upgrade i2dl, or regenerate the exam with this version")

@@ -28,6 +28,15 @@ class Exam:
     rounding: dict[str, Any] | None = None
     # what load_exam found of exam.json's digest: status verified, modified (accepted) or unverified
     integrity: dict[str, Any] = field(default_factory=dict)
+    variant: str = ""  # the variant's label within a cohort ("" for a single exam)
+    # A cohort: every variant by label (each an Exam of its own) and the roster, student -> variant.
+    # The cohort's own problems are its first variant's: they give the layout every variant shares.
+    variants: dict[str, Exam] = field(default_factory=dict)
+    roster: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def is_cohort(self) -> bool:
+        return bool(self.variants)
 
     @property
     def points(self) -> float:

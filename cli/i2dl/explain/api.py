@@ -75,6 +75,19 @@ def explain_spec(spec_id: str, pins: dict[str, Any] | None = None, seed: int = 0
     return out
 
 
+def _student_variant(exam: Any, graded: Any) -> Any:
+    """The variant of a cohort that the graded student was given (steps are worked with its numbers)."""
+    if graded is None:
+        raise UsageError(f"exam {exam.exam_id} is a cohort: every student has their own numbers",
+                         fix="pass the student's answer file with --student FILE to explain their variant")
+    wanted = graded.student_id.casefold()
+    for r in exam.roster:
+        if r["student_id"].casefold() == wanted:
+            return exam.variants[r["variant"]]
+    raise UsageError(f"student '{graded.student_id}' is not on the roster of exam {exam.exam_id}",
+                     fix="pass the answer file of a student on the roster")
+
+
 def explain_target(words: list[str], *, exam_dir: str | Path = "exam", pins: dict[str, Any] | None = None,
                    seed: int = 0, engine_name: str | None = None, entry: Any = None,
                    student: str | Path | None = None, accept_modified: bool = False,
@@ -103,6 +116,8 @@ def explain_target(words: list[str], *, exam_dir: str | Path = "exam", pins: dic
             if grade is None:
                 raise UsageError("--student needs a grader", fix="call explain_target with grade=grade_file")
             graded = grade(student, exam)
+        if exam.is_cohort:
+            exam = _student_variant(exam, graded)
         if "." in target:
             return explain_part(exam, target, engine_name=engine_name, entry=entry, graded=graded,
                                 library=library)

@@ -8,6 +8,7 @@ because grading and explaining read it back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -15,6 +16,7 @@ from i2dl.errors import NotFoundError
 from i2dl.exam.data import write_exam_data
 from i2dl.exam.model import Exam
 from i2dl.export.markdown import MarkdownExporter
+from i2dl.io import atomic_write_text, slugify
 
 DEFAULT_FORMATS = ("markdown",)
 
@@ -53,4 +55,47 @@ def write_exam(exam: Exam, out: Path | str, formats: tuple[str, ...] | list[str]
     return files
 
 
-__all__ = ["DEFAULT_FORMATS", "EXPORTERS", "Exporter", "get_exporter", "write_exam"]
+SHEETS_DIR, ANSWERS_DIR, KEYS_DIR = "sheets", "answers", "keys"
+
+
+def cohort_file_names(ids: list[str]) -> dict[str, str]:
+    """Each id's file stem: made file-safe, numbered when two ids map to one name (in any letter case)."""
+    used: set[str] = set()
+    out = {}
+    for i in ids:
+        name = stem = slugify(i)
+        k = 2
+        while name.lower() in used:
+            name, k = f"{stem}-{k}", k + 1
+        used.add(name.lower())
+        out[i] = name
+    return out
+
+
+def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, str]] | None = None,
+                 keys: dict[str, str] | None = None) -> dict[str, Path]:
+    """exam.json (every variant), then per student sheets/ID.md and answers/ID.yaml, per variant keys/ID.md.
+
+    Each key is `keys[label]` when given (made elsewhere), else written here with `steps(variant)`.
+    """
+    from i2dl.export.answers import answer_file_text
+    from i2dl.export.markdown import key_markdown, sheet_markdown
+
+    out = Path(out)
+    data = write_exam_data(exam, out)
+    students = cohort_file_names([r["student_id"] for r in exam.roster])
+    variants = cohort_file_names(list(exam.variants))
+    for sub in (SHEETS_DIR, ANSWERS_DIR, KEYS_DIR):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    for label, variant in exam.variants.items():
+        text = keys[label] if keys is not None else key_markdown(variant, steps(variant) if steps else None)
+        atomic_write_text(out / KEYS_DIR / f"{variants[label]}.md", text)
+    for r in exam.roster:
+        variant = exam.variants[r["variant"]]
+        atomic_write_text(out / SHEETS_DIR / f"{students[r['student_id']]}.md", sheet_markdown(variant, r))
+        atomic_write_text(out / ANSWERS_DIR / f"{students[r['student_id']]}.yaml", answer_file_text(variant, r))
+    return {"data": data, "sheets": out / SHEETS_DIR, "answers": out / ANSWERS_DIR, "keys": out / KEYS_DIR}
+
+
+__all__ = ["ANSWERS_DIR", "DEFAULT_FORMATS", "EXPORTERS", "Exporter", "KEYS_DIR", "SHEETS_DIR", "cohort_file_names",
+           "get_exporter", "write_cohort", "write_exam"]

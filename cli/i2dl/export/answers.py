@@ -17,14 +17,15 @@ def blank_form(kind: str, expected: Any, options: int = 0, rounding: dict[str, A
     return kinds.get(kind).form(expected, options) + (f"; {rule.hint()}" if rule is not None else "")
 
 
-def answer_file_text(exam: Exam) -> str:
-    """The blank answer file: one entry per blank, a comment giving its expected form."""
+def answer_file_text(exam: Exam, student: dict[str, str] | None = None) -> str:
+    """The blank answer file: one entry per blank, a comment giving its expected form (a cohort's names its student)."""
+    sid, name = (student["student_id"], student.get("name", "")) if student else ("", "")
     lines = [
         "# i2dl answer file: fill in each blank after the colon, keep the keys as they are.",
         "# Numbers may be written as on paper (0,52  27/9  -log(0.35)  2^3); leave a blank empty to skip it.",
         f"exam: {exam.exam_id}",
-        "student_id: ''",
-        "name: ''",
+        f"student_id: {_quoted(sid)}",
+        f"name: {_quoted(name)}",
         "answers:",
     ]
     for _, part in exam.parts():
@@ -36,6 +37,11 @@ def answer_file_text(exam: Exam) -> str:
         for b in part.blanks:
             lines.append(f"    {b.name}: ''    # {b.label}: {blank_form(b.kind, b.expected, b.options, b.rounding)}")
     return "\n".join(lines) + "\n"
+
+
+def _quoted(text: str) -> str:
+    """A YAML single-quoted scalar (ids such as 012345 stay text)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def key_answers(exam: Exam) -> dict[str, Any]:

@@ -22,10 +22,13 @@ def part_text(part: PartInstance) -> str:
     return part.text + "\n\n" + "\n".join(f"- **{o.letter}** {o.text}" for o in part.options)
 
 
-def sheet_markdown(exam: Exam) -> str:
-    """The exam sheet: Markdown with LaTeX math."""
+def sheet_markdown(exam: Exam, student: dict[str, str] | None = None) -> str:
+    """The exam sheet: Markdown with LaTeX math; a cohort's sheet names its student (never a seed)."""
     out = [f"# {exam.title}", ""]
     meta = f"Exam `{exam.exam_id}` · {fmt_value(exam.points)} points"
+    if student is not None:
+        who = f"Student `{student['student_id']}`" + (f" ({student['name']})" if student.get("name") else "")
+        meta = f"{who} · {meta}"
     if exam.duration:
         meta += f" · {exam.duration} minutes"
     out += [meta, ""]
@@ -68,7 +71,8 @@ def _own(where: str, rule) -> str:
 
 def key_markdown(exam: Exam, steps: dict[str, str] | None = None) -> str:
     """The solution key: every blank's answer and, where given, the worked steps."""
-    out = [f"# Solution key: {exam.title}", "", f"Exam `{exam.exam_id}`, seed {exam.seed}.", ""]
+    variant = f", variant `{exam.variant}`" if exam.variant else ""
+    out = [f"# Solution key: {exam.title}", "", f"Exam `{exam.exam_id}`{variant}, seed {exam.seed}.", ""]
     for prob in exam.problems:
         out += [f"## Problem {prob.number}: {prob.title}", ""]
         for part in prob.parts:

@@ -22,7 +22,6 @@ import secrets
 import shutil
 import stat
 import sys
-import unicodedata
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from i2dl.errors import I2dlError, NotFoundError, OutputError, SubmissionError, 
 from i2dl.exam import EXAM_FILE, Exam, load_exam, spec_changes
 from i2dl.export.answers import ANSWERS_FILE
 from i2dl.grade.score import Grader, SubmissionResult, read_submission
+from i2dl.grade.variants import CohortGrader, id_key, make_grader
 from i2dl.io import display_path, file_kind, load_yaml, printable, slugify, spreadsheet_safe
 from i2dl.render import fmt_number
 
@@ -98,10 +98,12 @@ class BatchResult:
     exam: Exam | None = None
     # Specs changed on disk since the exam was generated (graded with the exam's own copies all the same).
     spec_changes: list[dict[str, Any]] = field(default_factory=list)
+    # A cohort's roster students with no submission in the batch (id, name, variant), in roster order.
+    missing: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.missing
 
 
 @dataclass(slots=True)
@@ -175,7 +177,7 @@ def load_answer_data(path: Path) -> Any:
                      text_keys=TEXT_KEYS, flow_text=True)
 
 
-def load_submission(path: Path, grader: Grader):
+def load_submission(path: Path, grader: Grader | CohortGrader):
     """Read and check one answer file."""
     return read_submission(load_answer_data(path), display_path(path), grader.exam.exam_id)
 
@@ -196,12 +198,6 @@ def is_blank_form(data: Any) -> bool:
     return True
 
 
-def id_key(student_id: str, id_case: str) -> str:
-    """The form two ids are compared in: NFC, and case-folded unless ids are case-sensitive."""
-    key = student_id.casefold() if id_case == "insensitive" else student_id
-    return unicodedata.normalize("NFC", key)
-
-
 # ---------------------------------------------------------------------------- grading
 
 
@@ -215,7 +211,8 @@ class Outcome:
     skipped: dict[str, str] | None = None
 
 
-def grade_entries(entries: list[Entry], grader: Grader, *, id_case: str = "insensitive") -> Iterator[Outcome]:
+def grade_entries(entries: list[Entry], grader: Grader | CohortGrader, *,
+                  id_case: str = "insensitive") -> Iterator[Outcome]:
     """Grade each entry in turn; unreadable files and colliding ids are failures, never fatal."""
     seen: dict[str, tuple[str, str]] = {}  # id key -> (file, id as graded)
     for entry in entries:
@@ -274,13 +271,19 @@ def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None
     Follow-through uses each problem's own spec from the exam; `library` (a spec Library, the shipped
     specs by default) is only compared with those copies, and read for exams older than format 3.
     """
-    grader = Grader(exam, engine_name, library=library)
+    grader = make_grader(exam, engine_name, library, id_case)
     batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
     for outcome in grade_entries([_entry(Path(p)) for p in paths], grader, id_case=id_case):
         _collect(batch, outcome, exam)
         if outcome.result is not None:
             batch.graded.append(outcome.result)
+    batch.missing = _missing(grader, batch)
     return batch
+
+
+def _missing(grader: Grader | CohortGrader, batch: BatchResult) -> list[dict[str, str]]:
+    """A cohort's roster students without a graded submission (none for a single exam)."""
+    return grader.missing([r.student_id for r in batch.students]) if isinstance(grader, CohortGrader) else []
 
 
 def _collect(batch: BatchResult, outcome: Outcome, exam: Exam) -> StudentRow | None:
@@ -316,7 +319,7 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
         writer.open()  # the trial write: a read-only or full --out fails before any grading
     try:
         batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
-        grader = Grader(exam, engine_name, library=library)
+        grader = make_grader(exam, engine_name, library, id_case)
         for done, outcome in enumerate(grade_entries(entries, grader, id_case=id_case), 1):
             r, text = outcome.result, b""
             if r is not None:
@@ -332,6 +335,7 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
                 observe(done, len(entries), r if row is not None else None)
         if not batch.students and not batch.failed:
             raise _no_answer_files(folder)
+        batch.missing = _missing(grader, batch)
         if writer is not None:
             batch.files = writer.commit(batch, exam)
     except BaseException:
@@ -449,6 +453,9 @@ def summary_data(batch: BatchResult, exam: Exam, students: Any = None) -> dict[s
     }
     if batch.skipped:
         data["skipped"] = batch.skipped
+    if exam.is_cohort:  # who was on the roster but handed nothing in
+        data["roster"] = len(exam.roster)
+        data["missing"] = batch.missing
     return data
 
 
@@ -723,5 +730,5 @@ def grade_file(path: Path | str, exam: Exam, *, engine_name: str | None = None, 
     if not path.is_file():
         raise NotFoundError(f"no answer file '{display_path(path)}'",
                             fix="pass the student's answers.yaml with --student FILE")
-    grader = Grader(exam, engine_name or "numpy", library=library)
+    grader = make_grader(exam, engine_name or "numpy", library)
     return grader.grade(load_submission(path, grader))

@@ -320,13 +320,43 @@ def builtin_dir(kind: str) -> Path:
     return Path(str(resources.files("i2dl.problems"))) / kind
 
 
+def library_dirs(kind: str) -> list[Path]:
+    """Where files of `kind` are looked up, in order: the active course's folder, then the shipped one."""
+    from i2dl.course import active_course
+
+    course = active_course()
+    own = [course.dir(kind)] if course is not None and course.dir(kind).is_dir() else []
+    return own + [builtin_dir(kind)]
+
+
+def library_files(kind: str, dirs: list[Path] | tuple[Path, ...] | None = None) -> dict[str, Path]:
+    """Every file of `kind` in `dirs` (default: library_dirs) by id (file stem); an id found twice is a SpecError naming both."""
+    found: dict[str, Path] = {}
+    for folder in library_dirs(kind) if dirs is None else dirs:
+        for p in sorted(folder.glob("*.yaml")):
+            if p.stem in found:
+                raise SpecError(f"{_KIND_NAMES.get(kind, kind)} id '{p.stem}' is defined twice: {found[p.stem]} "
+                                f"and {p}", where=str(found[p.stem]),
+                                fix="rename the course's file (and the id inside it): a course may add to the "
+                                    "shipped library but not shadow it")
+            found[p.stem] = p
+    return found
+
+
+def check_library_ids() -> None:
+    """SpecError if any id of any kind is both the active course's and the shipped library's."""
+    for kind in _KIND_NAMES:
+        library_files(kind)
+
+
+_KIND_NAMES = {"specs": "spec", "mcq": "question bank", "blueprints": "blueprint", "rubrics": "rubric"}
+
+
 class Library:
-    """The shipped specs, plus any extra spec files or folders, by id."""
+    """The specs of the active course and the shipped ones (plus any extra files or folders, which win), by id."""
 
     def __init__(self, extra: list[Path] | None = None):
-        self.paths: dict[str, Path] = {}
-        for p in sorted(builtin_dir("specs").glob("*.yaml")):
-            self.paths[p.stem] = p
+        self.paths: dict[str, Path] = dict(library_files("specs"))
         for e in extra or []:
             for p in sorted(e.glob("*.yaml")) if e.is_dir() else [e]:
                 self.paths[p.stem] = p

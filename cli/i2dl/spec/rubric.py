@@ -10,7 +10,12 @@ from pydantic import Field, ValidationError, model_validator
 
 from i2dl.errors import NotFoundError, SpecError
 from i2dl.kinds.base import SHAPE_FORMS
-from i2dl.spec.load import builtin_dir, load_document, validation_errors
+from i2dl.spec.load import (
+    library_dirs,
+    library_files,
+    load_document,
+    validation_errors,
+)
 from i2dl.spec.model import _Model
 
 DEFAULT_RUBRIC = "per-blank"
@@ -100,13 +105,18 @@ def load_rubric(path: Path) -> Rubric:
         raise validation_errors(exc, path, lines)[0] from None
 
 
-@cache
 def shipped_rubrics() -> dict[str, Rubric]:
-    """Every rubric in `rubrics/`, by name."""
+    """Every rubric of the active course and of `rubrics/`, by name."""
+    return _rubrics(tuple(library_dirs("rubrics")))
+
+
+@cache
+def _rubrics(dirs: tuple[Path, ...]) -> dict[str, Rubric]:
+    """The rubrics found in `dirs` (cached per lookup path: a course's are read once)."""
     out = {}
-    for p in sorted(builtin_dir("rubrics").glob("*.yaml")):
+    for name, p in library_files("rubrics", dirs).items():
         r = load_rubric(p)
-        if r.name != p.stem:
+        if r.name != name:
             raise SpecError(f"rubric name '{r.name}' does not match the file name", where=str(p),
                             fix=f"rename the file to {r.name}.yaml")
         out[r.name] = r
