@@ -513,3 +513,15 @@ def test_cohort_exam_json_checks_name_the_roster_or_variant_at_fault(course):
     uneven["variants"][1]["problems"][1]["parts"][0]["points"] = 3
     uneven["variants"][1]["problems"][1]["points"] = 3
     assert refused(uneven).startswith("variants[1].problems: variant 's001' does not have the problems")
+
+
+def test_course_rounding_rule_is_the_exam_wide_rule_of_its_exams(course):
+    toml = course / "i2dl.toml"
+    text = toml.read_text().replace("decimals = 3", "decimals = 2")
+    assert text != toml.read_text()
+    toml.write_text(text)
+    res = run("generate", "--seed", "3", "--out", "exams/r2")
+    assert res.exit_code == 0, res.output
+    data = json.loads((course / "exams" / "r2" / "exam.json").read_text())
+    assert data["rounding"]["decimals"] == 2
+    assert "2 decimal" in (course / "exams" / "r2" / "exam.md").read_text()

@@ -24,6 +24,7 @@ import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from i2dl.errors import I2dlError, NotFoundError, SpecError, UsageError
+from i2dl.rounding import DEFAULT_ROUNDING, Rounding
 
 CONFIG_FILE = "i2dl.toml"
 SECRET_FILE = ".i2dl-secret"
@@ -47,7 +48,9 @@ class CourseConfig(_Model):
     term: str = ""
     blueprint: str = "default"
     engine: str | None = None
-    #: Course-wide defaults for exams (e.g. a rounding rule), kept as data for the blueprint layer to read.
+    #: The exam-wide rounding rule of the course's exams ([rounding] decimals = 3); a blueprint's own wins.
+    rounding: Rounding | None = None
+    #: Further course-wide defaults for exams, kept as data.
     defaults: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -114,7 +117,8 @@ def load_course(root: Path) -> Course:
 
 _TOML_FIXES = {"title": 'title = "Introduction to Deep Learning"', "term": 'term = "WS 2026"',
                "blueprint": 'blueprint = "default" (a blueprint in problems/blueprints or shipped)',
-               "defaults": "[defaults] is a table of key = value lines"}
+               "defaults": "[defaults] is a table of key = value lines",
+               "rounding": "[rounding] then decimals = 3 and/or significant = 2"}
 
 
 def _toml_line(text: str, key: str) -> int | None:
@@ -200,7 +204,11 @@ def init_course(root: Path, *, title: str | None = None, term: str = "") -> dict
                 f'blueprint = "default"\n'
                 f"# auto (torch when installed), numpy or torch; --engine and $I2DL_ENGINE override it\n"
                 f'engine = "auto"\n\n'
-                f"# Course-wide defaults for every exam (read by the blueprint layer).\n"
+                f"# How students round (the sheet states it; tolerances follow it); a blueprint's own rule wins.\n"
+                f"[rounding]\n"
+                f"decimals = {DEFAULT_ROUNDING.decimals}\n"
+                f"significant = {DEFAULT_ROUNDING.significant}\n\n"
+                f"# Further course-wide defaults for every exam.\n"
                 f"[defaults]\n")
         for name, text in ((CONFIG_FILE, toml), (".gitignore", _GITIGNORE), (ROSTER_FILE, _EXAMPLE_ROSTER)):
             (root / name).write_text(text, encoding="utf-8")

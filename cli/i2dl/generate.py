@@ -38,6 +38,7 @@ def generate_exam(source: str | None = None, seed: int | None = None, out: Path 
 
     course = active_course()
     source = source or (course.config.blueprint if course is not None else "default")
+    rounding = course.config.rounding if course is not None else None  # the course's exam-wide rule
     out = Path(out)
     _check_out(out, force)
     if exam_id is not None and not _EXAM_ID.match(exam_id):
@@ -51,10 +52,10 @@ def generate_exam(source: str | None = None, seed: int | None = None, out: Path 
         secret = course_secret(course)
         library = Library()
         exam_id = exam_id or _cohort_id(source, course, library)
-        exam, keys = _build_cohort(source, students, secret, exam_id, engine_name, library)
+        exam, keys = _build_cohort(source, students, secret, exam_id, engine_name, library, rounding)
         files = write_cohort(exam, out, keys=keys)
     else:
-        exam = build_exam(source, seed, pins=pins, engine_name=engine_name, exam_id=exam_id)
+        exam = build_exam(source, seed, pins=pins, engine_name=engine_name, exam_id=exam_id, rounding=rounding)
         files = write_exam(exam, out, steps=key_steps(exam))
     return {
         "exam_id": exam.exam_id, "title": exam.title, "seed": None if exam.is_cohort else exam.seed,
@@ -72,7 +73,7 @@ _CHUNK = 8
 
 
 def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str, engine_name: str | None,
-                  library: Library) -> tuple[Any, dict[str, str]]:
+                  library: Library, rounding: Any = None) -> tuple[Any, dict[str, str]]:
     """The cohort and each variant's key (Markdown), built in worker processes where that is safe."""
     import os
 
@@ -83,14 +84,14 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
     jobs = min(os.cpu_count() or 1, 8)
     # Forked workers are safe with the numpy engine; torch's threads do not survive a fork.
     if jobs < 2 or len(seeds) < 2 * _CHUNK or resolve_name(engine_name) != "numpy":
-        built = _variants(source, seeds, exam_id, engine_name, library)
+        built = _variants(source, seeds, exam_id, engine_name, library, rounding)
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         chunks = [seeds[i:i + _CHUNK] for i in range(0, len(seeds), _CHUNK)]
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            results = list(pool.map(_variants_task, [(source, c, exam_id, engine_name) for c in chunks]))
+            results = list(pool.map(_variants_task, [(source, c, exam_id, engine_name, rounding) for c in chunks]))
         built = []
         for result in results:
             if isinstance(result, tuple) and result and result[0] == "error":
@@ -105,7 +106,7 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
 
 
 def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_name: str | None,
-              library: Library) -> list[tuple[Any, str]]:
+              library: Library, rounding: Any = None) -> list[tuple[Any, str]]:
     """(variant, its key's Markdown) for each (label, seed)."""
     from i2dl.explain import key_steps
     from i2dl.export.markdown import key_markdown
@@ -114,16 +115,16 @@ def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_na
     out = []
     for label, seed in seeds:
         exam = build_exam(source, seed, engine_name=engine_name, library=library, bank=bank, exam_id=exam_id,
-                          variant=label)
+                          variant=label, rounding=rounding)
         out.append((exam, key_markdown(exam, key_steps(exam))))
     return out
 
 
-def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None]) -> Any:
+def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any]) -> Any:
     """A worker's share of `_variants`; typed errors come back as data (their where and fix survive)."""
-    source, seeds, exam_id, engine_name = args
+    source, seeds, exam_id, engine_name, rounding = args
     try:
-        built = _variants(source, seeds, exam_id, engine_name, Library())
+        built = _variants(source, seeds, exam_id, engine_name, Library(), rounding)
     except I2dlError as exc:
         return ("error", type(exc), exc.message, exc.where, exc.fix)
     for exam, _ in built:
