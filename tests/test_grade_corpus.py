@@ -302,7 +302,7 @@ def test_corpus_feedback_files_stay_inside_results_feedback(corpus_run):
     out = corpus_run.out.resolve()
     feedback = (out / "feedback").resolve()
     files = [p.resolve() for p in out.rglob("*") if p.is_file()]
-    assert {p.name for p in files if p.parent == out} == {"scores.csv", "summary.json", "manifest.json"}
+    assert {p.name for p in files if p.parent == out} == {"scores.csv", "gradebook.csv", "summary.json", "manifest.json"}
     md = [p for p in files if p.parent != out]
     assert all(p.parent == feedback and p.suffix == ".md" for p in md), md
     assert len(md) == len(corpus_run.graded)  # one file each, none overwritten
