@@ -166,29 +166,27 @@ def test_statement_prints_eps_from_its_parameter(tmp_path, spec_id, shown):
     assert shown in (tmp_path / "exam.md").read_text(encoding="utf-8")
 
 
-def _error_classes():
-    from i2dl import errors
-
-    found, todo = [], [errors.I2dlError]
-    while todo:
-        cls = todo.pop()
-        found.append(cls)
-        todo.extend(cls.__subclasses__())
-    return sorted({c for c in found if c.__module__ == errors.__name__}, key=lambda c: c.__name__)
-
-
-def test_readme_exit_codes_table_lists_every_error_class_with_its_code():
+def test_readme_exit_codes_table_is_the_one_made_from_errors_py():
     from pathlib import Path
+
+    from i2dl.errors import exit_codes_markdown
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
-    rows = {}
-    for line in section.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].isdigit():
-            for name in cells[1].replace("`", "").split(","):
-                if name.strip():
-                    rows[name.strip()] = int(cells[0])
-    for cls in _error_classes():
-        assert rows.get(cls.__name__) == cls.exit_code, (cls.__name__, cls.exit_code)
-    assert set(rows) == {c.__name__ for c in _error_classes()}  # no row for a class that is gone
+    assert exit_codes_markdown() in section
+
+
+def test_every_error_class_exit_code_has_a_meaning_and_every_meaning_a_class():
+    from i2dl.errors import EXIT_CODES, error_classes
+
+    codes = {cls.exit_code for cls in error_classes()}
+    assert codes <= set(EXIT_CODES), codes - set(EXIT_CODES)
+    assert set(EXIT_CODES) - codes == {0}  # 0 is success, no error class
+
+
+def test_help_lists_every_exit_code_with_its_meaning():
+    from i2dl.errors import EXIT_CODES
+
+    out = " ".join(runner.invoke(app, ["--help"]).output.split())
+    for code, (short, _) in EXIT_CODES.items():
+        assert f"{code} {short}" in out, (code, short)

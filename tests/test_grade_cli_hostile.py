@@ -485,7 +485,7 @@ def test_cli_grade_progress_goes_to_stderr_never_stdout(exam_dir, tmp_path, monk
     monkeypatch.setattr(cli_module, "PROGRESS_EVERY_SECONDS", 0.0)
     res = grade(exam_dir, tmp_path / "subs", tmp_path / "out")
     assert res.exit_code == 0, res.output
-    assert "grading: 3 of 3 files (100%)" in res.stderr
+    assert "grading: 3 of 3 submissions (100%)" in res.stderr
     assert "grading:" not in res.stdout
 
 
