@@ -647,6 +647,24 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_all(paths: list[Path], folder: Path) -> None:
+    """Every path on disk: one syncfs of the folder's file system on Linux (2,000 fsyncs take seconds)."""
+    if sys.platform.startswith("linux"):
+        try:
+            syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+        except (OSError, AttributeError):
+            syncfs = None
+        if syncfs is not None:
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                if syncfs(fd) == 0:
+                    return
+            finally:
+                os.close(fd)
+    for path in paths:
+        _fsync(path)
+
+
 def _pid_alive(pid: int) -> bool:
     """True if a process with this id runs (or may run: another user's)."""
     if pid == os.getpid():
@@ -792,8 +810,7 @@ class ResultsFolder:
                                  (SUMMARY_FILE, summary_chunks(batch, exam))):
                 files[name] = _write_file(self.tmp / name, (c.encode("utf-8") for c in chunks))
                 written.append(self.tmp / name)
-            for path in written:  # on disk before the manifest says the set is complete
-                _fsync(path)
+            _fsync_all(written, self.tmp)  # on disk before the manifest says the set is complete
             manifest = {"format": MANIFEST_FORMAT, "exam_id": exam.exam_id, "graded": len(rows),
                         "failed": len(batch.failed), "files": dict(sorted(files.items())), "complete": True}
             _write_file(self.tmp / MANIFEST_FILE, [(json.dumps(manifest, indent=1) + "\n").encode("utf-8")])

@@ -72,7 +72,8 @@ def _decode(raw: bytes, where: str) -> str:
         return raw.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a byte-order mark
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
-        raise SubmissionError(f"is not UTF-8 text (byte {exc.start} on line {line})", where=where,
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SubmissionError(f"is not UTF-8 text (line {line}, byte {column} of the line)", where=where,
                               fix="save the sheet as 'CSV UTF-8' (Excel) or 'Text CSV, UTF-8' (LibreOffice)") from None
 
 
@@ -107,7 +108,8 @@ def read_responses(path: Path, exam: Exam, *, id_column: str | None = None) -> R
     text = _decode(raw, where)
     columns = {h: (part, blank) for h, part, blank in response_columns(exam)}
     delimiter = _delimiter(text, set(columns))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    # Not strict: an unclosed quote reads the rest into one cell, which row_submission names.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
