@@ -186,6 +186,12 @@ def copy_submissions(source: Path, folder: Path, n: int) -> None:
 
 def peak_rss_mb(args: list[str]) -> tuple[float, float, int]:
     """(peak RSS in MB, seconds, exit code) of one child process, measured by wait4."""
+    mb, seconds, code, _ = run_measured(args)
+    return mb, seconds, code
+
+
+def run_measured(args: list[str]) -> tuple[float, float, int, float]:
+    """(peak RSS in MB, wall seconds, exit code, CPU seconds: user + system) of one child process."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -193,7 +199,7 @@ def peak_rss_mb(args: list[str]) -> tuple[float, float, int]:
     seconds = time.perf_counter() - t0
     # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
     scale = 1 if sys.platform == "darwin" else 1024
-    return usage.ru_maxrss * scale / 1e6, seconds, proc.returncode
+    return usage.ru_maxrss * scale / 1e6, seconds, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def timed(fn, repeats: int) -> tuple[float, float, Any]:
@@ -277,12 +283,14 @@ def main(argv: list[str] | None = None) -> int:
             counts = make_responses(root / "responses.csv", exam, args.csv_rows, args.seed + 1, engine)
             cmd = [sys.executable, "-m", "i2dl", "--engine", engine.name, "grade", str(root / "responses.csv"),
                    "--exam", str(root / "exam"), "--out", str(root / "csv-results")]
-            mb, seconds, code = peak_rss_mb(cmd)
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            mb, seconds, code, cpu = run_measured(cmd)
             verdict = "ok" if seconds < CSV_GOAL_S else "OVER THE GOAL"
             print()
             print(f"responses CSV of {args.csv_rows:,} rows (" + ", ".join(f"{k} {v}" for k, v in counts.items())
                   + f") graded by one `i2dl grade`: {seconds:.1f} s wall (goal < {CSV_GOAL_S} s: {verdict}), "
-                  f"peak RSS {mb:.0f} MB, exit code {code}")
+                  f"{cpu:.1f} s CPU, peak RSS {mb:.0f} MB, exit code {code}; load average {load:.1f} "
+                  f"on {os.cpu_count()} cores (wall time above CPU time means other processes shared them)")
 
         if args.profile:
             import cProfile

@@ -425,7 +425,7 @@ def test_cli_grade_names_links_fifos_and_folders_it_does_not_grade(exam_dir, tmp
     for name, reason in (("dangling.yaml", "does not exist"), ("loop.yaml", "symlink loop"),
                          ("pipe.yaml", "FIFO"), ("folder.yaml", "is a folder")):
         assert name in out and reason in out, (name, out)
-    assert "4 of 5 files could not be graded" in out
+    assert "4 of 5 submissions could not be graded" in out
     assert {Path(f["file"]).name for f in summary(tmp_path / "out")["failures"]} == \
         {"dangling.yaml", "loop.yaml", "pipe.yaml", "folder.yaml"}
 

@@ -341,7 +341,7 @@ def test_corpus_cli_exit_code_and_message(corpus_run):
     assert res.output, repr(res.exception)
     total = len(FAILS) + len(GRADED)
     out = " ".join(res.output.split())
-    assert f"{len(FAILS)} of {total} files could not be graded" in out
+    assert f"{len(FAILS)} of {total} submissions could not be graded" in out
     for name in ("alias-bomb.yaml", "other-exam.yaml", "duplicate-id-b.yaml"):
         assert name in out
     shutil.rmtree(corpus_run.root / "cli-out")

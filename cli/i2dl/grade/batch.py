@@ -406,7 +406,8 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
             if r is not None:
                 try:
                     text = feedback_markdown(r, exam).encode("utf-8")
-                    csv_row_text(student_row(r, exam)).encode("utf-8")
+                    # The texts of its CSV rows (the numbers are the project's own and always encode).
+                    spreadsheet_safe("\0".join((r.student_id, r.name, Path(r.file).name))).encode("utf-8")
                 except (Exception, RecursionError) as exc:  # one unwritable result must not sink the batch
                     outcome = Outcome(outcome.path, failure=_internal(outcome.where, exc), where=outcome.where)
             row = _collect(batch, outcome, exam)
