@@ -366,7 +366,7 @@ class _Progress:
             self._bar.stop()
 
 
-#: Beyond this many students (or failures), the report gives totals and problems only; --details lists all.
+#: Beyond this many students, the report gives totals and problems only; --details lists them all.
 SCREENFUL = 20
 
 
@@ -383,7 +383,7 @@ def grade(
     id_column: str | None = typer.Option(
         None, "--id-column", help="The LMS's name of the student id column (e.g. 'ID number' for Moodle, "
         "'SIS User ID' for Canvas): read from responses CSVs besides student_id, and gradebook.csv's first column."),
-    details: bool = typer.Option(False, "--details", help=f"List every student, part and failure (beyond "
+    details: bool = typer.Option(False, "--details", help=f"List every student and the mean per part (beyond "
                                  f"{SCREENFUL} students the report shows totals and problems only)."),
     accept_modified: bool = typer.Option(
         False, "--accept-modified", help="Grade with an exam.json edited after generation (recorded in summary.json)."),
@@ -440,19 +440,13 @@ def grade(
             con.print(f"  {k:9} {_escape(v)}")
         for n in batch.notices:
             con.print(f"[yellow]notice:[/] {_escape(n)}")
-        _print_capped(con, "[yellow]skipped:[/]", [f"{f['file']}: {f['reason']}" for f in batch.skipped], details)
-        _print_capped(con, "[red]not graded:[/]", [f["error"] for f in batch.failed], details)
+        # Every submission not graded gets its own line, however many: nothing is skipped unnamed.
+        for f in batch.skipped:
+            con.print(f"[yellow]skipped:[/] {_escape(f['file'])}: {_escape(f['reason'])}")
+        for f in batch.failed:
+            con.print(f"[red]not graded:[/] {_escape(f['error'])}")
     if incomplete is not None:
         raise incomplete
-
-
-def _print_capped(con: Console, label: str, lines: list[str], details: bool) -> None:
-    """One line per entry, up to a screenful unless --details; then how many more and where they are."""
-    shown = lines if details else lines[:SCREENFUL]
-    for line in shown:
-        con.print(f"{label} {_escape(line)}")
-    if len(lines) > len(shown):
-        con.print(f"{label} ... and {len(lines) - len(shown):,} more (all in summary.json; --details lists them)")
 
 
 def _print_batch(con: Console, batch: Any, exam: Any, *, details: bool = False) -> None:
