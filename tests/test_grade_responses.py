@@ -400,3 +400,13 @@ def test_grade_json_is_the_summary_with_files_and_exit_code(graded_both_ways, ex
     assert data["files"]["gradebook"].endswith("gradebook.csv")
     assert any("row 7, column student_id" in f["error"] for f in data["failures"])
     assert "error:" in res.stderr  # the message still goes to stderr
+
+
+def test_grade_progress_counts_csv_rows_on_stderr(exam_dir, exam, tmp_path, monkeypatch):
+    import i2dl.cli as cli_module
+
+    monkeypatch.setattr(cli_module, "PROGRESS_EVERY_SECONDS", 0.0)
+    write_csv(tmp_path / "r.csv", header(exam), [[f"s{i}", "", EXAM_ID] + row_cells(exam, {}) for i in range(3)])
+    res = grade(exam_dir, tmp_path / "r.csv", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    assert "grading: 3 of 3 submissions (100%)" in res.stderr and "grading:" not in res.stdout
