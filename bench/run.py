@@ -8,14 +8,20 @@ unless --engine says otherwise, so runs compare across machines with and without
 A second figure is the peak memory (RSS) of one `i2dl grade` process grading --rss-files files
 (10,000 by default: the submissions repeated under fresh ids); the goal is below 300 MB.
 
+A third is a cohort graded from one responses CSV: --csv-rows rows (2,000 by default, the same mix)
+graded by one `i2dl grade responses.csv` process, with its wall time and peak memory; the goal is
+below 15 s with the numpy engine on a 2-core machine. It is measured and printed, never asserted.
+
     python bench/run.py [--files 1000] [--repeats 3] [--seed 2024] [--engine numpy] [--profile]
-                        [--rss-files 10000]
+                        [--rss-files 10000] [--csv-rows 2000]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import csv
+import json
 import os
 import re
 import statistics
@@ -30,14 +36,15 @@ import numpy as np
 
 from i2dl.exam import build_exam, load_exam
 from i2dl.export import write_exam
-from i2dl.export.answers import answer_text, key_answers
+from i2dl.export.answers import answer_text, key_answers, response_columns, responses_template_text
 from i2dl.grade.batch import grade_folder, load_submission, submission_files
 from i2dl.grade.score import Grader
-from i2dl.io import dump_yaml
+from i2dl.io import dump_yaml, to_plain
 from i2dl.spec.instance import evaluate_instance
 from i2dl.spec.load import Library
 
 RSS_GOAL_MB = 300
+CSV_GOAL_S = 15
 MIX = (("key", 0.4), ("follow-through", 0.3), ("wrong", 0.15), ("invalid", 0.15))
 JUNK = ["abc", "1/0", "", None, ".", "[1, 2", "sqrt(-1)", {"a": 1}, [[1], [2, 3]], "∞"]
 
@@ -115,14 +122,48 @@ def invalid_answers(exam, rng: np.random.Generator) -> dict[str, Any]:
 
 
 def make_submissions(folder: Path, exam, n: int, seed: int, engine) -> dict[str, int]:
+    """`n` answer files in `folder`, in the mix of MIX; how many of each kind."""
+    counts: dict[str, int] = {}
+    for i, kind, answers in mixed_answers(exam, n, seed, engine):
+        counts[kind] = counts.get(kind, 0) + 1
+        doc = {"exam": exam.exam_id, "student_id": f"s{i:05d}", "name": f"Student {i}", "answers": answers}
+        (folder / f"s{i:05d}.yaml").write_text(dump_yaml(doc), encoding="utf-8")
+    return counts
+
+
+def _cell(v: Any) -> str:
+    """An answer-file value as a spreadsheet cell holds it."""
+    v = to_plain(v)
+    if v is None:
+        return ""
+    return json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+
+
+def make_responses(path: Path, exam, n: int, seed: int, engine) -> dict[str, int]:
+    """One responses CSV of `n` rows in the mix of MIX (the template's header); how many of each kind."""
+    counts: dict[str, int] = {}
+    columns = response_columns(exam)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(responses_template_text(exam))
+        w = csv.writer(fh, lineterminator="\n")
+        for i, kind, answers in mixed_answers(exam, n, seed, engine):
+            counts[kind] = counts.get(kind, 0) + 1
+            cells = []
+            for _, part, blank in columns:
+                v = answers.get(part)
+                cells.append(_cell(v if blank is None else (v if isinstance(v, dict) else {}).get(blank)))
+            w.writerow([f"c{i:05d}", f"Student {i}", exam.exam_id] + cells)
+    return counts
+
+
+def mixed_answers(exam, n: int, seed: int, engine):
+    """(index, kind, answers) of `n` students drawn from MIX."""
     rng = np.random.default_rng(seed)
     library = Library()
-    counts = {kind: 0 for kind, _ in MIX}
     kinds = [k for k, _ in MIX]
     probs = [p for _, p in MIX]
     for i in range(n):
         kind = kinds[int(rng.choice(len(kinds), p=probs))]
-        counts[kind] += 1
         if kind == "key":
             answers = key_answers(exam)
         elif kind == "follow-through":
@@ -131,9 +172,7 @@ def make_submissions(folder: Path, exam, n: int, seed: int, engine) -> dict[str,
             answers = wrong_answers(exam, rng)
         else:
             answers = invalid_answers(exam, rng)
-        doc = {"exam": exam.exam_id, "student_id": f"s{i:05d}", "name": f"Student {i}", "answers": answers}
-        (folder / f"s{i:05d}.yaml").write_text(dump_yaml(doc), encoding="utf-8")
-    return counts
+        yield i, kind, answers
 
 
 def copy_submissions(source: Path, folder: Path, n: int) -> None:
@@ -147,6 +186,12 @@ def copy_submissions(source: Path, folder: Path, n: int) -> None:
 
 def peak_rss_mb(args: list[str]) -> tuple[float, float, int]:
     """(peak RSS in MB, seconds, exit code) of one child process, measured by wait4."""
+    mb, seconds, code, _ = run_measured(args)
+    return mb, seconds, code
+
+
+def run_measured(args: list[str]) -> tuple[float, float, int, float]:
+    """(peak RSS in MB, wall seconds, exit code, CPU seconds: user + system) of one child process."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -154,7 +199,7 @@ def peak_rss_mb(args: list[str]) -> tuple[float, float, int]:
     seconds = time.perf_counter() - t0
     # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
     scale = 1 if sys.platform == "darwin" else 1024
-    return usage.ru_maxrss * scale / 1e6, seconds, proc.returncode
+    return usage.ru_maxrss * scale / 1e6, seconds, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def timed(fn, repeats: int) -> tuple[float, float, Any]:
@@ -176,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one grading run")
     ap.add_argument("--rss-files", type=int, default=10_000,
                     help="files for the peak-memory figure of one `i2dl grade` process (0 to skip)")
+    ap.add_argument("--csv-rows", type=int, default=2000,
+                    help="rows of the responses CSV graded by one `i2dl grade` process (0 to skip)")
     args = ap.parse_args(argv)
     engine_name = None if args.engine == "auto" else args.engine
 
@@ -231,6 +278,19 @@ def main(argv: list[str] | None = None) -> int:
             print()
             print(f"peak RSS of `i2dl grade` on {args.rss_files:,} files: {mb:.0f} MB "
                   f"(goal < {RSS_GOAL_MB} MB: {verdict}); {seconds:.1f} s, exit code {code}")
+
+        if args.csv_rows:
+            counts = make_responses(root / "responses.csv", exam, args.csv_rows, args.seed + 1, engine)
+            cmd = [sys.executable, "-m", "i2dl", "--engine", engine.name, "grade", str(root / "responses.csv"),
+                   "--exam", str(root / "exam"), "--out", str(root / "csv-results")]
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            mb, seconds, code, cpu = run_measured(cmd)
+            verdict = "ok" if seconds < CSV_GOAL_S else "OVER THE GOAL"
+            print()
+            print(f"responses CSV of {args.csv_rows:,} rows (" + ", ".join(f"{k} {v}" for k, v in counts.items())
+                  + f") graded by one `i2dl grade`: {seconds:.1f} s wall (goal < {CSV_GOAL_S} s: {verdict}), "
+                  f"{cpu:.1f} s CPU, peak RSS {mb:.0f} MB, exit code {code}; load average {load:.1f} "
+                  f"on {os.cpu_count()} cores (wall time above CPU time means other processes shared them)")
 
         if args.profile:
             import cProfile

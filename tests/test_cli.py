@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from i2dl import __version__
 from i2dl.cli import app
+from i2dl.exam.build import public_exam_id
 
 runner = CliRunner()
 
@@ -97,7 +98,7 @@ def test_generate_same_seed_gives_byte_identical_files(tmp_path):
         assert result.exit_code == 0, result.output
     assert _digest(a) == _digest(b)
     assert (a / "exam.json").read_bytes() != (c / "exam.json").read_bytes()
-    assert set(_digest(a)) == {"exam.md", "key.md", "answers.yaml", "exam.json"}
+    assert set(_digest(a)) == {"exam.md", "key.md", "answers.yaml", "responses-template.csv", "exam.json"}
 
 
 def test_generate_without_seed_prints_the_fresh_seed(tmp_path):
@@ -166,29 +167,112 @@ def test_statement_prints_eps_from_its_parameter(tmp_path, spec_id, shown):
     assert shown in (tmp_path / "exam.md").read_text(encoding="utf-8")
 
 
-def _error_classes():
-    from i2dl import errors
-
-    found, todo = [], [errors.I2dlError]
-    while todo:
-        cls = todo.pop()
-        found.append(cls)
-        todo.extend(cls.__subclasses__())
-    return sorted({c for c in found if c.__module__ == errors.__name__}, key=lambda c: c.__name__)
-
-
-def test_readme_exit_codes_table_lists_every_error_class_with_its_code():
+def test_readme_exit_codes_table_is_the_one_made_from_errors_py():
     from pathlib import Path
+
+    from i2dl.errors import exit_codes_markdown
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
-    rows = {}
-    for line in section.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].isdigit():
-            for name in cells[1].replace("`", "").split(","):
-                if name.strip():
-                    rows[name.strip()] = int(cells[0])
-    for cls in _error_classes():
-        assert rows.get(cls.__name__) == cls.exit_code, (cls.__name__, cls.exit_code)
-    assert set(rows) == {c.__name__ for c in _error_classes()}  # no row for a class that is gone
+    assert exit_codes_markdown() in section
+
+
+def test_every_error_class_exit_code_has_a_meaning_and_every_meaning_a_class():
+    from i2dl.errors import EXIT_CODES, error_classes
+
+    codes = {cls.exit_code for cls in error_classes()}
+    assert codes <= set(EXIT_CODES), codes - set(EXIT_CODES)
+    assert set(EXIT_CODES) - codes == {0}  # 0 is success, no error class
+
+
+def test_help_lists_every_exit_code_with_its_meaning():
+    from i2dl.errors import EXIT_CODES
+
+    out = " ".join(runner.invoke(app, ["--help"]).output.split())
+    for code, (short, _) in EXIT_CODES.items():
+        assert f"{code} {short}" in out, (code, short)
+
+
+# ---------------------------------------------------------------------------- script-friendly conventions
+
+
+def test_shell_completion_completes_commands_and_options():
+    res = runner.invoke(app, [], prog_name="i2dl",
+                        env={"_I2DL_COMPLETE": "complete_bash", "COMP_WORDS": "i2dl gr", "COMP_CWORD": "1"})
+    assert res.exit_code == 0 and res.output.split() == ["grade"]
+    res = runner.invoke(app, [], prog_name="i2dl",
+                        env={"_I2DL_COMPLETE": "complete_bash", "COMP_WORDS": "i2dl grade --id", "COMP_CWORD": "2"})
+    assert res.output.split() == ["--id-case", "--id-column"]
+    assert "--install-completion" in runner.invoke(app, ["--help"]).output
+
+
+def test_narrow_terminal_wraps_tables_and_help_instead_of_cutting_them():
+    from i2dl.generate import list_specs
+
+    res = runner.invoke(app, ["list"], env={"COLUMNS": "70"})
+    assert res.exit_code == 0
+    assert "…" not in res.output and max(len(line) for line in res.output.splitlines()) <= 70
+    titles: list[str] = []
+    for line in res.output.splitlines():
+        cells = line.split("│")
+        if len(cells) != 8:
+            continue
+        if cells[4].strip():  # the parts column never wraps: a new row starts
+            titles.append("")
+        titles[-1] += cells[3].strip() + " "
+    flat = ["".join(t.split()) for t in titles]
+    assert flat == ["".join(r["title"].split()) for r in list_specs()]  # every title whole, if wrapped
+    helptext = runner.invoke(app, ["--help"], env={"COLUMNS": "70"}).output
+    commands = helptext.split("Commands:", 1)[1]
+    assert "..." not in commands and "with topic, parts, points and parameters" in " ".join(commands.split())
+
+
+def _json_of(args: list[str], code: int = 0):
+    res = runner.invoke(app, ["--engine", "numpy", *args])
+    assert res.exit_code == code, res.output
+    return json.loads(res.stdout)
+
+
+def test_json_of_generate_names_every_file_it_wrote(tmp_path):
+    data = _json_of(["generate", "conv-layer-arithmetic", "--seed", "3", "--out", str(tmp_path / "e"), "--json"])
+    assert data["exam_id"] == public_exam_id("conv-layer-arithmetic", 3) and data["seed"] == 3
+    assert set(data["files"]) == {"sheet", "key", "answers", "responses", "data"}
+    assert all((tmp_path / "e" / p.split("/")[-1]).is_file() for p in data["files"].values())
+    assert data["problems"][0]["spec"] == "conv-layer-arithmetic"
+
+
+def test_json_of_validate_reports_each_file_and_the_error_count(tmp_path):
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[1] / "problems" / "specs" / "conv-layer-arithmetic.yaml"
+    data = _json_of(["validate", str(spec), "--samples", "3", "--json"])
+    assert data["errors"] == 0 and data["exit_code"] == 0
+    assert [f["kind"] for f in data["files"]] == ["spec"] and data["files"][0]["ok"] is True
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\ntitle: x\n", encoding="utf-8")
+    data = _json_of(["validate", str(bad), "--samples", "0", "--json"], code=4)
+    assert data["errors"] >= 1 and data["exit_code"] == 4 and data["files"][0]["ok"] is False
+
+
+def test_json_of_list_solve_and_explain_parse_and_agree(tmp_path):
+    specs = _json_of(["list", "--json"])
+    assert len(specs) == 25 and {"id", "topic", "parts", "points", "params"} <= set(specs[0])
+    solved = _json_of(["solve", "conv-layer-arithmetic", "--seed", "3", "--json"])
+    _json_of(["generate", "conv-layer-arithmetic", "--seed", "3", "--out", str(tmp_path / "e"), "--json"])
+    explained = _json_of(["explain", "1.1", "--exam", str(tmp_path / "e"), "--json"])
+    assert explained["number"] == "1.1" and explained["spec"] == "conv-layer-arithmetic"
+    key = json.loads((tmp_path / "e" / "exam.json").read_text(encoding="utf-8"))
+    assert explained["problem"] == 1 and explained["points"] == key["problems"][0]["parts"][0]["points"]
+    spec = _json_of(["explain", "conv-layer-arithmetic", "--seed", "3", "--json"])
+    assert spec["params"] == solved["params"]
+    first = solved["parts"][0]["blanks"][0]
+    blank = spec["parts"][0]["blanks"][0]
+    assert blank["name"] == first["name"] and blank["expected"] == first["value"]
+
+
+def test_json_mode_prints_an_error_as_json_with_its_exit_code(tmp_path):
+    data = _json_of(["explain", "1.1", "--exam", str(tmp_path / "nothing"), "--json"], code=3)
+    assert data["error"]["type"] == "NotFoundError" and data["error"]["exit_code"] == 3
+    assert "no exam" in data["error"]["message"]
+    data = _json_of(["solve", "no-such-spec", "--json"], code=3)
+    assert data["error"]["exit_code"] == 3 and "conv1d-backprop" in data["error"]["fix"]

@@ -321,7 +321,7 @@ def test_cohort_grading_reports_unknown_and_missing_students_and_counts_them(cou
     assert "student id 'zz999' is not on the roster of exam midterm-ws-2026" in out
     for sid in ("s001", "s002", "s003"):
         assert f"no submission: {sid} (Student {sid[-1]}) is on the roster but handed nothing in" in out
-    assert "1 of 4 roster students graded, 3 without a submission, 1 files not graded" in out
+    assert "1 of 4 roster students graded, 3 without a submission, 1 submissions not graded" in out
     summary = json.loads((course / "results" / "summary.json").read_text())
     assert [m["student_id"] for m in summary["missing"]] == ["s001", "s002", "s003"]
     assert summary["failed"] == 1 and summary["graded"] == 1

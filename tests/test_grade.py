@@ -651,7 +651,7 @@ def test_cli_grade_exits_nonzero_and_says_which_files_failed(cli_folder):
                "--out", str(cli_folder / "results"))
     assert res.exit_code != 0
     out = " ".join(res.output.split())
-    assert "2 of 4 files could not be graded" in out
+    assert "2 of 4 submissions could not be graded" in out
     assert "garbled.yaml" in out and "invalid YAML" in out
     assert "stranger.yaml" in out and "another-exam" in out
     assert (cli_folder / "results" / "feedback" / "perfect.md").exists()  # the rest was graded

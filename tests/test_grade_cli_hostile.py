@@ -220,7 +220,7 @@ def test_cli_grade_removes_leftovers_of_killed_runs(exam_dir, tmp_path):
     (dead / "feedback").mkdir(parents=True)
     assert grade(exam_dir, tmp_path / "subs", out).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "subs"]
-    assert sorted(tree(out)) == ["feedback/a.md", "manifest.json", "scores.csv", "summary.json"]
+    assert sorted(tree(out)) == ["feedback/a.md", "gradebook.csv", "manifest.json", "scores.csv", "summary.json"]
 
 
 def test_cli_grade_swaps_by_two_renames_where_atomic_exchange_is_missing(exam_dir, tmp_path, monkeypatch):
@@ -230,7 +230,7 @@ def test_cli_grade_swaps_by_two_renames_where_atomic_exchange_is_missing(exam_di
     assert grade(exam_dir, tmp_path / "subs", tmp_path / "out").exit_code == 0
     (tmp_path / "subs" / "b.yaml").unlink()
     assert grade(exam_dir, tmp_path / "subs", tmp_path / "out").exit_code == 0
-    assert sorted(tree(tmp_path / "out")) == ["feedback/a.md", "manifest.json", "scores.csv", "summary.json"]
+    assert sorted(tree(tmp_path / "out")) == ["feedback/a.md", "gradebook.csv", "manifest.json", "scores.csv", "summary.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "subs"]
 
 
@@ -426,7 +426,7 @@ def test_cli_grade_names_links_fifos_and_folders_it_does_not_grade(exam_dir, tmp
     for name, reason in (("dangling.yaml", "does not exist"), ("loop.yaml", "symlink loop"),
                          ("pipe.yaml", "FIFO"), ("folder.yaml", "is a folder")):
         assert name in out and reason in out, (name, out)
-    assert "4 of 5 files could not be graded" in out
+    assert "4 of 5 submissions could not be graded" in out
     assert {Path(f["file"]).name for f in summary(tmp_path / "out")["failures"]} == \
         {"dangling.yaml", "loop.yaml", "pipe.yaml", "folder.yaml"}
 
@@ -486,7 +486,7 @@ def test_cli_grade_progress_goes_to_stderr_never_stdout(exam_dir, tmp_path, monk
     monkeypatch.setattr(cli_module, "PROGRESS_EVERY_SECONDS", 0.0)
     res = grade(exam_dir, tmp_path / "subs", tmp_path / "out")
     assert res.exit_code == 0, res.output
-    assert "grading: 3 of 3 files (100%)" in res.stderr
+    assert "grading: 3 of 3 submissions (100%)" in res.stderr
     assert "grading:" not in res.stdout
 
 

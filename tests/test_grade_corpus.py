@@ -294,7 +294,7 @@ def test_corpus_feedback_files_stay_inside_results_feedback(corpus_run):
     out = corpus_run.out.resolve()
     feedback = (out / "feedback").resolve()
     files = [p.resolve() for p in out.rglob("*") if p.is_file()]
-    assert {p.name for p in files if p.parent == out} == {"scores.csv", "summary.json", "manifest.json"}
+    assert {p.name for p in files if p.parent == out} == {"scores.csv", "gradebook.csv", "summary.json", "manifest.json"}
     md = [p for p in files if p.parent != out]
     assert all(p.parent == feedback and p.suffix == ".md" for p in md), md
     assert len(md) == len(corpus_run.graded)  # one file each, none overwritten
@@ -333,7 +333,7 @@ def test_corpus_cli_exit_code_and_message(corpus_run):
     assert res.output, repr(res.exception)
     total = len(FAILS) + len(GRADED)
     out = " ".join(res.output.split())
-    assert f"{len(FAILS)} of {total} files could not be graded" in out
+    assert f"{len(FAILS)} of {total} submissions could not be graded" in out
     for name in ("alias-bomb.yaml", "other-exam.yaml", "duplicate-id-b.yaml"):
         assert name in out
     shutil.rmtree(corpus_run.root / "cli-out")

@@ -22,9 +22,35 @@ ENGINE_HELP = "Engine: auto (torch when installed), torch or numpy. Also $I2DL_E
 
 
 def _console(stderr: bool = False) -> Console:
-    # Built per call so CliRunner's captured streams and NO_COLOR are honoured.
-    return Console(stderr=stderr, highlight=False, soft_wrap=True,
-                   no_color="NO_COLOR" in os.environ, width=None if sys.stdout.isatty() else 120)
+    # Built per call so CliRunner's captured streams, NO_COLOR and COLUMNS are honoured.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 120
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, no_color="NO_COLOR" in os.environ, width=width)
+
+
+def _table(*columns: str, **kw: Any) -> Table:
+    """A rich table whose cells wrap (and fold long words) instead of being cut off with an ellipsis."""
+    from rich.table import Column
+
+    return Table(*(Column(c, overflow="fold") for c in columns), **kw)
+
+
+JSON_HELP = "Print JSON for scripts (nothing else on stdout; errors too, as {\"error\": ...})."
+
+
+def _json_mode(ctx: typer.Context, on: bool) -> bool:
+    """Remember that this command answers in JSON, so that an error is printed as JSON too."""
+    if on and isinstance(ctx.obj, dict):
+        ctx.obj["json"] = True
+    return on
+
+
+def _emit_json(ctx: typer.Context | None, data: Any) -> None:
+    """The one JSON writer of every command: plain data, indented, keys in the order built."""
+    from i2dl.io import to_plain
+
+    typer.echo(json.dumps(to_plain(data), indent=1, ensure_ascii=False, default=str))
+    if ctx is not None and isinstance(ctx.obj, dict):
+        ctx.obj["json_done"] = True
 
 
 class _Group(TyperGroup):
@@ -34,12 +60,24 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except I2dlError as exc:
+            obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+            if obj.get("json") and not obj.get("json_done"):
+                _emit_json(None, {"error": {"type": type(exc).__name__, "exit_code": exc.exit_code,
+                                            "where": exc.where, "message": exc.message, "fix": exc.fix}})
             err = _console(stderr=True)
             err.print(f"[bold red]error:[/] {_escape(str(exc.where) + ': ' if exc.where else '')}"
                       f"{_escape(exc.message)}")
             if exc.fix:
                 err.print(f"[yellow]fix:[/] {_escape(exc.fix)}")
             raise typer.Exit(exc.exit_code) from None
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # Each command's first sentence in full, wrapped: click's default cuts it off with "...".
+        rows = [(name, cmd.get_short_help_str(limit=10_000)) for name in self.list_commands(ctx)
+                if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def _escape(text: str) -> str:
@@ -48,8 +86,15 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
-                  pretty_exceptions_show_locals=False,
+def _epilog() -> str:
+    from i2dl.errors import exit_codes_help
+
+    # \b keeps click from re-flowing the lines of the table.
+    return "\b\nExit codes (README, 'Exit codes'):\n" + exit_codes_help()
+
+
+app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=True, rich_markup_mode=None,
+                  pretty_exceptions_show_locals=False, epilog=_epilog(),
                   help="i2dl: generate, key, grade and explain deep learning exam problems.")
 
 
@@ -151,26 +196,31 @@ def generate(
     exam_id: str | None = typer.Option(None, "--exam-id", help="The exam's id (default: blueprint and a tag; "
                                        "for a roster: blueprint and the course's term)."),
     force: bool = typer.Option(False, "--force", help="Replace an exam already in --out."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Generate an exam: sheet, solution key, blank answer file and instance data; with --roster, a whole cohort.
+    """Generate an exam: sheet, key, blank answer file, responses CSV template and instance data; with --roster, a whole cohort.
 
     Example: i2dl generate --seed 7   |   i2dl generate conv2d-by-hand --param stride=2   |
     i2dl generate --roster roster.csv --out exams/endterm
     """
     from i2dl.generate import generate_exam
 
+    _json_mode(ctx, as_json)
     result = generate_exam(source, seed, out, pins=_pins(param), engine_name=_engine(ctx), roster=roster,
                            exam_id=exam_id, force=force)
+    if as_json:
+        _emit_json(ctx, result)
+        return
     con = _console()
     who = (f"{result['students']} students" if result["students"] else f"seed [cyan]{result['seed']}[/]")
     con.print(f"[bold]{_escape(result['title'])}[/]  exam [cyan]{result['exam_id']}[/]  "
               f"{who}  {result['points']:g} points  engine {result['engine']}")
-    table = Table("problem", "title", "spec", "parts", "points")
+    table = _table("problem", "title", "spec", "parts", "points")
     for p in result["problems"]:
         table.add_row(str(p["number"]), _escape(p["title"]), p["spec"], str(p["parts"]), f"{p['points']:g}")
     con.print(table)
     for kind, path in result["files"].items():
-        con.print(f"  {kind:8} {path}")
+        con.print(f"  {kind:9} {_escape(path)}")
     for w in result["warnings"]:
         con.print(f"[yellow]warning:[/] {_escape(w)}")
 
@@ -181,7 +231,7 @@ def solve(
     spec: str = typer.Argument(..., help="Spec id (see `i2dl list`) or path to a spec file."),
     param: list[str] = typer.Option([], "--param", help="Pin a parameter: name=value (matrices as [[1,2],[3,4]])."),
     seed: int = typer.Option(0, "--seed", help="Seed for the parameters that are not pinned."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Answer every part of a spec for explicit numbers.
 
@@ -189,17 +239,18 @@ def solve(
     """
     from i2dl.generate import solve_spec
 
+    _json_mode(ctx, as_json)
     result = solve_spec(spec, _pins(param), seed=seed, engine_name=_engine(ctx))
     if as_json:
-        typer.echo(json.dumps(result, indent=1))
+        _emit_json(ctx, result)
         return
     con = _console()
     con.print(f"[bold]{_escape(result['title'])}[/] ({result['spec']}, engine {result['engine']})")
-    params = Table("parameter", "value", title="parameters")
+    params = _table("parameter", "value", title="parameters")
     for k, v in result["params"].items():
         params.add_row(k, _escape(_short(v)))
     con.print(params)
-    answers = Table("part", "answer", "value", title="answers")
+    answers = _table("part", "answer", "value", title="answers")
     for part in result["parts"]:
         for b in part["blanks"]:
             answers.add_row(part["number"], _escape(b["label"]), _escape(_short(b["value"])))
@@ -220,7 +271,8 @@ def _short(v: Any) -> str:
 
 @app.command("list")
 def list_(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     mcq: bool = typer.Option(False, "--mcq", help="List the multiple-choice bank instead."),
 ) -> None:
     """List the problem specs (or the multiple-choice bank) with topic, parts, points and parameters.
@@ -229,18 +281,19 @@ def list_(
     """
     from i2dl.generate import list_bank, list_specs
 
+    _json_mode(ctx, as_json)
     rows = list_bank() if mcq else list_specs()
     if as_json:
-        typer.echo(json.dumps(rows, indent=1))
+        _emit_json(ctx, rows)
         return
     con = _console()
     if mcq:
-        table = Table("id", "topic", "difficulty", "options", "computed", title=f"{len(rows)} questions")
+        table = _table("id", "topic", "difficulty", "options", "computed", title=f"{len(rows)} questions")
         for r in rows:
             table.add_row(r["id"], r["topic"], str(r["difficulty"]), str(r["options"]),
                           "yes" if r["parameterized"] else "")
     else:
-        table = Table("id", "topic", "title", "parts", "points", "parameters", title=f"{len(rows)} specs")
+        table = _table("id", "topic", "title", "parts", "points", "parameters", title=f"{len(rows)} specs")
         for r in rows:
             table.add_row(r["id"], r["topic"], _escape(r["title"]), str(r["parts"]), f"{r['points']:g}",
                           ", ".join(r["params"]))
@@ -280,6 +333,7 @@ def validate(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(None, help="Spec, rubric, blueprint or bank files or folders (default: all shipped)."),
     samples: int = typer.Option(200, "--samples", help="Seeds to sample per spec in the stress test (0 to skip)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Check specs, rubrics, blueprints and the question bank; stress-test each spec over many seeds.
 
@@ -287,10 +341,17 @@ def validate(
     """
     from i2dl.validate import validate_paths
 
+    _json_mode(ctx, as_json)
     with _stress_progress(_progress_console()) as progress:
         report = validate_paths(paths or [], samples=samples, engine_name=_engine(ctx), progress=progress)
+    n_err = sum(len(r["errors"]) for r in report["files"])
+    if as_json:
+        _emit_json(ctx, {**report, "errors": n_err, "exit_code": 4 if n_err else 0})
+        if n_err:
+            raise typer.Exit(4)
+        return
     con = _console()
-    table = Table("file", "kind", "status", "tries/instance", "notes")
+    table = _table("file", "kind", "status", "tries/instance", "notes")
     for r in report["files"]:
         status = "[green]ok[/]" if r["ok"] else "[red]error[/]"
         table.add_row(_escape(r["path"]), r["kind"], status,
@@ -302,7 +363,6 @@ def validate(
             con.print(f"[red]error:[/] {_escape(e)}")
         for w in r["warnings"]:
             con.print(f"[yellow]warning:[/] {_escape(w)}")
-    n_err = sum(len(r["errors"]) for r in report["files"])
     con.print(f"{len(report['files'])} files, {n_err} errors, "
               f"{sum(len(r['warnings']) for r in report['files'])} warnings")
     if n_err:
@@ -347,7 +407,8 @@ class _Progress:
         now = self._clock()
         if now - self._last >= PROGRESS_EVERY_SECONDS or (done == total and now - self._start >= PROGRESS_EVERY_SECONDS):
             self._last = now
-            typer.echo(f"grading: {done:,} of {total:,} files ({100 * done // total}%), {now - self._start:.0f} s",
+            typer.echo(f"grading: {done:,} of {total:,} submissions ({100 * done // total}%), "
+                       f"{now - self._start:.0f} s",
                        err=True)
 
     def close(self) -> None:
@@ -355,27 +416,39 @@ class _Progress:
             self._bar.stop()
 
 
+#: Beyond this many students, the report gives totals and problems only; --details lists them all.
+SCREENFUL = 20
+
+
 @app.command()
 def grade(
     ctx: typer.Context,
-    submissions: Path = typer.Argument(..., help="A folder of answer files (YAML or JSON), or one answer file."),
+    submissions: Path = typer.Argument(..., help="A folder of answer files (YAML or JSON) and/or responses CSVs, "
+                                       "or one such file."),
     exam: Path = typer.Option(Path("exam"), "--exam", help="The exam folder written by `i2dl generate`."),
-    out: Path = typer.Option(Path("results"), "--out", help="The results folder (scores.csv, summary.json, "
-                             "feedback/, manifest.json); replaced as a whole."),
+    out: Path = typer.Option(Path("results"), "--out", help="The results folder (scores.csv, gradebook.csv, "
+                             "summary.json, feedback/, manifest.json); replaced as a whole."),
     id_case: str = typer.Option("insensitive", "--id-case", help="Student ids that differ only in case are one "
                                 "student (insensitive, reported as a collision) or two (sensitive)."),
+    id_column: str | None = typer.Option(
+        None, "--id-column", help="The LMS's name of the student id column (e.g. 'ID number' for Moodle, "
+        "'SIS User ID' for Canvas): read from responses CSVs besides student_id, and gradebook.csv's first column."),
+    details: bool = typer.Option(False, "--details", help=f"List every student and the mean per part (beyond "
+                                 f"{SCREENFUL} students the report shows totals and problems only)."),
     accept_modified: bool = typer.Option(
         False, "--accept-modified", help="Grade with an exam.json edited after generation (recorded in summary.json)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Grade answer files with partial credit, tolerant numbers and follow-through credit.
+    """Grade answer files and responses CSVs with partial credit, tolerant numbers and follow-through credit.
 
-    Example: i2dl grade submissions/ --exam exam/   |   i2dl grade submissions/ge42xyz.yaml
+    Example: i2dl grade submissions/ --exam exam/   |   i2dl grade responses.csv --id-column "ID number"
     """
     from i2dl.errors import GradingIncomplete
     from i2dl.exam import load_exam
-    from i2dl.grade.batch import feedback_markdown, grade_folder
+    from i2dl.grade.batch import feedback_markdown, grade_folder, summary_data
     from i2dl.io import display_path
 
+    _json_mode(ctx, as_json)
     # Loaded (and checked) before any grading, so that its warnings come first.
     for w in load_exam(exam, accept_modified=accept_modified).warnings:
         _console(stderr=True).print(f"[yellow]warning:[/] {_escape(w)}")
@@ -389,62 +462,98 @@ def grade(
 
     try:
         batch = grade_folder(submissions, exam_dir=exam, out=out, engine_name=_engine(ctx), id_case=id_case,
-                             observe=observe, accept_modified=accept_modified)
+                             observe=observe, accept_modified=accept_modified, id_column=id_column)
     finally:
         progress.close()
-    for change in batch.spec_changes:
-        _console(stderr=True).print(f"[yellow]notice:[/] {_escape(change['note'])}")
-    con = _console()
-    if submissions.is_file() and single:
-        from rich.markdown import Markdown
-
-        con.print(Markdown(feedback_markdown(single[0], batch.exam)))
-    else:
-        _print_batch(con, batch, batch.exam)
-    for k, v in batch.files.items():
-        con.print(f"  {k:9} {_escape(v)}")
-    for f in batch.skipped:
-        con.print(f"[yellow]skipped:[/] {_escape(f['file'])}: {_escape(f['reason'])}")
-    for f in batch.failed:
-        con.print(f"[red]not graded:[/] {_escape(f['error'])}")
-    for m in batch.missing:
-        con.print(f"[red]no submission:[/] {_escape(m['student_id'])}"
-                  + (f" ({_escape(m['name'])})" if m["name"] else "") + " is on the roster but handed nothing in")
-    if batch.exam.is_cohort:
-        con.print(f"{len(batch.students)} of {len(batch.exam.roster)} roster students graded, "
-                  f"{len(batch.missing)} without a submission, {len(batch.failed)} files not graded")
     written = f" and written to {display_path(out)}" if batch.files else ""
+    incomplete = None
     if batch.failed:
         total = len(batch.failed) + len(batch.students)
-        raise GradingIncomplete(f"{len(batch.failed)} of {total} files could not be graded"
-                                + (f"; {len(batch.missing)} roster students have no submission"
-                                   if batch.missing else ""),
-                                fix="see the 'not graded' lines; the other files were graded" + written)
-    if batch.missing:
-        raise GradingIncomplete(f"{len(batch.missing)} of {len(batch.exam.roster)} roster students have no "
-                                "submission", fix="see the 'no submission' lines; everyone else was graded" + written)
+        incomplete = GradingIncomplete(f"{len(batch.failed)} of {total} submissions could not be graded"
+                                       + (f"; {len(batch.missing)} roster students have no submission"
+                                          if batch.missing else ""),
+                                       fix="see the 'not graded' lines; the others were graded" + written)
+    elif batch.missing:
+        incomplete = GradingIncomplete(f"{len(batch.missing)} of {len(batch.exam.roster)} roster students have no "
+                                       "submission", fix="see the 'no submission' lines; everyone else was graded"
+                                       + written)
+    for change in batch.spec_changes:
+        _console(stderr=True).print(f"[yellow]notice:[/] {_escape(change['note'])}")
+    if as_json:
+        data = summary_data(batch, batch.exam)
+        data["files"] = batch.files
+        data["exit_code"] = incomplete.exit_code if incomplete else 0
+        _emit_json(ctx, data)
+    else:
+        con = _console()
+        if submissions.is_file() and submissions.suffix.lower() != ".csv" and single:
+            from rich.markdown import Markdown
+
+            con.print(Markdown(feedback_markdown(single[0], batch.exam)))
+        else:
+            _print_batch(con, batch, batch.exam, details=details)
+        for k, v in batch.files.items():
+            con.print(f"  {k:9} {_escape(v)}")
+        for n in batch.notices:
+            con.print(f"[yellow]notice:[/] {_escape(n)}")
+        # Every submission not graded gets its own line, however many: nothing is skipped unnamed.
+        for f in batch.skipped:
+            con.print(f"[yellow]skipped:[/] {_escape(f['file'])}: {_escape(f['reason'])}")
+        for f in batch.failed:
+            con.print(f"[red]not graded:[/] {_escape(f['error'])}")
+        for m in batch.missing:
+            con.print(f"[red]no submission:[/] {_escape(m['student_id'])}"
+                      + (f" ({_escape(m['name'])})" if m["name"] else "") + " is on the roster but handed nothing in")
+        if batch.exam.is_cohort:
+            con.print(f"{len(batch.students)} of {len(batch.exam.roster)} roster students graded, "
+                      f"{len(batch.missing)} without a submission, {len(batch.failed)} submissions not graded")
+    if incomplete is not None:
+        raise incomplete
 
 
-def _print_batch(con: Console, batch, exam) -> None:
+def _print_batch(con: Console, batch: Any, exam: Any, *, details: bool = False) -> None:
+    """The batch in a screenful: students (when few, or --details), totals, problems, distribution."""
     from i2dl.grade.batch import batch_stats
 
-    problems = [str(p.number) for p in exam.problems]
-    table = Table("student", *[f"P{p}" for p in problems], "total", "%", title=f"exam {exam.exam_id}")
-    for r in sorted(batch.students, key=lambda r: r.student_id):
-        table.add_row(_escape(r.student_id), *[f"{s:g}" for s in r.problems],
-                      f"{r.total:g}/{r.max_points:g}", f"{r.percent:.1f}")
-    con.print(table)
-    if batch.students:
-        summary = batch_stats(batch, exam)
-        dist = Table("band", "students", title=f"distribution (mean {summary['mean']:g})")
-        for b in summary["distribution"]:
-            dist.add_row(f"{b['from']:.0f}-{b['to']:.0f}%", "#" * b["count"] + f" {b['count']}")
-        con.print(dist)
-        parts = Table("part", "points", "mean", "mean %", title="mean score per part")
+    students = sorted(batch.students, key=lambda r: r.student_id)
+    if details or len(students) <= SCREENFUL:
+        table = _table("student", *[f"P{p.number}" for p in exam.problems], "total", "%", title=f"exam {exam.exam_id}")
+        for r in students:
+            table.add_row(_escape(r.student_id), *[f"{s:g}" for s in r.problems],
+                          f"{r.total:g}/{r.max_points:g}", f"{r.percent:.1f}")
+        con.print(table)
+    counts = f"{len(students):,} graded, {len(batch.failed):,} not graded" + (
+        f", {len(batch.skipped):,} skipped" if batch.skipped else "")
+    if not students:
+        con.print(f"exam {exam.exam_id}: {counts}")
+        return
+    summary = batch_stats(batch, exam)
+    totals = sorted(r.total for r in students)
+    mid = len(totals) // 2
+    median = totals[mid] if len(totals) % 2 else (totals[mid - 1] + totals[mid]) / 2
+    con.print(f"exam {exam.exam_id}: {counts}; total of {exam.points:g}: mean {summary['mean']:g}, "
+              f"median {median:g}, min {totals[0]:g}, max {totals[-1]:g}")
+    probs = _table("problem", "title", "points", "mean", "mean %", title="mean score per problem")
+    for i, prob in enumerate(exam.problems):
+        m = sum(r.problems[i] for r in batch.students) / len(batch.students)
+        probs.add_row(str(prob.number), _escape(prob.title), f"{prob.points:g}", f"{m:.2f}",
+                      f"{100 * m / prob.points:.0f}" if prob.points else "")
+    con.print(probs)
+    dist = _table("band", "students", title="distribution of the total")
+    top = max(b["count"] for b in summary["distribution"]) or 1
+    for b in summary["distribution"]:
+        bar = "#" * round(30 * b["count"] / top)  # scaled: 2,000 students still fit on a line
+        dist.add_row(f"{b['from']:.0f}-{b['to']:.0f}%", f"{bar} {b['count']:,}")
+    con.print(dist)
+    if details:
+        parts = _table("part", "points", "mean", "mean %", title="mean score per part")
         for _, part in exam.parts():
             m = summary["mean_per_part"][part.number]
             parts.add_row(part.number, f"{part.points:g}", f"{m:.2f}", f"{100 * m / part.points:.0f}")
         con.print(parts)
+    elif len(students) > SCREENFUL:
+        con.print(f"{len(students):,} students: one row each in scores.csv and gradebook.csv; --details lists "
+                  "them here, with the mean per part")
 
 
 @app.command()
@@ -459,6 +568,7 @@ def explain(
     param: list[str] = typer.Option([], "--param", help="For a spec id: pin a parameter, name=value (as in solve)."),
     seed: int = typer.Option(0, "--seed", help="For a spec id: seed for the parameters that are not pinned."),
     accept_modified: bool = typer.Option(False, "--accept-modified", help="Explain an exam.json edited after generation."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP + " Replaces --format."),
 ) -> None:
     """Explain a part, a problem or a spec step by step, from the answer graph that made the key.
 
@@ -468,6 +578,7 @@ def explain(
     from i2dl.errors import UsageError
     from i2dl.explain import explain_target, explanation_markdown, explanation_renderable
 
+    _json_mode(ctx, as_json)
     if fmt not in ("text", "md"):
         raise UsageError(f"unknown --format '{fmt}'", fix="use --format text or --format md")
     engine = _engine(ctx)
@@ -479,6 +590,9 @@ def explain(
 
     result = explain_target(target, exam_dir=exam, pins=_pins(param), seed=seed, engine_name=engine,
                             entry=entry, student=student, accept_modified=accept_modified, grade=grade)
+    if as_json:
+        _emit_json(ctx, result)
+        return
     if fmt == "md":
         typer.echo(explanation_markdown(result), nl=False)
         return
@@ -500,7 +614,7 @@ def functions(
     if fmt == "md":
         typer.echo(functions_markdown(), nl=False)
         return
-    table = Table("function", "category", "meaning")
+    table = _table("function", "category", "meaning")
     for row in function_rows():
         table.add_row(row["function"], row["category"], row["meaning"])
     _console().print(table)

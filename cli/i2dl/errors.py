@@ -110,3 +110,66 @@ class OutputError(I2dlError):
     """The results folder cannot be written (a file, read-only, full disk); earlier results are kept."""
 
     exit_code = 11
+
+
+#: What every exit code means: (short form for `i2dl --help`, the README's wording). The README's
+#: "Exit codes" table and the --help text are made from this; a test checks both.
+EXIT_CODES: dict[int, tuple[str, str]] = {
+    0: ("success", "success (for `grade`: every submission was graded)"),
+    1: ("error", "an error without a more specific class; also an unexpected internal error (a bug: please "
+                 "report it)"),
+    2: ("wrong argument or option", "a wrong argument or option (e.g. a FIFO or `/dev/null` given to `grade`, "
+                                    "an unknown `--id-case`)"),
+    3: ("not found", "a spec, problem, exam folder or file does not exist, or a folder holds no answer files "
+                     "or responses"),
+    4: ("invalid spec, rubric, blueprint or exam", "a spec, rubric, blueprint or exam file breaks its schema; an "
+        "expression cannot be parsed or evaluated, or exceeds a size or time budget; an exam.json is malformed, "
+        "or was modified after `generate` (`--accept-modified` grades it anyway); `validate` exits 4 when it "
+        "found errors"),
+    5: ("sampling failed", "no instance met the spec's constraints within the retry budget, or within the "
+                           "sampling time budget"),
+    6: ("engine argument error", "an engine operation got arguments it cannot work with"),
+    7: ("engine unavailable", "the requested engine cannot be loaded (torch not installed)"),
+    8: ("unreadable answer", "a student's answer cannot be read (inside `grade` this is an invalid blank, "
+                             "never an exit)"),
+    9: ("submission not gradable", "an answer file or responses row cannot be graded as a whole (inside "
+                                   "`grade` it is listed as not graded)"),
+    10: ("some submissions not graded", "`grade`: some submissions could not be graded (an unreadable file, an "
+         "empty `student_id`, a file or row for another exam, a malformed CSV row, an id given twice, an id not "
+         "on a cohort's roster): each is a 'not graded' line, and each roster student who handed nothing in a "
+         "'no submission' line; the others were graded and their results written"),
+    11: ("results not written", "`grade`: the results folder cannot be written (a file, read-only, full disk); "
+                                "the earlier results are unchanged"),
+}
+
+
+def error_classes() -> list[type[I2dlError]]:
+    """Every error class of this module, by name."""
+    found, todo = [], [I2dlError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return sorted({c for c in found if c.__module__ == __name__}, key=lambda c: c.__name__)
+
+
+def _classes_by_code() -> dict[int, list[str]]:
+    by_code: dict[int, list[str]] = {}
+    for cls in sorted(error_classes(), key=lambda c: (len(c.__mro__), c.__name__)):  # base classes first
+        by_code.setdefault(cls.exit_code, []).append(cls.__name__)
+    return by_code
+
+
+def exit_codes_markdown() -> str:
+    """The README's exit code table: code, error classes, meaning."""
+    by_code = _classes_by_code()
+    lines = ["| code | error class | meaning |", "|---|---|---|"]
+    for code, (_, meaning) in sorted(EXIT_CODES.items()):
+        classes = ", ".join(f"`{n}`" for n in by_code.get(code, []))
+        lines.append(f"| {code} | {classes} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def exit_codes_help() -> str:
+    """The exit codes as `i2dl --help` lists them, one line each."""
+    return "\n".join(f"  {code:>2}  {short}" for code, (short, _) in sorted(EXIT_CODES.items()))

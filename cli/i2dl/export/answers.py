@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from i2dl import kinds
@@ -9,6 +11,9 @@ from i2dl.exam.model import Exam
 from i2dl.rounding import rule_of
 
 ANSWERS_FILE = "answers.yaml"
+RESPONSES_FILE = "responses-template.csv"
+#: The columns of a responses CSV before the blanks: who, and (optional) which exam.
+ID_COLUMN, NAME_COLUMN, EXAM_COLUMN = "student_id", "name", "exam"
 
 
 def blank_form(kind: str, expected: Any, options: int = 0, rounding: dict[str, Any] | None = None) -> str:
@@ -29,7 +34,7 @@ def answer_file_text(exam: Exam, student: dict[str, str] | None = None) -> str:
         "answers:",
     ]
     for _, part in exam.parts():
-        if len(part.blanks) == 1 and part.blanks[0].kind == "choice":
+        if single_value(part):
             b = part.blanks[0]
             lines.append(f"  '{part.number}': ''    # {blank_form(b.kind, b.expected, b.options)}")
             continue
@@ -44,11 +49,35 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def single_value(part: Any) -> bool:
+    """True for a part answered as one value (a lone choice blank), not as a mapping of blanks."""
+    return len(part.blanks) == 1 and part.blanks[0].kind == "choice"
+
+
+def response_columns(exam: Exam) -> list[tuple[str, str, str | None]]:
+    """(header, part number, blank name; None for a one-value part) of every blank, in exam order."""
+    cols: list[tuple[str, str, str | None]] = []
+    for _, part in exam.parts():
+        if single_value(part):
+            cols.append((part.number, part.number, None))
+        else:
+            cols.extend((f"{part.number}:{b.name}", part.number, b.name) for b in part.blanks)
+    return cols
+
+
+def responses_template_text(exam: Exam) -> str:
+    """The header of a responses CSV: id, name, exam, then one column per blank (3.2:z)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(
+        [ID_COLUMN, NAME_COLUMN, EXAM_COLUMN] + [h for h, _, _ in response_columns(exam)])
+    return buf.getvalue()
+
+
 def key_answers(exam: Exam) -> dict[str, Any]:
     """The key's own answers in answer-file form (what a perfect student would write)."""
     answers: dict[str, Any] = {}
     for _, part in exam.parts():
-        if len(part.blanks) == 1 and part.blanks[0].kind == "choice":
+        if single_value(part):
             answers[part.number] = answer_text(part.blanks[0].expected)
         else:
             answers[part.number] = {b.name: answer_text(b.expected) for b in part.blanks}

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from i2dl.exam.model import Exam
-from i2dl.export.answers import ANSWERS_FILE, answer_file_text
+from i2dl.export.answers import (
+    ANSWERS_FILE,
+    RESPONSES_FILE,
+    answer_file_text,
+    responses_template_text,
+)
 from i2dl.io import atomic_write_text
 from i2dl.render import fmt_value
 from i2dl.rounding import Rounding, rule_of
@@ -91,10 +96,10 @@ def key_markdown(exam: Exam, steps: dict[str, str] | None = None) -> str:
 
 
 class MarkdownExporter:
-    """exam.md and key.md (Markdown with LaTeX maths) and answers.yaml, the files `generate` has always written."""
+    """exam.md and key.md (Markdown with LaTeX maths), answers.yaml and the responses CSV template."""
 
     name = "markdown"
-    files = {"sheet": SHEET_FILE, "key": KEY_FILE, "answers": ANSWERS_FILE}
+    files = {"sheet": SHEET_FILE, "key": KEY_FILE, "answers": ANSWERS_FILE, "responses": RESPONSES_FILE}
 
     def export(self, exam: Exam, out_dir: Path, *, steps: dict[str, str] | None = None, **_: object
                ) -> dict[str, Path]:
@@ -103,4 +108,5 @@ class MarkdownExporter:
         atomic_write_text(paths["sheet"], sheet_markdown(exam))
         atomic_write_text(paths["key"], key_markdown(exam, steps))
         atomic_write_text(paths["answers"], answer_file_text(exam))
+        atomic_write_text(paths["responses"], responses_template_text(exam))
         return paths

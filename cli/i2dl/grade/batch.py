@@ -25,26 +25,31 @@ import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from i2dl.errors import I2dlError, NotFoundError, OutputError, SubmissionError, UsageError
 from i2dl.exam import EXAM_FILE, Exam, load_exam, spec_changes
 from i2dl.export.answers import ANSWERS_FILE
-from i2dl.grade.score import Grader, SubmissionResult, read_submission
+from i2dl.grade.responses import NotResponses, read_responses, row_submission
+from i2dl.grade.score import Grader, Submission, SubmissionResult, read_submission
 from i2dl.grade.variants import CohortGrader, id_key, make_grader
 from i2dl.io import display_path, file_kind, load_yaml, printable, slugify, spreadsheet_safe
 from i2dl.render import fmt_number
 
 MAX_SUBMISSION_BYTES = 256 * 1024
-SUFFIXES = (".yaml", ".yml", ".json")
+SUFFIXES = (".yaml", ".yml", ".json", ".csv")
 #: Keys read as the text written: YAML 1.1 would make an unquoted 012345 the number 5349.
 TEXT_KEYS = frozenset({"exam", "student_id", "name"})
 ID_CASES = ("insensitive", "sensitive")
 SCORES_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE = "scores.csv", "summary.json", "feedback", "manifest.json"
+GRADEBOOK_FILE = "gradebook.csv"
+#: The gradebook's id column unless --id-column names the LMS's own.
+GRADEBOOK_ID = "student_id"
 MANIFEST_FORMAT = 1
 #: What a results folder may hold; any other file means --out names some other folder.
-_RESULT_ENTRIES = frozenset({SCORES_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE})
+_RESULT_ENTRIES = frozenset({SCORES_FILE, GRADEBOOK_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE})
 _OLD_ATOMIC_TMP = re.compile(r"^\..*\.tmp$")  # temp files the earlier writer left inside results/
 
 Observer = Callable[[int, int, "SubmissionResult | None"], None]
@@ -95,6 +100,7 @@ class BatchResult:
     files: dict[str, str] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)
     graded: list[SubmissionResult] = field(default_factory=list)  # full results: grade_files only
+    notices: list[str] = field(default_factory=list)  # about the columns of responses CSVs
     exam: Exam | None = None
     # Specs changed on disk since the exam was generated (graded with the exam's own copies all the same).
     spec_changes: list[dict[str, Any]] = field(default_factory=list)
@@ -203,30 +209,102 @@ def is_blank_form(data: Any) -> bool:
 
 @dataclass(slots=True)
 class Outcome:
-    """What became of one entry: a result, a failure or a skip notice."""
+    """What became of one submission: a result, a failure or a skip notice."""
 
     path: Path
     result: SubmissionResult | None = None
     failure: dict[str, str] | None = None
     skipped: dict[str, str] | None = None
+    where: str = ""  # the file, or 'file row N' for a row of a responses CSV
 
 
-def grade_entries(entries: list[Entry], grader: Grader | CohortGrader, *,
-                  id_case: str = "insensitive") -> Iterator[Outcome]:
-    """Grade each entry in turn; unreadable files and colliding ids are failures, never fatal."""
-    seen: dict[str, tuple[str, str]] = {}  # id key -> (file, id as graded)
+class Skip(Exception):
+    """An entry that is not a submission (the exam's blank form, a CSV that holds no responses)."""
+
+
+@dataclass(slots=True)
+class Item:
+    """One submission to grade: where it comes from, and how to read it (raising I2dlError or Skip)."""
+
+    path: Path
+    where: str
+    load: Callable[[], Submission]
+
+
+def _raise(exc: BaseException) -> Callable[[], Submission]:
+    def load() -> Submission:
+        raise exc
+    return load
+
+
+def _answer_file(path: Path, where: str, exam_id: str) -> Callable[[], Submission]:
+    """The loader of one answer file (read only when its turn comes: memory stays flat)."""
+    def load() -> Submission:
+        data = load_answer_data(path)
+        if path.name == ANSWERS_FILE and is_blank_form(data):
+            raise Skip("the exam's blank answer file (no student id, no answers): not a submission")
+        return read_submission(data, where, exam_id)
+    return load
+
+
+def submission_items(entries: list[Entry], exam: Exam, *, id_column: str | None = None,
+                     notices: list[str] | None = None) -> list[Item]:
+    """Every submission in the entries: one per answer file, one per row of a responses CSV.
+
+    Notices about a CSV's columns (ignored, missing, no exam column) are appended to `notices`.
+    """
+    items: list[Item] = []
     for entry in entries:
-        path, where = entry.path, display_path(entry.path)
+        where = display_path(entry.path)
         if entry.refused is not None:
-            yield Outcome(path, failure={"file": where, "error": str(entry.refused)})
-            continue
+            items.append(Item(entry.path, where, _raise(entry.refused)))
+        elif entry.path.suffix.lower() == ".csv":
+            items.extend(_csv_items(entry.path, where, exam, id_column, notices))
+        else:
+            items.append(Item(entry.path, where, _answer_file(entry.path, where, exam.exam_id)))
+    return items
+
+
+def _csv_items(path: Path, where: str, exam: Exam, id_column: str | None,
+               notices: list[str] | None) -> list[Item]:
+    try:
+        resp = read_responses(path, exam, id_column=id_column)
+    except NotResponses as exc:
+        return [Item(path, where, _raise(Skip(f"{exc}")))]
+    except I2dlError as exc:
+        return [Item(path, where, _raise(exc))]
+    except (Exception, RecursionError) as exc:  # a reader bug fails this file, not the batch
+        return [Item(path, where, _raise(_Internal(_internal(where, exc)["error"])))]
+    if notices is not None:
+        notices.extend(resp.notices)
+    if not resp.rows:
+        return [Item(path, where, _raise(Skip("a responses CSV with a header and no rows (the exam's template?): "
+                                              "nothing to grade")))]
+    return [Item(path, resp.row_where(row), partial(row_submission, resp, row, exam.exam_id)) for row in resp.rows]
+
+
+class _Internal(Exception):
+    """A bug met while reading a submission, carried to its failure line."""
+
+
+def grade_entries(entries: list[Entry], grader: Grader | CohortGrader, *, id_case: str = "insensitive",
+                  id_column: str | None = None) -> Iterator[Outcome]:
+    """Grade each entry's submissions in turn (see grade_items)."""
+    return grade_items(submission_items(entries, grader.exam, id_column=id_column), grader, id_case=id_case)
+
+
+def grade_items(items: list[Item], grader: Grader | CohortGrader, *,
+               id_case: str = "insensitive") -> Iterator[Outcome]:
+    """Grade each submission in turn; unreadable ones and colliding ids are failures, never fatal."""
+    seen: dict[str, tuple[str, str]] = {}  # id key -> (where, id as graded)
+    for item in items:
+        path, where = item.path, item.where
         try:
-            data = load_answer_data(path)
-            if path.name == ANSWERS_FILE and is_blank_form(data):
-                yield Outcome(path, skipped={"file": where, "reason": "the exam's blank answer file (no student id, "
-                                                                      "no answers): not a submission"})
+            try:
+                sub = item.load()
+            except Skip as skip:
+                yield Outcome(path, skipped={"file": where, "reason": str(skip)}, where=where)
                 continue
-            sub = read_submission(data, where, grader.exam.exam_id)
             key = id_key(sub.student_id, id_case)
             if key in seen:
                 first, first_id = seen[key]
@@ -236,18 +314,21 @@ def grade_entries(entries: list[Entry], grader: Grader | CohortGrader, *,
                     message = (f"student id '{sub.student_id}' collides with '{first_id}', already graded from "
                                f"{first} (ids are compared ignoring case and Unicode composition)")
                 raise SubmissionError(message, where=f"{where} student_id",
-                                      fix="give each student one answer file; rename or remove the duplicate"
+                                      fix="give each student one submission; rename or remove the duplicate"
                                           + ("" if first_id == sub.student_id or id_case == "sensitive" else
                                              ", or pass --id-case sensitive if these are two students"))
             seen[key] = (where, sub.student_id)
             result = grader.grade(sub)
         except I2dlError as exc:
-            yield Outcome(path, failure={"file": where, "error": str(exc)})
+            yield Outcome(path, failure={"file": where, "error": str(exc)}, where=where)
+            continue
+        except _Internal as exc:
+            yield Outcome(path, failure={"file": where, "error": str(exc)}, where=where)
             continue
         except (Exception, RecursionError) as exc:  # a grading bug must not stop the batch either
-            yield Outcome(path, failure=_internal(where, exc))
+            yield Outcome(path, failure=_internal(where, exc), where=where)
             continue
-        yield Outcome(path, result=result)
+        yield Outcome(path, result=result, where=where)
 
 
 def _internal(where: str, exc: BaseException) -> dict[str, str]:
@@ -265,7 +346,7 @@ def student_row(r: SubmissionResult, exam: Exam) -> StudentRow:
 
 
 def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None, library=None,
-                id_case: str = "insensitive") -> BatchResult:
+                id_case: str = "insensitive", id_column: str | None = None) -> BatchResult:
     """Grade the files and keep every full result (for callers that inspect them; nothing is written).
 
     Follow-through uses each problem's own spec from the exam; `library` (a spec Library, the shipped
@@ -273,7 +354,8 @@ def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None
     """
     grader = make_grader(exam, engine_name, library, id_case)
     batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
-    for outcome in grade_entries([_entry(Path(p)) for p in paths], grader, id_case=id_case):
+    items = submission_items([_entry(Path(p)) for p in paths], exam, id_column=id_column, notices=batch.notices)
+    for outcome in grade_items(items, grader, id_case=id_case):
         _collect(batch, outcome, exam)
         if outcome.result is not None:
             batch.graded.append(outcome.result)
@@ -301,10 +383,14 @@ def _collect(batch: BatchResult, outcome: Outcome, exam: Exam) -> StudentRow | N
 
 def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path | str | None = "results",
                  engine_name: str | None = None, library=None, id_case: str = "insensitive",
-                 observe: Observer | None = None, accept_modified: bool = False) -> BatchResult:
-    """Grade every answer file in `folder` against the exam in `exam_dir`; results replace `out` whole.
+                 observe: Observer | None = None, accept_modified: bool = False,
+                 id_column: str | None = None) -> BatchResult:
+    """Grade every answer file and responses-CSV row in `folder` against the exam in `exam_dir`; results
+    replace `out` whole.
 
-    `observe(done, total, result)` is called after each file (result None if it was not graded).
+    `observe(done, total, result)` is called after each submission (result None if it was not graded).
+    `id_column` is the LMS's name of the student id column: read from responses CSVs besides
+    student_id, and the first column of gradebook.csv.
     """
     if id_case not in ID_CASES:
         raise UsageError(f"unknown id case policy '{id_case}'", fix="use --id-case insensitive or sensitive")
@@ -315,24 +401,26 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
         raise _no_answer_files(folder)
     writer = None
     if out is not None:
-        writer = ResultsFolder(Path(out), protect=[folder, Path(exam_dir)])
+        writer = ResultsFolder(Path(out), protect=[folder, Path(exam_dir)], id_column=id_column)
         writer.open()  # the trial write: a read-only or full --out fails before any grading
     try:
         batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
         grader = make_grader(exam, engine_name, library, id_case)
-        for done, outcome in enumerate(grade_entries(entries, grader, id_case=id_case), 1):
+        items = submission_items(entries, exam, id_column=id_column, notices=batch.notices)
+        for done, outcome in enumerate(grade_items(items, grader, id_case=id_case), 1):
             r, text = outcome.result, b""
             if r is not None:
                 try:
                     text = feedback_markdown(r, exam).encode("utf-8")
-                    csv_row_text(student_row(r, exam)).encode("utf-8")
+                    # The texts of its CSV rows (the numbers are the project's own and always encode).
+                    spreadsheet_safe("\0".join((r.student_id, r.name, Path(r.file).name))).encode("utf-8")
                 except (Exception, RecursionError) as exc:  # one unwritable result must not sink the batch
-                    outcome = Outcome(outcome.path, failure=_internal(display_path(outcome.path), exc))
+                    outcome = Outcome(outcome.path, failure=_internal(outcome.where, exc), where=outcome.where)
             row = _collect(batch, outcome, exam)
             if row is not None and writer is not None:
                 row.feedback = writer.add_feedback(text)
             if observe is not None:
-                observe(done, len(entries), r if row is not None else None)
+                observe(done, len(items), r if row is not None else None)
         if not batch.students and not batch.failed:
             raise _no_answer_files(folder)
         batch.missing = _missing(grader, batch)
@@ -384,6 +472,27 @@ def scores_header(exam: Exam) -> str:
     w.writerow(["(max)", "", ""] + [fmt_number(part.points) for _, part in exam.parts()]
                + [fmt_number(p.points) for p in exam.problems] + [fmt_number(exam.points), fmt_number(exam.points), "100"])
     return buf.getvalue()
+
+
+def gradebook_header(exam: Exam, id_column: str | None = None) -> str:
+    """gradebook.csv's one header line: the id column, total, one column per problem."""
+    buf = _io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(
+        [spreadsheet_safe(id_column or GRADEBOOK_ID), "total"] + [f"problem {p.number}" for p in exam.problems])
+    return buf.getvalue()
+
+
+def gradebook_row_text(row: StudentRow) -> str:
+    """One student's gradebook.csv line: id, total, points per problem (plain numbers, no max row)."""
+    buf = _io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(
+        [spreadsheet_safe(row.student_id), fmt_number(row.total, 3)] + [fmt_number(s, 3) for s in row.problems])
+    return buf.getvalue()
+
+
+def gradebook_csv(batch: BatchResult, exam: Exam, id_column: str | None = None) -> str:
+    """The gradebook an LMS imports (Moodle, Canvas): a row per graded student, sorted by id."""
+    return gradebook_header(exam, id_column) + "".join(gradebook_row_text(r) for r in _sorted(batch))
 
 
 def scores_csv(batch: BatchResult, exam: Exam) -> str:
@@ -456,6 +565,8 @@ def summary_data(batch: BatchResult, exam: Exam, students: Any = None) -> dict[s
     if exam.is_cohort:  # who was on the roster but handed nothing in
         data["roster"] = len(exam.roster)
         data["missing"] = batch.missing
+    if batch.notices:
+        data["notices"] = batch.notices
     return data
 
 
@@ -547,6 +658,24 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_all(paths: list[Path], folder: Path) -> None:
+    """Every path on disk: one syncfs of the folder's file system on Linux (2,000 fsyncs take seconds)."""
+    if sys.platform.startswith("linux"):
+        try:
+            syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+        except (OSError, AttributeError):
+            syncfs = None
+        if syncfs is not None:
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                if syncfs(fd) == 0:
+                    return
+            finally:
+                os.close(fd)
+    for path in paths:
+        _fsync(path)
+
+
 def _pid_alive(pid: int) -> bool:
     """True if a process with this id runs (or may run: another user's)."""
     if pid == os.getpid():
@@ -594,8 +723,9 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
 class ResultsFolder:
     """A new results folder beside `out`, filled while grading and swapped in whole by commit()."""
 
-    def __init__(self, out: Path, *, protect: Sequence[Path] = ()):
+    def __init__(self, out: Path, *, protect: Sequence[Path] = (), id_column: str | None = None):
         self.given = Path(out)
+        self.id_column = id_column
         out = Path(os.path.abspath(out))
         self.out = out.resolve() if out.is_symlink() else out
         self.protect = [Path(p).resolve() for p in protect]
@@ -686,11 +816,12 @@ class ResultsFolder:
                 files[f"{FEEDBACK_DIR}/{name}"] = self.digests[row.feedback]
                 written.append(target)
             scores = itertools.chain([scores_header(exam)], (csv_row_text(r) for r in rows))
-            for name, chunks in ((SCORES_FILE, scores), (SUMMARY_FILE, summary_chunks(batch, exam))):
+            book = itertools.chain([gradebook_header(exam, self.id_column)], (gradebook_row_text(r) for r in rows))
+            for name, chunks in ((SCORES_FILE, scores), (GRADEBOOK_FILE, book),
+                                 (SUMMARY_FILE, summary_chunks(batch, exam))):
                 files[name] = _write_file(self.tmp / name, (c.encode("utf-8") for c in chunks))
                 written.append(self.tmp / name)
-            for path in written:  # on disk before the manifest says the set is complete
-                _fsync(path)
+            _fsync_all(written, self.tmp)  # on disk before the manifest says the set is complete
             manifest = {"format": MANIFEST_FORMAT, "exam_id": exam.exam_id, "graded": len(rows),
                         "failed": len(batch.failed), "files": dict(sorted(files.items())), "complete": True}
             _write_file(self.tmp / MANIFEST_FILE, [(json.dumps(manifest, indent=1) + "\n").encode("utf-8")])
@@ -701,7 +832,8 @@ class ResultsFolder:
         except OSError as exc:
             raise self._error("cannot write the results", exc) from None
         return {k: display_path(self.given / v) for k, v in
-                (("scores", SCORES_FILE), ("summary", SUMMARY_FILE), ("feedback", FEEDBACK_DIR),
+                (("scores", SCORES_FILE), ("gradebook", GRADEBOOK_FILE), ("summary", SUMMARY_FILE),
+                 ("feedback", FEEDBACK_DIR),
                  ("manifest", MANIFEST_FILE))}
 
     def _swap(self) -> None:

@@ -267,6 +267,7 @@ class Grader:
         self._compiled: dict[int, Any] = {}  # problem number -> its compiled spec
         self._rubrics: dict[tuple[int, str], Rubric] = {}
         self._feedback: dict[tuple[int, str], str] = {}
+        self._expected_text: dict[int, str] = {}  # id(blank) -> the key as text, formatted once per exam
         self.spec_errors: dict[str, str] = {}  # spec id -> why it could not be loaded
         self._unchecked: set[int] = set()  # problems whose follow-through could not be checked
         # This submission's raw answers, and the (problem, blank) it has right: a rounded value counts.
@@ -373,7 +374,9 @@ class Grader:
     def grade_blank(self, prob: ProblemInstance, part: PartInstance, b: Blank, raw: Any, rubric: Rubric,
                     points: float, read: dict[str, Any]) -> BlankResult:
         kind = kinds.get(b.kind)
-        expected_text = kind.format(b.expected)
+        expected_text = self._expected_text.get(id(b))
+        if expected_text is None:
+            expected_text = self._expected_text[id(b)] = kind.format(b.expected)
         if kind.by_hand:
             return BlankResult(b.name, b.label, MANUAL, 0.0, printable(str(raw or "")), expected_text,
                                "free text: graded by hand")

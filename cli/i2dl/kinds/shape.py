@@ -24,13 +24,13 @@ from i2dl.kinds.read import (
 SHAPE_FIX = "write a shape such as 16x21x21 or (16, 21, 21)"
 
 _SHAPE_SEP = re.compile(r"\s*[xX*,;]\s*|\s+")
-_DIGITS = re.compile(r"[0-9]{1,16}")
+_DIGITS = re.compile(r"([0-9]{1,16})(\.0*)?")  # 2.0 as text, as YAML's float 2.0 is read (a CSV cell is text)
 
 
 def _dim(entry: Any, i: int) -> int:
     """One positive whole dimension."""
-    if isinstance(entry, str) and _DIGITS.fullmatch(entry.strip()):
-        n = int(entry)
+    if isinstance(entry, str) and (m := _DIGITS.fullmatch(entry.strip())):
+        n = int(m.group(1))
     elif isinstance(entry, (int, np.integer)) and not isinstance(entry, (bool, np.bool_)):
         n = int(entry)
     elif isinstance(entry, (float, np.floating)) and float(entry).is_integer():
