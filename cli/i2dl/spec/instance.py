@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from i2dl.errors import (
     SpecError,
 )
 from i2dl.evaluate import Evaluator
-from i2dl.expr import Name, parse
+from i2dl.expr import Name, Parsed, parse
 from i2dl.render import fmt_number, render_template
 from i2dl.spec import model as m
 from i2dl.spec.load import CompiledSpec, SpecSource, compile_spec
@@ -96,10 +97,16 @@ class ProblemInstance:
 # ---------------------------------------------------------------------------- sampling
 
 
+@lru_cache(maxsize=1024)
+def _parsed(text: str, where: str) -> Parsed:
+    """A size or bound expression parsed once: sampling reads it on every try."""
+    return parse(text, where=where)
+
+
 def _bound(v: float | str, env: dict[str, Any] | None) -> float:
     """A range bound: a number, or an expression over earlier values (max: h)."""
     if isinstance(v, str):
-        return float(Evaluator(None, env or {}).eval(parse(v, where=f"bound '{v}'").node, f"bound '{v}'"))
+        return float(Evaluator(None, env or {}).eval(_parsed(v, f"bound '{v}'").node, f"bound '{v}'"))
     return float(v)
 
 
@@ -143,7 +150,7 @@ def param_shape(p: Any, env: dict[str, Any] | None = None, where: str | None = N
     for d in dims:
         if isinstance(d, str):
             at = f"{where} size '{d}'" if where else f"size '{d}'"
-            v = Evaluator(None, env or {}).eval(parse(d, where=at).node, at)
+            v = Evaluator(None, env or {}).eval(_parsed(d, at).node, at)
             if not _whole(v) or int(v) < 1:
                 raise SpecError(f"size '{d}' evaluates to {_short_repr(v)}, not a positive whole number",
                                 where=where, fix="pin or sample the sizes it reads as positive integers")
@@ -417,6 +424,46 @@ def check_constraints(compiled: CompiledSpec, env: dict[str, Any], engine) -> st
     return None
 
 
+def _constraint_needs(compiled: CompiledSpec) -> list[list[str]]:
+    """Per constraint, the graph nodes it reads (directly or through other nodes) not needed before, in graph order."""
+    cached = getattr(compiled, "_constraint_needs", None)
+    if cached is not None:
+        return cached
+    graph, done, out = compiled.graph, set(), []
+    for parsed, _, _ in compiled.constraints:
+        want = {n for n in parsed.names if n in graph.nodes}
+        stack = list(want)
+        while stack:
+            for d in graph.deps.get(stack.pop(), ()):
+                if d in graph.nodes and d not in want:
+                    want.add(d)
+                    stack.append(d)
+        step = [n for n in graph.order if n in want and n not in done]
+        done.update(step)
+        out.append(step)
+    compiled._constraint_needs = out  # type: ignore[attr-defined]
+    return out
+
+
+def evaluate_checked(compiled: CompiledSpec, leaves: dict[str, Any], engine,
+                     overrides: dict[str, Any] | None = None) -> tuple[dict[str, Any], str | None]:
+    """(every node's value, None) when the constraints hold, else (the values so far, the first unmet constraint).
+
+    Each constraint is checked as soon as the nodes it reads are evaluated, so a rejected sample costs
+    only what its failing constraint needs (not the gradients and alternatives of the whole graph).
+    """
+    ev = Evaluator(engine, leaves, compiled.graph, overrides)
+    for (parsed, why, where), step in zip(compiled.constraints, _constraint_needs(compiled), strict=True):
+        for name in step:
+            ev.eval_node(name, compiled.where.get(name))
+        if not bool(np.all(ev.eval(parsed.node, where))):
+            return ev.env, why
+    for name in compiled.graph.order:
+        if name not in ev.env:
+            ev.eval_node(name, compiled.where.get(name))
+    return ev.env, None
+
+
 def sample_leaves(compiled: CompiledSpec, rng: np.random.Generator, pins: dict[str, Any]) -> dict[str, Any]:
     params = _all_params(compiled.spec)
     env: dict[str, Any] = {}
@@ -464,8 +511,7 @@ def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any],
         try:
             limits.check_clock(str(compiled.path))
             leaves = sample_leaves(compiled, rng, pins)
-            values = evaluate_instance(compiled, leaves, engine, overrides)
-            unmet = check_constraints(compiled, values, engine)
+            values, unmet = evaluate_checked(compiled, leaves, engine, overrides)
         except BudgetError:
             raise  # a value beyond the budget is the spec's runaway expression, never bad luck
         except SamplingTimeout as exc:
@@ -483,10 +529,14 @@ def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any],
         if unmet is None:
             return leaves, values, [], attempt
         if fully_pinned:
+            values = evaluate_instance(compiled, leaves, engine, overrides)
             return leaves, values, [f"constraint not met by the pinned values: {unmet}"], attempt
         failures[unmet] += 1
         if pins and fallback is None:
-            fallback = (leaves, values, unmet, attempt)
+            try:
+                fallback = (leaves, evaluate_instance(compiled, leaves, engine, overrides), unmet, attempt)
+            except (ExprError, EngineError):
+                pass  # a fallback must have every value; a later sample may
         if fallback is not None and attempt >= min(tries, 500):
             break
     if fallback is not None:
