@@ -230,15 +230,28 @@ def validate(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(None, help="Spec, rubric, blueprint or bank files or folders (default: all shipped)."),
     samples: int = typer.Option(200, "--samples", help="Seeds to sample per spec in the stress test (0 to skip)."),
+    class_size: int = typer.Option(300, "--class-size", min=2,
+                                   help="Students per class for the collision figure: pairs expected to share an instance."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON for scripts."),
 ) -> None:
     """Check specs, rubrics, blueprints and the question bank; stress-test each spec over many seeds.
 
-    Example: i2dl validate problems/specs/conv2d-by-hand.yaml --samples 500
+    Each spec's report gives its distinct instances among the samples and, for a class of
+    --class-size students, the pairs expected to share an instance.
+
+    Example: i2dl validate problems/specs/conv2d-by-hand.yaml --samples 2000 --class-size 120
     """
     from i2dl.validate import validate_paths
 
     with _stress_progress(_progress_console()) as progress:
-        report = validate_paths(paths or [], samples=samples, engine_name=_engine(ctx), progress=progress)
+        report = validate_paths(paths or [], samples=samples, engine_name=_engine(ctx), progress=progress,
+                                class_size=class_size)
+    n_err = sum(len(r["errors"]) for r in report["files"])
+    if as_json:
+        typer.echo(json.dumps(report, indent=1, default=str))
+        if n_err:
+            raise typer.Exit(4)
+        return
     con = _console()
     table = Table("file", "kind", "status", "tries/instance", "notes")
     for r in report["files"]:
@@ -252,7 +265,6 @@ def validate(
             con.print(f"[red]error:[/] {_escape(e)}")
         for w in r["warnings"]:
             con.print(f"[yellow]warning:[/] {_escape(w)}")
-    n_err = sum(len(r["errors"]) for r in report["files"])
     con.print(f"{len(report['files'])} files, {n_err} errors, "
               f"{sum(len(r['warnings']) for r in report['files'])} warnings")
     if n_err:

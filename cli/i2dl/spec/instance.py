@@ -117,20 +117,38 @@ def _bound_text(v: float | str) -> str:
 def _grid(p: m._Grid, env: dict[str, Any] | None = None, where: str | None = None) -> np.ndarray | list:
     if p.choices is not None:
         return list(p.choices)
-    lo, hi = _bound(p.min, env), _bound(p.max, env)
+    exclude = tuple(p.exclude or ())
+    constant = not isinstance(p.min, str) and not isinstance(p.max, str)
+    lo, hi = (float(p.min), float(p.max)) if constant else (_bound(p.min, env), _bound(p.max, env))
     if lo > hi:
         raise SpecError(f"the range {p.min}..{p.max} is empty here ({lo:g} > {hi:g})", where=where)
     if not np.isfinite(hi - lo):
         raise SpecError(f"the range {p.min}..{p.max} is not finite here ({lo:g}..{hi:g})", where=where)
     count = np.floor((hi - lo) / p.step + 1e-9) + 1
-    # the grid is built in full: its size is checked before it is allocated
-    limits.check_elements(count, limits.current_budget(), where,
-                          f"range {_bound_text(p.min)}..{_bound_text(p.max)} step {_bound_text(p.step)}")
-    n = int(count)
-    decimals = max(0, -int(np.floor(np.log10(p.step))) if p.step < 1 else 0) + 2
-    values = np.round(lo + p.step * np.arange(n), decimals)
-    if p.exclude:
-        values = values[~np.isin(values, np.asarray(p.exclude, dtype=float))]
+    # the grid is built in full: its size is checked before it is allocated (the text only when it is too large)
+    if count > limits.current_budget().elements:
+        limits.check_elements(count, limits.current_budget(), where,
+                              f"range {_bound_text(p.min)}..{_bound_text(p.max)} step {_bound_text(p.step)}")
+    if constant:
+        return _fixed_grid(lo, hi, float(p.step), exclude)
+    return _range_grid(lo, hi, p.step, exclude)
+
+
+@lru_cache(maxsize=1024)
+def _fixed_grid(lo: float, hi: float, step: float, exclude: tuple) -> np.ndarray:
+    """A grid with constant bounds, built once: sampling reads it on every try (read-only, so shared safely)."""
+    grid = _range_grid(lo, hi, step, exclude)
+    grid.flags.writeable = False
+    return grid
+
+
+def _range_grid(lo: float, hi: float, step: float, exclude: tuple) -> np.ndarray:
+    """lo, lo + step, ... up to hi, rounded to the step's decimals, without `exclude` (its size already checked)."""
+    n = int(np.floor((hi - lo) / step + 1e-9) + 1)
+    decimals = max(0, -int(np.floor(np.log10(step))) if step < 1 else 0) + 2
+    values = np.round(lo + step * np.arange(n), decimals)
+    if exclude:
+        values = values[~np.isin(values, np.asarray(exclude, dtype=float))]
     return values
 
 
@@ -146,6 +164,13 @@ def _plain(x: Any) -> Any:
 def param_shape(p: Any, env: dict[str, Any] | None = None, where: str | None = None) -> tuple[int, ...]:
     """The shape of a vector or matrix parameter; sizes may be expressions over earlier values."""
     dims = [p.length] if isinstance(p, m.VectorParam) else list(p.shape)
+    if all(isinstance(d, int) for d in dims):  # constant sizes, checked by the model: the common case, kept cheap
+        size = 1
+        for d in dims:
+            size *= d
+        if size > limits.current_budget().elements:
+            limits.check_elements(float(size), limits.current_budget(), where, f"shape {_short_repr(dims)}")
+        return tuple(dims)
     out = []
     for d in dims:
         if isinstance(d, str):
@@ -195,7 +220,9 @@ def sample_param(p: Any, rng: np.random.Generator, env: dict[str, Any] | None = 
         return int(v) if isinstance(p, m.IntParam) else (float(v) if not isinstance(v, str) else v)
     shape = param_shape(p, env, where)
     size = int(np.prod(shape))
-    values = np.asarray([g for g in grid if not (p.nonzero and float(g) == 0)], dtype=np.float64)
+    values = np.asarray(grid, dtype=np.float64)
+    if p.nonzero:
+        values = values[values != 0]
     if p.distinct:
         if len(values) < size:
             raise SpecError(f"cannot draw {size} distinct entries from {len(values)} values")
