@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -181,8 +182,9 @@ def param_shape(p: Any, env: dict[str, Any] | None = None, where: str | None = N
                                 where=where, fix="pin or sample the sizes it reads as positive integers")
             d = int(v)
         out.append(int(d))
-    limits.check_elements(float(np.prod(np.asarray(out, dtype=np.float64))), limits.current_budget(), where,
-                          f"shape {_short_repr(out)}")
+    size = float(math.prod(out))
+    if size > limits.current_budget().elements:  # the message is built only when it is needed
+        limits.check_elements(size, limits.current_budget(), where, f"shape {_short_repr(out)}")
     return tuple(out)
 
 
@@ -219,7 +221,7 @@ def sample_param(p: Any, rng: np.random.Generator, env: dict[str, Any] | None = 
         v = _plain(v)
         return int(v) if isinstance(p, m.IntParam) else (float(v) if not isinstance(v, str) else v)
     shape = param_shape(p, env, where)
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     values = np.asarray(grid, dtype=np.float64)
     if p.nonzero:
         values = values[values != 0]
