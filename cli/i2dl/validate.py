@@ -96,7 +96,7 @@ def answer_repeats(compiled, samples: list) -> list[str]:
         for part in inst.parts:
             for b in part.blanks:
                 kind_of[b.name] = b.kind
-                if b.kind != "text":
+                if not kinds.get(b.kind).by_hand:
                     seen.setdefault(b.name, Counter())[_answer_value(b.kind, b.expected)] += 1
     out = []
     for name, counts in seen.items():
@@ -106,7 +106,7 @@ def answer_repeats(compiled, samples: list) -> list[str]:
         share = top / sum(counts.values())
         if len(counts) == 1:
             out.append(f"{name} is {value} in every sample")
-        elif kind_of[name] in ("bool", "choice") and share > SAME_ANSWER_SHARE:
+        elif kinds.get(kind_of[name]).few_values and share > SAME_ANSWER_SHARE:
             out.append(f"{name} is {value} in {share:.0%} of samples")
     return out
 
