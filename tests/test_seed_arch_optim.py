@@ -163,18 +163,18 @@ def test_solve_reproduces_endterm_2022_problem_2_4_weight_decay_update():
 
 
 def test_solve_reproduces_endterm_2022_problem_8_7_newton_step_undefined_for_linear_function():
-    got = _blanks(_solve("newton-step", a=1, b=-4, c=0, w0=3, x0=2))
+    got = _blanks(_solve("newton-step", a=1, b=-4, c=0, w0=3, eta=1, x0=2, q=0))
     assert got["hpp"] == 0  # f(w) = x w has f'' = 0 ...
     assert got["newton_defined"] is False  # ... so w - f'/f'' does not exist
 
 
 def test_newton_step_with_zero_curvature_raises_a_clear_error():
     with pytest.raises(EngineError, match="second derivative is 0"):
-        _solve("newton-step", a=0, b=2, c=1, w0=1, x0=2)
+        _solve("newton-step", a=0, b=2, c=1, w0=1, eta=1, x0=2, q=0)
 
 
 def test_newton_step_lands_on_the_minimum_of_a_quadratic():
-    got = _blanks(_solve("newton-step", a=2.5, b=3, c=-1, w0=2, x0=3))
+    got = _blanks(_solve("newton-step", a=2.5, b=3, c=-1, w0=2, eta=1, x0=3, q=0))
     assert got["fp"] == 13 and got["fpp"] == 5
     assert got["w1"] == pytest.approx(-0.6) == got["w_star"]
     assert got["lands_on_minimum"] is True
@@ -223,8 +223,11 @@ def test_adam_bias_corrected_moments_match_torch(seed):
     for t in (1, 2):
         assert ours[f"m_hat{t}"] == pytest.approx(ref[f"m{t}"] / (1 - 0.9**t), rel=1e-9)
         assert ours[f"v_hat{t}"] == pytest.approx(ref[f"v{t}"] / (1 - 0.999**t), rel=1e-9)
-    # The first step has length lr whatever g_1 is.
-    assert ours["step1_size_free"] is True
+    # The first step has length lr whatever g_1 is, so it is shorter than SGD's lr |g_1| exactly when |g_1| > 1.
+    res = solve_spec("adam-steps", {}, seed=seed, engine_name="numpy")
+    p = res["params"]
+    assert abs(ours["w1"] - p["w0"]) == pytest.approx(p["lr"], rel=1e-6)
+    assert ours["step1_shorter_than_sgd"] is (abs(p["g"][0]) > 1)
 
 
 # ---------------------------------------------------------------------------- losses and activations

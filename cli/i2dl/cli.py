@@ -333,17 +333,23 @@ def validate(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(None, help="Spec, rubric, blueprint or bank files or folders (default: all shipped)."),
     samples: int = typer.Option(200, "--samples", help="Seeds to sample per spec in the stress test (0 to skip)."),
+    class_size: int = typer.Option(300, "--class-size", min=2,
+                                   help="Students per class for the collision figure: pairs expected to share an instance."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Check specs, rubrics, blueprints and the question bank; stress-test each spec over many seeds.
 
-    Example: i2dl validate problems/specs/conv2d-by-hand.yaml --samples 500
+    Each spec's report gives its distinct instances among the samples and, for a class of
+    --class-size students, the pairs expected to share an instance.
+
+    Example: i2dl validate problems/specs/conv2d-by-hand.yaml --samples 2000 --class-size 120
     """
     from i2dl.validate import validate_paths
 
     _json_mode(ctx, as_json)
     with _stress_progress(_progress_console()) as progress:
-        report = validate_paths(paths or [], samples=samples, engine_name=_engine(ctx), progress=progress)
+        report = validate_paths(paths or [], samples=samples, engine_name=_engine(ctx), progress=progress,
+                                class_size=class_size)
     n_err = sum(len(r["errors"]) for r in report["files"])
     if as_json:
         _emit_json(ctx, {**report, "errors": n_err, "exit_code": 4 if n_err else 0})

@@ -81,9 +81,76 @@ def validate_course(course) -> dict[str, Any]:
 #: progress(file, samples done, samples in all), called as a stress test goes on.
 Progress = Callable[[str, int, int], None]
 
+#: the class size whose collision figure `validate` reports by default
+CLASS_SIZE = 300
+#: a bool or choice key this common across samples is reported (unless the answer says why it is constant)
+SAME_ANSWER_SHARE = 0.95
+#: fewer samples than this say too little about how often a key repeats: the answer checks wait for more
+MIN_SAMPLES_FOR_ANSWER_CHECKS = 200
 
-def stress_spec(compiled, samples: int, engine, progress: Progress | None = None) -> dict[str, Any]:
-    """Sample `samples` seeds: tries per instance, degenerate instances, the range of each answer."""
+
+def sheet_key(inst) -> str:
+    """What a student sees of an instance: its statement and part texts (two students share an instance when these agree)."""
+    return "\n".join([inst.statement, *(p.text for p in inst.parts)])
+
+
+def collision_figures(counts: list[int], class_size: int = CLASS_SIZE) -> dict[str, Any]:
+    """Distinct instances and, for a class of N, E[pairs sharing] = C(N,2) q and P(some pair shares).
+
+    q, the chance that two students draw the same instance, is estimated without bias by the share of
+    sample pairs that coincide, sum c(c-1) / (S(S-1)); P(no pair shares) is prod_{k<N} (1 - k q), the
+    birthday product for 1/q equally likely instances (exact when the instances are equally likely).
+    """
+    samples = sum(counts)
+    q = sum(c * (c - 1) for c in counts) / (samples * (samples - 1)) if samples > 1 else 0.0
+    pairs = class_size * (class_size - 1) / 2 * q
+    none_shared = 1.0
+    for k in range(1, class_size):
+        none_shared *= max(0.0, 1.0 - k * q)
+        if none_shared == 0.0:
+            break
+    return {"samples": samples, "distinct": len(counts), "class_size": class_size, "pair_share": q,
+            "effective_instances": 1 / q if q else None, "expected_shared_pairs": pairs,
+            "p_any_shared": 1.0 - none_shared}
+
+
+def _answer_value(kind: str, value: Any) -> str:
+    """A key value as text for counting repeats (numbers rounded to 9 significant digits)."""
+    if kinds.get(kind).numeric:
+        a = np.asarray(value, dtype=float)
+        return repr([float(f"{v:.9g}") for v in a.ravel()]) + repr(a.shape)
+    return repr(sorted(value) if isinstance(value, (set, frozenset)) else value)
+
+
+def answer_repeats(compiled, samples: list) -> list[str]:
+    """Answer blanks whose key is the same in every sample, or (bool and choice) in more than 95%, unless `constant` says why."""
+    from collections import Counter
+
+    said = {a.name for p in compiled.spec.parts for a in p.answers if a.constant}
+    seen: dict[str, Counter[str]] = {}
+    kind_of: dict[str, str] = {}
+    for inst in samples:
+        for part in inst.parts:
+            for b in part.blanks:
+                kind_of[b.name] = b.kind
+                if not kinds.get(b.kind).by_hand:
+                    seen.setdefault(b.name, Counter())[_answer_value(b.kind, b.expected)] += 1
+    out = []
+    for name, counts in seen.items():
+        if name in said:
+            continue
+        value, top = counts.most_common(1)[0]
+        share = top / sum(counts.values())
+        if len(counts) == 1:
+            out.append(f"{name} is {value} in every sample")
+        elif kinds.get(kind_of[name]).few_values and share > SAME_ANSWER_SHARE:
+            out.append(f"{name} is {value} in {share:.0%} of samples")
+    return out
+
+
+def stress_spec(compiled, samples: int, engine, progress: Progress | None = None,
+                class_size: int = CLASS_SIZE) -> dict[str, Any]:
+    """Sample `samples` seeds: tries per instance, degenerate instances, the range of each answer, variety."""
     from collections import Counter
 
     from i2dl.spec.instance import make_instance
@@ -97,6 +164,8 @@ def stress_spec(compiled, samples: int, engine, progress: Progress | None = None
     failures = made = 0
     first_failure = ""
     stopped = ""
+    sheets: Counter[str] = Counter()
+    made_instances = []
     for seed in range(samples):
         if progress is not None:
             progress(str(compiled.path), seed, samples)
@@ -112,6 +181,8 @@ def stress_spec(compiled, samples: int, engine, progress: Progress | None = None
             continue
         tries += inst.tries
         made += 1
+        sheets[sheet_key(inst)] += 1
+        made_instances.append(inst)
         for part in inst.parts:
             for b in part.blanks:
                 if kinds.get(b.kind).numeric:
@@ -130,9 +201,11 @@ def stress_spec(compiled, samples: int, engine, progress: Progress | None = None
         progress(str(compiled.path), samples, samples)
     # Each try is one sample: rejected by the first unmet constraint, or kept.
     rates = {why: n / tries for why, n in rejections.most_common()} if tries else {}
+    repeats = answer_repeats(compiled, made_instances) if made >= MIN_SAMPLES_FOR_ANSWER_CHECKS else []
     return {"samples": samples, "failures": failures, "first_failure": first_failure, "stopped": stopped,
             "tries_per_instance": tries / made if made else 0.0, "degenerate": degenerate, "ranges": ranges,
-            "rejection_rates": rates, "narrower": {n: (declared[n], k) for n, k in narrower.items()}}
+            "rejection_rates": rates, "narrower": {n: (declared[n], k) for n, k in narrower.items()},
+            "variety": collision_figures(list(sheets.values()), class_size), "answer_repeats": repeats}
 
 
 def _narrower(b: Blank) -> bool:
@@ -144,7 +217,7 @@ def _narrower(b: Blank) -> bool:
 
 
 def validate_file(path: Path, samples: int, engine_name: str | None,
-                  progress: Progress | None = None) -> dict[str, Any]:
+                  progress: Progress | None = None, class_size: int = CLASS_SIZE) -> dict[str, Any]:
     """Errors, warnings and stress-test notes for one file."""
     report: dict[str, Any] = {"path": str(path), "kind": "unknown", "ok": True, "errors": [], "warnings": [],
                               "notes": []}
@@ -158,7 +231,7 @@ def validate_file(path: Path, samples: int, engine_name: str | None,
             compiled = load_spec(path)
             report["warnings"] += compiled.warnings
             if samples:
-                stats = stress_spec(compiled, samples, get_engine(engine_name), progress)
+                stats = stress_spec(compiled, samples, get_engine(engine_name), progress, class_size)
                 report["tries_per_instance"] = stats["tries_per_instance"]
                 report["stress"] = stats
                 if stats["stopped"]:
@@ -173,6 +246,11 @@ def validate_file(path: Path, samples: int, engine_name: str | None,
                         f"{path}: answer '{name}': tol (abs {tol.abs:g}, rel {tol.rel:g}) is narrower than the "
                         f"rounding rule's tolerance in {n} of {samples} samples, where it has no effect (a tol only "
                         "widens the rule's); remove it, or declare a finer rounding rule")
+                for what in stats["answer_repeats"]:
+                    report["warnings"].append(f"{path}: {what} (a question with a foregone answer; vary it, "
+                                              "or say why with 'constant: ...' on the answer)")
+                report["variety"] = stats["variety"]
+                report["notes"].append(variety_note(stats["variety"]))
                 # the three most frequent reasons, and every other one that rejects 1% or more
                 worst = [(why, rate) for i, (why, rate) in enumerate(stats["rejection_rates"].items())
                          if i < 3 or rate >= 0.01]
@@ -213,8 +291,17 @@ def validate_file(path: Path, samples: int, engine_name: str | None,
     return report
 
 
+def variety_note(v: dict[str, Any]) -> str:
+    """The variety figures in one line: distinct instances, and the collisions expected in a class."""
+    head = f"{v['distinct']:,} distinct of {v['samples']:,} samples"
+    if not v["pair_share"]:
+        return head + " (no two alike: too few samples to estimate how often students would share one)"
+    return (head + f"; class of {v['class_size']:,}: {v['expected_shared_pairs']:.1f} pairs expected to share "
+            f"an instance, P(some pair shares) {v['p_any_shared']:.0%}")
+
+
 def validate_paths(paths: list[Path], *, samples: int = 200, engine_name: str | None = None,
-                   progress: Progress | None = None) -> dict[str, Any]:
+                   progress: Progress | None = None, class_size: int = CLASS_SIZE) -> dict[str, Any]:
     """Validate files and folders (default: the whole course, or outside one everything shipped); one report per file, `progress` told as it goes."""
     from i2dl.course import active_course
 
@@ -227,4 +314,4 @@ def validate_paths(paths: list[Path], *, samples: int = 200, engine_name: str | 
         else:
             files.append(p)
     reports = [validate_course(course)] if course is not None else []
-    return {"files": reports + [validate_file(f, samples, engine_name, progress) for f in files]}
+    return {"files": reports + [validate_file(f, samples, engine_name, progress, class_size) for f in files]}

@@ -145,7 +145,7 @@ def compare(got: Any, b: Blank, expected: Any, rubric: Rubric, points: float) ->
 def _entrywise_best(got: Any, b: Blank, redo: Any, rubric: Rubric) -> Any:
     """Under per-entry array credit, each entry is judged against the key or the student's own chain,
     whichever it matches: a vector with one entry carried from a wrong z and one right earns both."""
-    if b.kind not in ("vector", "matrix") or rubric.arrays.mode == "whole":
+    if not kinds.get(b.kind).numeric or np.ndim(b.expected) == 0 or rubric.arrays.mode == "whole":
         return redo
     g, e, r = (np.asarray(v, dtype=float) for v in (got, b.expected, redo))
     if not g.shape == e.shape == r.shape:
@@ -392,7 +392,7 @@ class Grader:
         shown = kind.format(got)
         result = self._judge(prob, part, b, got, shown, expected_text, rubric, points, read, raw)
         result.value = got
-        if b.kind in ("number", "vector", "matrix") and _unusual_reading(raw):  # a misreading would show
+        if kinds.get(b.kind).numeric and _unusual_reading(raw):  # a misreading would show
             note = f"read {printable(raw.strip())!r} as {shown}"
             result.feedback = "; ".join(f for f in (result.feedback, note) if f)
         if result.status == CORRECT:

@@ -55,6 +55,8 @@ class AnswerKind(ABC):
     tol: ClassVar[tuple[float, float]] = (0.0, 0.0)
     #: real entries compared within a tolerance (validate reports their ranges; exam.json checks the tolerance)
     numeric: ClassVar[bool] = False
+    #: a key is one of a few values (true/false, a set of letters): validate flags one that is the same in most instances
+    few_values: ClassVar[bool] = False
     #: graded by a person: grading marks the blank for hand grading and never reads it
     by_hand: ClassVar[bool] = False
     #: a key value as a spec expression could produce it (the registry test starts from it)

@@ -39,6 +39,7 @@ class BoolKind(AnswerKind):
     """A truth value b, right only when equal."""
 
     name = "bool"
+    few_values = True
     example = True
     summary = "true or false"
 

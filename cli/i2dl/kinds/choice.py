@@ -89,6 +89,7 @@ class ChoiceKind(AnswerKind):
     """A set S of option letters (possibly empty: no option is correct), right only when the sets are equal."""
 
     name = "choice"
+    few_values = True
     example = "AC"
     summary = "a set of option letters; needs `options`"
 

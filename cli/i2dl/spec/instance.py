@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,7 @@ from i2dl.errors import (
     SpecError,
 )
 from i2dl.evaluate import Evaluator
-from i2dl.expr import Name, parse
+from i2dl.expr import Name, Parsed, parse
 from i2dl.kinds import approx_equal
 from i2dl.render import fmt_number, fmt_value, render_template
 from i2dl.rounding import Rounding, default_rounding, rule_of, tolerance
@@ -109,10 +111,16 @@ class ProblemInstance:
 # ---------------------------------------------------------------------------- sampling
 
 
+@lru_cache(maxsize=1024)
+def _parsed(text: str, where: str) -> Parsed:
+    """A size or bound expression parsed once: sampling reads it on every try."""
+    return parse(text, where=where)
+
+
 def _bound(v: float | str, env: dict[str, Any] | None) -> float:
     """A range bound: a number, or an expression over earlier values (max: h)."""
     if isinstance(v, str):
-        return float(Evaluator(None, env or {}).eval(parse(v, where=f"bound '{v}'").node, f"bound '{v}'"))
+        return float(Evaluator(None, env or {}).eval(_parsed(v, f"bound '{v}'").node, f"bound '{v}'"))
     return float(v)
 
 
@@ -123,20 +131,38 @@ def _bound_text(v: float | str) -> str:
 def _grid(p: m._Grid, env: dict[str, Any] | None = None, where: str | None = None) -> np.ndarray | list:
     if p.choices is not None:
         return list(p.choices)
-    lo, hi = _bound(p.min, env), _bound(p.max, env)
+    exclude = tuple(p.exclude or ())
+    constant = not isinstance(p.min, str) and not isinstance(p.max, str)
+    lo, hi = (float(p.min), float(p.max)) if constant else (_bound(p.min, env), _bound(p.max, env))
     if lo > hi:
         raise SpecError(f"the range {p.min}..{p.max} is empty here ({lo:g} > {hi:g})", where=where)
     if not np.isfinite(hi - lo):
         raise SpecError(f"the range {p.min}..{p.max} is not finite here ({lo:g}..{hi:g})", where=where)
     count = np.floor((hi - lo) / p.step + 1e-9) + 1
-    # the grid is built in full: its size is checked before it is allocated
-    limits.check_elements(count, limits.current_budget(), where,
-                          f"range {_bound_text(p.min)}..{_bound_text(p.max)} step {_bound_text(p.step)}")
-    n = int(count)
-    decimals = max(0, -int(np.floor(np.log10(p.step))) if p.step < 1 else 0) + 2
-    values = np.round(lo + p.step * np.arange(n), decimals)
-    if p.exclude:
-        values = values[~np.isin(values, np.asarray(p.exclude, dtype=float))]
+    # the grid is built in full: its size is checked before it is allocated (the text only when it is too large)
+    if count > limits.current_budget().elements:
+        limits.check_elements(count, limits.current_budget(), where,
+                              f"range {_bound_text(p.min)}..{_bound_text(p.max)} step {_bound_text(p.step)}")
+    if constant:
+        return _fixed_grid(lo, hi, float(p.step), exclude)
+    return _range_grid(lo, hi, p.step, exclude)
+
+
+@lru_cache(maxsize=1024)
+def _fixed_grid(lo: float, hi: float, step: float, exclude: tuple) -> np.ndarray:
+    """A grid with constant bounds, built once: sampling reads it on every try (read-only, so shared safely)."""
+    grid = _range_grid(lo, hi, step, exclude)
+    grid.flags.writeable = False
+    return grid
+
+
+def _range_grid(lo: float, hi: float, step: float, exclude: tuple) -> np.ndarray:
+    """lo, lo + step, ... up to hi, rounded to the step's decimals, without `exclude` (its size already checked)."""
+    n = int(np.floor((hi - lo) / step + 1e-9) + 1)
+    decimals = max(0, -int(np.floor(np.log10(step))) if step < 1 else 0) + 2
+    values = np.round(lo + step * np.arange(n), decimals)
+    if exclude:
+        values = values[~np.isin(values, np.asarray(exclude, dtype=float))]
     return values
 
 
@@ -152,18 +178,26 @@ def _plain(x: Any) -> Any:
 def param_shape(p: Any, env: dict[str, Any] | None = None, where: str | None = None) -> tuple[int, ...]:
     """The shape of a vector or matrix parameter; sizes may be expressions over earlier values."""
     dims = [p.length] if isinstance(p, m.VectorParam) else list(p.shape)
+    if all(isinstance(d, int) for d in dims):  # constant sizes, checked by the model: the common case, kept cheap
+        size = 1
+        for d in dims:
+            size *= d
+        if size > limits.current_budget().elements:
+            limits.check_elements(float(size), limits.current_budget(), where, f"shape {_short_repr(dims)}")
+        return tuple(dims)
     out = []
     for d in dims:
         if isinstance(d, str):
             at = f"{where} size '{d}'" if where else f"size '{d}'"
-            v = Evaluator(None, env or {}).eval(parse(d, where=at).node, at)
+            v = Evaluator(None, env or {}).eval(_parsed(d, at).node, at)
             if not _whole(v) or int(v) < 1:
                 raise SpecError(f"size '{d}' evaluates to {_short_repr(v)}, not a positive whole number",
                                 where=where, fix="pin or sample the sizes it reads as positive integers")
             d = int(v)
         out.append(int(d))
-    limits.check_elements(float(np.prod(np.asarray(out, dtype=np.float64))), limits.current_budget(), where,
-                          f"shape {_short_repr(out)}")
+    size = float(math.prod(out))
+    if size > limits.current_budget().elements:  # the message is built only when it is needed
+        limits.check_elements(size, limits.current_budget(), where, f"shape {_short_repr(out)}")
     return tuple(out)
 
 
@@ -200,8 +234,10 @@ def sample_param(p: Any, rng: np.random.Generator, env: dict[str, Any] | None = 
         v = _plain(v)
         return int(v) if isinstance(p, m.IntParam) else (float(v) if not isinstance(v, str) else v)
     shape = param_shape(p, env, where)
-    size = int(np.prod(shape))
-    values = np.asarray([g for g in grid if not (p.nonzero and float(g) == 0)], dtype=np.float64)
+    size = math.prod(shape)
+    values = np.asarray(grid, dtype=np.float64)
+    if p.nonzero:
+        values = values[values != 0]
     if p.distinct:
         if len(values) < size:
             raise SpecError(f"cannot draw {size} distinct entries from {len(values)} values")
@@ -427,6 +463,14 @@ def check_constraints(compiled: CompiledSpec, env: dict[str, Any], engine) -> st
         ok = ev.eval(parsed.node, where)
         if not bool(np.all(ok)):
             return why
+    return offer_is_key(compiled, env, engine)
+
+
+def offer_is_key(compiled: CompiledSpec, env: dict[str, Any], engine) -> str | None:
+    """Why the sample is refused when a value a part offers to continue with is the key itself."""
+    if not compiled.fallbacks:
+        return None
+    ev = Evaluator(engine, env, compiled.graph)
     for (_, name), parsed in compiled.fallbacks.items():
         tol = _answer_tol(compiled, name)
         if approx_equal(ev.eval(parsed.node), env[name], tol_abs=tol.abs, tol_rel=tol.rel):
@@ -438,6 +482,46 @@ def _answer_tol(compiled: CompiledSpec, name: str) -> m.Tolerance:
     """The tolerance answer `name` is graded with."""
     ans = next(a for p in compiled.spec.parts for a in p.answers if a.name == name)
     return ans.tol or m.Tolerance(**dict(zip(("abs", "rel"), kinds.get(ans.kind).tol, strict=True)))
+
+
+def _constraint_needs(compiled: CompiledSpec) -> list[list[str]]:
+    """Per constraint, the graph nodes it reads (directly or through other nodes) not needed before, in graph order."""
+    cached = getattr(compiled, "_constraint_needs", None)
+    if cached is not None:
+        return cached
+    graph, done, out = compiled.graph, set(), []
+    for parsed, _, _ in compiled.constraints:
+        want = {n for n in parsed.names if n in graph.nodes}
+        stack = list(want)
+        while stack:
+            for d in graph.deps.get(stack.pop(), ()):
+                if d in graph.nodes and d not in want:
+                    want.add(d)
+                    stack.append(d)
+        step = [n for n in graph.order if n in want and n not in done]
+        done.update(step)
+        out.append(step)
+    compiled._constraint_needs = out  # type: ignore[attr-defined]
+    return out
+
+
+def evaluate_checked(compiled: CompiledSpec, leaves: dict[str, Any], engine,
+                     overrides: dict[str, Any] | None = None) -> tuple[dict[str, Any], str | None]:
+    """(every node's value, None) when the constraints hold, else (the values so far, the first unmet constraint).
+
+    Each constraint is checked as soon as the nodes it reads are evaluated, so a rejected sample costs
+    only what its failing constraint needs (not the gradients and alternatives of the whole graph).
+    """
+    ev = Evaluator(engine, leaves, compiled.graph, overrides)
+    for (parsed, why, where), step in zip(compiled.constraints, _constraint_needs(compiled), strict=True):
+        for name in step:
+            ev.eval_node(name, compiled.where.get(name))
+        if not bool(np.all(ev.eval(parsed.node, where))):
+            return ev.env, why
+    for name in compiled.graph.order:
+        if name not in ev.env:
+            ev.eval_node(name, compiled.where.get(name))
+    return ev.env, None
 
 
 def sample_leaves(compiled: CompiledSpec, rng: np.random.Generator, pins: dict[str, Any]) -> dict[str, Any]:
@@ -493,8 +577,9 @@ def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any],
         try:
             limits.check_clock(str(compiled.path))
             leaves = sample_leaves(compiled, rng, pins)
-            values = evaluate_instance(compiled, leaves, engine, overrides)
-            unmet = check_constraints(compiled, values, engine)
+            values, unmet = evaluate_checked(compiled, leaves, engine, overrides)
+            if unmet is None:
+                unmet = offer_is_key(compiled, values, engine)
             if unmet is None and accept is not None:
                 unmet = accept(values)
         except BudgetError:
@@ -514,10 +599,14 @@ def _sample_until_valid(compiled: CompiledSpec, seed: int, pins: dict[str, Any],
         if unmet is None:
             return leaves, values, [], attempt
         if fully_pinned:
+            values = evaluate_instance(compiled, leaves, engine, overrides)
             return leaves, values, [f"constraint not met by the pinned values: {unmet}"], attempt
         failures[unmet] += 1
         if pins and fallback is None:
-            fallback = (leaves, values, unmet, attempt)
+            try:
+                fallback = (leaves, evaluate_instance(compiled, leaves, engine, overrides), unmet, attempt)
+            except (ExprError, EngineError):
+                pass  # a fallback must have every value; a later sample may
         if fallback is not None and attempt >= min(tries, 500):
             break
     if fallback is not None:

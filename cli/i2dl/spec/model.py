@@ -134,6 +134,9 @@ class Answer(_Model):
     points: float | None = Field(default=None, ge=0)
     options: int | str | None = None  # choice answers: how many letters (an int or an expression)
     alternatives: list[Alternative] = Field(default_factory=list)
+    # why the key is (nearly) the same in every instance, e.g. "upsampling has no weights": the
+    # variety checks of validate and the tests then accept it
+    constant: str | None = None
     components: list[Component] = Field(default_factory=list)
 
     @model_validator(mode="after")
