@@ -19,6 +19,7 @@ from i2dl.course import SECRET_ENV, SECRET_FILE, load_course, read_roster, use_c
 from i2dl.errors import SpecError, UsageError
 from i2dl.exam import build_exam, load_exam, problem_seed
 from i2dl.exam.build import public_exam_id
+from i2dl.export.answers import response_columns
 from i2dl.spec.load import Library, builtin_dir
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "course"
@@ -305,6 +306,20 @@ def test_cohort_of_30_generated_and_graded_gives_each_student_the_total_of_their
     statuses = {s["student_id"]: s["blanks"] for s in summary["students"]}
     assert statuses["s002"]["1.3"]["g"] == "follow-through"
     assert statuses["s003"]["1.1"]["z"] == "invalid" and statuses["s003"]["1.2"]["a"] == "missing"
+    # The same answers as one responses CSV (an online form's export): the same totals, each student
+    # graded against their own variant.
+    columns = response_columns(load_exam(exam_dir))
+    rows = [["student_id", "name", "exam"] + [h for h, _, _ in columns]]
+    for i, r in enumerate(data["roster"]):
+        answers, _ = student_answers(i % 4, variants[r["variant"]])
+        rows.append([r["student_id"], r["name"], data["exam_id"]]
+                    + [answers.get(n, "") if b is None else answers.get(n, {}).get(b, "") for _, n, b in columns])
+    with (course / "responses.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    res = run("grade", "responses.csv", "--exam", "exams/mid", "--out", "results-csv")
+    assert res.exit_code == 0, res.output
+    summary = json.loads((course / "results-csv" / "summary.json").read_text())
+    assert {s["student_id"]: s["total"] for s in summary["students"]} == pytest.approx(expected)
 
 
 def test_cohort_grading_reports_unknown_and_missing_students_and_counts_them(course):
