@@ -472,3 +472,18 @@ def test_explaining_a_stored_instance_never_imports_torch(exam_2024):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "False"
     assert not re.search(r"\|\s+torch(\.|$)", proc.stderr, re.M)
+
+
+def test_explain_student_takes_a_value_rounded_as_the_sheet_says_as_agreeing():
+    """logistic-regression-step rounds to 2 decimals: a p of 0.75 for 0.7503 agrees with the step."""
+    from i2dl.exam import build_exam
+    from i2dl.export.answers import key_answers
+    from i2dl.grade.score import Grader, Submission
+
+    pins = {"x": [0.8, 0.5, -1], "w": [0.5, 0.4, -0.3], "b": 0.2, "t": 1, "lr": 0.1, "i": 1}
+    exam = build_exam("logistic-regression-step", 0, pins=pins, engine_name="numpy")
+    answers = {**key_answers(exam), "1.1": {"z": 1.1, "p": 0.75}}
+    graded = Grader(exam, "numpy").grade(Submission("s.yaml", "s", "", exam.exam_id, answers))
+    part = explain_part(exam, "1.1", graded=graded, engine_name="numpy")
+    marks = [st["student"] for b in part["blanks"] for st in b["steps"] if "student" in st]
+    assert marks and all(m["ok"] for m in marks), marks

@@ -40,7 +40,7 @@ class _Graded:
         if pr is None:
             return
         read = self.read_values(prob)
-        tol = {b.name: (b.tol_abs or 1e-6, b.tol_rel or 1e-6) for p in prob.parts for b in p.blanks}
+        tol = {b.name: b for p in prob.parts for b in p.blanks}  # each blank's tolerance, from its rounding rule
         results = {br.name: br for br in pr.blanks}
         # Blank points only mean something when the rubric adds them up (not for thresholds).
         # The grader's own shares, so the points shown agree with the grade.
@@ -64,7 +64,7 @@ class _Graded:
                            "diverges": first}
 
 
-def _mark_steps(blank: dict[str, Any], br: Any, read: dict[str, Any], tol: dict[str, tuple[float, float]]) -> int | None:
+def _mark_steps(blank: dict[str, Any], br: Any, read: dict[str, Any], tol: dict[str, Any]) -> int | None:
     """Mark each step with the student's value; the index of the first step where they differ."""
     first = None
     for i, st in enumerate(blank["steps"]):
@@ -88,7 +88,7 @@ def _blank_student(br: Any, share: float | None) -> dict[str, Any]:
             "expected": br.expected}
 
 
-def _step_student(st: Step, read: dict[str, Any], tol: dict[str, tuple[float, float]]) -> dict[str, Any] | None:
+def _step_student(st: Step, read: dict[str, Any], tol: dict[str, Any]) -> dict[str, Any] | None:
     """The student's value for the quantity a step computes, and whether it agrees."""
     ref = st.get("ref")
     if not ref or ref["node"] not in read or st.get("value") is None:
@@ -101,8 +101,9 @@ def _step_student(st: Step, read: dict[str, Any], tol: dict[str, tuple[float, fl
             if a.ndim != len(idx) or any(i >= n for i, n in zip(idx, a.shape, strict=False)):
                 return None
             got = float(a[idx])
-        ta, tr = tol.get(ref["node"], (0.01, 0.01))
-        ok = approx_equal(got, st["value"], ta, tr)
+        blank = tol.get(ref["node"])
+        ta, tr = blank.tolerance(np.asarray(st["value"], dtype=float)) if blank is not None else (0.01, 0.01)
+        ok = approx_equal(got, st["value"], float(np.max(ta)), tr)
     except (TypeError, ValueError):
         return None
     return {"value": _plain(got), "text": fmt_value(got), "ok": bool(ok)}
