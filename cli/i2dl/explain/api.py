@@ -75,6 +75,12 @@ def explain_spec(spec_id: str, pins: dict[str, Any] | None = None, seed: int = 0
     return out
 
 
+def explain_instance(problem: Any, *, compiled: Any = None, engine_name: str | None = None,
+                     entry: Any = None) -> dict[str, Any]:
+    """The worked solution of every part of a problem instance already made (an exam's or a sampler's)."""
+    return _problem_explanation(problem, engine_name, _entry(entry), None, compiled=compiled)
+
+
 def explain_target(words: list[str], *, exam_dir: str | Path = "exam", pins: dict[str, Any] | None = None,
                    seed: int = 0, engine_name: str | None = None, entry: Any = None,
                    student: str | Path | None = None, accept_modified: bool = False,

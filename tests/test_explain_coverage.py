@@ -1,0 +1,198 @@
+"""Every part of every shipped spec is explained step by step, over a sample of seeded instances.
+
+What "step by step" means here (the acceptance test of issue 18's worked steps):
+
+For one part of one instance, let the *text* be every lhs, rhs and note of every step of every
+blank's explanation (LaTeX, as `explain` builds it), and let a value *appear* when its formatted
+form (`fmt_value(v, "math")`, the formatter every step uses) occurs in the text, or, for an array,
+when each of its first six entries (row-major) occurs as a formatted number. The expressions
+*read* by a blank are its own expression and, recursively, those of the derived values it reads
+(not those of earlier blanks: they are explained in their own part); `grad(out, wrt, g)` reads
+only `g` for its value (the chain rule works out the rest), and `c if cond else d` reads `cond`
+and the branch taken only.
+
+(a) Some step of the part (a formula, a working step or a "where" line; not a given or the
+    result) has a right-hand side, other than the bare value it ends in, containing a number of
+    the instance as the formatter writes it: an entry of a sampled parameter or given the part
+    reads. Parts that read no sampled number (a constant answer) have nothing to substitute.
+(b) Every intermediate appears: every derived value and every earlier blank the part reads (when
+    numeric), and the value of every sub-expression a student evaluates by hand in the
+    expressions read: calls of sqrt, exp, the logarithms, abs, sin, cos, powers and quotients
+    (with at least one name among their arguments), and calls of any function with worked steps
+    of its own (one not marked quiet).
+(c) Every call of a function with worked steps of its own in those expressions is worked out:
+    the function has a renderer, and the renderer ran (no "worked steps not available" note).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+
+from i2dl.engine import get_engine
+from i2dl.evaluate import Evaluator
+from i2dl.explain import RENDERERS, explain_instance
+from i2dl.expr import Call, Const, Dict, Name, Node, Seq
+from i2dl.functions import FUNCTIONS
+from i2dl.render import fmt_number, fmt_value
+from tests.samples import LIBRARY, SAMPLES, instances
+
+#: seeds sampled per spec, spread over the cached 0..1999
+PER_SPEC = 30
+STRIDE = SAMPLES // PER_SPEC
+#: calls whose value a student works out by hand on the way to the answer
+HAND = {"sqrt", "exp", "log", "ln", "log2", "log10", "abs", "sin", "cos", "pow", "div", "floordiv"}
+MAX_SHOWN = 6
+
+
+def _texts(part: dict) -> list[str]:
+    out = []
+    for b in part["blanks"]:
+        for s in b["steps"]:
+            out += [s["lhs"], s["text"], *s["rhs"]]
+    return out
+
+
+def _numeric(v: Any) -> bool:
+    if isinstance(v, (bool, np.bool_)):
+        return True
+    try:
+        a = np.asarray(v, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return a.size > 0
+
+
+def _token(s: str, text: str) -> bool:
+    return re.search(rf"(?<![\d.]){re.escape(s)}(?![\d.])", text) is not None
+
+
+def _appears(v: Any, text: str) -> bool:
+    if fmt_value(v, "math") in text:
+        return True
+    if isinstance(v, (bool, np.bool_, str)):
+        return False
+    a = np.asarray(v, dtype=float).ravel()
+    return all(_token(fmt_number(float(e), style="math"), text) for e in a[:MAX_SHOWN])
+
+
+class _Reader:
+    """Walks the expressions a blank reads: derived names, hand-evaluated calls, worked functions."""
+
+    def __init__(self, inst: Any, compiled: Any, answers: set[str]):
+        self.graph = compiled.graph
+        self.values = inst.values
+        self.answers = answers
+        self.ev = Evaluator(get_engine("numpy"), inst.values, compiled.graph)
+        self.names: list[str] = []
+        self.leaves: list[str] = []
+        self.hand: list[tuple[Node, Any]] = []
+        self.worked: list[str] = []
+
+    def name(self, n: str) -> None:
+        if n in self.names or n in self.leaves:
+            return
+        if n not in self.graph.nodes:
+            if n in self.values:
+                self.leaves.append(n)
+            return
+        self.names.append(n)
+        if n not in self.answers:
+            self.walk(self.graph.nodes[n].node)
+
+    def walk(self, node: Node) -> None:
+        if isinstance(node, Name):
+            self.name(node.id)
+        elif isinstance(node, Seq):
+            for i in node.items:
+                self.walk(i)
+        elif isinstance(node, Dict):
+            for _, v in node.items:
+                self.walk(v)
+        elif isinstance(node, Call):
+            self.call(node)
+
+    def call(self, node: Call) -> None:
+        args = list(node.args) + [v for _, v in node.kwargs]
+        if node.fn == "grad":
+            for a in list(node.args[2:]) + [v for k, v in node.kwargs if k == "upstream"]:
+                self.walk(a)
+            return
+        if node.fn == "where" and np.ndim(self.ev.eval(node.args[0])) == 0:
+            self.walk(node.args[0])
+            self.walk(node.args[1] if bool(self.ev.eval(node.args[0])) else node.args[2])
+            return
+        for a in args:
+            self.walk(a)
+        fn = FUNCTIONS.get(node.fn)
+        if fn is None:
+            return
+        if not fn.quiet:
+            self.worked.append(node.fn)
+        if (node.fn in HAND or not fn.quiet) and not all(isinstance(a, Const) for a in args):
+            value = self.ev.eval(node)
+            if _numeric(value):
+                self.hand.append((node, value))
+
+
+def _part_gaps(inst: Any, compiled: Any, part: Any, expl: dict) -> list[str]:
+    """What the explanation of one part lacks, by the definition above (empty: complete)."""
+    answers = {b.name for p in inst.parts for b in p.blanks}
+    reader = _Reader(inst, compiled, answers)
+    for b in part.blanks:
+        reader.names.append(b.name)  # the blank itself is shown as the result
+        reader.walk(compiled.graph.nodes[b.name].node)
+    texts = _texts(expl)
+    text = "\n".join(texts)
+    gaps = []
+    numbers = {fmt_number(float(e), style="math") for n in reader.leaves if _numeric(inst.values[n])
+               for e in np.asarray(inst.values[n], dtype=float).ravel()}
+    if numbers:
+        ok = False
+        for b in expl["blanks"]:
+            for s in b["steps"]:
+                if s["role"] in ("given", "result") or not s["lhs"]:
+                    continue
+                rhs = s["rhs"][:-1] if len(s["rhs"]) > 1 else s["rhs"]
+                if any(_token(t, r) or _token(t.lstrip("-"), r) for r in rhs for t in numbers):
+                    ok = True
+        if not ok:
+            gaps.append("(a) no formula with the instance's numbers")
+    for n in reader.names:
+        v = inst.values.get(n)
+        if v is not None and _numeric(v) and not _appears(v, text):
+            gaps.append(f"(b) the value of {n} = {fmt_value(v)} is not shown")
+    for node, v in reader.hand:
+        if not _appears(v, text):
+            gaps.append(f"(b) {node.fn}(...) = {fmt_value(v)} is not shown")
+    for fn in reader.worked:
+        if fn not in RENDERERS:
+            gaps.append(f"(c) {fn} has no worked steps")
+    if "worked steps not available" in text:
+        gaps.append("(c) a renderer failed")
+    return gaps
+
+
+def explanation_gaps(spec_id: str, seeds: range | list[int]) -> dict[str, list[str]]:
+    """Gaps per 'seed part' for the given seeds of a spec (from the shared sample cache)."""
+    compiled = LIBRARY.get(spec_id)
+    cache = instances(spec_id)
+    out: dict[str, list[str]] = {}
+    for seed in seeds:
+        inst = cache[seed]
+        expl = explain_instance(inst, compiled=compiled)
+        for part, pe in zip(inst.parts, expl["parts"], strict=True):
+            gaps = _part_gaps(inst, compiled, part, pe)
+            if gaps:
+                out[f"seed {seed} part {part.number}"] = sorted(set(gaps))
+    return out
+
+
+@pytest.mark.library
+@pytest.mark.parametrize("spec_id", LIBRARY.ids())
+def test_explanation_of_every_part_shows_a_formula_with_numbers_and_every_intermediate(spec_id):
+    gaps = explanation_gaps(spec_id, range(0, SAMPLES, STRIDE))
+    assert gaps == {}
