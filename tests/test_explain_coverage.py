@@ -156,7 +156,8 @@ def _part_gaps(inst: Any, compiled: Any, part: Any, expl: dict) -> list[str]:
             for s in b["steps"]:
                 if s["role"] in ("given", "result") or not s["lhs"]:
                     continue
-                rhs = s["rhs"][:-1] if len(s["rhs"]) > 1 else s["rhs"]
+                end = None if s["value"] is None else fmt_value(s["value"], "math")
+                rhs = [r for r in s["rhs"] if r != end]
                 if any(_token(t, r) or _token(t.lstrip("-"), r) for r in rhs for t in numbers):
                     ok = True
         if not ok:

@@ -17,7 +17,7 @@ from .registry import RENDERERS
 from .steps import Step, _is_num, _note, _plain, _step, _v
 from .student import _Graded
 from .symbols import Sym, symbol
-from .tex import _contains, _grad_root, _index_subs, _numerator, _Tex
+from .tex import _contains, _grad_root, _index_subs, _numerator, _stages, _Tex
 
 
 def _part_explanation(prob: Any, part: Any, ctx: _Ctx | None, graded: _Graded | None) -> dict[str, Any]:
@@ -45,7 +45,8 @@ def _blank_explanation(b: Any, ctx: _Ctx) -> dict[str, Any]:
         formula = _Tex(ctx, "sym")(node)
         numbers = _Tex(ctx, "num")(node) if not _contains(node, "grad") else ""
         if formula != sym.tex() or numbers:
-            steps.append(_step(sym.tex(), formula, numbers, role="formula"))
+            steps.append(_step(sym.tex(), formula, numbers, *(_stages(node, ctx) if numbers else []),
+                               role="formula"))
     steps += _detail_steps(node, ctx, sym, b.name, top=True)
     collapsed = _collapsed(node, ctx)
     if collapsed and not any(collapsed in st["rhs"] for st in steps):
@@ -130,7 +131,8 @@ def _derived_steps(name: str, ctx: _Ctx) -> list[Step]:
     # A renderer of the whole expression ends in the value: state the formula first, without it.
     if details and isinstance(node, Call) and node.fn in RENDERERS:
         return [_step(sym.tex(), formula, numbers, role="where")] + details
-    where = _step(sym.tex(), formula, numbers, shown if len(shown) <= 120 else "", role="where",
+    stages = _stages(node, ctx) if numbers else []
+    where = _step(sym.tex(), formula, numbers, *stages, shown if len(shown) <= 120 else "", role="where",
                   value=value if _is_num(value) else None)
     return details + [where]
 

@@ -48,16 +48,20 @@ def _arg_nodes(call: Call) -> dict[str, Node]:
 class _Tex:
     """Renders an expression tree as LaTeX: names as symbols ('sym') or as their values ('num')."""
 
-    def __init__(self, ctx: _Ctx, mode: str, trace: dict[str, Any] | None = None, collapse: bool = False):
+    def __init__(self, ctx: _Ctx, mode: str, trace: dict[str, Any] | None = None, collapse: bool = False,
+                 reduced: frozenset[Node] = frozenset()):
         self.ctx = ctx
         self.mode = mode
         self.trace = trace or {}
         self.collapse = collapse  # worked-out calls (dot, conv, grad, ...) as their values
+        self.reduced = reduced  # sub-expressions already worked out: written as their values
 
     def __call__(self, node: Node) -> str:
         return self.render(node, root=True)[0]
 
     def render(self, node: Node, root: bool = False) -> tuple[str, int]:
+        if self.reduced and node in self.reduced:
+            return self.value(self.ctx.value(node))
         if isinstance(node, Const):
             return self.value(node.value)
         if isinstance(node, Name):
@@ -223,6 +227,64 @@ class _Tex:
                 return self.value(self.ctx.value(Call("onehot", (a[0], a[1]))))
             return rf"\operatorname{{onehot}}_{{{','.join(_index_subs(a[0], self))}}}", ATOM
         raise ValueError(fn)
+
+
+#: Calls a student works out by hand on paper: each gets its own stage in a reduction.
+HAND_CALLS = frozenset({"sqrt", "exp", "log", "ln", "log2", "log10", "abs", "sin", "cos", "pow", "div",
+                        "floordiv"})
+
+
+def _hand_depths(node: Node, ctx: _Ctx, out: dict[Node, int]) -> int:
+    """How deep hand calls nest below node (0: none), collecting each call's depth; the branch taken only."""
+    if isinstance(node, Seq):
+        return max((_hand_depths(i, ctx, out) for i in node.items), default=0)
+    if not isinstance(node, Call) or node.fn == "grad" or node.fn in RENDERERS:
+        return 0
+    kids: list[Node] = list(node.args) + [v for _, v in node.kwargs]
+    if node.fn == "where":
+        try:
+            cond = ctx.value(node.args[0])
+        except I2dlError:
+            return 0
+        if np.size(cond) != 1:
+            return 0
+        kids = [node.args[1] if bool(np.all(cond)) else node.args[2]]
+    below = max((_hand_depths(k, ctx, out) for k in kids), default=0)
+    if node.fn in HAND_CALLS and _free(node):
+        out[node] = below + 1
+        return below + 1
+    return below
+
+
+def _free(node: Node) -> bool:
+    """Whether an expression reads a name (a constant such as 1/2 needs no working)."""
+    if isinstance(node, Name):
+        return True
+    if isinstance(node, Call):
+        return any(_free(a) for a in node.args) or any(_free(v) for _, v in node.kwargs)
+    if isinstance(node, Seq):
+        return any(_free(i) for i in node.items)
+    return False
+
+
+def _stages(node: Node, ctx: _Ctx) -> list[str]:
+    """The numbers reduced stage by stage: innermost roots, powers and quotients first, as on paper.
+
+    Stage k writes every hand call nested at most k deep as its value:
+    2 - 0.01 * 1 / (sqrt(0.4) + eps) -> 2 - 0.01 * 1 / (0.632456 + eps) -> 2 - 0.015811.
+    """
+    depths: dict[Node, int] = {}
+    try:
+        top = _hand_depths(node, ctx, depths)
+        stages = []
+        for level in range(1, top + 1):
+            done = frozenset(n for n, d in depths.items() if d <= level)
+            if node in done:
+                break  # the last stage is the value itself: the result line writes it
+            stages.append(_Tex(ctx, "num", reduced=done)(node))
+        return stages
+    except (I2dlError, ArithmeticError, TypeError, ValueError):
+        return []
 
 
 def _is_number_tex(t: str) -> bool:
