@@ -228,14 +228,26 @@ def _times(call: Call, ctx: _Ctx) -> str:
     return "mul" if np.size(ctx.value(call)) == 1 else "_odot"
 
 
-@_symbolic("add", "pos", "sum")
+@_symbolic("pos", "sum")
 def _vjp_identity(a, param, g, ctx, call):
     return g
 
 
+def _unbroadcast(g: Node, a: dict[str, Node], param: str, ctx: _Ctx, call: Call) -> Node:
+    """A scalar added to every entry collects the gradient of every entry: sum(g)."""
+    if np.size(ctx.value(a[param])) == 1 and np.size(ctx.value(call)) > 1:
+        return _c("sum", g)
+    return g
+
+
+@_symbolic("add")
+def _vjp_add(a, param, g, ctx, call):
+    return _unbroadcast(g, a, param, ctx, call)
+
+
 @_symbolic("sub")
 def _vjp_sub(a, param, g, ctx, call):
-    return g if param == "a" else _c("neg", g)
+    return _unbroadcast(g if param == "a" else _c("neg", g), a, param, ctx, call)
 
 
 @_symbolic("neg")
@@ -260,7 +272,15 @@ def _vjp_pow(a, param, g, ctx, call):
     if param == "a" and isinstance(a["b"], Const) and _is_num(a["b"].value):
         k = a["b"].value
         return _c("mul", g, _c("mul", Const(k), _c("pow", a["a"], Const(k - 1))))
+    if param == "a" and isinstance(a["b"], Name) and np.size(ctx.value(a["b"])) == 1:
+        k = a["b"]  # a named exponent such as q: q a^(q - 1)
+        return _c(_times(call, ctx), g, _c("mul", k, _c("pow", a["a"], _c("sub", k, Const(1)))))
     return None
+
+
+@_symbolic("abs")
+def _vjp_abs(a, param, g, ctx, call):
+    return _c(_times(call, ctx), g, Call("sign", (a["x"],)))
 
 
 @_symbolic("exp")

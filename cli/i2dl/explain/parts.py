@@ -17,7 +17,7 @@ from .registry import RENDERERS
 from .steps import Step, _is_num, _note, _plain, _step, _v
 from .student import _Graded
 from .symbols import Sym, symbol
-from .tex import _contains, _grad_root, _index_subs, _numerator, _stages, _Tex
+from .tex import _contains, _grad_root, _hand_depths, _index_subs, _numerator, _stages, _Tex
 
 
 def _part_explanation(prob: Any, part: Any, ctx: _Ctx | None, graded: _Graded | None) -> dict[str, Any]:
@@ -54,6 +54,9 @@ def _blank_explanation(b: Any, ctx: _Ctx) -> dict[str, Any]:
     steps.append(_step(sym.tex(), _v(b.expected), role="result", value=b.expected, ref=(b.name, None)))
     return {"name": b.name, "label": b.label, "kind": b.kind, "expected": _plain(b.expected),
             "expected_text": fmt_value(b.expected), "tex": sym.tex(), "steps": steps}
+
+
+MAX_SHOWN = 240  # characters of a derived value's LaTeX worth a "where" line (a 3 x 5 matrix fits)
 
 
 def _collapsed(node: Node, ctx: _Ctx) -> str:
@@ -125,14 +128,14 @@ def _derived_steps(name: str, ctx: _Ctx) -> list[Step]:
     formula = _Tex(ctx, "sym")(node)
     numbers = "" if _contains(node, "grad") else _Tex(ctx, "num")(node)
     shown = _v(value)
-    if not details and (isinstance(value, str) or len(shown) > 120):
+    if not details and (isinstance(value, str) or len(shown) > MAX_SHOWN):
         return []
     numbers = numbers if len(numbers) <= 160 else ""
     # A renderer of the whole expression ends in the value: state the formula first, without it.
     if details and isinstance(node, Call) and node.fn in RENDERERS:
         return [_step(sym.tex(), formula, numbers, role="where")] + details
     stages = _stages(node, ctx) if numbers else []
-    where = _step(sym.tex(), formula, numbers, *stages, shown if len(shown) <= 120 else "", role="where",
+    where = _step(sym.tex(), formula, numbers, *stages, shown if len(shown) <= MAX_SHOWN else "", role="where",
                   value=value if _is_num(value) else None)
     return details + [where]
 
@@ -153,6 +156,8 @@ def _detail_steps(node: Node, ctx: _Ctx, sym: Sym, ref: str | None, top: bool) -
     for arg in list(node.args) + [v for _, v in node.kwargs]:
         steps += _detail_steps(arg, ctx, Sym(_Tex(ctx, "sym")(arg)), None, False)
     renderer = RENDERERS.get(node.fn)
+    if renderer is not None:
+        steps += _argument_steps(node, ctx)
     if not top and _Tex(ctx, "num").scalar_maths(node):
         return steps  # min(1, 2) is written out where it is used
     written = _Tex(ctx, "sym")(node)
@@ -164,6 +169,19 @@ def _detail_steps(node: Node, ctx: _Ctx, sym: Sym, ref: str | None, top: bool) -
             steps.append(_note(f"({node.fn}: worked steps not available for these values)"))
     elif not top and not (FUNCTIONS[node.fn].quiet if node.fn in FUNCTIONS else node.fn.startswith("_")):
         steps.append(_step(_Tex(ctx, "num")(node), _v(ctx.value(node)), value=ctx.value(node)))
+    return steps
+
+
+def _argument_steps(node: Call, ctx: _Ctx) -> list[Step]:
+    """An argument worked out by hand before a renderer uses its entries: |w|^q = |[1.5, -0.5]|^2 = [1.5, 0.5]^2."""
+    steps = []
+    for arg in list(node.args) + [v for _, v in node.kwargs]:
+        depths: dict[Node, int] = {}
+        if not isinstance(arg, Call) or arg.fn in RENDERERS or _hand_depths(arg, ctx, depths) == 0:
+            continue
+        value = ctx.value(arg)
+        steps.append(_step(_Tex(ctx, "sym")(arg), _Tex(ctx, "num")(arg), *_stages(arg, ctx), _v(value),
+                           value=value if _is_num(value) else None))
     return steps
 
 

@@ -15,7 +15,7 @@ from i2dl.functions import FUNCTIONS
 from .activations import ACTIVATION_NAMES, _act_tex, _fprime_tex, _fprime_value
 from .context import _Ctx
 from .registry import RENDERERS
-from .steps import _is_num, _tx, _v
+from .steps import MAX_ENTRIES, _is_num, _tx, _v
 from .symbols import _GRAD_NAME, Sym, _partial, _plain_symbol, _word, symbol
 
 ATOM, POW, NEG, PROD, SUM, CMP, LOGIC, COND = 100, 80, 70, 60, 50, 40, 20, 5
@@ -80,8 +80,10 @@ class _Tex:
         fn = FUNCTIONS.get(node.fn)
         if fn is None or not fn.inline:
             return False
+        # a root, power or log of a short vector is written out too: sqrt([4.75, 4.5])
+        limit = MAX_ENTRIES if node.fn in HAND_CALLS else 1
         try:
-            return all(np.size(self.ctx.value(a)) == 1 for a in node.args)
+            return all(np.size(self.ctx.value(a)) <= limit for a in node.args)
         except I2dlError:
             return False
 
