@@ -197,3 +197,51 @@ def explanation_gaps(spec_id: str, seeds: range | list[int]) -> dict[str, list[s
 def test_explanation_of_every_part_shows_a_formula_with_numbers_and_every_intermediate(spec_id):
     gaps = explanation_gaps(spec_id, range(0, SAMPLES, STRIDE))
     assert gaps == {}
+
+
+# --------------------------------------------------------------------------- conv2d-by-hand counts from 0
+
+
+def _indices(text: str, sym: str) -> set[tuple[int, int]]:
+    return {(int(a), int(b)) for a, b in re.findall(sym + r"_\{(\d+),(\d+)\}", text)}
+
+
+def test_conv2d_by_hand_counts_from_0_on_the_sheet_in_the_key_and_in_the_worked_steps(tmp_path):
+    from i2dl.exam import build_exam
+    from i2dl.explain import explain_part, explain_spec, key_steps
+    from i2dl.export import write_exam
+
+    exam = build_exam("conv2d-by-hand", 3, engine_name="numpy")
+    write_exam(exam, tmp_path, steps=key_steps(exam))
+    sheet, key = (tmp_path / "exam.md").read_text(), (tmp_path / "key.md").read_text()
+    prob = exam.problems[0]
+    oh, ow = prob.values["oh"], prob.values["ow"]
+    nh, nw = np.shape(prob.values["X"])
+    assert "counting from 0" in sheet
+    # the key's worked steps name outputs Z_00 .. Z_(oh-1)(ow-1) and inputs from X_00: never one past the end
+    assert (0, 0) in _indices(key, "Z") and max(_indices(key, "Z")) < (oh, ow)
+    assert (0, 0) in _indices(key, "X") and all(i < nh and j < nw for i, j in _indices(key, "X"))
+    forward = explain_part(exam, "1.2")["blanks"][0]
+    first = next(s for s in forward["steps"] if s["ref"] and s["ref"]["index"] == [0, 0])
+    assert first["lhs"] == "Z_{0,0}" and first["value"] == pytest.approx(prob.values["Z"][0][0])
+    grad = explain_part(exam, "1.3")["blanks"][0]
+    assert any("$Z_{0,0}$ (times $K_{0,0}$)" in s["text"] for s in grad["steps"])
+    # the formula is the sheet's: X at (s i + a, s j + b)
+    strided = next(e for e in (explain_spec("conv2d-by-hand", seed=s, library=LIBRARY) for s in range(40))
+                   if e["params"]["stride"] == 2)
+    z_steps = strided["parts"][1]["blanks"][0]["steps"]
+    assert any(s["lhs"] == "Z_{i,j}" and "2 i + a" in s["rhs"][0] and "2 j + b" in s["rhs"][0] for s in z_steps)
+    # --entry counts as the sheet does
+    one = explain_part(exam, "1.2", entry="0,1")["blanks"][0]
+    assert [s["lhs"] for s in one["steps"] if s["ref"] and s["ref"]["index"]] == ["Z_{0,1}"]
+
+
+def test_entry_counts_from_1_where_the_sheet_does():
+    from i2dl.errors import UsageError
+    from i2dl.explain import explain_spec
+
+    one = explain_spec("conv1d-backprop", seed=0, entry="1", library=LIBRARY)
+    z = one["parts"][1]["blanks"][0]["steps"]
+    assert [s["lhs"] for s in z if s["ref"] and s["ref"]["index"]] == ["z_{1}"]
+    with pytest.raises(UsageError):
+        explain_spec("conv1d-backprop", seed=0, entry="0", library=LIBRARY)

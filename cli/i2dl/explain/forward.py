@@ -31,7 +31,7 @@ from .steps import (
     _tx,
     _v,
 )
-from .symbols import Sym, _word, symbol
+from .symbols import Sym, _word, index_base, symbol
 from .tex import _arg_nodes, _Tex
 
 MAX_STEPS_T = 4  # optimizer steps written out
@@ -199,7 +199,14 @@ def _conv_formula(v: View, cv: _Conv, bias: bool) -> Step:
     """z_i = sum_j c_j x_(i-1)s+j (+ b): which inputs each output multiplies."""
     x = v.s("x").base + (r"^{\mathrm{pad}}" if any(cv.p) else "")
     xs, ws = Sym(x), v.s("w")
-    if cv.nd == 1:
+    if index_base() == 0:  # as a sheet that counts from 0 writes it: X at (s i + a, s j + b)
+        rows = ["i + a" if cv.s[0] == 1 else f"{cv.s[0]} i + a"]
+        if cv.nd == 2:
+            rows.append("j + b" if cv.s[1] == 1 else f"{cv.s[1]} j + b")
+        kern = ["a", "b"][:cv.nd]
+        body = rf"\sum_{{{', '.join(kern)}}} {ws.at_tex(kern)} \, {xs.at_tex(rows)}"
+        lhs = v.sym.at_tex(["i", "j"][:cv.nd])
+    elif cv.nd == 1:
         src = "i + j - 1" if cv.s[0] == 1 else f"(i - 1) \\cdot {cv.s[0]} + j"
         body = rf"\sum_{{j=1}}^{{{cv.w.shape[2]}}} {ws.at_tex(['j'])} \, {xs.at_tex([src])}"
         lhs = v.sym.at_tex(["i"])
@@ -224,7 +231,7 @@ def _render_conv_matrix(v: View) -> list[Step]:
     steps = [_note(f"$T$ has one row per output entry ({T.shape[0]}) and one column per input entry "
                    f"({T.shape[1]}); row $i$ holds the kernel at the inputs output $i$ reads.")]
     for i in range(min(T.shape[0], MAX_ENTRIES)):
-        steps.append(_step(v.sym.at_tex([str(i + 1), ":"]), _v(T[i]), value=T[i]))
+        steps.append(_step(v.sym.at_tex([str(i + index_base()), ":"]), _v(T[i]), value=T[i]))
     if T.shape[0] > MAX_ENTRIES:
         steps.append(_more(T.shape[0] - MAX_ENTRIES))
     return steps

@@ -16,7 +16,7 @@ from .forward import _view
 from .registry import RENDERERS
 from .steps import Step, _is_num, _note, _plain, _step, _v
 from .student import _Graded
-from .symbols import Sym, symbol
+from .symbols import Sym, counting_from, symbol
 from .tex import _contains, _grad_root, _hand_depths, _index_subs, _numerator, _stages, _Tex
 
 
@@ -28,7 +28,8 @@ def _part_explanation(prob: Any, part: Any, ctx: _Ctx | None, graded: _Graded | 
         out["options"] = _options(part)
     elif ctx is not None:
         ctx.shown = set()
-        out["blanks"] = [_blank_explanation(b, ctx) for b in part.blanks]
+        with counting_from(ctx.base):
+            out["blanks"] = [_blank_explanation(b, ctx) for b in part.blanks]
     if graded is not None:
         graded.attach(prob, part, out)
     return out

@@ -16,7 +16,7 @@ from .activations import ACTIVATION_NAMES, _act_tex, _fprime_tex, _fprime_value
 from .context import _Ctx
 from .registry import RENDERERS
 from .steps import MAX_ENTRIES, _is_num, _tx, _v
-from .symbols import _GRAD_NAME, Sym, _partial, _plain_symbol, _word, symbol
+from .symbols import _GRAD_NAME, Sym, _partial, _plain_symbol, _word, index_base, symbol
 
 ATOM, POW, NEG, PROD, SUM, CMP, LOGIC, COND = 100, 80, 70, 60, 50, 40, 20, 5
 
@@ -298,8 +298,9 @@ def _is_none(node: Node) -> bool:
 
 
 def _index_subs(idx: Node, tex: _Tex) -> list[str]:
-    """An index expression written 1-based: j - 1 -> j, 0 -> 1, i -> i + 1."""
+    """An index expression written as the sheet counts: 1-based j - 1 -> j, 0 -> 1, i -> i + 1 (0-based: as is)."""
     items = idx.items if isinstance(idx, Seq) else (idx,)
+    base = index_base()
     out = []
     for it in items:
         if isinstance(it, Const) and isinstance(it.value, str):
@@ -307,11 +308,13 @@ def _index_subs(idx: Node, tex: _Tex) -> list[str]:
         elif isinstance(it, Const) and _is_num(it.value) and int(it.value) < 0:
             out.append("last" if int(it.value) == -1 else f"last{int(it.value) + 1}")  # Python's from-the-end index
         elif isinstance(it, Const) and _is_num(it.value):
-            out.append(str(int(it.value) + 1))
-        elif isinstance(it, Call) and it.fn == "sub" and it.args[1] == Const(1):
-            out.append(tex.render(it.args[0])[0])
+            out.append(str(int(it.value) + base))
         elif isinstance(it, Call) and it.fn == "slice_":
             out.append(":")
+        elif base == 0:
+            out.append(tex.render(it)[0])
+        elif isinstance(it, Call) and it.fn == "sub" and it.args[1] == Const(1):
+            out.append(tex.render(it.args[0])[0])
         else:
             out.append(f"{_wrap(tex.render(it), SUM + 1)} + 1")
     return out

@@ -164,6 +164,8 @@ class Spec(_Model):
     constraints: list[str | Constraint] = Field(default_factory=list)
     max_tries: int = Field(default=2000, ge=1, le=100_000)
     statement: str = ""
+    #: How the sheet counts entries (x_1 or x_0); worked solutions and keys count the same way.
+    index_base: Literal[0, 1] = 1
     parts: list[Part] = Field(min_length=1)
 
     @field_validator("params")
