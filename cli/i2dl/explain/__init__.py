@@ -19,7 +19,14 @@ forward (forward operations written out), chain (the chain rule), student (--stu
 parts (a part's blanks and options), output (Markdown, Unicode, rich), api (the entry points).
 """
 
-from .api import explain_instance, explain_part, explain_problem, explain_spec, explain_target, key_steps
+from .api import (
+    explain_instance,
+    explain_part,
+    explain_problem,
+    explain_spec,
+    explain_target,
+    key_steps,
+)
 from .forward import View
 from .output import (
     explanation_markdown,

@@ -178,7 +178,8 @@ def _context(prob: Any, engine_name: str | None, entry: tuple[int, ...] | None, 
         compiled = (library or Library()).get(prob.spec_id)
     answers = {b.name for part in prob.parts for b in part.blanks}
     base = int(getattr(compiled.spec, "index_base", 1))
-    return _Ctx(compiled.graph, dict(prob.values), engine_name, _from_base(entry, base), answers, base)
+    whys = {a.name: a.why for p in compiled.spec.parts for a in p.answers if getattr(a, "why", None)}
+    return _Ctx(compiled.graph, dict(prob.values), engine_name, _from_base(entry, base), answers, base, whys)
 
 
 def _from_base(entry: tuple[int, ...] | None, base: int) -> tuple[int, ...] | None:

@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from i2dl.expr import Call, Dict, Name, Node, Seq
+from i2dl.errors import I2dlError
+from i2dl.expr import Call, Dict, Name, Node, Seq, parse
 from i2dl.functions import FUNCTIONS
-from i2dl.render import fmt_value
+from i2dl.render import fmt_value, render_template
 
 from .chain import _grad_steps
 from .context import _Ctx
@@ -52,12 +53,23 @@ def _blank_explanation(b: Any, ctx: _Ctx) -> dict[str, Any]:
     collapsed = _collapsed(node, ctx)
     if collapsed and not any(collapsed in st["rhs"] for st in steps):
         steps.append(_step(sym.tex(), collapsed, value=b.expected, ref=(b.name, None)))
+    if b.name in ctx.whys:
+        steps += _why(ctx.whys[b.name], ctx)
     steps.append(_step(sym.tex(), _v(b.expected), role="result", value=b.expected, ref=(b.name, None)))
     return {"name": b.name, "label": b.label, "kind": b.kind, "expected": _plain(b.expected),
             "expected_text": fmt_value(b.expected), "tex": sym.tex(), "steps": steps}
 
 
 MAX_SHOWN = 240  # characters of a derived value's LaTeX worth a "where" line (a 3 x 5 matrix fits)
+
+
+def _why(template: str, ctx: _Ctx) -> list[Step]:
+    """The spec's reason for an answer, its {{ expressions }} filled with the instance's values."""
+    try:
+        text = render_template(template, lambda e: ctx.value(parse(e).node))
+    except I2dlError:
+        return []  # a reason that cannot be filled in is left out; the steps above still stand
+    return [_note(" ".join(text.split()))]
 
 
 def _collapsed(node: Node, ctx: _Ctx) -> str:

@@ -121,6 +121,8 @@ class Answer(_Model):
     points: float | None = Field(default=None, ge=0)
     options: int | str | None = None  # choice answers: how many letters (an int or an expression)
     alternatives: list[Alternative] = Field(default_factory=list)
+    #: Why the answer is what it is, in words and numbers, templated; the worked solution shows it.
+    why: str | None = None
 
     @model_validator(mode="after")
     def _choice_needs_options(self):
