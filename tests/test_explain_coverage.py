@@ -13,8 +13,9 @@ and the branch taken only.
 
 (a) Some step of the part (a formula, a working step or a "where" line; not a given or the
     result) has a right-hand side, other than the bare value it ends in, containing a number of
-    the instance as the formatter writes it: an entry of a sampled parameter or given the part
-    reads. Parts that read no sampled number (a constant answer) have nothing to substitute.
+    the instance as the formatter writes it: an entry of a sampled parameter, a given or an
+    earlier blank the part reads. Parts that read no such number (a constant answer) have
+    nothing to substitute.
 (b) Every intermediate appears: every derived value and every earlier blank the part reads (when
     numeric), and the value of every sub-expression a student evaluates by hand in the
     expressions read: calls of sqrt, exp, the logarithms, abs, sin, cos, powers and quotients
@@ -148,7 +149,9 @@ def _part_gaps(inst: Any, compiled: Any, part: Any, expl: dict) -> list[str]:
     texts = _texts(expl)
     text = "\n".join(texts)
     gaps = []
-    numbers = {fmt_number(float(e), style="math") for n in reader.leaves if _numeric(inst.values[n])
+    own = {b.name for b in part.blanks}
+    read = reader.leaves + [n for n in reader.names if n in answers and n not in own]
+    numbers = {fmt_number(float(e), style="math") for n in read if _numeric(inst.values[n])
                for e in np.asarray(inst.values[n], dtype=float).ravel()}
     if numbers:
         ok = False
@@ -245,3 +248,33 @@ def test_entry_counts_from_1_where_the_sheet_does():
     assert [s["lhs"] for s in z if s["ref"] and s["ref"]["index"]] == ["z_{1}"]
     with pytest.raises(UsageError):
         explain_spec("conv1d-backprop", seed=0, entry="0", library=LIBRARY)
+
+
+# --------------------------------------------------------------------------- layer gradients called directly
+
+
+def test_layer_gradient_functions_work_out_each_entry_as_the_engine_computes_it():
+    """conv/pool/loss gradients and the softmax Jacobian: each shown entry's sum of products is the engine's entry."""
+    from pathlib import Path
+
+    from i2dl.expr import parse
+    from i2dl.explain import explain_spec
+
+    spec = Path(__file__).parent / "fixtures" / "layer-gradients.yaml"
+    expl = explain_spec(str(spec))
+    checked = set()
+    for b in expl["parts"][0]["blanks"]:
+        expected = np.asarray(b["expected"], dtype=float)
+        for s in b["steps"]:
+            if not (s["ref"] and s["ref"]["index"]):
+                continue
+            idx = tuple(s["ref"]["index"])
+            assert s["value"] == pytest.approx(expected[idx]), (b["name"], idx)
+            products = next((r for r in s["rhs"] if r"\cdot" in r and "_" not in r), None)
+            if products is not None:  # the numbers line, read back by the expression parser
+                text = products.replace(r"\cdot", "*").replace(r"\left", "").replace(r"\right", "")
+                text = re.sub(r"\\frac\{(.+?)\}\{(.+?)\}", r"(\1)/(\2)", text)
+                value = Evaluator(get_engine("numpy"), {}, None).eval(parse(text).node)
+                assert float(value) == pytest.approx(expected[idx], abs=1e-5), (b["name"], idx, products)
+            checked.add(b["name"])
+    assert checked == {b["name"] for b in expl["parts"][0]["blanks"]}

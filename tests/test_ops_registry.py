@@ -20,11 +20,7 @@ from tests.strategies import assert_close, central_difference
 ROOT = Path(__file__).resolve().parent.parent
 #: Functions whose explanation is their formula with numbers substituted, no worked steps of
 #: their own yet. This list may only shrink: a new function needs a renderer or `quiet=True`.
-FORMULA_ONLY = {
-    "avgpool1d_grad_input", "avgpool2d_grad_input", "bce_grad", "clip",
-    "conv1d_grad_input", "conv1d_grad_weight", "conv2d_grad_input", "conv2d_grad_weight", "conv_grad_bias",
-    "cross_entropy_grad", "maxpool1d_grad_input", "maxpool2d_grad_input", "softmax_jacobian",
-}
+FORMULA_ONLY: set[str] = set()
 #: Differentiable functions the chain rule writes as a named partial derivative (the layers are
 #: explained by their own hop notes). This list may only shrink.
 OPAQUE_IN_CHAIN_RULE = {

@@ -15,7 +15,8 @@ them as Markdown with LaTeX, `explanation_renderable` as terminal text with Unic
 One idea per module, each importing only the ones before it:
 steps (numbers and step records), symbols (names as maths), context (an instance's values),
 activations (f and f'), registry (renderers by function), tex (expressions as LaTeX),
-forward (forward operations written out), chain (the chain rule), student (--student),
+forward (forward operations written out), backward (layer gradients given dL/dy), chain (the chain rule),
+student (--student),
 parts (a part's blanks and options), output (Markdown, Unicode, rich), api (the entry points).
 """
 
