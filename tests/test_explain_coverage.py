@@ -257,8 +257,8 @@ def test_layer_gradient_functions_work_out_each_entry_as_the_engine_computes_it(
     """conv/pool/loss gradients and the softmax Jacobian: each shown entry's sum of products is the engine's entry."""
     from pathlib import Path
 
-    from i2dl.expr import parse
     from i2dl.explain import explain_spec
+    from i2dl.expr import parse
 
     spec = Path(__file__).parent / "fixtures" / "layer-gradients.yaml"
     expl = explain_spec(str(spec))
