@@ -13,7 +13,7 @@ from i2dl.errors import I2dlError
 from i2dl.expr import Call, Const, Name, Node, free_names
 from i2dl.functions import FUNCTIONS
 
-from .activations import ACTIVATION_NAMES, _fprime_tex
+from .activations import ACTIVATION_NAMES, _act_rule, _fprime_tex
 from .context import _Ctx
 from .forward import _axes, _conv_of, _unpadded
 from .steps import (
@@ -490,11 +490,29 @@ def _hop_entries(hop: _Hop, ctx: _Ctx, num: str, trace: dict[str, Any], out: str
                 sym_terms.append(rf"{n_sym.grad(num).at(kidx)} \cdot {factor}")
                 rows.append((G[k], J[k, i]))
         value = float(total[i])
-        steps.append(_step(lhs, " + ".join(sym_terms), _sum_products(rows), _n(value), value=value, ref=entry_ref,
+        rule = _activation_numbers(hop, ctx, idx) if len(labels) == 1 else ""
+        numbers = (rule if hop.n == out and seeded else rf"{_n(rows[0][0])} \cdot \left({rule}\right)") if rule \
+            else _sum_products(rows)
+        steps.append(_step(lhs, " + ".join(sym_terms), numbers, _n(value), value=value, ref=entry_ref,
                            text=_windows_text(hop, labels, n_shape, u_sym.at(idx))))
     if hidden:
         steps.append(_more(hidden))
     return steps
+
+
+def _activation_numbers(hop: _Hop, ctx: _Ctx, idx: tuple[int, ...]) -> str:
+    """f'(x_i) of an elementwise activation with the entry's number: 1 - (-0.761594)^2."""
+    if hop.call is None or hop.param != "x" or not (hop.call.fn in ACTIVATION_NAMES or hop.call.fn == "activate"):
+        return ""
+    a = _arg_nodes(hop.call)
+    kind = hop.call.fn if hop.call.fn != "activate" else str(ctx.value(a["kind"]))
+    alpha = ctx.value(a["alpha"]) if "alpha" in a else None
+    x = _arr(ctx.values[hop.u])
+    try:
+        _, numeric, _ = _act_rule(kind, float(x[idx] if x.ndim else x), alpha, True)
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return numeric
 
 
 def _windows_text(hop: _Hop, labels: dict[int, str], n_shape: tuple[int, ...], entry: str) -> str:

@@ -656,7 +656,8 @@ def _render_newton(v: View) -> list[Step]:
     w, g, h = v.args["w"], v.args["grad"], v.args["hess"]
     if np.ndim(w) == 0:
         return [_step(v.sym.tex(), r"w - \frac{f'(w)}{f''(w)}", rf"{_n(w)} - \frac{{{_n(g)}}}{{{_n(h)}}}",
-                      _n(v.out), value=v.out, ref=v.eref(None))]
+                      rf"{_n(w)} - {_f(float(g) / float(h))}" if float(h) else "", _n(v.out), value=v.out,
+                      ref=v.eref(None))]
     return [_step(v.sym.tex(), r"w - H^{-1} \nabla f(w)", rf"{_v(w)} - {_v(h)}^{{-1}} {_v(g)}", _v(v.out),
                   value=v.out, ref=v.eref(None))]
 

@@ -175,7 +175,7 @@ def _detail_steps(node: Node, ctx: _Ctx, sym: Sym, ref: str | None, top: bool) -
     if not top and _Tex(ctx, "num").scalar_maths(node):
         return steps  # min(1, 2) is written out where it is used
     written = _Tex(ctx, "sym")(node)
-    here = sym if top else Sym(written if len(written) <= 40 else r"\mathrm{out}")  # long calls get a short name
+    here = sym if top else Sym(written if len(written) <= 64 else r"\mathrm{out}")  # long calls get a short name
     if renderer is not None:
         try:
             steps += renderer(_view(node, ctx, here, ref if top else None))
