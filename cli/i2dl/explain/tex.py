@@ -103,7 +103,8 @@ class _Tex:
         if fn in _INFIX and len(a) == 2:
             return self.infix(fn, a[0], a[1])
         if fn == "neg":
-            return "-" + _wrap(self.render(a[0]), PROD + 1), NEG
+            inner = self.render(a[0])
+            return "-" + (_wrap(inner, PROD + 1) if not inner[0].startswith("-") else rf"\left({inner[0]}\right)"), NEG
         if fn == "pos":
             return self.render(a[0])
         if fn == "div":
@@ -279,11 +280,13 @@ def _stages(node: Node, ctx: _Ctx) -> list[str]:
     try:
         top = _hand_depths(node, ctx, depths)
         stages = []
+        end = _v(ctx.value(node)) if top else ""
         for level in range(1, top + 1):
             done = frozenset(n for n, d in depths.items() if d <= level)
-            if node in done:
+            stage = _Tex(ctx, "num", reduced=done)(node) if node not in done else end
+            if stage == end:
                 break  # the last stage is the value itself: the result line writes it
-            stages.append(_Tex(ctx, "num", reduced=done)(node))
+            stages.append(stage)
         return stages
     except (I2dlError, ArithmeticError, TypeError, ValueError):
         return []
