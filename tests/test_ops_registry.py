@@ -20,16 +20,11 @@ from tests.strategies import assert_close, central_difference
 ROOT = Path(__file__).resolve().parent.parent
 #: Functions whose explanation is their formula with numbers substituted, no worked steps of
 #: their own yet. This list may only shrink: a new function needs a renderer or `quiet=True`.
-FORMULA_ONLY = {
-    "argmax_rows", "argmin", "as_text", "avgpool1d_grad_input", "avgpool2d_grad_input", "bce_grad", "clip",
-    "conv1d_grad_input", "conv1d_grad_weight", "conv2d_grad_input", "conv2d_grad_weight", "conv_grad_bias",
-    "cross_entropy_grad", "describe_layers", "layer_index", "maxpool1d_grad_input", "maxpool2d_grad_input",
-    "param_counts", "rf_size", "softmax_jacobian",
-}
+FORMULA_ONLY: set[str] = set()
 #: Differentiable functions the chain rule writes as a named partial derivative (the layers are
 #: explained by their own hop notes). This list may only shrink.
 OPAQUE_IN_CHAIN_RULE = {
-    "abs", "avgpool1d", "avgpool2d", "conv1d", "conv2d", "cos", "flatten", "index", "log10", "log2",
+    "avgpool1d", "avgpool2d", "conv1d", "conv2d", "cos", "flatten", "index", "log10", "log2",
     "maxpool1d", "maxpool2d", "reshape", "sign", "sin", "softmax", "where",
 }
 ACTS = pytest.mark.parametrize("name", sorted(ACTIVATIONS))

@@ -567,7 +567,7 @@ def explain(
     ctx: typer.Context,
     target: list[str] = typer.Argument(..., help="'problem 3.6', '3.6', 'problem 3' (every part), or a spec id."),
     exam: Path = typer.Option(Path("exam"), "--exam", help="The exam folder written by `i2dl generate`."),
-    entry: str | None = typer.Option(None, "--entry", help="Work out one output entry only, 1-based: 2 or 1,2."),
+    entry: str | None = typer.Option(None, "--entry", help="Work out one output entry only, counted as the sheet counts (from 1 unless the spec says index_base: 0): 2 or 1,2."),
     fmt: str = typer.Option("text", "--format", help="text (terminal) or md (Markdown with LaTeX, for handouts)."),
     student: Path | None = typer.Option(None, "--student", help="A student's answer file: show their values "
                                            "next to each step, where they diverge, and the rubric outcome."),

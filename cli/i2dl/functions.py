@@ -95,7 +95,7 @@ FUNCTIONS: dict[str, Fn] = {}
 
 
 #: Categories whose functions have no worked steps of their own unless a renderer says otherwise.
-QUIET_CATEGORIES = ("arithmetic", "logic", "arrays", "checks")
+QUIET_CATEGORIES = ("arithmetic", "logic", "arrays", "checks", "text")  # text builds statements, not answers
 
 
 def register(category: str, *, vjp: Callable | None = None, name: str | None = None, tex: str | None = None,

@@ -15,11 +15,19 @@ them as Markdown with LaTeX, `explanation_renderable` as terminal text with Unic
 One idea per module, each importing only the ones before it:
 steps (numbers and step records), symbols (names as maths), context (an instance's values),
 activations (f and f'), registry (renderers by function), tex (expressions as LaTeX),
-forward (forward operations written out), chain (the chain rule), student (--student),
+forward (forward operations written out), backward (layer gradients given dL/dy), chain (the chain rule),
+student (--student),
 parts (a part's blanks and options), output (Markdown, Unicode, rich), api (the entry points).
 """
 
-from .api import explain_part, explain_problem, explain_spec, explain_target, key_steps
+from .api import (
+    explain_instance,
+    explain_part,
+    explain_problem,
+    explain_spec,
+    explain_target,
+    key_steps,
+)
 from .forward import View
 from .output import (
     explanation_markdown,
@@ -33,7 +41,7 @@ from .steps import Step
 from .symbols import Sym, symbol
 
 __all__ = [
-    "RENDERERS", "Step", "Sym", "View", "explain_part", "explain_problem", "explain_spec", "explain_target",
+    "RENDERERS", "Step", "Sym", "View", "explain_instance", "explain_part", "explain_problem", "explain_spec", "explain_target",
     "explanation_markdown", "explanation_renderable", "key_steps", "latex_to_unicode", "part_markdown",
     "renders", "symbol", "text_to_unicode",
 ]

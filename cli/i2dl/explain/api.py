@@ -88,6 +88,12 @@ def _student_variant(exam: Any, graded: Any) -> Any:
                      fix="pass the answer file of a student on the roster")
 
 
+def explain_instance(problem: Any, *, compiled: Any = None, engine_name: str | None = None,
+                     entry: Any = None) -> dict[str, Any]:
+    """The worked solution of every part of a problem instance already made (an exam's or a sampler's)."""
+    return _problem_explanation(problem, engine_name, _entry(entry), None, compiled=compiled)
+
+
 def explain_target(words: list[str], *, exam_dir: str | Path = "exam", pins: dict[str, Any] | None = None,
                    seed: int = 0, engine_name: str | None = None, entry: Any = None,
                    student: str | Path | None = None, accept_modified: bool = False,
@@ -164,16 +170,16 @@ def _exam(exam: Any, accept_modified: bool = False) -> Any:
 
 
 def _entry(entry: Any) -> tuple[int, ...] | None:
-    """A 1-based entry 'i' or 'i,j' (or a tuple) as a 0-based index tuple."""
+    """An entry 'i' or 'i,j' (or a tuple) as written, counting as the sheet does (see _from_base)."""
     if entry is None or entry == "":
         return None
     items = entry if isinstance(entry, (tuple, list)) else str(entry).replace(";", ",").split(",")
     try:
-        idx = tuple(int(str(i).strip()) - 1 for i in items)
+        idx = tuple(int(str(i).strip()) for i in items)
     except ValueError:
-        raise UsageError(f"cannot read --entry '{entry}'", fix="write a 1-based entry: --entry 2 or --entry 1,2") from None
+        raise UsageError(f"cannot read --entry '{entry}'", fix="write an entry: --entry 2 or --entry 1,2") from None
     if not idx or min(idx) < 0:
-        raise UsageError(f"--entry '{entry}' must be 1-based positive numbers", fix="e.g. --entry 1,2")
+        raise UsageError(f"--entry '{entry}' must be whole numbers, not negative", fix="e.g. --entry 1,2")
     return idx
 
 
@@ -186,7 +192,20 @@ def _context(prob: Any, engine_name: str | None, entry: tuple[int, ...] | None, 
 
         compiled = (library or Library()).get(prob.spec_id)
     answers = {b.name for part in prob.parts for b in part.blanks}
-    return _Ctx(compiled.graph, dict(prob.values), engine_name, entry, answers)
+    base = int(getattr(compiled.spec, "index_base", 1))
+    whys = {a.name: a.why for p in compiled.spec.parts for a in p.answers if getattr(a, "why", None)}
+    return _Ctx(compiled.graph, dict(prob.values), engine_name, _from_base(entry, base), answers, base, whys)
+
+
+def _from_base(entry: tuple[int, ...] | None, base: int) -> tuple[int, ...] | None:
+    """--entry as the sheet counts it (from 1, or from 0) as a 0-based index."""
+    if entry is None:
+        return None
+    idx = tuple(i - base for i in entry)
+    if min(idx) < 0:
+        raise UsageError(f"--entry {','.join(map(str, entry))}: this problem counts entries from {base}",
+                         fix=f"give indices from {base}, e.g. --entry {','.join([str(base)] * len(entry))}")
+    return idx
 
 
 def _problem_explanation(prob: Any, engine_name: str | None, entry: tuple[int, ...] | None,

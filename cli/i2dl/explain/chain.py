@@ -13,7 +13,7 @@ from i2dl.errors import I2dlError
 from i2dl.expr import Call, Const, Name, Node, free_names
 from i2dl.functions import FUNCTIONS
 
-from .activations import ACTIVATION_NAMES, _fprime_tex
+from .activations import ACTIVATION_NAMES, _act_rule, _fprime_tex
 from .context import _Ctx
 from .forward import _axes, _conv_of, _unpadded
 from .steps import (
@@ -89,6 +89,8 @@ def _grad_steps(call: Call, ctx: _Ctx, lhs: Sym, focus: tuple[int, ...] | None, 
         whole = ref if (last and not indexed) else None
         steps.append(_step(symbol(u).grad(num).tex(), chain if merge else "", sym, numbers, _v(g_u), value=g_u,
                            ref=(whole, None) if whole else None))
+        if out in hops[u] or any(out in hops.get(n, []) for n in hops[u]):
+            steps += _loss_shortcut(u, out, ctx, num, g_u, up_node is None)
         scalar = np.size(g_u) == 1 and all(np.size(ctx.values[n]) == 1 for n in hops[u])
         if len(hops[u]) == 1 and (last or opaque) and not scalar:
             entry_ref = ref if last else None
@@ -97,6 +99,46 @@ def _grad_steps(call: Call, ctx: _Ctx, lhs: Sym, focus: tuple[int, ...] | None, 
     if focus is not None and n_hops >= 2:
         steps += _path_sum(order, hops, ctx, num, trace, out, wrt, focus, up_node is not None, ref if indexed else None)
     return steps
+
+
+def _loss_shortcut(z: str, out: str, ctx: _Ctx, num: str, g_z: Any, seeded: bool) -> list[Step]:
+    """Cross-entropy of a softmax (or BCE of a sigmoid) differentiated at once: dL/dz = p - onehot(y) (p - t)."""
+    node = ctx.graph.nodes[out].node
+    if not seeded or not isinstance(node, Call) or node.fn not in ("cross_entropy", "bce"):
+        return []
+    a = _arg_nodes(node)
+    pred = a.get("pred")
+    if not isinstance(pred, Name) or pred.id not in ctx.graph.nodes:
+        return []
+    inner = ctx.graph.nodes[pred.id].node
+    squash = "softmax" if node.fn == "cross_entropy" else "sigmoid"
+    if not (isinstance(inner, Call) and inner.fn in (squash, "sigma" if squash == "sigmoid" else squash)
+            and inner.args and inner.args[0] == Name(z)):
+        return []
+    p = _arr(ctx.values[pred.id])
+    t_node = a["target"]
+    t = _arr(ctx.value(t_node))
+    red = str(ctx.value(a["reduction"])) if "reduction" in a else "mean"
+    if squash == "softmax":
+        if t.shape != p.shape:
+            t = np.eye(p.shape[-1])[np.atleast_1d(t).astype(int)].reshape(p.shape)
+        n = p.shape[0] if p.ndim == 2 else 1
+        target = r"\operatorname{onehot}(y)" if np.shape(ctx.value(t_node)) != p.shape else "t"
+    else:
+        t = np.broadcast_to(t, p.shape)
+        n = int(p.size)
+        target = "t"
+    c = 1.0 / n if red == "mean" and n > 1 else 1.0
+    pre = rf"\frac{{1}}{{{n}}}" if c != 1.0 else ""
+    value = c * (p - t)
+    if not np.allclose(value, _arr(g_z), atol=1e-9):
+        return []  # z also reaches L another way: the shortcut would not be the whole gradient
+    ps = symbol(pred.id).tex()
+    text = (f"{squash} and {'cross-entropy' if squash == 'softmax' else 'binary cross-entropy'} together: "
+            "the factors above collapse to")
+    wrap = (lambda b: rf"{pre}\left({b}\right)") if pre else (lambda b: b)
+    return [_step(symbol(z).grad(num).tex(), wrap(f"{ps} - {target}"), wrap(f"{_v(p)} - {_v(t if t.ndim else float(t))}"),
+                  _v(g_z), text=text, value=g_z)]
 
 
 def _chain_formula(order: list[str], hops: dict[str, list[str]], out: str, wrt: str, num: str,
@@ -186,14 +228,26 @@ def _times(call: Call, ctx: _Ctx) -> str:
     return "mul" if np.size(ctx.value(call)) == 1 else "_odot"
 
 
-@_symbolic("add", "pos", "sum")
+@_symbolic("pos", "sum")
 def _vjp_identity(a, param, g, ctx, call):
     return g
 
 
+def _unbroadcast(g: Node, a: dict[str, Node], param: str, ctx: _Ctx, call: Call) -> Node:
+    """A scalar added to every entry collects the gradient of every entry: sum(g)."""
+    if np.size(ctx.value(a[param])) == 1 and np.size(ctx.value(call)) > 1:
+        return _c("sum", g)
+    return g
+
+
+@_symbolic("add")
+def _vjp_add(a, param, g, ctx, call):
+    return _unbroadcast(g, a, param, ctx, call)
+
+
 @_symbolic("sub")
 def _vjp_sub(a, param, g, ctx, call):
-    return g if param == "a" else _c("neg", g)
+    return _unbroadcast(g if param == "a" else _c("neg", g), a, param, ctx, call)
 
 
 @_symbolic("neg")
@@ -218,7 +272,15 @@ def _vjp_pow(a, param, g, ctx, call):
     if param == "a" and isinstance(a["b"], Const) and _is_num(a["b"].value):
         k = a["b"].value
         return _c("mul", g, _c("mul", Const(k), _c("pow", a["a"], Const(k - 1))))
+    if param == "a" and isinstance(a["b"], Name) and np.size(ctx.value(a["b"])) == 1:
+        k = a["b"]  # a named exponent such as q: q a^(q - 1)
+        return _c(_times(call, ctx), g, _c("mul", k, _c("pow", a["a"], _c("sub", k, Const(1)))))
     return None
+
+
+@_symbolic("abs")
+def _vjp_abs(a, param, g, ctx, call):
+    return _c(_times(call, ctx), g, Call("sign", (a["x"],)))
 
 
 @_symbolic("exp")
@@ -428,10 +490,41 @@ def _hop_entries(hop: _Hop, ctx: _Ctx, num: str, trace: dict[str, Any], out: str
                 sym_terms.append(rf"{n_sym.grad(num).at(kidx)} \cdot {factor}")
                 rows.append((G[k], J[k, i]))
         value = float(total[i])
-        steps.append(_step(lhs, " + ".join(sym_terms), _sum_products(rows), _n(value), value=value, ref=entry_ref))
+        rule = _activation_numbers(hop, ctx, idx) if len(labels) == 1 else ""
+        numbers = (rule if hop.n == out and seeded else rf"{_n(rows[0][0])} \cdot \left({rule}\right)") if rule \
+            else _sum_products(rows)
+        steps.append(_step(lhs, " + ".join(sym_terms), numbers, _n(value), value=value, ref=entry_ref,
+                           text=_windows_text(hop, labels, n_shape, u_sym.at(idx))))
     if hidden:
         steps.append(_more(hidden))
     return steps
+
+
+def _activation_numbers(hop: _Hop, ctx: _Ctx, idx: tuple[int, ...]) -> str:
+    """f'(x_i) of an elementwise activation with the entry's number: 1 - (-0.761594)^2."""
+    if hop.call is None or hop.param != "x" or not (hop.call.fn in ACTIVATION_NAMES or hop.call.fn == "activate"):
+        return ""
+    a = _arg_nodes(hop.call)
+    kind = hop.call.fn if hop.call.fn != "activate" else str(ctx.value(a["kind"]))
+    alpha = ctx.value(a["alpha"]) if "alpha" in a else None
+    x = _arr(ctx.values[hop.u])
+    try:
+        _, numeric, _ = _act_rule(kind, float(x[idx] if x.ndim else x), alpha, True)
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return numeric
+
+
+def _windows_text(hop: _Hop, labels: dict[int, str], n_shape: tuple[int, ...], entry: str) -> str:
+    """Which output windows of a convolution cover an input entry, and the kernel entry each multiplies it by."""
+    if hop.call is None or hop.call.fn not in ("conv1d", "conv2d") or hop.param != "x":
+        return ""
+    covered = [(k, f) for k, f in labels.items() if f != "0"]
+    if not covered:
+        return ""
+    n_sym = symbol(hop.n)
+    which = ", ".join(f"${n_sym.at(_unravel(k, n_shape))}$ (times ${f}$)" for k, f in covered)
+    return f"${entry}$ lies in the window{'s' if len(covered) > 1 else ''} of {which}:"
 
 
 def _hop_notes(hop: _Hop, ctx: _Ctx) -> list[Step]:

@@ -33,7 +33,10 @@ class _Ctx:
     """One instance's graph and values; evaluates what is not stored, once, with the engine."""
 
     def __init__(self, graph: Graph, values: dict[str, Any], engine_name: str | None,
-                 entry: tuple[int, ...] | None, answers: set[str]):
+                 entry: tuple[int, ...] | None, answers: set[str], base: int = 1,
+                 whys: dict[str, str] | None = None):
+        self.base = base  # how the problem's sheet counts entries (1 or 0)
+        self.whys = whys or {}  # blank -> the spec's templated reason for its answer
         self.graph = graph
         self.values = values
         self.entry = entry

@@ -31,7 +31,7 @@ from .steps import (
     _tx,
     _v,
 )
-from .symbols import Sym, _word, symbol
+from .symbols import Sym, _word, index_base, symbol
 from .tex import _arg_nodes, _Tex
 
 MAX_STEPS_T = 4  # optimizer steps written out
@@ -199,7 +199,14 @@ def _conv_formula(v: View, cv: _Conv, bias: bool) -> Step:
     """z_i = sum_j c_j x_(i-1)s+j (+ b): which inputs each output multiplies."""
     x = v.s("x").base + (r"^{\mathrm{pad}}" if any(cv.p) else "")
     xs, ws = Sym(x), v.s("w")
-    if cv.nd == 1:
+    if index_base() == 0:  # as a sheet that counts from 0 writes it: X at (s i + a, s j + b)
+        rows = ["i + a" if cv.s[0] == 1 else f"{cv.s[0]} i + a"]
+        if cv.nd == 2:
+            rows.append("j + b" if cv.s[1] == 1 else f"{cv.s[1]} j + b")
+        kern = ["a", "b"][:cv.nd]
+        body = rf"\sum_{{{', '.join(kern)}}} {ws.at_tex(kern)} \, {xs.at_tex(rows)}"
+        lhs = v.sym.at_tex(["i", "j"][:cv.nd])
+    elif cv.nd == 1:
         src = "i + j - 1" if cv.s[0] == 1 else f"(i - 1) \\cdot {cv.s[0]} + j"
         body = rf"\sum_{{j=1}}^{{{cv.w.shape[2]}}} {ws.at_tex(['j'])} \, {xs.at_tex([src])}"
         lhs = v.sym.at_tex(["i"])
@@ -224,7 +231,7 @@ def _render_conv_matrix(v: View) -> list[Step]:
     steps = [_note(f"$T$ has one row per output entry ({T.shape[0]}) and one column per input entry "
                    f"({T.shape[1]}); row $i$ holds the kernel at the inputs output $i$ reads.")]
     for i in range(min(T.shape[0], MAX_ENTRIES)):
-        steps.append(_step(v.sym.at_tex([str(i + 1), ":"]), _v(T[i]), value=T[i]))
+        steps.append(_step(v.sym.at_tex([str(i + index_base()), ":"]), _v(T[i]), value=T[i]))
     if T.shape[0] > MAX_ENTRIES:
         steps.append(_more(T.shape[0] - MAX_ENTRIES))
     return steps
@@ -649,7 +656,8 @@ def _render_newton(v: View) -> list[Step]:
     w, g, h = v.args["w"], v.args["grad"], v.args["hess"]
     if np.ndim(w) == 0:
         return [_step(v.sym.tex(), r"w - \frac{f'(w)}{f''(w)}", rf"{_n(w)} - \frac{{{_n(g)}}}{{{_n(h)}}}",
-                      _n(v.out), value=v.out, ref=v.eref(None))]
+                      rf"{_n(w)} - {_f(float(g) / float(h))}" if float(h) else "", _n(v.out), value=v.out,
+                      ref=v.eref(None))]
     return [_step(v.sym.tex(), r"w - H^{-1} \nabla f(w)", rf"{_v(w)} - {_v(h)}^{{-1}} {_v(g)}", _v(v.out),
                   value=v.out, ref=v.eref(None))]
 
@@ -737,14 +745,14 @@ def _reduction_along(v: View) -> list[Step]:
     return steps
 
 
-@renders("max", "min", "argmax")
+@renders("max", "min", "argmax", "argmin")
 def _render_extreme(v: View) -> list[Step]:
     vals = v.args.get("*", [v.args.get("x")])
     flat = list(_arr(vals[0]).ravel()) if len(vals) == 1 else [float(t) for t in vals]
     if not 2 <= len(flat) <= 12:
         return []
-    word = {"max": r"\max", "min": r"\min", "argmax": r"\operatorname{argmax}"}[v.call.fn]
-    shown = _v(v.out) + (r" \text{ (counting from 0)}" if v.call.fn == "argmax" else "")
+    word = {"max": r"\max", "min": r"\min", "argmax": r"\operatorname{argmax}", "argmin": r"\operatorname{argmin}"}[v.call.fn]
+    shown = _v(v.out) + (r" \text{ (counting from 0)}" if v.call.fn.startswith("arg") else "")
     return [_step(v.sym.tex(), rf"{word}\left({', '.join(_n(t) for t in flat)}\right)", shown, value=v.out,
                   ref=v.eref(None))]
 
@@ -848,7 +856,22 @@ def _layer_size_steps(kind: str, layer: dict[str, Any], shape: tuple[int, ...]) 
 @renders("receptive_fields")
 def _render_receptive_fields(v: View) -> list[Step]:
     """r_l = r_(l-1) + (k_l - 1) j_(l-1) and j_l = j_(l-1) s_l, layer by layer."""
+    return _rf_recurrence(list(v.args["layers"]))
+
+
+@renders("rf_size")
+def _render_rf_size(v: View) -> list[Step]:
+    """The receptive-field recurrence up to the asked layer, then its r."""
     layers = list(v.args["layers"])
+    last = int(v.args.get("i", -1)) % len(layers)
+    steps = _rf_recurrence(layers[: last + 1])
+    steps.append(_step(v.sym.tex(), f"r_{{{last + 1}}}", _n(v.out), value=v.out, ref=v.eref(None),
+                       text=f"after layer {last + 1}:"))
+    return steps
+
+
+def _rf_recurrence(layers: list[dict[str, Any]]) -> list[Step]:
+    """r_0 = j_0 = 1, then r_l and j_l for every layer (whole input after flatten or linear)."""
     r, j = 1, 1
     steps = [_step("r_{0}", "1", text="start: one input pixel,", role="given"), _step("j_{0}", "1", role="given")]
     for i, layer in enumerate(layers, start=1):
@@ -857,7 +880,7 @@ def _render_receptive_fields(v: View) -> list[Step]:
             steps.append(_note(f"layer {i} ({kind}): every unit sees every input, so the whole input"))
             break
         if kind not in ("conv1d", "conv2d", "maxpool1d", "avgpool1d", "maxpool2d", "avgpool2d"):
-            steps.append(_note(f"layer {i} ({kind}): unchanged, r_{i} = r_{i - 1}"))
+            steps.append(_note(f"layer {i} ({kind}): unchanged, r_{i} = r_{i - 1} = {r}, j_{i} = j_{i - 1} = {j}"))
             continue
         k = int(np.atleast_1d(layer["k"])[0])
         conv = kind.startswith("conv")
@@ -872,4 +895,65 @@ def _render_receptive_fields(v: View) -> list[Step]:
                            str(nr), value=nr))
         steps.append(_step(f"j_{{{i}}}", rf"j_{{{i - 1}}} \, s_{{{i}}}", rf"{j} \cdot {s}", str(nj), value=nj))
         r, j = nr, nj
+    return steps
+
+
+_CIN, _COUT = r"C_{\mathrm{in}}", r"C_{\mathrm{out}}"
+
+
+@renders("param_counts")
+def _render_param_counts(v: View) -> list[Step]:
+    """Per layer: k k C_in C_out + C_out for a convolution, n_in n_out + n_out for a linear layer, 2C for batch norm."""
+    from i2dl import shapes as sh
+
+    shape = tuple(int(t) for t in np.asarray(v.args["input_shape"]).ravel())
+    layers = list(v.args["layers"])
+    after = sh.propagate(shape, layers)
+    steps: list[Step] = []
+    for i, (layer, out, n) in enumerate(zip(layers, after, list(v.out), strict=True), start=1):
+        kind = str(layer.get("type", "")).lower()
+        bias = bool(layer.get("bias", True))
+        lhs, text = f"P_{{{i}}}", f"layer {i} ({kind}):"
+        if kind in ("conv1d", "conv2d"):
+            ks = [int(t) for t in _axes(layer["k"], 1 if kind == "conv1d" else 2)]
+            ksym = r" \cdot ".join("k" for _ in ks)
+            knum = r" \cdot ".join(str(t) for t in ks)
+            cin, cout = shape[0], out[0]
+            sym = rf"{ksym} \cdot {_CIN} \cdot {_COUT}" + (f" + {_COUT}" if bias else "")
+            num = rf"{knum} \cdot {cin} \cdot {cout}" + (f" + {cout}" if bias else "")
+            steps.append(_step(lhs, sym, num, _n(n), value=n, text=text))
+        elif kind == "linear":
+            ni, no = shape[-1], out[-1]
+            sym = r"n_{\mathrm{in}} \cdot n_{\mathrm{out}}" + (r" + n_{\mathrm{out}}" if bias else "")
+            num = rf"{ni} \cdot {no}" + (f" + {no}" if bias else "")
+            steps.append(_step(lhs, sym, num, _n(n), value=n, text=text))
+        elif n:
+            steps.append(_step(lhs, r"2 C \; (\gamma \text{ and } \beta)", rf"2 \cdot {shape[0]}", _n(n), value=n,
+                               text=text))
+        else:
+            steps.append(_step(lhs, "0", value=0, text=f"layer {i} ({kind}): no learnable parameters,"))
+        shape = tuple(out)
+    return steps
+
+
+@renders("layer_index")
+def _render_layer_index(v: View) -> list[Step]:
+    """The first layer of the kind, counted from 1 in the list and from 0 as an index."""
+    kind = str(v.args["kind"])
+    pos = int(v.out)
+    return [_step(v.sym.tex(), str(pos), value=pos, ref=v.eref(None),
+                  text=f"the first {kind} layer is layer {pos + 1} of the list, so its index counting from 0 is")]
+
+
+@renders("argmax_rows")
+def _render_argmax_rows(v: View) -> list[Step]:
+    """The position of each row's largest entry, counting from 0."""
+    x = _arr(v.args["x"])
+    out = _arr(v.out)
+    steps = []
+    for r in range(min(x.shape[0], MAX_ENTRIES)):
+        steps.append(_step(v.sym.at((r,)), rf"\operatorname{{argmax}}\left({', '.join(_n(t) for t in x[r])}\right)",
+                           _n(out[r]) + r" \text{ (counting from 0)}", value=float(out[r]), ref=v.eref((r,))))
+    if x.shape[0] > MAX_ENTRIES:
+        steps.append(_more(x.shape[0] - MAX_ENTRIES))
     return steps

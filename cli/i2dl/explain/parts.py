@@ -6,18 +6,20 @@ from typing import Any
 
 import numpy as np
 
-from i2dl.expr import Call, Dict, Name, Node, Seq
+from i2dl.errors import I2dlError
+from i2dl.expr import Call, Dict, Name, Node, Seq, parse
 from i2dl.functions import FUNCTIONS
-from i2dl.render import fmt_value
+from i2dl.render import fmt_value, render_template
 
+from . import backward  # noqa: F401  (registers the layer-gradient renderers)
 from .chain import _grad_steps
 from .context import _Ctx
 from .forward import _view
 from .registry import RENDERERS
 from .steps import Step, _is_num, _note, _plain, _step, _v
 from .student import _Graded
-from .symbols import Sym, symbol
-from .tex import _contains, _grad_root, _index_subs, _numerator, _Tex
+from .symbols import Sym, counting_from, symbol
+from .tex import _contains, _grad_root, _hand_depths, _index_subs, _numerator, _stages, _Tex
 
 
 def _part_explanation(prob: Any, part: Any, ctx: _Ctx | None, graded: _Graded | None) -> dict[str, Any]:
@@ -28,7 +30,8 @@ def _part_explanation(prob: Any, part: Any, ctx: _Ctx | None, graded: _Graded | 
         out["options"] = _options(part)
     elif ctx is not None:
         ctx.shown = set()
-        out["blanks"] = [_blank_explanation(b, ctx) for b in part.blanks]
+        with counting_from(ctx.base):
+            out["blanks"] = [_blank_explanation(b, ctx) for b in part.blanks]
     if graded is not None:
         graded.attach(prob, part, out)
     return out
@@ -45,14 +48,29 @@ def _blank_explanation(b: Any, ctx: _Ctx) -> dict[str, Any]:
         formula = _Tex(ctx, "sym")(node)
         numbers = _Tex(ctx, "num")(node) if not _contains(node, "grad") else ""
         if formula != sym.tex() or numbers:
-            steps.append(_step(sym.tex(), formula, numbers, role="formula"))
+            steps.append(_step(sym.tex(), formula, numbers, *(_stages(node, ctx) if numbers else []),
+                               role="formula"))
     steps += _detail_steps(node, ctx, sym, b.name, top=True)
     collapsed = _collapsed(node, ctx)
     if collapsed and not any(collapsed in st["rhs"] for st in steps):
         steps.append(_step(sym.tex(), collapsed, value=b.expected, ref=(b.name, None)))
+    if b.name in ctx.whys:
+        steps += _why(ctx.whys[b.name], ctx)
     steps.append(_step(sym.tex(), _v(b.expected), role="result", value=b.expected, ref=(b.name, None)))
     return {"name": b.name, "label": b.label, "kind": b.kind, "expected": _plain(b.expected),
             "expected_text": fmt_value(b.expected), "tex": sym.tex(), "steps": steps}
+
+
+MAX_SHOWN = 240  # characters of a derived value's LaTeX worth a "where" line (a 3 x 5 matrix fits)
+
+
+def _why(template: str, ctx: _Ctx) -> list[Step]:
+    """The spec's reason for an answer, its {{ expressions }} filled with the instance's values."""
+    try:
+        text = render_template(template, lambda e: ctx.value(parse(e).node))
+    except I2dlError:
+        return []  # a reason that cannot be filled in is left out; the steps above still stand
+    return [_note(" ".join(text.split()))]
 
 
 def _collapsed(node: Node, ctx: _Ctx) -> str:
@@ -124,13 +142,14 @@ def _derived_steps(name: str, ctx: _Ctx) -> list[Step]:
     formula = _Tex(ctx, "sym")(node)
     numbers = "" if _contains(node, "grad") else _Tex(ctx, "num")(node)
     shown = _v(value)
-    if not details and (isinstance(value, str) or len(shown) > 120):
+    if not details and (isinstance(value, str) or len(shown) > MAX_SHOWN):
         return []
     numbers = numbers if len(numbers) <= 160 else ""
     # A renderer of the whole expression ends in the value: state the formula first, without it.
     if details and isinstance(node, Call) and node.fn in RENDERERS:
         return [_step(sym.tex(), formula, numbers, role="where")] + details
-    where = _step(sym.tex(), formula, numbers, shown if len(shown) <= 120 else "", role="where",
+    stages = _stages(node, ctx) if numbers else []
+    where = _step(sym.tex(), formula, numbers, *stages, shown if len(shown) <= MAX_SHOWN else "", role="where",
                   value=value if _is_num(value) else None)
     return details + [where]
 
@@ -151,10 +170,12 @@ def _detail_steps(node: Node, ctx: _Ctx, sym: Sym, ref: str | None, top: bool) -
     for arg in list(node.args) + [v for _, v in node.kwargs]:
         steps += _detail_steps(arg, ctx, Sym(_Tex(ctx, "sym")(arg)), None, False)
     renderer = RENDERERS.get(node.fn)
+    if renderer is not None:
+        steps += _argument_steps(node, ctx)
     if not top and _Tex(ctx, "num").scalar_maths(node):
         return steps  # min(1, 2) is written out where it is used
     written = _Tex(ctx, "sym")(node)
-    here = sym if top else Sym(written if len(written) <= 40 else r"\mathrm{out}")  # long calls get a short name
+    here = sym if top else Sym(written if len(written) <= 64 else r"\mathrm{out}")  # long calls get a short name
     if renderer is not None:
         try:
             steps += renderer(_view(node, ctx, here, ref if top else None))
@@ -162,6 +183,19 @@ def _detail_steps(node: Node, ctx: _Ctx, sym: Sym, ref: str | None, top: bool) -
             steps.append(_note(f"({node.fn}: worked steps not available for these values)"))
     elif not top and not (FUNCTIONS[node.fn].quiet if node.fn in FUNCTIONS else node.fn.startswith("_")):
         steps.append(_step(_Tex(ctx, "num")(node), _v(ctx.value(node)), value=ctx.value(node)))
+    return steps
+
+
+def _argument_steps(node: Call, ctx: _Ctx) -> list[Step]:
+    """An argument worked out by hand before a renderer uses its entries: |w|^q = |[1.5, -0.5]|^2 = [1.5, 0.5]^2."""
+    steps = []
+    for arg in list(node.args) + [v for _, v in node.kwargs]:
+        depths: dict[Node, int] = {}
+        if not isinstance(arg, Call) or arg.fn in RENDERERS or _hand_depths(arg, ctx, depths) == 0:
+            continue
+        value = ctx.value(arg)
+        steps.append(_step(_Tex(ctx, "sym")(arg), _Tex(ctx, "num")(arg), *_stages(arg, ctx), _v(value),
+                           value=value if _is_num(value) else None))
     return steps
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +15,25 @@ _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "eta", "theta", "lambda"
           "sigma", "tau", "phi", "psi", "omega", "pi", "kappa", "xi", "zeta", "chi"}
 _ALIASES = {"eps": r"\epsilon", "sig2": r"\sigma^{2}", "sigma2": r"\sigma^{2}", "var": r"\sigma^{2}"}
 _GRAD_NAME = re.compile(r"d([A-Z][a-z]?\d*|[a-z])d([A-Za-z][A-Za-z0-9_]*)")
+
+
+#: How the sheet of the problem being explained counts entries: 1 (the default) or 0.
+_INDEX_BASE: ContextVar[int] = ContextVar("index_base", default=1)
+
+
+def index_base() -> int:
+    """The first index of the problem being explained (a spec's `index_base`, 1 unless it says 0)."""
+    return _INDEX_BASE.get()
+
+
+@contextmanager
+def counting_from(base: int) -> Iterator[None]:
+    """Write entries counting from `base` inside the block, as the problem's sheet does."""
+    token = _INDEX_BASE.set(int(base))
+    try:
+        yield
+    finally:
+        _INDEX_BASE.reset(token)
 
 
 @dataclass(frozen=True)
@@ -25,10 +47,11 @@ class Sym:
         return _partial(self.num, self.base) if self.num else self.base
 
     def at(self, idx: Any) -> str:
-        """The entry idx (0-based ints, or LaTeX subscripts) written 1-based."""
+        """The entry idx (0-based ints, or LaTeX subscripts) written as the sheet counts (1-based unless it says 0)."""
         if idx is None or (isinstance(idx, tuple) and not idx):
             return self.tex()
-        subs = [s if isinstance(s, str) else str(int(s) + 1) for s in idx]
+        base = index_base()
+        subs = [s if isinstance(s, str) else str(int(s) + base) for s in idx]
         return self.at_tex(subs)
 
     def at_tex(self, subs: list[str]) -> str:

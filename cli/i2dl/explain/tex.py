@@ -15,8 +15,8 @@ from i2dl.functions import FUNCTIONS
 from .activations import ACTIVATION_NAMES, _act_tex, _fprime_tex, _fprime_value
 from .context import _Ctx
 from .registry import RENDERERS
-from .steps import _is_num, _tx, _v
-from .symbols import _GRAD_NAME, Sym, _partial, _plain_symbol, _word, symbol
+from .steps import MAX_ENTRIES, _is_num, _tx, _v
+from .symbols import _GRAD_NAME, Sym, _partial, _plain_symbol, _word, index_base, symbol
 
 ATOM, POW, NEG, PROD, SUM, CMP, LOGIC, COND = 100, 80, 70, 60, 50, 40, 20, 5
 
@@ -48,16 +48,20 @@ def _arg_nodes(call: Call) -> dict[str, Node]:
 class _Tex:
     """Renders an expression tree as LaTeX: names as symbols ('sym') or as their values ('num')."""
 
-    def __init__(self, ctx: _Ctx, mode: str, trace: dict[str, Any] | None = None, collapse: bool = False):
+    def __init__(self, ctx: _Ctx, mode: str, trace: dict[str, Any] | None = None, collapse: bool = False,
+                 reduced: frozenset[Node] = frozenset()):
         self.ctx = ctx
         self.mode = mode
         self.trace = trace or {}
         self.collapse = collapse  # worked-out calls (dot, conv, grad, ...) as their values
+        self.reduced = reduced  # sub-expressions already worked out: written as their values
 
     def __call__(self, node: Node) -> str:
         return self.render(node, root=True)[0]
 
     def render(self, node: Node, root: bool = False) -> tuple[str, int]:
+        if self.reduced and node in self.reduced:
+            return self.value(self.ctx.value(node))
         if isinstance(node, Const):
             return self.value(node.value)
         if isinstance(node, Name):
@@ -76,8 +80,10 @@ class _Tex:
         fn = FUNCTIONS.get(node.fn)
         if fn is None or not fn.inline:
             return False
+        # a root, power or log of a short vector is written out too: sqrt([4.75, 4.5])
+        limit = MAX_ENTRIES if node.fn in HAND_CALLS else 1
         try:
-            return all(np.size(self.ctx.value(a)) == 1 for a in node.args)
+            return all(np.size(self.ctx.value(a)) <= limit for a in node.args)
         except I2dlError:
             return False
 
@@ -97,7 +103,8 @@ class _Tex:
         if fn in _INFIX and len(a) == 2:
             return self.infix(fn, a[0], a[1])
         if fn == "neg":
-            return "-" + _wrap(self.render(a[0]), PROD + 1), NEG
+            inner = self.render(a[0])
+            return "-" + (_wrap(inner, PROD + 1) if not inner[0].startswith("-") else rf"\left({inner[0]}\right)"), NEG
         if fn == "pos":
             return self.render(a[0])
         if fn == "div":
@@ -225,6 +232,66 @@ class _Tex:
         raise ValueError(fn)
 
 
+#: Calls a student works out by hand on paper: each gets its own stage in a reduction.
+HAND_CALLS = frozenset({"sqrt", "exp", "log", "ln", "log2", "log10", "abs", "sin", "cos", "pow", "div",
+                        "floordiv"})
+
+
+def _hand_depths(node: Node, ctx: _Ctx, out: dict[Node, int]) -> int:
+    """How deep hand calls nest below node (0: none), collecting each call's depth; the branch taken only."""
+    if isinstance(node, Seq):
+        return max((_hand_depths(i, ctx, out) for i in node.items), default=0)
+    if not isinstance(node, Call) or node.fn == "grad" or node.fn in RENDERERS:
+        return 0
+    kids: list[Node] = list(node.args) + [v for _, v in node.kwargs]
+    if node.fn == "where":
+        try:
+            cond = ctx.value(node.args[0])
+        except I2dlError:
+            return 0
+        if np.size(cond) != 1:
+            return 0
+        kids = [node.args[1] if bool(np.all(cond)) else node.args[2]]
+    below = max((_hand_depths(k, ctx, out) for k in kids), default=0)
+    if node.fn in HAND_CALLS and _free(node):
+        out[node] = below + 1
+        return below + 1
+    return below
+
+
+def _free(node: Node) -> bool:
+    """Whether an expression reads a name (a constant such as 1/2 needs no working)."""
+    if isinstance(node, Name):
+        return True
+    if isinstance(node, Call):
+        return any(_free(a) for a in node.args) or any(_free(v) for _, v in node.kwargs)
+    if isinstance(node, Seq):
+        return any(_free(i) for i in node.items)
+    return False
+
+
+def _stages(node: Node, ctx: _Ctx) -> list[str]:
+    """The numbers reduced stage by stage: innermost roots, powers and quotients first, as on paper.
+
+    Stage k writes every hand call nested at most k deep as its value:
+    2 - 0.01 * 1 / (sqrt(0.4) + eps) -> 2 - 0.01 * 1 / (0.632456 + eps) -> 2 - 0.015811.
+    """
+    depths: dict[Node, int] = {}
+    try:
+        top = _hand_depths(node, ctx, depths)
+        stages = []
+        end = _v(ctx.value(node)) if top else ""
+        for level in range(1, top + 1):
+            done = frozenset(n for n, d in depths.items() if d <= level)
+            stage = _Tex(ctx, "num", reduced=done)(node) if node not in done else end
+            if stage == end:
+                break  # the last stage is the value itself: the result line writes it
+            stages.append(stage)
+        return stages
+    except (I2dlError, ArithmeticError, TypeError, ValueError):
+        return []
+
+
 def _is_number_tex(t: str) -> bool:
     return bool(re.fullmatch(r"-?\d+(\.\d+)?", t)) or t.startswith(r"\frac{") and "partial" not in t
 
@@ -234,8 +301,9 @@ def _is_none(node: Node) -> bool:
 
 
 def _index_subs(idx: Node, tex: _Tex) -> list[str]:
-    """An index expression written 1-based: j - 1 -> j, 0 -> 1, i -> i + 1."""
+    """An index expression written as the sheet counts: 1-based j - 1 -> j, 0 -> 1, i -> i + 1 (0-based: as is)."""
     items = idx.items if isinstance(idx, Seq) else (idx,)
+    base = index_base()
     out = []
     for it in items:
         if isinstance(it, Const) and isinstance(it.value, str):
@@ -243,11 +311,13 @@ def _index_subs(idx: Node, tex: _Tex) -> list[str]:
         elif isinstance(it, Const) and _is_num(it.value) and int(it.value) < 0:
             out.append("last" if int(it.value) == -1 else f"last{int(it.value) + 1}")  # Python's from-the-end index
         elif isinstance(it, Const) and _is_num(it.value):
-            out.append(str(int(it.value) + 1))
-        elif isinstance(it, Call) and it.fn == "sub" and it.args[1] == Const(1):
-            out.append(tex.render(it.args[0])[0])
+            out.append(str(int(it.value) + base))
         elif isinstance(it, Call) and it.fn == "slice_":
             out.append(":")
+        elif base == 0:
+            out.append(tex.render(it)[0])
+        elif isinstance(it, Call) and it.fn == "sub" and it.args[1] == Const(1):
+            out.append(tex.render(it.args[0])[0])
         else:
             out.append(f"{_wrap(tex.render(it), SUM + 1)} + 1")
     return out

@@ -134,6 +134,8 @@ class Answer(_Model):
     points: float | None = Field(default=None, ge=0)
     options: int | str | None = None  # choice answers: how many letters (an int or an expression)
     alternatives: list[Alternative] = Field(default_factory=list)
+    #: Why the answer is what it is, in words and numbers, templated; the worked solution shows it.
+    why: str | None = None
     # why the key is (nearly) the same in every instance, e.g. "upsampling has no weights": the
     # variety checks of validate and the tests then accept it
     constant: str | None = None
@@ -193,6 +195,8 @@ class Spec(_Model):
     max_tries: int = Field(default=2000, ge=1, le=100_000)
     statement: str = ""
     rounding: Rounding | None = None  # the rule of every part that declares none (printed with the problem)
+    #: How the sheet counts entries (x_1 or x_0); worked solutions and keys count the same way.
+    index_base: Literal[0, 1] = 1
     parts: list[Part] = Field(min_length=1)
 
     @field_validator("params")
