@@ -20,6 +20,7 @@ from i2dl.errors import SpecError, UsageError
 from i2dl.exam import build_exam, load_exam, problem_seed
 from i2dl.exam.build import public_exam_id
 from i2dl.export.answers import response_columns
+from i2dl.generate import RESEEDS
 from i2dl.spec.load import Library, builtin_dir
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "course"
@@ -418,8 +419,13 @@ def test_without_the_secret_no_sheet_or_answer_file_rebuilds_any_students_key(co
     for c in candidates:
         assert c not in seeds
         assert not {(n, problem_seed(c, n)) for n in (1, 2)} & problem_seeds
-    # With the secret, the same derivation gives exactly the variants.
-    assert seeds == {variant_seed(secret.encode(), exam.exam_id, s) for s in ids}
+    # With the secret, the same derivation gives exactly the variants (a student reseeded to avoid an
+    # earlier student's instance takes the seed of "id#k").
+    by_student = {r["student_id"]: exam.variants[r["variant"]].seed for r in exam.roster}
+    for sid in ids:
+        tries = [variant_seed(secret.encode(), exam.exam_id, sid if k == 0 else f"{sid}#{k}")
+                 for k in range(RESEEDS + 1)]
+        assert by_student[sid] in tries
 
 
 def test_a_short_secret_is_refused(course, monkeypatch):
@@ -540,3 +546,35 @@ def test_course_rounding_rule_is_the_exam_wide_rule_of_its_exams(course):
     data = json.loads((course / "exams" / "r2" / "exam.json").read_text())
     assert data["rounding"]["decimals"] == 2
     assert "2 decimal" in (course / "exams" / "r2" / "exam.md").read_text()
+
+
+NARROW = """\
+id: narrow-choice
+title: A problem with 40 instances
+topic: testing
+params:
+  n: {type: int, min: 1, max: 40}
+statement: "Take n = {{n}}."
+parts:
+  - id: double
+    text: "Give 2 n."
+    points: 1
+    answers:
+      - {name: d, expr: "2 * n"}
+"""
+
+
+def test_cohort_never_gives_two_students_the_same_instance_while_the_spec_has_room(course):
+    """30 students and 40 instances: drawn freely, some pair would almost surely share (1 - P ~ 1e-5)."""
+    (course / "problems" / "specs" / "narrow-choice.yaml").write_text(NARROW)
+    (course / "problems" / "blueprints" / "narrow.yaml").write_text(
+        "id: narrow\ntitle: Narrow\nproblems:\n  - {spec: narrow-choice, points: 1}\n")
+    write_roster(course / "r30.csv", 30)
+    res = run("generate", "narrow", "--roster", "r30.csv", "--out", "exams/n")
+    assert res.exit_code == 0, res.output
+    exam = load_exam(course / "exams" / "n")
+    ns = [v.problems[0].params["n"] for v in exam.variants.values()]
+    assert len(set(ns)) == 30
+    again = run("generate", "narrow", "--roster", "r30.csv", "--out", "exams/n2")
+    assert again.exit_code == 0
+    assert (course / "exams" / "n" / "exam.json").read_bytes() == (course / "exams" / "n2" / "exam.json").read_bytes()

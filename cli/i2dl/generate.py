@@ -102,7 +102,40 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
             for p in exam.problems:
                 if p.kind == "spec" and p.spec_id in library.paths:
                     p._compiled = library.get(p.spec_id)
+    built = _distinct(built, students, secret, exam_id, source, engine_name, library, rounding)
     return assemble_cohort([e for e, _ in built], students), {e.variant: k for e, k in built}
+
+
+#: Reseeds a student's variant may take to avoid sharing a problem's instance with an earlier student.
+RESEEDS = 12
+
+
+def _distinct(built: list[tuple[Any, str]], students: list[Any], secret: bytes, exam_id: str, source: str,
+              engine_name: str | None, library: Library, rounding: Any) -> list[tuple[Any, str]]:
+    """The variants with no spec problem's instance given to two students, where the spec has room.
+
+    In roster order, a student whose variant repeats an earlier student's instance of some problem
+    (the same sheet text) is reseeded from HMAC(secret, exam id, "id#k"), k = 1, 2, ...; after RESEEDS
+    tries the spec has no room and the repeat stays. One pass, in order: the result does not depend on
+    how the variants were first built (serially or in workers).
+    """
+    from i2dl.course import variant_seed
+    from i2dl.validate import sheet_key
+
+    def sheets(exam: Any) -> list[tuple[int, str]]:
+        return [(p.number, sheet_key(p)) for p in exam.problems if p.kind == "spec"]
+
+    seen: set[tuple[int, str]] = set()
+    out = []
+    for (exam, key), st in zip(built, students, strict=True):
+        for k in range(1, RESEEDS + 1):
+            if not any(s in seen for s in sheets(exam)):
+                break
+            seed = variant_seed(secret, exam_id, f"{st.student_id}#{k}")
+            (exam, key), = _variants(source, [(st.student_id, seed)], exam_id, engine_name, library, rounding)
+        seen.update(sheets(exam))
+        out.append((exam, key))
+    return out
 
 
 def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_name: str | None,
