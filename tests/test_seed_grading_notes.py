@@ -240,3 +240,21 @@ def test_grade_gives_the_seed_notes_points(case: Case):
     got = points(case)
     assert got == pytest.approx(case.note, abs=1e-9), (case.source, case.scenario, {
         pid: [(b.name, b.status, b.credit, b.alternative, b.feedback) for b in p.blanks] for pid, p in grade(case).items()})
+
+
+# ---------------------------------------------------------------- layer-stack named mistakes
+LENET_STACK = {"arch": "lenet", "c_in": 1, "hw": 32, "c1": 6, "c2": 16, "n_out": 10}   # 2024 endterm problem 4
+STRIDED_STACK = {"arch": "strided", "c_in": 3, "hw": 32, "c1": 8, "c2": 16, "n_out": 10}
+VGG_STACK = {"arch": "small-vgg", "c_in": 3, "hw": 32, "c1": 8, "c2": 16, "n_out": 10}
+
+
+@pytest.mark.parametrize("pins, part, answers, mistake", [
+    (LENET_STACK, "parameters", {"total": 6550}, "bias-forgotten"),          # 150 + 2400 + 4000, no biases
+    (LENET_STACK, "flatten-size", {"flat": 25}, "channels-forgotten"),       # 5 x 5 without the 16 channels
+    (VGG_STACK, "flatten-size", {"flat": "16x6x6"}, "padding-ignored"),      # 32 -> 30 -> 28 -> 14 -> 12 -> 6 unpadded
+    (STRIDED_STACK, "flatten-size", {"flat": "16x4x4"}, "ceil-instead-of-floor"),  # 16 -> 7 -> the pool's 3.5 rounded up
+])
+def test_grade_layer_stack_names_the_students_mistake(pins, part, answers, mistake):
+    case = Case("layer-stack", mistake, "layer-stack", pins, {part: answers}, 0.0, part=part)
+    blank = grade(case)[part].blanks[0]
+    assert (blank.alternative, blank.credit) == (mistake, 0.0), blank.feedback
