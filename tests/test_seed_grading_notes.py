@@ -17,6 +17,8 @@ misprints). Computational sub-questions not covered, and why:
 - 2020 VI(c) formula point, 2024 3.5 / 3.6 chain-rule points, 2024 3.6 "-0.5 without the approach":
   credit for written working, which no answer blank holds (the value points are covered).
 - 2022 1.3 and the other multiple-choice items: graded by the MCQ banks, not by specs.
+No note of the three seeds offers a fallback value ("if unsure, continue with ..."): their given
+values (2024 3.5 to 3.7) are `given` in the specs, so there is no fallback scenario to reproduce.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ CASES: list[Case] = [
     Case("2024 3.4", "derivative and evaluation right", P3, ENDTERM_2024_P3, {"dl-dy": {"dLdy": 8}}, 1.0, part="dl-dy"),
     Case("2024 3.4", "evaluation written unevaluated", P3, ENDTERM_2024_P3, {"dl-dy": {"dLdy": "2*(6-2)"}}, 1.0, part="dl-dy"),
     Case("2024 3.4", "loss value used for y", P3, ENDTERM_2024_P3, {"dl-dy": {"dLdy": 28}}, 0.5, part="dl-dy"),
-    Case("2024 3.4", "y and y* swapped", P3, ENDTERM_2024_P3, {"dl-dy": {"dLdy": -8}}, 0.0, part="dl-dy"),
+    Case("2024 3.4", "y and y* swapped", P3, ENDTERM_2024_P3, {"dl-dy": {"dLdy": -8}}, 0.5, part="dl-dy"),
     Case("2024 3.4", "carried from a wrong y in 3.2", P3, ENDTERM_2024_P3,
          {"forward": {"z": [6, 4, 3], "m": [6, 4], "y": 5, "L": 9}, "dl-dy": {"dLdy": 6}}, 1.0, part="dl-dy"),
     Case("2024 3.5", "correct dL/dm", P3, ENDTERM_2024_P3, {"dl-dm": {"dLdm": [-2, 6]}}, 1.0, part="dl-dm"),
@@ -200,6 +202,10 @@ CASES: list[Case] = [
          {"output-shape": {"out_shape": "15x15x8"}}, 2.0, weights={"out_shape": 2.0}),
     Case("2020 II.8", "the size 15 right, the channels not", "conv-layer-arithmetic", MOCK_2020_II_8,
          {"output-shape": {"out_shape": "32x15x15"}}, 1.0, weights={"out_shape": 2.0}),
+    Case("2020 II.8", "only the size 15 x 15", "conv-layer-arithmetic", MOCK_2020_II_8,
+         {"output-shape": {"out_shape": "15x15"}}, 1.0, weights={"out_shape": 2.0}),
+    Case("2020 II.8", "a size off by one", "conv-layer-arithmetic", MOCK_2020_II_8,
+         {"output-shape": {"out_shape": "8x14x14"}}, 0.0, weights={"out_shape": 2.0}),
     Case("2020 III(c)", "the key's plot values", "logistic-regression-step", MOCK_2020_IIIC,
          {"forward": {"z": 1.1, "p": 0.75}, "dl-dz": {"dLdz": -0.25}, "dl-dw": {"dLdw": -0.2}, "update": {"w_new": 0.52}}, 5.0,
          weights={"z": 0.5, "p": 1.0, "dLdz": 1.0, "dLdw": 1.0, "w_new": 1.5}),
@@ -219,6 +225,8 @@ CASES: list[Case] = [
          {"output": {"y": [0, -1]}, "loss": {"L": 1.625}}, 1.0, part="loss"),
     Case("2020 IV(c)", "gradient and update (spec 3p, exam 5p)", "mlp-backprop", MOCK_2020_IV,
          {"gradient": {"dW": -1.5}, "update": {"w_new": 0.65}}, 5.0, weights={"dW": 2.5, "w_new": 2.5}),
+    Case("2020 IV(c)", "a wrong gradient, the update from it (spec 3p, exam 5p)", "mlp-backprop", MOCK_2020_IV,
+         {"gradient": {"dW": -1}, "update": {"w_new": 0.6}}, 2.5, weights={"dW": 2.5, "w_new": 2.5}),
     Case("2020 V.1(a)", "the strided, padded output", "conv2d-by-hand", MOCK_2020_V1,
          {"forward": {"Z": "[[1, 3, 1], [0, 2, -2], [2, 1, 0]]"}}, 2.0, part="forward"),
     Case("2020 V.1(b)", "the kernel gradient", "conv2d-by-hand", MOCK_2020_V1,
