@@ -14,8 +14,12 @@ misprints). Computational sub-questions not covered, and why:
 - 2022 8.7 (Newton step for f = w x): the key gives the generic formula; newton-step asks the numbers
   and says the step is undefined (the README's misprint note), so the note has no numeric scenario.
 - 2020 III(a), III(b): derivations (a proof that sigma' = sigma (1 - sigma), dCE/dz = p - t), graded on the working.
-- 2020 VI(c) formula point, 2024 3.5 / 3.6 chain-rule points, 2024 3.6 "-0.5 without the approach":
+- 2024 3.5 / 3.6 chain-rule points, 2024 3.6 "-0.5 without the approach", 2020 VI(c) formula point:
   credit for written working, which no answer blank holds (the value points are covered).
+- 2020 VI(c) values: the figure with the layer sizes is missing from the seed's text.
+- 2022 4.5 (100 filters of size 28 on the 2 x 28 x 28 image): cnn-architecture asks the convolution
+  that replaces the linear layer after the pooling, not on the raw image.
+- 2024 2.6 "-0.5 per small error" in a derivation: graded on the working.
 - 2022 1.3 and the other multiple-choice items: graded by the MCQ banks, not by specs.
 No note of the three seeds offers a fallback value ("if unsure, continue with ..."): their given
 values (2024 3.5 to 3.7) are `given` in the specs, so there is no fallback scenario to reproduce.
@@ -23,19 +27,31 @@ values (2024 3.5 to 3.7) are `given` in the specs, so there is no fallback scena
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+from functools import cache
 
 import pytest
 
 from i2dl.exam import build_exam
 from i2dl.grade.score import Grader, PartResult, Submission
-
-from tests.test_seed_arch_optim import ALEXNET, ENDTERM_2022_P4, ENDTERM_2022_P4_7, LENET_2024
+from tests.test_seed_arch_optim import (
+    ALEXNET,
+    ENDTERM_2022_P4,
+    ENDTERM_2022_P4_7,
+    LENET_2024,
+    MOCK_2020_II_8,
+)
 from tests.test_seed_backprop_conv import (
-    ENDTERM_2022_22, ENDTERM_2022_P6, ENDTERM_2024_26, ENDTERM_2024_P5, ENDTERM_2024_P5_DK,
-    ENDTERM_2024_P5_DX, MOCK_2020_IIIC, MOCK_2020_IV, MOCK_2020_V1,
+    ENDTERM_2022_22,
+    ENDTERM_2022_P6,
+    ENDTERM_2024_26,
+    ENDTERM_2024_P5,
+    ENDTERM_2024_P5_DK,
+    ENDTERM_2024_P5_DX,
+    MOCK_2020_IIIC,
+    MOCK_2020_IV,
+    MOCK_2020_V1,
 )
 
 # 2024 endterm problem 3, numbers as the fixture blueprint endterm-2024 pins them
@@ -52,7 +68,7 @@ ENDTERM_2024_62 = {"act": "elu", "alpha": 0.5, "x": [-1, 0, 2], "x0": -1}
 ENDTERM_2022_73 = dict(N=4, X=[[1, 2], [3, 0], [5, 2], [3, 4]], gamma=[2, 0.5], beta=[1, -1], i=1,
                        Nb=8, Cb=3, Hb=32, Wb=64)
 ENDTERM_2022_24 = dict(w0=2.0, g=[1.0, -3.0], lr=0.1, lam=0.5)
-MOCK_2020_II_8 = dict(N=16, C=32, H=32, F=8, k=6, s=2, p=1, kk=3)
+ENDTERM_2022_41 = dict(N=16, C=2, H=28, F=8, k=4, s=2, p=1, kk=3)
 MOCK_2020_V2 = {"x": 2, "w0": 1, "w1": 0.5, "w2": 2, "w3": -1.5, "r": 0.3}
 
 
@@ -70,15 +86,14 @@ class Case:
     xfail: str | None = None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _exam(spec: str, pins_key: str):
-    import json
+    """The one-problem exam of `spec` with the pins (as sorted JSON, so it can be cached)."""
     return build_exam(spec, 0, pins=json.loads(pins_key), engine_name="numpy")
 
 
 def grade(case: Case) -> dict[str, PartResult]:
     """The graded parts of the case's submission, by part id."""
-    import json
     ex = _exam(case.spec, json.dumps(case.pins, sort_keys=True))
     number = {p.id: p.number for p in ex.problems[0].parts}
     sub = {number[pid]: answers for pid, answers in case.answers.items()}
@@ -175,6 +190,10 @@ CASES: list[Case] = [
          weights={"dX": 0.5, "shape_dX": 0.5}),
     Case("2022 2.4", "update with weight decay", "sgd-weight-decay", ENDTERM_2022_24, {"step-1": {"w1": 1.8}}, 1.0, weights={"w1": 1.0}),
     Case("2022 2.4", "decay forgotten", "sgd-weight-decay", ENDTERM_2022_24, {"step-1": {"w1": 1.9}}, 0.0, weights={"w1": 1.0}),
+    Case("2022 4.1", "p = 1 keeps the size for k = 3, s = 1 (spec 1p, exam 2p)", "conv-layer-arithmetic", ENDTERM_2022_41,
+         {"same-padding": {"p_same": 1}}, 2.0, part="same-padding", exam_points=2.0),
+    Case("2022 4.1", "padding on one side only (spec 1p, exam 2p)", "conv-layer-arithmetic", ENDTERM_2022_41,
+         {"same-padding": {"p_same": 2}}, 0.0, part="same-padding", exam_points=2.0),
     Case("2022 4.3", "k as a product", "cnn-architecture", ENDTERM_2022_P4, {"flatten": {"n_flat": "16x7x7"}}, 1.0, part="flatten"),
     Case("2022 4.3", "k with a dot", "cnn-architecture", ENDTERM_2022_P4, {"flatten": {"n_flat": "16 · 7 · 7"}}, 1.0, part="flatten"),
     Case("2022 4.3", "k as a number", "cnn-architecture", ENDTERM_2022_P4, {"flatten": {"n_flat": 784}}, 1.0, part="flatten"),
