@@ -13,6 +13,7 @@ from i2dl.errors import AnswerParseError, I2dlError, SubmissionError
 from i2dl.io import has_lone_surrogate, printable
 from i2dl.kinds import MissingAnswer, approx_equal, parse_answer
 from i2dl.kinds.approx import within
+from i2dl.kinds.arrays import ArrayKind
 from i2dl.kinds.read import additive_terms, formula_names
 from i2dl.render import fmt_number, fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
@@ -145,7 +146,7 @@ def compare(got: Any, b: Blank, expected: Any, rubric: Rubric, points: float) ->
 def _entrywise_best(got: Any, b: Blank, redo: Any, rubric: Rubric) -> Any:
     """Under per-entry array credit, each entry is judged against the key or the student's own chain,
     whichever it matches: a vector with one entry carried from a wrong z and one right earns both."""
-    if b.kind not in ("vector", "matrix") or rubric.arrays.mode == "whole":
+    if not isinstance(kinds.get(b.kind), ArrayKind) or rubric.arrays.mode == "whole":
         return redo
     g, e, r = (np.asarray(v, dtype=float) for v in (got, b.expected, redo))
     if not g.shape == e.shape == r.shape:
