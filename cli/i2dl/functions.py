@@ -1116,6 +1116,23 @@ _layer.__doc__ = "a layer description {type, out, k, stride, padding, bias}"
 register("shapes", name="layer", quiet=True)(_layer)
 
 
+#: How each named misreading changes one layer description (a copy; the stack itself is kept).
+_MISREADINGS: dict[str, Any] = {
+    "bias-forgotten": lambda d: {**d, "bias": False} if d.get("type") in ("conv1d", "conv2d", "linear") else d,
+    "padding-ignored": lambda d: {k: v for k, v in d.items() if k != "padding"},
+    "pool-ceil": lambda d: {**d, "ceil_mode": True} if str(d.get("type", "")).endswith(("pool1d", "pool2d")) else d,
+}
+
+
+@register("shapes", quiet=True)
+def misread_layers(layers, mistake):
+    """the stack as a student making the named mistake reads it (bias-forgotten, padding-ignored, pool-ceil)"""
+    change = _MISREADINGS.get(str(mistake))
+    if change is None:
+        raise ExprError(f"misread_layers knows no mistake '{mistake}'", fix=f"use one of: {', '.join(_MISREADINGS)}")
+    return [change(dict(d)) if isinstance(d, dict) else d for d in layers]
+
+
 #: Names spec authors may use as constants.
 CONSTANTS: dict[str, Any] = {"pi": math.pi, "e": math.e, "True": True, "False": False,
                              "true": True, "false": False, "None": None}

@@ -166,6 +166,16 @@ def _apply_implied(rubric: Rubric, results: list[BlankResult]) -> None:
                                                                   "right, so this was found though not stated") if f)
 
 
+def _square_side(raw: Any) -> str | None:
+    """The side A of a square written 'A x A' (5x5, 6 × 6), as text; None for anything else."""
+    if not isinstance(raw, str) or len(raw) > 100:
+        return None
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*[xX\u00d7*\u00b7]\s*([0-9]+(?:[.,][0-9]+)?)\s*", raw)
+    return m.group(1) if m and m.group(1) == m.group(2) else None
+
+
 def _unusual_reading(raw: Any) -> bool:
     """Text whose reading relies on a paper convention: a decimal comma or an x between factors."""
     if not isinstance(raw, str) or len(raw) > 200:
@@ -188,14 +198,16 @@ def _form_lacks(form, raw: Any) -> str:
 
 
 def _simplified(raw: Any) -> bool:
-    """One number as written: a YAML number, or text that is a single (signed, decimal) literal."""
-    if raw is None or isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return True
-    if not isinstance(raw, str):
-        return True  # lists and other forms are judged by their kind
+    """Every entry one number as written: YAML numbers, or text whose entries are single literals
+    ('[[13, -5], [-2, 6]]', not '[[5*3 - 2, ...]]')."""
     import re
 
-    return re.fullmatch(r"\s*[-+\u2212]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?\s*", raw) is not None
+    literal = re.compile(r"[-+\u2212]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?")
+    if isinstance(raw, (list, tuple)):
+        return all(_simplified(x) for x in raw)
+    if not isinstance(raw, str):
+        return True
+    return all(literal.fullmatch(t) for t in re.split(r"[\[\]();,\s]+", raw) if t)
 
 
 def _component_credit(components: list[dict[str, Any]], got: Any, raw: Any, b: Blank) -> tuple[float, str]:
@@ -380,9 +392,10 @@ class Grader:
         if kind.by_hand:
             return BlankResult(b.name, b.label, MANUAL, 0.0, printable(str(raw or "")), expected_text,
                                "free text: graded by hand")
+        side = _square_side(raw) if rubric.sides and b.kind == "number" else None
         try:
             # A choice blank of a spec does not record its options: any letter A to Z is readable.
-            got = parse_answer(raw, b.kind, n_options=b.options or 26, shape=np.shape(b.expected))
+            got = parse_answer(side or raw, b.kind, n_options=b.options or 26, shape=np.shape(b.expected))
         except MissingAnswer:
             return BlankResult(b.name, b.label, MISSING, 0.0, "", expected_text, "no answer given")
         except AnswerParseError as exc:
@@ -392,7 +405,10 @@ class Grader:
         shown = kind.format(got)
         result = self._judge(prob, part, b, got, shown, expected_text, rubric, points, read, raw)
         result.value = got
-        if kinds.get(b.kind).numeric and _unusual_reading(raw):  # a misreading would show
+        if side is not None:
+            result.feedback = "; ".join(f for f in (result.feedback, f"read {printable(raw.strip())!r} as the "
+                                                    f"side {shown} of a square region") if f)
+        elif kinds.get(b.kind).numeric and _unusual_reading(raw):  # a misreading would show
             note = f"read {printable(raw.strip())!r} as {shown}"
             result.feedback = "; ".join(f for f in (result.feedback, note) if f)
         if result.status == CORRECT:

@@ -85,6 +85,8 @@ class Rubric(_Model):
     arrays: Arrays = Field(default_factory=Arrays)
     penalties: list[Penalty] = Field(default_factory=list)
     implied: list[Implied] = Field(default_factory=list)
+    #: number blanks are side lengths of square regions (receptive fields): "5x5" is read as the side 5
+    sides: bool = False
     forms: list[Form] = Field(default_factory=list)
 
     @model_validator(mode="after")
