@@ -104,3 +104,23 @@ def test_grade_form_in_terms_of_the_function_itself(exam, answer, points):
 def test_grade_per_entry_follow_through_judges_each_entry_on_key_or_own_chain(exam, answers, y_credit):
     part = score(exam, "outputs", answers)
     assert part.blanks[1].credit == y_credit, part.blanks[1].feedback
+
+
+def test_grade_sides_reads_a_square_as_its_side_and_not_its_area():
+    """cnn-architecture's receptive fields (2024 endterm 4.1: 5x5 after conv1): '5x5' is 5, '25' is wrong."""
+    from i2dl.export.answers import key_answers
+
+    exam = build_exam("cnn-architecture", 3, engine_name="numpy")
+    prob = exam.problems[0]
+    part = next(p for p in prob.parts if p.id == "receptive-field")
+    rf = prob.values["rf_conv1"]
+    key = key_answers(exam)
+
+    def blank(text):
+        answers = {**key, part.number: {**key[part.number], "rf_conv1": text}}
+        result = Grader(exam, "numpy").grade(Submission("s.yaml", "s", "", exam.exam_id, answers))
+        return next(b for p in result.parts for b in p.blanks if b.name == "rf_conv1")
+
+    square = blank(f"{rf}x{rf}")
+    assert square.credit == 1.0 and "side" in square.feedback
+    assert blank(str(rf * rf)).credit == 0.0
