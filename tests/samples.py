@@ -20,3 +20,21 @@ def instances(spec_id: str, n: int = SAMPLES) -> tuple:
     compiled = LIBRARY.get(spec_id)
     engine = get_engine("numpy")
     return tuple(make_instance(compiled, seed, engine) for seed in range(n))
+
+
+def counting_spec(spec_id: str, instances: int) -> str:
+    """A spec file's text with exactly `instances` equally likely instances (n = 1..instances; answer 2 n)."""
+    return f"""\
+id: {spec_id}
+title: A spec with {instances} equally likely instances
+topic: testing
+params:
+  n: {{type: int, min: 1, max: {instances}}}
+statement: "Take n = {{{{n}}}}."
+parts:
+  - id: double
+    text: "Give 2 n."
+    points: 1
+    answers:
+      - {{name: d, expr: "2 * n"}}
+"""

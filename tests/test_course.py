@@ -22,6 +22,7 @@ from i2dl.exam.build import public_exam_id
 from i2dl.export.answers import response_columns
 from i2dl.generate import RESEEDS
 from i2dl.spec.load import Library, builtin_dir
+from tests.samples import counting_spec
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "course"
 runner = CliRunner()
@@ -548,20 +549,7 @@ def test_course_rounding_rule_is_the_exam_wide_rule_of_its_exams(course):
     assert "2 decimal" in (course / "exams" / "r2" / "exam.md").read_text()
 
 
-NARROW = """\
-id: narrow-choice
-title: A problem with 40 instances
-topic: testing
-params:
-  n: {type: int, min: 1, max: 40}
-statement: "Take n = {{n}}."
-parts:
-  - id: double
-    text: "Give 2 n."
-    points: 1
-    answers:
-      - {name: d, expr: "2 * n"}
-"""
+NARROW = counting_spec("narrow-choice", 40)
 
 
 def test_cohort_never_gives_two_students_the_same_instance_while_the_spec_has_room(course):

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from i2dl.cli import app
 from i2dl.spec.instance import overlaps
 from i2dl.validate import answer_repeats, collision_figures, sheet_key, validate_paths
-from tests.samples import LIBRARY, SAMPLES, instances
+from tests.samples import LIBRARY, SAMPLES, counting_spec, instances
 
 SPECS = LIBRARY.ids()
 #: distinct instances (distinct sheets) a spec must give in SAMPLES samples
@@ -135,20 +135,7 @@ def test_collision_figures_are_zero_when_no_two_samples_coincide_and_certain_bey
     assert collision_figures([1000, 1000], class_size=3)["p_any_shared"] == pytest.approx(1.0, abs=1e-3)
 
 
-TINY = """\
-id: tiny
-title: A spec with four equally likely instances
-topic: testing
-params:
-  n: {type: int, min: 1, max: 4}
-statement: "Take n = {{n}}."
-parts:
-  - id: double
-    text: "Give 2 n."
-    points: 1
-    answers:
-      - {name: d, expr: "2 * n"}
-"""
+TINY = counting_spec("tiny", 4)
 
 
 def _tiny(tmp_path, extra: str = ""):
