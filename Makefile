@@ -35,9 +35,9 @@ test: $(STAMP)
 test-notorch: $(VENV)-notorch/.installed
 	$(VENV)-notorch/bin/python -m pytest -q -p no:cacheprovider -m "not library"
 
-# The main job on the bundled default exam: generate it, then explain one computed part.
+# The main job on the bundled default exam: generate it (replacing the last demo's), then explain one computed part.
 demo: $(STAMP)
-	$(BIN)/i2dl generate --seed 2024 --out exam
+	$(BIN)/i2dl generate --seed 2024 --out exam --force
 	$(BIN)/i2dl explain problem 5.6 --exam exam
 
 lint: $(STAMP)
