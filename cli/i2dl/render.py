@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from functools import partial
@@ -23,13 +24,15 @@ STYLES = ("text", "latex", "math")
 
 def fmt_number(x: Any, digits: int = 6, style: str = "text") -> str:
     """A number as an exam writes it: 3, -0.5, 0.519979 (at most `digits` decimals), 1e-08 as 1e-8."""
-    if isinstance(x, (bool, np.bool_)):
-        word = "true" if x else "false"
-        return rf"\text{{{word}}}" if style == "math" else word
-    if isinstance(x, (int, np.integer)):
-        return str(int(x))
+    kind = type(x)
+    if kind is not float:  # the common case first: this runs for every number of every feedback file
+        if isinstance(x, (bool, np.bool_)):
+            word = "true" if x else "false"
+            return rf"\text{{{word}}}" if style == "math" else word
+        if isinstance(x, (int, np.integer)):
+            return str(int(x))
     f = float(x)
-    if not np.isfinite(f):
+    if not math.isfinite(f):
         return str(f)
     if f != 0 and abs(f) < TINY:
         mant, exp = f"{f:.3e}".split("e")

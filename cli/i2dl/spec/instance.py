@@ -46,11 +46,21 @@ class Blank:
 
     def tolerance(self, value: Any) -> tuple[Any, float]:
         """(absolute, relative) tolerance around `value`: the rounding rule's unit, or wider where tol says."""
-        return tolerance(value, rule_of(self.rounding), self.tol_abs, self.tol_rel)
+        # The key's and the alternatives' are asked for on every comparison: computed once each.
+        slot = -1 if value is self.expected else next(
+            (i for i, a in enumerate(self.alternatives) if a["value"] is value), None)
+        if slot is None:
+            return tolerance(value, self.rule(), self.tol_abs, self.tol_rel)
+        cache = self.__dict__.setdefault("_tolerances", {})
+        if slot not in cache:
+            cache[slot] = tolerance(value, self.rule(), self.tol_abs, self.tol_rel)
+        return cache[slot]
 
     def rule(self) -> Rounding | None:
         """The rounding rule this blank is written with (None for kinds that are not numbers)."""
-        return rule_of(self.rounding)
+        if "_rule" not in self.__dict__:  # validated once, not at every comparison
+            self.__dict__["_rule"] = rule_of(self.rounding)
+        return self.__dict__["_rule"]
 
 
 @dataclass
