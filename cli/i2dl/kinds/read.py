@@ -322,6 +322,7 @@ def _in_range(x: float) -> float:
     return x
 
 
+_PLAIN = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
 # '5x5', '16 x 7 x 7', '(2)x3': an x between two factors is a product, as written on paper.
 _PRODUCT_X = re.compile(r"(?<=[0-9.)])(\s*)[xX](?=\s*[0-9.(])")
 
@@ -332,6 +333,11 @@ def _number_from_text(text: str) -> float:
     stripped = text.strip()
     if not stripped:
         raise missing()
+    if _PLAIN.fullmatch(stripped):  # most answers are plain numbers: read them without the parser
+        try:
+            return _in_range(_finite(float(stripped)))  # 1e999 is too large, as the parser says
+        except _Reject as exc:
+            raise AnswerParseError(f"could not read {show(stripped)} as a number: {exc}", fix=NUMBER_FIX) from None
     norm = _PRODUCT_X.sub(lambda m: m.group(1) + "*", stripped.translate(NORMALIZE))  # same length
     try:
         if _GROUPED.search(norm):
