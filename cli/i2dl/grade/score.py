@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,7 @@ from i2dl.errors import AnswerParseError, I2dlError, SubmissionError
 from i2dl.io import has_lone_surrogate, printable
 from i2dl.kinds import MissingAnswer, approx_equal, parse_answer
 from i2dl.kinds.approx import within
-from i2dl.kinds.read import additive_terms, formula_names
+from i2dl.kinds.read import additive_terms, formula_names, uses_paper_notation
 from i2dl.render import fmt_number, fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance, overlaps
 from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
@@ -166,23 +167,15 @@ def _apply_implied(rubric: Rubric, results: list[BlankResult]) -> None:
                                                                   "right, so this was found though not stated") if f)
 
 
+_SQUARE = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*[xX\u00d7*\u00b7]\s*([0-9]+(?:[.,][0-9]+)?)\s*")
+_LITERAL = re.compile(r"[-+\u2212]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?")
+_ENTRY_GAP = re.compile(r"[\[\]();,\s]+")
+
+
 def _square_side(raw: Any) -> str | None:
     """The side A of a square written 'A x A' (5x5, 6 × 6), as text; None for anything else."""
-    if not isinstance(raw, str) or len(raw) > 100:
-        return None
-    import re
-
-    m = re.fullmatch(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*[xX\u00d7*\u00b7]\s*([0-9]+(?:[.,][0-9]+)?)\s*", raw)
+    m = _SQUARE.fullmatch(raw) if isinstance(raw, str) and len(raw) <= 100 else None
     return m.group(1) if m and m.group(1) == m.group(2) else None
-
-
-def _unusual_reading(raw: Any) -> bool:
-    """Text whose reading relies on a paper convention: a decimal comma or an x between factors."""
-    if not isinstance(raw, str) or len(raw) > 200:
-        return False
-    import re
-
-    return bool(re.search(r"[0-9],[0-9]", raw) or re.search(r"[0-9)]\s*[xX]\s*[0-9(]", raw))
 
 
 def _form_lacks(form, raw: Any) -> str:
@@ -200,14 +193,11 @@ def _form_lacks(form, raw: Any) -> str:
 def _simplified(raw: Any) -> bool:
     """Every entry one number as written: YAML numbers, or text whose entries are single literals
     ('[[13, -5], [-2, 6]]', not '[[5*3 - 2, ...]]')."""
-    import re
-
-    literal = re.compile(r"[-+\u2212]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?")
     if isinstance(raw, (list, tuple)):
         return all(_simplified(x) for x in raw)
     if not isinstance(raw, str):
         return True
-    return all(literal.fullmatch(t) for t in re.split(r"[\[\]();,\s]+", raw) if t)
+    return all(_LITERAL.fullmatch(t) for t in _ENTRY_GAP.split(raw) if t)
 
 
 def _component_credit(components: list[dict[str, Any]], got: Any, raw: Any, b: Blank) -> tuple[float, str]:
@@ -408,7 +398,7 @@ class Grader:
         if side is not None:
             result.feedback = "; ".join(f for f in (result.feedback, f"read {printable(raw.strip())!r} as the "
                                                     f"side {shown} of a square region") if f)
-        elif kinds.get(b.kind).numeric and _unusual_reading(raw):  # a misreading would show
+        elif kinds.get(b.kind).numeric and uses_paper_notation(raw):  # a misreading would show
             note = f"read {printable(raw.strip())!r} as {shown}"
             result.feedback = "; ".join(f for f in (result.feedback, note) if f)
         if result.status == CORRECT:

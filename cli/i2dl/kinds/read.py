@@ -327,6 +327,29 @@ _PLAIN = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?"
 _PRODUCT_X = re.compile(r"(?<=[0-9.)])(\s*)[xX](?=\s*[0-9.(])")
 
 
+def _products(text: str) -> str:
+    """Text with paper notation made parseable: '×' and '·' as '*', and an x between factors too (same length)."""
+    return _PRODUCT_X.sub(lambda m: m.group(1) + "*", text.strip().translate(NORMALIZE))
+
+
+def _decimal_commas(norm: str) -> str:
+    """One value's text with its commas read as decimal commas; _Reject where a comma may group digits."""
+    if _GROUPED.search(norm):
+        raise _Reject(f"{_GROUPED.search(norm).group()!r} groups digits with ',' (a thousands separator)")
+    for match in _COMMA_NUMBER.finditer(norm):
+        if _THOUSANDS.fullmatch(match.group()):
+            raise _Reject(f"{match.group()!r} may be a decimal comma or a thousands separator")
+    # A number holds one value and functions take one argument, so a comma between digits is a
+    # decimal comma: '0,52', '2 x 0,5'.
+    return _TIGHT_COMMA.sub(".", norm)
+
+
+def uses_paper_notation(text: Any) -> bool:
+    """True for text read by a paper convention (a decimal comma, an x between factors), worth saying how."""
+    return isinstance(text, str) and len(text) <= MAX_EXPR_CHARS and bool(
+        _TIGHT_COMMA.search(text) or _PRODUCT_X.search(text))
+
+
 def _number_from_text(text: str) -> float:
     """Evaluate a student's number or expression text."""
     check_len(text, MAX_EXPR_CHARS, "expression")
@@ -338,17 +361,8 @@ def _number_from_text(text: str) -> float:
             return _in_range(_finite(float(stripped)))  # 1e999 is too large, as the parser says
         except _Reject as exc:
             raise AnswerParseError(f"could not read {show(stripped)} as a number: {exc}", fix=NUMBER_FIX) from None
-    norm = _PRODUCT_X.sub(lambda m: m.group(1) + "*", stripped.translate(NORMALIZE))  # same length
     try:
-        if _GROUPED.search(norm):
-            raise _Reject(f"{_GROUPED.search(norm).group()!r} groups digits with ',' (a thousands separator)")
-        for match in _COMMA_NUMBER.finditer(norm):
-            if _THOUSANDS.fullmatch(match.group()):
-                raise _Reject(f"{match.group()!r} may be a decimal comma or a thousands separator")
-        # A number blank holds one value and functions take one argument, so a comma between digits
-        # is a decimal comma: '0,52', '2 x 0,5'.
-        norm = _TIGHT_COMMA.sub(".", norm)
-        return _in_range(_Parser(_tokenize(norm)).parse())
+        return _in_range(_Parser(_tokenize(_decimal_commas(_products(stripped)))).parse())
     except _Reject as exc:
         raise AnswerParseError(f"could not read {show(stripped)} as a number: {exc}",
                                fix=NUMBER_FIX) from None
@@ -363,7 +377,7 @@ def formula_names(text: str) -> tuple[set[str], set[str]]:
     """(the symbols, the functions called) in a formula's text; AnswerParseError if it cannot be tokenized."""
     check_len(text, MAX_EXPR_CHARS, "formula")
     try:
-        tokens = _tokenize(_PRODUCT_X.sub(lambda m: m.group(1) + "*", text.strip().translate(NORMALIZE)))
+        tokens = _tokenize(_products(text))
     except _Reject as exc:
         raise AnswerParseError(f"could not read {show(text)} as a formula: {exc}", fix=FORMULA_FIX) from None
     symbols, calls = set(), set()
@@ -380,9 +394,8 @@ def formula_names(text: str) -> tuple[set[str], set[str]]:
 
 def evaluate_formula(text: str, values: dict[str, float]) -> float:
     """The formula's value with its symbols set to `values`; AnswerParseError if it has none there."""
-    norm = _PRODUCT_X.sub(lambda m: m.group(1) + "*", text.strip().translate(NORMALIZE))
     try:
-        return _in_range(_Parser(_tokenize(norm), values).parse())
+        return _in_range(_Parser(_tokenize(_products(text)), values).parse())
     except _Reject as exc:
         raise AnswerParseError(f"could not evaluate {show(text)}: {exc}", fix=FORMULA_FIX) from None
 
@@ -391,11 +404,8 @@ def additive_terms(text: str) -> list[float] | None:
     """The values of the terms a student summed ('512x10 + 10' -> [5120, 10]); None if not readable."""
     if not isinstance(text, str) or len(text) > MAX_EXPR_CHARS:
         return None
-    norm = _PRODUCT_X.sub(lambda m: m.group(1) + "*", text.strip().translate(NORMALIZE))
-    if _GROUPED.search(norm) or any(_THOUSANDS.fullmatch(m.group()) for m in _COMMA_NUMBER.finditer(norm)):
-        return None
     try:
-        return [_in_range(t) for t in _Parser(_tokenize(_TIGHT_COMMA.sub(".", norm))).terms()]
+        return [_in_range(t) for t in _Parser(_tokenize(_decimal_commas(_products(text)))).terms()]
     except _Reject:
         return None
 
