@@ -110,3 +110,14 @@ def test_git_tracks_every_source_file():
         pytest.skip("not a git checkout")
     ignored = [n for n in out.decode().split("\0") if n.endswith((".py", ".yaml", ".json"))]
     assert ignored == []
+
+
+def test_readme_library_table_lists_every_shipped_spec_and_counts_them():
+    from i2dl.spec.load import Library
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `([a-z0-9-]+)` \|", readme.split("## The problem library", 1)[1].split("\n## ", 1)[0],
+                        flags=re.M)
+    shipped = [i for i in Library().ids() if not i.startswith("mcq.")]
+    assert sorted(listed) == sorted(shipped)
+    assert f"{len(shipped)} problem families" in readme

@@ -8,17 +8,16 @@ scaled from its points to the exam's, named in the case when the two differ).
 
 Seeds: 000 = 2024 endterm, 003 = 2022 endterm, 004 = 2020 mock (shared/seeds/, with the README's
 misprints). Computational sub-questions not covered, and why:
-- 2024 8.3 (point-cloud FC input 300, output 12): no spec asks the sizes of an FC layer on point clouds.
-- 2022 4.2 (batch input N x 2 x 28 x 28, output N x 19): symbolic batch size; no spec asks a symbolic shape.
-- 2022 5.9 (segmentation output C^ x H x W): symbolic; no spec asks it.
+- 2022 5.9 (segmentation output C^ x H x W): the note is symbolic; design-sizes asks it with numbers
+  (pinned here as 3 x 128 x 256 images, 10 classes) and keeps the note's rule (C x H x W accepted).
 - 2022 8.7 (Newton step for f = w x): the key gives the generic formula; newton-step asks the numbers
   and says the step is undefined (the README's misprint note), so the note has no numeric scenario.
 - 2020 III(a), III(b): derivations (a proof that sigma' = sigma (1 - sigma), dCE/dz = p - t), graded on the working.
 - 2024 3.5 / 3.6 chain-rule points, 2024 3.6 "-0.5 without the approach", 2020 VI(c) formula point:
   credit for written working, which no answer blank holds (the value points are covered).
 - 2020 VI(c) values: the figure with the layer sizes is missing from the seed's text.
-- 2022 4.5 (100 filters of size 28 on the 2 x 28 x 28 image): cnn-architecture asks the convolution
-  that replaces the linear layer after the pooling, not on the raw image.
+- 2022 4.5: the note's stride 0 is a misprint (a kernel as large as the input fits once at any
+  stride); design-sizes says stride 1 and asks the weight shape too, which the note does not weigh.
 - 2024 2.6 "-0.5 per small error" in a derivation: graded on the working.
 - 2022 1.3 and the other multiple-choice items: graded by the MCQ banks, not by specs.
 No note of the three seeds offers a fallback value ("if unsure, continue with ..."): their given
@@ -68,6 +67,9 @@ ENDTERM_2024_62 = {"act": "elu", "alpha": 0.5, "x": [-1, 0, 2], "x0": -1}
 ENDTERM_2022_73 = dict(N=4, X=[[1, 2], [3, 0], [5, 2], [3, 4]], gamma=[2, 0.5], beta=[1, -1], i=1,
                        Nb=8, Cb=3, Hb=32, Wb=64)
 ENDTERM_2022_24 = dict(w0=2.0, g=[1.0, -3.0], lr=0.1, lam=0.5)
+# design-sizes: 2022 problem 4 (pairs of 28 x 28 digits, sums 12 and 18 of 4.10, 100 outputs of 4.5),
+# 2024 8.3 (8 clouds of 100 points in 3-D), 2022 5.9 with numbers of our own
+DESIGN = dict(src=0, s1=12, s2=18, M=100, B=8, P=100, D=3, K=10, Cs=3, Hs=128, Ws=256)
 ENDTERM_2022_41 = dict(N=16, C=2, H=28, F=8, k=4, s=2, p=1, kk=3)
 MOCK_2020_V2 = {"x": 2, "w0": 1, "w1": 0.5, "w2": 2, "w3": -1.5, "r": 0.3}
 
@@ -178,6 +180,16 @@ CASES: list[Case] = [
          weights={"dfx": 2.0, "df0": 1.0}),
     Case("2024 2.6", "weight and bias of the merged layer", "stacked-linear", ENDTERM_2024_26,
          {"equivalent-layer": {"W": [[2, 0, 5], [-1, 3, -1]], "b": [0, -2]}}, 2.0, part="equivalent-layer"),
+    Case("2024 8.3", "input 100 * 3, output 9 + 3", "design-sizes", DESIGN, {"point-cloud": {"n_in": "100*3", "n_out": "9 + 3"}}, 2.0,
+         part="point-cloud"),
+    Case("2024 8.3", "the batch in the input accepted", "design-sizes", DESIGN, {"point-cloud": {"n_in": 2400, "n_out": 12}}, 2.0,
+         part="point-cloud"),
+    Case("2024 8.3", "rotation as a quaternion", "design-sizes", DESIGN, {"point-cloud": {"n_in": 300, "n_out": 7}}, 2.0,
+         part="point-cloud"),
+    Case("2024 8.3", "rotation as three angles", "design-sizes", DESIGN, {"point-cloud": {"n_in": 300, "n_out": 6}}, 2.0,
+         part="point-cloud"),
+    Case("2024 8.3", "translation left out", "design-sizes", DESIGN, {"point-cloud": {"n_in": 300, "n_out": 9}}, 1.0,
+         part="point-cloud"),
     # ---------------------------------------------------------------- 2022 endterm (seed 003)
     Case("2022 2.2", "1xM and NxM", "linear-layer-backward", ENDTERM_2022_22,
          {"shapes": {"shape_b": "1x4", "shape_dout": "2x4"}}, 1.0, weights={"shape_b": 0.5, "shape_dout": 0.5}),
@@ -213,6 +225,22 @@ CASES: list[Case] = [
     Case("2022 7.3", "2 x 3 = 6", "batchnorm-stats", ENDTERM_2022_73, {"counts": {"bn_stats": "2x3"}}, 1.0, weights={"bn_stats": 1.0}),
     Case("2022 7.3", "6", "batchnorm-stats", ENDTERM_2022_73, {"counts": {"bn_stats": 6}}, 1.0, weights={"bn_stats": 1.0}),
     Case("2022 7.3", "per pixel", "batchnorm-stats", ENDTERM_2022_73, {"counts": {"bn_stats": 2 * 3 * 32 * 64}}, 0.0, weights={"bn_stats": 1.0}),
+    Case("2022 4.2", "both shapes", "design-sizes", DESIGN,
+         {"task-shapes": {"in_shape": "N x 2 x 28 x 28", "out_shape": "N x 19"}}, 1.0, part="task-shapes"),
+    Case("2022 4.2", "input right, output one class per digit", "design-sizes", DESIGN,
+         {"task-shapes": {"in_shape": "(N, 2, 28, 28)", "out_shape": "N x 10"}}, 0.5, part="task-shapes"),
+    Case("2022 4.2", "batch left out of the input", "design-sizes", DESIGN,
+         {"task-shapes": {"in_shape": "2x28x28", "out_shape": "n x 19"}}, 0.5, part="task-shapes"),
+    Case("2022 4.5", "100 filters of size 28, no padding", "design-sizes", DESIGN,
+         {"fc-as-conv": {"filters": 100, "kernel": "28x28", "padding": 0}}, 2.0,
+         weights={"filters": 2 / 3, "kernel": 2 / 3, "padding": 2 / 3}),
+    Case("2022 4.5", "a 1 x 1 convolution", "design-sizes", DESIGN,
+         {"fc-as-conv": {"filters": 100, "kernel": 1, "padding": 0}}, 4 / 3,
+         weights={"filters": 2 / 3, "kernel": 2 / 3, "padding": 2 / 3}),
+    Case("2022 5.9", "classes x H x W", "design-sizes", DESIGN, {"segmentation": {"seg_shape": "10x128x256"}}, 0.5,
+         part="segmentation", exam_points=0.5),
+    Case("2022 5.9", "C x H x W accepted (the autoencoder reading)", "design-sizes", DESIGN,
+         {"segmentation": {"seg_shape": "3 x 128 x 256"}}, 0.5, part="segmentation", exam_points=0.5),
     # ---------------------------------------------------------------- 2020 mock (seed 004)
     Case("2020 II.8", "8 x 15 x 15", "conv-layer-arithmetic", MOCK_2020_II_8, {"output-shape": {"out_shape": "8x15x15"}}, 2.0, weights={"out_shape": 2.0}),
     Case("2020 II.8", "15 x 15 x 8, as the key writes it", "conv-layer-arithmetic", MOCK_2020_II_8,
