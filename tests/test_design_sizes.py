@@ -10,12 +10,9 @@ from hypothesis import strategies as st
 
 from i2dl.errors import AnswerParseError
 from i2dl.exam import build_exam
-from i2dl.kinds.shape import SHAPE
-from i2dl.kinds.shape import is_symbol, parse_shape
+from i2dl.kinds.shape import SHAPE, is_symbol, parse_shape
 from tests.samples import instances
 from tests.test_seed_grading_notes import DESIGN
-
-
 
 
 def _keys(pins: dict) -> dict[str, object]:

@@ -50,7 +50,7 @@ def _same_dim(a: Dim, b: Dim) -> bool:
 
 def same_shape(got: tuple[Dim, ...], expected: tuple[Dim, ...]) -> bool:
     """Every dimension equal (symbols without regard to case)."""
-    return len(got) == len(expected) and all(_same_dim(a, b) for a, b in zip(got, expected))
+    return len(got) == len(expected) and all(_same_dim(a, b) for a, b in zip(got, expected, strict=True))
 
 
 def _dim(entry: Any, i: int) -> Dim:
