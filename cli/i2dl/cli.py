@@ -226,6 +226,52 @@ def generate(
 
 
 @app.command()
+def export(
+    ctx: typer.Context,
+    fmt: str = typer.Argument(..., metavar="FORMAT", help="moodle (Moodle XML), qti (a QTI 2.1 package), or a "
+                              "sheet format (markdown) to re-render an exam folder."),
+    source: str = typer.Argument("exam", help="An exam folder, or (moodle, qti) a spec or blueprint to make "
+                                 "a fresh exam of."),
+    variants: int = typer.Option(10, "--variants", help="Variants per problem (per multiple-choice question) "
+                                 "in the LMS's question bank; the exam's own is the first."),
+    out: Path | None = typer.Option(None, "--out", help="Folder to write into (default: the exam folder, or "
+                                    "'lms' for a spec)."),
+    seed: int = typer.Option(0, "--seed", help="The seed of the fresh exam when SOURCE is a spec or blueprint."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Export an exam: its variant pool as a Moodle XML question bank or a QTI 2.1 package, or its sheets again.
+
+    Example: i2dl export moodle exam --variants 20   |   i2dl export qti conv2d-by-hand --variants 50 --out lms
+    """
+    from i2dl.lms import LMS_FORMATS, export_lms
+
+    _json_mode(ctx, as_json)
+    if fmt in LMS_FORMATS:
+        target = out or (Path(source) if (Path(source) / "exam.json").is_file() else Path("lms"))
+        result = export_lms(fmt, source, target, variants=variants, seed=seed, engine_name=_engine(ctx))
+    else:
+        from i2dl.export import rerender
+
+        result = rerender(fmt, Path(source), out)
+    if as_json:
+        _emit_json(ctx, result)
+        return
+    con = _console()
+    if fmt in LMS_FORMATS:
+        table = _table("slot", "title", "variants", "points")
+        for c in result["categories"]:
+            table.add_row(c["slot"], _escape(c["title"]), str(c["variants"]), f"{c['points']:g}")
+        con.print(table)
+        con.print(f"{result['questions']} questions in {len(result['categories'])} categories: "
+                  f"{_escape(result['file'])}")
+        for note in result["notes"]:
+            con.print(f"[yellow]not in the LMS:[/] {_escape(note)}")
+    else:
+        for kind, path in result["files"].items():
+            con.print(f"  {kind:9} {_escape(path)}")
+
+
+@app.command()
 def solve(
     ctx: typer.Context,
     spec: str = typer.Argument(..., help="Spec id (see `i2dl list`) or path to a spec file."),
@@ -429,8 +475,11 @@ SCREENFUL = 20
 @app.command()
 def grade(
     ctx: typer.Context,
-    submissions: Path = typer.Argument(..., help="A folder of answer files (YAML or JSON) and/or responses CSVs, "
-                                       "or one such file."),
+    submissions: Path | None = typer.Argument(None, help="A folder of answer files (YAML or JSON) and/or responses "
+                                              "CSVs, or one such file."),
+    responses: Path | None = typer.Option(None, "--responses", help="A responses CSV to grade: i2dl's own layout, "
+                                          "Moodle's quiz Responses report or Canvas's Student Analysis (the LMS's "
+                                          "points are compared with i2dl's)."),
     exam: Path = typer.Option(Path("exam"), "--exam", help="The exam folder written by `i2dl generate`."),
     out: Path = typer.Option(Path("results"), "--out", help="The results folder (scores.csv, gradebook.csv, "
                              "summary.json, feedback/, manifest.json); replaced as a whole."),
@@ -447,14 +496,18 @@ def grade(
 ) -> None:
     """Grade answer files and responses CSVs with partial credit, tolerant numbers and follow-through credit.
 
-    Example: i2dl grade submissions/ --exam exam/   |   i2dl grade responses.csv --id-column "ID number"
+    Example: i2dl grade submissions/ --exam exam/   |   i2dl grade --responses moodle-responses.csv --exam exam/
     """
-    from i2dl.errors import GradingIncomplete
+    from i2dl.errors import GradingIncomplete, UsageError
     from i2dl.exam import load_exam
     from i2dl.grade.batch import feedback_markdown, grade_folder, summary_data
     from i2dl.io import display_path
 
     _json_mode(ctx, as_json)
+    if (submissions is None) == (responses is None):
+        raise UsageError("give the submissions to grade: a folder or file, or --responses FILE (one of the two)",
+                         fix="e.g. i2dl grade submissions/   or   i2dl grade --responses responses.csv")
+    submissions = submissions or responses
     # Loaded (and checked) before any grading, so that its warnings come first.
     for w in load_exam(exam, accept_modified=accept_modified).warnings:
         _console(stderr=True).print(f"[yellow]warning:[/] {_escape(w)}")

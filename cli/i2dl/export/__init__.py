@@ -99,3 +99,18 @@ def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, 
 
 __all__ = ["ANSWERS_DIR", "DEFAULT_FORMATS", "EXPORTERS", "Exporter", "KEYS_DIR", "SHEETS_DIR", "cohort_file_names",
            "get_exporter", "write_cohort", "write_exam"]
+
+
+def rerender(fmt: str, exam_dir: Path, out: Path | None = None) -> dict[str, Any]:
+    """The sheet files of `fmt` written again from an exam folder's exam.json (into `out`, default the folder)."""
+    from i2dl.exam import load_exam
+    from i2dl.explain.api import key_steps
+    from i2dl.io import display_path
+
+    exporter = get_exporter(fmt)
+    exam = load_exam(exam_dir)
+    if exam.is_cohort:
+        raise NotFoundError("re-rendering a cohort's sheets is not supported here",
+                            fix="run `i2dl generate --roster ... --force` again")
+    files = exporter.export(exam, Path(out or exam_dir), steps=key_steps(exam))
+    return {"format": fmt, "exam_id": exam.exam_id, "files": {k: display_path(v) for k, v in files.items()}}

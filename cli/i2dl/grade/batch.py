@@ -36,6 +36,7 @@ from i2dl.grade.responses import NotResponses, read_responses, row_submission
 from i2dl.grade.score import Grader, Submission, SubmissionResult, read_submission
 from i2dl.grade.variants import CohortGrader, id_key, make_grader
 from i2dl.io import display_path, file_kind, load_yaml, printable, slugify, spreadsheet_safe
+from i2dl.lms.responses import LmsGrader, sniff_layout
 from i2dl.render import fmt_number
 
 MAX_SUBMISSION_BYTES = 256 * 1024
@@ -267,6 +268,8 @@ def submission_items(entries: list[Entry], exam: Exam, *, id_column: str | None 
 
 def _csv_items(path: Path, where: str, exam: Exam, id_column: str | None,
                notices: list[str] | None) -> list[Item]:
+    if sniff_layout(path) is not None:
+        return _lms_items(path, where, exam, notices)
     try:
         resp = read_responses(path, exam, id_column=id_column)
     except NotResponses as exc:
@@ -281,6 +284,22 @@ def _csv_items(path: Path, where: str, exam: Exam, id_column: str | None,
         return [Item(path, where, _raise(Skip("a responses CSV with a header and no rows (the exam's template?): "
                                               "nothing to grade")))]
     return [Item(path, resp.row_where(row), partial(row_submission, resp, row, exam.exam_id)) for row in resp.rows]
+
+
+def _lms_items(path: Path, where: str, exam: Exam, notices: list[str] | None) -> list[Item]:
+    """The rows of a Moodle or Canvas report (i2dl.lms.responses), each graded against its student's variants."""
+    from i2dl.lms.responses import read_lms_report
+
+    try:
+        report = read_lms_report(path, exam)
+    except I2dlError as exc:
+        return [Item(path, where, _raise(exc))]
+    except (Exception, RecursionError) as exc:  # a reader bug fails this file, not the batch
+        return [Item(path, where, _raise(_Internal(_internal(where, exc)["error"])))]
+    if notices is not None:
+        notices.extend(report.notices)
+    return [Item(path, rw, _raise(sub) if isinstance(sub, BaseException) else (lambda s=sub: s))
+            for rw, sub in report.rows]
 
 
 class _Internal(Exception):
@@ -365,6 +384,7 @@ def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None
 
 def _missing(grader: Grader | CohortGrader, batch: BatchResult) -> list[dict[str, str]]:
     """A cohort's roster students without a graded submission (none for a single exam)."""
+    grader = getattr(grader, "base", grader)  # an LMS report's grader wraps the exam's own
     return grader.missing([r.student_id for r in batch.students]) if isinstance(grader, CohortGrader) else []
 
 
@@ -406,6 +426,8 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
     try:
         batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
         grader = make_grader(exam, engine_name, library, id_case)
+        if any(e.path.suffix.lower() == ".csv" and sniff_layout(e.path) for e in entries):
+            grader = LmsGrader(grader, engine_name, library)  # LMS rows: each student's own variants
         items = submission_items(entries, exam, id_column=id_column, notices=batch.notices)
         for done, outcome in enumerate(grade_items(items, grader, id_case=id_case), 1):
             r, text = outcome.result, b""
@@ -424,6 +446,8 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
         if not batch.students and not batch.failed:
             raise _no_answer_files(folder)
         batch.missing = _missing(grader, batch)
+        if isinstance(grader, LmsGrader):
+            batch.notices.extend(grader.notices())
         if writer is not None:
             batch.files = writer.commit(batch, exam)
     except BaseException:
