@@ -343,3 +343,10 @@ def test_export_command_writes_a_bank_for_a_spec_and_reports_what_the_lms_cannot
     assert data["questions"] == 4 and data["categories"][0]["variants"] == 4
     assert any("follow-through" in n for n in data["notes"])
     ET.parse(tmp_path / "moodle.xml")
+
+
+def test_every_answer_kind_has_its_lms_fields():
+    from i2dl.kinds import NAMES
+    from i2dl.lms.fields import FIELDS
+
+    assert set(FIELDS) == set(NAMES)

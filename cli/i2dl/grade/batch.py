@@ -36,7 +36,7 @@ from i2dl.grade.responses import NotResponses, read_responses, row_submission
 from i2dl.grade.score import Grader, Submission, SubmissionResult, read_submission
 from i2dl.grade.variants import CohortGrader, id_key, make_grader
 from i2dl.io import display_path, file_kind, load_yaml, printable, slugify, spreadsheet_safe
-from i2dl.lms.responses import LmsGrader, sniff_layout
+from i2dl.grade.lms import LmsGrader, sniff_layout
 from i2dl.render import fmt_number
 
 MAX_SUBMISSION_BYTES = 256 * 1024
@@ -287,8 +287,8 @@ def _csv_items(path: Path, where: str, exam: Exam, id_column: str | None,
 
 
 def _lms_items(path: Path, where: str, exam: Exam, notices: list[str] | None) -> list[Item]:
-    """The rows of a Moodle or Canvas report (i2dl.lms.responses), each graded against its student's variants."""
-    from i2dl.lms.responses import read_lms_report
+    """The rows of a Moodle or Canvas report (i2dl.grade.lms), each graded against its student's variants."""
+    from i2dl.grade.lms import read_lms_report
 
     try:
         report = read_lms_report(path, exam)

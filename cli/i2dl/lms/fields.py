@@ -65,40 +65,62 @@ def part_fields(part: PartInstance) -> list[Field]:
 
 
 def blank_fields(part: PartInstance, b: Blank, points: float) -> list[Field]:
-    """The fields of one blank worth `points`."""
-    f = dict(part=part.number, blank=b.name, of=b.kind)
-    if b.kind == "number":
-        v = float(b.expected)
-        mistakes = tuple((float(a["value"]), float(a.get("credit", 0)), str(a.get("feedback") or ""))
-                         for a in b.alternatives if _is_real(a.get("value")))
-        return [Field(**f, index=None, kind="numerical", label=b.label, points=points, value=v,
-                      tolerance=_abs_tol(b, v, None), mistakes=mistakes)]
-    if b.kind in ("vector", "matrix"):
-        arr = np.asarray(b.expected, dtype=float)
-        cells = list(product(*(range(n) for n in arr.shape)))
-        return [Field(**f, index=idx, kind="numerical", label=f"{b.label} {_entry_name(idx)}",
-                      points=points / len(cells), value=float(arr[idx]), tolerance=_abs_tol(b, arr[idx], idx))
-                for idx in cells]
-    if b.kind == "shape":
-        dims = tuple(b.expected)
-        return [Field(**f, index=(i,), kind="shortanswer" if is_symbol(d) else "numerical",
-                      label=f"{b.label}, size {i + 1}", points=points / len(dims),
-                      value=d if is_symbol(d) else float(d)) for i, d in enumerate(dims)]
-    if b.kind == "choice":
-        correct = set(b.expected)
-        if part.options:
-            choices = tuple((o.text, o.letter in correct, o.reason) for o in part.options)
-        else:
-            choices = tuple((LETTERS[i], LETTERS[i] in correct, "") for i in range(b.options))
-        kind = "multichoice" if len(correct) == 1 else "multiresponse"
-        return [Field(**f, index=None, kind=kind, label=b.label, points=points, choices=choices)]
-    if b.kind == "bool":
-        truth = bool(b.expected)
-        return [Field(**f, index=None, kind="multichoice", label=b.label, points=points,
-                      choices=(("true", truth, ""), ("false", not truth, "")))]
-    if b.kind == "formula":
-        return [Field(**f, index=None, kind="shortanswer", label=b.label, points=points, value=str(b.expected))]
+    """The fields of one blank worth `points` (none for free text)."""
+    return FIELDS[b.kind](part, b, points, dict(part=part.number, blank=b.name, of=b.kind))
+
+
+def _number(part: PartInstance, b: Blank, points: float, f: dict) -> list[Field]:
+    v = float(b.expected)
+    mistakes = tuple((float(a["value"]), float(a.get("credit", 0)), str(a.get("feedback") or ""))
+                     for a in b.alternatives if _is_real(a.get("value")))
+    return [Field(**f, index=None, kind="numerical", label=b.label, points=points, value=v,
+                  tolerance=_abs_tol(b, v, None), mistakes=mistakes)]
+
+
+def _array(part: PartInstance, b: Blank, points: float, f: dict) -> list[Field]:
+    arr = np.asarray(b.expected, dtype=float)
+    cells = list(product(*(range(n) for n in arr.shape)))
+    return [Field(**f, index=idx, kind="numerical", label=f"{b.label} {_entry_name(idx)}",
+                  points=points / len(cells), value=float(arr[idx]), tolerance=_abs_tol(b, arr[idx], idx))
+            for idx in cells]
+
+
+def _shape(part: PartInstance, b: Blank, points: float, f: dict) -> list[Field]:
+    dims = tuple(b.expected)
+    return [Field(**f, index=(i,), kind="shortanswer" if is_symbol(d) else "numerical",
+                  label=f"{b.label}, size {i + 1}", points=points / len(dims),
+                  value=d if is_symbol(d) else float(d)) for i, d in enumerate(dims)]
+
+
+def _choice(part: PartInstance, b: Blank, points: float, f: dict) -> list[Field]:
+    correct = set(b.expected)
+    if part.options:
+        choices = tuple((o.text, o.letter in correct, o.reason) for o in part.options)
+    else:
+        choices = tuple((LETTERS[i], LETTERS[i] in correct, "") for i in range(b.options))
+    kind = "multichoice" if len(correct) == 1 else "multiresponse"
+    return [Field(**f, index=None, kind=kind, label=b.label, points=points, choices=choices)]
+
+
+def _bool(part: PartInstance, b: Blank, points: float, f: dict) -> list[Field]:
+    truth = bool(b.expected)
+    return [Field(**f, index=None, kind="multichoice", label=b.label, points=points,
+                  choices=(("true", truth, ""), ("false", not truth, "")))]
+
+
+def _formula(part: PartInstance, b: Blank, points: float, f: dict) -> list[Field]:
+    return [Field(**f, index=None, kind="shortanswer", label=b.label, points=points, value=str(b.expected))]
+
+
+def _text(part: PartInstance, b: Blank, points: float, f: dict) -> list[Field]:
     return []  # free text: no LMS field checks it
+
+
+#: Each answer kind's LMS fields; a kind without an entry fails tests/test_lms.py.
+FIELDS = {"number": _number, "vector": _array, "matrix": _array, "shape": _shape, "choice": _choice,
+          "bool": _bool, "formula": _formula, "text": _text}
+#: The kinds whose fields are entries of the blank (an array's cells, a shape's sizes).
+ENTRYWISE = {"vector": "array", "matrix": "array", "shape": "sizes"}
 
 
 def not_expressible(part: PartInstance) -> list[str]:
@@ -172,8 +194,8 @@ def field_shapes(part: PartInstance) -> dict[tuple[str, str], tuple[int, ...]]:
     """(part, blank) -> the shape its entry fields fill: an array's shape, a shape blank's length."""
     out = {}
     for b in part.blanks:
-        if b.kind in ("vector", "matrix"):
+        if ENTRYWISE.get(b.kind) == "array":
             out[(part.number, b.name)] = tuple(np.asarray(b.expected).shape)
-        elif b.kind == "shape":
+        elif ENTRYWISE.get(b.kind) == "sizes":
             out[(part.number, b.name)] = (len(tuple(b.expected)),)
     return out

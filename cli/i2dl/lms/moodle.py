@@ -107,6 +107,12 @@ def solution_html(v: Variant, steps: dict[str, str]) -> str:
     """The general feedback: per part the key and, where there are any, the worked steps."""
     out = []
     for part in v.problem.parts:
+        if part.options:  # the correct options by letter and text, and why each other one is wrong
+            keys = "correct: " + (", ".join(o.letter for o in part.options if o.correct) or "none of the options")
+            reasons = "".join(f"<li>{escape(o.letter)} ({'correct' if o.correct else 'wrong'}): "
+                              f"{inline_html(o.reason)}</li>" for o in part.options if o.reason)
+            out.append(f"<p><strong>{escape(part.number)}</strong> {keys}</p>" + (f"<ul>{reasons}</ul>" if reasons else ""))
+            continue
         keys = "; ".join(f"{b.label} = {escape(str(_shown(b)))}" for b in part.blanks)
         out.append(f"<p><strong>{escape(part.number)}</strong> {keys}</p>")
         if part.number in steps:
