@@ -32,11 +32,11 @@ from typing import Any
 from i2dl.errors import I2dlError, NotFoundError, OutputError, SubmissionError, UsageError
 from i2dl.exam import EXAM_FILE, Exam, load_exam, spec_changes
 from i2dl.export.answers import ANSWERS_FILE
+from i2dl.grade.lms import LmsGrader, sniff_layout
 from i2dl.grade.responses import NotResponses, read_responses, row_submission
 from i2dl.grade.score import Grader, Submission, SubmissionResult, read_submission
 from i2dl.grade.variants import CohortGrader, id_key, make_grader
 from i2dl.io import display_path, file_kind, load_yaml, printable, slugify, spreadsheet_safe
-from i2dl.grade.lms import LmsGrader, sniff_layout
 from i2dl.render import fmt_number
 
 MAX_SUBMISSION_BYTES = 256 * 1024
