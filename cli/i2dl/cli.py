@@ -318,16 +318,28 @@ def _short(v: Any) -> str:
 @app.command("list")
 def list_(
     ctx: typer.Context,
+    spec: str | None = typer.Argument(None, help="A spec id: list every name `solve --param` pins in it."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     mcq: bool = typer.Option(False, "--mcq", help="List the multiple-choice bank instead."),
 ) -> None:
-    """List the problem specs (or the multiple-choice bank) with topic, parts, points and parameters.
+    """List the problem specs (or the multiple-choice bank), or the pinnable names of one spec.
 
-    Example: i2dl list --json
+    Example: i2dl list --json   |   i2dl list conv1d-backprop
     """
-    from i2dl.generate import list_bank, list_specs
+    from i2dl.generate import list_bank, list_specs, spec_names
 
     _json_mode(ctx, as_json)
+    if spec is not None:
+        info = spec_names(spec)
+        if as_json:
+            _emit_json(ctx, info)
+            return
+        table = _table("name", "role", "type", "shape", "accepts", title=f"{info['id']}: {_escape(info['title'])}")
+        for r in info["names"]:
+            table.add_row(r["name"], r["role"], r["type"], "x".join(map(str, r["shape"])) if r["shape"] else "",
+                          _escape(r["accepts"]))
+        _console().print(table)
+        return
     rows = list_bank() if mcq else list_specs()
     if as_json:
         _emit_json(ctx, rows)

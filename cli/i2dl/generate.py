@@ -237,6 +237,16 @@ def list_specs(library: Library | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+def spec_names(spec_id: str, library: Library | None = None) -> dict[str, Any]:
+    """One spec's pinnable names (parameters, derived values, part givens) with what each accepts."""
+    from i2dl.spec.instance import pinnables
+
+    compiled = (library or Library()).get(spec_id)
+    s = compiled.spec
+    return {"id": s.id, "title": s.title, "topic": s.topic, "parts": len(s.parts), "points": s.total_points,
+            "names": pinnables(compiled)}
+
+
 def list_bank(bank: Bank | None = None) -> list[dict[str, Any]]:
     """The multiple-choice bank: id, topic, difficulty, options, whether options are computed."""
     bank = bank or Bank()

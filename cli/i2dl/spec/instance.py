@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -534,6 +535,62 @@ def evaluate_checked(compiled: CompiledSpec, leaves: dict[str, Any], engine,
     return ev.env, None
 
 
+_SIZE_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:([+-])\s*([0-9]+))?")  # n, K - 1, m + 2
+
+
+def infer_sizes(compiled: CompiledSpec, pins: dict[str, Any]) -> dict[str, Any]:
+    """The pins with every unpinned size a pinned vector or matrix fixes: x = [1, 2, 3, 4] with length n gives n = 4."""
+    params = _all_params(compiled.spec)
+    out = dict(pins)
+    for name, value in pins.items():
+        p = params.get(name)
+        if not isinstance(p, (m.VectorParam, m.MatrixParam)) or isinstance(value, str):
+            continue
+        try:
+            shape = np.shape(np.asarray(value, dtype=np.float64))
+        except (ValueError, TypeError):
+            continue  # coerce_pin says what is wrong with it
+        dims = [p.length] if isinstance(p, m.VectorParam) else list(p.shape)
+        if len(shape) != len(dims):
+            continue
+        for d, got in zip(dims, shape, strict=True):
+            hit = _SIZE_NAME.fullmatch(d.strip()) if isinstance(d, str) else None
+            sized = params.get(hit.group(1)) if hit else None
+            if isinstance(sized, m.IntParam) or (isinstance(sized, m.ChoiceParam)
+                                                 and all(type(c) is int for c in sized.choices)):
+                size = hit.group(1)
+                offset = int(hit.group(3) or 0) * (1 if hit.group(2) == "+" else -1)
+                got = got - offset  # the size n of a length n + c
+                if size in out and out[size] != got:
+                    raise SpecError(f"the pinned values disagree on '{size}': {out[size]} and {got} (from '{name}')",
+                                    where=f"--param {name}", fix=f"give the arrays sized by {size} the same length")
+                out.setdefault(size, got)
+    return out
+
+
+def pinnables(compiled: CompiledSpec) -> list[dict[str, Any]]:
+    """Every name `solve --param` pins: parameters, derived values and part givens, with what each accepts."""
+    rows = []
+    for part in [None, *compiled.spec.parts]:
+        declared = compiled.spec.params if part is None else part.given
+        for name, p in declared.items():
+            if isinstance(p, m.DerivedParam):
+                form, role = f"computed from {p.expr} (pin to override)", "derived"
+            elif isinstance(p, m.FixedParam):
+                form, role = f"fixed at {_given(p.value)}", "fixed"
+            else:
+                form, role = param_form(p), "parameter"
+            shape = None
+            if isinstance(p, m.VectorParam):
+                shape = [p.length]
+            elif isinstance(p, m.MatrixParam):
+                shape = list(p.shape)
+            rows.append({"name": name, "role": role if part is None else f"given in part {part.id}",
+                         "type": p.type, "shape": shape, "accepts": form,
+                         "example": _example(p) if role == "parameter" else None})
+    return rows
+
+
 def sample_leaves(compiled: CompiledSpec, rng: np.random.Generator, pins: dict[str, Any]) -> dict[str, Any]:
     params = _all_params(compiled.spec)
     env: dict[str, Any] = {}
@@ -566,6 +623,7 @@ def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine
         raise SpecError(f"spec '{spec.id}' has no parameter '{unknown[0]}'", where=f"--param {unknown[0]}",
                         fix=("did you mean " + ", ".join(near) + "? ") if near else
                         "parameters: " + ", ".join(params))
+    pins = infer_sizes(compiled, pins)
     overrides = {k: coerce_pin(k, v, params[k]) for k, v in pins.items() if k in compiled.graph.nodes}
     fully_pinned = all(n in pins or isinstance(params[n], m.FixedParam) for n in compiled.leaves)
     failures: Counter[str] = Counter()
