@@ -350,3 +350,15 @@ def test_every_answer_kind_has_its_lms_fields():
     from i2dl.lms.fields import FIELDS
 
     assert set(FIELDS) == set(NAMES)
+
+
+def test_moodle_all_or_nothing_export_grades_several_correct_options_as_one(exam_dir, tmp_path):
+    export_lms("moodle", exam_dir, tmp_path, variants=1, engine_name="numpy", all_or_nothing=True)
+    root = ET.parse(tmp_path / "moodle.xml").getroot()
+    sets = [q for q in root.findall("question") if q.get("type") == "multichoiceset"]
+    assert sets
+    for q in sets:
+        fractions = sorted(float(a.get("fraction")) for a in q.findall("answer"))
+        assert set(fractions) <= {0.0, 100.0} and fractions.count(100.0) > 1
+    # the default exam grades every multiple-choice question all-or-nothing: none is left with shares
+    assert all(q.find("single").text == "true" for q in root.findall("question") if q.get("type") == "multichoice")

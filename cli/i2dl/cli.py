@@ -237,6 +237,9 @@ def export(
     out: Path | None = typer.Option(None, "--out", help="Folder to write into (default: the exam folder, or "
                                     "'lms' for a spec)."),
     seed: int = typer.Option(0, "--seed", help="The seed of the fresh exam when SOURCE is a spec or blueprint."),
+    all_or_nothing: bool = typer.Option(False, "--all-or-nothing", help="moodle: multiple-choice questions with "
+                                        "several correct options graded all-or-nothing, as qtype_multichoiceset "
+                                        "(a Moodle plugin) does; without it, shares per option."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Export an exam: its variant pool as a Moodle XML question bank or a QTI 2.1 package, or its sheets again.
@@ -248,7 +251,8 @@ def export(
     _json_mode(ctx, as_json)
     if fmt in LMS_FORMATS:
         target = out or (Path(source) if (Path(source) / "exam.json").is_file() else Path("lms"))
-        result = export_lms(fmt, source, target, variants=variants, seed=seed, engine_name=_engine(ctx))
+        result = export_lms(fmt, source, target, variants=variants, seed=seed, engine_name=_engine(ctx),
+                            all_or_nothing=all_or_nothing)
     else:
         from i2dl.export import rerender
 

@@ -56,7 +56,7 @@ def _steps_of(exam: Any):
 
 
 def export_lms(fmt: str, source: str | Path, out: str | Path, *, variants: int = 10, seed: int = 0,
-               engine_name: str | None = None) -> dict[str, Any]:
+               engine_name: str | None = None, all_or_nothing: bool = False) -> dict[str, Any]:
     """Write the pool of `source` (exam folder, spec or blueprint) as `fmt` into `out`; what was written."""
     if fmt not in LMS_FORMATS:
         raise UsageError(f"no LMS format '{fmt}'", fix="formats: " + ", ".join(LMS_FORMATS))
@@ -66,7 +66,7 @@ def export_lms(fmt: str, source: str | Path, out: str | Path, *, variants: int =
     if fmt == "moodle":
         from i2dl.lms.moodle import moodle_xml
 
-        text, notes = moodle_xml(exam, pool, _steps_of(exam), _figures())
+        text, notes = moodle_xml(exam, pool, _steps_of(exam), _figures(), all_or_nothing=all_or_nothing)
         atomic_write_text(target, text)
     else:
         from i2dl.lms.qti import qti_package

@@ -159,10 +159,27 @@ def cloze_question(v: Variant, exam_id: str, figs: tuple[str, str], solution: st
     return f'<question type="cloze">{_common(v, exam_id, qtext, figs[1], solution, v.problem.points)}</question>'
 
 
-def multichoice_question(v: Variant, exam_id: str, f: Field, figs: tuple[str, str], solution: str) -> str:
-    """A `multichoice` question: one answer when exactly one option is correct, else several with shares."""
+def _all_or_nothing(v: Variant) -> bool:
+    return "all-or-nothing" in str(v.parts[0].rubric)
+
+
+def multichoice_question(v: Variant, exam_id: str, f: Field, figs: tuple[str, str], solution: str,
+                         all_or_nothing: bool = False) -> str:
+    """A `multichoice` question: one answer when exactly one option is correct, else several with shares.
+
+    With `all_or_nothing` (the Moodle plugin qtype_multichoiceset installed), several correct options
+    under an all-or-nothing rubric become an all-or-nothing question, as the exam grades them.
+    """
     choices = _choices(f)
     single = sum(1 for _, c, _ in choices if c) == 1
+    if all_or_nothing and not single and _all_or_nothing(v):
+        body = "".join(f'<answer fraction="{"100" if c else "0"}" format="html">'
+                       f"<text><![CDATA[{_cdata(inline_html(t))}]]></text>" + _text("feedback", inline_html(fb))
+                       + "</answer>" for t, c, fb in choices)
+        qtext = question_html(v, exam_id, lambda part: "", figs[0])
+        return (f'<question type="multichoiceset">{_common(v, exam_id, qtext, figs[1], solution, v.problem.points)}'
+                "<shuffleanswers>false</shuffleanswers><answernumbering>ABCD</answernumbering>"
+                + _text("correctfeedback", "") + _text("incorrectfeedback", "") + f"{body}</question>")
     body = "".join(f'<answer fraction="{("100" if c else "0") if single else _fraction(c, choices)}" format="html">'
                    f"<text><![CDATA[{_cdata(inline_html(t))}]]></text>" + _text("feedback", inline_html(fb))
                    + "</answer>" for t, c, fb in choices)
@@ -174,13 +191,14 @@ def multichoice_question(v: Variant, exam_id: str, f: Field, figs: tuple[str, st
             + f"{body}</question>")
 
 
-def variant_xml(v: Variant, exam_id: str, steps: dict[str, str], figures_of: Callable[[Any], list[Any]]) -> str:
+def variant_xml(v: Variant, exam_id: str, steps: dict[str, str], figures_of: Callable[[Any], list[Any]],
+                all_or_nothing: bool = False) -> str:
     """The question of one variant, of the type its fields need."""
     figs = _figures_html(v, figures_of)
     solution = solution_html(v, steps)
     fields = [f for part in v.parts for f in part_fields(part)]
     if v.problem.kind == "mcq" and len(fields) == 1:
-        return multichoice_question(v, exam_id, fields[0], figs, solution)
+        return multichoice_question(v, exam_id, fields[0], figs, solution, all_or_nothing)
     if len(fields) == 1 and fields[0].kind == "numerical" and fields[0].index is None:
         return numerical_question(v, exam_id, fields[0], figs, solution)
     return cloze_question(v, exam_id, figs, solution)
@@ -194,7 +212,8 @@ def category_xml(exam_id: str, title: str, c: Category) -> str:
 
 
 def moodle_xml(exam: Any, pool: list[Category], steps_of: Callable[[Variant], dict[str, str]],
-               figures_of: Callable[[Any], list[Any]] = lambda p: []) -> tuple[str, list[str]]:
+               figures_of: Callable[[Any], list[Any]] = lambda p: [], *,
+               all_or_nothing: bool = False) -> tuple[str, list[str]]:
     """The Moodle XML text of the pool, and notes on what Moodle cannot grade as i2dl does."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>', "<quiz>"]
     notes: set[str] = {"follow-through and per-entry rubrics are i2dl's: regrade the responses with "
@@ -202,13 +221,13 @@ def moodle_xml(exam: Any, pool: list[Category], steps_of: Callable[[Variant], di
     for c in pool:
         out.append(category_xml(exam.exam_id, exam.title, c))
         for v in c.variants:
-            out.append(variant_xml(v, exam.exam_id, steps_of(v), figures_of))
+            out.append(variant_xml(v, exam.exam_id, steps_of(v), figures_of, all_or_nothing))
             for part in v.parts:
                 notes.update(n.split(": ", 1)[1] if ": " in n else n for n in not_expressible(part))
                 if v.problem.kind == "mcq" and len(set(part.blanks[0].expected)) > 1 and \
-                        "all-or-nothing" in str(part.rubric):
+                        _all_or_nothing(v) and not all_or_nothing:
                     notes.add("a multiple-choice question with several correct options is exported with shares "
                               "per option (core Moodle has no all-or-nothing multiple answer): regrade with i2dl "
-                              "for the exam's rule")
+                              "for the exam's rule, or export with --all-or-nothing for the qtype_multichoiceset plugin")
     out.append("</quiz>")
     return "\n".join(out) + "\n", sorted(notes)
