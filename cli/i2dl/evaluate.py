@@ -207,6 +207,10 @@ class Evaluator:
         if isinstance(node, Call):
             if node.fn == "grad":
                 return self._grad(node, ids, tape, where), None
+            if node.fn == "where" and len(node.args) == 3 and not node.kwargs:
+                cond, cid = self._eval(node.args[0], ids, tape, where)
+                if cid is None and np.ndim(cond) == 0:  # `a if c else b` with one c: only the branch taken
+                    return self._eval(node.args[1] if bool(cond) else node.args[2], ids, tape, where)
             fn = lookup(node.fn, where)
             pairs = [self._eval(a, ids, tape, where) for a in node.args]
             kwpairs = {k: self._eval(v, ids, tape, where) for k, v in node.kwargs}

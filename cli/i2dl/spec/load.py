@@ -153,6 +153,12 @@ def compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) ->
                 f"{e.where}: {e.message}" for e in errors[1:4]) + ")"
         raise first from None
     warnings = unknown_key_warnings(spec, path, lines)
+    if spec.loop is not None:  # the steps become derived values after the parameters they read
+        from i2dl.spec.loop import unroll
+
+        taken = set(spec.params) | {g for part in spec.parts for g in part.given} | {
+            a.name for part in spec.parts for a in part.answers}
+        spec.params = {**spec.params, **unroll(spec.loop, taken, locate(path, lines, ("loop",)))}
 
     where: dict[str, str] = {}
     nodes: dict[str, Parsed] = {}

@@ -183,6 +183,32 @@ class Constraint(_Model):
     why: str | None = None
 
 
+class Loop(_Model):
+    """T steps of a state update over a data sequence, unrolled into named values (docs/spec-format.md#loops)."""
+
+    steps: int = Field(ge=1, le=20)
+    #: name -> an array whose rows are the steps' data, used in turn (cycled when there are fewer rows)
+    data: dict[str, str] = Field(default_factory=dict)
+    #: name -> its value before the first step
+    state: dict[str, str] = Field(min_length=1)
+    #: name -> its value at a step, from the state before the step, the step's data and earlier body values
+    body: dict[str, str] = Field(default_factory=dict)
+    #: state name -> its value after the step (grad(L, w) differentiates a body value by the state before it)
+    update: dict[str, str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _every_state_updated(self) -> Loop:
+        if set(self.update) != set(self.state):
+            missing, extra = set(self.state) - set(self.update), set(self.update) - set(self.state)
+            raise ValueError("update must give each state name its new value"
+                             + (f"; missing {', '.join(sorted(missing))}" if missing else "")
+                             + (f"; not in state: {', '.join(sorted(extra))}" if extra else ""))
+        names = [*self.data, *self.state, *self.body]
+        if len(set(names)) != len(names):
+            raise ValueError("data, state and body names must differ")
+        return self
+
+
 class Spec(_Model):
     id: str = Field(pattern=SPEC_ID)
     title: str
@@ -197,6 +223,7 @@ class Spec(_Model):
     rounding: Rounding | None = None  # the rule of every part that declares none (printed with the problem)
     #: How the sheet counts entries (x_1 or x_0); worked solutions and keys count the same way.
     index_base: Literal[0, 1] = 1
+    loop: Loop | None = None
     parts: list[Part] = Field(min_length=1)
 
     @field_validator("params")
