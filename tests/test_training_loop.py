@@ -49,6 +49,26 @@ def test_training_loop_with_momentum_carries_the_velocity_into_the_next_step():
     assert np.allclose(v["w_1"], w0 - 0.1 * g1) and np.allclose(v["w_2"], v["w_1"] - 0.1 * (0.5 * g1 + g2))
 
 
+def test_grade_follow_through_credits_later_steps_from_a_wrong_first_update():
+    from i2dl.evaluate import Evaluator
+    from i2dl.exam import build_exam
+    from i2dl.grade.score import Grader, Submission
+
+    exam = build_exam("training-loop", 0, pins=DYING, engine_name="numpy")
+    prob = exam.problems[0]
+    number = {p.id: p.number for p in prob.parts}
+    own = Evaluator(get_engine("numpy"), prob.params, prob.compiled_spec().graph,
+                    overrides={"w_1": np.array([1.0, 0.0]), "b_1": 0.5}).run()  # the student's wrong step 1
+    answers = {number["update"]: {"w1": "[1, 0]", "b1": "0.5"},
+               number["trajectory"]: {"W23": np.asarray(own["w_steps"])[1:].tolist(),
+                                      "b23": np.asarray(own["b_steps"])[1:].tolist()}}
+    result = Grader(exam, "numpy").grade(Submission("s.yaml", "s", "", exam.exam_id, answers))
+    blanks = {b.name: b for p in result.parts for b in p.blanks}
+    assert blanks["w1"].credit == 0 and blanks["b1"].credit == 0
+    assert blanks["W23"].status == "follow-through" and blanks["W23"].credit == 1.0
+    assert "your own b1, w1" in blanks["b23"].feedback
+
+
 def _torch_trajectory(p: dict):
     torch = pytest.importorskip("torch")
     X, t = torch.tensor(np.asarray(p["X"], float)), torch.tensor(np.asarray(p["targets"], float))
@@ -75,7 +95,7 @@ def _torch_trajectory(p: dict):
 @pytest.mark.torch
 def test_training_loop_matches_torch_autograd_over_random_instances():
     for inst in instances("training-loop")[:150]:
-        ws, bs, losses = _torch_trajectory(inst.params)
+        ws, bs, losses = _torch_trajectory({**inst.params, **inst.values})
         assert np.allclose(inst.values["w_steps"], ws, atol=1e-12)
         assert np.allclose(inst.values["b_steps"], bs, atol=1e-12)
         assert np.allclose(inst.values["L_steps"], losses, atol=1e-12)

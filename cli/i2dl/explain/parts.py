@@ -167,7 +167,15 @@ def _detail_steps(node: Node, ctx: _Ctx, sym: Sym, ref: str | None, top: bool) -
         lhs = _grad_lhs(root, ref or "", ctx) if top else _grad_lhs(root, "", ctx)
         return _grad_steps(call, ctx, lhs, focus, ref if top else None, indexed=idx is not None)
     steps: list[Step] = []
-    for arg in list(node.args) + [v for _, v in node.kwargs]:
+    args = list(node.args) + [v for _, v in node.kwargs]
+    if node.fn == "where" and len(node.args) == 3:  # `a if c else b` with one c: the steps of the branch taken
+        try:
+            cond = ctx.value(node.args[0])
+        except I2dlError:
+            cond = None
+        if cond is not None and np.size(cond) == 1:
+            args = [node.args[1] if bool(np.all(cond)) else node.args[2]]
+    for arg in args:
         steps += _detail_steps(arg, ctx, Sym(_Tex(ctx, "sym")(arg)), None, False)
     renderer = RENDERERS.get(node.fn)
     if renderer is not None:

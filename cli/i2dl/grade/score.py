@@ -392,6 +392,9 @@ class Grader:
             return BlankResult(b.name, b.label, INVALID, 0.0, _raw_text(raw), expected_text,
                                f"could not read this answer: {exc.message}")
         read[b.name] = got
+        target = self._alias_target(prob, b.name)
+        if target is not None and target not in read:  # an answer that names a loop or derived value stands for it
+            read[target] = got
         shown = kind.format(got)
         result = self._judge(prob, part, b, got, shown, expected_text, rubric, points, read, raw)
         result.value = got
@@ -403,7 +406,38 @@ class Grader:
             result.feedback = "; ".join(f for f in (result.feedback, note) if f)
         if result.status == CORRECT:
             self._right.add((prob.number, b.name))
+            if target is not None:
+                self._right.add((prob.number, target))
         return result
+
+    def _alias_target(self, prob: ProblemInstance, name: str) -> str | None:
+        """The derived value an answer merely names (w1: 'w_1' of a loop), so later steps read the student's."""
+        if prob.kind != "spec":
+            return None
+        cache = self.__dict__.setdefault("_aliases", {})
+        if prob.number not in cache:
+            aliases: dict[str, str] = {}
+            try:
+                compiled = self.compiled(prob)
+            except I2dlError:
+                compiled = None
+            if compiled is not None:
+                from i2dl.expr import Name
+
+                answers = {b.name for part in prob.parts for b in part.blanks}
+                for a in answers:
+                    parsed = compiled.graph.nodes.get(a)
+                    t = parsed.node.id if parsed is not None and isinstance(parsed.node, Name) else None
+                    if t and t in compiled.graph.nodes and t not in answers:
+                        aliases[a] = t
+                        self.node_part.setdefault((prob.number, t), self.node_part.get((prob.number, a), a))
+            cache[prob.number] = aliases
+        return cache[prob.number].get(name)
+
+    def _answer_names(self, prob: ProblemInstance, names) -> list[str]:
+        """Node names as the student knows them: a loop value by the answer that names it."""
+        back = {t: a for a, t in self.__dict__.get("_aliases", {}).get(prob.number, {}).items()}
+        return sorted({back.get(n, n) for n in names})
 
     def _judge(self, prob, part, b, got, shown, expected_text, rubric, points, read, raw=None) -> BlankResult:
         credit, note = compare(got, b, b.expected, rubric, points)
@@ -462,7 +496,8 @@ class Grader:
         offered = {n: v for n, v in part.fallback.items() if b.name in graph.nodes and graph.depends_on(b.name, n)}
         if not offered:
             return None
-        inputs, ancestors = _upstream(graph, b.name, {**read, **offered})
+        own = self._alias_target(prob, b.name)
+        inputs, ancestors = _upstream(graph, b.name, {k: v for k, v in {**read, **offered}.items() if k != own})
         overrides = {n: read[n] for n in inputs if n in read and n not in offered} | offered
         try:
             redo, _ = self._recompute(prob, graph, b, overrides, ancestors | set(offered))
@@ -519,7 +554,8 @@ class Grader:
             return None
         # The student's answers this blank is computed from directly (an answered node hides its own
         # inputs: y is judged against the student's m, not against an m recomputed from their z).
-        inputs, ancestors = _upstream(graph, b.name, read)
+        own = self._alias_target(prob, b.name)  # the value this answer names is the answer itself, no input
+        inputs, ancestors = _upstream(graph, b.name, {k: v for k, v in read.items() if k != own})
         off = {n for n in inputs if not _same_value(read[n], prob.values.get(n))}
         # An earlier answer graded right (rounded as the sheet says) is the student's to compute from.
         rounded = sorted(n for n in off if (prob.number, n) in self._right)
@@ -539,17 +575,17 @@ class Grader:
         if not wrong:
             return BlankResult(b.name, b.label, CORRECT if credit >= 1.0 else PARTIAL, credit, "",
                                fmt_value(b.expected),
-                               f"right for your rounded {', '.join(rounded)} from "
+                               f"right for your rounded {', '.join(self._answer_names(prob, rounded))} from "
                                f"{', '.join(self._parts_of(prob, rounded))}" + (f"; {note}" if note else ""))
         trivial = _trivial_step(wrong, redo, b.expected, prob.values)
         if trivial:
             return BlankResult(b.name, b.label, WRONG, 0.0, "", fmt_value(b.expected),
-                               f"no follow-through: your {', '.join(trivial)} from "
+                               f"no follow-through: your {', '.join(self._answer_names(prob, trivial))} from "
                                f"{', '.join(self._parts_of(prob, trivial))} makes this step trivial")
         share = rubric.follow_through * credit
         return BlankResult(b.name, b.label, FOLLOW, share, "", fmt_value(b.expected),
                            f"follow-through from {', '.join(self._parts_of(prob, wrong))}: right for your own "
-                           f"{', '.join(sorted(wrong))} (expected from it: {fmt_value(redo)})"
+                           f"{', '.join(self._answer_names(prob, wrong))} (expected from it: {fmt_value(redo)})"
                            + (f"; {note}" if note else ""))
 
     def _own_mistake(self, prob: ProblemInstance, compiled, b: Blank, got: Any, ev, wrong: dict[str, Any],
