@@ -144,20 +144,36 @@ def test_short_answer_score_of_all_full_items_is_the_points_and_never_leaves_the
         assert min(max(worst, 0), q["points"]) == 0
 
 
-def test_bank_shares_no_run_of_8_words_with_the_seed_exams():
+def _seed_runs() -> tuple[set[tuple[str, ...]], list[list[str]]]:
+    """Every run of RUN consecutive normalised words in the seed texts, and the seeds' word lists."""
     seeds = _seeds_dir()
     if seeds is None:
         pytest.skip("shared/seeds not found above the test file: copy check not run")
-    runs: set[tuple[str, ...]] = set()
-    for path in sorted(seeds.rglob("*")):
-        if path.is_file() and path.suffix in {".txt", ".md"}:
-            w = _words(path.read_text(encoding="utf-8", errors="replace"))
-            runs.update(tuple(w[k : k + RUN]) for k in range(len(w) - RUN + 1))
+    texts = [
+        _words(p.read_text(encoding="utf-8", errors="replace"))
+        for p in sorted(seeds.rglob("*"))
+        if p.is_file() and p.suffix in {".txt", ".md"}
+    ]
+    runs = {tuple(w[k : k + RUN]) for w in texts for k in range(len(w) - RUN + 1)}
+    return runs, texts
+
+
+def _copied_runs(text: str, runs: set[tuple[str, ...]]) -> list[str]:
+    w = _words(text)
+    return [" ".join(w[k : k + RUN]) for k in range(len(w) - RUN + 1) if tuple(w[k : k + RUN]) in runs]
+
+
+def test_copy_check_flags_a_seed_sentence_with_changed_case_and_punctuation():
+    runs, texts = _seed_runs()
     assert len(runs) > 1000, "the seed texts were not read"
-    copied = []
-    for qid, (_, q) in zip(QIDS, QUESTIONS):
-        for text in _texts(q):
-            w = _words(text)
-            hits = [" ".join(w[k : k + RUN]) for k in range(len(w) - RUN + 1) if tuple(w[k : k + RUN]) in runs]
-            copied += [f"{qid}: {h}" for h in hits]
+    longest = max(texts, key=len)
+    excerpt = " ".join(longest[500:512])
+    disguised = excerpt.upper().replace(" ", ",  ", 3) + "!"
+    assert _copied_runs(disguised, runs)
+    assert not _copied_runs("a sentence of our own that no seed exam contains word for word", runs)
+
+
+def test_bank_shares_no_run_of_8_words_with_the_seed_exams():
+    runs, _ = _seed_runs()
+    copied = [f"{qid}: {hit}" for qid, (_, q) in zip(QIDS, QUESTIONS) for t in _texts(q) for hit in _copied_runs(t, runs)]
     assert not copied, "runs shared with a seed exam:\n" + "\n".join(copied)
