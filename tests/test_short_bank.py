@@ -134,6 +134,23 @@ def test_checklist_full_items_add_up_to_the_points_and_partials_are_worth_less(q
             assert 0 < i["points"] < target["points"], f"{i['id']}: a partial is worth less than its item"
 
 
+def test_every_full_item_has_suggest_keywords():
+    # the TA queue pre-highlights full items from these words; partials and deductions may go without
+    bare = [f"{qid}.{i['id']}" for qid, (_, q) in zip(QIDS, QUESTIONS) for i in _full(q["checklist"]) if not i.get("suggest")]
+    assert not bare, f"full items without suggest keywords: {bare}"
+
+
+def test_every_maths_span_converts_to_typst():
+    tex2typst = pytest.importorskip("tex2typst")
+    spans = [(qid, m) for qid, (_, q) in zip(QIDS, QUESTIONS) for t in _texts(q) for m in re.findall(r"\$(.+?)\$", t, re.S)]
+    assert len(spans) > 100
+    for qid, tex in spans:
+        typ = tex2typst.tex2typst(tex)
+        assert typ.strip(), f"{qid}: ${tex}$ converts to nothing"
+        # \mathrm{word} comes out as spaced single letters in Typst; the project writes \operatorname{word}
+        assert not re.search(r"upright\((\w ){2,}", typ), f"{qid}: ${tex}$ -> {typ}"
+
+
 def test_short_answer_score_of_all_full_items_is_the_points_and_never_leaves_the_range():
     # a mark is its items' sum clamped to [0, points]: every full item alone reaches the maximum
     for _, q in QUESTIONS:
