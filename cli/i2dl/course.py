@@ -137,7 +137,8 @@ def load_course(root: Path) -> Course:
             raise SpecError(f"unknown key '{key}'", where=where,
                             fix="known keys: " + ", ".join(CourseConfig.model_fields)) from None
         raise SpecError(f"{key}: {err['msg']}", where=where,
-                        fix=_TOML_FIXES.get(key, "see README, running a course")) from None
+                        fix=_TOML_FIXES.get(key, _TOML_FIXES.get(str(err["loc"][0]) if err["loc"] else "",
+                                                                 "see README, running a course"))) from None
     if config.engine is not None:
         from i2dl.engine import resolve_name
 
@@ -244,6 +245,9 @@ def init_course(root: Path, *, title: str | None = None, term: str = "") -> dict
                 f"[rounding]\n"
                 f"decimals = {DEFAULT_ROUNDING.decimals}\n"
                 f"significant = {DEFAULT_ROUNDING.significant}\n\n"
+                f"# Grade boundaries for `i2dl stats`, one [[grades]] table each (README: grades); without them\n"
+                f"# the 1.0 (90%) to 5.0 (0%) scale. For example:\n"
+                f"# [[grades]]\n# grade = \"1.0\"\n# min_percent = 90\n\n"
                 f"# Further course-wide defaults for every exam.\n"
                 f"[defaults]\n")
         for name, text in ((CONFIG_FILE, toml), (".gitignore", _GITIGNORE), (ROSTER_FILE, _EXAMPLE_ROSTER)):

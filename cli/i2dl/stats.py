@@ -307,6 +307,7 @@ def _options(cohort: Cohort, item: Item, upper: list[int], lower: list[int], fla
             if opt and not opt.get("correct") and overall[letter] == 0:
                 flags.append(f"distractor {letter} chosen by nobody")
         out[name] = {"options": rows, "none": overall["none"], "no_answer": overall["no answer"],
+                     "students": len(choices), "group": len(upper),
                      "by_letter_of_own_sheet": not item.options}
     return out
 

@@ -96,27 +96,26 @@ def scatter_svg(parts: list[dict[str, Any]], title: str = "Difficulty and discri
 def options_svg(part: str, blank: str, data: dict[str, Any]) -> str:
     """Horizontal bars per option: the share of everyone, of the upper and of the lower group choosing it."""
     rows = data["options"]
-    total = max(1, max((r["all"] for r in rows), default=0) + data["none"] + data["no_answer"])
-    upper = max(1, max((r["upper"] for r in rows), default=0))
-    lower = max(1, max((r["lower"] for r in rows), default=0))
+    sizes = {"all": data["students"], "upper": data["group"], "lower": data["group"]}
     width, row_h, left = 560, 42, 90
     height = 40 + row_h * len(rows) + 20
-    plot_w = width - left - 70
+    plot_w = width - left - 80
     title = f"Part {part}: options chosen"
     body = [f"<text x='10' y='18' font-size='14'>{_e(title)}</text>",
             f"<text x='{left}' y='32' font-size='10'><tspan fill='{BAR}'>■ everyone</tspan> "
-            f"<tspan fill='{UPPER}'>■ upper group</tspan> <tspan fill='{LOWER}'>■ lower group</tspan></text>"]
+            f"<tspan fill='{UPPER}'>■ upper 27%</tspan> <tspan fill='{LOWER}'>■ lower 27%</tspan></text>"]
     for i, r in enumerate(rows):
         y = 42 + i * row_h
         label = r["letter"] + (" (key)" if r["correct"] else "")
         colour = KEY if r["correct"] else "#333"
         body.append(f"<text x='10' y='{y + 20}' fill='{colour}'>{_e(label)}</text>")
-        for k, (key, scale, fill) in enumerate((("all", total, BAR), ("upper", upper, UPPER),
-                                                ("lower", lower, LOWER))):
-            w = plot_w * r[key] / max(scale, total if key == "all" else scale)
+        for k, (key, fill) in enumerate((("all", BAR), ("upper", UPPER), ("lower", LOWER))):
+            share = r[key] / sizes[key] if sizes[key] else 0.0
+            w = plot_w * share
             body.append(f"<rect class='option' x='{left}' y='{y + 2 + k * 12}' width='{w:.1f}' height='10' "
                         f"fill='{fill}' data-option='{_e(r['letter'])}' data-group='{key}' data-count='{r[key]}'/>")
-            body.append(f"<text x='{left + w + 4:.1f}' y='{y + 11 + k * 12}' font-size='9'>{r[key]}</text>")
+            body.append(f"<text x='{left + w + 4:.1f}' y='{y + 11 + k * 12}' font-size='9'>{r[key]} "
+                        f"({100 * share:.0f}%)</text>")
     return _svg(width, height, body, title)
 
 
