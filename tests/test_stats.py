@@ -352,3 +352,52 @@ def test_cli_stats_reads_older_results_with_the_exam(cohort500, tmp_path):
     assert res.exit_code == 4 and "--exam" in res.output
     res = CliRunner().invoke(app, ["stats", str(old), "--exam", str(cohort500.parent / "exam"), "--json"])
     assert res.exit_code == 0 and json.loads(res.stdout)["students"] == 500
+
+
+def test_cohort_stats_count_each_students_own_options_and_the_course_grades(tmp_path, monkeypatch):
+    from i2dl.course import SECRET_ENV
+    from i2dl.exam import load_exam
+    from i2dl.export.answers import answer_text, key_answers
+    from i2dl.io import dump_yaml
+
+    monkeypatch.setenv(SECRET_ENV, "5e" * 32)  # the same variants on every run
+    run = CliRunner().invoke
+    root = tmp_path / "course"
+    assert run(app, ["init", str(root), "--title", "DL"]).exit_code == 0
+    with (root / "i2dl.toml").open("a", encoding="utf-8") as fh:
+        fh.write('\n[[grades]]\ngrade = "pass"\nmin_percent = 40\n[[grades]]\ngrade = "fail"\nmin_percent = 0\n')
+    (root / "roster.csv").write_text("student_id,name\n" + "".join(f"c{i},C {i}\n" for i in range(6)),
+                                     encoding="utf-8")
+    monkeypatch.chdir(root)
+    res = run(app, ["--engine", "numpy", "generate", "default", "--roster", "roster.csv", "--out", "exams/x"])
+    assert res.exit_code == 0, res.output
+    cohort = load_exam(root / "exams" / "x")
+    subs = root / "submissions"
+    subs.mkdir()
+    expected: Counter[str] = Counter()  # named mistakes of the first MCQ part, each from the student's own sheet
+    first = None
+    for entry in cohort.roster:
+        variant = cohort.variants[entry["variant"]]
+        answers = key_answers(variant)
+        mcq = [part for prob, part in variant.parts() if prob.kind == "mcq"]
+        first = first or mcq[0].number
+        part = next(p for p in mcq if p.number == first)
+        wrong = next((o for o in part.options if not o.correct and o.mistake), None)
+        if wrong is not None:
+            answers[first] = answer_text(frozenset(wrong.letter))
+            expected[wrong.mistake] += 1
+        (subs / f"{entry['student_id']}.yaml").write_text(dump_yaml(
+            {"exam": cohort.exam_id, "student_id": entry["student_id"], "name": "", "answers": answers}),
+            encoding="utf-8")
+    assert run(app, ["--engine", "numpy", "grade", "submissions", "--exam", "exams/x"]).exit_code == 0
+    summary = json.loads((root / "results" / "summary.json").read_text(encoding="utf-8"))
+    assert all("options" not in it for it in summary["items"].values())  # each sheet has its own
+    res = run(app, ["stats", "results", "--json"])
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.stdout)
+    part = next(p for p in s["parts"] if p["number"] == first)
+    assert [(m["name"], m["count"]) for m in part["mistakes"]] == sorted(
+        expected.items(), key=lambda kv: (-kv[1], kv[0]))[:3] and expected
+    assert part["options"]["choice"]["by_letter_of_own_sheet"] is True
+    assert not any(f["flag"].startswith("distractor") for f in s["flags"])
+    assert [(g["grade"], g["count"]) for g in s["grades"]] == [("pass", 6), ("fail", 0)]

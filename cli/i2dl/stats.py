@@ -8,6 +8,7 @@ Variances and standard deviations are those of the cohort itself (divided by n, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections import Counter
@@ -275,7 +276,8 @@ def cohort_stats(cohort: Cohort, boundaries: Sequence[tuple[str, float]]) -> dic
                                                  upper, lower)}
         fig["flags"] = _flags(fig)
         problems.append(fig)
-    flags = [{"item": f["number"], "flag": flag} for f in parts + problems for flag in f["flags"]]
+    flags = ([{"item": f["number"], "flag": flag} for f in parts for flag in f["flags"]]
+             + [{"item": f"problem {f['number']}", "flag": flag} for f in problems for flag in f["flags"]])
     return {
         "exam_id": cohort.exam_id, "students": n, "max_points": cohort.max_points,
         "mean": _r(mean(totals)), "sd": _r(std(totals)), "mean_percent": _r(mean(percents), 2),
@@ -330,7 +332,8 @@ def write_report(stats: dict[str, Any], path: Path | str) -> Path:
         tmp.write_text(report_html(stats), encoding="utf-8")
         tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True) if tmp.parent.is_dir() else None
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write the report: {exc.strerror or exc}", where=str(path),
                           fix="choose a writable path with --report") from None
     return path

@@ -365,9 +365,13 @@ def _marks(r: SubmissionResult, exam: Exam) -> tuple[tuple[int, str | None, tupl
                 mistakes += tuple(o.mistake for o in options.get(p.number, ())
                                   if o.letter in b.value and not o.correct and o.mistake)
             if chosen is not None or mistakes:
-                out.append((i, chosen, mistakes))
+                # Shared across students: 10,000 rows hold a few distinct texts, not one copy each.
+                out.append(_MARKS.setdefault((i, chosen, mistakes), (i, chosen, mistakes)))
             i += 1
     return tuple(out)
+
+
+_MARKS: dict[tuple[int, str | None, tuple[str, ...]], tuple[int, str | None, tuple[str, ...]]] = {}
 
 
 def _variant_of(exam: Exam, student_id: str) -> Exam:
@@ -655,7 +659,10 @@ def _student_data(r: StudentRow, numbers: list[str], names: list[list[str]]) -> 
                 choices.setdefault(n, {})[name] = chosen
             if named:
                 mistakes.setdefault(n, {})[name] = list(named)
-        data["choices"], data["mistakes"] = choices, mistakes
+        if choices:
+            data["choices"] = choices
+        if mistakes:
+            data["mistakes"] = mistakes
     return data
 
 
@@ -667,7 +674,9 @@ def items_data(exam: Exam) -> dict[str, dict[str, Any]]:
     out = {}
     for prob, part in exam.parts():
         item: dict[str, Any] = {"problem": prob.number, "points": part.points, "kind": prob.kind,
-                                "id": part.id if prob.kind == "mcq" else prob.spec_id, "topic": prob.topic,
+                                # a cohort's multiple-choice questions differ from sheet to sheet
+                                "id": prob.spec_id if prob.kind != "mcq" else "mcq" if exam.is_cohort else part.id,
+                                "topic": prob.topic,
                                 "blanks": [{"name": b.name, "kind": b.kind} for b in part.blanks]}
         if part.options and not exam.is_cohort:
             item["options"] = [{"letter": o.letter, "correct": o.correct, "mistake": o.mistake}
