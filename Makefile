@@ -10,7 +10,7 @@ UV_PIN := uv==0.13.9
 FIND_LINKS = $(or $(PIP_FIND_LINKS),$(shell $(PY) -m pip config get global.find-links 2>/dev/null))
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-notorch test test-notorch demo lint bench clean lock check-clean schema
+.PHONY: install install-notorch test test-notorch demo lint bench clean lock check-clean schema stats-example
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,10 @@ bench: $(STAMP)
 # The published JSON Schema of exam.json, from the model that validates it (a test checks they agree).
 schema: $(STAMP)
 	$(BIN)/python -c "from i2dl.exam.data import json_schema_text; print(json_schema_text(), end='')" > docs/exam.schema.json
+
+# The README's statistics picture: a synthetic 300-student cohort graded, its parts drawn (tests/cohort.py).
+stats-example: $(STAMP)
+	$(BIN)/python -m tests.cohort docs/stats-example.svg
 
 # Re-resolve the lock after editing the dependencies in pyproject.toml (pins already in the
 # lock are kept; `make lock LOCK_FLAGS=--upgrade` moves every package to its newest release).

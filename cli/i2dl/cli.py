@@ -632,6 +632,82 @@ def _print_batch(con: Console, batch: Any, exam: Any, *, details: bool = False) 
 
 
 @app.command()
+def stats(
+    ctx: typer.Context,
+    results: Path = typer.Argument(..., help="A results folder written by `i2dl grade` (its summary.json)."),
+    exam: Path | None = typer.Option(None, "--exam", help="The exam folder: describes the parts for results "
+                                     "graded before i2dl recorded them in summary.json."),
+    report: Path | None = typer.Option(None, "--report", help="Also write a self-contained HTML report with "
+                                       "charts (e.g. stats.html) to share."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Item statistics of graded results: difficulty, discrimination, alpha, options, mistakes, grades.
+
+    Example: i2dl stats results/ --report stats.html   |   i2dl stats results/midterm --json
+    """
+    from i2dl.stats import results_stats, write_report
+
+    _json_mode(ctx, as_json)
+    data = results_stats(results, exam)
+    if report is not None:
+        data["report"] = str(write_report(data, report))
+    if as_json:
+        _emit_json(ctx, data)
+        return
+    _print_stats(_console(), data)
+
+
+def _print_stats(con: Console, s: dict[str, Any]) -> None:
+    """The statistics as rich tables and a histogram drawn in characters."""
+    def f(x: Any, d: int = 2) -> str:
+        return "-" if x is None else f"{x:.{d}f}"
+
+    def pct(x: Any) -> str:
+        return "-" if x is None else f"{100 * x:.0f}%"
+
+    con.print(f"exam {_escape(s['exam_id'])}: {s['students']:,} students, mean {f(s['mean'])} of "
+              f"{s['max_points']:g} ({f(s['mean_percent'], 1)}%), sd {f(s['sd'])}, Cronbach's alpha {f(s['alpha'])}; "
+              f"upper and lower groups of {s['groups']['size']} ({s['groups']['share']:.0%})")
+    parts = _table("part", "item", "pts", "mean", "p", "sd", "r_it", "D", "invalid", "blank", "named mistakes",
+                   "flags", title="parts (p = mean/max; r_it = corrected item-total r; D = upper-lower index)")
+    for p in s["parts"]:
+        named = ", ".join(f"{m['name']} {pct(m['share'])}" for m in p["mistakes"])
+        parts.add_row(p["number"], _escape(p["id"]), f"{p['points']:g}", f(p["mean"]), f(p["difficulty"]),
+                      f(p["sd"]), f(p["item_total_r"]), f(p["discrimination"]), pct(p["invalid"]), pct(p["blank"]),
+                      _escape(named), "[red]" + _escape(", ".join(p["flags"])) + "[/]" if p["flags"] else "")
+    con.print(parts)
+    probs = _table("problem", "pts", "mean", "p", "sd", "r_it", "D", "flags", title="problems")
+    for p in s["problems"]:
+        probs.add_row(str(p["number"]), f"{p['points']:g}", f(p["mean"]), f(p["difficulty"]), f(p["sd"]),
+                      f(p["item_total_r"]), f(p["discrimination"]), _escape(", ".join(p["flags"])))
+    con.print(probs)
+    mcq = _table("part", "option", "all", "upper", "lower", title="multiple choice: options chosen (* the key)")
+    for p in s["parts"]:
+        for data in (p.get("options") or {}).values():
+            for o in data["options"]:
+                mcq.add_row(p["number"], o["letter"] + (" *" if o["correct"] else "") +
+                            (f" ({_escape(o['mistake'])})" if o["mistake"] else ""),
+                            str(o["all"]), str(o["upper"]), str(o["lower"]))
+            mcq.add_row(p["number"], "none / no answer", f"{data['none']} / {data['no_answer']}", "", "")
+    if mcq.row_count:
+        con.print(mcq)
+    top = max((b["count"] for b in s["histogram"]), default=0) or 1
+    hist = _table("percent", "students", title="score histogram")
+    for b in s["histogram"]:
+        hist.add_row(f"{b['from']:.0f}-{b['to']:.0f}", "█" * round(40 * b["count"] / top) + f" {b['count']:,}")
+    con.print(hist)
+    grades = _table("grade", "from", "students", "share", title="grades (course settings: [[grades]])")
+    for g in s["grades"]:
+        grades.add_row(_escape(g["grade"]), f"{g['min_percent']:g}%", f"{g['count']:,}", pct(g["share"]))
+    con.print(grades)
+    if s["flags"]:
+        con.print("[bold]to review:[/] " + "; ".join(f"{_escape(str(x['item']))}: {_escape(x['flag'])}"
+                                                   for x in s["flags"]))
+    if s.get("report"):
+        con.print(f"  report    {_escape(s['report'])}")
+
+
+@app.command()
 def explain(
     ctx: typer.Context,
     target: list[str] = typer.Argument(..., help="'problem 3.6', '3.6', 'problem 3' (every part), or a spec id."),

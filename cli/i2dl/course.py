@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from i2dl.errors import I2dlError, NotFoundError, SpecError, UsageError
 from i2dl.rounding import DEFAULT_ROUNDING, Rounding
@@ -41,6 +41,20 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class GradeBoundary(_Model):
+    """One grade and the least percentage of the points that earns it."""
+
+    grade: str = Field(min_length=1)
+    min_percent: float = Field(ge=0, le=100)
+
+
+#: Grades when i2dl.toml has no [[grades]]: the German 1.0-5.0 scale, passing at half the points.
+DEFAULT_GRADES: tuple[GradeBoundary, ...] = tuple(
+    GradeBoundary(grade=g, min_percent=p) for g, p in (
+        ("1.0", 90), ("1.3", 86), ("1.7", 82), ("2.0", 78), ("2.3", 74), ("2.7", 70), ("3.0", 66),
+        ("3.3", 62), ("3.7", 58), ("4.0", 50), ("5.0", 0)))
+
+
 class CourseConfig(_Model):
     """i2dl.toml: the course's name and the defaults its commands use."""
 
@@ -52,6 +66,26 @@ class CourseConfig(_Model):
     rounding: Rounding | None = None
     #: Further course-wide defaults for exams, kept as data.
     defaults: dict[str, Any] = Field(default_factory=dict)
+    #: Grade boundaries for `i2dl stats` ([[grades]] grade = "1.0" min_percent = 90, ...); None: DEFAULT_GRADES.
+    grades: list[GradeBoundary] | None = None
+
+    @field_validator("grades")
+    @classmethod
+    def _grades_cover_every_score(cls, grades: list[GradeBoundary] | None) -> list[GradeBoundary] | None:
+        """Distinct grades and thresholds, one of them at 0 so that every score gets a grade."""
+        if grades is None:
+            return None
+        if not grades:
+            raise ValueError("the list of grades is empty")
+        names = [g.grade for g in grades]
+        if len(set(names)) != len(names):
+            raise ValueError(f"grade '{next(n for n in names if names.count(n) > 1)}' is listed twice")
+        mins = [g.min_percent for g in grades]
+        if len(set(mins)) != len(mins):
+            raise ValueError(f"two grades start at {next(m for m in mins if mins.count(m) > 1):g}%")
+        if min(mins) != 0:
+            raise ValueError(f"the lowest grade starts at {min(mins):g}%, so a lower score would get no grade")
+        return sorted(grades, key=lambda g: -g.min_percent)
 
 
 @dataclass(frozen=True)
@@ -103,7 +137,8 @@ def load_course(root: Path) -> Course:
             raise SpecError(f"unknown key '{key}'", where=where,
                             fix="known keys: " + ", ".join(CourseConfig.model_fields)) from None
         raise SpecError(f"{key}: {err['msg']}", where=where,
-                        fix=_TOML_FIXES.get(key, "see README, running a course")) from None
+                        fix=_TOML_FIXES.get(key, _TOML_FIXES.get(str(err["loc"][0]) if err["loc"] else "",
+                                                                 "see README, running a course"))) from None
     if config.engine is not None:
         from i2dl.engine import resolve_name
 
@@ -118,14 +153,16 @@ def load_course(root: Path) -> Course:
 _TOML_FIXES = {"title": 'title = "Introduction to Deep Learning"', "term": 'term = "WS 2026"',
                "blueprint": 'blueprint = "default" (a blueprint in problems/blueprints or shipped)',
                "defaults": "[defaults] is a table of key = value lines",
-               "rounding": "[rounding] then decimals = 3 and/or significant = 2"}
+               "rounding": "[rounding] then decimals = 3 and/or significant = 2",
+               "grades": "one [[grades]] table per grade, e.g. grade = \"1.0\" and min_percent = 90; "
+                         "the lowest at min_percent = 0"}
 
 
 def _toml_line(text: str, key: str) -> int | None:
     """The line (1-based) where top-level `key` is set, or a [key] table starts."""
     for i, line in enumerate(text.splitlines(), 1):
         s = line.strip()
-        if s.split("=", 1)[0].strip() == key or s == f"[{key}]":
+        if s.split("=", 1)[0].strip() == key or s in (f"[{key}]", f"[[{key}]]"):
             return i
     return None
 
@@ -208,6 +245,9 @@ def init_course(root: Path, *, title: str | None = None, term: str = "") -> dict
                 f"[rounding]\n"
                 f"decimals = {DEFAULT_ROUNDING.decimals}\n"
                 f"significant = {DEFAULT_ROUNDING.significant}\n\n"
+                f"# Grade boundaries for `i2dl stats`, one [[grades]] table each (README: grades); without them\n"
+                f"# the 1.0 (90%) to 5.0 (0%) scale. For example:\n"
+                f"# [[grades]]\n# grade = \"1.0\"\n# min_percent = 90\n\n"
                 f"# Further course-wide defaults for every exam.\n"
                 f"[defaults]\n")
         for name, text in ((CONFIG_FILE, toml), (".gitignore", _GITIGNORE), (ROSTER_FILE, _EXAMPLE_ROSTER)):
@@ -224,6 +264,14 @@ def init_course(root: Path, *, title: str | None = None, term: str = "") -> dict
                          fix="choose a folder you can write to") from None
     return {"course": str(root), "title": title, "term": term, "files": [str(p) for p in written],
             "folders": [str(root / rel) for rel in COURSE_DIRS.values()]}
+
+
+def grade_boundaries(course: Course | None = None) -> list[GradeBoundary]:
+    """The course's grade boundaries, highest first (DEFAULT_GRADES outside a course or without [[grades]])."""
+    course = course if course is not None else active_course()
+    if course is not None and course.config.grades is not None:
+        return list(course.config.grades)
+    return list(DEFAULT_GRADES)
 
 
 def _toml_str(text: str) -> str:

@@ -75,6 +75,8 @@ class StudentRow:
     blanks: str  # the status of every blank in exam order, one code character each
     notes: tuple[str, ...]
     feedback: int = -1  # index of the pending feedback file in the new results folder
+    # Only blanks with something to say: (blank index in exam order, letters chosen or None, named mistakes).
+    marks: tuple[tuple[int, str | None, tuple[str, ...]], ...] = ()
 
     def statuses(self) -> list[str]:
         """The status of every blank, in exam order."""
@@ -361,7 +363,48 @@ def student_row(r: SubmissionResult, exam: Exam) -> StudentRow:
     probs = r.problem_scores()
     return StudentRow(r.student_id, r.name, Path(r.file).name, array("d", (p.score for p in r.parts)),
                       array("d", (probs.get(str(p.number), 0.0) for p in exam.problems)), r.total, r.max_points,
-                      r.percent, "".join(_status_code(b.status) for p in r.parts for b in p.blanks), tuple(r.notes))
+                      r.percent, "".join(_status_code(b.status) for p in r.parts for b in p.blanks), tuple(r.notes),
+                      marks=_marks(r, exam))
+
+
+def _marks(r: SubmissionResult, exam: Exam) -> tuple[tuple[int, str | None, tuple[str, ...]], ...]:
+    """For item statistics: the letters read in each choice blank, the named mistakes of each blank.
+
+    A named mistake is an alternative credited below full marks, or a chosen wrong option of a
+    multiple-choice part that names the mistake it comes from (the student's own variant's options).
+    """
+    options = {part.number: part.options for _, part in _variant_of(exam, r.student_id).parts() if part.options}
+    out, i = [], 0
+    for p in r.parts:
+        for b in p.blanks:
+            chosen = None
+            mistakes: tuple[str, ...] = (b.alternative,) if b.alternative and b.credit < 1.0 else ()
+            if isinstance(b.value, frozenset) and b.status not in ("invalid", "missing"):
+                chosen = "".join(sorted(b.value))
+                mistakes += tuple(o.mistake for o in options.get(p.number, ())
+                                  if o.letter in b.value and not o.correct and o.mistake)
+            if chosen is not None or mistakes:
+                # Shared across students: 10,000 rows hold a few distinct texts, not one copy each.
+                out.append(_MARKS.setdefault((i, chosen, mistakes), (i, chosen, mistakes)))
+            i += 1
+    return tuple(out)
+
+
+_MARKS: dict[tuple[int, str | None, tuple[str, ...]], tuple[int, str | None, tuple[str, ...]]] = {}
+
+
+def _variant_of(exam: Exam, student_id: str) -> Exam:
+    """The variant a cohort's student was graded against (the exam itself for a single exam)."""
+    if not exam.is_cohort:
+        return exam
+    labels = exam.__dict__.get("_variant_by_id")
+    if labels is None:  # built once per exam: a batch asks for every student
+        labels = exam.__dict__["_variant_by_id"] = {}
+        for entry in exam.roster:
+            labels[entry["student_id"]] = entry["variant"]
+            labels.setdefault(id_key(entry["student_id"], "insensitive"), entry["variant"])
+    label = labels.get(student_id) or labels.get(id_key(student_id, "insensitive"))
+    return exam.variants.get(label, exam) if label else exam
 
 
 def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None, library=None,
@@ -579,6 +622,7 @@ def summary_data(batch: BatchResult, exam: Exam, students: Any = None) -> dict[s
         "exam_id": exam.exam_id, "max_points": exam.points, "graded": len(batch.students),
         "failed": len(batch.failed), "mean": stats["mean"],
         "distribution": stats["distribution"], "mean_per_part": stats["mean_per_part"],
+        "items": items_data(exam),
         "students": students,
         "failures": batch.failed,
         "exam_integrity": exam.integrity,  # verified, or modified and accepted with --accept-modified
@@ -624,11 +668,45 @@ def _blank_names(exam: Exam) -> list[list[str]]:
 def _student_data(r: StudentRow, numbers: list[str], names: list[list[str]]) -> dict[str, Any]:
     """One student's totals, score per part and status per blank (the prose lives in feedback/)."""
     statuses = iter(r.statuses())
-    return {"student_id": r.student_id, "file": r.file, "total": r.total,
+    data = {"student_id": r.student_id, "file": r.file, "total": r.total,
             "percent": round(r.percent, 2),
             "parts": dict(zip(numbers, r.parts, strict=True)),
             "blanks": {n: {name: next(statuses) for name in bn} for n, bn in zip(numbers, names, strict=True)},
             "notes": list(r.notes)}
+    if r.marks:  # only what there is: most blanks hold neither a choice nor a named mistake
+        flat = [(n, name) for n, bn in zip(numbers, names, strict=True) for name in bn]
+        choices: dict[str, dict[str, str]] = {}
+        mistakes: dict[str, dict[str, list[str]]] = {}
+        for i, chosen, named in r.marks:
+            n, name = flat[i]
+            if chosen is not None:
+                choices.setdefault(n, {})[name] = chosen
+            if named:
+                mistakes.setdefault(n, {})[name] = list(named)
+        if choices:
+            data["choices"] = choices
+        if mistakes:
+            data["mistakes"] = mistakes
+    return data
+
+
+def items_data(exam: Exam) -> dict[str, dict[str, Any]]:
+    """Each part as item statistics read it: problem, points, kind, blanks, and an MCQ's options.
+
+    A cohort's variants draw and shuffle their own questions, so its options are not listed.
+    """
+    out = {}
+    for prob, part in exam.parts():
+        item: dict[str, Any] = {"problem": prob.number, "points": part.points, "kind": prob.kind,
+                                # a cohort's multiple-choice questions differ from sheet to sheet
+                                "id": prob.spec_id if prob.kind != "mcq" else "mcq" if exam.is_cohort else part.id,
+                                "topic": prob.topic,
+                                "blanks": [{"name": b.name, "kind": b.kind} for b in part.blanks]}
+        if part.options and not exam.is_cohort:
+            item["options"] = [{"letter": o.letter, "correct": o.correct, "mistake": o.mistake}
+                               for o in part.options]
+        out[part.number] = item
+    return out
 
 
 def distribution(totals: list[float], max_points: float, bins: int = 10) -> list[dict[str, Any]]:
