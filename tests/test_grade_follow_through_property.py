@@ -42,13 +42,14 @@ def test_grade_follow_through_costs_only_the_wrong_blank(spec_id):
         graph = compiled.graph
         blanks = [(part, b) for part in prob.parts for b in part.blanks]
         for _part, b in blanks:
-            later = [(q, c) for q, c in blanks if c.name != b.name and graph.depends_on(c.name, b.name)]
+            node = grader._alias_target(prob, b.name) or b.name  # an answer naming a loop value stands for it
+            later = [(q, c) for q, c in blanks if c.name != b.name and graph.depends_on(c.name, node)]
             if b.kind not in NUMERIC or not later:
                 continue
             wrong = _wrong(b.expected)
             wrong = tuple(int(d) for d in wrong) if b.kind == "shape" else wrong
             try:  # the student's own answers: the graph evaluated with their wrong value
-                env = Evaluator(engine, prob.params, graph, overrides={b.name: wrong}).run()
+                env = Evaluator(engine, prob.params, graph, overrides={b.name: wrong, node: wrong}).run()
             except (I2dlError, ValueError, ArithmeticError):
                 continue
             answers: dict[str, dict] = {}
