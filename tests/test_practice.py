@@ -384,3 +384,15 @@ def test_practice_cli_ctrl_c_ends_cleanly_and_keeps_the_history(tmp_path):
     child.close()
     assert child.exitstatus == 0 and child.signalstatus is None
     assert [r[:3] for r in _rows(tmp_path)] == [("1.1", "right", 1)]
+
+
+def test_practice_session_never_imports_torch():
+    import subprocess
+
+    code = ("import sys\n"
+            "from i2dl.practice import Practice\n"
+            "s = Practice('linear-regression-step', 5).next_session()\n"
+            "s.handle('[0, 0, 0]'); s.handle('?'); s.handle('skip')\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr

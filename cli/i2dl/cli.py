@@ -695,7 +695,7 @@ def _practice_intro(con: Console, intro: dict[str, Any]) -> None:
     from i2dl.explain import text_to_unicode
 
     con.print(f"\n[bold]{_escape(intro['title'])}[/]  ({_escape(intro['item'])}, topic {_escape(intro['topic'])}, "
-              f"{intro['points']:g} points)")
+              f"{intro['points']:g} point{'' if intro['points'] == 1 else 's'})")
     if intro["statement"]:
         con.print(_escape(text_to_unicode(intro["statement"].strip())))
     if intro["rounding"]:
@@ -712,7 +712,7 @@ def _practice_part(con: Console, q: Any) -> None:
 
 
 def _practice_reply(con: Console, reply: Any) -> None:
-    from i2dl.explain import explanation_renderable
+    from i2dl.explain import explanation_renderable, text_to_unicode
 
     if reply.kind == "steps":
         con.print(explanation_renderable(reply.steps))
@@ -723,13 +723,14 @@ def _practice_reply(con: Console, reply: Any) -> None:
     v = reply.verdict
     if v is None:
         return
-    note = f": {_escape(v.feedback)}" if v.feedback else ""
+    feedback = _escape(text_to_unicode(v.feedback))
+    note = f": {feedback}" if feedback else ""
     if v.outcome == "invalid":
         con.print(f"[yellow]invalid[/] (not counted){note}; please answer again")
     elif v.outcome == "empty":
         con.print(f"[yellow]{_escape(v.feedback)}[/]")
     elif v.outcome == "right":
-        con.print(f"[green]right[/]: {_escape(v.read)}" + (f" [dim]({_escape(v.feedback)})[/]" if v.feedback else ""))
+        con.print(f"[green]right[/]: {_escape(v.read)}" + (f" [dim]({feedback})[/]" if feedback else ""))
     elif v.outcome == "follow-through":
         con.print(f"[green]right for your own earlier value[/]{note}; the key from the right values is "
                   f"{_escape(v.expected)}")
@@ -738,7 +739,7 @@ def _practice_reply(con: Console, reply: Any) -> None:
     else:
         word = "partly right" if v.outcome == "partial" else "wrong"
         mistake = f" [bold]mistake: {_escape(v.mistake)}[/]." if v.mistake else ""
-        con.print(f"[red]{word}[/] (you gave {_escape(v.read)}).{mistake}" + (f" {_escape(v.feedback)}" if v.feedback else ""))
+        con.print(f"[red]{word}[/] (you gave {_escape(v.read)}).{mistake}" + (f" {feedback}" if feedback else ""))
         con.print("[dim]Try again, ? for the worked steps with your values, Enter or skip to go on.[/]")
 
 

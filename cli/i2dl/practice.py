@@ -219,15 +219,16 @@ def topic_weights(topics: list[str], tallies: dict[str, tuple[int, int]]) -> dic
     return out
 
 
-def draw(pool: list[Item], tallies: dict[str, tuple[int, int]], rng: np.random.Generator) -> Item:
-    """A topic drawn in proportion to its weight, then one of its items uniformly."""
+def draw(pool: list[Item], tallies: dict[str, tuple[int, int]], rng: np.random.Generator,
+         avoid: Item | None = None) -> Item:
+    """A topic drawn in proportion to its weight, then one of its items uniformly (not `avoid` if it has others)."""
     if not pool:
         raise NotFoundError("nothing to practise", fix="check the problem library: `i2dl list`")
     weights = topic_weights([i.topic for i in pool], tallies)
     topics = list(weights)
     p = np.array([weights[t] for t in topics], dtype=float)
     topic = topics[int(rng.choice(len(topics), p=p / p.sum()))]
-    within = [i for i in pool if i.topic == topic]
+    within = [i for i in pool if i.topic == topic and i != avoid] or [i for i in pool if i.topic == topic]
     return within[int(rng.integers(len(within)))]
 
 
@@ -530,12 +531,15 @@ def _outcome(result: Any) -> str:
 
 
 def _mcq_mistakes(part: Any, result: Any, feedback: str) -> tuple[str | None, str]:
-    """For a bank question: the named mistakes behind the wrong options chosen, and why each is wrong."""
+    """For a bank question: the named mistakes behind the wrong options chosen, and how many are misjudged.
+
+    Which options are misjudged, and why, is left to the worked steps: saying it here would give the retry away.
+    """
     chosen = result.value or frozenset()
     wrong = [o for o in part.options if (o.letter in chosen) != o.correct]
     named = [o.mistake for o in wrong if o.mistake and o.letter in chosen]
-    why = [f"{o.letter}: {o.reason}" for o in wrong]
-    return (", ".join(named) or None), "; ".join(f for f in [feedback, *why] if f)
+    count = f"{len(wrong)} of {len(part.options)} options judged wrong" if wrong else ""
+    return (", ".join(named) or None), "; ".join(f for f in [feedback, count] if f)
 
 
 # ---------------------------------------------------------------------------- a practice run
@@ -555,13 +559,15 @@ class Practice:
         self.seed = fresh_seed() if seed is None else int(seed)
         self.history, self.clock = history, clock
         self.count = 0
+        self.last: Item | None = None  # the item practised last: not drawn twice in a row when there are others
 
     def next_item(self) -> tuple[Item, int]:
         """The next item and its instance seed: topic by weight (from the history as it is now), then item."""
         rng = np.random.default_rng(item_seed(self.seed, self.count))
         tallies = self.history.tallies() if self.history is not None else {}
-        item = draw(self.pool, tallies, rng)
+        item = draw(self.pool, tallies, rng, avoid=self.last)
         self.count += 1
+        self.last = item
         return item, int(rng.integers(0, 2**31))
 
     def next_session(self) -> Session:
