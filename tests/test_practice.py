@@ -288,6 +288,29 @@ def test_practice_stats_command_shows_progress_per_topic(tmp_path, monkeypatch):
                                                               "2026-12-01 09:31 UTC"]
 
 
+def test_practice_stats_json_gives_the_rows_and_an_unwritable_data_dir_is_an_output_error(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from i2dl.cli import app
+
+    monkeypatch.setenv("I2DL_DATA_DIR", str(tmp_path))
+    history = History()
+    history.record(PartRecord("cnn", "conv2d-by-hand", "spec", 1, "1.1", 2.0, 2.0, "right", True, 1, False,
+                              "2026-12-01T09:30:00+00:00"))
+    history.close()
+    res = CliRunner().invoke(app, ["practice", "--stats", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["topics"] == [{"topic": "cnn", "attempts": 1, "right": 1, "share_right": 1.0, "score_share": 1.0,
+                               "skipped": 0, "last": "2026-12-01T09:30:00+00:00"}]
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("I2DL_DATA_DIR", str(tmp_path / "file"))
+    res = CliRunner().invoke(app, ["practice", "--stats"])
+    assert res.exit_code == 11 and "I2DL_DATA_DIR" in res.output
+
+
 # ---------------------------------------------------------------------------- through a pseudo-terminal
 
 

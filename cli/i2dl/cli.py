@@ -631,24 +631,33 @@ def functions(
 
 @app.command()
 def practice(
+    ctx: typer.Context,
     target: str | None = typer.Argument(None, help="A spec id, a bank question id, a topic, or 'mcq' for the "
                                         "bank (default: every spec, weighted towards the topics you get wrong)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the session's draws (a fresh one if omitted)."),
     stats: bool = typer.Option(False, "--stats", help="Show your progress per topic and exit."),
+    as_json: bool = typer.Option(False, "--json", help="With --stats: the progress as JSON (nothing else on stdout; errors too, "
+                                 "as {\"error\": ...})."),
 ) -> None:
     """Practise in the terminal: fresh problems asked part by part, graded and explained at once.
 
     At the prompt: an answer, ? or steps (the worked steps with your values), skip, quit. Your
     history is kept in $I2DL_DATA_DIR (else $XDG_DATA_HOME/i2dl, else ~/.local/share/i2dl).
 
-    Example: i2dl practice linear-regression-step   |   i2dl practice mcq   |   i2dl practice --stats
+    Example: i2dl practice linear-regression-step   |   i2dl practice mcq   |   i2dl practice --stats --json
     """
     from i2dl.practice import History, Practice
 
+    _json_mode(ctx, as_json)
+    if as_json and not stats:
+        raise UsageError("practice is interactive; --json goes with --stats", fix="i2dl practice --stats --json")
     con = _console()
     history = History()
     try:
         if stats:
+            if as_json:
+                _emit_json(ctx, {"history": str(history.path), "topics": history.topic_stats()})
+                return
             _practice_stats(con, history)
             return
         run = Practice(target, seed, history=history)

@@ -489,8 +489,11 @@ class Session:
             answers[part.number] = dict(firsts)
             graded = self._graded(answers)
             score = next(p.score for p in graded.parts if p.number == part.number)
+        outcomes = [o for o in outcomes if o != MANUAL] or [MANUAL]  # free text is judged by a person, not here
         answered = [o for o in outcomes if o != SKIPPED]
-        if not answered:
+        if outcomes == [MANUAL]:
+            outcome = MANUAL
+        elif not answered:
             outcome = SKIPPED
         elif all(o == RIGHT for o in outcomes):
             outcome = RIGHT
