@@ -396,8 +396,8 @@ class Session:
                            "? for the worked steps, skip to go on, quit to stop", None, True, False)
         result = self._blank_result(part, b, text)
         outcome = _outcome(result)
-        if outcome == INVALID:
-            return Verdict(part.number, b.name, b.label, INVALID, result.status, 0.0, result.read, "",
+        if outcome in (INVALID, EMPTY):  # unreadable, or read as no answer ('-' for a number): asked again
+            return Verdict(part.number, b.name, b.label, outcome, result.status, 0.0, result.read, "",
                            result.feedback, None, True, False)
         self.answers.setdefault(part.number, {})[b.name] = text
         key = (part.number, b.name)
