@@ -771,6 +771,145 @@ def functions(
     _console().print(table)
 
 
+# ---------------------------------------------------------------------------- practice (the loop around practice.Session)
+
+
+@app.command()
+def practice(
+    ctx: typer.Context,
+    target: str | None = typer.Argument(None, help="A spec id, a bank question id, a topic, or 'mcq' for the "
+                                        "bank (default: every spec, weighted towards the topics you get wrong)."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the session's draws (a fresh one if omitted)."),
+    stats: bool = typer.Option(False, "--stats", help="Show your progress per topic and exit."),
+    as_json: bool = typer.Option(False, "--json", help="With --stats: the progress as JSON (nothing else on stdout; errors too, "
+                                 "as {\"error\": ...})."),
+) -> None:
+    """Practise in the terminal: fresh problems asked part by part, graded and explained at once.
+
+    At the prompt: an answer, ? or steps (the worked steps with your values), skip, quit. Your
+    history is kept in $I2DL_DATA_DIR (else $XDG_DATA_HOME/i2dl, else ~/.local/share/i2dl).
+
+    Example: i2dl practice linear-regression-step   |   i2dl practice mcq   |   i2dl practice --stats --json
+    """
+    from i2dl.practice import History, Practice
+
+    _json_mode(ctx, as_json)
+    if as_json and not stats:
+        raise UsageError("practice is interactive; --json goes with --stats", fix="i2dl practice --stats --json")
+    con = _console()
+    history = History()
+    try:
+        if stats:
+            if as_json:
+                _emit_json(ctx, {"history": str(history.path), "topics": history.topic_stats()})
+                return
+            _practice_stats(con, history)
+            return
+        run = Practice(target, seed, history=history)
+        con.print(f"[bold]practice[/]: {_escape(target or 'every problem, weighted towards your weak topics')}, "
+                  f"seed {run.seed}; history in {_escape(str(history.path))}")
+        con.print("Type your answer; [bold]?[/] or [bold]steps[/] shows the worked steps, [bold]skip[/] goes on, "
+                  "[bold]quit[/] stops (Ctrl-D and Ctrl-C too).")
+        _practice_loop(con, run)
+    finally:
+        history.close()
+
+
+def _practice_loop(con: Console, run: Any) -> None:
+    """Problems until the student quits; EOF and Ctrl-C end it the same way, the history kept."""
+    session, done = None, 0
+    try:
+        while True:
+            session = run.next_session()
+            _practice_intro(con, session.intro())
+            while not session.done:
+                q = session.question()
+                if q.first_of_part:
+                    _practice_part(con, q)
+                reply = session.handle(con.input(f"[bold]{_escape(q.label)}[/]{' (again)' if q.retry else ''}> "))
+                done += len(reply.finished)
+                if reply.kind == "quit":
+                    break
+                _practice_reply(con, reply)
+            if not session.done:
+                break
+            got, of = session.score()
+            con.print(f"\n[bold]problem done[/]: {got:g} of {of:g} points at the first try")
+            if con.input("Another problem? (Enter for yes, quit to stop) ").strip().lower() in ("quit", "exit", "q", "n", "no"):
+                break
+    except (EOFError, KeyboardInterrupt):
+        con.print()
+        if session is not None:
+            done += len(session.close())
+    con.print(f"Goodbye: {done} part{'s' if done != 1 else ''} practised this session, kept in your history "
+              "(i2dl practice --stats).")
+
+
+def _practice_intro(con: Console, intro: dict[str, Any]) -> None:
+    from i2dl.explain import text_to_unicode
+
+    con.print(f"\n[bold]{_escape(intro['title'])}[/]  ({_escape(intro['item'])}, topic {_escape(intro['topic'])}, "
+              f"{intro['points']:g} point{'' if intro['points'] == 1 else 's'})")
+    if intro["statement"]:
+        con.print(_escape(text_to_unicode(intro["statement"].strip())))
+    if intro["rounding"]:
+        con.print(f"[dim]{_escape(intro['rounding'])}[/]")
+
+
+def _practice_part(con: Console, q: Any) -> None:
+    from i2dl.explain import text_to_unicode
+
+    con.print(f"\n[bold]{q.part}[/] ({q.points:g} p) {_escape(text_to_unicode(q.text))}")
+    for letter, text in q.options:
+        con.print(f"  [bold]{letter}[/] {_escape(text_to_unicode(text))}")
+    con.print(f"[dim]{_escape(q.label)}: {_escape(q.form)}[/]")
+
+
+def _practice_reply(con: Console, reply: Any) -> None:
+    from i2dl.explain import explanation_renderable, text_to_unicode
+
+    if reply.kind == "steps":
+        con.print(explanation_renderable(reply.steps))
+        return
+    if reply.kind == "skip":
+        con.print(f"the answer: [bold]{_escape(reply.expected)}[/]")
+        return
+    v = reply.verdict
+    if v is None:
+        return
+    feedback = _escape(text_to_unicode(v.feedback))
+    note = f": {feedback}" if feedback else ""
+    if v.outcome == "invalid":
+        con.print(f"[yellow]invalid[/] (not counted){note}; please answer again")
+    elif v.outcome == "empty":
+        con.print(f"[yellow]{_escape(v.feedback)}[/]")
+    elif v.outcome == "right":
+        con.print(f"[green]right[/]: {_escape(v.read)}" + (f" [dim]({feedback})[/]" if feedback else ""))
+    elif v.outcome == "follow-through":
+        con.print(f"[green]right for your own earlier value[/]{note}; the key from the right values is "
+                  f"{_escape(v.expected)}")
+    elif v.outcome == "manual":
+        con.print(f"a free-text answer: compare it with the key: {_escape(v.expected)}")
+    else:
+        word = "partly right" if v.outcome == "partial" else "wrong"
+        mistake = f" [bold]mistake: {_escape(v.mistake)}[/]." if v.mistake else ""
+        con.print(f"[red]{word}[/] (you gave {_escape(v.read)}).{mistake}" + (f" {feedback}" if feedback else ""))
+        con.print("[dim]Try again, ? for the worked steps with your values, Enter or skip to go on.[/]")
+
+
+def _practice_stats(con: Console, history: Any) -> None:
+    rows = history.topic_stats()
+    if not rows:
+        con.print(f"No practice yet (history: {_escape(str(history.path))}). Start with: i2dl practice")
+        return
+    table = _table("topic", "parts", "right", "share right", "score", "skipped", "last practised",
+                   title="practice per topic (first tries)")
+    for r in rows:
+        table.add_row(_escape(r["topic"]), str(r["attempts"]), str(r["right"]), f"{100 * r['share_right']:.0f}%",
+                      f"{100 * r['score_share']:.0f}%", str(r["skipped"]), r["last"][:16].replace("T", " ") + " UTC")
+    con.print(table)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

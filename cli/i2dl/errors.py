@@ -139,7 +139,8 @@ EXIT_CODES: dict[int, tuple[str, str]] = {
          "on a cohort's roster): each is a 'not graded' line, and each roster student who handed nothing in a "
          "'no submission' line; the others were graded and their results written"),
     11: ("results not written", "`grade`: the results folder cannot be written (a file, read-only, full disk); "
-                                "the earlier results are unchanged"),
+                                "the earlier results are unchanged; `practice`: the history in the data folder "
+                                "cannot be opened or written"),
 }
 
 
