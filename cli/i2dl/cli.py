@@ -196,6 +196,7 @@ def generate(
     exam_id: str | None = typer.Option(None, "--exam-id", help="The exam's id (default: blueprint and a tag; "
                                        "for a roster: blueprint and the course's term)."),
     force: bool = typer.Option(False, "--force", help="Replace an exam already in --out."),
+    fmt: list[str] = typer.Option([], "--format", help="Formats to write, repeatable: markdown, pdf (default: both)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate an exam: sheet, key, blank answer file, responses CSV template and instance data; with --roster, a whole cohort.
@@ -207,7 +208,7 @@ def generate(
 
     _json_mode(ctx, as_json)
     result = generate_exam(source, seed, out, pins=_pins(param), engine_name=_engine(ctx), roster=roster,
-                           exam_id=exam_id, force=force)
+                           exam_id=exam_id, force=force, formats=fmt or None)
     if as_json:
         _emit_json(ctx, result)
         return
@@ -223,6 +224,24 @@ def generate(
         con.print(f"  {kind:9} {_escape(path)}")
     for w in result["warnings"]:
         con.print(f"[yellow]warning:[/] {_escape(w)}")
+
+
+@app.command("export")
+def export_cmd(
+    fmt: str = typer.Argument(..., help="The format to write: pdf or markdown."),
+    exam: Path = typer.Argument(Path("exam"), help="The exam folder written by `i2dl generate`."),
+    accept_modified: bool = typer.Option(False, "--accept-modified", help="Export an exam.json edited after generation."),
+) -> None:
+    """Re-render an exam folder's sheet and key in a format from its exam.json (a cohort: every sheet and key).
+
+    Example: i2dl export pdf exam   |   i2dl export pdf exams/midterm
+    """
+    from i2dl.export import export_exam
+
+    files = export_exam(fmt, exam, accept_modified=accept_modified)
+    con = _console()
+    for kind, path in files.items():
+        con.print(f"  {kind:9} {_escape(str(path))}")
 
 
 @app.command()
