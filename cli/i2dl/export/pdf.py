@@ -34,7 +34,7 @@ PAPERS = {"a4": "a4", "letter": "us-letter"}
 EXTRA_PAGES = 2
 
 #: Lines of an answer box per answer kind when the spec declares no `box`; a matrix of known shape is a grid.
-DEFAULT_LINES: dict[str, int] = {"number": 1, "vector": 1, "matrix": 3, "shape": 1, "choice": 1, "boolean": 1,
+DEFAULT_LINES: dict[str, int] = {"number": 1, "vector": 1, "matrix": 3, "shape": 1, "choice": 1, "bool": 1,
                                  "formula": 2, "text": 3}
 UNKNOWN_KIND_LINES = 3
 
@@ -138,7 +138,7 @@ def _cover(exam: Exam, settings: dict[str, Any], student: dict[str, str] | None)
     out.append(f"#align(center, text(size: 18pt, weight: \"bold\")[{escape(exam.title)}])")
     out.append("#v(0.6cm)")
     facts = [("Exam", f"#raw({string(variant_code(exam))})"),
-             ("Date", escape(settings["date"]) or "#box(width: 4cm, stroke: (bottom: 0.5pt))"),
+             ("Date", escape(settings["date"]) or "#box(width: 4cm, height: 0.9em, stroke: (bottom: 0.5pt))"),
              ("Duration", f"{exam.duration} minutes" if exam.duration else "as announced"),
              ("Allowed aids", escape(settings["aids"]) or "none besides a pen"),
              ("Points", _points(exam.points))]

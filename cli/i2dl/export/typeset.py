@@ -19,15 +19,14 @@ TEX_FIXES: dict[str, str] = {
     "plus.circle": "plus.o",          # \oplus
     "times.circle": "times.o",        # \otimes
     "minus.circle": "minus.o",        # \ominus
-    "colon.eq": "colon.eq",           # := (kept: the current name)
-    "integral": "integral",
-    "diff": "partial",                # \partial: `diff` is deprecated in Typst 0.14+
+    "diff": "partial",                # \partial in older tex2typst: `diff` is gone from Typst
     "planck.reduce": "planck",        # \hbar
-    "angle.l": "chevron.l",           # \langle: angle.l is deprecated
+    "angle.l": "chevron.l",           # \langle: renamed in Typst 0.14
     "angle.r": "chevron.r",           # \rangle
-    "bracket.l.double": "bracket.stroked.l",
-    "bracket.r.double": "bracket.stroked.r",
-    "ellipsis.h.c": "dots.h.c",
+    "ellipsis.h.c": "dots.h.c",       # \cdots in newer tex2typst: Typst 0.15 has no `ellipsis`
+    "lVert": "bar.v.double",          # \lVert: tex2typst passes it through unknown
+    "rVert": "bar.v.double",          # \rVert
+    "coloneqq": "colon.eq",           # \coloneqq
 }
 _FIX = re.compile(r"(?<![\w.])(" + "|".join(re.escape(k) for k in sorted(TEX_FIXES, key=len, reverse=True))
                   + r")(?![\w.])")
@@ -95,8 +94,14 @@ def _convert(tex: str) -> str:
     return _FIX.sub(lambda m: TEX_FIXES[m.group(1)], out)
 
 
+# A subscript on a subscripted name (explain's slices: Q_{1}_{:k}) is a double subscript in TeX, which
+# tex2typst turns into an empty base (#none) that Typst rejects; braced, it is one base with one subscript.
+_DOUBLE_SUB = re.compile(r"([A-Za-z]+_\{[^{}]*\})_\{")
+
+
 def tex_to_typst(tex: str) -> str:
     """TeX maths as Typst maths: tex2typst piece by piece, then TEX_FIXES; TexError when it cannot convert."""
+    tex = _DOUBLE_SUB.sub(r"{\1}_{", tex)
     pieces = _pieces(tex) if len(tex) > 40 else [tex]
     return " ".join(t for t in (_convert(p) for p in pieces) if t)
 
