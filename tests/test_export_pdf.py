@@ -88,7 +88,7 @@ def test_default_exam_key_holds_every_answer_and_the_points_per_blank(default_ex
     exam = load_exam(default_exam_dir)
     text = " ".join(pdf_text((default_exam_dir / "key.pdf").read_bytes()).split())
     got = numbers(text)
-    for prob, part in exam.parts():
+    for _prob, part in exam.parts():
         for b in part.blanks:
             if b.kind == "choice":
                 right = ", ".join(sorted(b.expected)) or "none"
@@ -278,9 +278,8 @@ KEY_SEEDS = 3  # the key's worked steps are slow to convert (tex2typst): every s
 
 @pytest.mark.library
 def test_every_shipped_spec_at_20_seeds_typesets_clean_with_its_givens_and_no_key():
-    from tests.samples import LIBRARY, instances
-
     from i2dl.explain import key_explanations
+    from tests.samples import LIBRARY, instances
 
     for spec_id in LIBRARY.ids():
         exam = one_exam(list(instances(spec_id, SEEDS)), spec_id)
