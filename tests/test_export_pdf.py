@@ -313,3 +313,27 @@ def test_docs_pictures_exist_and_the_readme_links_them():
     for name in ("docs/sheet-page1.png", "docs/key-page1.png"):
         assert (root / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert name in readme
+
+
+def test_figures_are_embedded_after_the_statement_and_with_their_part(monkeypatch):
+    from dataclasses import dataclass
+
+    @dataclass
+    class FakeFigure:
+        caption: str
+        part: str | None
+
+        def svg(self) -> str:
+            return ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
+                    f'<rect width="40" height="20" fill="none" stroke="black"/><!-- {self.caption} --></svg>')
+
+    exam = build_exam("stacked-linear", 1, engine_name="numpy")
+    prob = exam.problems[0]
+    figs = [FakeFigure("The network, #with its weights", None), FakeFigure("For part two", "2")]
+    monkeypatch.setattr(pdf, "figures_of", lambda p: figs if p is prob else [])
+    src = pdf.sheet_source(exam)
+    first, second = (src.index(pdf.string(f.svg())) for f in figs)
+    assert src.index(pdf.markup(prob.statement)) < first < src.index(f"*{prob.parts[0].number}*")
+    assert src.index(f"*{prob.parts[1].number}*") < second
+    text = " ".join(pdf_text(pdf.compile_pdf(src)).split())
+    assert "The network, #with its weights" in text and "For part two" in text

@@ -167,11 +167,20 @@ def _cover(exam: Exam, settings: dict[str, Any], student: dict[str, str] | None)
     return "\n\n".join(out)
 
 
+def _belongs(fig: Any, part: str | None) -> bool:
+    """Whether a figure goes with `part` ('5.3', or None for the statement); a figure may name its part as
+    '5.3', '3' or 3 (its number within the problem)."""
+    where = getattr(fig, "part", None)
+    if where is None or part is None:
+        return where is None and part is None
+    return str(where) in (part, part.rsplit(".", 1)[-1])
+
+
 def _figures(prob: ProblemInstance, part: str | None) -> str:
     """The problem's figures placed with the problem statement (part None) or with their part."""
     out = []
     for fig in figures_of(prob):
-        if getattr(fig, "part", None) != part:
+        if not _belongs(fig, part):
             continue
         caption = getattr(fig, "caption", "") or ""
         out.append(f"#figure(image(bytes({string(fig.svg())}), format: \"svg\", width: 85%), "
@@ -271,9 +280,9 @@ def _mcq_problem_sheet(prob: ProblemInstance, exam: Exam) -> str:
              scoring.get(schemes.pop(), "Each option judged right earns its share of the question's points.")
              if len(schemes) == 1 else ""]
     out = [f"#block(inset: 6pt, stroke: 0.5pt + luma(150), radius: 2pt, width: 100%)[{' '.join(inline(t) for t in lines if t)}]"]
-    for fig in (_figures(prob, None),):
-        if fig:
-            out.append(fig)
+    figs = _figures(prob, None)
+    if figs:
+        out.append(figs)
     for part in prob.parts:
         opts = ", ".join(f"[#cross], [*{escape(o.letter)}*], [{markup(o.text)}]" for o in part.options)
         out.append(f"#block(breakable: false)[{_part_head(part)} {markup(part.text)}\n\n"
@@ -463,6 +472,7 @@ class PdfExporter:
 # ---------------------------------------------------------------------------- a cohort's sheets and keys
 
 _JOBS: list[tuple[str, Path, Exam, dict[str, str] | None]] = []  # set before the workers fork, read by index
+_JOB_SETTINGS: list[dict[str, Any]] = [{}]  # the course settings, read once in the parent
 
 
 def _run_job(i: int) -> tuple[str, str, str | None, str | None] | None:
@@ -475,9 +485,6 @@ def _run_job(i: int) -> tuple[str, str, str | None, str | None] | None:
         return (type(exc).__name__, exc.message, exc.where, exc.fix)
     atomic_write_bytes(path, data)
     return None
-
-
-_JOB_SETTINGS: list[dict[str, Any]] = [{}]
 
 
 def write_cohort_pdfs(exam: Exam, sheets: dict[str, Path], keys: dict[str, Path], jobs: int | None = None) -> None:
