@@ -337,3 +337,13 @@ def test_figures_are_embedded_after_the_statement_and_with_their_part(monkeypatc
     assert src.index(f"*{prob.parts[1].number}*") < second
     text = " ".join(pdf_text(pdf.compile_pdf(src)).split())
     assert "The network, #with its weights" in text and "For part two" in text
+
+
+def test_plain_arithmetic_is_written_as_tex2typst_would_write_it():
+    from tex2typst import tex2typst
+
+    from i2dl.export.typeset import _convert
+
+    for tex in (r"= 2 \cdot (-0.5) + 1.5", r"[2, -1, 0.5]", r"+ (-2) \cdot 3", r"(1 + 2) \cdot 3 - 4 = -0.25",
+                r"= \begin{bmatrix} 1.5 & -2 \\ 0 & 3 \end{bmatrix}", r"\begin{bmatrix} -1 & 2 & 0.25 \end{bmatrix}"):
+        assert _convert(tex).replace(" ", "") == tex2typst(tex).replace(" ", "")

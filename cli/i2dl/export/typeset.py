@@ -52,6 +52,8 @@ class TexError(I2dlError):
 
 
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_MATRIX = re.compile(r"^([=+\-]?)\s*\\begin\{bmatrix\}(.*)\\end\{bmatrix\}$", re.S)
+_ARITHMETIC = re.compile(r"^(?:[\d\s.,+\-=()\[\]]|\\cdot(?![A-Za-z]))*$")
 _ENV = re.compile(r"\\(begin|end)\{[^}]*\}|\\(left|right)\b|\\cdot\b|\\[A-Za-z]+|\\.|.", re.S)
 
 
@@ -86,6 +88,13 @@ def _convert(tex: str) -> str:
         return ""
     if _NUMBER.match(source):
         return source
+    if _ARITHMETIC.match(source):  # numbers and operators only: the same in both languages, save \cdot
+        return source.replace("\\cdot", " dot.op ")
+    m = _MATRIX.match(source)
+    if m:  # a matrix of plain numbers, the commonest value in a key: written directly
+        rows = [[e.strip() for e in row.split("&")] for row in m.group(2).split("\\\\")]
+        if all(_NUMBER.match(e) for row in rows for e in row):
+            return f'{m.group(1)} mat(delim: "[", ' + "; ".join(", ".join(r) for r in rows) + ")"
     try:
         out = tex2typst(source)
     except Exception as exc:  # the converter raises its own exception types
