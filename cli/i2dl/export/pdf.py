@@ -258,7 +258,8 @@ def _spec_problem_sheet(prob: ProblemInstance, exam: Exam) -> str:
     if figs:
         out.append(figs)
     for part in prob.parts:
-        block = [f"{_part_head(part)} {markup(part.text)}{_own_rule_note(part, exam_rule)}"]
+        # sticky: the part's text stays on the page of its first answer box
+        block = [f"#block(sticky: true)[{_part_head(part)} {markup(part.text)}{_own_rule_note(part, exam_rule)}]"]
         figs = _figures(prob, part.number)
         if figs:
             block.append(figs)
