@@ -287,8 +287,8 @@ def test_cohort_of_30_generated_and_graded_gives_each_student_the_total_of_their
     exam_dir = course / "exams" / "mid"
     data = json.loads((exam_dir / "exam.json").read_text())
     assert data["format"] == 5 and data["exam_id"] == "midterm-ws-2026"
-    assert sorted(p.name for p in (exam_dir / "sheets").iterdir()) == [f"{i}.md" for i in ids]
-    assert len(list((exam_dir / "keys").iterdir())) == 30
+    assert sorted(p.name for p in (exam_dir / "sheets").iterdir()) == sorted(f"{i}.{x}" for i in ids for x in ("md", "pdf"))
+    assert len(list((exam_dir / "keys").iterdir())) == 60  # a Markdown and a PDF key per variant
     variants = {v["id"]: v for v in data["variants"]}
     assert len({json.dumps(v["problems"][0]["params"]) for v in variants.values()}) > 20  # numbers differ
     subs = course / "submissions"
