@@ -199,7 +199,7 @@ def generate(
     fmt: list[str] = typer.Option([], "--format", help="Formats to write, repeatable: markdown, pdf (default: both)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Generate an exam: sheet, key, blank answer file, responses CSV template and instance data; with --roster, a whole cohort.
+    """Generate an exam: sheet and key (Markdown and PDF), blank answer file, responses CSV template and instance data; with --roster, a whole cohort.
 
     Example: i2dl generate --seed 7   |   i2dl generate conv2d-by-hand --param stride=2   |
     i2dl generate --roster roster.csv --out exams/endterm

@@ -157,7 +157,7 @@ class Answer(_Model):
 
 
 class AnswerBox(_Model):
-    """The answer space a paper sheet leaves for a part: `lines` ruled-free lines of about 1 cm."""
+    """The answer space a paper sheet leaves for a part: a box `lines` lines (about 1 cm each) high."""
 
     lines: int = Field(ge=1, le=40)
 
