@@ -472,18 +472,14 @@ class PdfExporter:
 
 # ---------------------------------------------------------------------------- a cohort's sheets and keys
 
-_JOBS: list[tuple[str, Path, Exam, dict[str, str] | None]] = []  # set before the workers fork, read by index
-_JOB_SETTINGS: list[dict[str, Any]] = [{}]  # the course settings, read once in the parent
 
-
-def _run_job(i: int) -> tuple[str, str, str | None, str | None] | None:
-    """Write job `i` of _JOBS (a sheet or a key); a typed error comes back as data."""
-    kind, path, exam, student = _JOBS[i]
-    settings = _JOB_SETTINGS[0]
+def _compile_job(job: tuple[str, Path]) -> str | None:
+    """Compile one document's source and write it; an error comes back as its message."""
+    source, path = job
     try:
-        data = sheet_pdf(exam, student, settings) if kind == "sheet" else key_pdf(exam, None, settings)
-    except I2dlError as exc:
-        return (type(exc).__name__, exc.message, exc.where, exc.fix)
+        data = compile_pdf(source)
+    except PdfError as exc:
+        return f"{path.name}: {exc.message}"
     atomic_write_bytes(path, data)
     return None
 
@@ -491,28 +487,26 @@ def _run_job(i: int) -> tuple[str, str, str | None, str | None] | None:
 def write_cohort_pdfs(exam: Exam, sheets: dict[str, Path], keys: dict[str, Path], jobs: int | None = None) -> None:
     """Each student's sheet (student id -> path) and each variant's key (label -> path) as PDF.
 
-    Typesetting is the slow step of a cohort: where it is safe (torch not loaded: its threads do not
-    survive a fork) the documents are made by forked worker processes, one per core.
+    The sources are made here while threads compile them (Typst runs outside Python's lock). Not
+    processes: a process that has run Typst or tex2typst holds threads a fork does not copy, and a
+    forked worker can hang.
     """
     import os
-    import sys
+    from concurrent.futures import ThreadPoolExecutor
 
+    settings = _settings()
     by_id = {r["student_id"]: r for r in exam.roster}
-    _JOBS[:] = [("sheet", path, exam.variants[by_id[sid]["variant"]], by_id[sid]) for sid, path in sheets.items()]
-    _JOBS.extend(("key", path, exam.variants[label], None) for label, path in keys.items())
-    _JOB_SETTINGS[0] = _settings()
     jobs = jobs or min(os.cpu_count() or 1, 8)
-    try:
-        if jobs < 2 or len(_JOBS) < 8 or "torch" in sys.modules:
-            results = [_run_job(i) for i in range(len(_JOBS))]
-        else:
-            import multiprocessing
-
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                results = pool.map(_run_job, range(len(_JOBS)), chunksize=4)
-    finally:
-        _JOBS.clear()
-    for r in results:
-        if r is not None:
-            name, message, where, fix = r
-            raise PdfError(f"{name}: {message}", where=where, fix=fix)
+    errors: list[str] = []
+    with ThreadPoolExecutor(jobs) as pool:
+        pending = []
+        for sid, path in sheets.items():
+            student = by_id[sid]
+            pending.append(pool.submit(_compile_job, (sheet_source(exam.variants[student["variant"]], student,
+                                                                   settings), path)))
+        for label, path in keys.items():
+            pending.append(pool.submit(_compile_job, (key_source(exam.variants[label], None, settings), path)))
+        errors = [e for e in (f.result() for f in pending) if e]
+    if errors:
+        raise PdfError(f"{len(errors)} PDF(s) could not be typeset; the first: {errors[0]}",
+                       fix="please report this with the exam folder")
