@@ -388,7 +388,8 @@ def test_cohort_force_regenerates_the_same_variants_and_drops_students_no_longer
     assert (course / "exams" / "q" / "exam.json").read_bytes() == first  # the secret makes it deterministic
     write_roster(course / "r.csv", 2)
     assert run("generate", "midterm", "--roster", "r.csv", "--out", "exams/q", "--force").exit_code == 0
-    assert sorted(p.name for p in (course / "exams" / "q" / "sheets").iterdir()) == ["s000.md", "s001.md"]
+    assert sorted(p.name for p in (course / "exams" / "q" / "sheets").iterdir()) == ["s000.md", "s000.pdf", "s001.md",
+                                                                                "s001.pdf"]
 
 
 # ---------------------------------------------------------------------------- the secret
