@@ -234,7 +234,7 @@ def pdf_sheets_figure(folder: Path, course: Path) -> None:
             key_pdf(v)
         per_key = (time.perf_counter() - t0) / len(sample)
     verdict = "ok" if seconds < PDF_SHEETS_GOAL_S else "OVER THE GOAL"
-    print(f"PDF sheets of {len(exam.roster)} students (typeset by Typst, forked workers): {seconds:.1f} s wall "
+    print(f"PDF sheets of {len(exam.roster)} students (typeset by Typst, compiled in threads): {seconds:.1f} s wall "
           f"(goal < {PDF_SHEETS_GOAL_S} s: {verdict}), {cpu:.1f} s CPU; a PDF key takes {per_key:.2f} s in one "
           "process (no goal); "
           f"load average {load:.1f} on {os.cpu_count()} cores")
