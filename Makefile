@@ -10,7 +10,7 @@ UV_PIN := uv==0.13.9
 FIND_LINKS = $(or $(PIP_FIND_LINKS),$(shell $(PY) -m pip config get global.find-links 2>/dev/null))
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-notorch test test-notorch demo lint bench clean lock check-clean schema stats-example
+.PHONY: install install-notorch test test-notorch demo lint bench clean lock check-clean schema stats-example pictures
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m venv $(VENV)
@@ -45,6 +45,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# docs/sheet-page1.png and docs/key-page1.png: the first pages of the default exam's PDF sheet and key.
+pictures: $(STAMP)
+	$(BIN)/python docs/pictures.py
 
 # The published JSON Schema of exam.json, from the model that validates it (a test checks they agree).
 schema: $(STAMP)

@@ -45,6 +45,7 @@ from i2dl.spec.load import Library
 
 RSS_GOAL_MB = 300
 COHORT_GOAL_S = 30  # issue 13: 300 variants in under 30 s on this 2-core machine
+PDF_SHEETS_GOAL_S = 60  # issue 14: a 300-student cohort's PDF sheets in under 60 s
 CSV_GOAL_S = 15
 MIX = (("key", 0.4), ("follow-through", 0.3), ("wrong", 0.15), ("invalid", 0.15))
 JUNK = ["abc", "1/0", "", None, ".", "[1, 2", "sqrt(-1)", {"a": 1}, [[1], [2, 3]], "∞"]
@@ -213,6 +214,32 @@ def timed(fn, repeats: int) -> tuple[float, float, Any]:
     return min(times), statistics.median(times), result
 
 
+def pdf_sheets_figure(folder: Path, course: Path) -> None:
+    """Print the wall time of every student's PDF sheet of a generated cohort, and of a key per variant."""
+    from i2dl.course import use_course
+    from i2dl.export import SHEETS_DIR, cohort_file_names
+    from i2dl.export.pdf import key_pdf, write_cohort_pdfs
+
+    exam = load_exam(folder)
+    names = cohort_file_names([r["student_id"] for r in exam.roster])
+    with use_course(course):
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        t0, c0 = time.perf_counter(), os.times()
+        write_cohort_pdfs(exam, {sid: folder / SHEETS_DIR / f"{n}.pdf" for sid, n in names.items()}, {})
+        seconds, c1 = time.perf_counter() - t0, os.times()
+        cpu = sum(c1[:4]) - sum(c0[:4])  # this process and its (joined) workers
+        sample = list(exam.variants.values())[:5]
+        t0 = time.perf_counter()
+        for v in sample:
+            key_pdf(v)
+        per_key = (time.perf_counter() - t0) / len(sample)
+    verdict = "ok" if seconds < PDF_SHEETS_GOAL_S else "OVER THE GOAL"
+    print(f"PDF sheets of {len(exam.roster)} students (typeset by Typst, compiled in threads): {seconds:.1f} s wall "
+          f"(goal < {PDF_SHEETS_GOAL_S} s: {verdict}), {cpu:.1f} s CPU; a PDF key takes {per_key:.2f} s in one "
+          "process (no goal); "
+          f"load average {load:.1f} on {os.cpu_count()} cores")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=1000)
@@ -303,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             with (course / "bench-roster.csv").open("w", encoding="utf-8") as f:
                 f.write("student_id,name\n" + "".join(f"b{i:05d},Student {i}\n" for i in range(args.cohort)))
             cmd = [sys.executable, "-m", "i2dl", "--engine", engine.name, "--course", str(course), "generate",
-                   "--roster", str(course / "bench-roster.csv"), "--out", str(root / "cohort")]
+                   "--roster", str(course / "bench-roster.csv"), "--out", str(root / "cohort"), "--format", "markdown"]
             load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
             t0 = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -319,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"wall (goal < {COHORT_GOAL_S} s: {verdict}), {cpu:.1f} s CPU (workers included), peak RSS "
                   f"{usage.ru_maxrss * scale / 1e6:.0f} MB (its largest process), exit code {code}; load average "
                   f"{load:.1f} on {os.cpu_count()} cores")
+            if code == 0:
+                pdf_sheets_figure(root / "cohort", course)
 
         if args.profile:
             import cProfile

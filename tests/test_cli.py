@@ -98,7 +98,8 @@ def test_generate_same_seed_gives_byte_identical_files(tmp_path):
         assert result.exit_code == 0, result.output
     assert _digest(a) == _digest(b)
     assert (a / "exam.json").read_bytes() != (c / "exam.json").read_bytes()
-    assert set(_digest(a)) == {"exam.md", "key.md", "answers.yaml", "responses-template.csv", "exam.json"}
+    assert set(_digest(a)) == {"exam.md", "key.md", "answers.yaml", "responses-template.csv", "exam.json",
+                               "exam.pdf", "key.pdf"}
 
 
 def test_generate_without_seed_prints_the_fresh_seed(tmp_path):
@@ -236,7 +237,7 @@ def _json_of(args: list[str], code: int = 0):
 def test_json_of_generate_names_every_file_it_wrote(tmp_path):
     data = _json_of(["generate", "conv-layer-arithmetic", "--seed", "3", "--out", str(tmp_path / "e"), "--json"])
     assert data["exam_id"] == public_exam_id("conv-layer-arithmetic", 3) and data["seed"] == 3
-    assert set(data["files"]) == {"sheet", "key", "answers", "responses", "data"}
+    assert set(data["files"]) == {"sheet", "key", "answers", "responses", "sheet_pdf", "key_pdf", "data"}
     assert all((tmp_path / "e" / p.split("/")[-1]).is_file() for p in data["files"].values())
     assert data["problems"][0]["spec"] == "conv-layer-arithmetic"
 

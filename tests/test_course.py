@@ -287,8 +287,8 @@ def test_cohort_of_30_generated_and_graded_gives_each_student_the_total_of_their
     exam_dir = course / "exams" / "mid"
     data = json.loads((exam_dir / "exam.json").read_text())
     assert data["format"] == 5 and data["exam_id"] == "midterm-ws-2026"
-    assert sorted(p.name for p in (exam_dir / "sheets").iterdir()) == [f"{i}.md" for i in ids]
-    assert len(list((exam_dir / "keys").iterdir())) == 30
+    assert sorted(p.name for p in (exam_dir / "sheets").iterdir()) == sorted(f"{i}.{x}" for i in ids for x in ("md", "pdf"))
+    assert len(list((exam_dir / "keys").iterdir())) == 60  # a Markdown and a PDF key per variant
     variants = {v["id"]: v for v in data["variants"]}
     assert len({json.dumps(v["problems"][0]["params"]) for v in variants.values()}) > 20  # numbers differ
     subs = course / "submissions"
@@ -388,7 +388,8 @@ def test_cohort_force_regenerates_the_same_variants_and_drops_students_no_longer
     assert (course / "exams" / "q" / "exam.json").read_bytes() == first  # the secret makes it deterministic
     write_roster(course / "r.csv", 2)
     assert run("generate", "midterm", "--roster", "r.csv", "--out", "exams/q", "--force").exit_code == 0
-    assert sorted(p.name for p in (course / "exams" / "q" / "sheets").iterdir()) == ["s000.md", "s001.md"]
+    assert sorted(p.name for p in (course / "exams" / "q" / "sheets").iterdir()) == ["s000.md", "s000.pdf", "s001.md",
+                                                                                "s001.pdf"]
 
 
 # ---------------------------------------------------------------------------- the secret
@@ -407,11 +408,12 @@ def test_without_the_secret_no_sheet_or_answer_file_rebuilds_any_students_key(co
     secret = (course / SECRET_FILE).read_text().strip()
     for path in exam_dir.rglob("*"):
         if path.is_file():
-            assert secret not in path.read_text(encoding="utf-8")
+            assert secret.encode() not in path.read_bytes()  # the PDFs too
     exam = load_exam(exam_dir)
     seeds = {v.seed for v in exam.variants.values()}
     problem_seeds = {(p.number, p.seed) for v in exam.variants.values() for p in v.problems}
-    handed_out = [p.read_text() for sub in ("sheets", "answers") for p in sorted((exam_dir / sub).iterdir())]
+    handed_out = [p.read_text() for sub in ("sheets", "answers") for p in sorted((exam_dir / sub).iterdir())
+                  if p.suffix != ".pdf"]  # the PDF sheet prints the text of the Markdown one
     assert len(handed_out) == 60
     candidates = {int(n) for text in handed_out for n in re.findall(r"\d+", text)}
     candidates |= {int(n) for n in re.findall(r"\d+", exam.exam_id)}

@@ -27,10 +27,12 @@ def test_get_exporter_unknown_format_lists_the_formats():
     assert "markdown" in exc.value.fix
 
 
-def test_write_exam_default_writes_data_and_the_markdown_files(small_exam, tmp_path):
+def test_write_exam_default_writes_data_the_markdown_and_the_pdf_files(small_exam, tmp_path):
     files = write_exam(small_exam, tmp_path)
-    assert list(files) == ["sheet", "key", "answers", "responses", "data"]  # the order `generate` prints them in
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["exam.md", "key.md", "answers.yaml", "responses-template.csv", EXAM_FILE])
+    # the order `generate` prints them in
+    assert list(files) == ["sheet", "key", "answers", "responses", "sheet_pdf", "key_pdf", "data"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["exam.md", "key.md", "answers.yaml", "responses-template.csv",
+                                                                 "exam.pdf", "key.pdf", EXAM_FILE])
     assert load_exam(tmp_path).exam_id == small_exam.exam_id
 
 

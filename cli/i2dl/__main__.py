@@ -1,3 +1,4 @@
 from i2dl.cli import main
 
-main()
+if __name__ == "__main__":  # guarded: worker processes started by spawn import this module
+    main()

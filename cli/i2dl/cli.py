@@ -196,9 +196,10 @@ def generate(
     exam_id: str | None = typer.Option(None, "--exam-id", help="The exam's id (default: blueprint and a tag; "
                                        "for a roster: blueprint and the course's term)."),
     force: bool = typer.Option(False, "--force", help="Replace an exam already in --out."),
+    fmt: list[str] = typer.Option([], "--format", help="Formats to write, repeatable: markdown, pdf (default: both)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Generate an exam: sheet, key, blank answer file, responses CSV template and instance data; with --roster, a whole cohort.
+    """Generate an exam: sheet and key (Markdown and PDF), blank answer file, responses CSV template and instance data; with --roster, a whole cohort.
 
     Example: i2dl generate --seed 7   |   i2dl generate conv2d-by-hand --param stride=2   |
     i2dl generate --roster roster.csv --out exams/endterm
@@ -207,7 +208,7 @@ def generate(
 
     _json_mode(ctx, as_json)
     result = generate_exam(source, seed, out, pins=_pins(param), engine_name=_engine(ctx), roster=roster,
-                           exam_id=exam_id, force=force)
+                           exam_id=exam_id, force=force, formats=fmt or None)
     if as_json:
         _emit_json(ctx, result)
         return
@@ -229,7 +230,7 @@ def generate(
 def export(
     ctx: typer.Context,
     fmt: str = typer.Argument(..., metavar="FORMAT", help="moodle (Moodle XML), qti (a QTI 2.1 package), or a "
-                              "sheet format (markdown) to re-render an exam folder."),
+                              "sheet format (pdf, markdown) to re-render an exam folder."),
     source: str = typer.Argument("exam", help="An exam folder, or (moodle, qti) a spec or blueprint to make "
                                  "a fresh exam of."),
     variants: int = typer.Option(10, "--variants", help="Variants per problem (per multiple-choice question) "
@@ -240,12 +241,15 @@ def export(
     all_or_nothing: bool = typer.Option(False, "--all-or-nothing", help="moodle: multiple-choice questions with "
                                         "several correct options graded all-or-nothing, as qtype_multichoiceset "
                                         "(a Moodle plugin) does; without it, shares per option."),
+    accept_modified: bool = typer.Option(False, "--accept-modified", help="Export an exam.json edited after "
+                                         "generation."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Export an exam: its variant pool as a Moodle XML question bank or a QTI 2.1 package, or its sheets again.
+    """Export an exam: its variant pool as a Moodle XML question bank or a QTI 2.1 package, or its sheets and keys again (pdf, markdown; a cohort: every student's).
 
-    Example: i2dl export moodle exam --variants 20   |   i2dl export qti conv2d-by-hand --variants 50 --out lms
+    Example: i2dl export pdf exam   |   i2dl export moodle exam --variants 20   |   i2dl export qti conv2d-by-hand --variants 50 --out lms
     """
+    from i2dl.errors import UsageError
     from i2dl.lms import LMS_FORMATS, export_lms
 
     _json_mode(ctx, as_json)
@@ -254,9 +258,14 @@ def export(
         result = export_lms(fmt, source, target, variants=variants, seed=seed, engine_name=_engine(ctx),
                             all_or_nothing=all_or_nothing)
     else:
-        from i2dl.export import rerender
+        from i2dl.export import export_exam
+        from i2dl.io import display_path
 
-        result = rerender(fmt, Path(source), out)
+        if out is not None:
+            raise UsageError("--out is for the LMS formats; sheets are re-rendered into their exam folder",
+                             fix=f"i2dl export {fmt} {source}")
+        files = export_exam(fmt, Path(source), accept_modified=accept_modified)
+        result = {"format": fmt, "files": {k: display_path(v) for k, v in files.items()}}
     if as_json:
         _emit_json(ctx, result)
         return

@@ -27,15 +27,21 @@ def _plain(v: Any) -> Any:
 def generate_exam(source: str | None = None, seed: int | None = None, out: Path | str = "exam", *,
                   pins: dict[str, Any] | None = None, engine_name: str | None = None,
                   roster: Path | str | None = None, exam_id: str | None = None,
-                  force: bool = False) -> dict[str, Any]:
+                  force: bool = False, formats: tuple[str, ...] | list[str] | None = None) -> dict[str, Any]:
     """Build the exam for `source` (default: the course's blueprint, else 'default') and write its files.
+
+    `formats` are the exporters to write (default: Markdown and PDF); exam.json is always written.
 
     With a roster, every student gets a variant seeded from the course secret, the exam id and their
     id; the cohort is written as one exam.json, a sheet and an answer file per student, a key per variant.
     """
     from i2dl.course import active_course, course_secret, read_roster
-    from i2dl.explain import key_steps
+    from i2dl.explain import key_explanations, part_markdown
+    from i2dl.export import DEFAULT_FORMATS, get_exporter
 
+    formats = tuple(formats or DEFAULT_FORMATS)
+    for f in formats:  # an unknown format is refused before any exam is built
+        get_exporter(f)
     course = active_course()
     source = source or (course.config.blueprint if course is not None else "default")
     rounding = course.config.rounding if course is not None else None  # the course's exam-wide rule
@@ -53,10 +59,12 @@ def generate_exam(source: str | None = None, seed: int | None = None, out: Path 
         library = Library()
         exam_id = exam_id or _cohort_id(source, course, library)
         exam, keys = _build_cohort(source, students, secret, exam_id, engine_name, library, rounding)
-        files = write_cohort(exam, out, keys=keys)
+        files = write_cohort(exam, out, keys=keys, formats=formats)
     else:
         exam = build_exam(source, seed, pins=pins, engine_name=engine_name, exam_id=exam_id, rounding=rounding)
-        files = write_exam(exam, out, steps=key_steps(exam))
+        explained = key_explanations(exam)
+        steps = {n: part_markdown(e, header=False) for n, e in explained.items()}
+        files = write_exam(exam, out, formats, steps=steps, explained=explained)
     return {
         "exam_id": exam.exam_id, "title": exam.title, "seed": None if exam.is_cohort else exam.seed,
         "points": exam.points, "engine": exam.engine, "students": len(exam.roster),
@@ -196,13 +204,14 @@ def _check_out(out: Path, force: bool) -> None:
     if not force:
         raise UsageError(f"'{out}' already holds an exam ({EXAM_FILE}); generating again would replace it and its "
                          "keys", where=str(out / EXAM_FILE), fix="choose another --out, or pass --force to replace it")
-    from i2dl.export.markdown import MarkdownExporter
+    from i2dl.export import EXPORTERS
 
     for sub in (SHEETS_DIR, ANSWERS_DIR, KEYS_DIR):  # a student no longer on the roster must not keep a sheet
         if (out / sub).is_dir() and not (out / sub).is_symlink():
             shutil.rmtree(out / sub)
-    for name in MarkdownExporter.files.values():  # nor a single exam's files beside a cohort
-        (out / name).unlink(missing_ok=True)
+    for exporter in EXPORTERS.values():  # nor a single exam's files beside a cohort
+        for name in exporter.files.values():
+            (out / name).unlink(missing_ok=True)
 
 
 def solve_spec(spec: str, pins: dict[str, Any], *, seed: int = 0, engine_name: str | None = None,

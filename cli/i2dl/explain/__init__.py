@@ -26,6 +26,7 @@ from .api import (
     explain_problem,
     explain_spec,
     explain_target,
+    key_explanations,
     key_steps,
 )
 from .forward import View
@@ -42,6 +43,6 @@ from .symbols import Sym, symbol
 
 __all__ = [
     "RENDERERS", "Step", "Sym", "View", "explain_instance", "explain_part", "explain_problem", "explain_spec", "explain_target",
-    "explanation_markdown", "explanation_renderable", "key_steps", "latex_to_unicode", "part_markdown",
+    "explanation_markdown", "explanation_renderable", "key_explanations", "key_steps", "latex_to_unicode", "part_markdown",
     "renders", "symbol", "text_to_unicode",
 ]

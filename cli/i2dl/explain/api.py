@@ -137,7 +137,12 @@ def explain_target(words: list[str], *, exam_dir: str | Path = "exam", pins: dic
 
 def key_steps(exam: Any) -> dict[str, str]:
     """Worked steps per part number, as Markdown, for the solution key (spec problems only)."""
-    steps: dict[str, str] = {}
+    return {number: part_markdown(expl, header=False) for number, expl in key_explanations(exam).items()}
+
+
+def key_explanations(exam: Any) -> dict[str, dict[str, Any]]:
+    """Each spec part's worked solution (the data `explain` shows) by part number; parts that fail are left out."""
+    out: dict[str, dict[str, Any]] = {}
     for prob in exam.problems:
         if prob.kind != "spec":
             continue
@@ -147,11 +152,10 @@ def key_steps(exam: Any) -> dict[str, str]:
             continue  # a spec that no longer loads keeps its key without worked steps
         for part in prob.parts:
             try:
-                expl = _part_explanation(prob, part, ctx, None)
+                out[part.number] = _part_explanation(prob, part, ctx, None)
             except (I2dlError, ArithmeticError, LookupError, TypeError, ValueError):
                 continue  # the key keeps this part's answers; worked steps must never stop an exam
-            steps[part.number] = part_markdown(expl, header=False)
-    return steps
+    return out
 
 
 def _exam(exam: Any, accept_modified: bool = False) -> Any:

@@ -16,9 +16,10 @@ from i2dl.errors import NotFoundError
 from i2dl.exam.data import write_exam_data
 from i2dl.exam.model import Exam
 from i2dl.export.markdown import MarkdownExporter
+from i2dl.export.pdf import PdfExporter
 from i2dl.io import atomic_write_text, slugify
 
-DEFAULT_FORMATS = ("markdown",)
+DEFAULT_FORMATS = ("markdown", "pdf")
 
 
 @runtime_checkable
@@ -31,7 +32,7 @@ class Exporter(Protocol):
     def export(self, exam: Exam, out_dir: Path, **opts: Any) -> dict[str, Path]: ...
 
 
-EXPORTERS: dict[str, Exporter] = {e.name: e for e in (MarkdownExporter(),)}
+EXPORTERS: dict[str, Exporter] = {e.name: e for e in (MarkdownExporter(), PdfExporter())}
 
 
 def get_exporter(name: str) -> Exporter:
@@ -73,14 +74,18 @@ def cohort_file_names(ids: list[str]) -> dict[str, str]:
 
 
 def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, str]] | None = None,
-                 keys: dict[str, str] | None = None) -> dict[str, Path]:
+                 keys: dict[str, str] | None = None,
+                 formats: tuple[str, ...] | list[str] = DEFAULT_FORMATS) -> dict[str, Path]:
     """exam.json (every variant), then per student sheets/ID.md and answers/ID.yaml, per variant keys/ID.md.
 
     Each key is `keys[label]` when given (made elsewhere), else written here with `steps(variant)`.
+    With "pdf" among `formats`, also sheets/ID.pdf per student and keys/ID.pdf per variant.
     """
     from i2dl.export.answers import answer_file_text
     from i2dl.export.markdown import key_markdown, sheet_markdown
 
+    for f in formats:
+        get_exporter(f)
     out = Path(out)
     data = write_exam_data(exam, out)
     students = cohort_file_names([r["student_id"] for r in exam.roster])
@@ -94,23 +99,41 @@ def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, 
         variant = exam.variants[r["variant"]]
         atomic_write_text(out / SHEETS_DIR / f"{students[r['student_id']]}.md", sheet_markdown(variant, r))
         atomic_write_text(out / ANSWERS_DIR / f"{students[r['student_id']]}.yaml", answer_file_text(variant, r))
+    if "pdf" in formats:
+        from i2dl.export.pdf import write_cohort_pdfs
+
+        write_cohort_pdfs(exam, {sid: out / SHEETS_DIR / f"{name}.pdf" for sid, name in students.items()},
+                          {label: out / KEYS_DIR / f"{name}.pdf" for label, name in variants.items()})
     return {"data": data, "sheets": out / SHEETS_DIR, "answers": out / ANSWERS_DIR, "keys": out / KEYS_DIR}
 
 
-__all__ = ["ANSWERS_DIR", "DEFAULT_FORMATS", "EXPORTERS", "Exporter", "KEYS_DIR", "SHEETS_DIR", "cohort_file_names",
-           "get_exporter", "write_cohort", "write_exam"]
-
-
-def rerender(fmt: str, exam_dir: Path, out: Path | None = None) -> dict[str, Any]:
-    """The sheet files of `fmt` written again from an exam folder's exam.json (into `out`, default the folder)."""
+def export_exam(fmt: str, exam_dir: Path | str, *, accept_modified: bool = False) -> dict[str, Path]:
+    """Re-render an exam folder's files of format `fmt` from its exam.json (a cohort: every sheet and key)."""
     from i2dl.exam import load_exam
-    from i2dl.explain.api import key_steps
-    from i2dl.io import display_path
+    from i2dl.explain import key_explanations, part_markdown
 
     exporter = get_exporter(fmt)
-    exam = load_exam(exam_dir)
-    if exam.is_cohort:
-        raise NotFoundError("re-rendering a cohort's sheets is not supported here",
-                            fix="run `i2dl generate --roster ... --force` again")
-    files = exporter.export(exam, Path(out or exam_dir), steps=key_steps(exam))
-    return {"format": fmt, "exam_id": exam.exam_id, "files": {k: display_path(v) for k, v in files.items()}}
+    exam_dir = Path(exam_dir)
+    exam = load_exam(exam_dir, accept_modified=accept_modified)
+    if not exam.is_cohort:
+        explained = key_explanations(exam)
+        steps = {n: part_markdown(e, header=False) for n, e in explained.items()}
+        return exporter.export(exam, exam_dir, steps=steps, explained=explained)
+    if fmt != "pdf":
+        from i2dl.errors import UsageError
+
+        raise UsageError(f"a cohort's {fmt} files are written by generate --roster",
+                         fix=f"run i2dl generate --roster ... --out {exam_dir} --force, or export pdf")
+    from i2dl.export.pdf import write_cohort_pdfs
+
+    students = cohort_file_names([r["student_id"] for r in exam.roster])
+    variants = cohort_file_names(list(exam.variants))
+    for sub in (SHEETS_DIR, KEYS_DIR):
+        (exam_dir / sub).mkdir(parents=True, exist_ok=True)
+    write_cohort_pdfs(exam, {sid: exam_dir / SHEETS_DIR / f"{n}.pdf" for sid, n in students.items()},
+                      {label: exam_dir / KEYS_DIR / f"{n}.pdf" for label, n in variants.items()})
+    return {"sheets": exam_dir / SHEETS_DIR, "keys": exam_dir / KEYS_DIR}
+
+
+__all__ = ["ANSWERS_DIR", "DEFAULT_FORMATS", "EXPORTERS", "Exporter", "KEYS_DIR", "SHEETS_DIR", "cohort_file_names",
+           "export_exam", "get_exporter", "write_cohort", "write_exam"]

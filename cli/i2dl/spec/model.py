@@ -156,6 +156,12 @@ class Answer(_Model):
         return self
 
 
+class AnswerBox(_Model):
+    """The answer space a paper sheet leaves for a part: a box `lines` lines (about 1 cm each) high."""
+
+    lines: int = Field(ge=1, le=40)
+
+
 class Part(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
     text: str
@@ -166,6 +172,7 @@ class Part(_Model):
     # Values offered for earlier answers ("if unsure, continue with p = 0.85"): answer name -> expression.
     fallback: dict[str, str] = Field(default_factory=dict)
     rounding: Rounding | None = None  # this part's own rule (the sheet prints it next to the part)
+    box: AnswerBox | None = None  # the PDF sheet's answer box (default: sized by each answer's kind)
 
     @field_validator("given")
     @classmethod
