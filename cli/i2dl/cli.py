@@ -274,20 +274,26 @@ def list_(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     mcq: bool = typer.Option(False, "--mcq", help="List the multiple-choice bank instead."),
+    short: bool = typer.Option(False, "--short", help="List the short-answer bank instead."),
 ) -> None:
-    """List the problem specs (or the multiple-choice bank) with topic, parts, points and parameters.
+    """List the problem specs (or the multiple-choice or short-answer bank) with topic, parts, points and parameters.
 
-    Example: i2dl list --json
+    Example: i2dl list --short
     """
-    from i2dl.generate import list_bank, list_specs
+    from i2dl.generate import list_bank, list_short, list_specs
 
     _json_mode(ctx, as_json)
-    rows = list_bank() if mcq else list_specs()
+    rows = list_short() if short else list_bank() if mcq else list_specs()
     if as_json:
         _emit_json(ctx, rows)
         return
     con = _console()
-    if mcq:
+    if short:
+        table = _table("id", "topic", "points", "lines", "items", "question", title=f"{len(rows)} questions")
+        for r in rows:
+            table.add_row(r["id"], r["topic"], f"{r['points']:g}", str(r["lines"]), str(r["items"]),
+                          _escape(r["question"][:60] + ("..." if len(r["question"]) > 60 else "")))
+    elif mcq:
         table = _table("id", "topic", "difficulty", "options", "computed", title=f"{len(rows)} questions")
         for r in rows:
             table.add_row(r["id"], r["topic"], str(r["difficulty"]), str(r["options"]),

@@ -32,7 +32,7 @@ SECRET_FILE = ".i2dl-secret"
 SECRET_ENV = "I2DL_COURSE_SECRET"
 ROSTER_FILE = "roster.csv"
 #: Library folders inside a course, by the kind `spec.load.builtin_dir` names them.
-COURSE_DIRS = {"specs": "problems/specs", "mcq": "problems/mcq", "blueprints": "problems/blueprints",
+COURSE_DIRS = {"specs": "problems/specs", "mcq": "problems/mcq", "short": "problems/short", "blueprints": "problems/blueprints",
                "rubrics": "rubrics"}
 MIN_SECRET_CHARS = 32  # 128 bits of hex: short secrets can be guessed by trying
 
