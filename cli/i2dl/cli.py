@@ -504,6 +504,10 @@ def grade(
             con.print(Markdown(feedback_markdown(single[0], batch.exam)))
         else:
             _print_batch(con, batch, batch.exam, details=details)
+        waiting = batch.pending()
+        if waiting["answers"]:  # not in the totals until a TA marks them
+            con.print(f"[yellow]pending:[/] {waiting['answers']:,} answers of {waiting['students']:,} students await "
+                      f"manual grading ({waiting['points']:g} points not yet in the totals)")
         for k, v in batch.files.items():
             con.print(f"  {k:9} {_escape(v)}")
         for n in batch.notices:
@@ -531,8 +535,10 @@ def _print_batch(con: Console, batch: Any, exam: Any, *, details: bool = False) 
     if details or len(students) <= SCREENFUL:
         table = _table("student", *[f"P{p.number}" for p in exam.problems], "total", "%", title=f"exam {exam.exam_id}")
         for r in students:
-            table.add_row(_escape(r.student_id), *[f"{s:g}" for s in r.problems],
-                          f"{r.total:g}/{r.max_points:g}", f"{r.percent:.1f}")
+            table.add_row(_escape(r.student_id),
+                          *["pending" if i in r.pending_problems else f"{s:g}" for i, s in enumerate(r.problems)],
+                          f"{r.total:g}/{r.max_points:g}" + (f" (+{r.pending:g} pending)" if r.pending else ""),
+                          f"{r.percent:.1f}")
         con.print(table)
     counts = f"{len(students):,} graded, {len(batch.failed):,} not graded" + (
         f", {len(batch.skipped):,} skipped" if batch.skipped else "")
@@ -545,6 +551,7 @@ def _print_batch(con: Console, batch: Any, exam: Any, *, details: bool = False) 
     median = totals[mid] if len(totals) % 2 else (totals[mid - 1] + totals[mid]) / 2
     con.print(f"exam {exam.exam_id}: {counts}; total of {exam.points:g}: mean {summary['mean']:g}, "
               f"median {median:g}, min {totals[0]:g}, max {totals[-1]:g}")
+
     probs = _table("problem", "title", "points", "mean", "mean %", title="mean score per problem")
     for i, prob in enumerate(exam.problems):
         m = sum(r.problems[i] for r in batch.students) / len(batch.students)

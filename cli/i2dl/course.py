@@ -41,6 +41,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class ReviewConfig(_Model):
+    """[review]: how hand-marked short answers are graded."""
+
+    #: An answer identical to the model answer (whitespace aside) gets every full item without a TA.
+    auto_award_exact: bool = False
+
+
 class CourseConfig(_Model):
     """i2dl.toml: the course's name and the defaults its commands use."""
 
@@ -52,6 +59,7 @@ class CourseConfig(_Model):
     rounding: Rounding | None = None
     #: Further course-wide defaults for exams, kept as data.
     defaults: dict[str, Any] = Field(default_factory=dict)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,8 @@ def load_course(root: Path) -> Course:
 _TOML_FIXES = {"title": 'title = "Introduction to Deep Learning"', "term": 'term = "WS 2026"',
                "blueprint": 'blueprint = "default" (a blueprint in problems/blueprints or shipped)',
                "defaults": "[defaults] is a table of key = value lines",
-               "rounding": "[rounding] then decimals = 3 and/or significant = 2"}
+               "rounding": "[rounding] then decimals = 3 and/or significant = 2",
+               "review": "[review] then auto_award_exact = true or false"}
 
 
 def _toml_line(text: str, key: str) -> int | None:
