@@ -551,7 +551,6 @@ def _print_batch(con: Console, batch: Any, exam: Any, *, details: bool = False) 
     median = totals[mid] if len(totals) % 2 else (totals[mid - 1] + totals[mid]) / 2
     con.print(f"exam {exam.exam_id}: {counts}; total of {exam.points:g}: mean {summary['mean']:g}, "
               f"median {median:g}, min {totals[0]:g}, max {totals[-1]:g}")
-
     probs = _table("problem", "title", "points", "mean", "mean %", title="mean score per problem")
     for i, prob in enumerate(exam.problems):
         m = sum(r.problems[i] for r in batch.students) / len(batch.students)
