@@ -166,7 +166,7 @@ def test_validate_inside_a_course_checks_the_course_files_and_the_course_itself(
         ("i2dl.toml", "course", True), ("relu-neuron-sgd.yaml", "spec", True),
         ("course-basics.yaml", "mcq", True), ("midterm.yaml", "blueprint", True)]
     # the shipped library is not stress-tested each time, only checked for clashing ids
-    assert "1 own specs, 1 own mcq, 1 own blueprints, 0 own rubrics" in report["files"][0]["notes"]
+    assert "1 own specs, 1 own mcq, 0 own short, 1 own blueprints, 0 own rubrics" in report["files"][0]["notes"]
     assert "3 students in roster.csv" in report["files"][0]["notes"]
 
 
@@ -286,7 +286,7 @@ def test_cohort_of_30_generated_and_graded_gives_each_student_the_total_of_their
     assert res.exit_code == 0, res.output
     exam_dir = course / "exams" / "mid"
     data = json.loads((exam_dir / "exam.json").read_text())
-    assert data["format"] == 5 and data["exam_id"] == "midterm-ws-2026"
+    assert data["format"] == 7 and data["exam_id"] == "midterm-ws-2026"
     assert sorted(p.name for p in (exam_dir / "sheets").iterdir()) == sorted(f"{i}.{x}" for i in ids for x in ("md", "pdf"))
     assert len(list((exam_dir / "keys").iterdir())) == 60  # a Markdown and a PDF key per variant
     variants = {v["id"]: v for v in data["variants"]}

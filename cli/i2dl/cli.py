@@ -334,12 +334,13 @@ def list_(
     spec: str | None = typer.Argument(None, help="A spec id: list every name `solve --param` pins in it."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     mcq: bool = typer.Option(False, "--mcq", help="List the multiple-choice bank instead."),
+    short: bool = typer.Option(False, "--short", help="List the short-answer bank instead."),
 ) -> None:
-    """List the problem specs (or the multiple-choice bank), or the pinnable names of one spec.
+    """List the problem specs (or the multiple-choice or short-answer bank), or the pinnable names of one spec.
 
-    Example: i2dl list --json   |   i2dl list conv1d-backprop
+    Example: i2dl list --short   |   i2dl list conv1d-backprop
     """
-    from i2dl.generate import list_bank, list_specs, spec_names
+    from i2dl.generate import list_bank, list_short, list_specs, spec_names
 
     _json_mode(ctx, as_json)
     if spec is not None:
@@ -353,12 +354,17 @@ def list_(
                           _escape(r["accepts"]))
         _console().print(table)
         return
-    rows = list_bank() if mcq else list_specs()
+    rows = list_short() if short else list_bank() if mcq else list_specs()
     if as_json:
         _emit_json(ctx, rows)
         return
     con = _console()
-    if mcq:
+    if short:
+        table = _table("id", "topic", "points", "lines", "items", "question", title=f"{len(rows)} questions")
+        for r in rows:
+            table.add_row(r["id"], r["topic"], f"{r['points']:g}", str(r["lines"]), str(r["items"]),
+                          _escape(r["question"][:60] + ("..." if len(r["question"]) > 60 else "")))
+    elif mcq:
         table = _table("id", "topic", "difficulty", "options", "computed", title=f"{len(rows)} questions")
         for r in rows:
             table.add_row(r["id"], r["topic"], str(r["difficulty"]), str(r["options"]),
@@ -576,6 +582,10 @@ def grade(
             con.print(Markdown(feedback_markdown(single[0], batch.exam)))
         else:
             _print_batch(con, batch, batch.exam, details=details)
+        waiting = batch.pending()
+        if waiting["answers"]:  # not in the totals until a TA marks them
+            con.print(f"[yellow]pending:[/] {waiting['answers']:,} answers of {waiting['students']:,} students await "
+                      f"manual grading ({waiting['points']:g} points not yet in the totals)")
         for k, v in batch.files.items():
             con.print(f"  {k:9} {_escape(v)}")
         for n in batch.notices:
@@ -603,8 +613,10 @@ def _print_batch(con: Console, batch: Any, exam: Any, *, details: bool = False) 
     if details or len(students) <= SCREENFUL:
         table = _table("student", *[f"P{p.number}" for p in exam.problems], "total", "%", title=f"exam {exam.exam_id}")
         for r in students:
-            table.add_row(_escape(r.student_id), *[f"{s:g}" for s in r.problems],
-                          f"{r.total:g}/{r.max_points:g}", f"{r.percent:.1f}")
+            table.add_row(_escape(r.student_id),
+                          *["pending" if i in r.pending_problems else f"{s:g}" for i, s in enumerate(r.problems)],
+                          f"{r.total:g}/{r.max_points:g}" + (f" (+{r.pending:g} pending)" if r.pending else ""),
+                          f"{r.percent:.1f}")
         con.print(table)
     counts = f"{len(students):,} graded, {len(batch.failed):,} not graded" + (
         f", {len(batch.skipped):,} skipped" if batch.skipped else "")

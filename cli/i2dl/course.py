@@ -32,7 +32,7 @@ SECRET_FILE = ".i2dl-secret"
 SECRET_ENV = "I2DL_COURSE_SECRET"
 ROSTER_FILE = "roster.csv"
 #: Library folders inside a course, by the kind `spec.load.builtin_dir` names them.
-COURSE_DIRS = {"specs": "problems/specs", "mcq": "problems/mcq", "blueprints": "problems/blueprints",
+COURSE_DIRS = {"specs": "problems/specs", "mcq": "problems/mcq", "short": "problems/short", "blueprints": "problems/blueprints",
                "rubrics": "rubrics"}
 MIN_SECRET_CHARS = 32  # 128 bits of hex: short secrets can be guessed by trying
 
@@ -53,6 +53,12 @@ DEFAULT_GRADES: tuple[GradeBoundary, ...] = tuple(
     GradeBoundary(grade=g, min_percent=p) for g, p in (
         ("1.0", 90), ("1.3", 86), ("1.7", 82), ("2.0", 78), ("2.3", 74), ("2.7", 70), ("3.0", 66),
         ("3.3", 62), ("3.7", 58), ("4.0", 50), ("5.0", 0)))
+
+class ReviewConfig(_Model):
+    """[review]: how hand-marked short answers are graded."""
+
+    #: An answer identical to the model answer (whitespace aside) gets every full item without a TA.
+    auto_award_exact: bool = False
 
 
 class CourseConfig(_Model):
@@ -86,6 +92,7 @@ class CourseConfig(_Model):
         if min(mins) != 0:
             raise ValueError(f"the lowest grade starts at {min(mins):g}%, so a lower score would get no grade")
         return sorted(grades, key=lambda g: -g.min_percent)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
 
 @dataclass(frozen=True)
@@ -155,7 +162,8 @@ _TOML_FIXES = {"title": 'title = "Introduction to Deep Learning"', "term": 'term
                "defaults": "[defaults] is a table of key = value lines",
                "rounding": "[rounding] then decimals = 3 and/or significant = 2",
                "grades": "one [[grades]] table per grade, e.g. grade = \"1.0\" and min_percent = 90; "
-                         "the lowest at min_percent = 0"}
+                         "the lowest at min_percent = 0",
+               "review": "[review] then auto_award_exact = true or false"}
 
 
 def _toml_line(text: str, key: str) -> int | None:
