@@ -291,8 +291,18 @@ def _mcq_problem_sheet(prob: ProblemInstance, exam: Exam) -> str:
     return "\n\n".join(out)
 
 
+def _short_problem_sheet(prob: ProblemInstance, exam: Exam) -> str:
+    """Written answers: each question with its points and a ruled box of the lines the bank declares."""
+    out = [markup(prob.statement)] if prob.statement else []
+    for part in prob.parts:
+        lines = next((b.lines for b in part.blanks if b.kind == "text" and b.lines), None) or DEFAULT_LINES["text"]
+        out.append(f"#block(sticky: true)[{_part_head(part)} {markup(part.text)}]\n\n"
+                   f"#answerbox([{escape('your answer')}], {lines})")
+    return "\n\n".join(out)
+
+
 SHEET_RENDERERS: dict[str, Callable[[ProblemInstance, Exam], str]] = {
-    "spec": _spec_problem_sheet, "mcq": _mcq_problem_sheet}
+    "spec": _spec_problem_sheet, "mcq": _mcq_problem_sheet, "short": _short_problem_sheet}
 
 
 def _renderer(table: dict[str, Callable], prob: ProblemInstance) -> Callable:
@@ -402,8 +412,35 @@ def _mcq_problem_key(prob: ProblemInstance, exam: Exam, explained: dict[str, dic
     return "\n\n".join(out)
 
 
+def _short_problem_key(prob: ProblemInstance, exam: Exam, explained: dict[str, dict[str, Any]]) -> str:
+    """Each written answer: the model answer, then the checklist a TA applies (items, partials, deductions)."""
+    out = []
+    for part in prob.parts:
+        lines = [f"=== {escape(part.number)} #h(1fr) #text(weight: \"regular\")[{_points(part.points)} p]",
+                 markup(part.text)]
+        for b in part.blanks:
+            if b.kind != "text":
+                continue
+            lines.append(f"*Model answer:* {inline(' '.join((b.model_answer or '').split()))}")
+            items = []
+            for t in b.checklist or []:
+                sign = f"+{_points(t.points)}" if t.points > 0 else _points(t.points)
+                kind = (f", instead of {t.instead_of}" if t.instead_of else "" if t.points > 0 else
+                        ", deduction" if t.points < 0 else ", common mistake")
+                items.append(f"- #raw({_str(t.id)}) ({escape(sign + kind)}): {inline(' '.join(t.text.split()))}")
+            if items:
+                lines.append("*Checklist:*\n" + "\n".join(items))
+        out.append("\n\n".join(lines))
+    return "\n\n".join(out)
+
+
+def _str(text: str) -> str:
+    """A Typst string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 KEY_RENDERERS: dict[str, Callable[[ProblemInstance, Exam, dict[str, dict[str, Any]]], str]] = {
-    "spec": _spec_problem_key, "mcq": _mcq_problem_key}
+    "spec": _spec_problem_key, "mcq": _mcq_problem_key, "short": _short_problem_key}
 
 
 def key_source(exam: Exam, explained: dict[str, dict[str, Any]] | None = None,
