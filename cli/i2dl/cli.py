@@ -443,11 +443,13 @@ def grade(
                                  f"{SCREENFUL} students the report shows totals and problems only)."),
     accept_modified: bool = typer.Option(
         False, "--accept-modified", help="Grade with an exam.json edited after generation (recorded in summary.json)."),
+    jobs: int | None = typer.Option(None, "--jobs", min=1, help="Worker processes (default: one per core); the "
+                                    "results are the same as with --jobs 1, byte for byte."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Grade answer files and responses CSVs with partial credit, tolerant numbers and follow-through credit.
 
-    Example: i2dl grade submissions/ --exam exam/   |   i2dl grade responses.csv --id-column "ID number"
+    Example: i2dl grade submissions/ --exam exam/   |   i2dl grade responses.csv --id-column "ID number" --jobs 2
     """
     from i2dl.errors import GradingIncomplete
     from i2dl.exam import load_exam
@@ -468,7 +470,7 @@ def grade(
 
     try:
         batch = grade_folder(submissions, exam_dir=exam, out=out, engine_name=_engine(ctx), id_case=id_case,
-                             observe=observe, accept_modified=accept_modified, id_column=id_column)
+                             observe=observe, accept_modified=accept_modified, id_column=id_column, jobs=jobs)
     finally:
         progress.close()
     written = f" and written to {display_path(out)}" if batch.files else ""
