@@ -196,22 +196,31 @@ def generate(
     exam_id: str | None = typer.Option(None, "--exam-id", help="The exam's id (default: blueprint and a tag; "
                                        "for a roster: blueprint and the course's term)."),
     force: bool = typer.Option(False, "--force", help="Replace an exam already in --out."),
+    count: int | None = typer.Option(None, "--count", min=1, help="For a single spec: this many instances, seeds "
+                                     "--seed, --seed + 1, ..., as one instances.jsonl in --out (one JSON line each)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate an exam: sheet, key, blank answer file, responses CSV template and instance data; with --roster, a whole cohort.
 
     Example: i2dl generate --seed 7   |   i2dl generate conv2d-by-hand --param stride=2   |
-    i2dl generate --roster roster.csv --out exams/endterm
+    i2dl generate --roster roster.csv --out exams/endterm   |   i2dl generate conv2d-by-hand --count 1000 --seed 0
     """
     from i2dl.generate import generate_exam
 
     _json_mode(ctx, as_json)
     result = generate_exam(source, seed, out, pins=_pins(param), engine_name=_engine(ctx), roster=roster,
-                           exam_id=exam_id, force=force)
+                           exam_id=exam_id, force=force, count=count)
     if as_json:
         _emit_json(ctx, result)
         return
     con = _console()
+    if result.get("instances"):
+        con.print(f"[bold]{_escape(result['title'])}[/]  {result['instances']:,} instances, seeds "
+                  f"[cyan]{result['seed']}[/] to [cyan]{result['seed'] + result['instances'] - 1}[/]  "
+                  f"engine {result['engine']}")
+        for kind, path in result["files"].items():
+            con.print(f"  {kind:9} {_escape(path)}")
+        return
     who = (f"{result['students']} students" if result["students"] else f"seed [cyan]{result['seed']}[/]")
     con.print(f"[bold]{_escape(result['title'])}[/]  exam [cyan]{result['exam_id']}[/]  "
               f"{who}  {result['points']:g} points  engine {result['engine']}")
