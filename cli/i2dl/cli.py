@@ -1,27 +1,35 @@
-"""The command line: parse, call one library function, render with rich. Nothing else lives here."""
+"""The command line: parse, call one library function, render with rich. Nothing else lives here.
+
+Start-up is part of every command's time, so this module imports only typer and i2dl.errors: each
+command imports the library (and numpy, rich, ...) inside its own function, and prints through
+_console() and _table(), which import rich when first called. `i2dl --help` loads no more than that.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from typer.core import TyperGroup
 
 from i2dl import __version__
 from i2dl.errors import I2dlError, UsageError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
 ENGINE_HELP = "Engine: auto (torch when installed), torch or numpy. Also $I2DL_ENGINE."
 
 
 def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     # Built per call so CliRunner's captured streams, NO_COLOR and COLUMNS are honoured.
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 120
     return Console(stderr=stderr, highlight=False, soft_wrap=True, no_color="NO_COLOR" in os.environ, width=width)
@@ -29,7 +37,7 @@ def _console(stderr: bool = False) -> Console:
 
 def _table(*columns: str, **kw: Any) -> Table:
     """A rich table whose cells wrap (and fold long words) instead of being cut off with an ellipsis."""
-    from rich.table import Column
+    from rich.table import Column, Table
 
     return Table(*(Column(c, overflow="fold") for c in columns), **kw)
 
@@ -46,6 +54,8 @@ def _json_mode(ctx: typer.Context, on: bool) -> bool:
 
 def _emit_json(ctx: typer.Context | None, data: Any) -> None:
     """The one JSON writer of every command: plain data, indented, keys in the order built."""
+    import json
+
     from i2dl.io import to_plain
 
     typer.echo(json.dumps(to_plain(data), indent=1, ensure_ascii=False, default=str))

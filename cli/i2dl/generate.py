@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from i2dl.engine import get_engine
 from i2dl.errors import I2dlError, UsageError
-from i2dl.exam import build_exam
-from i2dl.exam.build import blueprint_id
-from i2dl.export import write_cohort, write_exam
 from i2dl.io import to_plain
-from i2dl.mcq import Bank
 from i2dl.render import fmt_value
 from i2dl.spec.instance import make_instance
 from i2dl.spec.load import Library, load_spec
 from i2dl.spec.model import DerivedParam
+
+if TYPE_CHECKING:
+    from i2dl.mcq import Bank
+
+# The exam, export and question-bank layers are imported by the functions that use them: `solve` needs none.
 
 
 def _plain(v: Any) -> Any:
@@ -36,7 +37,9 @@ def generate_exam(source: str | None = None, seed: int | None = None, out: Path 
     written as one instances.jsonl (see write_instances).
     """
     from i2dl.course import active_course, course_secret, read_roster
+    from i2dl.exam import build_exam
     from i2dl.explain import key_steps
+    from i2dl.export import write_cohort, write_exam
 
     course = active_course()
     source = source or (course.config.blueprint if course is not None else "default")
@@ -128,6 +131,7 @@ def _distinct(built: list[tuple[Any, str]], students: list[Any], secret: bytes, 
     how the variants were first built (serially or in workers).
     """
     from i2dl.course import variant_seed
+    from i2dl.mcq import Bank
     from i2dl.validate import sheet_key
 
     def sheets(exam: Any) -> list[tuple[int, str]]:
@@ -163,6 +167,9 @@ def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_na
               library: Library, rounding: Any = None, keys: bool = True,
               bank: Bank | None = None) -> list[tuple[Any, str | None]]:
     """(variant, its key's Markdown, or None without `keys`) for each (label, seed)."""
+    from i2dl.exam import build_exam
+    from i2dl.mcq import Bank
+
     bank = bank or Bank()
     out = []
     for label, seed in seeds:
@@ -182,6 +189,8 @@ def _worker_reset() -> None:
 
 def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any]) -> Any:
     """A worker's share of `_variants`; typed errors come back as data (their where and fix survive)."""
+    from i2dl.mcq import Bank
+
     source, seeds, exam_id, engine_name, rounding = args
     if not _WORKER:  # read once per worker process, not once per task
         _WORKER.update(library=Library(), bank=Bank())
@@ -206,6 +215,7 @@ def instance_line(spec_id: str, seed: int, pins: dict[str, Any], engine_name: st
     SEED` writes it into exam.json, but for the spec's document (the digest names it)."""
     import json
 
+    from i2dl.exam import build_exam
     from i2dl.spec.instance import to_data
 
     exam = build_exam(spec_id, seed, pins=pins, engine_name=engine_name, library=library, rounding=rounding)
@@ -283,6 +293,7 @@ _EXAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 def _cohort_id(source: str, course: Any, library: Library) -> str:
     """A cohort's default exam id: the blueprint's id and the course's term (a public name, not a seed)."""
+    from i2dl.exam.build import blueprint_id
     from i2dl.io import slugify
 
     base = blueprint_id(source, library)
@@ -351,6 +362,8 @@ def list_specs(library: Library | None = None) -> list[dict[str, Any]]:
 
 def list_bank(bank: Bank | None = None) -> list[dict[str, Any]]:
     """The multiple-choice bank: id, topic, difficulty, options, whether options are computed."""
+    from i2dl.mcq import Bank
+
     bank = bank or Bank()
     return [{"id": q.qid, "topic": q.topic, "difficulty": q.question.difficulty, "tags": q.question.tags,
              "options": len(q.question.options), "parameterized": q.parameterized}
