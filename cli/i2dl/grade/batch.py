@@ -637,6 +637,8 @@ def feedback_markdown(r: SubmissionResult, exam: Exam) -> str:
 def _code(text: str) -> str:
     """`text` as a Markdown code span that a backtick in what the student wrote cannot break."""
     text = " ".join(text.split())  # a line break would end the list item
+    if "`" not in text:  # the common case: one backtick each side
+        return f"`{text}`"
     ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{ticks}{pad}{text}{pad}{ticks}"
