@@ -519,6 +519,9 @@ def _graded_in_workers(items: list[Item], grader: Grader | CohortGrader, exam: E
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
 
+    from i2dl.engine import get_engine
+
+    get_engine(grader.engine_name)  # imported once here, not once in every worker (torch takes seconds)
     seen: dict[str, tuple[str, str]] = {}
     bounds = iter([(i, min(i + JOB_CHUNK, len(items))) for i in range(0, len(items), JOB_CHUNK)])
     _WORK = (items, grader, exam)
