@@ -331,6 +331,19 @@ def main(argv: list[str] | None = None) -> int:
     i2dl = [py, "-m", "i2dl", "--engine", engine.name]
     figures: list[Figure] = []
     started, load_start = time.perf_counter(), load_average()
+
+    def record() -> dict[str, Any]:
+        return {"issue": 20, "quick": quick, "engine": engine.name, "argv": sys.argv[1:], "cores": os.cpu_count(),
+                "python": sys.version.split()[0], "platform": sys.platform,
+                "load_average": [round(load_start, 2), round(load_average(), 2)],
+                "seconds": round(time.perf_counter() - started, 1), "figures": [f.data() for f in figures]}
+
+    def add(f: Figure) -> None:
+        """Keep a figure, say it, and rewrite results.json (a run stopped early keeps what it measured)."""
+        figures.append(f)
+        print(f"measured {f.name}: {f.value:.3f} {f.unit}" + (f", {f.ratio:.2f}x {f.floor_name}" if f.ratio else ""),
+              file=sys.stderr, flush=True)
+        args.results.write_text(json.dumps(record(), indent=1) + "\n", encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="i2dl-bench-") as tmp:
         root = Path(tmp)
         write_exam(build_exam("default", args.seed, engine_name=engine_name), root / "exam")
@@ -350,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             grade, _ = best_of(partial(grade_folder, subs, exam_dir=root / "exam", out=out, engine_name=engine_name,
                                        jobs=1),
                                size.repeats, before=partial(shutil.rmtree, out, ignore_errors=True))
-            figures.append(Figure(name, f"grade + write {n:,} files ({label}: "
+            add(Figure(name, f"grade + write {n:,} files ({label}: "
                                   + ", ".join(f"{k} {v}" for k, v in counts.items()) + "), one core",
                                   grade, parse, "parse them (load_submission)", "<= 1.5x parse", 1.5,
                                   notes={"files": n, "ms_per_file": round(1000 * grade / n, 3),
@@ -375,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             walls[jobs], cpus[jobs], _, _ = best_run(i2dl + ["grade", str(subs), "--exam", str(root / "exam"),
                                                              "--out", str(out), "--jobs", str(jobs)], 1)
             digests[jobs] = tree_digest(out)
-        figures.append(Figure("grade-jobs-2", f"`grade --jobs 2` on {size.jobs_files:,} files (2 workers)", walls[2],
+        add(Figure("grade-jobs-2", f"`grade --jobs 2` on {size.jobs_files:,} files (2 workers)", walls[2],
                               walls[1], "`grade --jobs 1`", ">= 1.8x faster", 1.8, higher_is_better=True,
                               notes={"identical_to_jobs_1": digests[1] == digests[2], "cpu_s_jobs_1": round(cpus[1], 2),
                                      "cpu_s_jobs_2": round(cpus[2], 2), "cores": os.cpu_count()}))
@@ -385,10 +398,10 @@ def main(argv: list[str] | None = None) -> int:
                                        size.cold_repeats)
         floor_typer, _, _, _ = best_run([py, "-c", "import typer"], size.cold_repeats)
         helps, _, _, _ = best_run([py, "-m", "i2dl", "--help"], size.cold_repeats)
-        figures.append(Figure("cold-help", "`i2dl --help`", helps, floor_typer, 'python -c "import typer"',
+        add(Figure("cold-help", "`i2dl --help`", helps, floor_typer, 'python -c "import typer"',
                               "<= 1.3x", 1.3))
         solve, _, _, _ = best_run(i2dl + ["solve", "conv1d-backprop"], size.cold_repeats)
-        figures.append(Figure("cold-solve", f"`i2dl --engine {engine.name} solve conv1d-backprop`", solve, floor_deps,
+        add(Figure("cold-solve", f"`i2dl --engine {engine.name} solve conv1d-backprop`", solve, floor_deps,
                               "import numpy, yaml, pydantic, typer, rich", "<= 1.5x", 1.5))
 
         # -- a cohort in one command (no PDFs), and with PDFs when the exporter is there
@@ -404,19 +417,19 @@ def main(argv: list[str] | None = None) -> int:
                                     str(root / f"cohort-{tag}"), "--force", *extra], 1, env)
 
         wall, cpu, rss, code = cohort(size.cohort, [], "plain")
-        figures.append(Figure("cohort", f"`generate --roster` of {size.cohort} students, one command, no PDFs", wall,
+        add(Figure("cohort", f"`generate --roster` of {size.cohort} students, one command, no PDFs", wall,
                               floor_deps, "import floor", "<= 10 s", goal_value=10.0,
                               notes={"cpu_s": round(cpu, 2), "peak_rss_mb": round(rss), "exit_code": code}))
         if COHORT_PDF_ARGS:
             wall, cpu, rss, code = cohort(size.cohort, COHORT_PDF_ARGS, "pdf")
-            figures.append(Figure("cohort-pdf", f"`generate --roster` of {size.cohort} students with PDFs", wall,
+            add(Figure("cohort-pdf", f"`generate --roster` of {size.cohort} students with PDFs", wall,
                                   floor_deps, "import floor", "<= 30 s", goal_value=30.0,
                                   notes={"cpu_s": round(cpu, 2), "peak_rss_mb": round(rss), "exit_code": code}))
 
         # -- 1,000 instances of one conv spec in one command
         wall, cpu, _, code = best_run(i2dl + ["generate", COUNT_SPEC, "--count", str(size.count), "--seed", "0",
                                               "--out", str(root / "count"), "--force"], size.repeats)
-        figures.append(Figure("count", f"`generate {COUNT_SPEC} --count {size.count:,}`", wall, floor_deps,
+        add(Figure("count", f"`generate {COUNT_SPEC} --count {size.count:,}`", wall, floor_deps,
                               "import floor", "<= 2 s", goal_value=2.0,
                               notes={"cpu_s": round(cpu, 2), "comparable_generator_s": COMPARABLE_COUNT_S,
                                      "exit_code": code}))
@@ -425,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         make_responses(root / "responses.csv", exam, size.csv_rows, args.seed + 1, engine)
         wall, cpu, rss, code = best_run(i2dl + ["grade", str(root / "responses.csv"), "--exam", str(root / "exam"),
                                                 "--out", str(root / "csv-results")], 1)
-        figures.append(Figure("grade-csv", f"`grade responses.csv` of {size.csv_rows:,} rows (all cores)", wall,
+        add(Figure("grade-csv", f"`grade responses.csv` of {size.csv_rows:,} rows (all cores)", wall,
                               floor_deps, "import floor", f"<= {CSV_GOAL_S} s", goal_value=CSV_GOAL_S,
                               notes={"cpu_s": round(cpu, 2), "peak_rss_mb": round(rss), "exit_code": code}))
 
@@ -433,11 +446,11 @@ def main(argv: list[str] | None = None) -> int:
         copy_submissions(root / "subs-grade", root / "rss-subs", size.rss_files)
         wall, cpu, rss, code = best_run(i2dl + ["grade", str(root / "rss-subs"), "--exam", str(root / "exam"),
                                                 "--out", str(root / "rss-results")], 1)
-        figures.append(Figure("rss-grade", f"peak RSS of `grade` on {size.rss_files:,} files (all cores)", rss,
+        add(Figure("rss-grade", f"peak RSS of `grade` on {size.rss_files:,} files (all cores)", rss,
                               unit="MB", goal=f"< {RSS_GOAL_MB} MB", goal_value=RSS_GOAL_MB,
                               notes={"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "exit_code": code}))
         wall, cpu, rss, code = cohort(size.cohort_rss, [], "rss")
-        figures.append(Figure("rss-cohort", f"peak RSS of `generate --roster` of {size.cohort_rss:,} students", rss,
+        add(Figure("rss-cohort", f"peak RSS of `generate --roster` of {size.cohort_rss:,} students", rss,
                               unit="MB", notes={"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "exit_code": code}))
 
     elapsed = time.perf_counter() - started
@@ -457,11 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"--jobs 2 results byte-identical to --jobs 1: {'yes' if jobs.notes['identical_to_jobs_1'] else 'NO'}; "
           f"bench took {elapsed:.0f} s")
-    record = {"issue": 20, "quick": quick, "engine": engine.name, "argv": sys.argv[1:], "cores": os.cpu_count(),
-              "python": sys.version.split()[0], "platform": sys.platform,
-              "load_average": [round(load_start, 2), round(load_average(), 2)], "seconds": round(elapsed, 1),
-              "figures": [f.data() for f in figures]}
-    args.results.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    args.results.write_text(json.dumps(record(), indent=1) + "\n", encoding="utf-8")
     print(f"written: {args.results}")
     return 0
 
