@@ -1,19 +1,20 @@
-"""Grading benchmark (`make bench`): parse and grade 1,000 answer files for the default exam.
+"""The performance record (`make bench`): every figure of issue 20 as a ratio against a floor measured
+in the same run, printed as a table with its goal and written to bench/results.json.
+
+Floors: grading is set against parsing the same files (`load_submission`, one core); `--jobs 2` against
+`--jobs 1`; `i2dl --help` against `python -c "import typer"`; the other commands against the import floor
+of their dependencies (`python -c "import numpy, yaml, pydantic, typer, rich"`), the least any command
+costs. Times are the best of a few runs (time.perf_counter); CPU seconds and the load average are
+recorded beside them, since other processes on the machine stretch wall times. The numpy engine is
+used unless --engine says otherwise. Peak memory (RSS, by wait4) is printed for grading --rss-files
+files and for a --cohort-rss-students cohort. Figures are measured and printed, never asserted.
 
 The submissions are a fixed mix: the key's answers, answers with a slip early in a chain whose
 later values follow from it (follow-through), plain wrong answers, and unreadable or missing
-entries. Times are the best of a few repeats (time.perf_counter); the numpy engine is used
-unless --engine says otherwise, so runs compare across machines with and without torch.
-
-A second figure is the peak memory (RSS) of one `i2dl grade` process grading --rss-files files
-(10,000 by default: the submissions repeated under fresh ids); the goal is below 300 MB.
-
-A third is a cohort graded from one responses CSV: --csv-rows rows (2,000 by default, the same mix)
-graded by one `i2dl grade responses.csv` process, with its wall time and peak memory; the goal is
-below 15 s with the numpy engine on a 2-core machine. It is measured and printed, never asserted.
+entries; the "mostly wrong" mix has no key answers, so follow-through is checked on nearly every blank.
 
     python bench/run.py [--files 1000] [--repeats 3] [--seed 2024] [--engine numpy] [--profile]
-                        [--rss-files 10000] [--csv-rows 2000]
+    BENCH_QUICK=1 python bench/run.py     # tiny sizes: a smoke test of every figure (timings mean nothing)
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import csv
 import json
 import os
 import re
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +47,16 @@ from i2dl.spec.instance import evaluate_instance
 from i2dl.spec.load import Library
 
 RSS_GOAL_MB = 300
-COHORT_GOAL_S = 30  # issue 13: 300 variants in under 30 s on this 2-core machine
 PDF_SHEETS_GOAL_S = 60  # issue 14: a 300-student cohort's PDF sheets in under 60 s
 CSV_GOAL_S = 15
 MIX = (("key", 0.4), ("follow-through", 0.3), ("wrong", 0.15), ("invalid", 0.15))
+WRONG_MIX = (("key", 0.0), ("follow-through", 0.7), ("wrong", 0.3), ("invalid", 0.0))
+#: The spec of the --count figure, and the time a comparable DL question generator needs for 1,000 conv instances.
+COUNT_SPEC = "conv2d-by-hand"
+COMPARABLE_COUNT_S = 3.9
+#: Flags that add PDFs to `generate --roster` (the PDF exporter's): when set, the cohort is also timed with PDFs.
+COHORT_PDF_ARGS: list[str] = []
+RESULTS = Path(__file__).resolve().parent / "results.json"
 JUNK = ["abc", "1/0", "", None, ".", "[1, 2", "sqrt(-1)", {"a": 1}, [[1], [2, 3]], "∞"]
 
 
@@ -123,10 +132,10 @@ def invalid_answers(exam, rng: np.random.Generator) -> dict[str, Any]:
     return answers
 
 
-def make_submissions(folder: Path, exam, n: int, seed: int, engine) -> dict[str, int]:
-    """`n` answer files in `folder`, in the mix of MIX; how many of each kind."""
+def make_submissions(folder: Path, exam, n: int, seed: int, engine, mix=MIX) -> dict[str, int]:
+    """`n` answer files in `folder`, in the mix `mix`; how many of each kind."""
     counts: dict[str, int] = {}
-    for i, kind, answers in mixed_answers(exam, n, seed, engine):
+    for i, kind, answers in mixed_answers(exam, n, seed, engine, mix):
         counts[kind] = counts.get(kind, 0) + 1
         doc = {"exam": exam.exam_id, "student_id": f"s{i:05d}", "name": f"Student {i}", "answers": answers}
         (folder / f"s{i:05d}.yaml").write_text(dump_yaml(doc), encoding="utf-8")
@@ -158,12 +167,12 @@ def make_responses(path: Path, exam, n: int, seed: int, engine) -> dict[str, int
     return counts
 
 
-def mixed_answers(exam, n: int, seed: int, engine):
-    """(index, kind, answers) of `n` students drawn from MIX."""
+def mixed_answers(exam, n: int, seed: int, engine, mix=MIX):
+    """(index, kind, answers) of `n` students drawn from `mix`."""
     rng = np.random.default_rng(seed)
     library = Library()
-    kinds = [k for k, _ in MIX]
-    probs = [p for _, p in MIX]
+    kinds = [k for k, _ in mix]
+    probs = [p for _, p in mix]
     for i in range(n):
         kind = kinds[int(rng.choice(len(kinds), p=probs))]
         if kind == "key":
@@ -186,16 +195,11 @@ def copy_submissions(source: Path, folder: Path, n: int) -> None:
         (folder / f"r{i:06d}.yaml").write_text(text, encoding="utf-8")
 
 
-def peak_rss_mb(args: list[str]) -> tuple[float, float, int]:
-    """(peak RSS in MB, seconds, exit code) of one child process, measured by wait4."""
-    mb, seconds, code, _ = run_measured(args)
-    return mb, seconds, code
-
-
-def run_measured(args: list[str]) -> tuple[float, float, int, float]:
-    """(peak RSS in MB, wall seconds, exit code, CPU seconds: user + system) of one child process."""
+def run_measured(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, float]:
+    """(peak RSS in MB, wall seconds, exit code, CPU seconds: user + system) of one child process (and the
+    workers it waited for: CPU summed, memory the largest)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - t0
@@ -204,18 +208,106 @@ def run_measured(args: list[str]) -> tuple[float, float, int, float]:
     return usage.ru_maxrss * scale / 1e6, seconds, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
-def timed(fn, repeats: int) -> tuple[float, float, Any]:
-    """(best, median) seconds over `repeats` runs, and the last result."""
-    times, result = [], None
+@dataclass
+class Figure:
+    """One line of the record: a measured value, the floor it is set against, and its goal."""
+
+    name: str
+    what: str
+    value: float  # seconds, or MB for memory
+    floor: float | None = None  # seconds of the floor measured in this run
+    floor_name: str = ""
+    goal: str = ""  # as printed, e.g. "<= 1.5x"
+    goal_ratio: float | None = None  # the ratio goal, value / floor (or floor / value when higher_is_better)
+    goal_value: float | None = None  # an absolute goal in the value's unit
+    higher_is_better: bool = False
+    unit: str = "s"
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.floor or not self.value:
+            return None
+        return self.floor / self.value if self.higher_is_better else self.value / self.floor
+
+    @property
+    def met(self) -> bool | None:
+        checks = []
+        if self.goal_ratio is not None and self.ratio is not None:
+            checks.append(self.ratio >= self.goal_ratio if self.higher_is_better else self.ratio <= self.goal_ratio)
+        if self.goal_value is not None:
+            checks.append(self.value <= self.goal_value)
+        return all(checks) if checks else None
+
+    def data(self) -> dict[str, Any]:
+        return {"name": self.name, "what": self.what, "value": round(self.value, 4), "unit": self.unit,
+                "floor": None if self.floor is None else round(self.floor, 4), "floor_name": self.floor_name,
+                "ratio": None if self.ratio is None else round(self.ratio, 3), "goal": self.goal,
+                "met": self.met, **({"notes": self.notes} if self.notes else {})}
+
+
+def best_of(fn, repeats: int, before=None) -> tuple[float, Any]:
+    """The best wall time of `repeats` calls of fn (before() runs untimed ahead of each), and the last result."""
+    best, result = float("inf"), None
     for _ in range(repeats):
+        if before is not None:
+            before()
         t0 = time.perf_counter()
         result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times), result
+        best = min(best, time.perf_counter() - t0)
+    return best, result
 
 
-def pdf_sheets_figure(folder: Path, course: Path) -> None:
-    """Print the wall time of every student's PDF sheet of a generated cohort, and of a key per variant."""
+def best_run(args: list[str], repeats: int, env: dict[str, str] | None = None) -> tuple[float, float, float, int]:
+    """(best wall seconds, its CPU seconds, the largest peak RSS in MB, exit code) of `repeats` runs of a command."""
+    best, cpu, rss, code = float("inf"), 0.0, 0.0, 0
+    for _ in range(repeats):
+        mb, seconds, code, c = run_measured(args, env)
+        rss = max(rss, mb)
+        if seconds < best:
+            best, cpu = seconds, c
+    return best, cpu, rss, code
+
+
+def parse_all(paths: list[Path], grader: Grader) -> list[Any]:
+    """Every file read and checked as grading reads it (the floor grading is set against)."""
+    return [load_submission(p, grader) for p in paths]
+
+
+def tree_digest(folder: Path) -> str:
+    """One digest of every file under `folder` (names and bytes)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+class Sizes:
+    """How much each figure measures: the issue's sizes, or tiny ones for BENCH_QUICK=1."""
+
+    def __init__(self, quick: bool, args: argparse.Namespace):
+        self.quick = quick
+        self.files = 12 if quick else args.files
+        self.wrong_files = 8 if quick else args.files // 2
+        self.jobs_files = 40 if quick else args.jobs_files
+        self.repeats = 1 if quick else args.repeats
+        self.cold_repeats = 1 if quick else 7
+        self.cohort = 4 if quick else args.cohort
+        self.cohort_rss = 6 if quick else args.cohort_rss
+        self.count = 8 if quick else 1000
+        self.rss_files = 30 if quick else args.rss_files
+        self.csv_rows = 10 if quick else args.csv_rows
+
+
+def pdf_sheets_figure(folder: Path, course: Path) -> tuple[float, float, float]:
+    """(wall s, CPU s) of every student's PDF sheet of a generated cohort, and the seconds of one PDF key."""
     from i2dl.course import use_course
     from i2dl.export import SHEETS_DIR, cohort_file_names
     from i2dl.export.pdf import key_pdf, write_cohort_pdfs
@@ -223,21 +315,16 @@ def pdf_sheets_figure(folder: Path, course: Path) -> None:
     exam = load_exam(folder)
     names = cohort_file_names([r["student_id"] for r in exam.roster])
     with use_course(course):
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         t0, c0 = time.perf_counter(), os.times()
         write_cohort_pdfs(exam, {sid: folder / SHEETS_DIR / f"{n}.pdf" for sid, n in names.items()}, {})
         seconds, c1 = time.perf_counter() - t0, os.times()
         cpu = sum(c1[:4]) - sum(c0[:4])  # this process and its (joined) workers
-        sample = list(exam.variants.values())[:5]
+        sample = list(exam.variants.values())[:3]
         t0 = time.perf_counter()
         for v in sample:
             key_pdf(v)
         per_key = (time.perf_counter() - t0) / len(sample)
-    verdict = "ok" if seconds < PDF_SHEETS_GOAL_S else "OVER THE GOAL"
-    print(f"PDF sheets of {len(exam.roster)} students (typeset by Typst, compiled in threads): {seconds:.1f} s wall "
-          f"(goal < {PDF_SHEETS_GOAL_S} s: {verdict}), {cpu:.1f} s CPU; a PDF key takes {per_key:.2f} s in one "
-          "process (no goal); "
-          f"load average {load:.1f} on {os.cpu_count()} cores")
+    return seconds, cpu, per_key
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,117 +334,171 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--engine", default="numpy", help="numpy (default here), torch or auto")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one grading run")
-    ap.add_argument("--rss-files", type=int, default=10_000,
-                    help="files for the peak-memory figure of one `i2dl grade` process (0 to skip)")
-    ap.add_argument("--cohort", type=int, default=300,
-                    help="students of the cohort generated by one `i2dl generate --roster` (0 to skip)")
-    ap.add_argument("--csv-rows", type=int, default=2000,
-                    help="rows of the responses CSV graded by one `i2dl grade` process (0 to skip)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="where results.json is written")
+    # The issue's sizes are the defaults; smaller ones only to get a record on a machine too busy for them.
+    ap.add_argument("--jobs-files", type=int, default=2000, help="files of the --jobs 2 figure")
+    ap.add_argument("--cohort", type=int, default=300, help="students of the cohort figure")
+    ap.add_argument("--cohort-rss", type=int, default=2000, help="students of the cohort peak-memory figure")
+    ap.add_argument("--rss-files", type=int, default=10_000, help="files of the grading peak-memory figure")
+    ap.add_argument("--csv-rows", type=int, default=2000, help="rows of the responses CSV figure")
     args = ap.parse_args(argv)
+    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    size = Sizes(quick, args)
     engine_name = None if args.engine == "auto" else args.engine
 
     from i2dl.engine import get_engine
 
     engine = get_engine(engine_name)
+    py = sys.executable
+    i2dl = [py, "-m", "i2dl", "--engine", engine.name]
+    figures: list[Figure] = []
+    started, load_start = time.perf_counter(), load_average()
+
+    def record() -> dict[str, Any]:
+        return {"issue": 20, "quick": quick, "engine": engine.name, "argv": sys.argv[1:], "cores": os.cpu_count(),
+                "python": sys.version.split()[0], "platform": sys.platform,
+                "load_average": [round(load_start, 2), round(load_average(), 2)],
+                "seconds": round(time.perf_counter() - started, 1), "figures": [f.data() for f in figures]}
+
+    def add(f: Figure) -> None:
+        """Keep a figure, say it, and rewrite results.json (a run stopped early keeps what it measured)."""
+        figures.append(f)
+        print(f"measured {f.name}: {f.value:.3f} {f.unit}" + (f", {f.ratio:.2f}x {f.floor_name}" if f.ratio else ""),
+              file=sys.stderr, flush=True)
+        args.results.write_text(json.dumps(record(), indent=1) + "\n", encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="i2dl-bench-") as tmp:
         root = Path(tmp)
-        t0 = time.perf_counter()
         write_exam(build_exam("default", args.seed, engine_name=engine_name), root / "exam")
         exam = load_exam(root / "exam")
-        subs = root / "subs"
-        subs.mkdir()
-        counts = make_submissions(subs, exam, args.files, args.seed, engine)
-        setup = time.perf_counter() - t0
-        paths = submission_files(subs)
-        grader = Grader(exam, engine_name)
+        n_parts = len(list(exam.parts()))
 
-        def parse_all():
-            return [load_submission(p, grader) for p in paths]
+        # -- grading on one core, against parsing the same files
+        for name, mix, n, label in (("grade", MIX, size.files, "default mix"),
+                                    ("grade-mostly-wrong", WRONG_MIX, size.wrong_files, "mostly wrong")):
+            subs = root / f"subs-{name}"
+            subs.mkdir()
+            counts = make_submissions(subs, exam, n, args.seed, engine, mix)
+            paths = submission_files(subs)
+            grader = Grader(exam, engine_name)
+            parse, _ = best_of(partial(parse_all, paths, grader), size.repeats)
+            out = root / f"results-{name}"
+            grade, _ = best_of(partial(grade_folder, subs, exam_dir=root / "exam", out=out, engine_name=engine_name,
+                                       jobs=1),
+                               size.repeats, before=partial(shutil.rmtree, out, ignore_errors=True))
+            add(Figure(name, f"grade + write {n:,} files ({label}: "
+                                  + ", ".join(f"{k} {v}" for k, v in counts.items()) + "), one core",
+                                  grade, parse, "parse them (load_submission)", "<= 1.5x parse", 1.5,
+                                  notes={"files": n, "ms_per_file": round(1000 * grade / n, 3),
+                                         "parse_ms_per_file": round(1000 * parse / n, 3), "kinds": counts}))
+            if args.profile and name == "grade-mostly-wrong":
+                import cProfile
+                import pstats
 
-        def grade_all():
-            return grade_folder(subs, exam_dir=root / "exam", out=root / "results", engine_name=engine_name)
+                shutil.rmtree(out, ignore_errors=True)
+                prof = cProfile.Profile()
+                prof.enable()
+                grade_folder(subs, exam_dir=root / "exam", out=out, engine_name=engine_name, jobs=1)
+                prof.disable()
+                pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(25)
 
-        parse_best, parse_med, _ = timed(parse_all, args.repeats)
-        grade_best, grade_med, batch = timed(grade_all, args.repeats)
-        statuses: dict[str, int] = {}
-        for r in batch.students:
-            for status in r.statuses():
-                statuses[status] = statuses.get(status, 0) + 1
+        # -- grade --jobs 2 against --jobs 1, and the results compared byte for byte
+        subs = root / "subs-jobs"
+        copy_submissions(root / "subs-grade", subs, size.jobs_files)
+        walls, digests, cpus = {}, {}, {}
+        for jobs in (1, 2):
+            out = root / f"results-jobs{jobs}"
+            walls[jobs], cpus[jobs], _, _ = best_run(i2dl + ["grade", str(subs), "--exam", str(root / "exam"),
+                                                             "--out", str(out), "--jobs", str(jobs)], 1)
+            digests[jobs] = tree_digest(out)
+        add(Figure("grade-jobs-2", f"`grade --jobs 2` on {size.jobs_files:,} files (2 workers)", walls[2],
+                              walls[1], "`grade --jobs 1`", ">= 1.8x faster", 1.8, higher_is_better=True,
+                              notes={"identical_to_jobs_1": digests[1] == digests[2], "cpu_s_jobs_1": round(cpus[1], 2),
+                                     "cpu_s_jobs_2": round(cpus[2], 2), "cores": os.cpu_count()}))
 
-        n = len(paths)
-        print(f"i2dl grading benchmark: exam {exam.exam_id} ({len(list(exam.parts()))} parts, "
-              f"{exam.points:g} points), engine {engine.name}, best of {args.repeats}")
-        print("submissions: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-              + f"  (setup {setup:.1f} s)")
-        print("blanks graded: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
-        print(f"graded {len(batch.students)}, failed {len(batch.failed)}")
-        print()
-        print(f"{'stage':<28}{'files':>7}{'best s':>10}{'median s':>10}{'ms/file':>10}")
-        rows = [("parse (load_submission)", parse_best, parse_med),
-                ("grade + write (all)", grade_best, grade_med),
-                ("grade + write - parse", grade_best - parse_best, grade_med - parse_med)]
-        for name, best, med in rows:
-            print(f"{name:<28}{n:>7}{best:>10.3f}{med:>10.3f}{1000 * best / n:>10.2f}")
+        # -- the import floors and cold start
+        floor_deps, _, _, _ = best_run([py, "-c", "import numpy, yaml, pydantic, typer, rich.console, rich.table"],
+                                       size.cold_repeats)
+        floor_typer, _, _, _ = best_run([py, "-c", "import typer"], size.cold_repeats)
+        helps, _, _, _ = best_run([py, "-m", "i2dl", "--help"], size.cold_repeats)
+        add(Figure("cold-help", "`i2dl --help`", helps, floor_typer, 'python -c "import typer"',
+                              "<= 1.3x", 1.3))
+        solve, _, _, _ = best_run(i2dl + ["solve", "conv1d-backprop"], size.cold_repeats)
+        add(Figure("cold-solve", f"`i2dl --engine {engine.name} solve conv1d-backprop`", solve, floor_deps,
+                              "import numpy, yaml, pydantic, typer, rich", "<= 1.5x", 1.5))
 
-        if args.rss_files:
-            copy_submissions(subs, root / "rss-subs", args.rss_files)
-            cmd = [sys.executable, "-m", "i2dl", "--engine", engine.name, "grade", str(root / "rss-subs"),
-                   "--exam", str(root / "exam"), "--out", str(root / "rss-results")]
-            mb, seconds, code = peak_rss_mb(cmd)
-            verdict = "ok" if mb < RSS_GOAL_MB else "OVER THE GOAL"
-            print()
-            print(f"peak RSS of `i2dl grade` on {args.rss_files:,} files: {mb:.0f} MB "
-                  f"(goal < {RSS_GOAL_MB} MB: {verdict}); {seconds:.1f} s, exit code {code}")
+        # -- a cohort in one command (no PDFs), and with PDFs when the exporter is there
+        env = {**os.environ, "I2DL_COURSE_SECRET": "b" * 64}  # a fixed secret: the same cohort every run
+        course = root / "course"
+        subprocess.run([py, "-m", "i2dl", "init", str(course)], check=True, env=env, stdout=subprocess.DEVNULL)
 
-        if args.csv_rows:
-            counts = make_responses(root / "responses.csv", exam, args.csv_rows, args.seed + 1, engine)
-            cmd = [sys.executable, "-m", "i2dl", "--engine", engine.name, "grade", str(root / "responses.csv"),
-                   "--exam", str(root / "exam"), "--out", str(root / "csv-results")]
-            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-            mb, seconds, code, cpu = run_measured(cmd)
-            verdict = "ok" if seconds < CSV_GOAL_S else "OVER THE GOAL"
-            print()
-            print(f"responses CSV of {args.csv_rows:,} rows (" + ", ".join(f"{k} {v}" for k, v in counts.items())
-                  + f") graded by one `i2dl grade`: {seconds:.1f} s wall (goal < {CSV_GOAL_S} s: {verdict}), "
-                  f"{cpu:.1f} s CPU, peak RSS {mb:.0f} MB, exit code {code}; load average {load:.1f} "
-                  f"on {os.cpu_count()} cores (wall time above CPU time means other processes shared them)")
+        def cohort(n: int, extra: list[str], tag: str) -> tuple[float, float, float, int]:
+            roster = course / f"bench-roster-{n}.csv"
+            roster.write_text("student_id,name\n" + "".join(f"b{i:05d},Student {i}\n" for i in range(n)),
+                              encoding="utf-8")
+            return best_run(i2dl + ["--course", str(course), "generate", "--roster", str(roster), "--out",
+                                    str(root / f"cohort-{tag}"), "--force", *extra], 1, env)
 
-        if args.cohort:
-            course = root / "course"
-            env = {**os.environ, "I2DL_COURSE_SECRET": "b" * 64}  # a fixed secret: the same cohort every run
-            subprocess.run([sys.executable, "-m", "i2dl", "init", str(course)], check=True, env=env,
-                           stdout=subprocess.DEVNULL)
-            with (course / "bench-roster.csv").open("w", encoding="utf-8") as f:
-                f.write("student_id,name\n" + "".join(f"b{i:05d},Student {i}\n" for i in range(args.cohort)))
-            cmd = [sys.executable, "-m", "i2dl", "--engine", engine.name, "--course", str(course), "generate",
-                   "--roster", str(course / "bench-roster.csv"), "--out", str(root / "cohort"), "--format", "markdown"]
-            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-            _, status, usage = os.wait4(proc.pid, 0)
-            seconds = time.perf_counter() - t0
-            scale = 1 if sys.platform == "darwin" else 1024
-            # The cohort builds in forked workers: wait4's usage covers them too (CPU summed, memory the largest).
-            cpu = usage.ru_utime + usage.ru_stime
-            code = os.waitstatus_to_exitcode(status)
-            verdict = "ok" if seconds < COHORT_GOAL_S else "OVER THE GOAL"
-            print()
-            print(f"cohort of {args.cohort} students (`generate --roster`, one process, no PDFs): {seconds:.1f} s "
-                  f"wall (goal < {COHORT_GOAL_S} s: {verdict}), {cpu:.1f} s CPU (workers included), peak RSS "
-                  f"{usage.ru_maxrss * scale / 1e6:.0f} MB (its largest process), exit code {code}; load average "
-                  f"{load:.1f} on {os.cpu_count()} cores")
-            if code == 0:
-                pdf_sheets_figure(root / "cohort", course)
+        wall, cpu, rss, code = cohort(size.cohort, ["--format", "markdown"], "plain")
+        add(Figure("cohort", f"`generate --roster` of {size.cohort} students, one command, no PDFs", wall,
+                              floor_deps, "import floor", "<= 10 s", goal_value=10.0,
+                              notes={"cpu_s": round(cpu, 2), "peak_rss_mb": round(rss), "exit_code": code}))
+        if COHORT_PDF_ARGS:
+            wall, cpu, rss, code = cohort(size.cohort, COHORT_PDF_ARGS, "pdf")
+            add(Figure("cohort-pdf", f"`generate --roster` of {size.cohort} students with PDFs", wall,
+                                  floor_deps, "import floor", "<= 30 s", goal_value=30.0,
+                                  notes={"cpu_s": round(cpu, 2), "peak_rss_mb": round(rss), "exit_code": code}))
+        if code == 0:  # every student's PDF sheet of that cohort, typeset in one process
+            wall, cpu, per_key = pdf_sheets_figure(root / "cohort-plain", course)
+            add(Figure("pdf-sheets", f"PDF sheets of the {size.cohort}-student cohort (Typst, in threads)", wall,
+                       None, "", f"< {PDF_SHEETS_GOAL_S} s", goal_value=float(PDF_SHEETS_GOAL_S),
+                       notes={"cpu_s": round(cpu, 2), "one_pdf_key_s": round(per_key, 2)}))
 
-        if args.profile:
-            import cProfile
-            import pstats
+        # -- 1,000 instances of one conv spec in one command
+        wall, cpu, _, code = best_run(i2dl + ["generate", COUNT_SPEC, "--count", str(size.count), "--seed", "0",
+                                              "--out", str(root / "count"), "--force"], size.repeats)
+        add(Figure("count", f"`generate {COUNT_SPEC} --count {size.count:,}`", wall, floor_deps,
+                              "import floor", "<= 2 s", goal_value=2.0,
+                              notes={"cpu_s": round(cpu, 2), "comparable_generator_s": COMPARABLE_COUNT_S,
+                                     "exit_code": code}))
 
-            prof = cProfile.Profile()
-            prof.enable()
-            grade_all()
-            prof.disable()
-            pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(25)
+        # -- a responses CSV graded by one command
+        make_responses(root / "responses.csv", exam, size.csv_rows, args.seed + 1, engine)
+        wall, cpu, rss, code = best_run(i2dl + ["grade", str(root / "responses.csv"), "--exam", str(root / "exam"),
+                                                "--out", str(root / "csv-results")], 1)
+        add(Figure("grade-csv", f"`grade responses.csv` of {size.csv_rows:,} rows (all cores)", wall,
+                              floor_deps, "import floor", f"<= {CSV_GOAL_S} s", goal_value=CSV_GOAL_S,
+                              notes={"cpu_s": round(cpu, 2), "peak_rss_mb": round(rss), "exit_code": code}))
+
+        # -- peak memory: grading many files, and a large cohort
+        copy_submissions(root / "subs-grade", root / "rss-subs", size.rss_files)
+        wall, cpu, rss, code = best_run(i2dl + ["grade", str(root / "rss-subs"), "--exam", str(root / "exam"),
+                                                "--out", str(root / "rss-results")], 1)
+        add(Figure("rss-grade", f"peak RSS of `grade` on {size.rss_files:,} files (all cores)", rss,
+                              unit="MB", goal=f"< {RSS_GOAL_MB} MB", goal_value=RSS_GOAL_MB,
+                              notes={"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "exit_code": code}))
+        wall, cpu, rss, code = cohort(size.cohort_rss, [], "rss")
+        add(Figure("rss-cohort", f"peak RSS of `generate --roster` of {size.cohort_rss:,} students", rss,
+                              unit="MB", notes={"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "exit_code": code}))
+
+    elapsed = time.perf_counter() - started
+    print(f"i2dl performance record: exam {exam.exam_id} ({n_parts} parts), engine {engine.name}, "
+          f"{os.cpu_count()} cores, load average {load_start:.1f} -> {load_average():.1f}"
+          + (", BENCH_QUICK (tiny sizes: the timings mean nothing)" if quick else ""))
+    print()
+    print(f"{'figure':<20}{'value':>10}{'floor':>9}{'ratio':>8}  {'goal':<16}{'met':<5} what (floor)")
+    for f in figures:
+        value = f"{f.value:.3f} s" if f.unit == "s" else f"{f.value:.0f} MB"
+        floor = f"{f.floor:.3f}" if f.floor is not None else ""
+        ratio = f"{f.ratio:.2f}x" if f.ratio is not None else ""
+        met = {True: "yes", False: "NO", None: ""}[f.met]
+        print(f"{f.name:<20}{value:>10}{floor:>9}{ratio:>8}  {f.goal:<16}{met:<5} {f.what}"
+              + (f" ({f.floor_name})" if f.floor_name else ""))
+    jobs = next(f for f in figures if f.name == "grade-jobs-2")
+    print()
+    print(f"--jobs 2 results byte-identical to --jobs 1: {'yes' if jobs.notes['identical_to_jobs_1'] else 'NO'}; "
+          f"bench took {elapsed:.0f} s")
+    args.results.write_text(json.dumps(record(), indent=1) + "\n", encoding="utf-8")
+    print(f"written: {args.results}")
     return 0
 
 

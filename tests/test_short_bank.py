@@ -136,13 +136,13 @@ def test_checklist_full_items_add_up_to_the_points_and_partials_are_worth_less(q
 
 def test_every_full_item_has_suggest_keywords():
     # the TA queue pre-highlights full items from these words; partials and deductions may go without
-    bare = [f"{qid}.{i['id']}" for qid, (_, q) in zip(QIDS, QUESTIONS) for i in _full(q["checklist"]) if not i.get("suggest")]
+    bare = [f"{qid}.{i['id']}" for qid, (_, q) in zip(QIDS, QUESTIONS, strict=True) for i in _full(q["checklist"]) if not i.get("suggest")]
     assert not bare, f"full items without suggest keywords: {bare}"
 
 
 def test_every_maths_span_converts_to_typst():
     tex2typst = pytest.importorskip("tex2typst")
-    spans = [(qid, m) for qid, (_, q) in zip(QIDS, QUESTIONS) for t in _texts(q) for m in re.findall(r"\$(.+?)\$", t, re.S)]
+    spans = [(qid, m) for qid, (_, q) in zip(QIDS, QUESTIONS, strict=True) for t in _texts(q) for m in re.findall(r"\$(.+?)\$", t, re.S)]
     assert len(spans) > 100
     for qid, tex in spans:
         typ = tex2typst.tex2typst(tex)
@@ -192,5 +192,5 @@ def test_copy_check_flags_a_seed_sentence_with_changed_case_and_punctuation():
 
 def test_bank_shares_no_run_of_8_words_with_the_seed_exams():
     runs, _ = _seed_runs()
-    copied = [f"{qid}: {hit}" for qid, (_, q) in zip(QIDS, QUESTIONS) for t in _texts(q) for hit in _copied_runs(t, runs)]
+    copied = [f"{qid}: {hit}" for qid, (_, q) in zip(QIDS, QUESTIONS, strict=True) for t in _texts(q) for hit in _copied_runs(t, runs)]
     assert not copied, "runs shared with a seed exam:\n" + "\n".join(copied)

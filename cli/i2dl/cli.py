@@ -1,27 +1,35 @@
-"""The command line: parse, call one library function, render with rich. Nothing else lives here."""
+"""The command line: parse, call one library function, render with rich. Nothing else lives here.
+
+Start-up is part of every command's time, so this module imports only typer and i2dl.errors: each
+command imports the library (and numpy, rich, ...) inside its own function, and prints through
+_console() and _table(), which import rich when first called. `i2dl --help` loads no more than that.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from typer.core import TyperGroup
 
 from i2dl import __version__
 from i2dl.errors import I2dlError, UsageError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
 ENGINE_HELP = "Engine: auto (torch when installed), torch or numpy. Also $I2DL_ENGINE."
 
 
 def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     # Built per call so CliRunner's captured streams, NO_COLOR and COLUMNS are honoured.
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 120
     return Console(stderr=stderr, highlight=False, soft_wrap=True, no_color="NO_COLOR" in os.environ, width=width)
@@ -29,7 +37,7 @@ def _console(stderr: bool = False) -> Console:
 
 def _table(*columns: str, **kw: Any) -> Table:
     """A rich table whose cells wrap (and fold long words) instead of being cut off with an ellipsis."""
-    from rich.table import Column
+    from rich.table import Column, Table
 
     return Table(*(Column(c, overflow="fold") for c in columns), **kw)
 
@@ -46,6 +54,8 @@ def _json_mode(ctx: typer.Context, on: bool) -> bool:
 
 def _emit_json(ctx: typer.Context | None, data: Any) -> None:
     """The one JSON writer of every command: plain data, indented, keys in the order built."""
+    import json
+
     from i2dl.io import to_plain
 
     typer.echo(json.dumps(to_plain(data), indent=1, ensure_ascii=False, default=str))
@@ -197,22 +207,31 @@ def generate(
                                        "for a roster: blueprint and the course's term)."),
     force: bool = typer.Option(False, "--force", help="Replace an exam already in --out."),
     fmt: list[str] = typer.Option([], "--format", help="Formats to write, repeatable: markdown, pdf (default: both)."),
+    count: int | None = typer.Option(None, "--count", min=1, help="For a single spec: this many instances, seeds "
+                                     "--seed, --seed + 1, ..., as one instances.jsonl in --out (one JSON line each)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate an exam: sheet and key (Markdown and PDF), blank answer file, responses CSV template and instance data; with --roster, a whole cohort.
 
     Example: i2dl generate --seed 7   |   i2dl generate conv2d-by-hand --param stride=2   |
-    i2dl generate --roster roster.csv --out exams/endterm
+    i2dl generate --roster roster.csv --out exams/endterm   |   i2dl generate conv2d-by-hand --count 1000 --seed 0
     """
     from i2dl.generate import generate_exam
 
     _json_mode(ctx, as_json)
     result = generate_exam(source, seed, out, pins=_pins(param), engine_name=_engine(ctx), roster=roster,
-                           exam_id=exam_id, force=force, formats=fmt or None)
+                           exam_id=exam_id, force=force, formats=fmt or None, count=count)
     if as_json:
         _emit_json(ctx, result)
         return
     con = _console()
+    if result.get("instances"):
+        con.print(f"[bold]{_escape(result['title'])}[/]  {result['instances']:,} instances, seeds "
+                  f"[cyan]{result['seed']}[/] to [cyan]{result['seed'] + result['instances'] - 1}[/]  "
+                  f"engine {result['engine']}")
+        for kind, path in result["files"].items():
+            con.print(f"  {kind:9} {_escape(path)}")
+        return
     who = (f"{result['students']} students" if result["students"] else f"seed [cyan]{result['seed']}[/]")
     con.print(f"[bold]{_escape(result['title'])}[/]  exam [cyan]{result['exam_id']}[/]  "
               f"{who}  {result['points']:g} points  engine {result['engine']}")
@@ -523,11 +542,13 @@ def grade(
                                  f"{SCREENFUL} students the report shows totals and problems only)."),
     accept_modified: bool = typer.Option(
         False, "--accept-modified", help="Grade with an exam.json edited after generation (recorded in summary.json)."),
+    jobs: int | None = typer.Option(None, "--jobs", min=1, help="Worker processes (default: one per core); the "
+                                    "results are the same as with --jobs 1, byte for byte."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Grade answer files and responses CSVs with partial credit, tolerant numbers and follow-through credit.
 
-    Example: i2dl grade submissions/ --exam exam/   |   i2dl grade --responses moodle-responses.csv --exam exam/
+    Example: i2dl grade submissions/ --exam exam/ --jobs 2   |   i2dl grade --responses moodle-responses.csv --exam exam/
     """
     from i2dl.errors import GradingIncomplete, UsageError
     from i2dl.exam import load_exam
@@ -552,7 +573,7 @@ def grade(
 
     try:
         batch = grade_folder(submissions, exam_dir=exam, out=out, engine_name=_engine(ctx), id_case=id_case,
-                             observe=observe, accept_modified=accept_modified, id_column=id_column)
+                             observe=observe, accept_modified=accept_modified, id_column=id_column, jobs=jobs)
     finally:
         progress.close()
     written = f" and written to {display_path(out)}" if batch.files else ""

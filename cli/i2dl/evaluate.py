@@ -81,17 +81,29 @@ class Graph:
 
     def depends_on(self, name: str, wrt: str) -> bool:
         """True when node `name` reads `wrt`, directly or through other nodes."""
-        seen: set[str] = set()
-        stack = [name]
-        while stack:
-            n = stack.pop()
-            for d in self.deps.get(n, ()):
-                if d == wrt:
-                    return True
-                if d not in seen:
-                    seen.add(d)
-                    stack.append(d)
-        return False
+        return wrt in self.ancestors(name)
+
+    def ancestors(self, name: str) -> frozenset[str]:
+        """Every name node `name` reads, directly or through other nodes (cached: grading asks often)."""
+        cache = self.__dict__.setdefault("_ancestors", {})
+        found = cache.get(name)
+        if found is None:
+            seen: set[str] = set()
+            stack = [name]
+            while stack:
+                for d in self.deps.get(stack.pop(), ()):
+                    if d not in seen:
+                        seen.add(d)
+                        stack.append(d)
+            found = cache[name] = frozenset(seen)
+        return found
+
+    def has_grad(self, name: str) -> bool:
+        """True when node `name`'s expression calls grad() (its value then hangs on more than its inputs)."""
+        cache = self.__dict__.setdefault("_has_grad", {})
+        if name not in cache:
+            cache[name] = name in self.nodes and bool(self.grad_calls(name))
+        return cache[name]
 
 
 def build_graph(nodes: Mapping[str, Parsed], known: set[str], *, where: Mapping[str, str] | None = None) -> Graph:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from i2dl.engine import get_engine
 from i2dl.errors import I2dlError, UsageError
-from i2dl.exam import build_exam
-from i2dl.exam.build import blueprint_id
-from i2dl.export import write_cohort, write_exam
 from i2dl.io import to_plain
-from i2dl.mcq import Bank
 from i2dl.render import fmt_value
 from i2dl.spec.instance import make_instance
 from i2dl.spec.load import Library, load_spec
 from i2dl.spec.model import DerivedParam
+
+if TYPE_CHECKING:
+    from i2dl.mcq import Bank
+
+# The exam, export and question-bank layers are imported by the functions that use them: `solve` needs none.
 
 
 def _plain(v: Any) -> Any:
@@ -27,17 +28,21 @@ def _plain(v: Any) -> Any:
 def generate_exam(source: str | None = None, seed: int | None = None, out: Path | str = "exam", *,
                   pins: dict[str, Any] | None = None, engine_name: str | None = None,
                   roster: Path | str | None = None, exam_id: str | None = None,
-                  force: bool = False, formats: tuple[str, ...] | list[str] | None = None) -> dict[str, Any]:
+                  force: bool = False, formats: tuple[str, ...] | list[str] | None = None,
+                  count: int | None = None) -> dict[str, Any]:
     """Build the exam for `source` (default: the course's blueprint, else 'default') and write its files.
 
     `formats` are the exporters to write (default: Markdown and PDF); exam.json is always written.
 
     With a roster, every student gets a variant seeded from the course secret, the exam id and their
     id; the cohort is written as one exam.json, a sheet and an answer file per student, a key per variant.
+    With `count`, `source` is one spec and `count` instances of it (seeds seed, seed + 1, ...) are
+    written as one instances.jsonl (see write_instances).
     """
     from i2dl.course import active_course, course_secret, read_roster
+    from i2dl.exam import build_exam
     from i2dl.explain import key_explanations, part_markdown
-    from i2dl.export import DEFAULT_FORMATS, get_exporter
+    from i2dl.export import DEFAULT_FORMATS, get_exporter, write_cohort, write_exam
 
     formats = tuple(formats or DEFAULT_FORMATS)
     for f in formats:  # an unknown format is refused before any exam is built
@@ -46,6 +51,11 @@ def generate_exam(source: str | None = None, seed: int | None = None, out: Path 
     source = source or (course.config.blueprint if course is not None else "default")
     rounding = course.config.rounding if course is not None else None  # the course's exam-wide rule
     out = Path(out)
+    if count is not None:
+        if roster is not None or exam_id is not None:
+            raise UsageError("--count writes instances of one spec", fix="leave out --roster and --exam-id with --count")
+        return write_instances(source, count, seed, out, pins=pins, engine_name=engine_name, rounding=rounding,
+                               force=force)
     _check_out(out, force)
     if exam_id is not None and not _EXAM_ID.match(exam_id):
         raise UsageError(f"exam id '{exam_id}' is not of the form letters, digits and - _ .",
@@ -98,7 +108,8 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
         from concurrent.futures import ProcessPoolExecutor
 
         chunks = [seeds[i:i + _CHUNK] for i in range(0, len(seeds), _CHUNK)]
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_worker_reset) as pool:
             results = list(pool.map(_variants_task, [(source, c, exam_id, engine_name, rounding) for c in chunks]))
         built = []
         for result in results:
@@ -128,6 +139,7 @@ def _distinct(built: list[tuple[Any, str]], students: list[Any], secret: bytes, 
     how the variants were first built (serially or in workers).
     """
     from i2dl.course import variant_seed
+    from i2dl.mcq import Bank
     from i2dl.validate import sheet_key
 
     def sheets(exam: Any) -> list[tuple[int, str]]:
@@ -135,37 +147,63 @@ def _distinct(built: list[tuple[Any, str]], students: list[Any], secret: bytes, 
 
     seen: set[tuple[int, str]] = set()
     out = []
+    bank: list[Bank] = []  # read at the first reseed, then shared
     for (exam, key), st in zip(built, students, strict=True):
         for k in range(1, RESEEDS + 1):
             if not any(s in seen for s in sheets(exam)):
                 break
             seed = variant_seed(secret, exam_id, f"{st.student_id}#{k}")
-            (exam, key), = _variants(source, [(st.student_id, seed)], exam_id, engine_name, library, rounding)
+            bank = bank or [Bank()]
+            (exam, key), = _variants(source, [(st.student_id, seed)], exam_id, engine_name, library, rounding,
+                                     keys=False, bank=bank[0])  # the key is written for the variant kept, below
+        if key is None:
+            key = _key_text(exam)
         seen.update(sheets(exam))
         out.append((exam, key))
     return out
 
 
-def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_name: str | None,
-              library: Library, rounding: Any = None) -> list[tuple[Any, str]]:
-    """(variant, its key's Markdown) for each (label, seed)."""
+def _key_text(exam: Any) -> str:
+    """A variant's key as Markdown, with the worked steps of every computed part."""
     from i2dl.explain import key_steps
     from i2dl.export.markdown import key_markdown
 
-    bank = Bank()
+    return key_markdown(exam, key_steps(exam))
+
+
+def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_name: str | None,
+              library: Library, rounding: Any = None, keys: bool = True,
+              bank: Bank | None = None) -> list[tuple[Any, str | None]]:
+    """(variant, its key's Markdown, or None without `keys`) for each (label, seed)."""
+    from i2dl.exam import build_exam
+    from i2dl.mcq import Bank
+
+    bank = bank or Bank()
     out = []
     for label, seed in seeds:
         exam = build_exam(source, seed, engine_name=engine_name, library=library, bank=bank, exam_id=exam_id,
                           variant=label, rounding=rounding)
-        out.append((exam, key_markdown(exam, key_steps(exam))))
+        out.append((exam, _key_text(exam) if keys else None))
     return out
+
+
+
+_WORKER: dict[str, Any] = {}  # a cohort worker's library and question bank
+
+
+def _worker_reset() -> None:
+    _WORKER.clear()  # a forked worker reads the library itself (the parent's course is active in it too)
 
 
 def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any]) -> Any:
     """A worker's share of `_variants`; typed errors come back as data (their where and fix survive)."""
+    from i2dl.mcq import Bank
+
     source, seeds, exam_id, engine_name, rounding = args
+    if not _WORKER:  # read once per worker process, not once per task
+        _WORKER.update(library=Library(), bank=Bank())
     try:
-        built = _variants(source, seeds, exam_id, engine_name, Library(), rounding)
+        built = _variants(source, seeds, exam_id, engine_name, _WORKER["library"], rounding, bank=_WORKER["bank"])
     except I2dlError as exc:
         return ("error", type(exc), exc.message, exc.where, exc.fix)
     for exam, _ in built:
@@ -174,11 +212,96 @@ def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any]
     return built
 
 
+INSTANCES_FILE = "instances.jsonl"
+#: Instances per task handed to a worker process.
+_INSTANCE_CHUNK = 50
+
+
+def instance_line(spec_id: str, seed: int, pins: dict[str, Any], engine_name: str | None, library: Library,
+                  rounding: Any = None) -> str:
+    """One line of instances.jsonl: the seed, the exam id and the problem exactly as `generate SPEC --seed
+    SEED` writes it into exam.json, but for the spec's document (the digest names it)."""
+    import json
+
+    from i2dl.exam import build_exam
+    from i2dl.spec.instance import to_data
+
+    exam = build_exam(spec_id, seed, pins=pins, engine_name=engine_name, library=library, rounding=rounding)
+    problem = to_data(exam.problems[0])
+    problem["spec"] = {"digest": problem["spec"]["digest"]} if problem["spec"] else None
+    return json.dumps({"seed": seed, "exam_id": exam.exam_id, "problem": problem}, ensure_ascii=False) + "\n"
+
+
+def _instances_task(args: tuple[str, list[int], dict[str, Any], str | None, Any]) -> Any:
+    """A worker's share of write_instances: lines, or a typed error as data."""
+    spec_id, seeds, pins, engine_name, rounding = args
+    if not _WORKER:
+        _WORKER.update(library=Library(), bank=None)
+    try:
+        return [instance_line(spec_id, s, pins, engine_name, _WORKER["library"], rounding) for s in seeds]
+    except I2dlError as exc:
+        return ("error", type(exc), exc.message, exc.where, exc.fix)
+
+
+def write_instances(spec_id: str, count: int, seed: int | None, out: Path, *, pins: dict[str, Any] | None = None,
+                    engine_name: str | None = None, rounding: Any = None, force: bool = False) -> dict[str, Any]:
+    """`count` instances of one spec, seeds seed .. seed + count - 1, as `out`/instances.jsonl (one JSON line each).
+
+    Line i is what `generate SPEC --seed (seed + i)` writes as the problem of its exam.json (the spec's
+    document left out). Built in forked workers with the numpy engine; the file is the same either way.
+    """
+    import os
+
+    from i2dl.engine import resolve_name
+    from i2dl.exam.build import fresh_seed
+    from i2dl.io import atomic_write_text
+
+    if count < 1:
+        raise UsageError(f"--count {count} asks for no instances", where="--count", fix="give --count 1 or more")
+    library = Library()
+    if spec_id not in library.paths:
+        raise UsageError(f"--count makes instances of one spec, and '{spec_id}' is not a spec id",
+                         fix="give a spec id (see `i2dl list`), e.g. i2dl generate conv2d-by-hand --count 1000")
+    path = out / INSTANCES_FILE
+    if path.exists() and not force:
+        raise UsageError(f"'{path}' already exists", where=str(path), fix="choose another --out, or pass --force")
+    seed = fresh_seed() if seed is None else int(seed)
+    pins = dict(pins or {})
+    seeds = list(range(seed, seed + count))
+    compiled = library.get(spec_id)  # errors in the spec come from here, before any worker starts
+    jobs = min(os.cpu_count() or 1, 8)
+    if jobs < 2 or count < 2 * _INSTANCE_CHUNK or resolve_name(engine_name) != "numpy":
+        lines = [instance_line(spec_id, s, pins, engine_name, library, rounding) for s in seeds]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunks = [seeds[i:i + _INSTANCE_CHUNK] for i in range(0, count, _INSTANCE_CHUNK)]
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_worker_reset) as pool:
+            lines = []
+            for result in pool.map(_instances_task, [(spec_id, c, pins, engine_name, rounding) for c in chunks]):
+                if isinstance(result, tuple) and result and result[0] == "error":
+                    _, cls, message, where, fix = result
+                    raise cls(message, where=where, fix=fix)
+                lines += result
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, "".join(lines))
+    s = compiled.spec
+    return {
+        "exam_id": None, "title": s.title, "seed": seed, "points": s.total_points,
+        "engine": get_engine(engine_name).name, "students": 0, "variants": 0, "instances": count,
+        "problems": [{"number": 1, "title": s.title, "spec": spec_id, "parts": len(s.parts), "points": s.total_points}],
+        "files": {"instances": str(path)}, "warnings": [],
+    }
+
+
 _EXAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
 def _cohort_id(source: str, course: Any, library: Library) -> str:
     """A cohort's default exam id: the blueprint's id and the course's term (a public name, not a seed)."""
+    from i2dl.exam.build import blueprint_id
     from i2dl.io import slugify
 
     base = blueprint_id(source, library)
@@ -258,6 +381,8 @@ def spec_names(spec_id: str, library: Library | None = None) -> dict[str, Any]:
 
 def list_bank(bank: Bank | None = None) -> list[dict[str, Any]]:
     """The multiple-choice bank: id, topic, difficulty, options, whether options are computed."""
+    from i2dl.mcq import Bank
+
     bank = bank or Bank()
     return [{"id": q.qid, "topic": q.topic, "difficulty": q.question.difficulty, "tags": q.question.tags,
              "options": len(q.question.options), "parameterized": q.parameterized}

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import stat
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from json.decoder import scanstring
@@ -834,6 +835,83 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return target
+
+
+class AtomicBatch:
+    """Many files written as atomic_write_bytes writes one, with one sync for all (a fsync each costs ~10 ms).
+
+    Each file goes to a temp file beside its target; commit() syncs them all to disk, then renames each
+    over its target: a crash leaves every file either as it was or complete, as atomic_write_bytes does.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, Path]] = []
+
+    def add(self, path: PathLike, data: bytes) -> Path:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:100]}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o644)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self.pending.append((tmp, target))
+        return target
+
+    def add_text(self, path: PathLike, text: str, *, encoding: str = "utf-8") -> Path:
+        return self.add(path, text.encode(encoding))
+
+    def commit(self) -> None:
+        """Every pending file synced to disk, then renamed over its target."""
+        _sync_paths([Path(t) for t, _ in self.pending])
+        for tmp, target in self.pending:
+            os.replace(tmp, target)
+        self.pending.clear()
+
+    def abort(self) -> None:
+        for tmp, _ in self.pending:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        self.pending.clear()
+
+    def __enter__(self) -> AtomicBatch:
+        return self
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def _sync_paths(paths: list[Path]) -> None:
+    """`paths` on disk: one syncfs of their file system on Linux, else a fsync each."""
+    if not paths:
+        return
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+        except (OSError, AttributeError):
+            syncfs = None
+        if syncfs is not None:
+            fd = os.open(paths[0].parent, os.O_RDONLY)
+            try:
+                if syncfs(fd) == 0:
+                    return
+            finally:
+                os.close(fd)
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def atomic_write_text(path: PathLike, text: str, *, encoding: str = "utf-8") -> Path:

@@ -17,7 +17,7 @@ from i2dl.exam.data import write_exam_data
 from i2dl.exam.model import Exam
 from i2dl.export.markdown import MarkdownExporter
 from i2dl.export.pdf import PdfExporter
-from i2dl.io import atomic_write_text, slugify
+from i2dl.io import AtomicBatch, slugify
 
 DEFAULT_FORMATS = ("markdown", "pdf")
 
@@ -92,13 +92,14 @@ def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, 
     variants = cohort_file_names(list(exam.variants))
     for sub in (SHEETS_DIR, ANSWERS_DIR, KEYS_DIR):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    for label, variant in exam.variants.items():
-        text = keys[label] if keys is not None else key_markdown(variant, steps(variant) if steps else None)
-        atomic_write_text(out / KEYS_DIR / f"{variants[label]}.md", text)
-    for r in exam.roster:
-        variant = exam.variants[r["variant"]]
-        atomic_write_text(out / SHEETS_DIR / f"{students[r['student_id']]}.md", sheet_markdown(variant, r))
-        atomic_write_text(out / ANSWERS_DIR / f"{students[r['student_id']]}.yaml", answer_file_text(variant, r))
+    with AtomicBatch() as files:  # each file atomic, one sync for all of them
+        for label, variant in exam.variants.items():
+            text = keys[label] if keys is not None else key_markdown(variant, steps(variant) if steps else None)
+            files.add_text(out / KEYS_DIR / f"{variants[label]}.md", text)
+        for r in exam.roster:
+            variant = exam.variants[r["variant"]]
+            files.add_text(out / SHEETS_DIR / f"{students[r['student_id']]}.md", sheet_markdown(variant, r))
+            files.add_text(out / ANSWERS_DIR / f"{students[r['student_id']]}.yaml", answer_file_text(variant, r))
     if "pdf" in formats:
         from i2dl.export.pdf import write_cohort_pdfs
 

@@ -32,6 +32,7 @@ from typing import Any
 from i2dl.errors import I2dlError, NotFoundError, OutputError, SubmissionError, UsageError
 from i2dl.exam import EXAM_FILE, Exam, load_exam, spec_changes
 from i2dl.export.answers import ANSWERS_FILE
+from i2dl.grade import score
 from i2dl.grade.lms import LmsGrader, sniff_layout
 from i2dl.grade.manual import BLANK as BLANK_STATUS
 from i2dl.grade.manual import MARKED, PENDING, Marks, auto_award_exact
@@ -99,6 +100,12 @@ def _status_code(status: str) -> str:
         code = _STATUS_CODES[status] = chr(0x100 + len(_STATUS_CODES))
         _STATUS_NAMES[code] = status
     return code
+
+
+# The statuses grading gives, coded up front: a row made in a worker process means the same in the parent.
+for _status in (score.CORRECT, score.FOLLOW, score.ALTERNATIVE, score.PARTIAL, score.WRONG, score.INVALID,
+                score.MISSING, score.MANUAL):
+    _status_code(_status)
 
 
 @dataclass
@@ -232,6 +239,7 @@ class Outcome:
     failure: dict[str, str] | None = None
     skipped: dict[str, str] | None = None
     where: str = ""  # the file, or 'file row N' for a row of a responses CSV
+    student_id: str | None = None  # the id read, if the submission could be read
 
 
 class Skip(Exception):
@@ -332,37 +340,50 @@ def grade_items(items: list[Item], grader: Grader | CohortGrader, *,
     """Grade each submission in turn; unreadable ones and colliding ids are failures, never fatal."""
     seen: dict[str, tuple[str, str]] = {}  # id key -> (where, id as graded)
     for item in items:
-        path, where = item.path, item.where
+        yield _grade_item(item, grader, lambda sub, where: _check_id(sub.student_id, where, seen, id_case))
+
+
+def _check_id(student_id: str, where: str, seen: dict[str, tuple[str, str]], id_case: str) -> None:
+    """Record a submission's student id; SubmissionError when an earlier submission had it (or one like it)."""
+    key = id_key(student_id, id_case)
+    if key in seen:
+        first, first_id = seen[key]
+        if first_id == student_id:
+            message = f"student id '{student_id}' was already graded from {first}"
+        else:
+            message = (f"student id '{student_id}' collides with '{first_id}', already graded from "
+                       f"{first} (ids are compared ignoring case and Unicode composition)")
+        raise SubmissionError(message, where=f"{where} student_id",
+                              fix="give each student one submission; rename or remove the duplicate"
+                                  + ("" if first_id == student_id or id_case == "sensitive" else
+                                     ", or pass --id-case sensitive if these are two students"))
+    seen[key] = (where, student_id)
+
+
+def _grade_item(item: Item, grader: Grader | CohortGrader,
+                check: Callable[[Submission, str], None] | None) -> Outcome:
+    """One submission read, its id checked (`check` raises for a repeated id) and graded."""
+    path, where = item.path, item.where
+    sub = None
+    try:
         try:
-            try:
-                sub = item.load()
-            except Skip as skip:
-                yield Outcome(path, skipped={"file": where, "reason": str(skip)}, where=where)
-                continue
-            key = id_key(sub.student_id, id_case)
-            if key in seen:
-                first, first_id = seen[key]
-                if first_id == sub.student_id:
-                    message = f"student id '{sub.student_id}' was already graded from {first}"
-                else:
-                    message = (f"student id '{sub.student_id}' collides with '{first_id}', already graded from "
-                               f"{first} (ids are compared ignoring case and Unicode composition)")
-                raise SubmissionError(message, where=f"{where} student_id",
-                                      fix="give each student one submission; rename or remove the duplicate"
-                                          + ("" if first_id == sub.student_id or id_case == "sensitive" else
-                                             ", or pass --id-case sensitive if these are two students"))
-            seen[key] = (where, sub.student_id)
-            result = grader.grade(sub)
-        except I2dlError as exc:
-            yield Outcome(path, failure={"file": where, "error": str(exc)}, where=where)
-            continue
-        except _Internal as exc:
-            yield Outcome(path, failure={"file": where, "error": str(exc)}, where=where)
-            continue
-        except (Exception, RecursionError) as exc:  # a grading bug must not stop the batch either
-            yield Outcome(path, failure=_internal(where, exc), where=where)
-            continue
-        yield Outcome(path, result=result, where=where)
+            sub = item.load()
+        except Skip as skip:
+            return Outcome(path, skipped={"file": where, "reason": str(skip)}, where=where)
+        if check is not None:
+            check(sub, where)
+        result = grader.grade(sub)
+    except I2dlError as exc:
+        return Outcome(path, failure={"file": where, "error": str(exc)}, where=where, student_id=_sid(sub))
+    except _Internal as exc:
+        return Outcome(path, failure={"file": where, "error": str(exc)}, where=where, student_id=_sid(sub))
+    except (Exception, RecursionError) as exc:  # a grading bug must not stop the batch either
+        return Outcome(path, failure=_internal(where, exc), where=where, student_id=_sid(sub))
+    return Outcome(path, result=result, where=where, student_id=sub.student_id)
+
+
+def _sid(sub: Submission | None) -> str | None:
+    return sub.student_id if sub is not None else None
 
 
 def _internal(where: str, exc: BaseException) -> dict[str, str]:
@@ -472,11 +493,13 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
                  engine_name: str | None = None, library=None, id_case: str = "insensitive",
                  observe: Observer | None = None, accept_modified: bool = False,
                  id_column: str | None = None, marks: Marks | None = None,
-                 auto_award: bool | None = None) -> BatchResult:
+                 auto_award: bool | None = None, jobs: int | None = 1) -> BatchResult:
     """Grade every answer file and responses-CSV row in `folder` against the exam in `exam_dir`; results
     replace `out` whole.
 
-    `observe(done, total, result)` is called after each submission (result None if it was not graded).
+    `jobs` worker processes grade (None: one per core); the results are the same, byte for byte, as one's.
+    `observe(done, total, result)` is called after each submission (result None if it was not graded, or
+    was graded in a worker process).
     `id_column` is the LMS's name of the student id column: read from responses CSVs besides
     student_id, and the first column of gradebook.csv. `marks` are the TAs' marks of text answers by
     (student id, part number, blank name); `auto_award` (default: the course's setting) scores an answer
@@ -499,25 +522,20 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
         if any(e.path.suffix.lower() == ".csv" and sniff_layout(e.path) for e in entries):
             grader = LmsGrader(grader, engine_name, library)  # LMS rows: each student's own variants
         items = submission_items(entries, exam, id_column=id_column, notices=batch.notices)
-        for done, outcome in enumerate(grade_items(items, grader, id_case=id_case), 1):
-            r, text = outcome.result, b""
-            if r is not None:
-                try:
-                    text = feedback_markdown(r, exam).encode("utf-8")
-                    # The texts of its CSV rows (the numbers are the project's own and always encode).
-                    spreadsheet_safe("\0".join((r.student_id, r.name, Path(r.file).name))).encode("utf-8")
-                except (Exception, RecursionError) as exc:  # one unwritable result must not sink the batch
-                    outcome = Outcome(outcome.path, failure=_internal(outcome.where, exc), where=outcome.where)
-            row = _collect(batch, outcome, exam)
+        for done, (outcome, row, text) in enumerate(_graded(items, grader, exam, id_case, jobs), 1):
+            if row is not None:
+                batch.students.append(row)
+            else:
+                _collect(batch, outcome, exam)
             if row is not None and writer is not None:
                 row.feedback = writer.add_feedback(text)
             if observe is not None:
-                observe(done, len(items), r if row is not None else None)
+                observe(done, len(items), outcome.result if row is not None else None)
         if not batch.students and not batch.failed:
             raise _no_answer_files(folder)
         batch.missing = _missing(grader, batch)
         if isinstance(grader, LmsGrader):
-            batch.notices.extend(grader.notices())
+            batch.notices.extend(grader.notices(sorted(batch.students, key=lambda r: r.student_id)))
         if writer is not None:
             batch.files = writer.commit(batch, exam)
     except BaseException:
@@ -525,6 +543,102 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
             writer.abort()
         raise
     return batch
+
+
+def _prepared(outcome: Outcome, exam: Exam) -> tuple[Outcome, StudentRow | None, bytes]:
+    """An outcome with its row and feedback file made (a result that cannot be written becomes a failure)."""
+    r = outcome.result
+    if r is None:
+        return outcome, None, b""
+    try:
+        text = feedback_markdown(r, exam).encode("utf-8")
+        # The texts of its CSV rows (the numbers are the project's own and always encode).
+        spreadsheet_safe("\0".join((r.student_id, r.name, Path(r.file).name))).encode("utf-8")
+    except (Exception, RecursionError) as exc:  # one unwritable result must not sink the batch
+        return Outcome(outcome.path, failure=_internal(outcome.where, exc), where=outcome.where), None, b""
+    return outcome, student_row(r, exam), text
+
+
+#: Submissions per task sent to a worker, and tasks in flight per worker (what bounds the memory held).
+JOB_CHUNK = 16
+JOB_WINDOW = 4
+
+
+def default_jobs() -> int:
+    """One worker per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _graded(items: list[Item], grader: Grader | CohortGrader, exam: Exam, id_case: str,
+            jobs: int | None) -> Iterator[tuple[Outcome, StudentRow | None, bytes]]:
+    """(outcome, row, feedback) of every item in order: graded here, or by forked workers for a large batch."""
+    jobs = default_jobs() if jobs is None else jobs
+    import multiprocessing
+
+    if jobs > 1 and len(items) >= 2 * JOB_CHUNK and "fork" in multiprocessing.get_all_start_methods():
+        yield from _graded_in_workers(items, grader, exam, id_case, jobs)
+        return
+    for outcome in grade_items(items, grader, id_case=id_case):
+        yield _prepared(outcome, exam)
+
+
+_WORK: tuple[list[Item], Any, Exam] | None = None  # what forked workers grade (inherited, never pickled)
+
+
+def _worker_start() -> None:
+    if "torch" in sys.modules:  # one thread per worker: the workers are the parallelism
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _grade_chunk(bounds: tuple[int, int]) -> list[tuple[Outcome, StudentRow | None, bytes]]:
+    """A worker's share: items start..stop graded, without the id check (the parent does it, in order)."""
+    assert _WORK is not None
+    items, grader, exam = _WORK
+    out = []
+    for item in items[bounds[0]:bounds[1]]:
+        outcome, row, text = _prepared(_grade_item(item, grader, None), exam)
+        outcome.result = None  # the row and the feedback file are all the parent needs
+        out.append((outcome, row, text))
+    return out
+
+
+def _graded_in_workers(items: list[Item], grader: Grader | CohortGrader, exam: Exam, id_case: str,
+                       jobs: int) -> Iterator[tuple[Outcome, StudentRow | None, bytes]]:
+    """Items graded by `jobs` forked workers, yielded in order; at most JOB_WINDOW chunks per worker in flight."""
+    global _WORK
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    from i2dl.engine import get_engine
+
+    get_engine(grader.engine_name)  # imported once here, not once in every worker (torch takes seconds)
+    seen: dict[str, tuple[str, str]] = {}
+    bounds = iter([(i, min(i + JOB_CHUNK, len(items))) for i in range(0, len(items), JOB_CHUNK)])
+    _WORK = (items, grader, exam)
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_worker_start) as pool:
+            pending = deque(pool.submit(_grade_chunk, b) for b in itertools.islice(bounds, jobs * JOB_WINDOW))
+            while pending:
+                done = pending.popleft().result()
+                nxt = next(bounds, None)
+                if nxt is not None:
+                    pending.append(pool.submit(_grade_chunk, nxt))
+                for outcome, row, text in done:
+                    if outcome.student_id is not None:
+                        try:  # a repeated id fails here, in file order, exactly as grading in turn does
+                            _check_id(outcome.student_id, outcome.where, seen, id_case)
+                        except SubmissionError as exc:
+                            outcome = Outcome(outcome.path, failure={"file": outcome.where, "error": str(exc)},
+                                              where=outcome.where)
+                            row, text = None, b""
+                    yield outcome, row, text
+    finally:
+        _WORK = None
 
 
 def _no_answer_files(folder: Path) -> NotFoundError:
@@ -669,6 +783,8 @@ def _short_feedback(b: Any, key: Any) -> list[str]:
 def _code(text: str) -> str:
     """`text` as a Markdown code span that a backtick in what the student wrote cannot break."""
     text = " ".join(text.split())  # a line break would end the list item
+    if "`" not in text:  # the common case: one backtick each side
+        return f"`{text}`"
     ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{ticks}{pad}{text}{pad}{ticks}"

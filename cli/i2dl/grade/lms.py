@@ -36,6 +36,7 @@ MOODLE_GRADE = re.compile(r"^Grade ?/ ?(\d+(?:[.,]\d+)?)$")
 CANVAS_QUESTION = re.compile(r"^(\d+): (.*)$", re.S)
 CLOZE_PART = re.compile(r"(?:^|; )part (\d+): ")
 NO_RESPONSE = {"", "-", "–"}
+DIFFERS = re.compile(r"^(Moodle|Canvas|the LMS) gave ")  # the note lms_differences writes
 MOODLE_IDS = ("ID number", "Email address", "Username")
 CANVAS_IDS = ("sis_id", "id")
 FIX_TAGS = ("export the report with the question text shown (Moodle: Responses report, 'Question text' "
@@ -304,7 +305,6 @@ class LmsGrader:
         self.engine_name = engine_name
         self.library = library
         self._graders: dict[tuple, Grader] = {}
-        self.differences: list[tuple[str, list[str]]] = []  # (student, where i2dl and the LMS differ)
 
     def grade(self, sub: Submission) -> SubmissionResult:
         if not isinstance(sub, LmsSubmission):
@@ -316,20 +316,21 @@ class LmsGrader:
                 grader._engine = next(iter(self._graders.values()))._engine  # one engine for the report
             self._graders[key] = grader
         result = self._graders[key].grade(sub)
-        diff = lms_differences(result, sub)
-        result.notes += diff
-        if diff:
-            self.differences.append((sub.student_id, diff))
+        result.notes += lms_differences(result, sub)
         return result
 
-    def notices(self, shown: int = 20) -> list[str]:
-        """The report's lines on where i2dl's points differ from the LMS's (the first `shown` students)."""
-        if not self.differences:
+    @staticmethod
+    def notices(rows: list[Any], shown: int = 20) -> list[str]:
+        """The report's lines on where i2dl's points differ from the LMS's (from the graded rows' notes,
+        so a batch graded in worker processes says the same as one graded here)."""
+        differ = [(r.student_id, [n for n in r.notes if DIFFERS.match(n)]) for r in rows]
+        differ = [(sid, d) for sid, d in differ if d]
+        if not differ:
             return []
-        out = [f"{len(self.differences)} student(s) get other points from i2dl than from the LMS"]
-        out += [f"{sid}: " + "; ".join(d) for sid, d in self.differences[:shown]]
-        if len(self.differences) > shown:
-            out.append(f"... and {len(self.differences) - shown} more (each student's feedback file says where)")
+        out = [f"{len(differ)} student(s) get other points from i2dl than from the LMS"]
+        out += [f"{sid}: " + "; ".join(d) for sid, d in differ[:shown]]
+        if len(differ) > shown:
+            out.append(f"... and {len(differ) - shown} more (each student's feedback file says where)")
         return out
 
     def missing(self, graded: list[str]) -> list[dict[str, str]]:

@@ -714,12 +714,52 @@ class Grader:
 
         env = {**prob.params, **overrides}
         ev = Evaluator(self.engine, env, graph, overrides=overrides)
+        key = self._key_env(prob, graph)
+        needed = _needed(graph, b.name, env, ancestors)
+        # Only the nodes downstream of a changed value are evaluated; the others are the key's own values.
+        # A grad() node counts as changed: an answered gradient changes it without being among its inputs.
+        changed = set(overrides)
         for name in graph.order:
             if name == b.name:
                 break
-            if name in ancestors and name not in env:
+            if name in env or name not in needed:
+                continue
+            if key is None or name not in key or graph.has_grad(name) or not changed.isdisjoint(graph.ancestors(name)):
+                changed.add(name)
                 ev.eval_node(name)
+            else:
+                ev.env[name] = key[name]
         return kinds.get(b.kind).coerce(ev.eval(graph.nodes[b.name].node)), ev
+
+    def _key_env(self, prob: ProblemInstance, graph) -> dict[str, Any] | None:
+        """Every node's value as the key computes it (before answers are coerced to their kinds), once per problem."""
+        cache = self.__dict__.setdefault("_key_envs", {})
+        if prob.number not in cache:
+            from i2dl.evaluate import Evaluator
+
+            try:
+                cache[prob.number] = Evaluator(self.engine, prob.params, graph).run()
+            except (I2dlError, ValueError, TypeError, IndexError, ArithmeticError, MemoryError):
+                cache[prob.number] = None  # evaluated node by node instead, as before
+        return cache[prob.number]
+
+
+def _needed(graph, name: str, env: dict[str, Any], ancestors: set[str]) -> set[str]:
+    """The ancestors node `name` needs evaluated: none hidden behind a value `env` already holds.
+
+    A grad() on the way re-evaluates the nodes between its arguments, which read any ancestor: then all are needed.
+    """
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        n = stack.pop()
+        if graph.has_grad(n):
+            return ancestors
+        for d in graph.deps.get(n, ()):
+            if d not in seen and d not in env:
+                seen.add(d)
+                stack.append(d)
+    return seen
 
 
 def _upstream(graph, name: str, read: dict[str, Any]) -> tuple[set[str], set[str]]:

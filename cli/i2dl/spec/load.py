@@ -129,8 +129,26 @@ class CompiledSpec:
         return self.spec.id
 
 
+#: Compiled specs of this process by (digest, origin, located): a spec is compiled once however often it is read.
+_COMPILED: dict[tuple[str, str, bool], CompiledSpec] = {}
+_COMPILED_MAX = 512
+
+
 def compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) -> CompiledSpec:
     """Validate a spec document and build its answer graph (from a file or from exam.json), or raise the first error."""
+    key = (source.digest, source.origin, bool(lines))
+    hit = _COMPILED.get(key)
+    # The document is compared too: an exam edited and accepted with --accept-modified keeps its old digest.
+    if hit is not None and hit.source.document == source.document:
+        return hit
+    compiled = _compile_spec(source, lines)
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    _COMPILED[key] = compiled
+    return compiled
+
+
+def _compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) -> CompiledSpec:
     # The one compile path: load_spec and an exam's stored spec both come here, so both give the same spec.
     lines = lines or {}
     data, path = source.document, Path(source.origin or "<spec>")
