@@ -225,7 +225,7 @@ def test_narrow_terminal_wraps_tables_and_help_instead_of_cutting_them():
     assert flat == ["".join(r["title"].split()) for r in list_specs()]  # every title whole, if wrapped
     helptext = runner.invoke(app, ["--help"], env={"COLUMNS": "70"}).output
     commands = helptext.split("Commands:", 1)[1]
-    assert "..." not in commands and "with topic, parts, points and parameters" in " ".join(commands.split())
+    assert "..." not in commands and "or the pinnable names of one spec" in " ".join(commands.split())
 
 
 def _json_of(args: list[str], code: int = 0):

@@ -72,7 +72,7 @@ def test_grade_follow_through_credits_later_steps_from_a_wrong_first_update():
 def _torch_trajectory(p: dict):
     torch = pytest.importorskip("torch")
     X, t = torch.tensor(np.asarray(p["X"], float)), torch.tensor(np.asarray(p["targets"], float))
-    w, b = torch.tensor(np.asarray(p["w0"], float)), torch.tensor(float(p["b0"]))
+    w, b = torch.tensor(np.asarray(p["w0"], float)), torch.tensor(float(p["b0"]), dtype=torch.float64)
     vw, vb = torch.zeros_like(w), torch.tensor(0.0, dtype=torch.float64)
     act = {"identity": lambda z: z, "relu": torch.relu, "sigmoid": torch.sigmoid}[p["act"]]
     ws, bs, losses = [], [], []
