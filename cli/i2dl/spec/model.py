@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from i2dl.figures.declare import FigureDecl
 from i2dl.kinds import NAMES
 from i2dl.rounding import Rounding
 
@@ -198,6 +199,8 @@ class Spec(_Model):
     #: How the sheet counts entries (x_1 or x_0); worked solutions and keys count the same way.
     index_base: Literal[0, 1] = 1
     parts: list[Part] = Field(min_length=1)
+    #: the figure the sheet shows: a kind and which given names fill its slots (docs/spec-format.md, Figures)
+    figure: FigureDecl | None = None
 
     @field_validator("params")
     @classmethod
