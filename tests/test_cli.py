@@ -88,7 +88,8 @@ def test_list_mcq_shows_the_bank():
 
 
 def _digest(folder):
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_generate_same_seed_gives_byte_identical_files(tmp_path):
@@ -98,7 +99,13 @@ def test_generate_same_seed_gives_byte_identical_files(tmp_path):
         assert result.exit_code == 0, result.output
     assert _digest(a) == _digest(b)
     assert (a / "exam.json").read_bytes() != (c / "exam.json").read_bytes()
-    assert set(_digest(a)) == {"exam.md", "key.md", "answers.yaml", "responses-template.csv", "exam.json"}
+    files = set(_digest(a))
+    assert {f for f in files if not f.startswith("figures/")} == {
+        "exam.md", "key.md", "answers.yaml", "responses-template.csv", "exam.json"}
+    # the default exam's problems 3-7 declare a figure each (conv layer, network, 1D CNN, CNN, 2D grid)
+    assert {f for f in files if f.startswith("figures/")} == {
+        "figures/3-layers.svg", "figures/4-network.svg", "figures/5-pipeline.svg", "figures/6-layers.svg",
+        "figures/7-grid.svg"}
 
 
 def test_generate_without_seed_prints_the_fresh_seed(tmp_path):

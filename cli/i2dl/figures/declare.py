@@ -193,7 +193,7 @@ def slot_names(decl: _Common) -> list[tuple[tuple[Any, ...], str]]:
     def walk(model: BaseModel, key: tuple[Any, ...]) -> None:
         for fname in type(model).model_fields:
             v = getattr(model, fname)
-            k = key + ((model.model_fields[fname].alias or fname),)
+            k = key + ((type(model).model_fields[fname].alias or fname),)
             if isinstance(v, BaseModel):
                 walk(v, k)
             elif isinstance(v, list):
