@@ -243,8 +243,9 @@ def _json_of(args: list[str], code: int = 0):
 def test_json_of_generate_names_every_file_it_wrote(tmp_path):
     data = _json_of(["generate", "conv-layer-arithmetic", "--seed", "3", "--out", str(tmp_path / "e"), "--json"])
     assert data["exam_id"] == public_exam_id("conv-layer-arithmetic", 3) and data["seed"] == 3
-    assert set(data["files"]) == {"sheet", "key", "answers", "responses", "data"}
-    assert all((tmp_path / "e" / p.split("/")[-1]).is_file() for p in data["files"].values())
+    assert set(data["files"]) == {"sheet", "key", "answers", "responses", "figures", "data"}
+    assert all((tmp_path / "e" / p.split("/")[-1]).exists() for p in data["files"].values())
+    assert (tmp_path / "e" / "figures" / "1-layers.svg").is_file()
     assert data["problems"][0]["spec"] == "conv-layer-arithmetic"
 
 

@@ -29,8 +29,8 @@ def test_get_exporter_unknown_format_lists_the_formats():
 
 def test_write_exam_default_writes_data_and_the_markdown_files(small_exam, tmp_path):
     files = write_exam(small_exam, tmp_path)
-    assert list(files) == ["sheet", "key", "answers", "responses", "data"]  # the order `generate` prints them in
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["exam.md", "key.md", "answers.yaml", "responses-template.csv", EXAM_FILE])
+    assert list(files) == ["sheet", "key", "answers", "responses", "figures", "data"]  # the order `generate` prints them in
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["exam.md", "key.md", "answers.yaml", "responses-template.csv", "figures", EXAM_FILE])
     assert load_exam(tmp_path).exam_id == small_exam.exam_id
 
 

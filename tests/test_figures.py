@@ -15,9 +15,9 @@ from i2dl.errors import SpecError
 from i2dl.exam import build_exam, load_exam
 from i2dl.export import write_exam
 from i2dl.figures import KINDS, figures_of
-from i2dl.figures.declare import DECLARATIONS
 from i2dl.render import fmt_number
 from i2dl.spec import load as spec_load
+from i2dl.spec.figure import DECLARATIONS
 from i2dl.spec.instance import make_instance
 from i2dl.spec.load import Library
 from tests.samples import instances
@@ -199,8 +199,18 @@ def test_markdown_export_writes_each_figure_beside_the_sheet_and_links_it(tmp_pa
             assert sheet.index(link) < sheet.index(f"**{prob.parts[0].number}**")
 
 
+def test_generate_again_with_force_leaves_no_figure_of_the_earlier_exam(tmp_path):
+    from i2dl.generate import generate_exam
+
+    generate_exam("mlp-backprop", 1, tmp_path, engine_name="numpy")
+    assert [p.name for p in (tmp_path / "figures").iterdir()] == ["1-network.svg"]
+    generate_exam("conv2d-by-hand", 1, tmp_path, engine_name="numpy", force=True)
+    assert [p.name for p in (tmp_path / "figures").iterdir()] == ["1-grid.svg"]
+
+
 def test_figures_of_a_multiple_choice_or_figureless_problem_is_empty():
     exam = build_exam("default", 5, engine_name="numpy")
+    assert exam.problems[0].kind != "spec" and figures_of(exam.problems[0]) == []
     assert [figures_of(p) for p in exam.problems if p.spec_id in ("softmax-cross-entropy", "adam-steps")] == [[], []]
 
 
@@ -261,6 +271,16 @@ def test_figure_with_a_misspelt_slot_warns_with_the_known_one(tmp_path):
     compiled = spec_load.load_spec(_spec_with(tmp_path, "figure:\n  kind: network\n  input: x\n  targte: t\n"
                                                         "  layers:\n    - {label: h, weights: W1}\n"))
     assert any("targte" in w and "target" in w for w in compiled.warnings)
+
+
+def test_validate_stress_test_fails_a_figure_whose_slot_holds_the_wrong_shape(tmp_path):
+    from i2dl.validate import stress_spec
+
+    compiled = spec_load.load_spec(_spec_with(tmp_path, "figure:\n  kind: network\n  input: W1\n  layers:\n"
+                                                        "    - {label: h, weights: W2}\n"))
+    report = stress_spec(compiled, 3, get_engine("numpy"))
+    assert report["failures"] == 3
+    assert "figure slot 'input' names 'W1'" in report["first_failure"] and "not a vector" in report["first_failure"]
 
 
 # ---------------------------------------------------------------------------- Typst

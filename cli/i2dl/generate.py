@@ -202,7 +202,10 @@ def _check_out(out: Path, force: bool) -> None:
         if (out / sub).is_dir() and not (out / sub).is_symlink():
             shutil.rmtree(out / sub)
     for name in MarkdownExporter.files.values():  # nor a single exam's files beside a cohort
-        (out / name).unlink(missing_ok=True)
+        if (out / name).is_dir() and not (out / name).is_symlink():  # figures/: no earlier exam's figure stays
+            shutil.rmtree(out / name)
+        else:
+            (out / name).unlink(missing_ok=True)
 
 
 def solve_spec(spec: str, pins: dict[str, Any], *, seed: int = 0, engine_name: str | None = None,

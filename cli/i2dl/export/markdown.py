@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from i2dl.exam.model import Exam
-from i2dl.figures import Figure, figures_of
 from i2dl.export.answers import (
     ANSWERS_FILE,
     RESPONSES_FILE,
     answer_file_text,
     responses_template_text,
 )
+from i2dl.figures import Figure, figures_of
 from i2dl.io import atomic_write_text
 from i2dl.render import fmt_value
 from i2dl.rounding import Rounding, rule_of
@@ -120,18 +120,17 @@ class MarkdownExporter:
     """exam.md and key.md (Markdown with LaTeX maths), answers.yaml and the responses CSV template."""
 
     name = "markdown"
-    files = {"sheet": SHEET_FILE, "key": KEY_FILE, "answers": ANSWERS_FILE, "responses": RESPONSES_FILE}
+    files = {"sheet": SHEET_FILE, "key": KEY_FILE, "answers": ANSWERS_FILE, "responses": RESPONSES_FILE,
+             "figures": FIGURES_DIR}
 
     def export(self, exam: Exam, out_dir: Path, *, steps: dict[str, str] | None = None, **_: object
                ) -> dict[str, Path]:
         """Write the sheet, the key (with `steps`, worked solutions by part number) and the answer file."""
         paths = {kind: Path(out_dir) / name for kind, name in self.files.items()}
         figures = figure_files(exam)
+        paths["figures"].mkdir(parents=True, exist_ok=True)  # the folder always, so the files are what is declared
         for name, fig in figures.values():  # format-neutral SVG, linked from the sheet
-            (Path(out_dir) / name).parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(Path(out_dir) / name, fig.svg())
-        if figures:
-            paths["figures"] = Path(out_dir) / FIGURES_DIR
         atomic_write_text(paths["sheet"], sheet_markdown(exam, figures=figures))
         atomic_write_text(paths["key"], key_markdown(exam, steps))
         atomic_write_text(paths["answers"], answer_file_text(exam))

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from i2dl.errors import SpecError
-from i2dl.figures.declare import _FIELD
 from i2dl.render import fmt_value
+from i2dl.spec.figure import LABEL_FIELD
 
 
 @dataclass(frozen=True)
@@ -78,4 +78,4 @@ class Givens:
         """A label with each `{{name}}` replaced by the given as the sheet writes it."""
         if text is None:
             return None
-        return _FIELD.sub(lambda m: fmt_value(self.get(slot, m.group(1))), text)
+        return LABEL_FIELD.sub(lambda m: fmt_value(self.get(slot, m.group(1))), text)

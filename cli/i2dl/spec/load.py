@@ -14,8 +14,8 @@ from pydantic import BaseModel, ValidationError
 from i2dl.errors import ExprError, NotFoundError, SpecError
 from i2dl.evaluate import Graph, build_graph
 from i2dl.expr import Parsed, called_functions, parse
-from i2dl.figures.declare import FIGURE_FIX, check_figures
 from i2dl.functions import FUNCTIONS, SPECIAL_FORMS
+from i2dl.spec.figure import FIGURE_FIX, check_figures
 from i2dl.spec.model import DerivedParam, Spec
 
 KeyPath = tuple[Any, ...]

@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from i2dl.figures.declare import FigureDecl
 from i2dl.kinds import NAMES
 from i2dl.rounding import Rounding
+from i2dl.spec.figure import FigureDecl
 
 #: the answer kinds a spec may declare: the registry's names
 ANSWER_KINDS = NAMES

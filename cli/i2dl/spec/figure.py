@@ -5,19 +5,27 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 IDENT = r"^[A-Za-z][A-Za-z0-9_]*$"
 #: a slot that takes a value: the name of a parameter or part given the statement prints
 Ref = Annotated[str, Field(pattern=IDENT)]
-_FIELD = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+LABEL_FIELD = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 # a number written into a label by hand would not come from the instance; word-bounded, so conv2d is fine
 _LITERAL_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 
 
 def text_names(text: str) -> list[str]:
     """The names a label's `{{name}}` fields read (a label is literal text plus such fields)."""
-    return _FIELD.findall(text)
+    return LABEL_FIELD.findall(text)
 
 
 def _check_label(v: str | None) -> str | None:
@@ -27,7 +35,7 @@ def _check_label(v: str | None) -> str | None:
         if not re.match(IDENT, name):
             raise ValueError(f"'{{{{{name}}}}}' in label '{v}' is not a single name: a figure label shows a given "
                              "as it is (write the expression as a derived parameter and name that)")
-    literal = _LITERAL_NUMBER.search(_FIELD.sub("", v))
+    literal = _LITERAL_NUMBER.search(LABEL_FIELD.sub("", v))
     if literal:
         raise ValueError(f"label '{v}' writes the number {literal.group()} by hand: a figure's numbers come "
                          "from the instance, so name the given that holds it, as {{name}}")
@@ -231,7 +239,7 @@ def check_figures(spec: Any, deps: dict[str, frozenset[str]], known: set[str],
     answers = {a.name for p in spec.parts for a in p.answers}
     printed: set[str] = set()
     for text in [spec.statement] + [p.text for p in spec.parts]:
-        for expr in _FIELD.findall(text):
+        for expr in LABEL_FIELD.findall(text):
             try:
                 printed |= free_names(parse(expr).node)
             except Exception:  # noqa: BLE001 - a broken template is reported where it is rendered
