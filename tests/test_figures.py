@@ -233,7 +233,7 @@ def _error(path: Path) -> SpecError:
 
 def test_figure_of_unknown_kind_is_an_error_naming_the_key_and_the_kinds(tmp_path):
     err = _error(_spec_with(tmp_path, "figure: {kind: graph, input: x}\n"))
-    assert "figure" in err.where and err.where.startswith(str(tmp_path))
+    assert err.where.startswith(str(tmp_path)) and err.where.endswith(" figure") and "'graph'" in err.message
     assert all(k in err.fix for k in KINDS)
 
 

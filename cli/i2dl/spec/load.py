@@ -65,6 +65,8 @@ def validation_errors(exc: ValidationError, path: Path, lines: dict[KeyPath, int
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = f"missing required key '{loc[-1]}'"
+        if err["type"] == "figure_kind" and isinstance(err.get("input"), dict) and "kind" in err["input"]:
+            msg = f"unknown figure kind '{err['input']['kind']}'"
         out.append(SpecError(msg, where=locate(path, lines, loc), fix=_FIXES.get(err["type"])))
     return out
 
