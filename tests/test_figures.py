@@ -201,6 +201,21 @@ def test_markdown_export_writes_each_figure_beside_the_sheet_and_links_it(tmp_pa
             assert sheet.index(link) < sheet.index(f"**{prob.parts[0].number}**")
 
 
+def test_markdown_sheet_links_a_part_figure_below_its_part(tmp_path):
+    text = (spec_load.builtin_dir("specs") / "mlp-backprop.yaml").read_text(encoding="utf-8")
+    text = text.replace("id: mlp-backprop", "id: mlp-part-figure").replace("  kind: network\n",
+                                                                          "  kind: network\n  part: gradient\n")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "mlp-part-figure.yaml").write_text(text, encoding="utf-8")
+    exam = build_exam("mlp-part-figure", 2, engine_name="numpy", library=Library([tmp_path / "specs"]))
+    (fig,) = figures_of(exam.problems[0])
+    assert fig.part == "gradient"
+    write_exam(exam, tmp_path / "exam")
+    sheet = (tmp_path / "exam" / "exam.md").read_text(encoding="utf-8")
+    link = sheet.index("](figures/1-network.svg)")
+    assert sheet.index("**1.5**") < link < sheet.index("**1.6**")
+
+
 def test_generate_again_with_force_leaves_no_figure_of_the_earlier_exam(tmp_path):
     from i2dl.generate import generate_exam
 

@@ -55,7 +55,7 @@ def render(data: dict[str, Any], title: str) -> str:
     cols = [{"label": data["input"]["label"], "size": len(data["input"]["values"])}] + data["layers"]
     dense = any(la["weights"] is not None and (len(la["weights"]) > 1 or len(la["weights"][0]) > 1)
                 for la in data["layers"])
-    gap = 160.0 if dense else 100.0
+    gap = 160.0 if dense else 84.0
     tallest = max(c["size"] for c in cols)
     lift = 26.0 if data["skips"] else 0.0
     top = 24.0 if any(la["activation"] for la in data["layers"]) else 4.0
