@@ -88,7 +88,8 @@ def test_list_mcq_shows_the_bank():
 
 
 def _digest(folder):
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_generate_same_seed_gives_byte_identical_files(tmp_path):
@@ -98,8 +99,13 @@ def test_generate_same_seed_gives_byte_identical_files(tmp_path):
         assert result.exit_code == 0, result.output
     assert _digest(a) == _digest(b)
     assert (a / "exam.json").read_bytes() != (c / "exam.json").read_bytes()
-    assert set(_digest(a)) == {"exam.md", "key.md", "answers.yaml", "responses-template.csv", "exam.json",
-                               "exam.pdf", "key.pdf"}
+    files = set(_digest(a))
+    assert {f for f in files if not f.startswith("figures/")} == {
+        "exam.md", "key.md", "answers.yaml", "responses-template.csv", "exam.json", "exam.pdf", "key.pdf"}
+    # the default exam's problems 3-7 declare a figure each (conv layer, network, 1D CNN, CNN, 2D grid)
+    assert {f for f in files if f.startswith("figures/")} == {
+        "figures/3-layers.svg", "figures/4-network.svg", "figures/5-pipeline.svg", "figures/6-layers.svg",
+        "figures/7-grid.svg"}
 
 
 def test_generate_without_seed_prints_the_fresh_seed(tmp_path):
@@ -237,8 +243,9 @@ def _json_of(args: list[str], code: int = 0):
 def test_json_of_generate_names_every_file_it_wrote(tmp_path):
     data = _json_of(["generate", "conv-layer-arithmetic", "--seed", "3", "--out", str(tmp_path / "e"), "--json"])
     assert data["exam_id"] == public_exam_id("conv-layer-arithmetic", 3) and data["seed"] == 3
-    assert set(data["files"]) == {"sheet", "key", "answers", "responses", "sheet_pdf", "key_pdf", "data"}
-    assert all((tmp_path / "e" / p.split("/")[-1]).is_file() for p in data["files"].values())
+    assert set(data["files"]) == {"sheet", "key", "answers", "responses", "figures", "sheet_pdf", "key_pdf", "data"}
+    assert all((tmp_path / "e" / p.split("/")[-1]).exists() for p in data["files"].values())
+    assert (tmp_path / "e" / "figures" / "1-layers.svg").is_file()
     assert data["problems"][0]["spec"] == "conv-layer-arithmetic"
 
 

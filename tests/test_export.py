@@ -30,9 +30,9 @@ def test_get_exporter_unknown_format_lists_the_formats():
 def test_write_exam_default_writes_data_the_markdown_and_the_pdf_files(small_exam, tmp_path):
     files = write_exam(small_exam, tmp_path)
     # the order `generate` prints them in
-    assert list(files) == ["sheet", "key", "answers", "responses", "sheet_pdf", "key_pdf", "data"]
+    assert list(files) == ["sheet", "key", "answers", "responses", "figures", "sheet_pdf", "key_pdf", "data"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["exam.md", "key.md", "answers.yaml", "responses-template.csv",
-                                                                 "exam.pdf", "key.pdf", EXAM_FILE])
+                                                                 "figures", "exam.pdf", "key.pdf", EXAM_FILE])
     assert load_exam(tmp_path).exam_id == small_exam.exam_id
 
 

@@ -329,7 +329,7 @@ def test_figures_are_embedded_after_the_statement_and_with_their_part(monkeypatc
 
     exam = build_exam("stacked-linear", 1, engine_name="numpy")
     prob = exam.problems[0]
-    figs = [FakeFigure("The network, #with its weights", None), FakeFigure("For part two", "2")]
+    figs = [FakeFigure("The network, #with its weights", None), FakeFigure("For part two", prob.parts[1].id)]
     monkeypatch.setattr(pdf, "figures_of", lambda p: figs if p is prob else [])
     src = pdf.sheet_source(exam)
     first, second = (src.index(pdf.string(f.svg())) for f in figs)

@@ -334,6 +334,9 @@ def _check_out(out: Path, force: bool) -> None:
             shutil.rmtree(out / sub)
     for exporter in EXPORTERS.values():  # nor a single exam's files beside a cohort
         for name in exporter.files.values():
+            if (out / name).is_dir() and not (out / name).is_symlink():  # figures/: no earlier exam's figure stays
+                shutil.rmtree(out / name)
+                continue
             (out / name).unlink(missing_ok=True)
 
 

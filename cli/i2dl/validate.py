@@ -173,6 +173,11 @@ def stress_spec(compiled, samples: int, engine, progress: Progress | None = None
             progress(str(compiled.path), seed, samples)
         try:
             inst = make_instance(compiled, seed, engine, rejections=rejections)
+            if compiled.spec.figure is not None:  # a figure that cannot be drawn for a sample fails that sample
+                from i2dl.figures import figures_of
+
+                for fig in figures_of(inst):
+                    fig.svg()
         except SamplingTimeout as exc:  # the other seeds would run out of time too
             failures += 1
             stopped = f"stress test stopped at seed {seed} of {samples}: {exc}"

@@ -1,4 +1,5 @@
-"""The Markdown exporter: the exam sheet (exam.md), the solution key (key.md) and the blank answer file."""
+"""The Markdown exporter: the exam sheet (exam.md) with its figures (figures/*.svg), the solution key (key.md)
+and the blank answer file."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from i2dl.export.answers import (
     answer_file_text,
     responses_template_text,
 )
+from i2dl.figures import Figure, figures_of
 from i2dl.io import atomic_write_text
 from i2dl.render import fmt_number, fmt_value
 from i2dl.rounding import Rounding, rule_of
@@ -18,6 +20,17 @@ from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
 
 SHEET_FILE = "exam.md"
 KEY_FILE = "key.md"
+FIGURES_DIR = "figures"
+
+
+def figure_files(exam: Exam) -> dict[tuple[int, str], tuple[str, Figure]]:
+    """(problem number, figure id) -> (the figure's file beside exam.md, the figure), for every problem."""
+    return {(prob.number, f.id): (f"{FIGURES_DIR}/{prob.number}-{f.id}.svg", f)
+            for prob in exam.problems for f in figures_of(prob)}
+
+
+def _figure_links(files: dict[tuple[int, str], tuple[str, Figure]], number: int, part: str | None) -> list[str]:
+    return [f"![{f.caption}]({path})" for (n, _), (path, f) in files.items() if n == number and f.part == part]
 
 
 def part_text(part: PartInstance) -> str:
@@ -27,8 +40,12 @@ def part_text(part: PartInstance) -> str:
     return part.text + "\n\n" + "\n".join(f"- **{o.letter}** {o.text}" for o in part.options)
 
 
-def sheet_markdown(exam: Exam, student: dict[str, str] | None = None) -> str:
-    """The exam sheet: Markdown with LaTeX math; a cohort's sheet names its student (never a seed)."""
+def sheet_markdown(exam: Exam, student: dict[str, str] | None = None, *,
+                   figures: dict[tuple[int, str], tuple[str, Figure]] | None = None) -> str:
+    """The exam sheet: Markdown with LaTeX math; a cohort's sheet names its student (never a seed).
+
+    With `figures` (from figure_files) each figure is linked below the statement or part it belongs to.
+    """
     out = [f"# {exam.title}", ""]
     meta = f"Exam `{exam.exam_id}` · {fmt_value(exam.points)} points"
     if student is not None:
@@ -45,6 +62,8 @@ def sheet_markdown(exam: Exam, student: dict[str, str] | None = None) -> str:
         out += [f"## Problem {prob.number}: {prob.title} ({fmt_value(prob.points)} points)", ""]
         if prob.statement:
             out += [prob.statement, ""]
+        for link in _figure_links(figures or {}, prob.number, None):
+            out += [link, ""]
         own = own_rules(prob, exam_rule)
         shared = set(own.values())
         once = len(shared) == 1 and len(own) == len(prob.parts)  # one rule for the whole problem: said once
@@ -55,6 +74,8 @@ def sheet_markdown(exam: Exam, student: dict[str, str] | None = None) -> str:
             if part.number in own and not once:
                 line += f" *{_own('part', own[part.number])}*"
             out += [line, ""]
+            for link in _figure_links(figures or {}, prob.number, part.id):
+                out += [link, ""]
             out += answer_box(part)
     return "\n".join(out).rstrip() + "\n"
 
@@ -129,13 +150,18 @@ class MarkdownExporter:
     """exam.md and key.md (Markdown with LaTeX maths), answers.yaml and the responses CSV template."""
 
     name = "markdown"
-    files = {"sheet": SHEET_FILE, "key": KEY_FILE, "answers": ANSWERS_FILE, "responses": RESPONSES_FILE}
+    files = {"sheet": SHEET_FILE, "key": KEY_FILE, "answers": ANSWERS_FILE, "responses": RESPONSES_FILE,
+             "figures": FIGURES_DIR}
 
     def export(self, exam: Exam, out_dir: Path, *, steps: dict[str, str] | None = None, **_: object
                ) -> dict[str, Path]:
         """Write the sheet, the key (with `steps`, worked solutions by part number) and the answer file."""
         paths = {kind: Path(out_dir) / name for kind, name in self.files.items()}
-        atomic_write_text(paths["sheet"], sheet_markdown(exam))
+        figures = figure_files(exam)
+        paths["figures"].mkdir(parents=True, exist_ok=True)  # the folder always, so the files are what is declared
+        for name, fig in figures.values():  # format-neutral SVG, linked from the sheet
+            atomic_write_text(Path(out_dir) / name, fig.svg())
+        atomic_write_text(paths["sheet"], sheet_markdown(exam, figures=figures))
         atomic_write_text(paths["key"], key_markdown(exam, steps))
         atomic_write_text(paths["answers"], answer_file_text(exam))
         atomic_write_text(paths["responses"], responses_template_text(exam))

@@ -167,16 +167,15 @@ def _cover(exam: Exam, settings: dict[str, Any], student: dict[str, str] | None)
     return "\n\n".join(out)
 
 
-def _belongs(fig: Any, part: str | None) -> bool:
-    """Whether a figure goes with `part` ('5.3', or None for the statement); a figure may name its part as
-    '5.3', '3' or 3 (its number within the problem)."""
+def _belongs(fig: Any, part: PartInstance | None) -> bool:
+    """Whether a figure goes with `part` (None: the statement); a figure names its part by the part's id."""
     where = getattr(fig, "part", None)
     if where is None or part is None:
         return where is None and part is None
-    return str(where) in (part, part.rsplit(".", 1)[-1])
+    return str(where) == part.id
 
 
-def _figures(prob: ProblemInstance, part: str | None) -> str:
+def _figures(prob: ProblemInstance, part: PartInstance | None) -> str:
     """The problem's figures placed with the problem statement (part None) or with their part."""
     out = []
     for fig in figures_of(prob):
@@ -260,7 +259,7 @@ def _spec_problem_sheet(prob: ProblemInstance, exam: Exam) -> str:
     for part in prob.parts:
         # sticky: the part's text stays on the page of its first answer box
         block = [f"#block(sticky: true)[{_part_head(part)} {markup(part.text)}{_own_rule_note(part, exam_rule)}]"]
-        figs = _figures(prob, part.number)
+        figs = _figures(prob, part)
         if figs:
             block.append(figs)
         block.append(_answer_boxes(prob, part))

@@ -131,6 +131,11 @@ class ProblemInstance:
     def part(self, number: str) -> PartInstance | None:
         return next((p for p in self.parts if p.number == number), None)
 
+    def givens(self) -> dict[str, Any]:
+        """What the statement may show: every value but the answers (the blanks' keys)."""
+        answers = {b.name for p in self.parts for b in p.blanks}
+        return {k: v for k, v in self.values.items() if k not in answers}
+
     def compiled_spec(self) -> CompiledSpec | None:
         """The spec this instance was made from: the one it was sampled with, or compiled once from `spec`."""
         if self._compiled is None and self.spec is not None:

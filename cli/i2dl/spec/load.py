@@ -15,6 +15,7 @@ from i2dl.errors import ExprError, NotFoundError, SpecError
 from i2dl.evaluate import Graph, build_graph
 from i2dl.expr import Parsed, called_functions, parse
 from i2dl.functions import FUNCTIONS, SPECIAL_FORMS
+from i2dl.spec.figure import FIGURE_FIX, check_figures
 from i2dl.spec.model import DerivedParam, Spec
 
 KeyPath = tuple[Any, ...]
@@ -52,6 +53,7 @@ _FIXES = {
     "union_tag_not_found": "add a 'type' key: int, decimal, choice, bool, vector, matrix, fixed or derived",
     "string_pattern_mismatch": "use lower-case letters, digits and hyphens (names: letters, digits, _)",
     "too_short": "add at least one entry",
+    "figure_kind": FIGURE_FIX,
 }
 
 
@@ -59,10 +61,12 @@ def validation_errors(exc: ValidationError, path: Path, lines: dict[KeyPath, int
     """pydantic's errors as located SpecErrors with a suggested fix."""
     out = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p in _UNION_TAGS or p.startswith("kind="))))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = f"missing required key '{loc[-1]}'"
+        if err["type"] == "figure_kind" and isinstance(err.get("input"), dict) and "kind" in err["input"]:
+            msg = f"unknown figure kind '{err['input']['kind']}'"
         out.append(SpecError(msg, where=locate(path, lines, loc), fix=_FIXES.get(err["type"])))
     return out
 
@@ -249,6 +253,7 @@ def _compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) -
                             fix="give every part its own id")
     graph = build_graph(nodes, set(leaves), where=where)
     known = set(leaves) | set(nodes)
+    check_figures(spec, graph.deps, known, lambda key: locate(path, lines, key))
     for i, part in enumerate(spec.parts):
         for j, ans in enumerate(part.answers):
             for k, alt in enumerate(ans.alternatives):

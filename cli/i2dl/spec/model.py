@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from i2dl.kinds import NAMES
 from i2dl.rounding import Rounding
+from i2dl.spec.figure import FigureDecl
 
 #: the answer kinds a spec may declare: the registry's names
 ANSWER_KINDS = NAMES
@@ -232,6 +233,8 @@ class Spec(_Model):
     index_base: Literal[0, 1] = 1
     loop: Loop | None = None
     parts: list[Part] = Field(min_length=1)
+    #: the figure the sheet shows: a kind and which given names fill its slots (docs/spec-format.md, Figures)
+    figure: FigureDecl | None = None
 
     @field_validator("params")
     @classmethod
