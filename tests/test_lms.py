@@ -22,7 +22,7 @@ from i2dl.exam import build_exam, load_exam
 from i2dl.export import write_exam
 from i2dl.export.markdown import sheet_markdown
 from i2dl.lms import export_lms, lms_pool
-from i2dl.lms.fields import fmt, part_fields
+from i2dl.lms.fields import fmt, part_fields, question_fields
 from i2dl.lms.html import inline_html, plain_text
 from i2dl.lms.moodle import GRADES
 
@@ -73,7 +73,7 @@ def _unescape(text: str) -> str:
 def test_moodle_export_has_a_category_before_each_slot_and_the_elements_each_type_needs(moodle, pool):
     kinds = [q.get("type") for q in moodle.findall("question")]
     assert kinds.count("category") == len(pool)
-    assert set(kinds) <= {"category", "numerical", "cloze", "multichoice"}
+    assert set(kinds) <= {"category", "numerical", "cloze", "multichoice", "essay"}
     for q in _questions(moodle):
         assert q.find("name/text").text and q.find("questiontext").get("format") == "html"
         assert q.find("questiontext/text").text and float(q.find("defaultgrade").text) > 0
@@ -96,8 +96,11 @@ def test_moodle_export_reads_back_every_key_within_its_tolerance(moodle, pool):
     checked = 0
     for q in _questions(moodle):
         v = _variant(pool, q.find("name/text").text)
-        keys = [f for part in v.parts for f in part_fields(part)]
-        if q.get("type") == "cloze":
+        keys = question_fields(v.parts)
+        if q.get("type") == "essay":  # a written answer: its model answer is for the graders only
+            assert plain_text(inline_html(v.parts[0].blanks[0].model_answer)) in plain_text(q.find("graderinfo/text").text)
+            checked += 1
+        elif q.get("type") == "cloze":
             codes = CLOZE.findall(q.find("questiontext/text").text)
             assert len(codes) == len(keys)
             for (_, kind, body), f in zip(codes, keys, strict=True):
@@ -187,7 +190,7 @@ def test_qti_items_declare_each_interaction_and_their_correct_responses_are_the_
     for name in items:
         item = ET.fromstring(qti.read(name))
         v = _variant(pool, item.get("title"))
-        fields = [f for part in v.parts for f in part_fields(part)]
+        fields = question_fields(v.parts)
         decls = item.findall(f"{QTI}responseDeclaration")
         used = {e.get("responseIdentifier") for e in item.iter() if e.get("responseIdentifier")}
         assert {d.get("identifier") for d in decls} == used and len(decls) == len(fields)
@@ -206,7 +209,7 @@ def test_qti_items_declare_each_interaction_and_their_correct_responses_are_the_
 def _moodle_marks(v, texts: list[str]) -> float:
     """What Moodle gives for the fields' texts: each field's points when it is within its tolerance."""
     got = 0.0
-    for f, t in zip([f for part in v.parts for f in part_fields(part)], texts, strict=True):
+    for f, t in zip(question_fields(v.parts), texts, strict=True):
         if f.kind == "numerical" and t not in ("", None) and abs(float(t) - f.value) <= f.tolerance:
             got += f.points
     return got
@@ -221,7 +224,7 @@ def _follow_through_texts(v, exam):
     wrong = (np.asarray(z.expected, dtype=float) + 1).tolist()
     env = Evaluator(get_engine("numpy"), prob.params, graph, overrides={"z": wrong}).run()
     out = []
-    for f in [f for part in v.parts for f in part_fields(part)]:
+    for f in question_fields(v.parts):
         if f.part != forward.number:
             out.append(fmt(f.value) if f.kind == "numerical" else str(f.value))
             continue
@@ -255,7 +258,7 @@ def _moodle_row(sid: str, exam, pool, k: int, carried: bool, marks: bool) -> lis
     total = 0.0
     for c in pool:
         v = next((x for x in c.variants if x.k == k), c.variants[0])
-        fields = [f for part in v.parts for f in part_fields(part)]
+        fields = question_fields(v.parts)
         if carried and v.problem.spec_id == "conv1d-backprop":
             texts = _follow_through_texts(v, exam)
         else:
@@ -282,7 +285,9 @@ def test_grade_moodle_responses_gives_follow_through_where_moodle_gave_zero(exam
 
     data = json.loads(result.stdout)
     students = {s["student_id"]: s for s in data["students"]}
-    assert students["ge42xyz"]["total"] == pytest.approx(exam.points)
+    written = sum(c.points for c in pool if c.kind == "short")  # essays: awaiting a TA, not in the total
+    assert written > 0 and students["ge42xyz"]["pending"] == pytest.approx(written)
+    assert students["ge42xyz"]["total"] == pytest.approx(exam.points - written)
     c = next(c for c in pool if c.variants[0].problem.spec_id == "conv1d-backprop")
     v = next(x for x in c.variants if x.k == 2)
     moodle_slot = _moodle_marks(v, _follow_through_texts(v, exam))  # z wrong: Moodle also refuses m, y, L
@@ -314,7 +319,7 @@ def test_grade_canvas_student_analysis_maps_question_columns_to_variants(exam_di
     row = ["Jo Doe", "17", "s-1", "A", "1", "", "2026-11-30", "1"]
     for i, c in enumerate(pool, 1):
         v = c.variants[-1]
-        fields = [f for part in v.parts for f in part_fields(part)]
+        fields = question_fields(v.parts)
         header += [f"{1000 + i}: {v.tag(exam.exam_id)} {plain_text(inline_html(v.parts[0].text))[:30]}", fmt(c.points)]
         row += [", ".join(_cell(f, fmt(f.value) if f.kind == "numerical" else str(f.value)) for f in fields), "0"]
     header += ["n correct", "n incorrect", "score"]
@@ -362,3 +367,25 @@ def test_moodle_all_or_nothing_export_grades_several_correct_options_as_one(exam
         assert set(fractions) <= {0.0, 100.0} and fractions.count(100.0) > 1
     # the default exam grades every multiple-choice question all-or-nothing: none is left with shares
     assert all(q.find("single").text == "true" for q in root.findall("question") if q.get("type") == "multichoice")
+
+
+def test_moodle_embeds_each_problems_figures_as_files_and_qti_ships_them(moodle, qti, pool):
+    import base64
+
+    from i2dl.figures import figures_of
+
+    with_figures = [v for c in pool for v in c.variants if figures_of(v.problem)]
+    assert with_figures
+    by_name = {q.find("name/text").text: q for q in _questions(moodle)}
+    for v in with_figures:
+        q = by_name[v.tag(load_exam_id(moodle))]
+        files = q.findall("questiontext/file")
+        assert [f.get("encoding") for f in files] == ["base64"] * len(figures_of(v.problem))
+        svg = base64.b64decode(files[0].text).decode()
+        assert svg == figures_of(v.problem)[0].svg()
+        assert f'src="@@PLUGINFILE@@/{files[0].get("name")}"' in q.find("questiontext/text").text
+    assert any(n.endswith(".svg") for n in qti.namelist())
+
+
+def load_exam_id(root: ET.Element) -> str:
+    return re.search(r"i2dl:([^:]+):", _questions(root)[0].find("name/text").text).group(1)

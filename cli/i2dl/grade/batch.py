@@ -104,7 +104,7 @@ def _status_code(status: str) -> str:
 
 # The statuses grading gives, coded up front: a row made in a worker process means the same in the parent.
 for _status in (score.CORRECT, score.FOLLOW, score.ALTERNATIVE, score.PARTIAL, score.WRONG, score.INVALID,
-                score.MISSING, score.MANUAL):
+                score.MISSING, PENDING, BLANK_STATUS, MARKED):
     _status_code(_status)
 
 

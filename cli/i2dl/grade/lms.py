@@ -24,7 +24,14 @@ from i2dl.exam.model import Exam
 from i2dl.grade.responses import MAX_RESPONSES_BYTES, _decode
 from i2dl.grade.score import Grader, Submission, SubmissionResult
 from i2dl.io import display_path
-from i2dl.lms.fields import LETTERS, Field, answers_from_fields, field_shapes, fmt, part_fields
+from i2dl.lms.fields import (
+    LETTERS,
+    Field,
+    answers_from_fields,
+    field_shapes,
+    fmt,
+    question_fields,
+)
 from i2dl.lms.html import inline_html, plain_text
 from i2dl.lms.moodle import NONE_OF_THESE
 from i2dl.lms.pool import TAG, Category, Variant, find_variant
@@ -255,7 +262,7 @@ def _row(exam: Exam, pool: list[Category], by_slot: dict[str, Category], slots: 
                                   "holds now", where=where,
                                   fix="regrade with the i2dl version and exam folder the questions were exported from")
         selection[slot] = k
-        fields = [f for part in v.parts for f in part_fields(part)]
+        fields = question_fields(v.parts)
         try:
             texts = split_response(v, fields, cells.get(s.response, ""), lms)
         except ValueError as exc:
@@ -265,7 +272,10 @@ def _row(exam: Exam, pool: list[Category], by_slot: dict[str, Category], slots: 
         for part in v.parts:
             shapes.update(field_shapes(part))
         for part_no, blanks in answers_from_fields(fields, texts, shapes).items():
-            answers.setdefault(part_no, {}).update(blanks)
+            if isinstance(blanks, str):  # a written answer
+                answers[part_no] = blanks
+            else:
+                answers.setdefault(part_no, {}).update(blanks)
         if s.mark and (got := _number(cells.get(s.mark, ""))) is not None and s.max_mark:
             lms_points[slot] = got * by_slot[slot].points / s.max_mark
     name = " ".join(x for x in (cells.get("First name", ""), cells.get("Last name", cells.get("Surname", "")))
@@ -283,8 +293,10 @@ def _row(exam: Exam, pool: list[Category], by_slot: dict[str, Category], slots: 
 def variant_exam(exam: Exam, sub: LmsSubmission) -> Exam:
     """The exam this student sat: each slot's variant from the pool, the rest as the exam's own."""
     problems = []
+    from i2dl.lms.pool import PER_PART
+
     for prob in exam.problems:
-        if prob.kind == "mcq":
+        if prob.kind in PER_PART:
             parts = []
             for part in prob.parts:
                 v = find_variant(sub.pool, part.number, sub.selection.get(part.number, 1))

@@ -30,7 +30,7 @@ class Field:
     part: str
     blank: str
     index: tuple[int, ...] | None   # the entry of a vector, matrix or shape blank; None: the whole blank
-    kind: str                        # numerical | shortanswer | multichoice | multiresponse
+    kind: str                        # numerical | shortanswer | multichoice | multiresponse | essay
     label: str
     points: float
     value: Any = None                # numerical: float; shortanswer: str
@@ -62,6 +62,15 @@ def part_fields(part: PartInstance) -> list[Field]:
     for b in part.blanks:
         out += blank_fields(part, b, pts[b.name])
     return out
+
+
+def question_fields(parts: list[PartInstance]) -> list[Field]:
+    """The fields of one LMS question: a written answer alone (an essay question), else every checkable field
+    (a spec's free text has none in a Cloze or a QTI item: it is graded by hand)."""
+    fields = [f for part in parts for f in part_fields(part)]
+    if len(fields) == 1 and fields[0].kind == "essay":
+        return fields
+    return [f for f in fields if f.kind != "essay"]
 
 
 def blank_fields(part: PartInstance, b: Blank, points: float) -> list[Field]:
@@ -113,7 +122,8 @@ def _formula(part: PartInstance, b: Blank, points: float, f: dict) -> list[Field
 
 
 def _text(part: PartInstance, b: Blank, points: float, f: dict) -> list[Field]:
-    return []  # free text: no LMS field checks it
+    """Written text: an essay field, graded by hand (in the LMS, or by `i2dl review` after regrading)."""
+    return [Field(**f, index=None, kind="essay", label=b.label, points=points, value=b.model_answer or "")]
 
 
 #: Each answer kind's LMS fields; a kind without an entry fails tests/test_lms.py.
@@ -128,7 +138,8 @@ def not_expressible(part: PartInstance) -> list[str]:
     notes = []
     for b in part.blanks:
         if b.kind == "text":
-            notes.append(f"{part.number} {b.name}: free text has no auto-graded field (left out; grade by hand)")
+            notes.append(f"{part.number} {b.name}: written answers are essay questions, graded by hand (in the LMS, "
+                         "or with `i2dl review` after `i2dl grade --responses`)")
         if b.kind == "formula":
             notes.append(f"{part.number} {b.name}: a formula is matched as exact text by the LMS "
                          "(i2dl compares it at sample points: regrade the responses with i2dl)")
@@ -173,6 +184,10 @@ def answers_from_fields(fields: list[Field], responses: list[str | None],
     grid: dict[tuple[str, str], dict[tuple[int, ...], str]] = {}
     for fld, resp in zip(fields, responses, strict=True):
         text = (resp or "").strip()
+        if fld.kind == "essay":  # a written answer is the part's own value, as in an answer file
+            if text:
+                out[fld.part] = text
+            continue
         if fld.index is None:
             if text:
                 out.setdefault(fld.part, {})[fld.blank] = text

@@ -13,7 +13,13 @@ from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
 
-from i2dl.lms.fields import Field, fmt, integer_weights, not_expressible, part_fields
+from i2dl.lms.fields import (
+    Field,
+    fmt,
+    integer_weights,
+    not_expressible,
+    question_fields,
+)
 from i2dl.lms.html import inline_html, markdown_html
 from i2dl.lms.pool import Category, Variant
 
@@ -93,12 +99,11 @@ def question_html(v: Variant, exam_id: str, fields_html: Callable[[Any], str], f
     """The question text: the variant's tag, the statement, figures, then each part and its fields."""
     prob = v.problem
     out = [f'<p><small>{escape(v.tag(exam_id))}</small></p>']
-    if prob.statement and prob.kind != "mcq":
+    if prob.statement and prob.kind == "spec":
         out.append(markdown_html(prob.statement))
     out.append(figures)
     for part in prob.parts:
-        text = part.text if prob.kind != "mcq" else part.text
-        out.append(f"<p><strong>{escape(part.number)}</strong> ({fmt(part.points)} p) {inline_html(text)}</p>")
+        out.append(f"<p><strong>{escape(part.number)}</strong> ({fmt(part.points)} p) {inline_html(part.text)}</p>")
         out.append(fields_html(part))
     return "\n".join(o for o in out if o)
 
@@ -148,7 +153,7 @@ def numerical_question(v: Variant, exam_id: str, f: Field, figs: tuple[str, str]
 
 def cloze_question(v: Variant, exam_id: str, figs: tuple[str, str], solution: str) -> str:
     """One `cloze` question holding every field of every part, weighted by points."""
-    fields = [f for part in v.parts for f in part_fields(part)]
+    fields = question_fields(v.parts)
     weights = dict(zip(map(id, fields), integer_weights([f.points for f in fields]), strict=True))
 
     def fields_html(part: Any) -> str:
@@ -191,12 +196,29 @@ def multichoice_question(v: Variant, exam_id: str, f: Field, figs: tuple[str, st
             + f"{body}</question>")
 
 
+def essay_question(v: Variant, exam_id: str, f: Field, figs: tuple[str, str]) -> str:
+    """An `essay` question for a written answer: the box of its lines, the model answer and checklist for graders."""
+    part = v.parts[0]
+    b = next(x for x in part.blanks if x.name == f.blank)
+    lines = getattr(b, "lines", None) or 5
+    items = "".join(f"<li>{escape(t.id)} ({fmt(t.points)} p): {inline_html(t.text)}</li>"
+                    for t in getattr(b, "checklist", None) or [])
+    info = f"<p><strong>Model answer:</strong> {inline_html(str(f.value))}</p>" + (f"<ul>{items}</ul>" if items else "")
+    qtext = question_html(v, exam_id, lambda part: "", figs[0])
+    return (f'<question type="essay">{_common(v, exam_id, qtext, figs[1], "", v.problem.points)}'
+            f"<responseformat>editor</responseformat><responserequired>0</responserequired>"
+            f"<responsefieldlines>{max(5, lines)}</responsefieldlines><attachments>0</attachments>"
+            + _text("graderinfo", info) + _text("responsetemplate", "") + "</question>")
+
+
 def variant_xml(v: Variant, exam_id: str, steps: dict[str, str], figures_of: Callable[[Any], list[Any]],
                 all_or_nothing: bool = False) -> str:
     """The question of one variant, of the type its fields need."""
     figs = _figures_html(v, figures_of)
+    fields = question_fields(v.parts)
+    if len(fields) == 1 and fields[0].kind == "essay":
+        return essay_question(v, exam_id, fields[0], figs)
     solution = solution_html(v, steps)
-    fields = [f for part in v.parts for f in part_fields(part)]
     if v.problem.kind == "mcq" and len(fields) == 1:
         return multichoice_question(v, exam_id, fields[0], figs, solution, all_or_nothing)
     if len(fields) == 1 and fields[0].kind == "numerical" and fields[0].index is None:

@@ -24,6 +24,8 @@ from i2dl.exam.model import Exam
 from i2dl.rounding import rule_of
 from i2dl.spec.instance import PartInstance, ProblemInstance, make_instance
 
+#: Problem kinds whose parts are questions of their own in an LMS (a category per part).
+PER_PART = ("mcq", "short")
 #: How many seeds past N are tried to find N distinct variants before the pool stays smaller.
 EXTRA_TRIES = 50
 MAX_VARIANTS = 500
@@ -55,7 +57,7 @@ class Category:
     slot: str
     title: str
     points: float
-    kind: str  # 'spec' or 'mcq'
+    kind: str  # 'spec', 'mcq' or 'short'
     variants: list[Variant]
 
 
@@ -94,6 +96,10 @@ def build_pool(exam: Exam, n: int, *, engine: Any, bank: Any = None) -> list[Cat
     for prob in exam.problems:
         if prob.kind == "mcq":
             out += [_mcq_category(exam, prob, part, n, engine, bank) for part in prob.parts]
+            continue
+        if prob.kind == "short":  # each written question its own category: a quiz draws them one by one
+            out += [Category(part.number, f"{prob.title} {part.number}", part.points, "short",
+                             [Variant(part.number, 1, _one_part(prob, part), part_digest(part))]) for part in prob.parts]
             continue
         slot = str(prob.number)
         variants = [Variant(slot, 1, prob, problem_digest(prob))]
@@ -140,18 +146,19 @@ def _cohort_pool(exam: Exam, n: int) -> list[Category]:
     out = []
     first = next(iter(exam.variants.values()))
     for i, prob in enumerate(first.problems):
-        slots = [str(prob.number)] if prob.kind != "mcq" else [p.number for p in prob.parts]
+        per_part = prob.kind in PER_PART
+        slots = [p.number for p in prob.parts] if per_part else [str(prob.number)]
         for slot in slots:
             variants: list[Variant] = []
             seen: set[str] = set()
             for v in exam.variants.values():
                 p = v.problems[i]
-                inst, d = (p, problem_digest(p)) if p.kind != "mcq" else _mcq_slot(p, slot)
+                inst, d = _mcq_slot(p, slot) if per_part else (p, problem_digest(p))
                 if d not in seen and len(variants) < n:
                     seen.add(d)
                     variants.append(Variant(slot, len(variants) + 1, inst, d))
-            title = prob.title if prob.kind != "mcq" else f"{prob.title} {slot}"
-            points = prob.points if prob.kind != "mcq" else prob.part(slot).points
+            title = f"{prob.title} {slot}" if per_part else prob.title
+            points = prob.part(slot).points if per_part else prob.points
             out.append(Category(slot, title, points, prob.kind, variants))
     return out
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from i2dl.lms.fields import LETTERS, Field, fmt, not_expressible, part_fields
+from i2dl.lms.fields import LETTERS, Field, fmt, not_expressible, question_fields
 from i2dl.lms.html import inline_html, markdown_html
 from i2dl.lms.moodle import NONE_OF_THESE, solution_html
 from i2dl.lms.pool import Category, Variant
@@ -36,6 +36,8 @@ def _choices(f: Field) -> tuple[tuple[str, bool, str], ...]:
 
 
 def _declaration(rid: str, f: Field) -> str:
+    if f.kind == "essay":
+        return f'<responseDeclaration identifier="{rid}" cardinality="single" baseType="string"/>'
     if f.kind == "numerical":
         return (f'<responseDeclaration identifier="{rid}" cardinality="single" baseType="float">'
                 f"<correctResponse><value>{fmt(f.value)}</value></correctResponse></responseDeclaration>")
@@ -56,6 +58,8 @@ def _declaration(rid: str, f: Field) -> str:
 
 
 def _interaction(rid: str, f: Field) -> str:
+    if f.kind == "essay":
+        return f'<extendedTextInteraction responseIdentifier="{rid}" expectedLines="6"/>'
     if f.kind in ("numerical", "shortanswer"):
         return f'<textEntryInteraction responseIdentifier="{rid}" expectedLength="12"/>'
     choices = _choices(f)
@@ -67,6 +71,8 @@ def _interaction(rid: str, f: Field) -> str:
 
 
 def _processing(rid: str, f: Field) -> str:
+    if f.kind == "essay":
+        return ""  # written answers are scored by a person
     add = f'<baseValue baseType="float">{fmt(f.points)}</baseValue>'
     if f.kind == "numerical":
         t = fmt(f.tolerance)
@@ -84,17 +90,17 @@ def _processing(rid: str, f: Field) -> str:
 
 def item_xml(exam_id: str, v: Variant, steps: dict[str, str], figures: list[tuple[str, str]]) -> str:
     """One assessmentItem: the variant's statement, parts and fields, scored field by field."""
-    fields = [f for part in v.parts for f in part_fields(part)]
+    fields = question_fields(v.parts)
     rids = [f"RESPONSE_{i}" for i in range(1, len(fields) + 1)]
     body = [f"<p><small>{escape(v.tag(exam_id))}</small></p>"]
-    if v.problem.statement and v.problem.kind != "mcq":
+    if v.problem.statement and v.problem.kind == "spec":
         body.append(markdown_html(v.problem.statement))
     body += [f'<p><img src="{escape(name)}" alt={quoteattr(caption)}/></p>' for name, caption in figures]
     for part in v.parts:
         body.append(f"<p><strong>{escape(part.number)}</strong> ({fmt(part.points)} p) {inline_html(part.text)}</p>")
         for rid, f in zip(rids, fields, strict=True):
             if f.part == part.number:
-                label = "" if v.problem.kind == "mcq" else f"{escape(f.label)}: "
+                label = f"{escape(f.label)}: " if v.problem.kind == "spec" else ""
                 body.append(f"<div>{label}{_interaction(rid, f)}</div>")
     decls = "".join(_declaration(r, f) for r, f in zip(rids, fields, strict=True))
     proc = "".join(_processing(r, f) for r, f in zip(rids, fields, strict=True))
