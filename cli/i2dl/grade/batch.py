@@ -49,7 +49,10 @@ GRADEBOOK_FILE = "gradebook.csv"
 GRADEBOOK_ID = "student_id"
 MANIFEST_FORMAT = 1
 #: What a results folder may hold; any other file means --out names some other folder.
-_RESULT_ENTRIES = frozenset({SCORES_FILE, GRADEBOOK_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE})
+_RESULT_ENTRIES = frozenset({SCORES_FILE, GRADEBOOK_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE,
+                             # the grading queue's: the free-text answers, the TAs' marks store (i2dl.review)
+                             "text-answers.jsonl", "marks.sqlite", "marks.sqlite-wal", "marks.sqlite-shm",
+                             "marks.sqlite-journal"})
 _OLD_ATOMIC_TMP = re.compile(r"^\..*\.tmp$")  # temp files the earlier writer left inside results/
 
 Observer = Callable[[int, int, "SubmissionResult | None"], None]
@@ -419,6 +422,7 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
             row = _collect(batch, outcome, exam)
             if row is not None and writer is not None:
                 row.feedback = writer.add_feedback(text)
+                writer.add_texts(r, exam)
             if observe is not None:
                 observe(done, len(items), r if row is not None else None)
         if not batch.students and not batch.failed:
@@ -732,6 +736,7 @@ class ResultsFolder:
         self.tmp = self.out.parent / f".{self.out.name}.i2dl-{os.getpid()}-{secrets.token_hex(4)}.tmp"
         self.digests: list[str] = []
         self.where = display_path(self.given)
+        self._texts: Any = None  # text-answers.jsonl, open while grading an exam with by-hand blanks
 
     def _error(self, what: str, exc: OSError | None = None, fix: str | None = None) -> OutputError:
         detail = f": {exc.strerror or exc}" if exc is not None else ""
@@ -803,13 +808,35 @@ class ResultsFolder:
             raise self._error("cannot write a feedback file", exc) from None
         return index
 
+    def add_texts(self, result: SubmissionResult, exam: Exam) -> None:
+        """Keep the student's free-text answers for the grading queue (only exams with by-hand blanks)."""
+        from i2dl.review.answers import TEXTS_FILE, by_hand_blanks, text_line
+
+        if self._texts is None:
+            if not by_hand_blanks(exam):
+                self._texts = False
+                return
+            self._texts = (open(self.tmp / TEXTS_FILE, "xb"), hashlib.sha256())
+        if self._texts:
+            line = text_line(result, exam)
+            try:
+                self._texts[0].write(line)
+            except OSError as exc:
+                raise self._error("cannot write the text answers", exc) from None
+            self._texts[1].update(line)
+
     def commit(self, batch: BatchResult, exam: Exam) -> dict[str, str]:
         """Name the feedback files, write scores.csv, summary.json and the manifest last, then swap."""
         rows = _sorted(batch)
         files: dict[str, str] = {}
         try:
+            if self._texts:
+                from i2dl.review.answers import TEXTS_FILE
+
+                self._texts[0].close()
+                files[TEXTS_FILE] = self._texts[1].hexdigest()
             feedback = self.tmp / FEEDBACK_DIR
-            written = []
+            written = [self.tmp / n for n in files]
             for row, name in zip(rows, feedback_names(rows), strict=True):
                 target = feedback / name
                 os.rename(feedback / f".{row.feedback}.pending", target)
@@ -827,6 +854,9 @@ class ResultsFolder:
             _write_file(self.tmp / MANIFEST_FILE, [(json.dumps(manifest, indent=1) + "\n").encode("utf-8")])
             _fsync(self.tmp / MANIFEST_FILE)
             _fsync(feedback)
+            from i2dl.review.store import carry_over
+
+            carry_over(self.out, self.tmp)  # the TAs' marks live on (not in the manifest: they keep changing)
             _fsync(self.tmp)
             self._swap()
         except OSError as exc:
@@ -853,6 +883,8 @@ class ResultsFolder:
 
     def abort(self) -> None:
         """Remove the new folder; --out keeps what it held."""
+        if self._texts:
+            self._texts[0].close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
