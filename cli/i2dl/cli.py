@@ -517,6 +517,54 @@ def grade(
         raise incomplete
 
 
+@app.command()
+def review(
+    results: Path = typer.Argument(..., help="The results folder of `i2dl grade` (its --out)."),
+    exam: Path = typer.Option(Path("exam"), "--exam", help="The exam folder the results were graded against."),
+    ta: str | None = typer.Option(None, "--ta", help="Your name, stored with every mark you make ($USER if not given)."),
+    export: Path | None = typer.Option(None, "--export", help="Write every mark and edited item to this CSV."),
+    import_: Path | None = typer.Option(None, "--import", help="Merge another TA's exported CSV (conflicts are "
+                                        "reported and skipped)."),
+    replace: bool = typer.Option(False, "--replace", help="With --import: take the file's marks where they "
+                                 "conflict with yours."),
+    accept_modified: bool = typer.Option(
+        False, "--accept-modified", help="Use an exam.json edited after generation."),
+) -> None:
+    """Mark free-text answers: a keyboard-driven queue of answer groups and rubric items (marks in RESULTS/marks.sqlite).
+
+    Example: i2dl review results --exam exam --ta anna   |   i2dl review results --export anna.csv
+    """
+    from i2dl.review.queue import export_marks, import_marks, open_queue, queue_progress
+
+    ta = ta if ta is not None else os.environ.get("USER", "")
+    con = _console()
+    if export is not None and import_ is not None:
+        raise UsageError("--export and --import are two runs", fix="export first, then import in another run")
+    if export is not None:
+        done = export_marks(results, exam, export, accept_modified=accept_modified)
+        con.print(f"{done['marks']} marks and {done['edited_items']} edited items written to {_escape(done['file'])}")
+        return
+    if import_ is not None:
+        done = import_marks(results, exam, import_, ta=ta, replace=replace, accept_modified=accept_modified)
+        con.print(f"{_escape(done['file'])}: {done['added']} marks added, {done['updated']} updated, "
+                  f"{done['same']} already the same, {done['edited_items']} edited items taken")
+        for line in done["skipped"]:
+            con.print(f"[yellow]skipped:[/] {_escape(line)}")
+        if done["conflicts"]:
+            con.print(f"[yellow]{done['conflicts']} conflicting marks were kept as they are here[/]: agree on "
+                      "each, then mark it again in `i2dl review` or import again with --replace to take the file's")
+        return
+    queue = open_queue(results, exam, ta=ta, accept_modified=accept_modified)
+    try:
+        from i2dl.review.app import run  # Textual is imported only when the app opens
+
+        run(queue)
+    finally:
+        queue.store.close()
+    for q in queue_progress(queue):
+        con.print(f"{_escape(q['question'])}: {q['marked']}/{q['answers']} answers marked")
+
+
 def _print_batch(con: Console, batch: Any, exam: Any, *, details: bool = False) -> None:
     """The batch in a screenful: students (when few, or --details), totals, problems, distribution."""
     from i2dl.grade.batch import batch_stats

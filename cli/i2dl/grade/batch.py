@@ -45,14 +45,14 @@ TEXT_KEYS = frozenset({"exam", "student_id", "name"})
 ID_CASES = ("insensitive", "sensitive")
 SCORES_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE = "scores.csv", "summary.json", "feedback", "manifest.json"
 GRADEBOOK_FILE = "gradebook.csv"
+#: The grading queue's (i2dl review): each student's free-text answers, and the TAs' marks store.
+TEXTS_FILE, MARKS_FILE = "text-answers.jsonl", "marks.sqlite"
 #: The gradebook's id column unless --id-column names the LMS's own.
 GRADEBOOK_ID = "student_id"
 MANIFEST_FORMAT = 1
 #: What a results folder may hold; any other file means --out names some other folder.
-_RESULT_ENTRIES = frozenset({SCORES_FILE, GRADEBOOK_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE,
-                             # the grading queue's: the free-text answers, the TAs' marks store (i2dl.review)
-                             "text-answers.jsonl", "marks.sqlite", "marks.sqlite-wal", "marks.sqlite-shm",
-                             "marks.sqlite-journal"})
+_RESULT_ENTRIES = frozenset({SCORES_FILE, GRADEBOOK_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE, TEXTS_FILE,
+                             MARKS_FILE, *(MARKS_FILE + s for s in ("-wal", "-shm", "-journal"))})
 _OLD_ATOMIC_TMP = re.compile(r"^\..*\.tmp$")  # temp files the earlier writer left inside results/
 
 Observer = Callable[[int, int, "SubmissionResult | None"], None]
@@ -810,8 +810,6 @@ class ResultsFolder:
 
     def add_texts(self, result: SubmissionResult, exam: Exam) -> None:
         """Keep the student's free-text answers for the grading queue (only exams with by-hand blanks)."""
-        from i2dl.review.answers import TEXTS_FILE, by_hand_blanks, text_line
-
         if self._texts is None:
             if not by_hand_blanks(exam):
                 self._texts = False
@@ -831,8 +829,6 @@ class ResultsFolder:
         files: dict[str, str] = {}
         try:
             if self._texts:
-                from i2dl.review.answers import TEXTS_FILE
-
                 self._texts[0].close()
                 files[TEXTS_FILE] = self._texts[1].hexdigest()
             feedback = self.tmp / FEEDBACK_DIR
@@ -854,9 +850,7 @@ class ResultsFolder:
             _write_file(self.tmp / MANIFEST_FILE, [(json.dumps(manifest, indent=1) + "\n").encode("utf-8")])
             _fsync(self.tmp / MANIFEST_FILE)
             _fsync(feedback)
-            from i2dl.review.store import carry_over
-
-            carry_over(self.out, self.tmp)  # the TAs' marks live on (not in the manifest: they keep changing)
+            carry_marks(self.out, self.tmp)  # the TAs' marks live on (not in the manifest: they keep changing)
             _fsync(self.tmp)
             self._swap()
         except OSError as exc:
@@ -886,6 +880,46 @@ class ResultsFolder:
         if self._texts:
             self._texts[0].close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def by_hand_blanks(exam: Exam) -> list[tuple[str, str]]:
+    """(part number, blank name) of every blank graded by hand, in exam order."""
+    from i2dl import kinds
+
+    return [(part.number, b.name) for _, part in exam.parts() for b in part.blanks if kinds.get(b.kind).by_hand]
+
+
+def text_line(result: SubmissionResult, exam: Exam) -> bytes:
+    """The student's line of text-answers.jsonl: {student_id, answers: {part: {blank: text}}}, empty ones left out."""
+    wanted = set(by_hand_blanks(exam))
+    answers: dict[str, dict[str, str]] = {}
+    for p in result.parts:
+        for b in p.blanks:
+            text = (b.read or "").strip()
+            if (p.number, b.name) in wanted and text:
+                answers.setdefault(p.number, {})[b.name] = text
+    return (json.dumps({"student_id": result.student_id, "answers": answers}, ensure_ascii=False,
+                       sort_keys=True) + "\n").encode("utf-8")
+
+
+def carry_marks(old: Path, new: Path) -> bool:
+    """Copy old/marks.sqlite into new/ with SQLite's backup (complete whatever its journal holds); False if none."""
+    import sqlite3
+
+    if not (old / MARKS_FILE).is_file():
+        return False
+    source = sqlite3.connect(old / MARKS_FILE)
+    try:
+        target = sqlite3.connect(new / MARKS_FILE)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+    except sqlite3.Error as exc:
+        raise OSError(f"cannot copy the marks store: {exc}") from None
+    finally:
+        source.close()
+    return True
 
 
 def grade_file(path: Path | str, exam: Exam, *, engine_name: str | None = None, library=None) -> SubmissionResult:

@@ -49,19 +49,21 @@ def _representative(members: list[tuple[str, str]]) -> str:
 
 
 def group_answers(answers: Sequence[tuple[str, str]], threshold: float = DEFAULT_THRESHOLD) -> list[Group]:
-    """Groups of (student, text): equal normalised texts, then each joined to the first earlier group whose
-    leading text has token-set ratio >= threshold with it (threshold > 100 keeps exact groups only)."""
-    from rapidfuzz import fuzz
+    """Groups of (student, text): equal normalised texts, then each joined to the earlier group whose leading
+    text is most similar (token-set ratio >= threshold; the first on a tie); threshold > 100 keeps exact groups."""
+    from rapidfuzz import fuzz, process
 
-    exact = _exact(answers)
     clusters: list[tuple[str, list[tuple[str, str]]]] = []  # (leading normalised text, members)
-    for norm, members in exact:
-        for lead, joined in clusters:
-            if norm and lead and fuzz.token_set_ratio(lead, norm) >= threshold:
-                joined.extend(members)
-                break
+    leads: list[str] = []
+    for norm, members in _exact(answers):
+        best = None
+        if norm and threshold <= 100 and leads:
+            best = process.extractOne(norm, leads, scorer=fuzz.token_set_ratio, score_cutoff=threshold)
+        if best is not None:
+            clusters[best[2]][1].extend(members)
         else:
             clusters.append((norm, list(members)))
+            leads.append(norm)
     order = {s: i for i, (s, _) in enumerate(answers)}
     out = []
     for _, members in clusters:

@@ -419,3 +419,35 @@ def open_queue(results: Path | str, exam_dir: Path | str | None = None, *, ta: s
     questions = questions_from_exam(exam)
     answers = list(read_text_answers(results)) if questions else []
     return Queue(questions, answers, MarkStore(store_path(results)), ta=ta)
+
+
+def export_marks(results: Path | str, exam_dir: Path | str | None, path: Path | str, *,
+                 accept_modified: bool = False) -> dict[str, Any]:
+    """`review --export`: every mark and edited item of the results' store written to a CSV."""
+    queue = open_queue(results, exam_dir, accept_modified=accept_modified)
+    try:
+        rows = queue.export_csv(path)
+        marks = len(queue.store.marks())
+    finally:
+        queue.store.close()
+    return {"file": display_path(path), "rows": rows, "marks": marks, "edited_items": rows - marks}
+
+
+def import_marks(results: Path | str, exam_dir: Path | str | None, path: Path | str, *, ta: str = "",
+                 replace: bool = False, accept_modified: bool = False) -> dict[str, Any]:
+    """`review --import`: another TA's export merged; what was added and what was skipped, and why."""
+    queue = open_queue(results, exam_dir, ta=ta, accept_modified=accept_modified)
+    try:
+        report = queue.import_csv(path, replace=replace)
+    finally:
+        queue.store.close()
+    return {"file": display_path(path), "added": report.added, "updated": report.updated, "same": report.same,
+            "edited_items": report.points, "skipped": conflict_lines(report),
+            "conflicts": len(report.conflicts) + len(report.point_conflicts), "unknown": len(report.unknown)}
+
+
+def queue_progress(queue: Queue) -> list[dict[str, Any]]:
+    """Marked answers per question (what the app's header shows), as plain data."""
+    return [{"question": q.title, "marked": d, "answers": t}
+            for q, (d, t) in zip(queue.questions, (queue.progress(i) for i in range(len(queue.questions))),
+                                 strict=True)]

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from i2dl.errors import OutputError, UsageError
+from i2dl.grade.batch import MARKS_FILE
 from i2dl.io import display_path
 
 try:  # the grading side's type (branch sa); the same three fields
@@ -32,9 +33,7 @@ except ImportError:  # pragma: no cover - until grade/manual.py exists
         comment: str
         answer: str
 
-STORE_FILE = "marks.sqlite"
-#: The files SQLite keeps beside the store (write-ahead log, shared memory, rollback journal).
-STORE_SIDE_FILES = tuple(STORE_FILE + s for s in ("-wal", "-shm", "-journal"))
+STORE_FILE = MARKS_FILE  # RESULTS/marks.sqlite: grade carries it into every new results folder
 SCHEMA_VERSION = 1
 
 Key = tuple[str, str, str]  # (student id, part number, blank name)
@@ -230,25 +229,3 @@ def read_item_points(results_dir: Path | str) -> dict[tuple[str, str, str], floa
         return {}
     with MarkStore(path) as store:
         return store.item_points()
-
-
-def carry_over(old_results: Path | str, new_folder: Path | str) -> bool:
-    """Copy the marks store of `old_results` into `new_folder` (a consistent copy, WAL included); False if none."""
-    src = store_path(old_results)
-    if not src.is_file():
-        return False
-    dst = store_path(new_folder)
-    try:
-        source = sqlite3.connect(src)
-    except sqlite3.Error as exc:
-        raise OutputError(f"cannot read the marks store to carry it over: {exc}", where=display_path(src),
-                          fix="make marks.sqlite readable; the earlier results were kept") from None
-    try:
-        target = sqlite3.connect(dst)
-        try:
-            source.backup(target)  # SQLite's online backup: a complete copy, whatever the journal holds
-        finally:
-            target.close()
-    finally:
-        source.close()
-    return True

@@ -1,0 +1,357 @@
+"""The TAs' grading queue: answer groups, the marks store, the Textual app (driven by its Pilot), export/import."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from i2dl.review.groups import group_answers, normalise, split_by_threshold, split_out
+from i2dl.review.queue import Item, Question, Queue, suggested
+from i2dl.review.store import SCHEMA_VERSION, MarkStore, read_marks
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A question of our own: four items (two credited, a deduction, a named mistake) on 2 points.
+RELU = Question(
+    "4.1", "why", "why", "Why do deep networks train faster with ReLU than with sigmoid units?", 2.0,
+    "Its gradient is 1 for positive inputs, so it does not saturate there and gradients do not vanish.",
+    (Item("grad1", 1.0, "gradient is 1 for positive inputs", ("gradient", "derivative")),
+     Item("nosat", 1.0, "does not saturate, so gradients do not vanish", ("saturate", "vanish", "vanishing")),
+     Item("onlysig", -0.5, "only says why sigmoid is bad"),
+     Item("disc", 0.0, "names the kink at 0 as the reason", ("kink", "discontinuity"))))
+ANSWERS = [  # (student, part, blank, text)
+    ("s01", "4.1", "why", "It does not saturate, so gradients do not vanish."),
+    ("s02", "4.1", "why", "it does not saturate so gradients do not vanish"),
+    ("s03", "4.1", "why", "IT DOES NOT SATURATE, SO GRADIENTS DO NOT VANISH!"),
+    ("s04", "4.1", "why", "The gradient is 1 for positive inputs."),
+    ("s05", "4.1", "why", "the gradient is 1 for positive inputs"),
+    ("s06", "4.1", "why", "Because of the kink at zero."),
+    ("s07", "4.1", "why", "The gradient is 1 for all positive inputs."),
+    ("s08", "4.1", "why", ""),  # empty: missing, not in the queue
+]
+
+
+def _queue(path: Path, ta: str = "anna") -> Queue:
+    return Queue([RELU], ANSWERS, MarkStore(path), ta=ta)
+
+
+def _run(coro) -> None:
+    asyncio.run(coro)  # pytest-asyncio is not installed: each Pilot test runs its own loop
+
+
+# ---------------------------------------------------------------------------- groups (pure functions)
+
+
+def test_normalise_ignores_case_whitespace_and_punctuation():
+    assert normalise("  It does NOT saturate,\tso   gradients don't vanish!") == \
+        "it does not saturate so gradients don t vanish"
+
+
+def test_group_answers_identical_after_normalisation_then_near_duplicates_largest_first():
+    groups = group_answers([(s, t) for s, _, _, t in ANSWERS if t])
+    assert [g.students for g in groups] == [("s01", "s02", "s03"), ("s04", "s05", "s07"), ("s06",)]
+    assert groups[0].representative == "It does not saturate, so gradients do not vanish."
+    # Above 100 only identical normalised texts stay together: s07 ("for all positive") leaves its group.
+    strict = group_answers([(s, t) for s, _, _, t in ANSWERS if t], threshold=101)
+    assert [g.students for g in strict] == [("s01", "s02", "s03"), ("s04", "s05"), ("s06",), ("s07",)]
+
+
+def test_group_answers_is_deterministic_whatever_the_input_order():
+    answers = [(s, t) for s, _, _, t in ANSWERS if t]
+    assert group_answers(answers) == group_answers(answers)
+    forward = {frozenset(g.students) for g in group_answers(answers)}
+    backward = {frozenset(g.students) for g in group_answers(answers[::-1])}
+    assert forward == backward
+
+
+def test_split_out_and_split_by_threshold_give_the_answer_a_group_of_its_own():
+    answers = [(s, t) for s, _, _, t in ANSWERS if t]
+    texts = dict(answers)
+    groups = group_answers(answers)
+    after = split_out(groups, "s02", texts)
+    assert [g.students for g in after] == [("s01", "s03"), ("s02",), ("s04", "s05", "s07"), ("s06",)]
+    assert [g.students for g in split_by_threshold(groups[1], texts, 101)] == [("s04", "s05"), ("s07",)]
+
+
+def test_suggested_items_come_from_whole_keywords_of_the_answer():
+    assert suggested(RELU, "It does not saturate.") == {"nosat"}
+    assert suggested(RELU, "the derivative is one; no vanishing gradient") == {"grad1", "nosat"}
+    assert suggested(RELU, "saturated") == set()  # whole words only
+
+
+# ---------------------------------------------------------------------------- the store
+
+
+def test_store_schema_is_versioned_and_points_are_computed_from_items(tmp_path):
+    q = _queue(tmp_path / "marks.sqlite")
+    with sqlite3.connect(tmp_path / "marks.sqlite") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")} == \
+            {"marks", "item_points", "groups"}
+        assert "points" not in [r[1] for r in db.execute("PRAGMA table_info(marks)")]  # never stored per answer
+    assert q.points(RELU, ["grad1", "nosat"]) == 2.0
+    assert q.points(RELU, ["grad1", "onlysig"]) == 0.5
+    assert q.points(RELU, ["onlysig"]) == 0.0  # clamped at 0
+    q.store.close()
+
+
+def test_store_from_a_newer_i2dl_is_refused(tmp_path):
+    from i2dl.errors import OutputError
+
+    with sqlite3.connect(tmp_path / "marks.sqlite") as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(OutputError) as exc:
+        MarkStore(tmp_path / "marks.sqlite")
+    assert "schema version 99" in exc.value.message and exc.value.fix == "upgrade i2dl"
+
+
+def test_a_mark_of_an_answer_that_changed_is_stale(tmp_path):
+    q = _queue(tmp_path / "marks.sqlite")
+    q.apply(0, 2, ["disc"], "")  # s06
+    q.store.close()
+    changed = [(s, p, b, "Because it is cheap to compute." if s == "s06" else t) for s, p, b, t in ANSWERS]
+    again = Queue([RELU], changed, MarkStore(tmp_path / "marks.sqlite"))
+    assert again.mark(0, "s06") is None and again.progress(0) == (0, 7)
+    again.store.close()
+
+
+# ---------------------------------------------------------------------------- the app (Pilot)
+
+
+def _app(queue: Queue):
+    from i2dl.review.app import ReviewApp
+
+    return ReviewApp(queue)
+
+
+def test_review_app_applies_toggled_items_to_every_answer_of_the_group(tmp_path):
+    queue = _queue(tmp_path / "marks.sqlite")
+
+    async def drive():
+        app = _app(queue)
+        async with app.run_test() as pilot:
+            title = str(app.query_one("#title").render())
+            assert "marked 0/7 answers, 0/3 groups" in title
+            items = str(app.query_one("#items").render())
+            # The group says "does not saturate": its item is suggested, and not awarded.
+            assert "nosat: does not saturate" in items and "suggested" in items and "= 0 / 2 points" in items
+            await pilot.press("2", "a")  # group 1: nosat
+            await pilot.press("down", "1", "a")  # group 2: grad1
+            await pilot.press("down", "4", "c", *"the kink is not why", "enter", "a")  # group 3: disc + comment
+            assert "marked 7/7 answers, 3/3 groups" in str(app.query_one("#title").render())
+
+    _run(drive())
+    marks = queue.store.marks()
+    assert {k[0]: m.items for k, m in marks.items()} == {
+        "s01": ("nosat",), "s02": ("nosat",), "s03": ("nosat",), "s04": ("grad1",), "s05": ("grad1",),
+        "s07": ("grad1",), "s06": ("disc",)}
+    assert marks[("s06", "4.1", "why")].comment == "the kink is not why"
+    assert marks[("s02", "4.1", "why")].answer == "it does not saturate so gradients do not vanish"
+    assert {m.ta for m in marks.values()} == {"anna"}
+    assert {k[0]: queue.points(RELU, m.items) for k, m in marks.items()} == {
+        "s01": 1.0, "s02": 1.0, "s03": 1.0, "s04": 1.0, "s05": 1.0, "s06": 0.0, "s07": 1.0}
+    queue.store.close()
+
+
+def test_review_app_suggestions_are_never_awarded_without_the_ta(tmp_path):
+    queue = _queue(tmp_path / "marks.sqlite")
+
+    async def drive():
+        async with _app(queue).run_test() as pilot:
+            await pilot.press("a")  # apply with nothing toggled: the suggested item stays out
+    _run(drive())
+    assert {m.items for m in queue.store.marks().values()} == {()}
+    queue.store.close()
+
+
+def test_review_app_splits_an_answer_out_and_by_a_stricter_threshold(tmp_path):
+    queue = _queue(tmp_path / "marks.sqlite")
+
+    async def drive():
+        app = _app(queue)
+        async with app.run_test() as pilot:
+            await pilot.press("right_square_bracket", "x")  # second answer of group 1 (s02) out
+            assert [g.students for g in queue.groups(0)][:2] == [("s01", "s03"), ("s02",)]
+            await pilot.press("down", "down", "t", *"101", "enter")  # group 3 (s04 s05 s07) at 101
+            assert [g.students for g in queue.groups(0)] == [
+                ("s01", "s03"), ("s02",), ("s04", "s05"), ("s07",), ("s06",)]
+            await pilot.press("1", "a")  # grade s04 and s05 only
+            assert queue.progress(0) == (2, 7)
+            assert "5 groups" in str(app.query_one("#title").render())
+
+    _run(drive())
+    queue.store.close()
+
+
+def test_review_app_edited_item_points_regrade_every_answer_with_the_item(tmp_path):
+    path = tmp_path / "results"
+    path.mkdir()
+    queue = _queue(path / "marks.sqlite")
+
+    async def drive():
+        app = _app(queue)
+        async with app.run_test() as pilot:
+            await pilot.press("2", "a", "down", "1", "2", "a")  # 3 answers nosat, 3 answers grad1 + nosat
+            await pilot.press("e", *"2 0.75", "enter")  # nosat: 1 -> 0.75
+            assert "nosat is now worth 0.75 points" in str(app.query_one("#status").render())
+            assert "0.75p* nosat" in str(app.query_one("#items").render())
+
+    _run(drive())
+    marks = read_marks(path)
+    points = {k[0]: queue.points(RELU, m.items) for k, m in marks.items()}
+    assert points == {"s01": 0.75, "s02": 0.75, "s03": 0.75, "s04": 1.75, "s05": 1.75, "s07": 1.75}
+    assert read_marks(path)[("s01", "4.1", "why")].items == ("nosat",)  # the mark itself is unchanged
+    queue.store.close()
+
+
+def test_review_app_quit_and_reopen_keeps_marks_groups_comments_and_points(tmp_path):
+    path = tmp_path / "marks.sqlite"
+    first = _queue(path)
+
+    async def session_one():
+        async with _app(first).run_test() as pilot:
+            await pilot.press("right_square_bracket", "x")  # split s02 out
+            await pilot.press("2", "c", *"clear", "enter", "a")
+            await pilot.press("e", *"4 -0.25", "enter")
+            await pilot.press("q")
+
+    _run(session_one())
+    first.store.close()
+    second = _queue(path, ta="ben")
+
+    async def session_two():
+        app = _app(second)
+        async with app.run_test() as pilot:
+            # Reopened at the first ungraded group: s02's, split out last time.
+            assert second.groups(0)[app.gi].students == ("s02",)
+            assert "marked 2/7 answers, 1/4 groups" in str(app.query_one("#title").render())
+            await pilot.press("up")
+            items = str(app.query_one("#items").render())
+            assert "[x]" in items and "comment: clear" in items and "-0.25p* disc" in items
+
+    _run(session_two())
+    assert [g.students for g in second.groups(0)][:2] == [("s01", "s03"), ("s02",)]
+    assert second.mark(0, "s03").items == ("nosat",) and second.mark(0, "s03").ta == "anna"
+    assert second.item_points(RELU, RELU.items[3]) == -0.25
+    second.store.close()
+
+
+def test_review_app_next_ungraded_jumps_over_marked_groups(tmp_path):
+    queue = _queue(tmp_path / "marks.sqlite")
+    queue.apply(0, 1, ["grad1"], "")
+
+    async def drive():
+        app = _app(queue)
+        async with app.run_test() as pilot:
+            assert app.gi == 0
+            await pilot.press("n")
+            assert app.gi == 2  # group 2 is marked already
+            await pilot.press("1", "a", "n")
+            assert app.gi == 0
+    _run(drive())
+    queue.store.close()
+
+
+# ---------------------------------------------------------------------------- export and import
+
+
+def test_export_import_merges_two_tas_and_reports_a_conflict_without_overwriting(tmp_path):
+    anna, ben = _queue(tmp_path / "anna.sqlite", "anna"), _queue(tmp_path / "ben.sqlite", "ben")
+    anna.apply(0, 0, ["nosat"], "")  # s01-s03
+    anna.apply(0, 2, ["disc"], "kink")  # s06
+    ben.apply(0, 1, ["grad1"], "")  # s04 s05 s07
+    ben.apply(0, 2, ["disc", "onlysig"], "")  # s06 too, differently: a conflict
+    ben.set_item_points(0, "onlysig", -1.0)
+    assert ben.export_csv(tmp_path / "ben.csv") == 5
+    report = anna.import_csv(tmp_path / "ben.csv")
+    assert (report.added, report.updated, report.same, report.points) == (3, 0, 0, 1)
+    assert [c.key for c in report.conflicts] == [("s06", "4.1", "why")]
+    assert anna.mark(0, "s06").items == ("disc",) and anna.mark(0, "s06").comment == "kink"  # kept
+    from i2dl.review.queue import conflict_lines
+
+    assert conflict_lines(report) == ["4.1 why of s06: kept anna's items [disc] 'kink'; skipped ben's "
+                                      "[onlysig disc]"]
+    assert anna.progress(0) == (7, 7)
+    # The same file again: everything is the same, the conflict is reported again, nothing is lost.
+    again = anna.import_csv(tmp_path / "ben.csv")
+    assert (again.added, again.same, len(again.conflicts)) == (0, 3, 1)
+    # --replace takes the file's mark, on purpose.
+    taken = anna.import_csv(tmp_path / "ben.csv", replace=True)
+    assert taken.updated == 1 and anna.mark(0, "s06").items == ("onlysig", "disc")
+    anna.store.close()
+    ben.store.close()
+
+
+def test_export_round_trips_formula_like_text_and_refuses_answers_it_does_not_have(tmp_path):
+    rows = [("s01", "4.1", "why", "=1+1 because it does not saturate"), ("s02", "4.1", "why", "'quoted'")]
+    a = Queue([RELU], rows, MarkStore(tmp_path / "a.sqlite"), ta="@anna")
+    a.apply(0, 0, ["nosat"], "-0.5 for the sign")
+    a.apply(0, 1, [], "")
+    a.export_csv(tmp_path / "a.csv")
+    text = (tmp_path / "a.csv").read_text(encoding="utf-8")
+    assert "'=1+1" in text and "'-0.5 for" in text and "'@anna" in text  # no cell starts a formula
+    b = Queue([RELU], rows, MarkStore(tmp_path / "b.sqlite"), ta="ben")
+    assert b.import_csv(tmp_path / "a.csv").added == 2
+    assert b.mark(0, "s01") == a.mark(0, "s01") and b.mark(0, "s02").answer == "'quoted'"
+    c = Queue([RELU], [("s01", "4.1", "why", "something else")], MarkStore(tmp_path / "c.sqlite"))
+    report = c.import_csv(tmp_path / "a.csv")
+    assert report.added == 0 and len(report.unknown) == 2
+    assert "student s01 has no answer like the one marked to 4.1 why here" in report.unknown[0]
+    for q in (a, b, c):
+        q.store.close()
+
+
+# ---------------------------------------------------------------------------- killed mid-session
+
+_WRITER = textwrap.dedent("""
+    import sys
+    from i2dl.review.queue import Item, Queue, Question
+    from i2dl.review.store import MarkStore
+
+    q = Question("1.1", "t", "t", "?", 2.0, "", (Item("a", 1.0, "a"), Item("b", 1.0, "b")))
+    answers = [(f"s{i:05d}", "1.1", "t", f"answer number {i}") for i in range(5000)]
+    queue = Queue([q], answers, MarkStore(sys.argv[1]), ta="loop", threshold=101)
+    queue.groups(0)
+    print("grouped", flush=True)
+    for g in range(len(queue.groups(0))):
+        queue.apply(0, g, ["a"] if g % 2 else ["a", "b"], f"comment {g}")
+        print(g, flush=True)  # printed after the commit returned
+""")
+
+
+def test_store_killed_mid_session_opens_intact_with_every_committed_mark(tmp_path):
+    store = tmp_path / "marks.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(store)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT / "cli")})
+    committed = -1
+    try:
+        assert proc.stdout.readline().strip() == "grouped"
+        for line in proc.stdout:
+            committed = int(line)
+            if committed >= 200:
+                break
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL and committed >= 200
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with MarkStore(store) as reopened:
+        assert reopened.integrity() == "ok"
+        marks = reopened.marks()
+        groups = reopened.groups("1.1", "t")
+    assert len(groups) == 5000  # the grouping was one transaction: all of it or nothing
+    # Every mark reported committed is there, with its items and comment (the one being written may be too).
+    by_group = {int(m.comment.split()[1]): m.items for m in marks.values()}
+    assert committed + 1 <= len(by_group) <= committed + 2
+    for g in range(committed + 1):
+        assert by_group[g] == (("a",) if g % 2 else ("a", "b")), g
