@@ -286,7 +286,7 @@ def test_cohort_of_30_generated_and_graded_gives_each_student_the_total_of_their
     assert res.exit_code == 0, res.output
     exam_dir = course / "exams" / "mid"
     data = json.loads((exam_dir / "exam.json").read_text())
-    assert data["format"] == 5 and data["exam_id"] == "midterm-ws-2026"
+    assert data["format"] == 7 and data["exam_id"] == "midterm-ws-2026"
     assert sorted(p.name for p in (exam_dir / "sheets").iterdir()) == [f"{i}.md" for i in ids]
     assert len(list((exam_dir / "keys").iterdir())) == 30
     variants = {v["id"]: v for v in data["variants"]}

@@ -126,7 +126,7 @@ TAMPERED = {"key-plus-one": _key_plus_one, "part-points-100": _part_points_100,
 def test_exam_json_carries_content_and_key_digests_and_loads_verified(made):
     integrity = made.data["integrity"]
     assert integrity["algorithm"] == "sha256" and len(integrity["content"]) == len(integrity["key"]) == 64
-    assert made.data["format"] == 4
+    assert made.data["format"] == 6
     assert load_exam(made.root / "exam").integrity["status"] == "verified"
 
 
@@ -347,7 +347,7 @@ CORPUS_FILES = {
     "top-level-list.json": ["(top level): expected an object", "got a list"],
     "empty.json": ["the file is empty"],
     "blank-lines.json": ["the file is empty"],
-    "newer-format.json": ["format: exam data format 6 is newer than this i2dl reads", "upgrade i2dl"],
+    "newer-format.json": ["format: exam data format 8 is newer than this i2dl reads", "upgrade i2dl"],
     "format-as-text.json": ["format: format must be a whole number"],
     "format-zero.json": ["format: unknown exam data format 0"],
     "no-format.json": ["format: missing key 'format'"],

@@ -25,10 +25,12 @@ def test_generated_exam_validates_against_the_exam_data_model():
     assert set(one["required"]) == set(data)  # every key is written, null where it has no value
 
 
-def test_published_schema_describes_format_4_with_specs_options_and_rounding():
+def test_published_schema_describes_format_6_with_specs_options_rounding_and_short_answers():
     schema = json_schema()
-    assert schema["$defs"]["ExamData"]["properties"]["format"]["const"] == 4
-    assert schema["$defs"]["CohortExamData"]["properties"]["format"]["const"] == 5
+    assert schema["$defs"]["ExamData"]["properties"]["format"]["const"] == 6
+    assert schema["$defs"]["CohortExamData"]["properties"]["format"]["const"] == 7
+    assert {"model_answer", "checklist", "lines"} <= set(schema["$defs"]["BlankData"]["properties"])
+    assert set(schema["$defs"]["CheckItemData"]["properties"]) == {"id", "points", "text", "instead_of", "suggest"}
     assert {"rounding"} <= set(schema["$defs"]["BlankData"]["required"])
     assert "rounding" in schema["$defs"]["ExamData"]["required"]
     assert {"spec"} <= set(schema["$defs"]["ProblemData"]["required"])
@@ -39,6 +41,6 @@ def test_published_schema_offers_one_exam_or_a_cohort_by_format():
     schema = json_schema()
     assert schema["oneOf"] == [{"$ref": "#/$defs/ExamData"}, {"$ref": "#/$defs/CohortExamData"}]
     cohort = schema["$defs"]["CohortExamData"]
-    assert cohort["properties"]["format"]["const"] == 5
+    assert cohort["properties"]["format"]["const"] == 7
     assert {"specs", "variants", "roster"} <= set(cohort["required"])
     assert "seed" not in cohort["properties"]  # a cohort has a seed per variant, none of its own

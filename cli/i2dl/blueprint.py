@@ -40,17 +40,38 @@ class McqBlock(_Model):
         return self
 
 
+class ShortDraw(Draw):
+    """Draw `count` short-answer questions; `points` keeps only questions worth that much (one layout per cohort)."""
+
+    points: float | None = Field(default=None, gt=0)
+
+
+class ShortBlock(_Model):
+    """Short-answer questions, drawn from the bank or fixed by id; each keeps its own points and checklist."""
+
+    draw: list[ShortDraw] = Field(default_factory=list)
+    ids: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.draw and not self.ids:
+            raise ValueError("a short-answer block needs 'draw' (by topic) or 'ids' (fixed questions)")
+        return self
+
+
 class ProblemEntry(_Model):
     title: str | None = None
     spec: str | None = None
     mcq: McqBlock | None = None
+    short: ShortBlock | None = None
     points: float | None = Field(default=None, gt=0)
     params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_source(self):
-        if (self.spec is None) == (self.mcq is None):
-            raise ValueError("each problem needs exactly one of 'spec' (a problem spec id) or 'mcq' (a question block)")
+        if sum(x is not None for x in (self.spec, self.mcq, self.short)) != 1:
+            raise ValueError("each problem needs exactly one of 'spec' (a problem spec id), 'mcq' (a question "
+                             "block) or 'short' (a short-answer block)")
         return self
 
 

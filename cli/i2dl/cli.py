@@ -274,20 +274,26 @@ def list_(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     mcq: bool = typer.Option(False, "--mcq", help="List the multiple-choice bank instead."),
+    short: bool = typer.Option(False, "--short", help="List the short-answer bank instead."),
 ) -> None:
-    """List the problem specs (or the multiple-choice bank) with topic, parts, points and parameters.
+    """List the problem specs (or the multiple-choice or short-answer bank) with topic, parts, points and parameters.
 
-    Example: i2dl list --json
+    Example: i2dl list --short
     """
-    from i2dl.generate import list_bank, list_specs
+    from i2dl.generate import list_bank, list_short, list_specs
 
     _json_mode(ctx, as_json)
-    rows = list_bank() if mcq else list_specs()
+    rows = list_short() if short else list_bank() if mcq else list_specs()
     if as_json:
         _emit_json(ctx, rows)
         return
     con = _console()
-    if mcq:
+    if short:
+        table = _table("id", "topic", "points", "lines", "items", "question", title=f"{len(rows)} questions")
+        for r in rows:
+            table.add_row(r["id"], r["topic"], f"{r['points']:g}", str(r["lines"]), str(r["items"]),
+                          _escape(r["question"][:60] + ("..." if len(r["question"]) > 60 else "")))
+    elif mcq:
         table = _table("id", "topic", "difficulty", "options", "computed", title=f"{len(rows)} questions")
         for r in rows:
             table.add_row(r["id"], r["topic"], str(r["difficulty"]), str(r["options"]),
@@ -498,6 +504,10 @@ def grade(
             con.print(Markdown(feedback_markdown(single[0], batch.exam)))
         else:
             _print_batch(con, batch, batch.exam, details=details)
+        waiting = batch.pending()
+        if waiting["answers"]:  # not in the totals until a TA marks them
+            con.print(f"[yellow]pending:[/] {waiting['answers']:,} answers of {waiting['students']:,} students await "
+                      f"manual grading ({waiting['points']:g} points not yet in the totals)")
         for k, v in batch.files.items():
             con.print(f"  {k:9} {_escape(v)}")
         for n in batch.notices:
@@ -573,8 +583,10 @@ def _print_batch(con: Console, batch: Any, exam: Any, *, details: bool = False) 
     if details or len(students) <= SCREENFUL:
         table = _table("student", *[f"P{p.number}" for p in exam.problems], "total", "%", title=f"exam {exam.exam_id}")
         for r in students:
-            table.add_row(_escape(r.student_id), *[f"{s:g}" for s in r.problems],
-                          f"{r.total:g}/{r.max_points:g}", f"{r.percent:.1f}")
+            table.add_row(_escape(r.student_id),
+                          *["pending" if i in r.pending_problems else f"{s:g}" for i, s in enumerate(r.problems)],
+                          f"{r.total:g}/{r.max_points:g}" + (f" (+{r.pending:g} pending)" if r.pending else ""),
+                          f"{r.percent:.1f}")
         con.print(table)
     counts = f"{len(students):,} graded, {len(batch.failed):,} not graded" + (
         f", {len(batch.skipped):,} skipped" if batch.skipped else "")
@@ -587,6 +599,7 @@ def _print_batch(con: Console, batch: Any, exam: Any, *, details: bool = False) 
     median = totals[mid] if len(totals) % 2 else (totals[mid - 1] + totals[mid]) / 2
     con.print(f"exam {exam.exam_id}: {counts}; total of {exam.points:g}: mean {summary['mean']:g}, "
               f"median {median:g}, min {totals[0]:g}, max {totals[-1]:g}")
+
     probs = _table("problem", "title", "points", "mean", "mean %", title="mean score per problem")
     for i, prob in enumerate(exam.problems):
         m = sum(r.problems[i] for r in batch.students) / len(batch.students)

@@ -32,13 +32,20 @@ SECRET_FILE = ".i2dl-secret"
 SECRET_ENV = "I2DL_COURSE_SECRET"
 ROSTER_FILE = "roster.csv"
 #: Library folders inside a course, by the kind `spec.load.builtin_dir` names them.
-COURSE_DIRS = {"specs": "problems/specs", "mcq": "problems/mcq", "blueprints": "problems/blueprints",
+COURSE_DIRS = {"specs": "problems/specs", "mcq": "problems/mcq", "short": "problems/short", "blueprints": "problems/blueprints",
                "rubrics": "rubrics"}
 MIN_SECRET_CHARS = 32  # 128 bits of hex: short secrets can be guessed by trying
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ReviewConfig(_Model):
+    """[review]: how hand-marked short answers are graded."""
+
+    #: An answer identical to the model answer (whitespace aside) gets every full item without a TA.
+    auto_award_exact: bool = False
 
 
 class CourseConfig(_Model):
@@ -52,6 +59,7 @@ class CourseConfig(_Model):
     rounding: Rounding | None = None
     #: Further course-wide defaults for exams, kept as data.
     defaults: dict[str, Any] = Field(default_factory=dict)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,8 @@ def load_course(root: Path) -> Course:
 _TOML_FIXES = {"title": 'title = "Introduction to Deep Learning"', "term": 'term = "WS 2026"',
                "blueprint": 'blueprint = "default" (a blueprint in problems/blueprints or shipped)',
                "defaults": "[defaults] is a table of key = value lines",
-               "rounding": "[rounding] then decimals = 3 and/or significant = 2"}
+               "rounding": "[rounding] then decimals = 3 and/or significant = 2",
+               "review": "[review] then auto_award_exact = true or false"}
 
 
 def _toml_line(text: str, key: str) -> int | None:

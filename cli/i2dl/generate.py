@@ -243,3 +243,11 @@ def list_bank(bank: Bank | None = None) -> list[dict[str, Any]]:
     return [{"id": q.qid, "topic": q.topic, "difficulty": q.question.difficulty, "tags": q.question.tags,
              "options": len(q.question.options), "parameterized": q.parameterized}
             for _, q in sorted(bank.questions.items())]
+
+
+def list_short(bank: Any = None) -> list[dict[str, Any]]:
+    """The short-answer bank: id, topic, points, box lines, checklist items, question text."""
+    from i2dl.short import ShortBank, describe
+
+    bank = bank or ShortBank()
+    return [describe(q) for _, q in sorted(bank.questions.items())]

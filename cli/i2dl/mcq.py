@@ -93,6 +93,9 @@ def _check_expressions(bq: BankQuestion) -> None:
 class Bank:
     """Every question of the active course's bank and the shipped one (and extra folders), by global id."""
 
+    kind_name = "multiple-choice question"
+    list_hint = "run `i2dl list --mcq` to see the bank"
+
     def __init__(self, extra: list[Path] | None = None):
         self.questions: dict[str, BankQuestion] = {}
         self.warnings: list[str] = []
@@ -115,9 +118,8 @@ class Bank:
             import difflib
 
             near = difflib.get_close_matches(qid, list(self.questions), n=3)
-            raise NotFoundError(f"no multiple-choice question '{qid}'",
-                                fix=("did you mean " + ", ".join(near) + "?") if near else
-                                "run `i2dl list --mcq` to see the bank") from None
+            raise NotFoundError(f"no {self.kind_name} '{qid}'",
+                                fix=("did you mean " + ", ".join(near) + "?") if near else self.list_hint) from None
 
     def draw(self, rng: np.random.Generator, count: int, *, topic: str | None = None, tag: str | None = None,
              difficulty: int | None = None, exclude: set[str] | None = None) -> list[BankQuestion]:

@@ -17,15 +17,17 @@ from i2dl.spec.load import builtin_dir, library_files, load_document
 
 
 def detect_kind(path: Path, data: Any) -> str:
-    """spec, mcq, blueprint or rubric, from the folder name or the top-level keys."""
+    """spec, mcq, short, blueprint or rubric, from the folder name or the top-level keys."""
     folder = path.parent.name
-    if folder in ("specs", "mcq", "blueprints", "rubrics"):
-        return {"specs": "spec", "mcq": "mcq", "blueprints": "blueprint", "rubrics": "rubric"}[folder]
+    if folder in ("specs", "mcq", "short", "blueprints", "rubrics"):
+        return {"specs": "spec", "mcq": "mcq", "short": "short", "blueprints": "blueprint", "rubrics": "rubric"}[folder]
     if isinstance(data, dict):
         if "parts" in data:
             return "spec"
         if "questions" in data:
-            return "mcq"
+            qs = data["questions"]
+            return "short" if isinstance(qs, list) and qs and isinstance(qs[0], dict) and "model_answer" in qs[0] \
+                else "mcq"
         if "problems" in data:
             return "blueprint"
         if "scheme" in data or "criteria" in data:
@@ -39,7 +41,7 @@ def default_paths() -> list[Path]:
 
     course = active_course()
     out: list[Path] = []
-    for kind in ("specs", "mcq", "blueprints", "rubrics"):
+    for kind in ("specs", "mcq", "short", "blueprints", "rubrics"):
         folder = course.dir(kind) if course is not None else builtin_dir(kind)
         out += sorted(folder.glob("*.yaml"))
     return out
@@ -52,7 +54,7 @@ def validate_course(course) -> dict[str, Any]:
     report: dict[str, Any] = {"path": str(course.root / CONFIG_FILE), "kind": "course", "ok": True, "errors": [],
                               "warnings": [], "notes": []}
     counts = []
-    for kind in ("specs", "mcq", "blueprints", "rubrics"):
+    for kind in ("specs", "mcq", "short", "blueprints", "rubrics"):
         try:
             files = library_files(kind)
         except I2dlError as exc:
@@ -269,6 +271,12 @@ def validate_file(path: Path, samples: int, engine_name: str | None,
                     for seed in range(min(samples, 50) if q.parameterized else 1):
                         make_variant(q, seed, engine)
             report["notes"].append(f"{len(qs)} questions")
+        elif kind == "short":
+            from i2dl.short import load_short_file
+
+            qs, warns = load_short_file(path)
+            report["warnings"] += warns
+            report["notes"].append(f"{len(qs)} short-answer questions, {sum(q.question.points for q in qs):g} points")
         elif kind == "blueprint":
             from i2dl.blueprint import load_blueprint
             from i2dl.exam import build_exam
@@ -284,7 +292,7 @@ def validate_file(path: Path, samples: int, engine_name: str | None,
             load_rubric(path)
         else:
             report["errors"].append(f"{path}: cannot tell what this file is (no 'parts', 'questions', "
-                                    "'problems' or 'scheme' key); put it under specs/, mcq/, blueprints/ or rubrics/")
+                                    "'problems' or 'scheme' key); put it under specs/, mcq/, short/, blueprints/ or rubrics/")
     except I2dlError as exc:
         report["errors"].append(str(exc))
     report["ok"] = not report["errors"]

@@ -8,12 +8,20 @@ from typing import Any
 
 import numpy as np
 
-from i2dl.blueprint import Blueprint, McqBlock, ProblemEntry, find_blueprint, load_blueprint
+from i2dl.blueprint import (
+    Blueprint,
+    McqBlock,
+    ProblemEntry,
+    ShortBlock,
+    find_blueprint,
+    load_blueprint,
+)
 from i2dl.engine import get_engine
 from i2dl.errors import UsageError
 from i2dl.exam.model import Exam
 from i2dl.mcq import Bank, make_variant, variant_part
 from i2dl.rounding import Rounding, default_rounding
+from i2dl.short import ShortBank, short_part
 from i2dl.spec.instance import ProblemInstance, make_instance
 from i2dl.spec.load import Library
 
@@ -39,7 +47,8 @@ def problem_seed(seed: int, number: int) -> int:
 
 def build_exam(source: str = "default", seed: int | None = None, *, pins: dict[str, Any] | None = None,
                engine_name: str | None = None, library: Library | None = None, bank: Bank | None = None,
-               rounding: Rounding | None = None, exam_id: str | None = None, variant: str = "") -> Exam:
+               rounding: Rounding | None = None, exam_id: str | None = None, variant: str = "",
+               short_bank: ShortBank | None = None) -> Exam:
     """Instances for every problem of a blueprint (by name or path) or of a single spec id.
 
     `rounding` is the course's exam-wide rule; a blueprint that declares its own wins.
@@ -60,8 +69,13 @@ def build_exam(source: str = "default", seed: int | None = None, *, pins: dict[s
     rule = bp.rounding or default_rounding(rounding)
     problems: list[ProblemInstance] = []
     used_mcq: set[str] = set()
+    used_short: set[str] = set()
     for number, entry in enumerate(bp.problems, start=1):
         pseed = problem_seed(seed, number)
+        if entry.short is not None:
+            short_bank = short_bank or ShortBank()
+            problems.append(_short_problem(entry, entry.short, number, pseed, short_bank, used_short))
+            continue
         if entry.mcq is not None:
             bank = bank or Bank()
             problems.append(_mcq_problem(entry, entry.mcq, number, pseed, engine, bank, used_mcq))
@@ -91,9 +105,10 @@ def build_cohort(source: str, students: list[Any], secret: bytes, *, exam_id: st
                  engine_name: str | None = None, library: Library | None = None,
                  bank: Bank | None = None, rounding: Rounding | None = None) -> Exam:
     """One variant per student, each seeded by HMAC(secret, exam id, student id); the cohort as one Exam."""
-    library, bank = library or Library(), bank or Bank()
+    library, bank, short_bank = library or Library(), bank or Bank(), ShortBank()
     variants = [build_exam(source, seed, engine_name=engine_name, library=library, bank=bank, exam_id=exam_id,
-                           variant=label, rounding=rounding) for label, seed in cohort_seeds(students, secret, exam_id)]
+                           variant=label, rounding=rounding, short_bank=short_bank)
+                for label, seed in cohort_seeds(students, secret, exam_id)]
     return assemble_cohort(variants, students)
 
 
@@ -140,3 +155,22 @@ def _mcq_problem(entry: ProblemEntry, block: McqBlock, number: int, seed: int, e
     return ProblemInstance(number=number, spec_id="mcq", title=entry.title or "Multiple choice",
                            topic="multiple-choice", statement=statement, seed=seed, params={},
                            values={}, parts=parts, points=sum(p.points for p in parts), kind="mcq")
+
+
+def _short_problem(entry: ProblemEntry, block: ShortBlock, number: int, seed: int, bank: ShortBank,
+                   used: set[str]) -> ProblemInstance:
+    """A block of short-answer questions: fixed ids first, then each draw, no question twice in an exam."""
+    rng = np.random.default_rng(seed)
+    chosen = [bank.get(q) for q in block.ids]
+    used |= {q.qid for q in chosen}
+    for d in block.draw:
+        picks = bank.draw_short(rng, d.count, topic=d.topic, tag=d.tag, difficulty=d.difficulty, points=d.points,
+                                exclude=used)
+        used |= {q.qid for q in picks}
+        chosen += picks
+    parts = [short_part(bq, f"{number}.{i}") for i, bq in enumerate(chosen, start=1)]
+    statement = ("Answer each question in a few sentences of your own, in the box below it. Points are awarded "
+                 "for each idea the answer states correctly.")
+    return ProblemInstance(number=number, spec_id="short", title=entry.title or "Short answers",
+                           topic="short-answer", statement=statement, seed=seed, params={}, values={}, parts=parts,
+                           points=sum(p.points for p in parts), kind="short")

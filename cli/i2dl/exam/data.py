@@ -7,8 +7,10 @@ key path at fault, and a file whose content no longer matches its digest unless 
 modified exams. From format 3 on the file is self-contained: each problem carries the spec it was
 made from (its document and the digest of its file), each question its options, so grading and
 explaining never depend on the specs on disk. Formats 1 (no digests) and 2 (no specs) are read with
-a warning, their specs then taken from the library as they are now. Format 4 is a cohort: every
+a warning, their specs then taken from the library as they are now. Format 5 is a cohort: every
 student's variant in one file, the specs stored once, and the roster that maps students to variants.
+Formats 6 (one exam) and 7 (a cohort) add short-answer parts: a text blank with its model answer,
+its checklist of rubric items and the height of its answer box; 4 and 5 are still read.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ from i2dl.spec.model import ANSWER_KINDS
 EXAM_FILE = "exam.json"
 
 #: The format written now for one exam, and for a cohort (per-student variants); every format this version reads.
-FORMAT = 4
-COHORT_FORMAT = 5
-READABLE = (1, 2, 3, 4, 5)
+FORMAT = 6
+COHORT_FORMAT = 7
+COHORT_FORMATS = (5, 7)  # every cohort format this version reads
+READABLE = (1, 2, 3, 4, 5, 6, 7)
 SELF_CONTAINED = 3  # from this format on, each problem carries its spec and each question its options
 ROUNDED = 4  # from this format on, the exam and each numeric blank carry their rounding rule
+SHORT = 6  # from this format on (one exam; 7 for a cohort), parts may be short answers with a checklist
 ALGORITHM = "sha256"
 # A default exam is about 150 kB, a cohort about 90 kB per student; a file this large is not one of ours.
 MAX_BYTES = 1024 * 1024 * 1024
@@ -104,13 +108,37 @@ class BlankData3(_Model):
     options: Annotated[int, Field(ge=0, le=26, description="choice blanks: how many letters (0: any)")]
 
 
-class BlankData(BlankData3):
-    """One answer blank: its key, how answers are compared with it, and its share of the part."""
+class BlankData4(BlankData3):
+    """One answer blank of formats 4 and 5: its key, how answers are compared with it, its share of the part."""
 
     alternatives: list[AlternativeData]
     rounding: RoundingData | None = Field(description="a numeric blank's rounding rule: its tolerance is one unit "
                                                       "in the last place the rule asks for, or tol_abs / tol_rel "
                                                       "where they are wider; null for other kinds")
+
+
+class CheckItemData(_Model):
+    """A short answer's rubric item: full (points > 0), partial (instead_of a full item), deduction (< 0) or a
+    named mistake (0)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    points: float = Field(allow_inf_nan=False)
+    text: str
+    instead_of: str | None = Field(description="the full item this partial one is awarded instead of, for less")
+    suggest: list[str] = Field(description="words that pre-highlight the item for a TA (never award it)")
+
+
+class BlankData(BlankData4):
+    """One answer blank: its key, how answers are compared with it, and its share of the part; a short answer's
+    text blank also carries its model answer, checklist and box height."""
+
+    model_answer: str | None = Field(default=None, description="short answers: what a full-credit answer says "
+                                                              "(absent on other blanks)")
+    checklist: list[CheckItemData] = Field(default_factory=list, description=(
+        "short answers: the rubric items a TA awards; a mark scores the sum of its items, clamped to "
+        "[0, the part's points]"))
+    lines: Annotated[int, Field(ge=1, le=40)] | None = Field(default=None, description=(
+        "short answers: the answer box's height on the sheet, in lines"))
 
 
 class OptionData(_Model):
@@ -139,6 +167,12 @@ class PartData3(_PartBase):
     """A sub-question of format 3."""
 
     options: list[OptionData]
+
+
+class PartData4(PartData3):
+    """A sub-question of formats 4 and 5."""
+
+    blanks: list[BlankData4] = Field(min_length=1)
 
 
 class PartData(PartData3):
@@ -176,9 +210,17 @@ class ProblemData3(_ProblemBase):
     spec: SpecSourceData | None = Field(description="the spec, for kind spec; null for multiple choice")
 
 
-class ProblemData(ProblemData3):
-    """A problem: its parameters, every computed value, its parts, and the spec it was made from."""
+class ProblemData4(ProblemData3):
+    """A problem of formats 4 and 5."""
 
+    parts: list[PartData4] = Field(min_length=1)
+
+
+class ProblemData(ProblemData3):
+    """A problem: its parameters, every computed value, its parts, and the spec it was made from (kind short: a
+    block of short-answer questions, no spec)."""
+
+    kind: Literal["spec", "mcq", "short"]
     parts: list[PartData] = Field(min_length=1)
 
 
@@ -209,13 +251,22 @@ class _ExamBase(_ExamCommon):
 
 
 class ExamData(_ExamBase):
-    """exam.json, format 4: a generated exam as data, self-contained (docs/exam-format.md)."""
+    """exam.json, format 6: a generated exam as data, self-contained (docs/exam-format.md)."""
 
     model_config = ConfigDict(title="i2dl exam.json")
 
-    format: Literal[4]
+    format: Literal[6]
     rounding: RoundingData = Field(description="the exam-wide rounding rule, stated on the sheet")
     problems: list[ProblemData] = Field(min_length=1)
+    integrity: IntegrityData
+
+
+class ExamData4(_ExamBase):
+    """exam.json of format 4: as format 6 without short-answer parts."""
+
+    format: Literal[4]
+    rounding: RoundingData
+    problems: list[ProblemData4] = Field(min_length=1)
     integrity: IntegrityData
 
 
@@ -250,10 +301,25 @@ class LegacyExamData(_ExamBase):
 # Format 5: a cohort. Problems as in format 4 without their spec, which is stored once under `specs`.
 
 
+class CohortProblemData5(_ProblemBase):
+    """A problem of one variant of format 5."""
+
+    parts: list[PartData4] = Field(min_length=1)
+
+
 class CohortProblemData(_ProblemBase):
     """A problem of one variant; a spec problem's spec is `specs[spec_id]` of the file."""
 
+    kind: Literal["spec", "mcq", "short"]
     parts: list[PartData] = Field(min_length=1)
+
+
+class VariantData5(_Model):
+    """One variant of a format 5 cohort."""
+
+    id: str = Field(min_length=1)
+    seed: int
+    problems: list[CohortProblemData5] = Field(min_length=1)
 
 
 class VariantData(_Model):
@@ -273,12 +339,23 @@ class RosterData(_Model):
 
 
 class CohortExamData(_ExamCommon):
-    """exam.json, format 5: every variant of a cohort, the specs once, and the roster (docs/exam-format.md)."""
+    """exam.json, format 7: every variant of a cohort, the specs once, and the roster (docs/exam-format.md)."""
 
-    format: Literal[5]
+    format: Literal[7]
     rounding: RoundingData = Field(description="the exam-wide rounding rule, stated on the sheet")
     specs: dict[str, SpecSourceData] = Field(description="each spec the variants were made from, by spec id")
     variants: list[VariantData] = Field(min_length=1)
+    roster: list[RosterData] = Field(min_length=1)
+    integrity: IntegrityData
+
+
+class CohortExamData5(_ExamCommon):
+    """exam.json of format 5: a cohort without short-answer parts."""
+
+    format: Literal[5]
+    rounding: RoundingData
+    specs: dict[str, SpecSourceData]
+    variants: list[VariantData5] = Field(min_length=1)
     roster: list[RosterData] = Field(min_length=1)
     integrity: IntegrityData
 
@@ -321,8 +398,11 @@ def key_view(data: dict[str, Any]) -> Any:
         alts = [pick(a, ("name", "value", "credit") + (("key_of",) if rounded else ()))
                 | ({"component": True} if a.get("component") else {})
                 for a in _dicts(b.get("alternatives"))]
-        return pick(b, ("name", "kind", "expected", "tol_abs", "tol_rel", "points", "options")
-                    + (("rounding",) if rounded else ())) | {"alternatives": alts}
+        out = pick(b, ("name", "kind", "expected", "tol_abs", "tol_rel", "points", "options")
+                   + (("rounding",) if rounded else ())) | {"alternatives": alts}
+        if b.get("checklist"):  # a short answer's items set its points; absent elsewhere, so older digests hold
+            out["checklist"] = [pick(t, ("id", "points", "instead_of")) for t in _dicts(b["checklist"])]
+        return out
 
     def part(p: dict[str, Any]) -> dict[str, Any]:
         out = pick(p, ("number", "points", "rubric")) | {"blanks": [blank(b) for b in _dicts(p.get("blanks"))]}
@@ -339,7 +419,7 @@ def key_view(data: dict[str, Any]) -> Any:
             out["spec"] = prob.get("spec")
         return out
 
-    if data.get("format") == COHORT_FORMAT:  # the specs, who has which variant, and every variant's keys
+    if data.get("format") in COHORT_FORMATS:  # the specs, who has which variant, and every variant's keys
         return {"specs": data.get("specs"), "roster": data.get("roster"),
                 "variants": [{"id": v.get("id"), "problems": [problem(p) for p in _dicts(v.get("problems"))]}
                              for v in _dicts(data.get("variants"))]}
@@ -437,7 +517,7 @@ def load_exam(folder: Exam | Path | str = "exam", *, accept_modified: bool = Fal
         raise NotFoundError(f"no exam in '{folder}' ({EXAM_FILE} is missing)",
                             fix="run `i2dl generate` first, or pass --exam DIR")
     checked = read_exam_data(path, accept_modified=accept_modified)
-    if checked.data["format"] == COHORT_FORMAT:
+    if checked.data["format"] in COHORT_FORMATS:
         return _load_cohort(checked, path)
     data = upgrade(checked.data)
     try:
@@ -540,8 +620,8 @@ def read_exam_data(path: Path, *, accept_modified: bool = False) -> ExamFile:
         raise ExamError("nested too deeply to be exam data", where=str(path), fix=regen) from None
     modified = stored is not None and stored.get("content") != computed["content"]
     also = " (and the file no longer matches its digest: it was changed after generation)" if modified else ""
-    model = {COHORT_FORMAT: CohortExamData}.get(data["format"], ExamData if data["format"] >= ROUNDED else
-                                                ExamData3 if data["format"] >= SELF_CONTAINED else LegacyExamData)
+    model = {7: CohortExamData, 6: ExamData, 5: CohortExamData5, 4: ExamData4, 3: ExamData3}.get(
+        data["format"], LegacyExamData)
     try:
         model.model_validate(data)
     except ValidationError as exc:
@@ -620,13 +700,13 @@ def _load_json(path: Path) -> Any:
 
 def _variant_views(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(key path prefix, format 3 layout) of each variant of a cohort; the file itself otherwise."""
-    if data["format"] != COHORT_FORMAT:
+    if data["format"] not in COHORT_FORMATS:
         return [("", data)]
     out = []
     for i, v in enumerate(data["variants"]):
         problems = [{**p, "spec": data["specs"].get(p["spec_id"]) if p["kind"] == "spec" else None}
                     for p in v["problems"]]
-        out.append((f"variants[{i}].", {"format": COHORT_FORMAT, "problems": problems}))
+        out.append((f"variants[{i}].", {"format": data["format"], "problems": problems}))
     return out
 
 
@@ -637,7 +717,7 @@ def _layout(problems: list[dict[str, Any]]) -> list[Any]:
 
 def _cohort_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     """(key path, what is wrong) of a cohort's own rules: unique variants and students, one layout, known specs."""
-    if data["format"] != COHORT_FORMAT:
+    if data["format"] not in COHORT_FORMATS:
         return []
     out: list[tuple[str, str]] = []
     ids: set[str] = set()
@@ -668,7 +748,7 @@ def _cohort_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _regenerate_hint(data: Any) -> str:
     """How to remake the exam, with its source and seed when the file still says them."""
-    if isinstance(data, dict) and data.get("format") == COHORT_FORMAT and isinstance(data.get("source"), str):
+    if isinstance(data, dict) and data.get("format") in COHORT_FORMATS and isinstance(data.get("source"), str):
         return (f"regenerate it in its course: i2dl generate {data['source']} --roster ROSTER --exam-id "
                 f"{data.get('exam_id')} --out DIR --force (the course secret gives the same variants)")
     if isinstance(data, dict) and isinstance(data.get("source"), str) and type(data.get("seed")) is int:
@@ -683,7 +763,7 @@ def _check_format(data: dict[str, Any], path: Path, regen: str) -> None:
         raise ExamError("missing key 'format' (the exam data format number)", where=f"{path} format", fix=regen)
     if type(fmt) is not int:
         raise ExamError(f"format must be a whole number, got {data_type(fmt)}", where=f"{path} format", fix=regen)
-    if fmt > COHORT_FORMAT:
+    if fmt > READABLE[-1]:
         raise ExamError(f"exam data format {fmt} is newer than this i2dl reads "
                         f"(formats {READABLE[0]} to {READABLE[-1]})", where=f"{path} format",
                         fix="upgrade i2dl, or regenerate the exam with this version")
@@ -784,15 +864,46 @@ def _value_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
             out += _spec_problems(prob, at)
             for j, part in enumerate(prob["parts"]):
                 out += _option_problems(part, at + ("parts", j))
+                out += _checklist_problems(part, at + ("parts", j))
+    return out
+
+
+def _checklist_problems(part: dict[str, Any], at: tuple[Any, ...]) -> list[tuple[str, str]]:
+    """A short answer is one text blank whose full items add up to the part's points; partials name a full item."""
+    out: list[tuple[str, str]] = []
+    for k, b in enumerate(part["blanks"]):
+        items = b.get("checklist") or []
+        if not items and b.get("model_answer") is None and b.get("lines") is None:
+            continue
+        bat = at + ("blanks", k)
+        if b["kind"] != "text" or len(part["blanks"]) != 1:
+            out.append((fmt_path(bat), "a model answer, checklist and lines belong to a short answer: the one "
+                                       "blank of its part, of kind text"))
+            continue
+        if b.get("model_answer") is None or len(items) < 2:
+            out.append((fmt_path(bat), "a short answer needs its model_answer and at least two checklist items"))
+            continue
+        ids = [t["id"] for t in items]
+        full = {t["id"]: t["points"] for t in items if t["points"] > 0 and t["instead_of"] is None}
+        for m, t in enumerate(items):
+            if ids.index(t["id"]) != m:
+                out.append((fmt_path(bat + ("checklist", m, "id")), f"checklist item '{t['id']}' appears twice"))
+            if t["instead_of"] is not None and not 0 < t["points"] < full.get(t["instead_of"], 0):
+                out.append((fmt_path(bat + ("checklist", m, "instead_of")),
+                            f"a partial item is worth more than 0 and less than the full item it replaces "
+                            f"('{t['instead_of']}')"))
+        if not math.isclose(sum(full.values()), part["points"], abs_tol=1e-6):
+            out.append((fmt_path(bat + ("checklist",)), f"the full items add up to {sum(full.values()):g} points, "
+                                                        f"but the part has {part['points']:g}"))
     return out
 
 
 def _spec_problems(prob: dict[str, Any], at: tuple[Any, ...]) -> list[tuple[str, str]]:
     """A spec problem carries the spec it names; a multiple-choice block carries none."""
     spec = prob["spec"]
-    if prob["kind"] == "mcq":
-        return [] if spec is None else [(fmt_path(at + ("spec",)), "a multiple-choice problem has no spec: "
-                                                                    "expected null")]
+    if prob["kind"] in ("mcq", "short"):
+        what = "a multiple-choice" if prob["kind"] == "mcq" else "a short-answer"
+        return [] if spec is None else [(fmt_path(at + ("spec",)), f"{what} problem has no spec: expected null")]
     if spec is None:
         return [(fmt_path(at + ("spec",)), f"problem {prob['number']} was made from spec '{prob['spec_id']}' but "
                                            "does not carry it: expected {\"digest\": ..., \"document\": {...}}")]

@@ -76,7 +76,7 @@ def _mark_steps(blank: dict[str, Any], br: Any, read: dict[str, Any], tol: dict[
         st["student"] = mark
         if not mark["ok"] and first is None:
             first = i
-    if first is None and br is not None and br.status not in ("correct", "follow-through", "missing", "manual"):
+    if first is None and br is not None and br.status not in ("correct", "follow-through", "missing", "pending", "blank", "marked"):
         first = len(blank["steps"]) - 1  # wrong, though no single step shows it: the result
     return first
 

@@ -36,7 +36,8 @@ def answer_file_text(exam: Exam, student: dict[str, str] | None = None) -> str:
     for _, part in exam.parts():
         if single_value(part):
             b = part.blanks[0]
-            lines.append(f"  '{part.number}': ''    # {blank_form(b.kind, b.expected, b.options)}")
+            hint = SHORT_HINT if b.model_answer is not None else blank_form(b.kind, b.expected, b.options)
+            lines.append(f"  '{part.number}': ''    # {hint}")
             continue
         lines.append(f"  '{part.number}':")
         for b in part.blanks:
@@ -49,9 +50,13 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+#: How a student writes a short answer in answers.yaml (a YAML block keeps its line breaks).
+SHORT_HINT = "a few sentences; for several lines write | and then the lines, indented"
+
+
 def single_value(part: Any) -> bool:
-    """True for a part answered as one value (a lone choice blank), not as a mapping of blanks."""
-    return len(part.blanks) == 1 and part.blanks[0].kind == "choice"
+    """True for a part answered as one value (a lone choice blank, or a short answer), not as a mapping of blanks."""
+    return len(part.blanks) == 1 and (part.blanks[0].kind == "choice" or part.blanks[0].model_answer is not None)
 
 
 def response_columns(exam: Exam) -> list[tuple[str, str, str | None]]:

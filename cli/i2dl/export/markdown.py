@@ -12,9 +12,9 @@ from i2dl.export.answers import (
     responses_template_text,
 )
 from i2dl.io import atomic_write_text
-from i2dl.render import fmt_value
+from i2dl.render import fmt_number, fmt_value
 from i2dl.rounding import Rounding, rule_of
-from i2dl.spec.instance import PartInstance, ProblemInstance
+from i2dl.spec.instance import Blank, PartInstance, ProblemInstance
 
 SHEET_FILE = "exam.md"
 KEY_FILE = "key.md"
@@ -55,7 +55,32 @@ def sheet_markdown(exam: Exam, student: dict[str, str] | None = None) -> str:
             if part.number in own and not once:
                 line += f" *{_own('part', own[part.number])}*"
             out += [line, ""]
+            out += answer_box(part)
     return "\n".join(out).rstrip() + "\n"
+
+
+def answer_box(part: PartInstance) -> list[str]:
+    """The sheet's box for a written answer: a fenced block `lines` lines high (nothing for other parts)."""
+    lines = next((b.lines for b in part.blanks if b.kind == "text" and b.lines), None)
+    if not lines:
+        return []
+    return [f"*Answer ({lines} lines):*", "", "```text", *([""] * lines), "```", ""]
+
+
+def _item(text: str, indent: str = "  ") -> str:
+    """Text as the body of a list item: its later lines indented to stay inside the item."""
+    return ("\n" + indent).join(line.rstrip() for line in text.strip().splitlines())
+
+
+def checklist_lines(b: Blank) -> list[str]:
+    """A short answer in the key: the model answer and every checklist item with its points, as text."""
+    out = [f"- **Model answer**: {_item(b.model_answer or '')}", "- **Checklist**:"]
+    for t in b.checklist:
+        sign = f"+{fmt_number(t.points)}" if t.points > 0 else fmt_number(t.points)
+        kind = (f", instead of `{t.instead_of}`" if t.instead_of else "" if t.points > 0 else
+                ", deduction" if t.points < 0 else ", common mistake")
+        out.append(f"  - `{t.id}` ({sign}{kind}): {_item(t.text, '    ')}")
+    return out
 
 
 def own_rules(prob: ProblemInstance, exam_rule: Rounding | None) -> dict[str, Rounding]:
@@ -84,7 +109,12 @@ def key_markdown(exam: Exam, steps: dict[str, str] | None = None) -> str:
             out.append(f"### {part.number} ({fmt_value(part.points)} p)")
             out.append("")
             for b in part.blanks:
-                out.append(f"- **{b.label}** = ${fmt_value(b.expected, 'latex')}$")
+                if b.model_answer is not None:
+                    out += checklist_lines(b)
+                elif b.kind == "text":  # words, not maths
+                    out.append(f"- **{b.label}**: {_item(str(b.expected))}")
+                else:
+                    out.append(f"- **{b.label}** = ${fmt_value(b.expected, 'latex')}$")
             if part.options:
                 out.append("")
                 for o in part.options:

@@ -32,6 +32,8 @@ from typing import Any
 from i2dl.errors import I2dlError, NotFoundError, OutputError, SubmissionError, UsageError
 from i2dl.exam import EXAM_FILE, Exam, load_exam, spec_changes
 from i2dl.export.answers import ANSWERS_FILE
+from i2dl.grade.manual import BLANK as BLANK_STATUS
+from i2dl.grade.manual import MARKED, PENDING, Marks, auto_award_exact
 from i2dl.grade.responses import NotResponses, read_responses, row_submission
 from i2dl.grade.score import Grader, Submission, SubmissionResult, read_submission
 from i2dl.grade.variants import CohortGrader, id_key, make_grader
@@ -77,6 +79,10 @@ class StudentRow:
     blanks: str  # the status of every blank in exam order, one code character each
     notes: tuple[str, ...]
     feedback: int = -1  # index of the pending feedback file in the new results folder
+    # Answers awaiting a TA: their points (not in total), and the indices of the parts and problems holding them.
+    pending: float = 0.0
+    pending_parts: tuple[int, ...] = ()
+    pending_problems: tuple[int, ...] = ()
 
     def statuses(self) -> list[str]:
         """The status of every blank, in exam order."""
@@ -113,6 +119,13 @@ class BatchResult:
     @property
     def ok(self) -> bool:
         return not self.failed and not self.missing
+
+    def pending(self) -> dict[str, Any]:
+        """The answers still awaiting a TA's mark: how many, their points, how many students have any."""
+        code = _STATUS_CODES.get(PENDING)
+        answers = sum(r.blanks.count(code) for r in self.students) if code else 0
+        return {"answers": answers, "points": round(sum(r.pending for r in self.students), 6),
+                "students": sum(1 for r in self.students if r.pending_parts)}
 
 
 @dataclass(slots=True)
@@ -343,19 +356,25 @@ def _internal(where: str, exc: BaseException) -> dict[str, str]:
 def student_row(r: SubmissionResult, exam: Exam) -> StudentRow:
     """The small row kept of a result once its feedback is written."""
     probs = r.problem_scores()
+    held = tuple(i for i, p in enumerate(r.parts) if p.pending)
+    held_problems = {p.number.split(".")[0] for p in r.parts if p.pending}
     return StudentRow(r.student_id, r.name, Path(r.file).name, array("d", (p.score for p in r.parts)),
                       array("d", (probs.get(str(p.number), 0.0) for p in exam.problems)), r.total, r.max_points,
-                      r.percent, "".join(_status_code(b.status) for p in r.parts for b in p.blanks), tuple(r.notes))
+                      r.percent, "".join(_status_code(b.status) for p in r.parts for b in p.blanks), tuple(r.notes),
+                      pending=r.pending_points, pending_parts=held,
+                      pending_problems=tuple(i for i, p in enumerate(exam.problems) if str(p.number) in held_problems))
 
 
 def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None, library=None,
-                id_case: str = "insensitive", id_column: str | None = None) -> BatchResult:
+                id_case: str = "insensitive", id_column: str | None = None, marks: Marks | None = None,
+                auto_award: bool | None = None) -> BatchResult:
     """Grade the files and keep every full result (for callers that inspect them; nothing is written).
 
     Follow-through uses each problem's own spec from the exam; `library` (a spec Library, the shipped
     specs by default) is only compared with those copies, and read for exams older than format 3.
+    `marks` are the TAs' marks of text answers (grade.manual); `auto_award` defaults to the course's setting.
     """
-    grader = make_grader(exam, engine_name, library, id_case)
+    grader = make_grader(exam, engine_name, library, id_case, marks=marks, auto_award=_auto(auto_award))
     batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
     items = submission_items([_entry(Path(p)) for p in paths], exam, id_column=id_column, notices=batch.notices)
     for outcome in grade_items(items, grader, id_case=id_case):
@@ -364,6 +383,11 @@ def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None
             batch.graded.append(outcome.result)
     batch.missing = _missing(grader, batch)
     return batch
+
+
+def _auto(auto_award: bool | None) -> bool:
+    """Auto-award as asked, else as the course's [review] auto_award_exact says."""
+    return auto_award_exact() if auto_award is None else auto_award
 
 
 def _missing(grader: Grader | CohortGrader, batch: BatchResult) -> list[dict[str, str]]:
@@ -387,13 +411,16 @@ def _collect(batch: BatchResult, outcome: Outcome, exam: Exam) -> StudentRow | N
 def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path | str | None = "results",
                  engine_name: str | None = None, library=None, id_case: str = "insensitive",
                  observe: Observer | None = None, accept_modified: bool = False,
-                 id_column: str | None = None) -> BatchResult:
+                 id_column: str | None = None, marks: Marks | None = None,
+                 auto_award: bool | None = None) -> BatchResult:
     """Grade every answer file and responses-CSV row in `folder` against the exam in `exam_dir`; results
     replace `out` whole.
 
     `observe(done, total, result)` is called after each submission (result None if it was not graded).
     `id_column` is the LMS's name of the student id column: read from responses CSVs besides
-    student_id, and the first column of gradebook.csv.
+    student_id, and the first column of gradebook.csv. `marks` are the TAs' marks of text answers by
+    (student id, part number, blank name); `auto_award` (default: the course's setting) scores an answer
+    identical to the model answer without a TA.
     """
     if id_case not in ID_CASES:
         raise UsageError(f"unknown id case policy '{id_case}'", fix="use --id-case insensitive or sensitive")
@@ -408,7 +435,7 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
         writer.open()  # the trial write: a read-only or full --out fails before any grading
     try:
         batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
-        grader = make_grader(exam, engine_name, library, id_case)
+        grader = make_grader(exam, engine_name, library, id_case, marks=marks, auto_award=_auto(auto_award))
         items = submission_items(entries, exam, id_column=id_column, notices=batch.notices)
         for done, outcome in enumerate(grade_items(items, grader, id_case=id_case), 1):
             r, text = outcome.result, b""
@@ -455,64 +482,93 @@ def _sorted(batch: BatchResult) -> list[StudentRow]:
     return sorted(batch.students, key=lambda r: r.student_id)
 
 
-def csv_row_text(row: StudentRow) -> str:
-    """One student's scores.csv line."""
+#: The cell of a part or problem whose answers await a TA's mark.
+PENDING_CELL = "pending"
+
+
+def hand_marked(exam: Exam) -> bool:
+    """The exam has answers a TA marks (text blanks): its CSVs then carry a `pending` column."""
+    return any(b.kind == "text" for _, part in exam.parts() for b in part.blanks)
+
+
+def _cells(scores: array, held: tuple[int, ...]) -> list[str]:
+    """Scores as CSV cells, `pending` at the indices still awaiting a TA."""
+    return [PENDING_CELL if i in held else fmt_number(s, 3) for i, s in enumerate(scores)]
+
+
+def csv_row_text(row: StudentRow, with_pending: bool = False) -> str:
+    """One student's scores.csv line (with its pending points last where the exam has hand-marked answers)."""
     buf = _io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(
         # Ids, names and file names come from students: neutralised; the numbers are the project's.
         [spreadsheet_safe(row.student_id), spreadsheet_safe(row.name), spreadsheet_safe(row.file)]
-        + [fmt_number(s, 3) for s in row.parts] + [fmt_number(s, 3) for s in row.problems]
-        + [fmt_number(row.total, 3), fmt_number(row.max_points), fmt_number(row.percent, 1)])
+        + _cells(row.parts, row.pending_parts) + _cells(row.problems, row.pending_problems)
+        + [fmt_number(row.total, 3), fmt_number(row.max_points), fmt_number(row.percent, 1)]
+        + ([fmt_number(row.pending, 3)] if with_pending else []))
     return buf.getvalue()
 
 
 def scores_header(exam: Exam) -> str:
     """The header and (max) lines of scores.csv."""
     problems = [str(p.number) for p in exam.problems]
+    more = hand_marked(exam)
     buf = _io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["student_id", "name", "file"] + part_numbers(exam) + [f"problem {p}" for p in problems]
-               + ["total", "max", "percent"])
+               + ["total", "max", "percent"] + (["pending"] if more else []))
     w.writerow(["(max)", "", ""] + [fmt_number(part.points) for _, part in exam.parts()]
-               + [fmt_number(p.points) for p in exam.problems] + [fmt_number(exam.points), fmt_number(exam.points), "100"])
+               + [fmt_number(p.points) for p in exam.problems] + [fmt_number(exam.points), fmt_number(exam.points), "100"]
+               + ([""] if more else []))
     return buf.getvalue()
 
 
 def gradebook_header(exam: Exam, id_column: str | None = None) -> str:
-    """gradebook.csv's one header line: the id column, total, one column per problem."""
+    """gradebook.csv's one header line: the id column, total, one column per problem (and pending points)."""
     buf = _io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(
-        [spreadsheet_safe(id_column or GRADEBOOK_ID), "total"] + [f"problem {p.number}" for p in exam.problems])
+        [spreadsheet_safe(id_column or GRADEBOOK_ID), "total"] + [f"problem {p.number}" for p in exam.problems]
+        + (["pending"] if hand_marked(exam) else []))
     return buf.getvalue()
 
 
-def gradebook_row_text(row: StudentRow) -> str:
-    """One student's gradebook.csv line: id, total, points per problem (plain numbers, no max row)."""
+def gradebook_row_text(row: StudentRow, with_pending: bool = False) -> str:
+    """One student's gradebook.csv line: id, total so far, points per problem (`pending` where a TA has yet to mark)."""
     buf = _io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(
-        [spreadsheet_safe(row.student_id), fmt_number(row.total, 3)] + [fmt_number(s, 3) for s in row.problems])
+        [spreadsheet_safe(row.student_id), fmt_number(row.total, 3)] + _cells(row.problems, row.pending_problems)
+        + ([fmt_number(row.pending, 3)] if with_pending else []))
     return buf.getvalue()
 
 
 def gradebook_csv(batch: BatchResult, exam: Exam, id_column: str | None = None) -> str:
     """The gradebook an LMS imports (Moodle, Canvas): a row per graded student, sorted by id."""
-    return gradebook_header(exam, id_column) + "".join(gradebook_row_text(r) for r in _sorted(batch))
+    more = hand_marked(exam)
+    return gradebook_header(exam, id_column) + "".join(gradebook_row_text(r, more) for r in _sorted(batch))
 
 
 def scores_csv(batch: BatchResult, exam: Exam) -> str:
     """A row per student, a column per part, per problem and the total (gradebook-ready)."""
-    return scores_header(exam) + "".join(csv_row_text(r) for r in _sorted(batch))
+    more = hand_marked(exam)
+    return scores_header(exam) + "".join(csv_row_text(r, more) for r in _sorted(batch))
 
 
 def feedback_markdown(r: SubmissionResult, exam: Exam) -> str:
     """One student's feedback: every part, the answer read, the expected answer, points and why."""
+    pending = r.pending_points
     out = [f"# Feedback: {r.student_id}" + (f" ({r.name})" if r.name else ""), "",
            f"Exam `{exam.exam_id}` · {fmt_number(r.total, 3)} / {fmt_number(r.max_points)} points "
-           f"({fmt_number(r.percent, 1)}%)", ""]
+           f"({fmt_number(r.percent, 1)}%)" + (f" · {fmt_number(pending, 3)} points still to be graded by hand"
+                                              if pending else ""), ""]
     for note in r.notes:
         out.append(f"- note: {note}")
+    short = {part.number: part.blanks[0] for _, part in exam.parts()
+             if len(part.blanks) == 1 and part.blanks[0].model_answer is not None}
     for p in r.parts:
-        out += ["", f"## {p.number}: {fmt_number(p.score, 3)} / {fmt_number(p.points)} points", ""]
+        score = "pending" if p.pending and not p.score else fmt_number(p.score, 3)
+        out += ["", f"## {p.number}: {score} / {fmt_number(p.points)} points", ""]
+        if p.number in short and p.blanks[0].status in (MARKED, PENDING, BLANK_STATUS):
+            out += _short_feedback(p.blanks[0], short[p.number])
+            continue
         for b in p.blanks:
             line = f"- **{b.label}**: {b.status}"
             line += f"; you wrote {_code(b.read)}" if b.read else ""
@@ -525,6 +581,18 @@ def feedback_markdown(r: SubmissionResult, exam: Exam) -> str:
         for f in p.feedback:
             out.append(f"- {f}")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _short_feedback(b: Any, key: Any) -> list[str]:
+    """A short answer's feedback: what was written, the items a TA applied (or that it awaits one), the model answer."""
+    out = [f"- **{b.label}**: {b.status}" + (f"; you wrote {_code(b.read)}" if b.read else "")]
+    if b.status == MARKED:
+        out += [f"  - {line}" for line in b.applied]
+    elif b.feedback:
+        out.append(f"  - {b.feedback}")
+    model = " ".join((key.model_answer or "").split())
+    out.append(f"- model answer: {model}")
+    return out
 
 
 def _code(text: str) -> str:
@@ -571,6 +639,8 @@ def summary_data(batch: BatchResult, exam: Exam, students: Any = None) -> dict[s
         data["missing"] = batch.missing
     if batch.notices:
         data["notices"] = batch.notices
+    if hand_marked(exam):  # answers awaiting a TA: not in the totals yet
+        data["pending"] = batch.pending()
     return data
 
 
@@ -604,11 +674,15 @@ def _blank_names(exam: Exam) -> list[list[str]]:
 def _student_data(r: StudentRow, numbers: list[str], names: list[list[str]]) -> dict[str, Any]:
     """One student's totals, score per part and status per blank (the prose lives in feedback/)."""
     statuses = iter(r.statuses())
-    return {"student_id": r.student_id, "file": r.file, "total": r.total,
-            "percent": round(r.percent, 2),
-            "parts": dict(zip(numbers, r.parts, strict=True)),
-            "blanks": {n: {name: next(statuses) for name in bn} for n, bn in zip(numbers, names, strict=True)},
-            "notes": list(r.notes)}
+    out = {"student_id": r.student_id, "file": r.file, "total": r.total,
+           "percent": round(r.percent, 2),
+           "parts": dict(zip(numbers, r.parts, strict=True)),
+           "blanks": {n: {name: next(statuses) for name in bn} for n, bn in zip(numbers, names, strict=True)},
+           "notes": list(r.notes)}
+    if r.pending_parts:  # points awaiting a TA, and the parts that hold them
+        out["pending"] = r.pending
+        out["pending_parts"] = [numbers[i] for i in r.pending_parts]
+    return out
 
 
 def distribution(totals: list[float], max_points: float, bins: int = 10) -> list[dict[str, Any]]:
@@ -838,8 +912,10 @@ class ResultsFolder:
                 os.rename(feedback / f".{row.feedback}.pending", target)
                 files[f"{FEEDBACK_DIR}/{name}"] = self.digests[row.feedback]
                 written.append(target)
-            scores = itertools.chain([scores_header(exam)], (csv_row_text(r) for r in rows))
-            book = itertools.chain([gradebook_header(exam, self.id_column)], (gradebook_row_text(r) for r in rows))
+            more = hand_marked(exam)
+            scores = itertools.chain([scores_header(exam)], (csv_row_text(r, more) for r in rows))
+            book = itertools.chain([gradebook_header(exam, self.id_column)],
+                                   (gradebook_row_text(r, more) for r in rows))
             for name, chunks in ((SCORES_FILE, scores), (GRADEBOOK_FILE, book),
                                  (SUMMARY_FILE, summary_chunks(batch, exam))):
                 files[name] = _write_file(self.tmp / name, (c.encode("utf-8") for c in chunks))
@@ -922,11 +998,12 @@ def carry_marks(old: Path, new: Path) -> bool:
     return True
 
 
-def grade_file(path: Path | str, exam: Exam, *, engine_name: str | None = None, library=None) -> SubmissionResult:
+def grade_file(path: Path | str, exam: Exam, *, engine_name: str | None = None, library=None,
+               marks: Marks | None = None, auto_award: bool | None = None) -> SubmissionResult:
     """One student's graded answer file (what `explain --student` sets next to the steps)."""
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"no answer file '{display_path(path)}'",
                             fix="pass the student's answers.yaml with --student FILE")
-    grader = make_grader(exam, engine_name or "numpy", library)
+    grader = make_grader(exam, engine_name or "numpy", library, marks=marks, auto_award=_auto(auto_award))
     return grader.grade(load_submission(path, grader))

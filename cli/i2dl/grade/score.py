@@ -11,6 +11,20 @@ import numpy as np
 
 from i2dl import kinds
 from i2dl.errors import AnswerParseError, I2dlError, SubmissionError
+from i2dl.grade.manual import (
+    BLANK,
+    MARKED,
+    PENDING,
+    Mark,
+    Marks,
+    applied_items,
+    full_marks,
+    is_stale,
+    item_line,
+    mark_points,
+    normalise,
+    unknown_items,
+)
 from i2dl.io import has_lone_surrogate, printable
 from i2dl.kinds import MissingAnswer, approx_equal, parse_answer
 from i2dl.kinds.approx import within
@@ -19,9 +33,10 @@ from i2dl.render import fmt_number, fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance, overlaps
 from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
 
-# Blank statuses: invalid (unreadable) and missing are not the same as wrong.
-CORRECT, FOLLOW, ALTERNATIVE, PARTIAL, WRONG, INVALID, MISSING, MANUAL = (
-    "correct", "follow-through", "alternative", "partial", "wrong", "invalid", "missing", "manual")
+# Blank statuses: invalid (unreadable) and missing are not the same as wrong. A text answer is
+# pending until a TA marks it (then marked); an empty one is blank.
+CORRECT, FOLLOW, ALTERNATIVE, PARTIAL, WRONG, INVALID, MISSING = (
+    "correct", "follow-through", "alternative", "partial", "wrong", "invalid", "missing")
 
 
 @dataclass
@@ -35,6 +50,7 @@ class BlankResult:
     feedback: str = ""
     alternative: str | None = None
     value: Any = field(default=None, repr=False, compare=False)  # the parsed answer, not written out
+    applied: list[str] = field(default_factory=list)  # a marked text answer: the items applied, then the comment
 
 
 @dataclass
@@ -47,6 +63,15 @@ class PartResult:
     rubric: str = ""
     #: Each blank's share of the part's points (what its credit is multiplied by under per-blank).
     shares: list[float] = field(default_factory=list)
+
+    @property
+    def pending_points(self) -> float:
+        """The points of this part's answers still awaiting a TA's mark."""
+        return sum(w for b, w in zip(self.blanks, self.shares, strict=False) if b.status == PENDING)
+
+    @property
+    def pending(self) -> bool:
+        return any(b.status == PENDING for b in self.blanks)
 
 
 @dataclass
@@ -73,6 +98,15 @@ class SubmissionResult:
     @property
     def percent(self) -> float:
         return 100.0 * self.total / self.max_points if self.max_points else 0.0
+
+    @property
+    def pending_points(self) -> float:
+        """The points of answers still awaiting a TA's mark (not in `total` yet)."""
+        return round(sum(p.pending_points for p in self.parts), 6)
+
+    @property
+    def pending_answers(self) -> int:
+        return sum(1 for p in self.parts for b in p.blanks if b.status == PENDING)
 
     def problem_scores(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -261,8 +295,13 @@ def _trivial_step(wrong: dict[str, Any], redo: Any, key: Any, key_values: dict[s
 class Grader:
     """Grades submissions for one exam; follow-through re-evaluates the spec's answer graph."""
 
-    def __init__(self, exam, engine_name: str | None = None, library=None):
+    def __init__(self, exam, engine_name: str | None = None, library=None, *, marks: Marks | None = None,
+                 auto_award: bool = False):
         self.exam = exam
+        # TA marks by (student id, part number, blank name); auto_award: a model answer copied exactly scores.
+        self.marks: Marks = marks or {}
+        self.auto_award = auto_award
+        self._student = ""
         self.engine_name = engine_name
         self._library = library
         self._engine = None
@@ -335,6 +374,7 @@ class Grader:
         parts = []
         self._unchecked = set()
         self._answers, self._right = sub.answers, set()
+        self._student = sub.student_id
         for prob in self.exam.problems:
             read: dict[str, Any] = {}  # this student's valid values by node name, for follow-through
             for part in prob.parts:
@@ -380,8 +420,7 @@ class Grader:
         if expected_text is None:
             expected_text = self._expected_text[id(b)] = kind.format(b.expected)
         if kind.by_hand:
-            return BlankResult(b.name, b.label, MANUAL, 0.0, printable(str(raw or "")), expected_text,
-                               "free text: graded by hand")
+            return self.hand_marked(part, b, raw, expected_text, points)
         side = _square_side(raw) if rubric.sides and b.kind == "number" else None
         try:
             # A choice blank of a spec does not record its options: any letter A to Z is readable.
@@ -404,6 +443,41 @@ class Grader:
         if result.status == CORRECT:
             self._right.add((prob.number, b.name))
         return result
+
+    def hand_marked(self, part: PartInstance, b: Blank, raw: Any, expected_text: str, points: float) -> BlankResult:
+        """A text answer: blank when empty; marked when a TA's mark (or auto-award) is for this very text; else pending."""
+        try:
+            text = kinds.get(b.kind).read(raw)
+        except MissingAnswer:
+            return BlankResult(b.name, b.label, BLANK, 0.0, "", expected_text, "no answer given")
+        except AnswerParseError as exc:
+            return BlankResult(b.name, b.label, INVALID, 0.0, _raw_text(raw), expected_text,
+                               f"could not read this answer: {exc.message}")
+        shown = printable(text)
+        mark = self.marks.get((self._student, part.number, b.name))
+        note = "awaiting grading by a TA"
+        if mark is not None and b.checklist:
+            unknown = unknown_items(b.checklist, mark.items)
+            if is_stale(mark, text):
+                note = "awaiting grading by a TA (the mark on record was given to a different answer)"
+            elif unknown:
+                note = f"awaiting grading by a TA (the mark names items this checklist lacks: {', '.join(unknown)})"
+            else:
+                return self._marked(b, mark, shown, expected_text, points)
+        elif self.auto_award and b.checklist and b.model_answer is not None \
+                and normalise(text) == normalise(b.model_answer):
+            mark = Mark(full_marks(b), "identical to the model answer: awarded without a TA", text)
+            return self._marked(b, mark, shown, expected_text, points)
+        return BlankResult(b.name, b.label, PENDING, 0.0, shown, expected_text, note)
+
+    def _marked(self, b: Blank, mark: Mark, shown: str, expected_text: str, points: float) -> BlankResult:
+        """A marked answer: its points from the applied items (summed, clamped), feedback listing them."""
+        got = mark_points(b.checklist, mark.items, points)
+        lines = [item_line(t) for t in applied_items(b.checklist, mark.items)] or ["no checklist item applies"]
+        if mark.comment.strip():
+            lines.append(f"comment: {' '.join(mark.comment.split())}")
+        credit = got / points if points else 0.0
+        return BlankResult(b.name, b.label, MARKED, credit, shown, expected_text, "; ".join(lines), applied=lines)
 
     def _judge(self, prob, part, b, got, shown, expected_text, rubric, points, read, raw=None) -> BlankResult:
         credit, note = compare(got, b, b.expected, rubric, points)

@@ -24,8 +24,9 @@ class CohortGrader:
     """Grades each submission against the variant the roster gave its student (a Grader per variant)."""
 
     def __init__(self, exam: Exam, engine_name: str | None = None, library: Any = None,
-                 id_case: str = "insensitive"):
+                 id_case: str = "insensitive", *, marks: Any = None, auto_award: bool = False):
         self.exam = exam
+        self.marks, self.auto_award = marks, auto_award  # passed to each variant's grader
         self.engine_name = engine_name
         self.library = library
         self.id_case = id_case
@@ -42,7 +43,8 @@ class CohortGrader:
                                       "generate a variant for this student")
         label = entry["variant"]
         if label not in self._graders:
-            grader = Grader(self.exam.variants[label], self.engine_name, library=self.library)
+            grader = Grader(self.exam.variants[label], self.engine_name, library=self.library, marks=self.marks,
+                            auto_award=self.auto_award)
             first = next(iter(self._graders.values()), None)
             if first is not None:
                 grader._engine = first._engine  # one engine for the whole cohort
@@ -63,8 +65,11 @@ class CohortGrader:
 
 
 def make_grader(exam: Exam, engine_name: str | None = None, library: Any = None,
-                id_case: str = "insensitive") -> Grader | CohortGrader:
-    """The grader for `exam`: its own for one exam, a grader choosing each student's variant for a cohort."""
+                id_case: str = "insensitive", *, marks: Any = None, auto_award: bool = False) -> Grader | CohortGrader:
+    """The grader for `exam`: its own for one exam, a grader choosing each student's variant for a cohort.
+
+    `marks`: TAs' marks of text answers by (student id, part number, blank name) (grade.manual.Mark).
+    """
     if exam.is_cohort:
-        return CohortGrader(exam, engine_name, library, id_case)
-    return Grader(exam, engine_name, library=library)
+        return CohortGrader(exam, engine_name, library, id_case, marks=marks, auto_award=auto_award)
+    return Grader(exam, engine_name, library=library, marks=marks, auto_award=auto_award)

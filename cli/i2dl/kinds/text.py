@@ -28,7 +28,7 @@ def parse_text(value: Any) -> str:
 
 
 class TextKind(AnswerKind):
-    """Free text t. Graded by hand: grading marks the blank "manual" and never reads or compares it."""
+    """Free text t. Graded by hand: an answer is "pending" until a TA marks it (grade.manual), an empty one "blank"."""
 
     name = "text"
     by_hand = True

@@ -30,6 +30,21 @@ from i2dl.spec.load import CompiledSpec, SpecSource, compile_spec
 
 
 @dataclass
+class CheckItem:
+    """A checklist item of a short answer: full (> 0), partial (`instead_of` a full one), deduction (< 0), mistake (0)."""
+
+    id: str
+    points: float
+    text: str
+    instead_of: str | None = None
+    suggest: list[str] = field(default_factory=list)  # words that pre-highlight the item for a TA, nothing more
+
+    @property
+    def full(self) -> bool:
+        return self.points > 0 and self.instead_of is None
+
+
+@dataclass
 class Blank:
     """One answer blank: what is expected and how it is compared."""
 
@@ -43,6 +58,10 @@ class Blank:
     alternatives: list[dict[str, Any]] = field(default_factory=list)
     options: int = 0  # number of options, for choice blanks
     rounding: dict[str, Any] | None = None  # the rounding rule of a numeric blank (None: tol_abs/tol_rel alone)
+    # A short answer (text, marked by a TA): what full credit says, the items awarded, the box's height.
+    model_answer: str | None = None
+    checklist: list[CheckItem] = field(default_factory=list)
+    lines: int | None = None
 
     def tolerance(self, value: Any) -> tuple[Any, float]:
         """(absolute, relative) tolerance around `value`: the rounding rule's unit, or wider where tol says."""
@@ -880,10 +899,21 @@ def to_data(p: ProblemInstance) -> dict[str, Any]:
     }
 
 
+#: A short answer's own fields: written only on blanks that have a model answer.
+SHORT_FIELDS = ("model_answer", "checklist", "lines")
+
+
+def _blank_data(b: Blank) -> dict[str, Any]:
+    d = {**asdict(b), "expected": kinds.get(b.kind).to_data(b.expected),
+         "alternatives": [{**a, "value": kinds.get(b.kind).to_data(a["value"])} for a in b.alternatives]}
+    if b.model_answer is None:
+        for k in SHORT_FIELDS:
+            del d[k]
+    return d
+
+
 def _part_data(part: PartInstance) -> dict[str, Any]:
-    blanks = [{**asdict(b), "expected": kinds.get(b.kind).to_data(b.expected),
-               "alternatives": [{**a, "value": kinds.get(b.kind).to_data(a["value"])} for a in b.alternatives]}
-              for b in part.blanks]
+    blanks = [_blank_data(b) for b in part.blanks]
     out = {"number": part.number, "id": part.id, "text": part.text, "points": part.points, "blanks": blanks,
            "given": list(part.given), "rubric": part.rubric, "options": [asdict(o) for o in part.options]}
     if part.fallback:  # written only where offered: other exams keep their bytes
@@ -899,7 +929,9 @@ def from_data(d: dict[str, Any], origin: str = "") -> ProblemInstance:
         for b in part["blanks"]:
             kind = kinds.get(b["kind"])
             alts = [{**a, "value": kind.from_data(a["value"])} for a in b["alternatives"]]
-            blanks.append(Blank(**{**b, "expected": kind.from_data(b["expected"]), "alternatives": alts}))
+            items = [CheckItem(**{**t, "suggest": list(t.get("suggest", []))}) for t in b.get("checklist", [])]
+            blanks.append(Blank(**{**b, "expected": kind.from_data(b["expected"]), "alternatives": alts,
+                                   "checklist": items}))
         options = [McqOption(**o) for o in part["options"]]
         fallback = {k: decode(v) for k, v in part.get("fallback", {}).items()}
         parts.append(PartInstance(**{**part, "blanks": blanks, "options": options, "fallback": fallback}))

@@ -314,7 +314,7 @@ def load_spec(path: Path) -> CompiledSpec:
 
 
 def builtin_dir(kind: str) -> Path:
-    """The folder of shipped specs ('specs', 'mcq', 'blueprints') or rubrics ('rubrics')."""
+    """The folder of shipped specs ('specs', 'mcq', 'short', 'blueprints') or rubrics ('rubrics')."""
     if kind == "rubrics":
         return Path(str(resources.files("i2dl.rubrics")))
     return Path(str(resources.files("i2dl.problems"))) / kind
@@ -349,7 +349,7 @@ def check_library_ids() -> None:
         library_files(kind)
 
 
-_KIND_NAMES = {"specs": "spec", "mcq": "question bank", "blueprints": "blueprint", "rubrics": "rubric"}
+_KIND_NAMES = {"specs": "spec", "mcq": "question bank", "short": "short-answer bank", "blueprints": "blueprint", "rubrics": "rubric"}
 
 
 class Library:
