@@ -355,3 +355,130 @@ def test_store_killed_mid_session_opens_intact_with_every_committed_mark(tmp_pat
     assert committed + 1 <= len(by_group) <= committed + 2
     for g in range(committed + 1):
         assert by_group[g] == (("a",) if g % 2 else ("a", "b")), g
+
+
+# ---------------------------------------------------------------------------- with grade: the real exam
+
+
+def _write_submissions(folder: Path, exam_dir: Path, texts: dict[str, dict[str, str]]) -> None:
+    import yaml
+
+    blank = yaml.safe_load((exam_dir / "answers.yaml").read_text(encoding="utf-8"))
+    folder.mkdir()
+    for sid, answers in texts.items():
+        data = {**blank, "student_id": sid, "answers": {**blank["answers"], **answers}}
+        (folder / f"{sid}.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+
+
+def _gradebook(results: Path) -> dict[str, dict[str, str]]:
+    import csv
+
+    with open(results / "gradebook.csv", encoding="utf-8") as fh:
+        return {r["student_id"]: r for r in csv.DictReader(fh)}
+
+
+TEXTS = {  # 10.1 and 10.2 of the default exam (seed 1) are short answers
+    "ge01": {"10.1": "Their gradient is zero, so the weights never get an update.", "10.2": "No idea."},
+    "ge02": {"10.1": "their gradient is zero so the weights never get an update", "10.2": "No idea"},
+    "ge03": {"10.1": "The learning rate was too large.", "10.2": ""},
+}
+
+
+def _grade(submissions: Path, exam_dir: Path, results: Path):
+    from typer.testing import CliRunner
+
+    from i2dl.cli import app
+
+    res = CliRunner().invoke(app, ["--engine", "numpy", "grade", str(submissions), "--exam", str(exam_dir),
+                                   "--out", str(results)])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_review_marks_reach_the_gradebook_and_its_totals_match_the_hand_sum(default_exam_dir, tmp_path):
+    from i2dl.exam import load_exam
+    from i2dl.review.queue import open_queue
+
+    exam = load_exam(default_exam_dir)
+    _, part = exam.find_part("10.1")
+    assert part.blanks[0].kind == "text"
+    checklist = {t.id: t.points for t in part.blanks[0].checklist}
+    full = [t.id for t in part.blanks[0].checklist if t.full]
+    low = [t.id for t in part.blanks[0].checklist if t.points <= 0]  # deductions and named mistakes
+    subs, results = tmp_path / "subs", tmp_path / "results"
+    _write_submissions(subs, default_exam_dir, TEXTS)
+    first = _grade(subs, default_exam_dir, results)
+    assert "pending: 5 answers of 3 students" in first.output
+    before = _gradebook(results)
+    assert before["ge01"]["problem 10"] == "pending"
+    kept = (results / "text-answers.jsonl").read_text(encoding="utf-8")
+    assert "ge03" in kept and '"10.2"' not in kept.splitlines()[2]  # ge03's empty 10.2 is not kept
+
+    queue = open_queue(results, default_exam_dir, ta="anna")
+    qi = next(i for i, q in enumerate(queue.questions) if q.key == ("10.1", "answer"))
+    assert [g.students for g in queue.groups(qi)] == [("ge01", "ge02"), ("ge03",)]
+    ids = [it.id for it in queue.questions[qi].items]
+
+    async def drive():
+        from i2dl.review.app import ReviewApp
+
+        app = ReviewApp(queue)
+        async with app.run_test() as pilot:
+            assert app.qi == qi and app.gi == 0
+            await pilot.press(*[str(ids.index(i) + 1) for i in full], "a")  # ge01 and ge02: every full item
+            await pilot.press("down", *[str(ids.index(i) + 1) for i in low], "a")  # ge03: no credit items only
+            await pilot.press("e", *f"{ids.index(full[0]) + 1} 0.25", "enter")  # retroactive: both answers
+    _run(drive())
+    queue.store.close()
+    _grade(subs, default_exam_dir, results)
+    after = _gradebook(results)
+    edited = {**checklist, full[0]: 0.25}
+    hand = min(sum(edited[i] for i in full), 2.0)  # 0.25 + 1
+    assert hand == 1.25
+    for sid, points in (("ge01", hand), ("ge02", hand), ("ge03", 0.0)):  # no credit, clamped at 0
+        assert float(after[sid]["total"]) == pytest.approx(float(before[sid]["total"]) + points)
+    assert after["ge01"]["problem 10"] == "pending"  # 10.2 still awaits a TA
+    assert after["ge03"]["problem 10"] == "0"  # marked, and nothing else of problem 10 answered
+    assert (results / "marks.sqlite").is_file()  # carried into the new results folder
+    feedback = (results / "feedback" / "ge01.md").read_text(encoding="utf-8")
+    assert "## 10.1: 1.25 / 2 points" in feedback and "(+0.25)" in feedback
+
+
+def test_review_cli_export_and_import_merge_two_tas_and_name_the_conflict(default_exam_dir, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from i2dl.cli import app
+    from i2dl.review.queue import open_queue
+
+    subs, anna_dir = tmp_path / "subs", tmp_path / "anna"
+    _write_submissions(subs, default_exam_dir, TEXTS)
+    _grade(subs, default_exam_dir, anna_dir)
+    ben_dir = tmp_path / "ben"
+    shutil.copytree(anna_dir, ben_dir)
+    anna, ben = open_queue(anna_dir, default_exam_dir, ta="anna"), open_queue(ben_dir, default_exam_dir, ta="ben")
+    q1 = next(i for i, q in enumerate(anna.questions) if q.part == "10.1")
+    q2 = next(i for i, q in enumerate(anna.questions) if q.part == "10.2")
+    item1, item2 = anna.questions[q1].items[0].id, anna.questions[q2].items[0].id
+    anna.apply(q1, 0, [item1], "")  # anna marks 10.1 ...
+    ben.apply(q2, 0, [item2], "")  # ... ben marks 10.2, and ge03's 10.1 differently from anna
+    anna.apply(q1, 1, [], "")
+    ben.apply(q1, 1, [item1], "generous")
+    anna.store.close()
+    ben.store.close()
+    runner = CliRunner()
+    out = runner.invoke(app, ["review", str(ben_dir), "--exam", str(default_exam_dir), "--export",
+                              str(tmp_path / "ben.csv")])
+    assert out.exit_code == 0, out.output
+    assert "3 marks and 0 edited items written" in out.output
+    res = runner.invoke(app, ["review", str(anna_dir), "--exam", str(default_exam_dir), "--import",
+                              str(tmp_path / "ben.csv")], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "2 marks added, 0 updated, 0 already the same" in res.output
+    assert f"skipped: 10.1 answer of ge03: kept anna's items []; skipped ben's [{item1}] 'generous'" in res.output
+    assert "import again with --replace" in res.output
+    merged = open_queue(anna_dir, default_exam_dir)
+    assert merged.progress(q1) == (3, 3) and merged.progress(q2) == (2, 2)
+    assert merged.mark(q1, "ge03").items == ()  # anna's mark was not overwritten
+    merged.store.close()

@@ -459,6 +459,7 @@ def grade(
     from i2dl.exam import load_exam
     from i2dl.grade.batch import feedback_markdown, grade_folder, summary_data
     from i2dl.io import display_path
+    from i2dl.review.store import read_item_points, read_marks
 
     _json_mode(ctx, as_json)
     # Loaded (and checked) before any grading, so that its warnings come first.
@@ -473,8 +474,10 @@ def grade(
             single.append(result)
 
     try:
+        # The TAs' marks of free-text answers (i2dl review) live in the results folder being replaced.
         batch = grade_folder(submissions, exam_dir=exam, out=out, engine_name=_engine(ctx), id_case=id_case,
-                             observe=observe, accept_modified=accept_modified, id_column=id_column)
+                             observe=observe, accept_modified=accept_modified, id_column=id_column,
+                             marks=read_marks(out), item_points=read_item_points(out))
     finally:
         progress.close()
     written = f" and written to {display_path(out)}" if batch.files else ""

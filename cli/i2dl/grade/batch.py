@@ -23,7 +23,7 @@ import shutil
 import stat
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -412,7 +412,8 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
                  engine_name: str | None = None, library=None, id_case: str = "insensitive",
                  observe: Observer | None = None, accept_modified: bool = False,
                  id_column: str | None = None, marks: Marks | None = None,
-                 auto_award: bool | None = None) -> BatchResult:
+                 auto_award: bool | None = None,
+                 item_points: Mapping[tuple[str, str, str], float] | None = None) -> BatchResult:
     """Grade every answer file and responses-CSV row in `folder` against the exam in `exam_dir`; results
     replace `out` whole.
 
@@ -420,11 +421,14 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
     `id_column` is the LMS's name of the student id column: read from responses CSVs besides
     student_id, and the first column of gradebook.csv. `marks` are the TAs' marks of text answers by
     (student id, part number, blank name); `auto_award` (default: the course's setting) scores an answer
-    identical to the model answer without a TA.
+    identical to the model answer without a TA. `item_points` are checklist items whose points a TA
+    edited, by (part number, blank name, item id): every mark with the item is scored with them.
     """
     if id_case not in ID_CASES:
         raise UsageError(f"unknown id case policy '{id_case}'", fix="use --id-case insensitive or sensitive")
     exam = load_exam(exam_dir, accept_modified=accept_modified)
+    if item_points:
+        edit_item_points(exam, item_points)
     folder = Path(folder)
     entries = scan_submissions(folder)
     if not entries:
@@ -976,6 +980,15 @@ def text_line(result: SubmissionResult, exam: Exam) -> bytes:
                 answers.setdefault(p.number, {})[b.name] = text
     return (json.dumps({"student_id": result.student_id, "answers": answers}, ensure_ascii=False,
                        sort_keys=True) + "\n").encode("utf-8")
+
+
+def edit_item_points(exam: Exam, points: Mapping[tuple[str, str, str], float]) -> None:
+    """Give the exam's checklist items (of every variant) the points a TA edited, in memory only."""
+    for one in [exam, *exam.variants.values()]:
+        for _, part in one.parts():
+            for b in part.blanks:
+                for t in b.checklist:
+                    t.points = points.get((part.number, b.name, t.id), t.points)
 
 
 def carry_marks(old: Path, new: Path) -> bool:

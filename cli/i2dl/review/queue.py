@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from i2dl.errors import NotFoundError, UsageError
+from i2dl.grade.manual import Mark, applied_items, is_stale
 from i2dl.io import FORMULA_STARTS, display_path
 from i2dl.render import fmt_number
 from i2dl.review.groups import (
@@ -202,15 +203,15 @@ class Queue:
         return self._points.get((q.part, q.blank, item.id), item.points)
 
     def points(self, q: Question, items: Sequence[str]) -> float:
-        """The points of a mark: its items' points summed, clamped to [0, the question's points]."""
-        by_id = {it.id: it for it in q.items}
-        total = sum(self.item_points(q, by_id[i]) for i in items if i in by_id)
+        """The points of a mark as grading gives them: the applied items' points (a partial item drops out
+        beside its full one) summed, clamped to [0, the question's points]."""
+        total = sum(self.item_points(q, it) for it in applied_items(q.items, items))
         return min(max(total, 0.0), q.points)
 
     def mark(self, qi: int, student: str) -> StoredMark | None:
         q = self.questions[qi]
         m = self._marks.get((student, q.part, q.blank))
-        if m is None or m.answer != self.answers[q.key].get(student):
+        if m is None or student not in self.answers[q.key] or is_stale(m.mark(), self.answers[q.key][student]):
             return None  # a mark of another answer text is stale: the answer is ungraded
         return m
 
@@ -321,7 +322,7 @@ class Queue:
             student = row["student_id"]
             key = (student, part, blank)
             current = self.answers[q.key].get(student)
-            if current is None or current != row["answer"]:
+            if current is None or is_stale(Mark((), "", row["answer"]), current):
                 report.unknown.append(f"{where}: student {student} has no answer "
                                       + ("" if current is None else "like the one marked ") + f"to {q.title} here")
                 continue
@@ -331,7 +332,7 @@ class Queue:
                 report.unknown.append(f"{where}: no rubric item {', '.join(bad)} in {q.title}")
                 continue
             mine_mark = ours.get(key)
-            if mine_mark is None or mine_mark.answer != current:
+            if mine_mark is None or is_stale(mine_mark.mark(), current):
                 take[key] = theirs
                 report.added += 1
             elif (mine_mark.items, mine_mark.comment) == (theirs.items, theirs.comment):

@@ -20,18 +20,8 @@ from pathlib import Path
 
 from i2dl.errors import OutputError, UsageError
 from i2dl.grade.batch import MARKS_FILE
+from i2dl.grade.manual import Mark
 from i2dl.io import display_path
-
-try:  # the grading side's type (branch sa); the same three fields
-    from i2dl.grade.manual import Mark
-except ImportError:  # pragma: no cover - until grade/manual.py exists
-    @dataclass(frozen=True)
-    class Mark:  # type: ignore[no-redef]
-        """A TA's mark of one answer: the rubric items applied, a comment, and the answer marked."""
-
-        items: tuple[str, ...]
-        comment: str
-        answer: str
 
 STORE_FILE = MARKS_FILE  # RESULTS/marks.sqlite: grade carries it into every new results folder
 SCHEMA_VERSION = 1
