@@ -413,7 +413,7 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
                  observe: Observer | None = None, accept_modified: bool = False,
                  id_column: str | None = None, marks: Marks | None = None,
                  auto_award: bool | None = None,
-                 item_points: Mapping[tuple[str, str, str], float] | None = None) -> BatchResult:
+                 item_points: Mapping[tuple[str, str, str, str], float] | None = None) -> BatchResult:
     """Grade every answer file and responses-CSV row in `folder` against the exam in `exam_dir`; results
     replace `out` whole.
 
@@ -422,7 +422,7 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
     student_id, and the first column of gradebook.csv. `marks` are the TAs' marks of text answers by
     (student id, part number, blank name); `auto_award` (default: the course's setting) scores an answer
     identical to the model answer without a TA. `item_points` are checklist items whose points a TA
-    edited, by (part number, blank name, item id): every mark with the item is scored with them.
+    edited, by (part number, blank name, part id, item id): every mark with the item is scored with them.
     """
     if id_case not in ID_CASES:
         raise UsageError(f"unknown id case policy '{id_case}'", fix="use --id-case insensitive or sensitive")
@@ -982,13 +982,13 @@ def text_line(result: SubmissionResult, exam: Exam) -> bytes:
                        sort_keys=True) + "\n").encode("utf-8")
 
 
-def edit_item_points(exam: Exam, points: Mapping[tuple[str, str, str], float]) -> None:
+def edit_item_points(exam: Exam, points: Mapping[tuple[str, str, str, str], float]) -> None:
     """Give the exam's checklist items (of every variant) the points a TA edited, in memory only."""
     for one in [exam, *exam.variants.values()]:
         for _, part in one.parts():
             for b in part.blanks:
                 for t in b.checklist:
-                    t.points = points.get((part.number, b.name, t.id), t.points)
+                    t.points = points.get((part.number, b.name, part.id, t.id), t.points)
 
 
 def carry_marks(old: Path, new: Path) -> bool:

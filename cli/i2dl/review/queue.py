@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io as _io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from i2dl.review.groups import (
     normalise,
     split_by_threshold,
 )
-from i2dl.review.store import Key, MarkStore, StoredMark, now, store_path
+from i2dl.review.store import Key, MarkStore, QuestionKey, StoredMark, now, store_path
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,12 @@ class Question:
     points: float
     model_answer: str = ""
     items: tuple[Item, ...] = ()
+    qid: str = ""  # the part's id in exam.json: tells a cohort's variants' questions at one part apart
+    students: frozenset[str] | None = None  # a cohort's: the students (id keys) whose variant asks it; None: all
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.part, self.blank)
+    def key(self) -> QuestionKey:
+        return (self.part, self.blank, self.qid)
 
     @property
     def title(self) -> str:
@@ -64,21 +66,38 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
 
 
 def questions_from_exam(exam: Any) -> list[Question]:
-    """Every by-hand blank of the exam as a Question, in exam order (checklist items as the exam gives them)."""
+    """Every by-hand blank of the exam as a Question, in exam order; for a cohort, each distinct question of
+    its variants at a part (with the students whose variant asks it)."""
     from i2dl import kinds
+    from i2dl.grade.variants import id_key
 
-    out = []
-    for _, part in exam.parts():
-        for b in part.blanks:
-            if not kinds.get(b.kind).by_hand:
-                continue
-            points = b.points if b.points is not None else part.points / max(len(part.blanks), 1)
-            items = tuple(Item(str(_get(i, "id")), float(_get(i, "points", 0.0)), str(_get(i, "text", "")),
-                               tuple(str(w) for w in (_get(i, "suggest") or ())), _get(i, "instead_of"))
-                          for i in (_get(b, "checklist") or ()))
-            out.append(Question(part.number, b.name, b.label, part.text, float(points),
-                                str(_get(b, "model_answer") or ""), items))
-    return out
+    variants = list(exam.variants.items()) if exam.is_cohort else [("", exam)]
+    askers: dict[str, set[str]] = {}
+    for r in exam.roster:
+        askers.setdefault(r["variant"], set()).add(id_key(r["student_id"], "insensitive"))
+    found: dict[QuestionKey, Question] = {}
+    for label, one in variants:
+        for _, part in one.parts():
+            for b in part.blanks:
+                if not kinds.get(b.kind).by_hand:
+                    continue
+                key = (part.number, b.name, part.id)
+                if key in found:
+                    if exam.is_cohort:
+                        q = found[key]
+                        found[key] = replace(q, students=q.students | askers.get(label, set()))
+                    continue
+                points = b.points if b.points is not None else part.points / max(len(part.blanks), 1)
+                items = tuple(Item(str(_get(i, "id")), float(_get(i, "points", 0.0)), str(_get(i, "text", "")),
+                                   tuple(str(w) for w in (_get(i, "suggest") or ())), _get(i, "instead_of"))
+                              for i in (_get(b, "checklist") or ()))
+                found[key] = Question(part.number, b.name, b.label, part.text, float(points),
+                                      str(_get(b, "model_answer") or ""), items, part.id,
+                                      frozenset(askers.get(label, set())) if exam.is_cohort else None)
+    order = {k: i for i, k in enumerate(found)}  # first seen; then by part number as the exam orders them
+    parts = [part.number for _, part in exam.parts()]
+    return sorted(found.values(), key=lambda q: (parts.index(q.part) if q.part in parts else len(parts),
+                                                 order[q.key]))
 
 
 def suggested(question: Question, text: str) -> set[str]:
@@ -104,12 +123,12 @@ class ImportReport:
     same: int = 0
     points: int = 0
     conflicts: list[Conflict] = field(default_factory=list)
-    point_conflicts: list[tuple[tuple[str, str, str], float, float, str]] = field(default_factory=list)
+    point_conflicts: list[tuple[tuple[str, str, str, str], float, float, str]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # rows naming no question or answer of these results
 
 
 
-EXPORT_COLUMNS = ["kind", "student_id", "part", "blank", "items", "comment", "answer", "item", "points",
+EXPORT_COLUMNS = ["kind", "student_id", "part", "blank", "question", "items", "comment", "answer", "item", "points",
                   "ta", "time"]
 
 
@@ -122,12 +141,18 @@ class Queue:
         self.store = store
         self.ta = ta
         self.threshold = threshold
-        known = {q.key for q in self.questions}
-        self.answers: dict[tuple[str, str], dict[str, str]] = {q.key: {} for q in self.questions}
+        from i2dl.grade.variants import id_key
+
+        at: dict[tuple[str, str], list[Question]] = {}
+        for q in self.questions:
+            at.setdefault((q.part, q.blank), []).append(q)
+        self.answers: dict[QuestionKey, dict[str, str]] = {q.key: {} for q in self.questions}
         for student, part, blank, text in answers:
-            if (part, blank) in known and text.strip():
-                self.answers[(part, blank)][student] = text
-        self._groups: dict[tuple[str, str], list[Group]] = {}
+            who = id_key(student, "insensitive")
+            q = next((q for q in at.get((part, blank), ()) if q.students is None or who in q.students), None)
+            if q is not None and text.strip():
+                self.answers[q.key][student] = text
+        self._groups: dict[QuestionKey, list[Group]] = {}
         self._marks = store.marks()
         self._points = store.item_points()
 
@@ -139,7 +164,7 @@ class Queue:
         if q.key in self._groups:
             return self._groups[q.key]
         texts = self.answers[q.key]
-        saved = {s: g for s, g in self.store.groups(*q.key).items() if s in texts}
+        saved = {s: g for s, g in self.store.groups(q.key).items() if s in texts}
         new = [(s, t) for s, t in texts.items() if s not in saved]
         if new:
             # New answers join a saved group holding the same normalised text; the others get groups of their own.
@@ -152,7 +177,7 @@ class Queue:
                     target, nxt = nxt, nxt + 1
                 for s in g.students:
                     added[s] = target
-            self.store.set_groups(*q.key, added)
+            self.store.set_groups(q.key, added)
             saved.update(added)
         self._groups[q.key] = self._build(q, saved)
         return self._groups[q.key]
@@ -175,7 +200,7 @@ class Queue:
     def _save_groups(self, qi: int, groups: list[Group]) -> None:
         q = self.questions[qi]
         assignment = {s: i for i, g in enumerate(groups) for s in g.students}
-        self.store.set_groups(*q.key, assignment)
+        self.store.set_groups(q.key, assignment)
         self._groups[q.key] = self._build(q, assignment)
 
     def split_out(self, qi: int, gi: int, student: str) -> None:
@@ -200,7 +225,7 @@ class Queue:
 
     def item_points(self, q: Question, item: Item) -> float:
         """The item's points: a TA's edit if there is one, else the checklist's."""
-        return self._points.get((q.part, q.blank, item.id), item.points)
+        return self._points.get((*q.key, item.id), item.points)
 
     def points(self, q: Question, items: Sequence[str]) -> float:
         """The points of a mark as grading gives them: the applied items' points (a partial item drops out
@@ -250,8 +275,8 @@ class Queue:
         if item_id not in {it.id for it in q.items}:
             raise UsageError(f"no rubric item '{item_id}' in {q.title}",
                              fix="items: " + ", ".join(it.id for it in q.items))
-        self.store.set_item_points(q.part, q.blank, item_id, points, self.ta)
-        self._points[(q.part, q.blank, item_id)] = float(points)
+        self.store.set_item_points(q.key, item_id, points, self.ta)
+        self._points[(*q.key, item_id)] = float(points)
 
     def progress(self, qi: int) -> tuple[int, int]:
         """(answers marked, answers) of one question."""
@@ -272,6 +297,11 @@ class Queue:
 
     # ------------------------------------------------------------------ export and import
 
+    def question_of(self, student: str, part: str, blank: str) -> Question | None:
+        """The question the student answered at this part and blank (their variant's, in a cohort)."""
+        return next((q for q in self.questions if (q.part, q.blank) == (part, blank)
+                     and student in self.answers[q.key]), None)
+
     def export_csv(self, path: Path | str) -> int:
         """Write every mark and every edited item's points to a CSV; the number of rows."""
         buf = _io.StringIO()
@@ -279,11 +309,12 @@ class Queue:
         w.writerow(EXPORT_COLUMNS)
         n = 0
         for (s, p, b), m in self.store.marks().items():
-            w.writerow(["mark", _quote(s), p, b, " ".join(m.items), _quote(m.comment),
+            q = self.question_of(s, p, b)
+            w.writerow(["mark", _quote(s), p, b, q.qid if q else "", " ".join(m.items), _quote(m.comment),
                         _quote(m.answer), "", "", _quote(m.ta), m.time])
             n += 1
-        for (p, b, i), (pts, ta, t) in self.store.item_edits().items():
-            w.writerow(["points", "", p, b, "", "", "", i, fmt_number(pts), _quote(ta), t])
+        for (p, b, qid, i), (pts, ta, t) in self.store.item_edits().items():
+            w.writerow(["points", "", p, b, qid, "", "", "", i, fmt_number(pts), _quote(ta), t])
             n += 1
         Path(path).write_text(buf.getvalue(), encoding="utf-8")
         return n
@@ -299,24 +330,25 @@ class Queue:
         for n, row in rows:
             where = f"{display_path(path)} row {n}"
             part, blank = row["part"], row["blank"]
-            q = questions.get((part, blank))
+            q = questions.get((part, blank, row["question"]))
             if q is None:
-                report.unknown.append(f"{where}: no free-text question {part} {blank} in these results")
+                report.unknown.append(f"{where}: no free-text question {part} {blank} ({row['question']}) in "
+                                      "these results")
                 continue
             if row["kind"] == "points":
-                key3 = (part, blank, row["item"])
+                key4 = (*q.key, row["item"])
                 try:
                     pts = float(row["points"])
                 except ValueError:
                     report.unknown.append(f"{where}: points '{row['points']}' is not a number")
                     continue
-                mine = self._points.get(key3)
+                mine = self._points.get(key4)
                 if mine is not None and mine != pts and not replace:
-                    report.point_conflicts.append((key3, mine, pts, row["ta"]))
+                    report.point_conflicts.append((key4, mine, pts, row["ta"]))
                     continue
                 if mine != pts:
-                    self.store.set_item_points(part, blank, row["item"], pts, row["ta"], row["time"] or None)
-                    self._points[key3] = pts
+                    self.store.set_item_points(q.key, row["item"], pts, row["ta"], row["time"] or None)
+                    self._points[key4] = pts
                     report.points += 1
                 continue
             student = row["student_id"]
@@ -393,7 +425,7 @@ def conflict_lines(report: ImportReport) -> list[str]:
         lines.append(f"{p} {b} of {s}: kept {c.ours.ta or 'your'}'s items [{' '.join(c.ours.items)}]"
                      f"{' ' + repr(c.ours.comment) if c.ours.comment else ''}; skipped {c.theirs.ta or 'the file'}'s "
                      f"[{' '.join(c.theirs.items)}]{' ' + repr(c.theirs.comment) if c.theirs.comment else ''}")
-    for (p, b, i), mine, theirs, ta in report.point_conflicts:
+    for (p, b, _, i), mine, theirs, ta in report.point_conflicts:
         lines.append(f"{p} {b} item {i}: kept {fmt_number(mine)} points; skipped {ta or 'the file'}'s "
                      f"{fmt_number(theirs)}")
     return lines + list(report.unknown)

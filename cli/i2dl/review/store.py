@@ -4,8 +4,10 @@ Tables (schema version in `PRAGMA user_version`):
 - marks: one row per (student, part, blank): the rubric item ids applied, a comment, the answer text
   marked, the TA and the time. Points are never stored per answer: they are the sum of the items'
   points, computed when read, so editing an item's points re-grades every answer that has it.
-- item_points: rubric items whose points a TA edited (part, blank, item -> points).
-- groups: which answer group each student's answer is in, per (part, blank), as the TA left it.
+- item_points: rubric items whose points a TA edited (part, blank, question id, item -> points).
+- groups: which answer group each student's answer is in, per question, as the TA left it.
+A question is (part number, blank name, question id): the id (the part's id in exam.json) tells the
+questions of a cohort's variants apart when they differ at one part number.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ STORE_FILE = MARKS_FILE  # RESULTS/marks.sqlite: grade carries it into every new
 SCHEMA_VERSION = 1
 
 Key = tuple[str, str, str]  # (student id, part number, blank name)
+QuestionKey = tuple[str, str, str]  # (part number, blank name, question id)
 
 _SCHEMA = """
 CREATE TABLE marks (
@@ -39,13 +42,13 @@ CREATE TABLE marks (
     PRIMARY KEY (student, part, blank)
 );
 CREATE TABLE item_points (
-    part TEXT NOT NULL, blank TEXT NOT NULL, item TEXT NOT NULL,
+    part TEXT NOT NULL, blank TEXT NOT NULL, question TEXT NOT NULL, item TEXT NOT NULL,
     points REAL NOT NULL, ta TEXT NOT NULL DEFAULT '', time TEXT NOT NULL,
-    PRIMARY KEY (part, blank, item)
+    PRIMARY KEY (part, blank, question, item)
 );
 CREATE TABLE groups (
-    part TEXT NOT NULL, blank TEXT NOT NULL, student TEXT NOT NULL, grp INTEGER NOT NULL,
-    PRIMARY KEY (part, blank, student)
+    part TEXT NOT NULL, blank TEXT NOT NULL, question TEXT NOT NULL, student TEXT NOT NULL, grp INTEGER NOT NULL,
+    PRIMARY KEY (part, blank, question, student)
 );
 """
 
@@ -163,36 +166,35 @@ class MarkStore:
 
     # ------------------------------------------------------------------ item points
 
-    def item_points(self) -> dict[tuple[str, str, str], float]:
-        """Edited points: (part, blank, item id) -> points."""
-        return {(p, b, i): pts for p, b, i, pts in
-                self.db.execute("SELECT part, blank, item, points FROM item_points ORDER BY part, blank, item")}
+    def item_points(self) -> dict[tuple[str, str, str, str], float]:
+        """Edited points: (part, blank, question id, item id) -> points."""
+        return {k: v[0] for k, v in self.item_edits().items()}
 
-    def item_edits(self) -> dict[tuple[str, str, str], tuple[float, str, str]]:
-        """Edited points with who edited them when: (part, blank, item) -> (points, ta, time)."""
-        return {(p, b, i): (pts, ta, t) for p, b, i, pts, ta, t in
-                self.db.execute("SELECT part, blank, item, points, ta, time FROM item_points "
-                                "ORDER BY part, blank, item")}
+    def item_edits(self) -> dict[tuple[str, str, str, str], tuple[float, str, str]]:
+        """Edited points with who edited them when: (part, blank, question, item) -> (points, ta, time)."""
+        return {(p, b, q, i): (pts, ta, t) for p, b, q, i, pts, ta, t in
+                self.db.execute("SELECT part, blank, question, item, points, ta, time FROM item_points "
+                                "ORDER BY part, blank, question, item")}
 
-    def set_item_points(self, part: str, blank: str, item: str, points: float, ta: str,
+    def set_item_points(self, question: QuestionKey, item: str, points: float, ta: str,
                         time: str | None = None) -> None:
         """Give a rubric item new points (every answer that has it is re-graded when marks are read)."""
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO item_points (part, blank, item, points, ta, time) VALUES (?,?,?,?,?,?)",
-                       (part, blank, item, float(points), ta, time or now()))
+            db.execute("INSERT OR REPLACE INTO item_points (part, blank, question, item, points, ta, time) "
+                       "VALUES (?,?,?,?,?,?,?)", (*question, item, float(points), ta, time or now()))
 
     # ------------------------------------------------------------------ groups
 
-    def groups(self, part: str, blank: str) -> dict[str, int]:
+    def groups(self, question: QuestionKey) -> dict[str, int]:
         """student -> group number, as last saved for this question."""
-        return dict(self.db.execute("SELECT student, grp FROM groups WHERE part = ? AND blank = ? ORDER BY student",
-                                    (part, blank)))
+        return dict(self.db.execute("SELECT student, grp FROM groups WHERE part = ? AND blank = ? AND question = ? "
+                                    "ORDER BY student", question))
 
-    def set_groups(self, part: str, blank: str, assignment: Mapping[str, int]) -> None:
+    def set_groups(self, question: QuestionKey, assignment: Mapping[str, int]) -> None:
         """Save (or update) the group of each of these students' answers."""
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO groups (part, blank, student, grp) VALUES (?,?,?,?)",
-                           [(part, blank, s, g) for s, g in assignment.items()])
+            db.executemany("INSERT OR REPLACE INTO groups (part, blank, question, student, grp) VALUES (?,?,?,?,?)",
+                           [(*question, s, g) for s, g in assignment.items()])
 
     def integrity(self) -> str:
         """SQLite's own check: 'ok' for an intact file."""
@@ -212,8 +214,8 @@ def read_marks(results_dir: Path | str) -> dict[Key, Mark]:
         return {k: m.mark() for k, m in store.marks().items()}
 
 
-def read_item_points(results_dir: Path | str) -> dict[tuple[str, str, str], float]:
-    """The rubric items whose points a TA edited: (part, blank, item id) -> points; {} without a store."""
+def read_item_points(results_dir: Path | str) -> dict[tuple[str, str, str, str], float]:
+    """The rubric items whose points a TA edited: (part, blank, question id, item id) -> points; {} without a store."""
     path = store_path(results_dir)
     if not path.exists():
         return {}
