@@ -482,3 +482,54 @@ def test_review_cli_export_and_import_merge_two_tas_and_name_the_conflict(defaul
     assert merged.progress(q1) == (3, 3) and merged.progress(q2) == (2, 2)
     assert merged.mark(q1, "ge03").items == ()  # anna's mark was not overwritten
     merged.store.close()
+
+
+def queue_exam_variants(root: Path):
+    """The parts of every variant of the course's cohort exam."""
+    from i2dl.exam import load_exam
+
+    return [[part for _, part in v.parts()] for v in load_exam(root / "exams/mid").variants.values()]
+
+
+def test_review_cohort_groups_one_bank_question_across_variants_and_part_numbers(tmp_path, monkeypatch):
+    import yaml
+    from typer.testing import CliRunner
+
+    from i2dl.cli import app
+    from i2dl.course import SECRET_ENV
+    from i2dl.review.queue import open_queue
+
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    runner = CliRunner()
+    root = tmp_path / "course"
+    assert runner.invoke(app, ["init", str(root), "--title", "DL", "--term", "WS"]).exit_code == 0
+    monkeypatch.chdir(root)
+    res = runner.invoke(app, ["--engine", "numpy", "generate", "--roster", "roster.csv", "--out", "exams/mid"])
+    assert res.exit_code == 0, res.output
+    subs = root / "subs"
+    subs.mkdir()
+    ids = ["ge00aaa", "ge00bbb", "ge00ccc"]
+    for sid in ids:
+        data = yaml.safe_load((root / "exams/mid/answers" / f"{sid}.yaml").read_text(encoding="utf-8"))
+        data["student_id"] = sid
+        data["answers"]["10.1"] = "The same few words."
+        (subs / f"{sid}.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    _grade(subs, Path("exams/mid"), root / "results")
+    queue = open_queue(root / "results", "exams/mid", ta="anna")
+    asked = {}  # bank question -> the students whose 10.1 it is
+    for i, q in enumerate(queue.questions):
+        for g in queue.groups(i):  # a group holds answers to one bank question only, whatever the variant
+            asked.setdefault(q.qid, set()).update(g.students)
+            assert all(q.part_of(s) == "10.1" for s in g.students)
+    variants_10_1 = {p.id for v in queue_exam_variants(root) for p in v if p.number == "10.1"}
+    assert set(asked) == variants_10_1 and sorted(s for v in asked.values() for s in v) == ids
+    first = next(i for i, _ in enumerate(queue.questions) if queue.groups(i))
+    q = queue.questions[first]
+    student = queue.groups(first)[0].students[0]
+    full = [it.id for it in q.items if it.points > 0 and it.instead_of is None]
+    queue.apply(first, 0, full, "")
+    queue.store.close()
+    _grade(subs, Path("exams/mid"), root / "results")
+    book = _gradebook(root / "results")
+    assert float(book[student]["total"]) == pytest.approx(q.points)  # every other answer is blank or pending
+    assert all(float(book[s]["total"]) == 0 for s in ids if s not in queue.groups(first)[0].students)

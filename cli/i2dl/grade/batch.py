@@ -49,6 +49,8 @@ SCORES_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE = "scores.csv", "summary.
 GRADEBOOK_FILE = "gradebook.csv"
 #: The grading queue's (i2dl review): each student's free-text answers, and the TAs' marks store.
 TEXTS_FILE, MARKS_FILE = "text-answers.jsonl", "marks.sqlite"
+#: The part of an edited item's key for a cohort's question, which has a part number per variant.
+COHORT_PART = "*"
 #: The gradebook's id column unless --id-column names the LMS's own.
 GRADEBOOK_ID = "student_id"
 MANIFEST_FORMAT = 1
@@ -988,7 +990,8 @@ def edit_item_points(exam: Exam, points: Mapping[tuple[str, str, str, str], floa
         for _, part in one.parts():
             for b in part.blanks:
                 for t in b.checklist:
-                    t.points = points.get((part.number, b.name, part.id, t.id), t.points)
+                    t.points = points.get((part.number, b.name, part.id, t.id),
+                                          points.get((COHORT_PART, b.name, part.id, t.id), t.points))
 
 
 def carry_marks(old: Path, new: Path) -> bool:

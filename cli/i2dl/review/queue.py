@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import io as _io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from i2dl.errors import NotFoundError, UsageError
+from i2dl.grade.batch import COHORT_PART
 from i2dl.grade.manual import Mark, applied_items, is_stale
 from i2dl.io import FORMULA_STARTS, display_path
 from i2dl.render import fmt_number
@@ -49,12 +50,22 @@ class Question:
     points: float
     model_answer: str = ""
     items: tuple[Item, ...] = ()
-    qid: str = ""  # the part's id in exam.json: tells a cohort's variants' questions at one part apart
-    students: frozenset[str] | None = None  # a cohort's: the students (id keys) whose variant asks it; None: all
+    qid: str = ""  # the part's id in exam.json (a short answer's bank id)
+    #: A cohort's question: the part number it has in each asking student's variant (by id key); None: one exam.
+    where: Mapping[str, str] | None = None
 
     @property
     def key(self) -> QuestionKey:
-        return (self.part, self.blank, self.qid)
+        """Where groups and edited points are kept: a cohort's question by its id alone, at whatever part."""
+        return (self.part if self.where is None else COHORT_PART, self.blank, self.qid)
+
+    def part_of(self, student: str) -> str | None:
+        """The part number this question has on the student's sheet (None: not asked of them)."""
+        if self.where is None:
+            return self.part
+        from i2dl.grade.variants import id_key
+
+        return self.where.get(id_key(student, "insensitive"))
 
     @property
     def title(self) -> str:
@@ -71,33 +82,38 @@ def questions_from_exam(exam: Any) -> list[Question]:
     from i2dl import kinds
     from i2dl.grade.variants import id_key
 
-    variants = list(exam.variants.items()) if exam.is_cohort else [("", exam)]
-    askers: dict[str, set[str]] = {}
+    if not exam.is_cohort:
+        return [_question(part, b, part.number, None) for _, part in exam.parts() for b in part.blanks
+                if kinds.get(b.kind).by_hand]
+    # A cohort: one question per bank question (and blank), whichever part number each variant gives it.
+    students: dict[str, list[str]] = {}
     for r in exam.roster:
-        askers.setdefault(r["variant"], set()).add(id_key(r["student_id"], "insensitive"))
-    found: dict[QuestionKey, Question] = {}
-    for label, one in variants:
+        students.setdefault(r["variant"], []).append(id_key(r["student_id"], "insensitive"))
+    found: dict[tuple[str, str], tuple[Any, Any, dict[str, str]]] = {}
+    for one in exam.variants.values():
         for _, part in one.parts():
             for b in part.blanks:
-                if not kinds.get(b.kind).by_hand:
-                    continue
-                key = (part.number, b.name, part.id)
-                if key in found:
-                    if exam.is_cohort:
-                        q = found[key]
-                        found[key] = replace(q, students=q.students | askers.get(label, set()))
-                    continue
-                points = b.points if b.points is not None else part.points / max(len(part.blanks), 1)
-                items = tuple(Item(str(_get(i, "id")), float(_get(i, "points", 0.0)), str(_get(i, "text", "")),
-                                   tuple(str(w) for w in (_get(i, "suggest") or ())), _get(i, "instead_of"))
-                              for i in (_get(b, "checklist") or ()))
-                found[key] = Question(part.number, b.name, b.label, part.text, float(points),
-                                      str(_get(b, "model_answer") or ""), items, part.id,
-                                      frozenset(askers.get(label, set())) if exam.is_cohort else None)
-    order = {k: i for i, k in enumerate(found)}  # first seen; then by part number as the exam orders them
-    parts = [part.number for _, part in exam.parts()]
-    return sorted(found.values(), key=lambda q: (parts.index(q.part) if q.part in parts else len(parts),
-                                                 order[q.key]))
+                if kinds.get(b.kind).by_hand:
+                    _, _, where = found.setdefault((part.id, b.name), (part, b, {}))
+                    where.update({s: part.number for s in students.get(one.variant, [])})
+    out = []
+    for part, b, where in found.values():
+        shown = "/".join(sorted(set(where.values()), key=_part_order)) or part.number
+        out.append(_question(part, b, shown, where))
+    return sorted(out, key=lambda q: (_part_order(q.part.split("/")[0]), q.qid, q.blank))
+
+
+def _part_order(number: str) -> tuple[int, ...]:
+    return tuple(int(n) if n.isdigit() else 0 for n in number.split("."))
+
+
+def _question(part: Any, b: Any, shown: str, where: dict[str, str] | None) -> Question:
+    points = b.points if b.points is not None else part.points / max(len(part.blanks), 1)
+    items = tuple(Item(str(_get(i, "id")), float(_get(i, "points", 0.0)), str(_get(i, "text", "")),
+                       tuple(str(w) for w in (_get(i, "suggest") or ())), _get(i, "instead_of"))
+                  for i in (_get(b, "checklist") or ()))
+    return Question(shown, b.name, b.label, part.text, float(points), str(_get(b, "model_answer") or ""),
+                    items, part.id, where)
 
 
 def suggested(question: Question, text: str) -> set[str]:
@@ -141,15 +157,9 @@ class Queue:
         self.store = store
         self.ta = ta
         self.threshold = threshold
-        from i2dl.grade.variants import id_key
-
-        at: dict[tuple[str, str], list[Question]] = {}
-        for q in self.questions:
-            at.setdefault((q.part, q.blank), []).append(q)
         self.answers: dict[QuestionKey, dict[str, str]] = {q.key: {} for q in self.questions}
         for student, part, blank, text in answers:
-            who = id_key(student, "insensitive")
-            q = next((q for q in at.get((part, blank), ()) if q.students is None or who in q.students), None)
+            q = next((q for q in self.questions if q.blank == blank and q.part_of(student) == part), None)
             if q is not None and text.strip():
                 self.answers[q.key][student] = text
         self._groups: dict[QuestionKey, list[Group]] = {}
@@ -235,7 +245,7 @@ class Queue:
 
     def mark(self, qi: int, student: str) -> StoredMark | None:
         q = self.questions[qi]
-        m = self._marks.get((student, q.part, q.blank))
+        m = self._marks.get((student, q.part_of(student) or "", q.blank))
         if m is None or student not in self.answers[q.key] or is_stale(m.mark(), self.answers[q.key][student]):
             return None  # a mark of another answer text is stale: the answer is ungraded
         return m
@@ -255,7 +265,7 @@ class Queue:
         order = [it.id for it in q.items]
         chosen = tuple(i for i in order if i in set(items))
         texts = self.answers[q.key]
-        answers = {(s, q.part, q.blank): texts[s] for s in self.groups(qi)[gi].students}
+        answers = {(s, q.part_of(s) or "", q.blank): texts[s] for s in self.groups(qi)[gi].students}
         stamp = now()
         self.store.set_marks(answers, chosen, comment, self.ta, stamp)
         for k, text in answers.items():
@@ -264,7 +274,7 @@ class Queue:
     def unmark(self, qi: int, gi: int) -> None:
         """Remove the marks of the group's answers (ungraded again)."""
         q = self.questions[qi]
-        keys = [(s, q.part, q.blank) for s in self.groups(qi)[gi].students]
+        keys = [(s, q.part_of(s) or "", q.blank) for s in self.groups(qi)[gi].students]
         self.store.clear_marks(keys)
         for k in keys:
             self._marks.pop(k, None)
@@ -299,7 +309,7 @@ class Queue:
 
     def question_of(self, student: str, part: str, blank: str) -> Question | None:
         """The question the student answered at this part and blank (their variant's, in a cohort)."""
-        return next((q for q in self.questions if (q.part, q.blank) == (part, blank)
+        return next((q for q in self.questions if q.blank == blank and q.part_of(student) == part
                      and student in self.answers[q.key]), None)
 
     def export_csv(self, path: Path | str) -> int:
@@ -330,7 +340,7 @@ class Queue:
         for n, row in rows:
             where = f"{display_path(path)} row {n}"
             part, blank = row["part"], row["blank"]
-            q = questions.get((part, blank, row["question"]))
+            q = questions.get((part, blank, row["question"])) or questions.get((COHORT_PART, blank, row["question"]))
             if q is None:
                 report.unknown.append(f"{where}: no free-text question {part} {blank} ({row['question']}) in "
                                       "these results")
