@@ -533,3 +533,36 @@ def test_review_cohort_groups_one_bank_question_across_variants_and_part_numbers
     book = _gradebook(root / "results")
     assert float(book[student]["total"]) == pytest.approx(q.points)  # every other answer is blank or pending
     assert all(float(book[s]["total"]) == 0 for s in ids if s not in queue.groups(first)[0].students)
+
+
+def test_help_and_grade_do_not_import_textual_or_rapidfuzz():
+    code = ("import sys; from i2dl.cli import main; sys.argv=['i2dl','review','--help']\n"
+            "try:\n main()\nexcept SystemExit: pass\n"
+            "import i2dl.review.queue, i2dl.review.store, i2dl.grade.batch\n"
+            "assert not {'textual', 'rapidfuzz'} & set(sys.modules), 'imported'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_review_command_opens_the_app_on_a_terminal_and_quits_with_the_progress(default_exam_dir, tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    subs, results = tmp_path / "subs", tmp_path / "results"
+    _write_submissions(subs, default_exam_dir, TEXTS)
+    _grade(subs, default_exam_dir, results)
+    child = pexpect.spawn(sys.executable, ["-m", "i2dl", "review", str(results), "--exam", str(default_exam_dir),
+                                           "--ta", "anna"], env={**os.environ, "TERM": "xterm-256color",
+                                                                 "COLUMNS": "120", "LINES": "40"},
+                          dimensions=(40, 120), timeout=60, encoding="utf-8")
+    try:
+        child.expect("Question 1/15")
+        child.send("1")
+        child.send("a")
+        child.expect("marked 2 answers")
+        child.send("q")
+        child.expect("10.1 answer: 2/3 answers marked")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    from i2dl.review.store import read_marks
+
+    assert {k[0] for k in read_marks(results)} == {"ge01", "ge02"}
