@@ -166,7 +166,7 @@ def test_validate_inside_a_course_checks_the_course_files_and_the_course_itself(
         ("i2dl.toml", "course", True), ("relu-neuron-sgd.yaml", "spec", True),
         ("course-basics.yaml", "mcq", True), ("midterm.yaml", "blueprint", True)]
     # the shipped library is not stress-tested each time, only checked for clashing ids
-    assert "1 own specs, 1 own mcq, 1 own blueprints, 0 own rubrics" in report["files"][0]["notes"]
+    assert "1 own specs, 1 own mcq, 0 own short, 1 own blueprints, 0 own rubrics" in report["files"][0]["notes"]
     assert "3 students in roster.csv" in report["files"][0]["notes"]
 
 

@@ -13,7 +13,7 @@ from i2dl import kinds
 from i2dl.engine import get_engine
 from i2dl.evaluate import Evaluator
 from i2dl.exam.model import Exam
-from i2dl.grade.score import CORRECT, MANUAL, Grader, Submission, _upstream
+from i2dl.grade.score import CORRECT, PENDING, Grader, Submission, _upstream
 from i2dl.rounding import Rounding
 from i2dl.spec.instance import ProblemInstance
 from tests.samples import LIBRARY, SAMPLES, instances
@@ -47,7 +47,7 @@ def _lost(inst: ProblemInstance, values: dict[str, Any]) -> list[tuple]:
     sub = Submission("careful.yaml", "careful", "", exam.exam_id, _answer_file(inst, values))
     result = Grader(exam, "numpy").grade(sub)
     lost = [(p.number, b.name, b.status, b.read, b.expected, b.feedback)
-            for p in result.parts for b in p.blanks if b.status not in (CORRECT, MANUAL)]
+            for p in result.parts for b in p.blanks if b.status not in (CORRECT, PENDING)]
     assert lost or result.total == pytest.approx(result.max_points)
     return lost
 

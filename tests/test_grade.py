@@ -26,9 +26,9 @@ from i2dl.grade.score import (
     CORRECT,
     FOLLOW,
     INVALID,
-    MANUAL,
     MISSING,
     PARTIAL,
+    PENDING,
     WRONG,
     Grader,
     Submission,
@@ -89,9 +89,9 @@ def assert_full_marks(result, exam):
     """Every blank right and every part at its points (free-text blanks are graded by hand)."""
     for p in result.parts:
         statuses = {b.status for b in p.blanks}
-        assert statuses <= {CORRECT, MANUAL}, (p.number, [(b.name, b.status, b.read, b.feedback)
+        assert statuses <= {CORRECT, PENDING}, (p.number, [(b.name, b.status, b.read, b.feedback)
                                                            for b in p.blanks])
-        if MANUAL not in statuses:
+        if PENDING not in statuses:
             assert p.score == pytest.approx(p.points), p.number
     if not any(b.kind == "text" for _, part in exam.parts() for b in part.blanks):
         assert result.total == pytest.approx(exam.points)

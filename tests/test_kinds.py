@@ -17,7 +17,7 @@ from i2dl import kinds
 from i2dl.errors import AnswerParseError
 from i2dl.exam.data import BlankData
 from i2dl.export.answers import answer_text, blank_form
-from i2dl.grade.score import CORRECT, INVALID, MANUAL, MISSING, WRONG, Grader
+from i2dl.grade.score import BLANK, CORRECT, INVALID, MISSING, PENDING, WRONG, Grader
 from i2dl.io import dump_yaml, load_yaml_text
 from i2dl.kinds import KINDS, NAMES, AnswerKind, approx_equal, within
 from i2dl.kinds.base import WHOLE, data_type
@@ -279,13 +279,20 @@ def test_a_kind_added_to_the_registry_is_graded_hinted_and_stored_with_no_other_
     assert from_data(json.loads(json.dumps(data))).parts[0].blanks[0].expected == 42.0
 
 
-def test_grader_marks_a_by_hand_kind_manual_without_reading_it():
+def test_grader_holds_a_by_hand_answer_pending_an_empty_one_blank_and_a_mapping_invalid():
     blank = Blank("t", "text", "why", "because", 0.0, 0.0)
     part = PartInstance("1.1", "why", "Why?", 1.0, [blank])
     prob = ProblemInstance(1, "none", "T", "t", "", 0, {}, {}, [part], 1.0)
     exam = SimpleNamespace(problems=[prob], points=1.0, parts=lambda: [(prob, part)])
-    result = Grader(exam, "numpy").grade_blank(prob, part, blank, {"not": "text"}, Rubric(name="per-blank"), 1.0, {})
-    assert (result.status, result.credit, result.feedback) == (MANUAL, 0.0, "free text: graded by hand")
+    grader = Grader(exam, "numpy")
+
+    def grade(raw):
+        result = grader.grade_blank(prob, part, blank, raw, Rubric(name="per-blank"), 1.0, {})
+        return result.status, result.credit
+
+    assert grade("because") == (PENDING, 0.0)  # even the key's own text waits for a TA
+    assert grade("  ") == (BLANK, 0.0) and grade(None) == (BLANK, 0.0)
+    assert grade({"not": "text"}) == (INVALID, 0.0)
 
 
 # ---------------------------------------------------------------------------- documentation

@@ -192,3 +192,41 @@ def test_short_draw_is_deterministic_for_a_seed(tmp_path):
     bank = ShortBank([_write(tmp_path, GOOD.format(topic="act"))])
     picks = [[q.qid for q in bank.draw_short(np.random.default_rng(s), 1, topic="act")] for s in (5, 5)]
     assert picks[0] == picks[1]
+
+
+def test_default_blueprint_gives_short_answers_about_a_third_of_its_points():
+    exam = build_exam("default", 0, engine_name="numpy")
+    short = [p for p in exam.problems if p.kind == "short"]
+    assert len(short) == 1 and all(b.kind == "text" and b.checklist for part in short[0].parts for b in part.blanks)
+    assert 90 <= exam.points <= 100
+    assert 0.28 <= short[0].points / exam.points <= 0.38
+
+
+def test_list_short_shows_each_question_with_points_lines_and_items():
+    from typer.testing import CliRunner
+
+    from i2dl.cli import app
+
+    res = CliRunner().invoke(app, ["list", "--short", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["id"]: r for r in json.loads(res.output)}
+    assert rows["short.activations.dead-relu-units"] | {"question": ""} == {
+        "id": "short.activations.dead-relu-units", "topic": "activations", "points": 2, "lines": 4, "items": 5,
+        "question": ""}
+
+
+def test_cohort_variants_draw_different_short_answers_with_one_layout(tmp_path):
+    from types import SimpleNamespace
+
+    from i2dl.exam.build import build_cohort
+
+    bp = _blueprint(tmp_path, "ids: [short.activations.dead-relu-units]\ndraw:\n  - {count: 2, points: 2}\n")
+    students = [SimpleNamespace(student_id=f"s{i}", name="") for i in range(6)]
+    exam = build_cohort(str(bp), students, b"k" * 32, exam_id="c1", engine_name="numpy")
+    layouts = {tuple(p.points for p in v.problems[1].parts) for v in exam.variants.values()}
+    assert layouts == {(2, 2, 2)}
+    assert len({tuple(p.id for p in v.problems[1].parts) for v in exam.variants.values()}) > 1
+    write_exam_data(exam, tmp_path / "out")
+    back = load_exam(tmp_path / "out")
+    assert json.loads((tmp_path / "out" / "exam.json").read_text())["format"] == 7
+    assert back.variants["s0"].problems[1].parts[0].blanks[0].checklist[0].id == "zero-gradient"
