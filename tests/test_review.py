@@ -481,6 +481,17 @@ def test_review_cli_export_and_import_merge_two_tas_and_name_the_conflict(defaul
     merged = open_queue(anna_dir, default_exam_dir)
     assert merged.progress(q1) == (3, 3) and merged.progress(q2) == (2, 2)
     assert merged.mark(q1, "ge03").items == ()  # anna's mark was not overwritten
+
+    async def reopen():
+        from i2dl.review.app import ReviewApp
+
+        app = ReviewApp(merged)
+        async with app.run_test() as pilot:
+            assert "every answer is marked" not in str(app.query_one("#status").render())
+            await pilot.press("n")  # all 5 kept answers are marked after the merge
+            assert "every answer is marked" in str(app.query_one("#status").render())
+            assert "all questions 5/5" in str(app.query_one("#title").render())
+    _run(reopen())
     merged.store.close()
 
 

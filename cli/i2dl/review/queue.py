@@ -165,6 +165,7 @@ class Queue:
         self._groups: dict[QuestionKey, list[Group]] = {}
         self._marks = store.marks()
         self._points = store.item_points()
+        self._progress: dict[int, tuple[int, int]] = {}  # per question; forgotten whenever marks change
 
     # ------------------------------------------------------------------ groups
 
@@ -268,6 +269,7 @@ class Queue:
         answers = {(s, q.part_of(s) or "", q.blank): texts[s] for s in self.groups(qi)[gi].students}
         stamp = now()
         self.store.set_marks(answers, chosen, comment, self.ta, stamp)
+        self._progress.pop(qi, None)
         for k, text in answers.items():
             self._marks[k] = StoredMark(chosen, comment, text, self.ta, stamp)
 
@@ -276,6 +278,7 @@ class Queue:
         q = self.questions[qi]
         keys = [(s, q.part_of(s) or "", q.blank) for s in self.groups(qi)[gi].students]
         self.store.clear_marks(keys)
+        self._progress.pop(qi, None)
         for k in keys:
             self._marks.pop(k, None)
 
@@ -290,8 +293,10 @@ class Queue:
 
     def progress(self, qi: int) -> tuple[int, int]:
         """(answers marked, answers) of one question."""
-        texts = self.answers[self.questions[qi].key]
-        return sum(1 for s in texts if self.mark(qi, s) is not None), len(texts)
+        if qi not in self._progress:
+            texts = self.answers[self.questions[qi].key]
+            self._progress[qi] = (sum(1 for s in texts if self.mark(qi, s) is not None), len(texts))
+        return self._progress[qi]
 
     def next_ungraded(self, qi: int, gi: int) -> tuple[int, int] | None:
         """The first group after (qi, gi) holding an unmarked answer, across questions, wrapping round."""
@@ -387,6 +392,7 @@ class Queue:
         if take:
             self.store.put_marks(take)
             self._marks.update(take)
+            self._progress.clear()
         return report
 
 
