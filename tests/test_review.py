@@ -577,3 +577,13 @@ def test_review_command_opens_the_app_on_a_terminal_and_quits_with_the_progress(
     from i2dl.review.store import read_marks
 
     assert {k[0] for k in read_marks(results)} == {"ge01", "ge02"}
+
+
+def test_review_without_a_terminal_is_a_usage_error_pointing_to_export(default_exam_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from i2dl.cli import app
+
+    res = CliRunner().invoke(app, ["review", str(tmp_path), "--exam", str(default_exam_dir)])
+    assert res.exit_code == 2
+    assert "needs a terminal" in res.output and "--export" in res.output

@@ -567,6 +567,9 @@ def review(
             con.print(f"[yellow]{done['conflicts']} conflicting marks were kept as they are here[/]: agree on "
                       "each, then mark it again in `i2dl review` or import again with --replace to take the file's")
         return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the review app needs a terminal (stdin and stdout are not one)",
+                         fix="run `i2dl review RESULTS` in a terminal; scripts use --export and --import")
     queue = open_queue(results, exam, ta=ta, accept_modified=accept_modified)
     try:
         from i2dl.review.app import run  # Textual is imported only when the app opens

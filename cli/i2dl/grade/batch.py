@@ -978,7 +978,7 @@ def text_line(result: SubmissionResult, exam: Exam) -> bytes:
     for p in result.parts:
         for b in p.blanks:
             text = (b.read or "").strip()
-            if (p.number, b.name) in wanted and text:
+            if (p.number, b.name) in wanted and b.status in (PENDING, MARKED) and text:  # not invalid or blank
                 answers.setdefault(p.number, {})[b.name] = text
     return (json.dumps({"student_id": result.student_id, "answers": answers}, ensure_ascii=False,
                        sort_keys=True) + "\n").encode("utf-8")

@@ -85,9 +85,11 @@ class ReviewApp(App):
 
     def on_mount(self) -> None:
         if self.queue.questions:
-            spot = self.queue.next_ungraded(len(self.queue.questions) - 1, 10**9)  # the first ungraded, if any
-            if spot is not None:
-                self.qi, self.gi = spot
+            # The first group with an unmarked answer; when all are marked, the first question with answers.
+            spot = self.queue.next_ungraded(len(self.queue.questions) - 1, 10**9)
+            if spot is None:
+                spot = next(((i, 0) for i in range(len(self.queue.questions)) if self.queue.groups(i)), (0, 0))
+            self.qi, self.gi = spot
         self._load_group()
 
     # ------------------------------------------------------------------ state
