@@ -587,3 +587,20 @@ def test_review_without_a_terminal_is_a_usage_error_pointing_to_export(default_e
     res = CliRunner().invoke(app, ["review", str(tmp_path), "--exam", str(default_exam_dir)])
     assert res.exit_code == 2
     assert "needs a terminal" in res.output and "--export" in res.output
+
+
+def test_grade_refuses_a_damaged_marks_store_and_keeps_the_earlier_results(default_exam_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from i2dl.cli import app
+
+    subs, results = tmp_path / "subs", tmp_path / "results"
+    _write_submissions(subs, default_exam_dir, TEXTS)
+    _grade(subs, default_exam_dir, results)
+    before = (results / "scores.csv").read_bytes()
+    (results / "marks.sqlite").write_bytes(b"not a database " * 100)
+    res = CliRunner().invoke(app, ["--engine", "numpy", "grade", str(subs), "--exam", str(default_exam_dir),
+                                   "--out", str(results)], env={"COLUMNS": "200"})
+    assert res.exit_code == 11
+    assert "marks.sqlite: cannot open the marks store" in res.output and "re-import" in res.output
+    assert (results / "scores.csv").read_bytes() == before
