@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -478,6 +479,11 @@ def test_review_cli_export_and_import_merge_two_tas_and_name_the_conflict(defaul
     assert "2 marks added, 0 updated, 0 already the same" in res.output
     assert f"skipped: 10.1 answer of ge03: kept anna's items []; skipped ben's [{item1}] 'generous'" in res.output
     assert "import again with --replace" in res.output
+    again = runner.invoke(app, ["review", str(anna_dir), "--exam", str(default_exam_dir), "--import",
+                                str(tmp_path / "ben.csv"), "--json"])
+    report = json.loads(again.output)
+    assert (report["added"], report["same"], report["conflicts"]) == (0, 2, 1)
+    assert report["skipped"][0].startswith("10.1 answer of ge03: kept anna's items []")
     merged = open_queue(anna_dir, default_exam_dir)
     assert merged.progress(q1) == (3, 3) and merged.progress(q2) == (2, 2)
     assert merged.mark(q1, "ge03").items == ()  # anna's mark was not overwritten

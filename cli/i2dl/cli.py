@@ -532,6 +532,7 @@ def grade(
 
 @app.command()
 def review(
+    ctx: typer.Context,
     results: Path = typer.Argument(..., help="The results folder of `i2dl grade` (its --out)."),
     exam: Path = typer.Option(Path("exam"), "--exam", help="The exam folder the results were graded against."),
     ta: str | None = typer.Option(None, "--ta", help="Your name, stored with every mark you make ($USER if not given)."),
@@ -542,6 +543,7 @@ def review(
                                  "conflict with yours."),
     accept_modified: bool = typer.Option(
         False, "--accept-modified", help="Use an exam.json edited after generation."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP + " With --export or --import."),
 ) -> None:
     """Mark free-text answers: a keyboard-driven queue of answer groups and rubric items (marks in RESULTS/marks.sqlite).
 
@@ -549,16 +551,23 @@ def review(
     """
     from i2dl.review.queue import export_marks, import_marks, open_queue, queue_progress
 
+    _json_mode(ctx, as_json)
     ta = ta if ta is not None else os.environ.get("USER", "")
     con = _console()
     if export is not None and import_ is not None:
         raise UsageError("--export and --import are two runs", fix="export first, then import in another run")
     if export is not None:
         done = export_marks(results, exam, export, accept_modified=accept_modified)
+        if as_json:
+            _emit_json(ctx, done)
+            return
         con.print(f"{done['marks']} marks and {done['edited_items']} edited items written to {_escape(done['file'])}")
         return
     if import_ is not None:
         done = import_marks(results, exam, import_, ta=ta, replace=replace, accept_modified=accept_modified)
+        if as_json:
+            _emit_json(ctx, done)
+            return
         con.print(f"{_escape(done['file'])}: {done['added']} marks added, {done['updated']} updated, "
                   f"{done['same']} already the same, {done['edited_items']} edited items taken")
         for line in done["skipped"]:
@@ -567,6 +576,8 @@ def review(
             con.print(f"[yellow]{done['conflicts']} conflicting marks were kept as they are here[/]: agree on "
                       "each, then mark it again in `i2dl review` or import again with --replace to take the file's")
         return
+    if as_json:
+        raise UsageError("--json goes with --export or --import", fix="leave out --json to open the app")
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the review app needs a terminal (stdin and stdout are not one)",
                          fix="run `i2dl review RESULTS` in a terminal; scripts use --export and --import")

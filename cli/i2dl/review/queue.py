@@ -143,7 +143,6 @@ class ImportReport:
     unknown: list[str] = field(default_factory=list)  # rows naming no question or answer of these results
 
 
-
 EXPORT_COLUMNS = ["kind", "student_id", "part", "blank", "question", "items", "comment", "answer", "item", "points",
                   "ta", "time"]
 
