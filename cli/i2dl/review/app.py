@@ -132,6 +132,8 @@ class ReviewApp(App):
             pointer = "▶" if j == self.gi else " "
             lines.append(f"{pointer} {len(g):>3}× {state} {escape(_short(g.representative, 60))}")
         self.query_one("#group_list", Static).update(Text.from_markup("\n".join(lines) or "(no answers)"))
+        # Keep the selected group on screen however long the list (a few rows of context above it).
+        self.query_one("#groups", VerticalScroll).scroll_to(y=max(self.gi - 3, 0), animate=False)
         model = f"\n[dim]model answer:[/] {escape(q.model_answer)}" if q.model_answer else ""
         self.query_one("#question", Static).update(Text.from_markup(f"{escape(q.text)}{model}"))
         group = groups[self.gi] if groups else None
