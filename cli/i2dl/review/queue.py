@@ -341,6 +341,7 @@ class Queue:
         ours = self.store.marks()
         questions = {q.key: q for q in self.questions}
         take: dict[Key, StoredMark] = {}
+        edits: list[tuple[QuestionKey, str, float, str, str]] = []
         for n, row in rows:
             where = f"{display_path(path)} row {n}"
             part, blank = row["part"], row["blank"]
@@ -361,7 +362,7 @@ class Queue:
                     report.point_conflicts.append((key4, mine, pts, row["ta"]))
                     continue
                 if mine != pts:
-                    self.store.set_item_points(q.key, row["item"], pts, row["ta"], row["time"] or None)
+                    edits.append((q.key, row["item"], pts, row["ta"], row["time"]))
                     self._points[key4] = pts
                     report.points += 1
                 continue
@@ -388,8 +389,8 @@ class Queue:
                 report.updated += 1
             else:
                 report.conflicts.append(Conflict(key, mine_mark, theirs))
-        if take:
-            self.store.put_marks(take)
+        if take or edits:
+            self.store.put_marks(take, edits)  # the whole import is one transaction
             self._marks.update(take)
             self._progress.clear()
         return report

@@ -150,9 +150,12 @@ class MarkStore:
                 " answer=excluded.answer, ta=excluded.ta, time=excluded.time",
                 [(s, p, b, items_json, comment, text, ta, stamp) for (s, p, b), text in answers.items()])
 
-    def put_marks(self, rows: Mapping[Key, StoredMark]) -> None:
-        """Write stored marks as they are (an import), all in one transaction."""
+    def put_marks(self, rows: Mapping[Key, StoredMark],
+                  edits: Iterable[tuple[QuestionKey, str, float, str, str]] = ()) -> None:
+        """Write stored marks as they are, and edited items (question, item, points, ta, time): one transaction."""
         with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO item_points (part, blank, question, item, points, ta, time) "
+                           "VALUES (?,?,?,?,?,?,?)", [(*q, i, float(p), ta, t or now()) for q, i, p, ta, t in edits])
             db.executemany(
                 "INSERT OR REPLACE INTO marks (student, part, blank, items, comment, answer, ta, time)"
                 " VALUES (?,?,?,?,?,?,?,?)",
