@@ -85,8 +85,8 @@ def _part_points_100(d):
 
 
 def _part_points_100_and_problem(d):  # a consistent edit: only the digest tells
+    d["problems"][1]["points"] += 100 - d["problems"][1]["parts"][0]["points"]
     d["problems"][1]["parts"][0]["points"] = 100
-    d["problems"][1]["points"] += 98.5
 
 
 def _part_removed(d):
@@ -154,7 +154,7 @@ def test_grade_names_what_looks_changed_in_a_modified_exam(made):
     exam = _variant(made, "points-named", _part_points_100)
     out = _text(_cli("grade", str(made.subs), "--exam", str(exam), "--out", str(made.root / "o")))
     assert "its key, points or tolerances changed" in out
-    assert "problems[1].points: the parts of problem 2 add up to 104.5 points, but the problem has 6" in out
+    assert "problems[1].points: the parts of problem 2 add up to 103 points, but the problem has 4" in out
 
 
 @pytest.mark.parametrize(("name", "what"), [
@@ -177,7 +177,7 @@ def test_grade_accept_modified_grades_and_records_it_in_the_summary(made):
     integrity = summary["exam_integrity"]
     assert integrity["status"] == "modified" and integrity["accepted"] is True and integrity["key_changed"] is True
     assert integrity["digest_written"] == made.data["integrity"]["content"] != integrity["digest_now"]
-    assert summary["max_points"] == made.points + 98.5  # graded as edited, on purpose
+    assert summary["max_points"] == made.points + 99  # graded as edited, on purpose (part 2.1 was 1 point)
 
 
 def test_grade_summary_records_a_verified_exam(made):
@@ -185,13 +185,15 @@ def test_grade_summary_records_a_verified_exam(made):
     assert _cli("grade", str(made.subs), "--exam", str(made.root / "exam"), "--out", str(out_dir)).exit_code == 0
     summary = json.loads((out_dir / "summary.json").read_text())
     assert summary["exam_integrity"]["status"] == "verified"
-    assert summary["students"][0]["total"] == made.points
+    # the key's answers score everything but the short answers, which await a TA
+    student = summary["students"][0]
+    assert student["total"] + student["pending"] == made.points and student["pending"] == 30
 
 
 @pytest.mark.parametrize(("name", "where"), [
     ("tolerance-1e9", "problems[1].parts[0].blanks[0].tol_abs: an absolute tolerance of 1e+09 accepts almost any"),
     ("part-removed", "problems[1].points: the parts of problem 2 add up to"),
-    ("part-points-100", "problems[1].points: the parts of problem 2 add up to 104.5 points"),
+    ("part-points-100", "problems[1].points: the parts of problem 2 add up to 103 points"),
 ])
 def test_grade_accept_modified_still_refuses_an_inconsistent_exam(made, name, where):
     exam = _variant(made, f"inconsistent-{name}", TAMPERED[name])

@@ -152,6 +152,11 @@ def test_grade_key_answers_survive_default_exam_file_round_trip(tmp_path):
     write_submission(subs, exam, key_answers(exam), "perfect")
     batch = grade_folder(subs, exam_dir=tmp_path / "exam", out=tmp_path / "results", engine_name="numpy")
     assert batch.failed == []
+    # the short answers (the model answers, copied) await a TA; auto-award scores them
+    short = sum(p.points for p in exam.problems if p.kind == "short")
+    assert batch.students[0].total == pytest.approx(exam.points - short) and batch.students[0].pending == short
+    batch = grade_folder(subs, exam_dir=tmp_path / "exam", out=tmp_path / "results", engine_name="numpy",
+                         auto_award=True)
     assert batch.students[0].total == pytest.approx(exam.points)
 
 

@@ -1,7 +1,8 @@
 """Grading a responses CSV (one row per student, a column per blank) and the gradebook export, through the CLI.
 
 The default exam with seed 1 (numpy engine), id `public_exam_id('default', 1)`. The same answers are graded once as a
-CSV and once as answer files; the totals per student must agree.
+CSV and once as answer files; the totals per student must agree. Grading runs in a course that auto-awards an exact
+model answer, so the key's answers (short answers included) score full marks without a TA.
 """
 
 from __future__ import annotations
@@ -38,9 +39,19 @@ def exam(exam_dir):
     return load_exam(exam_dir)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _auto_award_course(tmp_path_factory):
+    global COURSE
+    COURSE = tmp_path_factory.mktemp("course")
+    (COURSE / "i2dl.toml").write_text('title = "Responses"\n\n[review]\nauto_award_exact = true\n')
+
+
+COURSE: Path | None = None
+
+
 def grade(exam_dir: Path, subs: Path, out: Path, *extra: str):
-    res = CliRunner().invoke(app, ["--engine", "numpy", "grade", str(subs), "--exam", str(exam_dir),
-                                   "--out", str(out), *extra], env={"NO_COLOR": "1"})
+    res = CliRunner().invoke(app, ["--engine", "numpy", "--course", str(COURSE), "grade", str(subs), "--exam",
+                                   str(exam_dir), "--out", str(out), *extra], env={"NO_COLOR": "1"})
     assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
     return res
 
@@ -130,7 +141,7 @@ def invalid_answers(exam) -> dict:
                 i += 1
                 if i % 2:
                     answers[part.number][name] = junk[i % len(junk)]
-        else:
+        elif part.blanks[0].kind != "text":  # any text is a readable short answer
             i += 1
             if i % 2:
                 answers[part.number] = "Z?"
@@ -194,7 +205,7 @@ def test_grade_responses_csv_rows_get_follow_through_and_invalid_statuses(graded
                 for s in summary(root / "out-csv")["students"]}
     assert "follow-through" in statuses["follow"]
     assert "invalid" in statuses["invalid"] and "invalid" not in statuses["right"]
-    assert set(statuses["right"]) == {"correct"} and set(statuses["empty"]) == {"missing"}
+    assert set(statuses["right"]) == {"correct", "marked"} and set(statuses["empty"]) == {"missing", "blank"}
 
 
 def test_grade_responses_csv_bad_rows_are_named_by_row_and_column_and_the_rest_graded(graded_both_ways):
@@ -375,7 +386,7 @@ def test_grade_report_for_2000_students_stays_within_a_screenful(exam_dir, cohor
     lines = res.stdout.splitlines()
     assert len(lines) <= 45, len(lines)
     out = flat(res.stdout)
-    assert f"exam {EXAM_ID}: 2,000 graded, 1 not graded; total of 90: mean 9, median 0, min 0, max 90" in out
+    assert f"exam {EXAM_ID}: 2,000 graded, 1 not graded; total of 96: mean 9.6, median 0, min 0, max 96" in out
     assert "mean score per problem" in out and "s0001" not in out
     assert "--details" in out
     assert len(scores_by_id(tmp_path / "out")) == 2000

@@ -503,14 +503,14 @@ def _cells(scores: array, held: tuple[int, ...]) -> list[str]:
 
 
 def csv_row_text(row: StudentRow, with_pending: bool = False) -> str:
-    """One student's scores.csv line (with its pending points last where the exam has hand-marked answers)."""
+    """One student's scores.csv line (its pending points before the total where the exam has hand-marked answers)."""
     buf = _io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(
         # Ids, names and file names come from students: neutralised; the numbers are the project's.
         [spreadsheet_safe(row.student_id), spreadsheet_safe(row.name), spreadsheet_safe(row.file)]
         + _cells(row.parts, row.pending_parts) + _cells(row.problems, row.pending_problems)
-        + [fmt_number(row.total, 3), fmt_number(row.max_points), fmt_number(row.percent, 1)]
-        + ([fmt_number(row.pending, 3)] if with_pending else []))
+        + ([fmt_number(row.pending, 3)] if with_pending else [])
+        + [fmt_number(row.total, 3), fmt_number(row.max_points), fmt_number(row.percent, 1)])
     return buf.getvalue()
 
 
@@ -521,19 +521,19 @@ def scores_header(exam: Exam) -> str:
     buf = _io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["student_id", "name", "file"] + part_numbers(exam) + [f"problem {p}" for p in problems]
-               + ["total", "max", "percent"] + (["pending"] if more else []))
+               + (["pending"] if more else []) + ["total", "max", "percent"])
     w.writerow(["(max)", "", ""] + [fmt_number(part.points) for _, part in exam.parts()]
-               + [fmt_number(p.points) for p in exam.problems] + [fmt_number(exam.points), fmt_number(exam.points), "100"]
-               + ([""] if more else []))
+               + [fmt_number(p.points) for p in exam.problems] + ([""] if more else [])
+               + [fmt_number(exam.points), fmt_number(exam.points), "100"])
     return buf.getvalue()
 
 
-def gradebook_header(exam: Exam, id_column: str | None = None) -> str:
+def gradebook_header(exam: Exam, id_column: str | None = None, with_pending: bool = False) -> str:
     """gradebook.csv's one header line: the id column, total, one column per problem (and pending points)."""
     buf = _io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(
         [spreadsheet_safe(id_column or GRADEBOOK_ID), "total"] + [f"problem {p.number}" for p in exam.problems]
-        + (["pending"] if hand_marked(exam) else []))
+        + (["pending"] if with_pending else []))
     return buf.getvalue()
 
 
@@ -546,10 +546,18 @@ def gradebook_row_text(row: StudentRow, with_pending: bool = False) -> str:
     return buf.getvalue()
 
 
+def any_pending(rows: Iterable[StudentRow]) -> bool:
+    """Some answer of the batch awaits a TA: the gradebook then says how many points are still to come."""
+    return any(r.pending_parts for r in rows)
+
+
 def gradebook_csv(batch: BatchResult, exam: Exam, id_column: str | None = None) -> str:
-    """The gradebook an LMS imports (Moodle, Canvas): a row per graded student, sorted by id."""
-    more = hand_marked(exam)
-    return gradebook_header(exam, id_column) + "".join(gradebook_row_text(r, more) for r in _sorted(batch))
+    """The gradebook an LMS imports (Moodle, Canvas): a row per graded student, sorted by id.
+
+    While answers await a TA it has a last `pending` column; once all are marked it has the plain shape again.
+    """
+    more = any_pending(batch.students)
+    return gradebook_header(exam, id_column, more) + "".join(gradebook_row_text(r, more) for r in _sorted(batch))
 
 
 def scores_csv(batch: BatchResult, exam: Exam) -> str:
@@ -918,10 +926,10 @@ class ResultsFolder:
                 os.rename(feedback / f".{row.feedback}.pending", target)
                 files[f"{FEEDBACK_DIR}/{name}"] = self.digests[row.feedback]
                 written.append(target)
-            more = hand_marked(exam)
+            more, held = hand_marked(exam), any_pending(rows)
             scores = itertools.chain([scores_header(exam)], (csv_row_text(r, more) for r in rows))
-            book = itertools.chain([gradebook_header(exam, self.id_column)],
-                                   (gradebook_row_text(r, more) for r in rows))
+            book = itertools.chain([gradebook_header(exam, self.id_column, held)],
+                                   (gradebook_row_text(r, held) for r in rows))
             for name, chunks in ((SCORES_FILE, scores), (GRADEBOOK_FILE, book),
                                  (SUMMARY_FILE, summary_chunks(batch, exam))):
                 files[name] = _write_file(self.tmp / name, (c.encode("utf-8") for c in chunks))

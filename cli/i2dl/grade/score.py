@@ -464,7 +464,7 @@ class Grader:
                 note = f"awaiting grading by a TA (the mark names items this checklist lacks: {', '.join(unknown)})"
             else:
                 return self._marked(b, mark, shown, expected_text, points)
-        elif self.auto_award and b.checklist and b.model_answer is not None \
+        if self.auto_award and b.checklist and b.model_answer is not None \
                 and normalise(text) == normalise(b.model_answer):
             mark = Mark(full_marks(b), "identical to the model answer: awarded without a TA", text)
             return self._marked(b, mark, shown, expected_text, points)
