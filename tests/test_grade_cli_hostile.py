@@ -220,7 +220,8 @@ def test_cli_grade_removes_leftovers_of_killed_runs(exam_dir, tmp_path):
     (dead / "feedback").mkdir(parents=True)
     assert grade(exam_dir, tmp_path / "subs", out).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "subs"]
-    assert sorted(tree(out)) == ["feedback/a.md", "gradebook.csv", "manifest.json", "scores.csv", "summary.json"]
+    assert sorted(tree(out)) == ["feedback/a.md", "gradebook.csv", "manifest.json", "scores.csv", "summary.json",
+                               "text-answers.jsonl"]
 
 
 def test_cli_grade_swaps_by_two_renames_where_atomic_exchange_is_missing(exam_dir, tmp_path, monkeypatch):
@@ -230,7 +231,8 @@ def test_cli_grade_swaps_by_two_renames_where_atomic_exchange_is_missing(exam_di
     assert grade(exam_dir, tmp_path / "subs", tmp_path / "out").exit_code == 0
     (tmp_path / "subs" / "b.yaml").unlink()
     assert grade(exam_dir, tmp_path / "subs", tmp_path / "out").exit_code == 0
-    assert sorted(tree(tmp_path / "out")) == ["feedback/a.md", "gradebook.csv", "manifest.json", "scores.csv", "summary.json"]
+    assert sorted(tree(tmp_path / "out")) == ["feedback/a.md", "gradebook.csv", "manifest.json", "scores.csv", "summary.json",
+                               "text-answers.jsonl"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "subs"]
 
 

@@ -554,6 +554,7 @@ def grade(
     from i2dl.exam import load_exam
     from i2dl.grade.batch import feedback_markdown, grade_folder, summary_data
     from i2dl.io import display_path
+    from i2dl.review.store import read_item_points, read_marks
 
     _json_mode(ctx, as_json)
     if (submissions is None) == (responses is None):
@@ -572,8 +573,10 @@ def grade(
             single.append(result)
 
     try:
+        # The TAs' marks of free-text answers (i2dl review) live in the results folder being replaced.
         batch = grade_folder(submissions, exam_dir=exam, out=out, engine_name=_engine(ctx), id_case=id_case,
-                             observe=observe, accept_modified=accept_modified, id_column=id_column, jobs=jobs)
+                             observe=observe, accept_modified=accept_modified, id_column=id_column, jobs=jobs,
+                             marks=read_marks(out), item_points=read_item_points(out))
     finally:
         progress.close()
     written = f" and written to {display_path(out)}" if batch.files else ""
@@ -624,6 +627,68 @@ def grade(
                       f"{len(batch.missing)} without a submission, {len(batch.failed)} submissions not graded")
     if incomplete is not None:
         raise incomplete
+
+
+@app.command()
+def review(
+    ctx: typer.Context,
+    results: Path = typer.Argument(..., help="The results folder of `i2dl grade` (its --out)."),
+    exam: Path = typer.Option(Path("exam"), "--exam", help="The exam folder the results were graded against."),
+    ta: str | None = typer.Option(None, "--ta", help="Your name, stored with every mark you make ($USER if not given)."),
+    export: Path | None = typer.Option(None, "--export", help="Write every mark and edited item to this CSV."),
+    import_: Path | None = typer.Option(None, "--import", help="Merge another TA's exported CSV (conflicts are "
+                                        "reported and skipped)."),
+    replace: bool = typer.Option(False, "--replace", help="With --import: take the file's marks where they "
+                                 "conflict with yours."),
+    accept_modified: bool = typer.Option(
+        False, "--accept-modified", help="Use an exam.json edited after generation."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP + " With --export or --import."),
+) -> None:
+    """Mark free-text answers: a keyboard-driven queue of answer groups and rubric items (marks in RESULTS/marks.sqlite).
+
+    Example: i2dl review results --exam exam --ta anna   |   i2dl review results --export anna.csv
+    """
+    from i2dl.review.queue import export_marks, import_marks, open_queue, queue_progress
+
+    _json_mode(ctx, as_json)
+    ta = ta if ta is not None else os.environ.get("USER", "")
+    con = _console()
+    if export is not None and import_ is not None:
+        raise UsageError("--export and --import are two runs", fix="export first, then import in another run")
+    if export is not None:
+        done = export_marks(results, exam, export, accept_modified=accept_modified)
+        if as_json:
+            _emit_json(ctx, done)
+            return
+        con.print(f"{done['marks']} marks and {done['edited_items']} edited items written to {_escape(done['file'])}")
+        return
+    if import_ is not None:
+        done = import_marks(results, exam, import_, ta=ta, replace=replace, accept_modified=accept_modified)
+        if as_json:
+            _emit_json(ctx, done)
+            return
+        con.print(f"{_escape(done['file'])}: {done['added']} marks added, {done['updated']} updated, "
+                  f"{done['same']} already the same, {done['edited_items']} edited items taken")
+        for line in done["skipped"]:
+            con.print(f"[yellow]skipped:[/] {_escape(line)}")
+        if done["conflicts"]:
+            con.print(f"[yellow]{done['conflicts']} conflicting marks were kept as they are here[/]: agree on "
+                      "each, then mark it again in `i2dl review` or import again with --replace to take the file's")
+        return
+    if as_json:
+        raise UsageError("--json goes with --export or --import", fix="leave out --json to open the app")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the review app needs a terminal (stdin and stdout are not one)",
+                         fix="run `i2dl review RESULTS` in a terminal; scripts use --export and --import")
+    queue = open_queue(results, exam, ta=ta, accept_modified=accept_modified)
+    try:
+        from i2dl.review.app import run  # Textual is imported only when the app opens
+
+        run(queue)
+    finally:
+        queue.store.close()
+    for q in queue_progress(queue):
+        con.print(f"{_escape(q['question'])}: {q['marked']}/{q['answers']} answers marked")
 
 
 def _print_batch(con: Console, batch: Any, exam: Any, *, details: bool = False) -> None:

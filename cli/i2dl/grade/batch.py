@@ -23,7 +23,7 @@ import shutil
 import stat
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -49,11 +49,16 @@ TEXT_KEYS = frozenset({"exam", "student_id", "name"})
 ID_CASES = ("insensitive", "sensitive")
 SCORES_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE = "scores.csv", "summary.json", "feedback", "manifest.json"
 GRADEBOOK_FILE = "gradebook.csv"
+#: The grading queue's (i2dl review): each student's free-text answers, and the TAs' marks store.
+TEXTS_FILE, MARKS_FILE = "text-answers.jsonl", "marks.sqlite"
+#: The part of an edited item's key for a cohort's question, which has a part number per variant.
+COHORT_PART = "*"
 #: The gradebook's id column unless --id-column names the LMS's own.
 GRADEBOOK_ID = "student_id"
 MANIFEST_FORMAT = 1
 #: What a results folder may hold; any other file means --out names some other folder.
-_RESULT_ENTRIES = frozenset({SCORES_FILE, GRADEBOOK_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE})
+_RESULT_ENTRIES = frozenset({SCORES_FILE, GRADEBOOK_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE, TEXTS_FILE,
+                             MARKS_FILE, *(MARKS_FILE + s for s in ("-wal", "-shm", "-journal"))})
 _OLD_ATOMIC_TMP = re.compile(r"^\..*\.tmp$")  # temp files the earlier writer left inside results/
 
 Observer = Callable[[int, int, "SubmissionResult | None"], None]
@@ -78,6 +83,7 @@ class StudentRow:
     blanks: str  # the status of every blank in exam order, one code character each
     notes: tuple[str, ...]
     feedback: int = -1  # index of the pending feedback file in the new results folder
+    texts: bytes = b""  # the student's line of text-answers.jsonl, until it is written
     # Only blanks with something to say: (blank index in exam order, letters chosen or None, named mistakes).
     picks: tuple[tuple[int, str | None, tuple[str, ...]], ...] = ()
     # Answers awaiting a TA: their points (not in total), and the indices of the parts and problems holding them.
@@ -493,7 +499,8 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
                  engine_name: str | None = None, library=None, id_case: str = "insensitive",
                  observe: Observer | None = None, accept_modified: bool = False,
                  id_column: str | None = None, marks: Marks | None = None,
-                 auto_award: bool | None = None, jobs: int | None = 1) -> BatchResult:
+                 auto_award: bool | None = None, jobs: int | None = 1,
+                 item_points: Mapping[tuple[str, str, str, str], float] | None = None) -> BatchResult:
     """Grade every answer file and responses-CSV row in `folder` against the exam in `exam_dir`; results
     replace `out` whole.
 
@@ -503,11 +510,14 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
     `id_column` is the LMS's name of the student id column: read from responses CSVs besides
     student_id, and the first column of gradebook.csv. `marks` are the TAs' marks of text answers by
     (student id, part number, blank name); `auto_award` (default: the course's setting) scores an answer
-    identical to the model answer without a TA.
+    identical to the model answer without a TA. `item_points` are checklist items whose points a TA
+    edited, by (part number, blank name, part id, item id): every mark with the item is scored with them.
     """
     if id_case not in ID_CASES:
         raise UsageError(f"unknown id case policy '{id_case}'", fix="use --id-case insensitive or sensitive")
     exam = load_exam(exam_dir, accept_modified=accept_modified)
+    if item_points:
+        edit_item_points(exam, item_points)
     folder = Path(folder)
     entries = scan_submissions(folder)
     if not entries:
@@ -529,6 +539,9 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
                 _collect(batch, outcome, exam)
             if row is not None and writer is not None:
                 row.feedback = writer.add_feedback(text)
+                writer.add_texts(row.texts, exam)
+            if row is not None:
+                row.texts = b""  # written (or not wanted): not kept for every student
             if observe is not None:
                 observe(done, len(items), outcome.result if row is not None else None)
         if not batch.students and not batch.failed:
@@ -556,7 +569,17 @@ def _prepared(outcome: Outcome, exam: Exam) -> tuple[Outcome, StudentRow | None,
         spreadsheet_safe("\0".join((r.student_id, r.name, Path(r.file).name))).encode("utf-8")
     except (Exception, RecursionError) as exc:  # one unwritable result must not sink the batch
         return Outcome(outcome.path, failure=_internal(outcome.where, exc), where=outcome.where), None, b""
-    return outcome, student_row(r, exam), text
+    row = student_row(r, exam)
+    if _has_texts(exam):
+        row.texts = text_line(r, exam)
+    return outcome, row, text
+
+
+def _has_texts(exam: Exam) -> bool:
+    """Whether the exam has blanks graded by hand (asked once per exam)."""
+    if "_has_texts" not in exam.__dict__:
+        exam.__dict__["_has_texts"] = bool(by_hand_blanks(exam))
+    return exam.__dict__["_has_texts"]
 
 
 #: Submissions per task sent to a worker, and tasks in flight per worker (what bounds the memory held).
@@ -1031,6 +1054,7 @@ class ResultsFolder:
         self.tmp = self.out.parent / f".{self.out.name}.i2dl-{os.getpid()}-{secrets.token_hex(4)}.tmp"
         self.digests: list[str] = []
         self.where = display_path(self.given)
+        self._texts: Any = None  # text-answers.jsonl, open while grading an exam with by-hand blanks
 
     def _error(self, what: str, exc: OSError | None = None, fix: str | None = None) -> OutputError:
         detail = f": {exc.strerror or exc}" if exc is not None else ""
@@ -1102,13 +1126,30 @@ class ResultsFolder:
             raise self._error("cannot write a feedback file", exc) from None
         return index
 
+    def add_texts(self, line: bytes, exam: Exam) -> None:
+        """Keep the student's free-text answers (their text_line) for the grading queue (only exams with by-hand blanks)."""
+        if self._texts is None:
+            if not by_hand_blanks(exam):
+                self._texts = False
+                return
+            self._texts = (open(self.tmp / TEXTS_FILE, "xb"), hashlib.sha256())
+        if self._texts:
+            try:
+                self._texts[0].write(line)
+            except OSError as exc:
+                raise self._error("cannot write the text answers", exc) from None
+            self._texts[1].update(line)
+
     def commit(self, batch: BatchResult, exam: Exam) -> dict[str, str]:
         """Name the feedback files, write scores.csv, summary.json and the manifest last, then swap."""
         rows = _sorted(batch)
         files: dict[str, str] = {}
         try:
+            if self._texts:
+                self._texts[0].close()
+                files[TEXTS_FILE] = self._texts[1].hexdigest()
             feedback = self.tmp / FEEDBACK_DIR
-            written = []
+            written = [self.tmp / n for n in files]
             for row, name in zip(rows, feedback_names(rows), strict=True):
                 target = feedback / name
                 os.rename(feedback / f".{row.feedback}.pending", target)
@@ -1128,6 +1169,7 @@ class ResultsFolder:
             _write_file(self.tmp / MANIFEST_FILE, [(json.dumps(manifest, indent=1) + "\n").encode("utf-8")])
             _fsync(self.tmp / MANIFEST_FILE)
             _fsync(feedback)
+            carry_marks(self.out, self.tmp)  # the TAs' marks live on (not in the manifest: they keep changing)
             _fsync(self.tmp)
             self._swap()
         except OSError as exc:
@@ -1154,7 +1196,59 @@ class ResultsFolder:
 
     def abort(self) -> None:
         """Remove the new folder; --out keeps what it held."""
+        if self._texts:
+            self._texts[0].close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def by_hand_blanks(exam: Exam) -> list[tuple[str, str]]:
+    """(part number, blank name) of every blank graded by hand, in exam order."""
+    from i2dl import kinds
+
+    return [(part.number, b.name) for _, part in exam.parts() for b in part.blanks if kinds.get(b.kind).by_hand]
+
+
+def text_line(result: SubmissionResult, exam: Exam) -> bytes:
+    """The student's line of text-answers.jsonl: {student_id, answers: {part: {blank: text}}}, empty ones left out."""
+    wanted = set(by_hand_blanks(exam))
+    answers: dict[str, dict[str, str]] = {}
+    for p in result.parts:
+        for b in p.blanks:
+            text = (b.read or "").strip()
+            if (p.number, b.name) in wanted and b.status in (PENDING, MARKED) and text:  # not invalid or blank
+                answers.setdefault(p.number, {})[b.name] = text
+    return (json.dumps({"student_id": result.student_id, "answers": answers}, ensure_ascii=False,
+                       sort_keys=True) + "\n").encode("utf-8")
+
+
+def edit_item_points(exam: Exam, points: Mapping[tuple[str, str, str, str], float]) -> None:
+    """Give the exam's checklist items (of every variant) the points a TA edited, in memory only."""
+    for one in [exam, *exam.variants.values()]:
+        for _, part in one.parts():
+            for b in part.blanks:
+                for t in b.checklist:
+                    t.points = points.get((part.number, b.name, part.id, t.id),
+                                          points.get((COHORT_PART, b.name, part.id, t.id), t.points))
+
+
+def carry_marks(old: Path, new: Path) -> bool:
+    """Copy old/marks.sqlite into new/ with SQLite's backup (complete whatever its journal holds); False if none."""
+    import sqlite3
+
+    if not (old / MARKS_FILE).is_file():
+        return False
+    source = sqlite3.connect(old / MARKS_FILE)
+    try:
+        target = sqlite3.connect(new / MARKS_FILE)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+    except sqlite3.Error as exc:
+        raise OSError(f"cannot copy the marks store: {exc}") from None
+    finally:
+        source.close()
+    return True
 
 
 def grade_file(path: Path | str, exam: Exam, *, engine_name: str | None = None, library=None,
