@@ -1,4 +1,5 @@
-"""Render the first page of the default exam's PDF sheet and key to docs/sheet-page1.png and docs/key-page1.png.
+"""Render the first page of the default exam's PDF sheet and key to docs/sheet-page1.png and docs/key-page1.png,
+and the sheet's page after problem 4 begins (its network figure) to docs/sheet-figure-page.png.
 
     python docs/pictures.py        (or: make pictures)
 
@@ -30,11 +31,16 @@ def png_bytes(rgb) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 
-def first_page_png(pdf: bytes) -> bytes:
+def first_page_png(pdf: bytes, containing: str | None = None, after: int = 0) -> bytes:
+    """The first page (or the `after`-th page after the first that shows the text `containing`) as PNG bytes."""
     import numpy as np
     import pypdfium2 as pdfium
 
-    page = pdfium.PdfDocument(pdf)[0]
+    doc = pdfium.PdfDocument(pdf)
+    index = 0
+    if containing is not None:
+        index = next(i for i in range(len(doc)) if containing in doc[i].get_textpage().get_text_range()) + after
+    page = doc[index]
     bitmap = page.render(scale=SCALE, rev_byteorder=True)
     return png_bytes(np.ascontiguousarray(bitmap.to_numpy()[:, :, :3]))
 
@@ -46,8 +52,10 @@ def main() -> int:
 
     with use_course(None):  # the shipped library and the default settings, wherever this runs
         exam = build_exam("default", SEED, engine_name="numpy")
-        for name, data in (("sheet-page1.png", sheet_pdf(exam)), ("key-page1.png", key_pdf(exam))):
-            (DOCS / name).write_bytes(first_page_png(data))
+        sheet = sheet_pdf(exam)
+        for name, data, text, after in (("sheet-page1.png", sheet, None, 0), ("key-page1.png", key_pdf(exam), None, 0),
+                                        ("sheet-figure-page.png", sheet, "Problem 4", 1)):  # the network figure
+            (DOCS / name).write_bytes(first_page_png(data, text, after))
             print(DOCS / name)
     return 0
 
