@@ -867,7 +867,7 @@ class AtomicBatch:
 
     def commit(self) -> None:
         """Every pending file synced to disk, then renamed over its target."""
-        _sync_paths([Path(t) for t, _ in self.pending])
+        sync_paths([Path(t) for t, _ in self.pending])
         for tmp, target in self.pending:
             os.replace(tmp, target)
         self.pending.clear()
@@ -888,8 +888,8 @@ class AtomicBatch:
             self.abort()
 
 
-def _sync_paths(paths: list[Path]) -> None:
-    """`paths` on disk: one syncfs of their file system on Linux, else a fsync each."""
+def sync_paths(paths: list[Path], folder: Path | None = None) -> None:
+    """`paths` on disk: one syncfs of their file system (`folder`'s, else the first path's) on Linux, else a fsync each."""
     if not paths:
         return
     if sys.platform.startswith("linux"):
@@ -900,7 +900,7 @@ def _sync_paths(paths: list[Path]) -> None:
         except (OSError, AttributeError):
             syncfs = None
         if syncfs is not None:
-            fd = os.open(paths[0].parent, os.O_RDONLY)
+            fd = os.open(folder or paths[0].parent, os.O_RDONLY)
             try:
                 if syncfs(fd) == 0:
                     return

@@ -14,7 +14,7 @@ from i2dl.expr import Call, Const, Name, Node, free_names
 from i2dl.functions import FUNCTIONS
 
 from .activations import ACTIVATION_NAMES, _act_rule, _fprime_tex
-from .context import _Ctx
+from .context import _Ctx, branch_taken
 from .forward import _axes, _conv_of, _unpadded
 from .steps import (
     MAX_ENTRIES,
@@ -177,13 +177,9 @@ def _vjp_terms(node: Node, g: Node, target: str, ctx: _Ctx, label: str) -> list[
         return [g] if node.id == target else []
     if not isinstance(node, Call) or target not in free_names(node):
         return []
-    if node.fn == "where" and len(node.args) == 3:  # `a if c else b` with one c: the gradient of the branch taken
-        try:
-            cond = ctx.value(node.args[0])
-        except I2dlError:
-            cond = None
-        if cond is not None and np.size(cond) == 1:
-            return _vjp_terms(node.args[1] if bool(np.all(cond)) else node.args[2], g, target, ctx, label)
+    taken = branch_taken(node, ctx)  # `a if c else b` with one c: the gradient of the branch taken
+    if taken is not None:
+        return _vjp_terms(taken, g, target, ctx, label)
     if node.fn == "grad" or node.fn not in FUNCTIONS or "*" in FUNCTIONS[node.fn].params:
         return [_opaque(g, label, target)]
     terms: list[Node] = []

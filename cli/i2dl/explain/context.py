@@ -105,3 +105,19 @@ def _key(v: Any) -> Any:
         return None
     a = _arr(v)
     return (a.shape, tuple(np.round(a.ravel(), 12)))
+
+
+def branch_taken(node: Node, ctx: _Ctx) -> Node | None:
+    """The branch `a if c else b` takes when c is one value (None: not such a node, or c is elementwise)."""
+    from i2dl.errors import I2dlError
+    from i2dl.expr import Call
+
+    if not (isinstance(node, Call) and node.fn == "where" and len(node.args) == 3):
+        return None
+    try:
+        cond = ctx.value(node.args[0])
+    except I2dlError:
+        return None
+    if np.size(cond) != 1:
+        return None
+    return node.args[1] if bool(np.all(cond)) else node.args[2]

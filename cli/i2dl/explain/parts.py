@@ -13,7 +13,7 @@ from i2dl.render import fmt_value, render_template
 
 from . import backward  # noqa: F401  (registers the layer-gradient renderers)
 from .chain import _grad_steps
-from .context import _Ctx
+from .context import _Ctx, branch_taken
 from .forward import _view
 from .registry import RENDERERS
 from .steps import Step, _is_num, _note, _plain, _step, _v
@@ -167,14 +167,8 @@ def _detail_steps(node: Node, ctx: _Ctx, sym: Sym, ref: str | None, top: bool) -
         lhs = _grad_lhs(root, ref or "", ctx) if top else _grad_lhs(root, "", ctx)
         return _grad_steps(call, ctx, lhs, focus, ref if top else None, indexed=idx is not None)
     steps: list[Step] = []
-    args = list(node.args) + [v for _, v in node.kwargs]
-    if node.fn == "where" and len(node.args) == 3:  # `a if c else b` with one c: the steps of the branch taken
-        try:
-            cond = ctx.value(node.args[0])
-        except I2dlError:
-            cond = None
-        if cond is not None and np.size(cond) == 1:
-            args = [node.args[1] if bool(np.all(cond)) else node.args[2]]
+    taken = branch_taken(node, ctx)  # `a if c else b` with one c: the steps of the branch taken
+    args = [taken] if taken is not None else list(node.args) + [v for _, v in node.kwargs]
     for arg in args:
         steps += _detail_steps(arg, ctx, Sym(_Tex(ctx, "sym")(arg)), None, False)
     renderer = RENDERERS.get(node.fn)

@@ -13,7 +13,7 @@ from i2dl.expr import Call, Const, Dict, Name, Node, Seq
 from i2dl.functions import FUNCTIONS
 
 from .activations import ACTIVATION_NAMES, _act_tex, _fprime_tex, _fprime_value
-from .context import _Ctx
+from .context import _Ctx, branch_taken
 from .registry import RENDERERS
 from .steps import MAX_ENTRIES, _is_num, _tx, _v
 from .symbols import _GRAD_NAME, Sym, _partial, _plain_symbol, _word, index_base, symbol
@@ -245,13 +245,10 @@ def _hand_depths(node: Node, ctx: _Ctx, out: dict[Node, int]) -> int:
         return 0
     kids: list[Node] = list(node.args) + [v for _, v in node.kwargs]
     if node.fn == "where":
-        try:
-            cond = ctx.value(node.args[0])
-        except I2dlError:
+        taken = branch_taken(node, ctx)
+        if taken is None:
             return 0
-        if np.size(cond) != 1:
-            return 0
-        kids = [node.args[1] if bool(np.all(cond)) else node.args[2]]
+        kids = [taken]
     below = max((_hand_depths(k, ctx, out) for k in kids), default=0)
     if node.fn in HAND_CALLS and _free(node):
         out[node] = below + 1

@@ -393,12 +393,17 @@ def _spec_problem_key(prob: ProblemInstance, exam: Exam, explained: dict[str, di
     return "\n\n".join(out)
 
 
+def _key_head(part: PartInstance) -> str:
+    """A part's heading in the key: its number, and its points at the right."""
+    return f"=== {escape(part.number)} #h(1fr) #text(weight: \"regular\")[{_points(part.points)} p]"
+
+
 def _mcq_problem_key(prob: ProblemInstance, exam: Exam, explained: dict[str, dict[str, Any]]) -> str:
     """Each question: the correct letters, then every option marked with why, and the mistake a wrong one names."""
     out = []
     for part in prob.parts:
         right = ", ".join(o.letter for o in part.options if o.correct) or "none"
-        lines = [f"=== {escape(part.number)} #h(1fr) #text(weight: \"regular\")[{_points(part.points)} p]",
+        lines = [_key_head(part),
                  markup(part.text), f"Correct: *{escape(right)}*"]
         opts = []
         for o in part.options:
@@ -415,7 +420,7 @@ def _short_problem_key(prob: ProblemInstance, exam: Exam, explained: dict[str, d
     """Each written answer: the model answer, then the checklist a TA applies (items, partials, deductions)."""
     out = []
     for part in prob.parts:
-        lines = [f"=== {escape(part.number)} #h(1fr) #text(weight: \"regular\")[{_points(part.points)} p]",
+        lines = [_key_head(part),
                  markup(part.text)]
         for b in part.blanks:
             if b.kind != "text":

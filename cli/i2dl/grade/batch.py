@@ -39,7 +39,15 @@ from i2dl.grade.manual import MARKED, PENDING, Marks, auto_award_exact
 from i2dl.grade.responses import NotResponses, read_responses, row_submission
 from i2dl.grade.score import Grader, Submission, SubmissionResult, read_submission
 from i2dl.grade.variants import CohortGrader, id_key, make_grader
-from i2dl.io import display_path, file_kind, load_yaml, printable, slugify, spreadsheet_safe
+from i2dl.io import (
+    display_path,
+    file_kind,
+    load_yaml,
+    printable,
+    slugify,
+    spreadsheet_safe,
+    sync_paths,
+)
 from i2dl.render import fmt_number
 
 MAX_SUBMISSION_BYTES = 256 * 1024
@@ -980,24 +988,6 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_all(paths: list[Path], folder: Path) -> None:
-    """Every path on disk: one syncfs of the folder's file system on Linux (2,000 fsyncs take seconds)."""
-    if sys.platform.startswith("linux"):
-        try:
-            syncfs = ctypes.CDLL(None, use_errno=True).syncfs
-        except (OSError, AttributeError):
-            syncfs = None
-        if syncfs is not None:
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                if syncfs(fd) == 0:
-                    return
-            finally:
-                os.close(fd)
-    for path in paths:
-        _fsync(path)
-
-
 def _pid_alive(pid: int) -> bool:
     """True if a process with this id runs (or may run: another user's)."""
     if pid == os.getpid():
@@ -1163,7 +1153,7 @@ class ResultsFolder:
                                  (SUMMARY_FILE, summary_chunks(batch, exam))):
                 files[name] = _write_file(self.tmp / name, (c.encode("utf-8") for c in chunks))
                 written.append(self.tmp / name)
-            _fsync_all(written, self.tmp)  # on disk before the manifest says the set is complete
+            sync_paths(written, self.tmp)  # on disk before the manifest says the set is complete
             manifest = {"format": MANIFEST_FORMAT, "exam_id": exam.exam_id, "graded": len(rows),
                         "failed": len(batch.failed), "files": dict(sorted(files.items())), "complete": True}
             _write_file(self.tmp / MANIFEST_FILE, [(json.dumps(manifest, indent=1) + "\n").encode("utf-8")])
