@@ -54,8 +54,8 @@ WRONG_MIX = (("key", 0.0), ("follow-through", 0.7), ("wrong", 0.3), ("invalid", 
 #: The spec of the --count figure, and the time a comparable DL question generator needs for 1,000 conv instances.
 COUNT_SPEC = "conv2d-by-hand"
 COMPARABLE_COUNT_S = 3.9
-#: Flags that add PDFs to `generate --roster` (the PDF exporter's): when set, the cohort is also timed with PDFs.
-COHORT_PDF_ARGS: list[str] = []
+#: Flags that add PDFs to `generate --roster` (every student's sheet and every variant's key): the cohort with PDFs.
+COHORT_PDF_ARGS: list[str] = ["--format", "markdown", "--format", "pdf"]
 RESULTS = Path(__file__).resolve().parent / "results.json"
 JUNK = ["abc", "1/0", "", None, ".", "[1, 2", "sqrt(-1)", {"a": 1}, [[1], [2, 3]], "∞"]
 
