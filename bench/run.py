@@ -112,6 +112,9 @@ def wrong_answers(exam, rng: np.random.Generator) -> dict[str, Any]:
             b = part.blanks[0]
             answers[part.number] = _flip(b.expected, b.options, rng)
             continue
+        if prob.kind == "short":  # a written answer: another text, awaiting a TA like any
+            answers[part.number] = "a different explanation"
+            continue
         for b in part.blanks:
             answers[part.number][b.name] = answer_text(_bump(b.expected, rng))
     return answers
@@ -124,6 +127,9 @@ def invalid_answers(exam, rng: np.random.Generator) -> dict[str, Any]:
             continue
         if prob.kind == "mcq":
             answers[part.number] = "Z?" if rng.random() < 0.5 else None
+            continue
+        if prob.kind == "short":
+            answers[part.number] = None
             continue
         for b in part.blanks:
             answers[part.number][b.name] = JUNK[int(rng.integers(len(JUNK)))]

@@ -66,7 +66,7 @@ def test_grade_folder_with_two_workers_writes_the_same_bytes_as_one(default_exam
     parallel = grade_folder(submissions, exam_dir=default_exam_dir, out=tmp_path / "two", engine_name="numpy",
                             jobs=2)
     assert tree(tmp_path / "one") == tree(tmp_path / "two")
-    assert len(tree(tmp_path / "one")) == N_FILES + 4  # feedback per graded student + the four result files
+    assert len(tree(tmp_path / "one")) == N_FILES + 5  # feedback per graded student, the four result files, text-answers.jsonl
     assert [f["file"] for f in parallel.failed] == [f["file"] for f in serial.failed]
     assert sorted(Path(f["file"]).name for f in serial.failed) == ["t-again.yaml", "t-broken.yaml", "t-case.yaml"]
     assert "already graded from" in next(f["error"] for f in parallel.failed if "t-again" in f["file"])

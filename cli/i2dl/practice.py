@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 
 from i2dl.errors import NotFoundError, OutputError, UsageError
+from i2dl.grade.manual import BLANK as BLANK_STATUS
+from i2dl.grade.manual import MARKED as MARKED_STATUS
+from i2dl.grade.manual import PENDING as PENDING_STATUS
 
 DATA_ENV = "I2DL_DATA_DIR"
 HISTORY_FILE = "history.sqlite3"
@@ -524,7 +527,7 @@ def _outcome(result: Any) -> str:
         return RIGHT
     if result.status == sc.FOLLOW:
         return FOLLOW
-    if result.status == sc.MANUAL:
+    if result.status in (PENDING_STATUS, MARKED_STATUS, BLANK_STATUS):  # written text: a person judges it
         return MANUAL
     if result.status == sc.MISSING:
         return EMPTY

@@ -169,6 +169,7 @@ class Cohort:
     statuses: list[dict[str, dict[str, str]]]  # part -> blank -> status
     choices: list[dict[str, dict[str, str]]] = field(default_factory=list)  # part -> blank -> letters
     mistakes: list[dict[str, dict[str, list[str]]]] = field(default_factory=list)  # part -> blank -> names
+    pending: list[str] = field(default_factory=list)  # parts no student has been marked on yet: not in the figures
 
 
 def read_results(folder: Path | str, exam_dir: Path | str | None = None) -> Cohort:
@@ -205,11 +206,14 @@ def read_results(folder: Path | str, exam_dir: Path | str | None = None) -> Coho
                       options=it.get("options"))
                  for n, it in items_raw.items()]
         students = data["students"]
+        # A part awaiting a TA for every student has no scores yet: item figures of it would be noise.
+        waiting = [i.number for i in items if students and all(i.number in s.get("pending_parts", ()) for s in students)]
+        items = [i for i in items if i.number not in waiting]
         cohort = Cohort(str(data.get("exam_id", "")), float(data.get("max_points") or sum(i.points for i in items)),
                         items, [str(s["student_id"]) for s in students], [float(s["total"]) for s in students],
                         [[float(s["parts"][i.number]) for i in items] for s in students],
                         [s.get("blanks", {}) for s in students], [s.get("choices", {}) for s in students],
-                        [s.get("mistakes", {}) for s in students])
+                        [s.get("mistakes", {}) for s in students], waiting)
     except (KeyError, TypeError, ValueError) as exc:
         raise ExamError(f"{SUMMARY_FILE} is malformed ({type(exc).__name__}: {exc})", where=str(path),
                         fix="grade again to rewrite the results") from None
@@ -280,6 +284,7 @@ def cohort_stats(cohort: Cohort, boundaries: Sequence[tuple[str, float]]) -> dic
              + [{"item": f"problem {f['number']}", "flag": flag} for f in problems for flag in f["flags"]])
     return {
         "exam_id": cohort.exam_id, "students": n, "max_points": cohort.max_points,
+        "pending_parts": list(cohort.pending),  # awaiting a TA for everyone: left out of every figure
         "mean": _r(mean(totals)), "sd": _r(std(totals)), "mean_percent": _r(mean(percents), 2),
         "alpha": _r(cronbach_alpha(columns)),
         "groups": {"share": GROUP_SHARE, "size": len(upper),

@@ -337,9 +337,7 @@ def _tex_math(tex: str) -> str:
 
 
 def _blank_points(part: PartInstance) -> list[float]:
-    from i2dl.grade.score import _blank_points as split
-
-    return split(part)
+    return part.blank_points()
 
 
 def _step_line(st: dict[str, Any]) -> str:

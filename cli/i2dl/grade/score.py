@@ -450,7 +450,7 @@ class Grader:
         return result
 
     def _alias_target(self, prob: ProblemInstance, name: str) -> str | None:
-        """The derived value an answer merely names (w1: 'w_1' of a loop), so later steps read the student's."""
+        """The loop value an answer merely names (w1: 'w_1'), so later steps read the student's (a given it names stays one)."""
         if prob.kind != "spec":
             return None
         cache = self.__dict__.setdefault("_aliases", {})
@@ -462,12 +462,14 @@ class Grader:
                 compiled = None
             if compiled is not None:
                 from i2dl.expr import Name
+                from i2dl.spec.loop import loop_names
 
                 answers = {b.name for part in prob.parts for b in part.blanks}
+                looped = loop_names(compiled.spec.loop) if compiled.spec.loop is not None else set()
                 for a in answers:
                     parsed = compiled.graph.nodes.get(a)
                     t = parsed.node.id if parsed is not None and isinstance(parsed.node, Name) else None
-                    if t and t in compiled.graph.nodes and t not in answers:
+                    if t and t in looped and t in compiled.graph.nodes and t not in answers:
                         aliases[a] = t
                         self.node_part.setdefault((prob.number, t), self.node_part.get((prob.number, a), a))
             cache[prob.number] = aliases
@@ -827,12 +829,8 @@ def _blank_values(part: PartInstance, raw: Any, feedback: list[str]) -> dict[str
 
 
 def _blank_points(part: PartInstance) -> list[float]:
-    """Each blank's points: as given on the answers (scaled to the part), else equal shares."""
-    given = [b.points for b in part.blanks]
-    if all(p is not None for p in given) and sum(given) > 0:
-        scale = part.points / sum(given)
-        return [p * scale for p in given]
-    return [part.points / len(part.blanks)] * len(part.blanks)
+    """Each blank's points (PartInstance.blank_points)."""
+    return part.blank_points()
 
 
 def _part_score(part: PartInstance, rubric: Rubric, results: list[BlankResult], weights: list[float],

@@ -117,7 +117,7 @@ class ShapeKind(AnswerKind):
 
     name = "shape"
     example = [16, 21, 21]
-    summary = "positive whole dimensions"
+    summary = "positive whole dimensions, or size names: `['N', 2, 28, 28]` for a batch of N"
 
     def holds(self, value: Any) -> bool:
         return isinstance(value, tuple)

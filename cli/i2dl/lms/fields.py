@@ -41,11 +41,8 @@ class Field:
 
 
 def blank_points(part: PartInstance) -> dict[str, float]:
-    """Each blank's points: the spec's where it gives them, the rest of the part shared equally."""
-    given = {b.name: b.points for b in part.blanks if b.points is not None}
-    rest = [b.name for b in part.blanks if b.points is None]
-    share = (part.points - sum(given.values())) / len(rest) if rest else 0.0
-    return {b.name: given.get(b.name, share) for b in part.blanks}
+    """Each blank's points, as the grader splits the part (PartInstance.blank_points)."""
+    return {b.name: w for b, w in zip(part.blanks, part.blank_points(), strict=True)}
 
 
 def _abs_tol(b: Blank, value: Any, index: tuple[int, ...] | None) -> float:

@@ -106,6 +106,14 @@ class PartInstance:
     options: list[McqOption] = field(default_factory=list)  # multiple choice only, in the order shown
     fallback: dict[str, Any] = field(default_factory=dict)  # values offered for earlier answers, by name
 
+    def blank_points(self) -> list[float]:
+        """Each blank's points: as the answers give them (scaled to the part), else equal shares."""
+        given = [b.points for b in self.blanks]
+        if all(p is not None for p in given) and sum(given) > 0:
+            scale = self.points / sum(given)
+            return [p * scale for p in given]
+        return [self.points / len(self.blanks)] * len(self.blanks)
+
 
 @dataclass
 class ProblemInstance:

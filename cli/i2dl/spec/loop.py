@@ -64,3 +64,11 @@ def unroll(loop: Loop, taken: set[str], where: str = "loop") -> dict[str, Derive
         raise SpecError(f"the loop makes the names {', '.join(clash)}, which the spec already uses",
                         where=where, fix="rename the loop's state, data or body names, or the parameters")
     return {name: DerivedParam(type="derived", expr=expr) for name, expr in out.items()}
+
+
+def loop_names(loop: Loop) -> set[str]:
+    """Every name the loop makes (the step values and their stacks)."""
+    names = {f"{s}_0" for s in loop.state}
+    for t in range(1, loop.steps + 1):
+        names |= {f"{n}_{t}" for n in (*loop.data, *loop.body, *loop.state)}
+    return names | {f"{n}_steps" for n in (*loop.state, *loop.body)}
