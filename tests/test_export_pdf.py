@@ -347,3 +347,13 @@ def test_plain_arithmetic_is_written_as_tex2typst_would_write_it():
     for tex in (r"= 2 \cdot (-0.5) + 1.5", r"[2, -1, 0.5]", r"+ (-2) \cdot 3", r"(1 + 2) \cdot 3 - 4 = -0.25",
                 r"= \begin{bmatrix} 1.5 & -2 \\ 0 & 3 \end{bmatrix}", r"\begin{bmatrix} -1 & 2 & 0.25 \end{bmatrix}"):
         assert _convert(tex).replace(" ", "") == tex2typst(tex).replace(" ", "")
+
+
+def test_tex_to_typst_braces_a_slice_of_a_named_subscript_and_keeps_words_whole():
+    import typst
+
+    from i2dl.export.typeset import tex_to_typst
+
+    out = tex_to_typst(r"W_{23} = w_{\mathrm{steps}}_{1:}")  # explain's w_steps[1:] of a training loop
+    assert 'upright("steps")' in out and "none" not in out
+    typst.compile(f"${out}$".encode())

@@ -105,14 +105,19 @@ def _convert(tex: str) -> str:
 
 # A subscript on a subscripted name (explain's slices: Q_{1}_{:k}) is a double subscript in TeX, which
 # tex2typst turns into an empty base (#none) that Typst rejects; braced, it is one base with one subscript.
-_DOUBLE_SUB = re.compile(r"([A-Za-z]+_\{[^{}]*\})_\{")
+_DOUBLE_SUB = re.compile(r"([A-Za-z]+_\{(?:[^{}]|\{[^{}]*\})*\})_\{")  # the first may hold \mathrm{steps}
+
+
+# tex2typst writes \mathrm{steps} as upright(s t e p s): spaced letters; a word is one upright text.
+_SPACED_WORD = re.compile(r"upright\(((?:[A-Za-z] )+[A-Za-z])\)")
 
 
 def tex_to_typst(tex: str) -> str:
     """TeX maths as Typst maths: tex2typst piece by piece, then TEX_FIXES; TexError when it cannot convert."""
     tex = _DOUBLE_SUB.sub(r"{\1}_{", tex)
     pieces = _pieces(tex) if len(tex) > 40 else [tex]
-    return " ".join(t for t in (_convert(p) for p in pieces) if t)
+    out = " ".join(t for t in (_convert(p) for p in pieces) if t)
+    return _SPACED_WORD.sub(lambda m: 'upright("' + m.group(1).replace(" ", "") + '")', out)
 
 
 def math(tex: str, display: bool = False) -> str:
