@@ -303,18 +303,25 @@ def submission_items(entries: list[Entry], exam: Exam, *, id_column: str | None 
     return items
 
 
+def _read_file(path: Path, where: str, read: Callable[[], Any]) -> tuple[Any, list[Item]]:
+    """(what `read` returns, []) or (None, the one Item that fails this file): a file's problem never stops the batch."""
+    try:
+        return read(), []
+    except NotResponses as exc:
+        return None, [Item(path, where, _raise(Skip(f"{exc}")))]
+    except I2dlError as exc:
+        return None, [Item(path, where, _raise(exc))]
+    except (Exception, RecursionError) as exc:  # a reader bug fails this file, not the batch
+        return None, [Item(path, where, _raise(_Internal(_internal(where, exc)["error"])))]
+
+
 def _csv_items(path: Path, where: str, exam: Exam, id_column: str | None,
                notices: list[str] | None) -> list[Item]:
     if sniff_layout(path) is not None:
         return _lms_items(path, where, exam, notices)
-    try:
-        resp = read_responses(path, exam, id_column=id_column)
-    except NotResponses as exc:
-        return [Item(path, where, _raise(Skip(f"{exc}")))]
-    except I2dlError as exc:
-        return [Item(path, where, _raise(exc))]
-    except (Exception, RecursionError) as exc:  # a reader bug fails this file, not the batch
-        return [Item(path, where, _raise(_Internal(_internal(where, exc)["error"])))]
+    resp, failed = _read_file(path, where, lambda: read_responses(path, exam, id_column=id_column))
+    if failed:
+        return failed
     if notices is not None:
         notices.extend(resp.notices)
     if not resp.rows:
@@ -327,12 +334,9 @@ def _lms_items(path: Path, where: str, exam: Exam, notices: list[str] | None) ->
     """The rows of a Moodle or Canvas report (i2dl.grade.lms), each graded against its student's variants."""
     from i2dl.grade.lms import read_lms_report
 
-    try:
-        report = read_lms_report(path, exam)
-    except I2dlError as exc:
-        return [Item(path, where, _raise(exc))]
-    except (Exception, RecursionError) as exc:  # a reader bug fails this file, not the batch
-        return [Item(path, where, _raise(_Internal(_internal(where, exc)["error"])))]
+    report, failed = _read_file(path, where, lambda: read_lms_report(path, exam))
+    if failed:
+        return failed
     if notices is not None:
         notices.extend(report.notices)
     return [Item(path, rw, _raise(sub) if isinstance(sub, BaseException) else (lambda s=sub: s))
