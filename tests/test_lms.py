@@ -389,3 +389,12 @@ def test_moodle_embeds_each_problems_figures_as_files_and_qti_ships_them(moodle,
 
 def load_exam_id(root: ET.Element) -> str:
     return re.search(r"i2dl:([^:]+):", _questions(root)[0].find("name/text").text).group(1)
+
+
+def test_export_takes_a_blueprint_file_and_refuses_a_folder_without_an_exam(tmp_path):
+    bp = tmp_path / "quiz.yaml"
+    bp.write_text("id: quiz\ntitle: A quiz\nproblems:\n  - {spec: conv2d-by-hand, points: 4}\n", encoding="utf-8")
+    data = export_lms("moodle", bp, tmp_path / "out", variants=2, engine_name="numpy")
+    assert data["questions"] == 2
+    result = CliRunner().invoke(app, ["export", "moodle", str(tmp_path / "out"), "--json"])
+    assert result.exit_code != 0 and "exam.json" in result.stdout

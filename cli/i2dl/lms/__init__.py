@@ -28,10 +28,11 @@ def _source_exam(source: str | Path, *, seed: int, engine_name: str | None) -> A
     path = Path(source)
     if (path / "exam.json").is_file():
         return load_exam(path)
-    if path.suffix in (".json", ".yaml", ".yml") or path.is_dir():
+    if path.is_dir():
         raise UsageError(f"'{display_path(path)}' is no exam folder (it has no exam.json)",
-                         fix="give an exam folder written by `i2dl generate`, or a spec id such as conv2d-by-hand")
-    return build_exam(str(source), seed, engine_name=engine_name)
+                         fix="give an exam folder written by `i2dl generate`, a blueprint, or a spec id such as "
+                             "conv2d-by-hand")
+    return build_exam(str(source), seed, engine_name=engine_name)  # a spec id, a blueprint name or its file
 
 
 def lms_pool(exam: Any, variants: int, engine_name: str | None = None) -> list[Any]:
