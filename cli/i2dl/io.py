@@ -816,9 +816,8 @@ def dump_yaml(data: Any) -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
-    """Write `data` to a temp file beside `path`, then rename it over: never a partial file."""
-    target = Path(path)
+def _temp_beside(target: Path, data: bytes, *, fsync: bool) -> str:
+    """`data` in a new temp file beside `target` (readable by all), its path; nothing is left on failure."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # Same directory so os.replace is a rename on one filesystem; the name is cut so the
     # temp name stays under the 255-byte limit; the dot keeps it out of globs.
@@ -826,9 +825,22 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; results and exams are meant to be shared
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
+    """Write `data` to a temp file beside `path`, then rename it over: never a partial file."""
+    target = Path(path)
+    tmp = _temp_beside(target, data, fsync=True)
+    try:
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -849,17 +861,7 @@ class AtomicBatch:
 
     def add(self, path: PathLike, data: bytes) -> Path:
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:100]}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, 0o644)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        self.pending.append((tmp, target))
+        self.pending.append((_temp_beside(target, data, fsync=False), target))  # synced at commit, all at once
         return target
 
     def add_text(self, path: PathLike, text: str, *, encoding: str = "utf-8") -> Path:
