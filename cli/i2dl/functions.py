@@ -492,6 +492,48 @@ def clip(x, lo, hi):
     return _num(np.clip(_arr(x), lo, hi))
 
 
+# ---------------------------------------------------------------------------- linear algebra
+
+
+def _samples_matrix(X: Value, fn: str) -> np.ndarray:
+    a = _arr(X)
+    if a.ndim != 2 or a.shape[0] < 2:
+        raise ExprError(f"{fn}() needs a matrix of at least two samples (rows), got shape {list(a.shape)}",
+                        fix="one sample per row, one feature per column")
+    return a
+
+
+def _square_symmetric(x: Value, fn: str) -> np.ndarray:
+    a = _arr(x)
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or not np.allclose(a, a.T):
+        raise ExprError(f"{fn}() needs a symmetric square matrix, got shape {list(a.shape)}")
+    return a
+
+
+@register("linear algebra", tex=r"\operatorname{cov}")
+def cov(X, ddof=1):
+    """the covariance of the columns of X (one sample per row): Xc^T Xc / (N - ddof), Xc = X - mean"""
+    a = _samples_matrix(X, "cov")
+    centred = a - a.mean(axis=0)
+    return centred.T @ centred / (a.shape[0] - int(ddof))
+
+
+@register("linear algebra", tex=r"\operatorname{eig}")
+def eigvalsh(x):
+    """the eigenvalues of a symmetric matrix, largest first"""
+    return np.linalg.eigvalsh(_square_symmetric(x, "eigvalsh"))[::-1].copy()
+
+
+@register("linear algebra", tex=r"\operatorname{rank}")
+def rank(x):
+    """the rank of a matrix: its number of linearly independent rows (singular values above 1e-9 times the largest)"""
+    a = _arr(x)
+    if a.ndim != 2:
+        raise ExprError(f"rank() needs a matrix, got shape {list(a.shape)}")
+    s = np.linalg.svd(a, compute_uv=False)
+    return int(np.sum(s > 1e-9 * max(1.0, float(s.max(initial=0.0)))))
+
+
 # ---------------------------------------------------------------------------- arrays
 
 

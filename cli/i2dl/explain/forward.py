@@ -726,6 +726,53 @@ def _render_reduction(v: View) -> list[Step]:
                   _n(v.out), value=v.out, ref=v.eref(None))]
 
 
+@renders("cov")
+def _render_cov(v: View) -> list[Step]:
+    """Each feature's mean, then each entry C_jk = sum_i (x_ij - mu_j)(x_ik - mu_k) / (N - ddof)."""
+    x = _arr(v.args["x"] if "x" in v.args else v.args["X"])
+    n, d = x.shape
+    if n > 12 or d > 3:
+        return []
+    ddof = int(v.args.get("ddof", 1))
+    mu = x.mean(axis=0)
+    steps = [_step(rf"\mu_{{{j + 1}}}", rf"\frac{{{_sum_values(list(x[:, j]))}}}{{{n}}}", _n(mu[j]), value=float(mu[j]))
+             for j in range(d)]
+    out = _arr(v.out)
+    for j in range(d):
+        for k in range(j, d):
+            terms = " + ".join(rf"({_n(x[i, j] - mu[j])})({_n(x[i, k] - mu[k])})" for i in range(n))
+            steps.append(_step(v.sym.at((j, k)), rf"\frac{{1}}{{{n - ddof}}}\left({terms}\right)", _n(out[j, k]),
+                               value=float(out[j, k]), ref=v.eref((j, k))))
+    return steps
+
+
+@renders("eigvalsh")
+def _render_eigvalsh(v: View) -> list[Step]:
+    """A 2 x 2 symmetric matrix: lambda = T/2 +- sqrt(T^2/4 - det) from its trace and determinant."""
+    a = _arr(v.args["x"])
+    if a.shape != (2, 2):
+        return []
+    t, det = float(a[0, 0] + a[1, 1]), float(a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0])
+    out = _arr(v.out)
+    return [_step("T", rf"{_n(a[0, 0])} + {_n(a[1, 1])}", _n(t), value=t),
+            _step(r"\det", rf"{_n(a[0, 0])} \cdot {_n(a[1, 1])} - {_f(a[0, 1])} \cdot {_f(a[1, 0])}", _n(det), value=det),
+            *(_step(v.sym.at((i,)), rf"\frac{{T}}{{2}} {sign} \sqrt{{\frac{{T^2}}{{4}} - \det}}",
+                    rf"{_n(t / 2)} {sign} \sqrt{{{_n(t * t / 4)} - {_f(det)}}}", _n(out[i]), value=float(out[i]),
+                    ref=v.eref((i,)))
+              for i, sign in enumerate(("+", "-")))]
+
+
+@renders("rank")
+def _render_rank(v: View) -> list[Step]:
+    """The rank as the number of nonzero singular values."""
+    a = _arr(v.args["x"])
+    if a.size > 36:
+        return []
+    s = np.linalg.svd(a, compute_uv=False)
+    return [_step(r"\sigma", _v(np.where(np.abs(s) < 1e-9, 0.0, s)), value=s),
+            _step(v.sym.tex(), r"\#\{\sigma_i \neq 0\}", _n(v.out), value=v.out, ref=v.eref(None))]
+
+
 def _reduction_along(v: View) -> list[Step]:
     """sum or mean along an axis: each output entry from its slice."""
     if v.call.fn not in ("sum", "mean"):
