@@ -647,6 +647,16 @@ def distinct(*xs):
 
 
 @register("checks")
+def statement_key(order, holds):
+    """the letters (A, B, ...) of the shown statements that hold: position j shows statement order[j]"""
+    idx = [int(i) for i in np.asarray(order, dtype=float).ravel()]
+    flags = list(holds)
+    if any(not 0 <= i < len(flags) for i in idx):
+        raise ExprError(f"statement_key: an index of {idx} is outside the {len(flags)} statements")
+    return [chr(65 + j) for j, i in enumerate(idx) if bool(np.all(flags[i]))]
+
+
+@register("checks")
 def nonzero(x):
     """no entry is zero"""
     return bool(np.all(_arr(x) != 0))

@@ -784,8 +784,10 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
             f" If you are unsure of your {_answer_label(spec, n)}, continue with {_answer_label(spec, n)} = "
             f"${fmt_value(v, 'math')}$."
             for n, v in fallback.items())
+        options = _statement_options(part, part_blanks[i][0], values, ev, engine, compiled) \
+            if part.statements is not None else []
         parts.append(PartInstance(f"{number}.{i + 1}", part.id, text, part_points[i], part_blanks[i],
-                                  list(part.given), part.rubric, fallback=fallback))
+                                  list(part.given), part.rubric, options=options, fallback=fallback))
     inst = ProblemInstance(
         number=number, spec_id=spec.id, title=spec.title, topic=spec.topic,
         statement=render_template(spec.statement, ev).strip(), seed=seed,
@@ -793,6 +795,23 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
         points=sum(p.points for p in parts), warnings=warnings, tries=tries, spec=compiled.source)
     inst._compiled = compiled  # the very object it was sampled with: explaining the key compiles nothing again
     return inst
+
+
+def _statement_options(part: m.Part, blank: Blank, values: dict[str, Any], ev: Callable[[str], Any], engine,
+                       compiled: CompiledSpec) -> list[McqOption]:
+    """A property question's drawn statements as options: text from the givens, truth from the key, why from all values."""
+    from i2dl.mcq import LETTERS
+    from i2dl.spec.statements import shown
+
+    full = Evaluator(engine, values)
+    where = f"{compiled.path} statements"
+
+    def ev_all(expr: str) -> Any:
+        return full.eval(parse(expr, where=where).node, where)
+
+    return [McqOption(LETTERS[j], render_template(st.text, ev).strip(), LETTERS[j] in blank.expected,
+                      " ".join(render_template(st.why, ev_all).split()))
+            for j, (_, st) in enumerate(shown(part, values))]
 
 
 def _blanks(compiled: CompiledSpec, values: dict[str, Any], engine, exam_rule: Rounding,
