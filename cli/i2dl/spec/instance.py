@@ -656,6 +656,10 @@ def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine
                         fix=("did you mean " + ", ".join(near) + "? ") if near else
                         "parameters: " + ", ".join(params))
     pins = infer_sizes(compiled, pins)
+    if any(part.statements is not None for part in spec.parts):
+        from i2dl.spec.statements import check_order_pins
+
+        check_order_pins(spec, pins)
     overrides = {k: coerce_pin(k, v, params[k]) for k, v in pins.items() if k in compiled.graph.nodes}
     fully_pinned = all(n in pins or isinstance(params[n], m.FixedParam) for n in compiled.leaves)
     failures: Counter[str] = Counter()

@@ -66,3 +66,25 @@ def shown(part: m.Part, values: dict[str, Any]) -> list[tuple[int, m.Statement]]
     """The drawn statements of a property question in the order shown: (index in `from`, statement)."""
     order = values[order_name(part)]
     return [(int(i), part.statements.from_[int(i)]) for i in list(order)]
+
+
+def check_order_pins(spec: m.Spec, pins: dict[str, Any]) -> None:
+    """A pinned order must name `pick` different statements of its part, each by its index in `from`."""
+    import numpy as np
+
+    from i2dl.errors import SpecError
+
+    for part in spec.parts:
+        if part.statements is None or order_name(part) not in pins:
+            continue
+        name, n = order_name(part), len(part.statements.from_)
+        try:
+            idx = [float(i) for i in np.asarray(pins[name], dtype=float).ravel()]
+        except (TypeError, ValueError):
+            idx = []
+        ok = (len(idx) == part.statements.shown and all(i.is_integer() and 0 <= i < n for i in idx)
+              and len(set(idx)) == len(idx))
+        if not ok:
+            raise SpecError(f"'{name}' must be {part.statements.shown} distinct indices from 0 to {n - 1} (the "
+                            f"statements of part {part.id} to show, in order); got {pins[name]}",
+                            where=f"--param {name}", fix=f"e.g. --param {name}={list(range(part.statements.shown))}")
