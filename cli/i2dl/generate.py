@@ -379,7 +379,7 @@ def _solve_question(qid: str, pins: dict[str, Any], seed: int, engine_name: str 
     part = variant_part(v, "1.1", 1.0)
     return {"spec": qid, "title": bq.question.id, "engine": engine.name, "seed": seed,
             "params": {k: _plain(x) for k, x in v.params.items()}, "parts": [_solved_part(part)],
-            "values": {}, "warnings": []}
+            "values": {}, "warnings": list(v.warnings)}
 
 
 def list_specs(library: Library | None = None) -> list[dict[str, Any]]:

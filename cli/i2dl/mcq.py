@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +148,7 @@ class McqVariant:
     mistakes: list[str | None]
     params: dict[str, Any]
     order: list[int]  # the bank's option index shown at each position
+    warnings: list[str] = field(default_factory=list)  # constraints the pinned values do not meet
 
 
 def make_variant(bq: BankQuestion, seed: int, engine, max_tries: int = 500,
@@ -162,9 +163,12 @@ def make_variant(bq: BankQuestion, seed: int, engine, max_tries: int = 500,
         env = {name: fixed[name] if name in fixed else sample_param(p, rng) for name, p in q.params.items()}
         try:
             ev = Evaluator(engine, env)
-            if not all(bool(ev.eval(_p(c, bq).node)) for c in q.constraints):
+            unmet = [c for c in q.constraints if not bool(ev.eval(_p(c, bq).node))]
+            if unmet and not (fixed and not sampled):
                 last_problem = "a constraint was not met"
                 continue
+            # every parameter pinned: the instructor's numbers win, the unmet constraint is a warning
+            warnings = [f"constraint not met by the pinned values: {c}" for c in unmet]
             rows = []
             for i, o in enumerate(q.options):
                 local = dict(env)
@@ -196,7 +200,7 @@ def make_variant(bq: BankQuestion, seed: int, engine, max_tries: int = 500,
         stem = render_template(q.stem, lambda e, _ev=stem_ev: _ev.eval(parse(e).node))
         return McqVariant(bq.qid, stem, [r[0] for r in rows],
                           frozenset(LETTERS[i] for i, r in enumerate(rows) if r[1]),
-                          [r[2] for r in rows], [r[3] for r in rows], env, [int(i) for i in order])
+                          [r[2] for r in rows], [r[3] for r in rows], env, [int(i) for i in order], warnings)
     raise SamplingError(f"question '{bq.qid}' produced no valid variant: {last_problem}", where=str(bq.path))
 
 
