@@ -243,6 +243,21 @@ def test_grading_a_property_question_gives_full_points_for_the_key_and_none_othe
         assert grade_file(f, exam, engine_name="numpy").total == pytest.approx(points)
 
 
+def test_grading_a_statement_judged_the_wrong_way_names_its_mistake(tmp_path):
+    from i2dl.grade.batch import grade_file
+
+    exam = build_exam("conv-shape-factors", 0, engine_name="numpy",
+                      pins={"padding": 1, "stride": 1, "kernel": 3, "N": 8, "alters_order": [0, 1, 2, 3]})
+    write_exam(exam, tmp_path / "exam")
+    exam = load_exam(tmp_path / "exam")
+    assert exam.problems[0].parts[0].blanks[0].expected == frozenset("ABC")
+    f = tmp_path / "s1.yaml"
+    f.write_text(f"student_id: s1\nexam: {exam.exam_id}\nanswers:\n  '1.1': 'ABCD'\n")
+    blank = grade_file(f, exam, engine_name="numpy").parts[0].blanks[0]
+    assert blank.credit == 0 and blank.alternative == "channels-change-shape"
+    assert "one channel per filter" in blank.feedback
+
+
 def test_every_exporter_shows_the_statements(exam_dir, tmp_path):
     from i2dl.export.pdf import key_source, sheet_source
     from i2dl.lms import export_lms

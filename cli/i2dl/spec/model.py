@@ -163,6 +163,13 @@ class AnswerBox(_Model):
     lines: int = Field(ge=1, le=40)
 
 
+class StatementMistake(_Model):
+    """Judging one statement the wrong way round, named, with feedback for the student who did."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    feedback: str
+
+
 class Statement(_Model):
     """One statement of a property question: its text, the predicate that says whether it holds, and why."""
 
@@ -171,6 +178,8 @@ class Statement(_Model):
     why: str
     # why its truth value is the same in every instance: validate then accepts it as foregone
     constant: str | None = None
+    # the named mistake of judging this statement wrongly (all else right): its feedback, templated
+    mistake: StatementMistake | None = None
 
 
 class Statements(_Model):

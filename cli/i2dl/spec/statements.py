@@ -32,8 +32,13 @@ def statement_answer(part: m.Part) -> m.Answer:
     st = part.statements
     assert st is not None
     holds = ", ".join(f"({s.holds})" for s in st.from_)
-    return m.Answer(name=answer_name(part), expr=f"statement_key({order_name(part)}, [{holds}])", kind="choice",
-                    label=st.label or "true statements", options=st.shown)
+    order = order_name(part)
+    # a statement judged the wrong way round (every other one right) is its named mistake, where it is shown
+    alts = [m.Alternative(name=s.mistake.name, expr=f"statement_flip({order}, [{holds}], {k})", credit=0,
+                          feedback=s.mistake.feedback, when=f"statement_shown({order}, {k})")
+            for k, s in enumerate(st.from_) if s.mistake is not None]
+    return m.Answer(name=answer_name(part), expr=f"statement_key({order}, [{holds}])", kind="choice",
+                    label=st.label or "true statements", options=st.shown, alternatives=alts)
 
 
 def order_params(spec: m.Spec) -> dict[str, m.VectorParam]:
