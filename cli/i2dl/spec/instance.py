@@ -620,6 +620,15 @@ def pinnables(compiled: CompiledSpec) -> list[dict[str, Any]]:
             rows.append({"name": name, "role": role if part is None else f"given in part {part.id}",
                          "type": p.type, "shape": shape, "accepts": form,
                          "example": _example(p) if role == "parameter" else None})
+    from i2dl.spec.statements import order_name
+
+    orders = {order_name(p): p for p in compiled.spec.parts if p.statements is not None}
+    for row in rows:  # a property question's drawn statements: which ones, in which order
+        part = orders.get(row["name"])
+        if part is not None:
+            k, n = part.statements.shown, len(part.statements.from_)
+            row.update(role=f"statements of part {part.id}", example=str(list(range(k))),
+                       accepts=f"{k} distinct indices 0..{n - 1} into the part's statements, in the order shown")
     return rows
 
 
