@@ -38,7 +38,7 @@ def _truths(result: dict, part: int = 0) -> list[bool]:
 
 
 def test_conv_shape_factors_reproduces_2024_1_8_n_k_m_change_the_shape_c_does_not():
-    """TUM IN2346 endterm 13 Feb 2024, 1.8 (/work/shared/seeds/000): kernel k, padding 1, stride 1,
+    """TUM IN2346 endterm 13 Feb 2024, 1.8 (shared/seeds/000): kernel k, padding 1, stride 1,
     m filters on a C x N x N input; N, k and m affect the output shape, C does not."""
     r = _solve("conv-shape-factors", padding=1, stride=1, kernel=3, N=8, C=3, C2=8, m=16,
                alters_order="[0,1,2,3]")
@@ -56,7 +56,7 @@ def test_conv_shape_factors_with_stride_two_an_input_change_can_leave_the_shape(
 
 
 def test_same_size_convs_keeps_mnist_28_by_28_with_the_2022_4_1_example_triplet():
-    """TUM IN2346 endterm 1 Aug 2022, 4.1 (/work/shared/seeds/003): on 28 x 28 MNIST inputs the
+    """TUM IN2346 endterm 1 Aug 2022, 4.1 (shared/seeds/003): on 28 x 28 MNIST inputs the
     example triplet (k=3, s=1, p=1) keeps the spatial size; (5, 1, 2) too, (3, 1, 0) and (3, 2, 1) do not."""
     r = _solve("same-size-convs", H=28, W=28, kernels="[3,5,3,3,7,1]", strides="[1,1,1,2,1,1]",
                paddings="[1,2,0,1,3,0]", keeps_order="[0,1,2,3]")
@@ -65,7 +65,7 @@ def test_same_size_convs_keeps_mnist_28_by_28_with_the_2022_4_1_example_triplet(
 
 
 def test_output_activation_range_reproduces_2024_1_6_for_targets_in_minus_one_one():
-    """TUM IN2346 endterm 13 Feb 2024, 1.6 (/work/shared/seeds/000): for labels in [-1, 1],
+    """TUM IN2346 endterm 13 Feb 2024, 1.6 (shared/seeds/000): for labels in [-1, 1],
     2 sigma(x) - 1, tanh(10 x) and min(max(-1, x), 1) could be used, max(-1, x) not."""
     r = _solve("output-activation-range", t_lo=-1, a=2, b=1, g=1, c=10, fit_order="[0,1,2,3]")
     assert _key(r) == "ABD"
@@ -79,7 +79,7 @@ def test_output_activation_range_for_targets_in_zero_one_the_sigmoid_fits_and_ta
 
 
 def test_maxpool_gradient_count_reproduces_2022_1_7_for_a_2x2_window_on_unique_values():
-    """TUM IN2346 endterm 1 Aug 2022, 1.7 (/work/shared/seeds/003): a 2 x 2 max pool on unique
+    """TUM IN2346 endterm 1 Aug 2022, 1.7 (shared/seeds/003): a 2 x 2 max pool on unique
     positive values needs the positions of the maxima, 75 % of the derivatives are NOT non-zero
     (25 % are), and the layer has no weights to update."""
     X = "[[1,2,3,4],[5,6,7,8],[9,10,11,12],[13,14,15,16]]"
@@ -100,7 +100,7 @@ def test_maxpool_gradient_count_with_overlapping_windows_counts_shared_maxima_on
 
 
 def test_box_filter_pooling_reproduces_2020_v_c_same_function_but_not_the_same_layer():
-    """TUM I2DL mock exam summer 2020, V(c) (/work/shared/seeds/004): the 1/9 box kernel with
+    """TUM I2DL mock exam summer 2020, V(c) (shared/seeds/004): the 1/9 box kernel with
     stride 2 and padding 1 on the exam's X gives the exam's Z (3, 2, -2, 2 at the asked positions) and
     the same output as 3 x 3 average pooling, but has trainable weights, so the layers differ."""
     X = "[[3,1,6,8,0],[2,3,2,7,-6],[-8,0,6,-5,-8],[1,2,5,-2,-4],[8,7,-2,-1,7]]"

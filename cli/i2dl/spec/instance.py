@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -813,8 +814,9 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
 def _statement_options(part: m.Part, blank: Blank, values: dict[str, Any], ev: Callable[[str], Any], engine,
                        compiled: CompiledSpec) -> list[McqOption]:
     """A property question's drawn statements as options: text from the givens, truth from the key, why from all values."""
-    from i2dl.mcq import LETTERS
     from i2dl.spec.statements import shown
+
+    letters = string.ascii_uppercase  # the letters the bank's options get too (mcq.LETTERS)
 
     full = Evaluator(engine, values)
     where = f"{compiled.path} statements"
@@ -822,7 +824,7 @@ def _statement_options(part: m.Part, blank: Blank, values: dict[str, Any], ev: C
     def ev_all(expr: str) -> Any:
         return full.eval(parse(expr, where=where).node, where)
 
-    return [McqOption(LETTERS[j], render_template(st.text, ev).strip(), LETTERS[j] in blank.expected,
+    return [McqOption(letters[j], render_template(st.text, ev).strip(), letters[j] in blank.expected,
                       " ".join(render_template(st.why, ev_all).split()))
             for j, (_, st) in enumerate(shown(part, values))]
 
