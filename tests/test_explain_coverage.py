@@ -8,8 +8,9 @@ form (`fmt_value(v, "math")`, the formatter every step uses) occurs in the text,
 when each of its first six entries (row-major) occurs as a formatted number. The expressions
 *read* by a blank are its own expression and, recursively, those of the derived values it reads
 (not those of earlier blanks: they are explained in their own part); `grad(out, wrt, g)` reads
-only `g` for its value (the chain rule works out the rest), and `c if cond else d` reads `cond`
-and the branch taken only.
+only `g` for its value (the chain rule works out the rest), `c if cond else d` reads `cond`
+and the branch taken only, and a property question's `statement_key(order, [...])` reads the
+statements shown only.
 
 (a) Some step of the part (a formula, a working step or a "where" line; not a given or the
     result) has a right-hand side, other than the bare value it ends in, containing a number of
@@ -121,6 +122,11 @@ class _Reader:
         if node.fn == "grad":
             for a in list(node.args[2:]) + [v for k, v in node.kwargs if k == "upstream"]:
                 self.walk(a)
+            return
+        if node.fn == "statement_key" and len(node.args) == 2 and isinstance(node.args[1], Seq):
+            self.walk(node.args[0])
+            for i in np.asarray(self.ev.eval(node.args[0]), dtype=float).ravel():
+                self.walk(node.args[1].items[int(i)])
             return
         if node.fn == "where" and np.ndim(self.ev.eval(node.args[0])) == 0:
             self.walk(node.args[0])

@@ -19,7 +19,8 @@ misprints). Computational sub-questions not covered, and why:
 - 2022 4.5: the note's stride 0 is a misprint (a kernel as large as the input fits once at any
   stride); design-sizes says stride 1 and asks the weight shape too, which the note does not weigh.
 - 2024 2.6 "-0.5 per small error" in a derivation: graded on the working.
-- 2022 1.3 and the other multiple-choice items: graded by the MCQ banks, not by specs.
+- 2022 1.3 and the other multiple-choice items: graded by the MCQ banks, not by specs, except the
+  property questions 2024 1.6 and 1.8 and 2022 1.7, asked by specs with the seeds' options pinned.
 No note of the three seeds offers a fallback value ("if unsure, continue with ..."): their given
 values (2024 3.5 to 3.7) are `given` in the specs, so there is no fallback scenario to reproduce.
 """
@@ -72,6 +73,11 @@ ENDTERM_2022_24 = dict(w0=2.0, g=[1.0, -3.0], lr=0.1, lam=0.5)
 DESIGN = dict(src=0, s1=12, s2=18, M=100, B=8, P=100, D=3, K=10, Cs=3, Hs=128, Ws=256)
 ENDTERM_2022_41 = dict(N=16, C=2, H=28, F=8, k=4, s=2, p=1, kk=3)
 MOCK_2020_V2 = {"x": 2, "w0": 1, "w1": 0.5, "w2": 2, "w3": -1.5, "r": 0.3}
+# property questions, the seeds' options in their order (the last of 2022 1.7, feature selection, is ours: the sum of gradients)
+CONV_2024_18 = dict(padding=1, stride=1, kernel=3, N=8, C=3, C2=8, m=16, alters_order=[0, 1, 2, 3])
+ACT_2024_16 = dict(t_lo=-1, a=2, b=1, g=1, c=10, fit_order=[0, 1, 2, 3])
+POOL_2022_17 = dict(X=[[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16]], pool_kernel=2, pool_stride=2,
+                    share_claim=75, pool_facts_order=[1, 0, 2, 3])
 
 
 @dataclass(frozen=True)
@@ -280,6 +286,15 @@ CASES: list[Case] = [
     Case("2020 V.2(b)", "identity path missing", "residual-gradient", MOCK_2020_V2, {"residual-block": {"dHdv": 0.3}}, 0.0, part="residual-block"),
     Case("2020 VI(d)", "11*11*3*96 + 96", "cnn-architecture", ALEXNET, {"parameters": {"params_conv1": "11*11*3*96 + 96"}}, 1.0, weights={"params_conv1": 1.0}),
     Case("2020 VI(d)", "34944", "cnn-architecture", ALEXNET, {"parameters": {"params_conv1": 34944}}, 1.0, weights={"params_conv1": 1.0}),
+    # ---------------------------------------------------------------- property questions: 2 points only when every box is right
+    Case("2024 1.8", "N, k and m crossed", "conv-shape-factors", CONV_2024_18, {"factors": {"alters": "ABC"}}, 2.0, part="factors"),
+    Case("2024 1.8", "C crossed too", "conv-shape-factors", CONV_2024_18, {"factors": {"alters": "ABCD"}}, 0.0, part="factors"),
+    Case("2024 1.6", "2 sigma - 1, tanh(10x) and the clamp crossed", "output-activation-range", ACT_2024_16,
+         {"fits": {"fit": "ABD"}}, 2.0, part="fits"),
+    Case("2024 1.6", "max(-1, x) crossed too", "output-activation-range", ACT_2024_16, {"fits": {"fit": "ABCD"}}, 0.0, part="fits"),
+    Case("2022 1.7", "positions needed, 75 % and weights left empty", "maxpool-gradient-count", POOL_2022_17,
+         {"facts": {"pool_facts": "AD"}}, 2.0, part="facts"),
+    Case("2022 1.7", "75 % crossed", "maxpool-gradient-count", POOL_2022_17, {"facts": {"pool_facts": "ABD"}}, 0.0, part="facts"),
 ]
 
 

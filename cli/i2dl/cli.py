@@ -306,7 +306,7 @@ def export(
 @app.command()
 def solve(
     ctx: typer.Context,
-    spec: str = typer.Argument(..., help="Spec id (see `i2dl list`) or path to a spec file."),
+    spec: str = typer.Argument(..., help="Spec id (see `i2dl list`), a bank question (mcq.TOPIC.ID) or a spec file."),
     param: list[str] = typer.Option([], "--param", help="Pin a parameter: name=value (matrices as [[1,2],[3,4]])."),
     seed: int = typer.Option(0, "--seed", help="Seed for the parameters that are not pinned."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -314,6 +314,7 @@ def solve(
     """Answer every part of a spec for explicit numbers.
 
     Example: i2dl solve conv2d-by-hand --param X="[[1,2],[3,4]]" --param K="[[1,0],[0,1]]"
+    (a computed question of the bank too: i2dl solve mcq.cnn.pool-output-size --param n=20)
     """
     from i2dl.generate import solve_spec
 
@@ -333,6 +334,9 @@ def solve(
         for b in part["blanks"]:
             answers.add_row(part["number"], _escape(b["label"]), _escape(_short(b["value"])))
     con.print(answers)
+    for part in result["parts"]:  # multiple choice and property questions: each statement, judged
+        for o in part.get("options", []):
+            con.print(f"  {part['number']} {o['letter']} {'true ' if o['correct'] else 'false'}  {_escape(o['text'])}")
     for w in result["warnings"]:
         con.print(f"[yellow]warning:[/] {_escape(w)}")
 
@@ -350,7 +354,7 @@ def _short(v: Any) -> str:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    spec: str | None = typer.Argument(None, help="A spec id: list every name `solve --param` pins in it."),
+    spec: str | None = typer.Argument(None, help="A spec id (or bank question mcq.TOPIC.ID): list every name `solve --param` pins in it."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     mcq: bool = typer.Option(False, "--mcq", help="List the multiple-choice bank instead."),
     short: bool = typer.Option(False, "--short", help="List the short-answer bank instead."),

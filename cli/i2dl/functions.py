@@ -689,6 +689,32 @@ def distinct(*xs):
 
 
 @register("checks")
+def statement_key(order, holds):
+    """the letters (A, B, ...) of the shown statements that hold: position j shows statement order[j]"""
+    idx = [int(i) for i in np.asarray(order, dtype=float).ravel()]
+    flags = list(holds)
+    if any(not 0 <= i < len(flags) for i in idx):
+        raise ExprError(f"statement_key: an index of {idx} is outside the {len(flags)} statements")
+    return [chr(65 + j) for j, i in enumerate(idx) if bool(np.all(flags[i]))]
+
+
+@register("checks")
+def statement_flip(order, holds, k):
+    """the letters of statement_key(order, holds) with statement k judged the other way"""
+    idx = [int(i) for i in np.asarray(order, dtype=float).ravel()]
+    letters = set(statement_key(order, holds))
+    if int(k) in idx:
+        letters ^= {chr(65 + idx.index(int(k)))}
+    return sorted(letters)
+
+
+@register("checks")
+def statement_shown(order, k):
+    """statement k is among the shown ones (its index is in order)"""
+    return int(k) in [int(i) for i in np.asarray(order, dtype=float).ravel()]
+
+
+@register("checks")
 def nonzero(x):
     """no entry is zero"""
     return bool(np.all(_arr(x) != 0))

@@ -343,21 +343,43 @@ def _check_out(out: Path, force: bool) -> None:
 def solve_spec(spec: str, pins: dict[str, Any], *, seed: int = 0, engine_name: str | None = None,
                library: Library | None = None) -> dict[str, Any]:
     """Every part's answers of one spec for pinned (and otherwise seeded) parameters."""
-    library = library or Library()
     path = Path(spec)
+    if spec.startswith("mcq.") and not path.exists():  # a question of the bank: its computed options
+        return _solve_question(spec, pins, seed, engine_name)
+    library = library or Library()
     compiled = load_spec(path) if path.suffix in (".yaml", ".yml") and path.exists() else library.get(spec)
     engine = get_engine(engine_name)
     inst = make_instance(compiled, seed, engine, pins=pins)
     return {
         "spec": compiled.id, "title": compiled.spec.title, "engine": engine.name, "seed": seed,
         "params": {k: _plain(v) for k, v in inst.params.items()},
-        "parts": [{"number": p.number, "id": p.id, "points": p.points,
-                   "blanks": [{"name": b.name, "label": b.label, "kind": b.kind, "value": _plain(b.expected),
-                               "text": fmt_value(b.expected)} for b in p.blanks]}
-                  for p in inst.parts],
+        "parts": [_solved_part(p) for p in inst.parts],
         "values": {k: _plain(v) for k, v in inst.values.items()},
         "warnings": inst.warnings,
     }
+
+
+def _solved_part(p: Any) -> dict[str, Any]:
+    out = {"number": p.number, "id": p.id, "points": p.points,
+           "blanks": [{"name": b.name, "label": b.label, "kind": b.kind, "value": _plain(b.expected),
+                       "text": fmt_value(b.expected)} for b in p.blanks]}
+    if p.options:  # multiple choice and property questions: the statements shown, judged
+        out["options"] = [{"letter": o.letter, "text": o.text, "correct": o.correct, "reason": o.reason}
+                          for o in p.options]
+    return out
+
+
+def _solve_question(qid: str, pins: dict[str, Any], seed: int, engine_name: str | None) -> dict[str, Any]:
+    """A bank question for pinned (and otherwise seeded) parameters: its options and which are correct."""
+    from i2dl.mcq import Bank, make_variant, variant_part
+
+    bq = Bank().get(qid)
+    engine = get_engine(engine_name)
+    v = make_variant(bq, seed, engine, pins=pins)
+    part = variant_part(v, "1.1", 1.0)
+    return {"spec": qid, "title": bq.question.id, "engine": engine.name, "seed": seed,
+            "params": {k: _plain(x) for k, x in v.params.items()}, "parts": [_solved_part(part)],
+            "values": {}, "warnings": list(v.warnings)}
 
 
 def list_specs(library: Library | None = None) -> list[dict[str, Any]]:
@@ -376,6 +398,12 @@ def spec_names(spec_id: str, library: Library | None = None) -> dict[str, Any]:
     """One spec's pinnable names (parameters, derived values, part givens) with what each accepts."""
     from i2dl.spec.instance import pinnables
 
+    if spec_id.startswith("mcq."):  # a question of the bank: its parameters
+        from i2dl.mcq import Bank, question_names
+
+        bq = Bank().get(spec_id)
+        return {"id": bq.qid, "title": " ".join(bq.question.stem.split())[:80], "topic": bq.topic, "parts": 1,
+                "points": 1.0, "names": question_names(bq)}
     compiled = (library or Library()).get(spec_id)
     s = compiled.spec
     return {"id": s.id, "title": s.title, "topic": s.topic, "parts": len(s.parts), "points": s.total_points,

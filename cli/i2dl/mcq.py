@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -148,20 +148,27 @@ class McqVariant:
     mistakes: list[str | None]
     params: dict[str, Any]
     order: list[int]  # the bank's option index shown at each position
+    warnings: list[str] = field(default_factory=list)  # constraints the pinned values do not meet
 
 
-def make_variant(bq: BankQuestion, seed: int, engine, max_tries: int = 500) -> McqVariant:
-    """Sample the question's parameters, compute its options, shuffle them (all from `seed`)."""
+def make_variant(bq: BankQuestion, seed: int, engine, max_tries: int = 500,
+                 pins: dict[str, Any] | None = None) -> McqVariant:
+    """Sample the question's parameters (`pins` kept as given), compute its options, shuffle them (all from `seed`)."""
     q = bq.question
     rng = np.random.default_rng(seed)
     last_problem = "no tries"
-    for _ in range(max_tries if q.params else 1):
-        env = {name: sample_param(p, rng) for name, p in q.params.items()}
+    fixed = _pinned(bq, pins or {})
+    sampled = [n for n in q.params if n not in fixed]
+    for _ in range(max_tries if sampled else 1):
+        env = {name: fixed[name] if name in fixed else sample_param(p, rng) for name, p in q.params.items()}
         try:
             ev = Evaluator(engine, env)
-            if not all(bool(ev.eval(_p(c, bq).node)) for c in q.constraints):
+            unmet = [c for c in q.constraints if not bool(ev.eval(_p(c, bq).node))]
+            if unmet and not (fixed and not sampled):
                 last_problem = "a constraint was not met"
                 continue
+            # every parameter pinned: the instructor's numbers win, the unmet constraint is a warning
+            warnings = [f"constraint not met by the pinned values: {c}" for c in unmet]
             rows = []
             for i, o in enumerate(q.options):
                 local = dict(env)
@@ -193,8 +200,36 @@ def make_variant(bq: BankQuestion, seed: int, engine, max_tries: int = 500) -> M
         stem = render_template(q.stem, lambda e, _ev=stem_ev: _ev.eval(parse(e).node))
         return McqVariant(bq.qid, stem, [r[0] for r in rows],
                           frozenset(LETTERS[i] for i, r in enumerate(rows) if r[1]),
-                          [r[2] for r in rows], [r[3] for r in rows], env, [int(i) for i in order])
+                          [r[2] for r in rows], [r[3] for r in rows], env, [int(i) for i in order], warnings)
     raise SamplingError(f"question '{bq.qid}' produced no valid variant: {last_problem}", where=str(bq.path))
+
+
+def _pinned(bq: BankQuestion, pins: dict[str, Any]) -> dict[str, Any]:
+    """The pinned parameters of a computed question, checked against their declarations."""
+    from i2dl.spec.instance import coerce_pin
+
+    params = bq.question.params
+    for name in pins:
+        if name not in params:
+            import difflib
+
+            near = difflib.get_close_matches(name, list(params), n=3)
+            raise SpecError(f"question '{bq.qid}' has no parameter '{name}'", where=f"--param {name}",
+                            fix=("did you mean " + ", ".join(near) + "?") if near else
+                            ("parameters: " + ", ".join(params)) if params else "this question has no parameters")
+    out: dict[str, Any] = {}
+    for name, p in params.items():  # in declaration order: a size may read an earlier pinned value
+        if name in pins:
+            out[name] = coerce_pin(name, pins[name], p, out)
+    return out
+
+
+def question_names(bq: BankQuestion) -> list[dict[str, Any]]:
+    """Every name `solve --param` pins in a computed question, with what it accepts (as `i2dl list SPEC`)."""
+    from i2dl.spec.instance import _example, param_form
+
+    return [{"name": name, "role": "parameter", "type": p.type, "shape": None, "accepts": param_form(p),
+             "example": _example(p)} for name, p in bq.question.params.items()]
 
 
 #: Numeric options closer than this are not told apart by a student who works to three decimals.

@@ -93,7 +93,8 @@ MIN_SAMPLES_FOR_ANSWER_CHECKS = 200
 
 def sheet_key(inst) -> str:
     """What a student sees of an instance: its statement and part texts (two students share an instance when these agree)."""
-    return "\n".join([inst.statement, *(p.text for p in inst.parts)])
+    return "\n".join([inst.statement, *(p.text for p in inst.parts),
+                      *(o.text for p in inst.parts for o in p.options)])  # a property question's statements too
 
 
 def collision_figures(counts: list[int], class_size: int = CLASS_SIZE) -> dict[str, Any]:
@@ -148,6 +149,36 @@ def answer_repeats(compiled, samples: list) -> list[str]:
         elif kinds.get(kind_of[name]).few_values and share > SAME_ANSWER_SHARE:
             out.append(f"{name} is {value} in {share:.0%} of samples")
     return out
+
+
+def statement_checks(compiled, samples: list) -> tuple[dict[str, int], list[str]]:
+    """Property questions: instances whose shown statements are all true or all false (unless allowed), and
+    statements whose truth is the same in every sample that showed them (unless `constant` says why)."""
+    from collections import defaultdict
+
+    from i2dl.spec.statements import shown
+
+    uniform: dict[str, int] = {}
+    truths: dict[tuple[str, int], set[bool]] = defaultdict(set)
+    for i, part in enumerate(compiled.spec.parts):
+        st = part.statements
+        if st is None:
+            continue
+        for inst in samples:
+            opts = inst.parts[i].options
+            flags = {o.correct for o in opts}
+            if len(flags) == 1 and not st.allow_uniform:
+                key = f"every shown statement of part {part.id} is {'true' if flags.pop() else 'false'}"
+                uniform[key] = uniform.get(key, 0) + 1
+            for (idx, _), o in zip(shown(part, inst.values), opts, strict=True):
+                truths[(part.id, idx)].add(o.correct)
+    foregone = []
+    for (pid, idx), seen in sorted(truths.items()):
+        part = next(p for p in compiled.spec.parts if p.id == pid)
+        if len(seen) == 1 and part.statements.from_[idx].constant is None:
+            foregone.append(f"statement {idx + 1} of part {pid} is {'true' if seen.pop() else 'false'} in every "
+                            "sample that shows it")
+    return uniform, foregone
 
 
 def stress_spec(compiled, samples: int, engine, progress: Progress | None = None,
@@ -209,6 +240,11 @@ def stress_spec(compiled, samples: int, engine, progress: Progress | None = None
     # Each try is one sample: rejected by the first unmet constraint, or kept.
     rates = {why: n / tries for why, n in rejections.most_common()} if tries else {}
     repeats = answer_repeats(compiled, made_instances) if made >= MIN_SAMPLES_FOR_ANSWER_CHECKS else []
+    uniform, foregone = statement_checks(compiled, made_instances)
+    for key, n in uniform.items():
+        degenerate[key] = degenerate.get(key, 0) + n
+    if made >= MIN_SAMPLES_FOR_ANSWER_CHECKS:
+        repeats += foregone
     return {"samples": samples, "failures": failures, "first_failure": first_failure, "stopped": stopped,
             "tries_per_instance": tries / made if made else 0.0, "degenerate": degenerate, "ranges": ranges,
             "rejection_rates": rates, "narrower": {n: (declared[n], k) for n, k in narrower.items()},
@@ -255,7 +291,7 @@ def validate_file(path: Path, samples: int, engine_name: str | None,
                         "widens the rule's); remove it, or declare a finer rounding rule")
                 for what in stats["answer_repeats"]:
                     report["warnings"].append(f"{path}: {what} (a question with a foregone answer; vary it, "
-                                              "or say why with 'constant: ...' on the answer)")
+                                              "or say why with 'constant: ...' on the answer or statement)")
                 report["variety"] = stats["variety"]
                 report["notes"].append(variety_note(stats["variety"]))
                 # the three most frequent reasons, and every other one that rejects 1% or more

@@ -28,7 +28,11 @@ def _part_explanation(prob: Any, part: Any, ctx: _Ctx | None, graded: _Graded | 
                            "blanks": [], "options": []}
     if part.options:
         out["options"] = _options(part)
-    elif ctx is not None:
+    if part.options and ctx is not None and _statement_call(part, ctx) is not None:
+        ctx.shown = set()
+        with counting_from(ctx.base):
+            out["blanks"] = [_statements_explanation(part, ctx)]
+    elif ctx is not None and not part.options:
         ctx.shown = set()
         with counting_from(ctx.base):
             out["blanks"] = [_blank_explanation(b, ctx) for b in part.blanks]
@@ -208,6 +212,39 @@ def _focus(ctx: _Ctx, idx: Node | None) -> tuple[int, ...] | None:
     v = ctx.value(idx)
     items = v if isinstance(v, (tuple, list, np.ndarray)) else (v,)
     return tuple(int(i) for i in np.asarray(items, dtype=float).ravel())
+
+
+def _statement_call(part: Any, ctx: _Ctx) -> Call | None:
+    """The `statement_key(order, [holds...])` call of a property question's blank, or None."""
+    if len(part.blanks) != 1 or part.blanks[0].name not in ctx.graph.nodes:
+        return None
+    node = ctx.graph.nodes[part.blanks[0].name].node
+    ok = isinstance(node, Call) and node.fn == "statement_key" and len(node.args) == 2 and isinstance(node.args[1], Seq)
+    return node if ok else None
+
+
+def _statements_explanation(part: Any, ctx: _Ctx) -> dict[str, Any]:
+    """Each shown statement judged: its predicate with the instance's numbers, true or false, and why."""
+    b = part.blanks[0]
+    call = _statement_call(part, ctx)
+    order = [int(i) for i in np.asarray(ctx.value(call.args[0]), dtype=float).ravel()]
+    steps: list[Step] = []
+    for j, (idx, option) in enumerate(zip(order, part.options, strict=False)):
+        node = call.args[1].items[idx]
+        value = bool(np.all(ctx.value(node)))
+        steps.append(_note(f"{option.letter}: {' '.join(option.text.split())}"))
+        for name in _derived_names(node, ctx):
+            steps += _derived_steps(name, ctx)
+        sym = Sym(rf"\text{{{option.letter}}}")
+        steps += _detail_steps(node, ctx, sym, None, top=False)
+        formula, numbers = _Tex(ctx, "sym")(node), _Tex(ctx, "num")(node)
+        steps.append(_step(sym.tex(), formula, numbers, *_stages(node, ctx), _v(value), value=value,
+                           text=f"statement {option.letter} is {'true' if value else 'false'}:"))
+        if option.reason:
+            steps.append(_note(" ".join(option.reason.split())))
+    steps.append(_step(symbol(b.name).tex(), _v(b.expected), role="result", value=b.expected, ref=(b.name, None)))
+    return {"name": b.name, "label": b.label, "kind": b.kind, "expected": _plain(b.expected),
+            "expected_text": fmt_value(b.expected), "tex": symbol(b.name).tex(), "steps": steps}
 
 
 def _options(part: Any) -> list[dict[str, Any]]:

@@ -262,9 +262,18 @@ def _spec_problem_sheet(prob: ProblemInstance, exam: Exam) -> str:
         figs = _figures(prob, part)
         if figs:
             block.append(figs)
-        block.append(_answer_boxes(prob, part))
+        if part.options:  # a property question: its statements, each with a box to cross
+            block.append(_option_grid(part))
+        else:
+            block.append(_answer_boxes(prob, part))
         out.append("\n\n".join(block))
     return "\n\n".join(out)
+
+
+def _option_grid(part: PartInstance) -> str:
+    """A part's options, one box to cross per option."""
+    opts = ", ".join(f"[#cross], [*{escape(o.letter)}*], [{markup(o.text)}]" for o in part.options)
+    return f"#grid(columns: (auto, auto, 1fr), column-gutter: 0.6em, row-gutter: 0.7em, {opts})"
 
 
 def _mcq_problem_sheet(prob: ProblemInstance, exam: Exam) -> str:
@@ -284,9 +293,7 @@ def _mcq_problem_sheet(prob: ProblemInstance, exam: Exam) -> str:
     if figs:
         out.append(figs)
     for part in prob.parts:
-        opts = ", ".join(f"[#cross], [*{escape(o.letter)}*], [{markup(o.text)}]" for o in part.options)
-        out.append(f"#block(breakable: false)[{_part_head(part)} {markup(part.text)}\n\n"
-                   f"#grid(columns: (auto, auto, 1fr), column-gutter: 0.6em, row-gutter: 0.7em, {opts})]")
+        out.append(f"#block(breakable: false)[{_part_head(part)} {markup(part.text)}\n\n{_option_grid(part)}]")
     return "\n\n".join(out)
 
 
@@ -376,6 +383,8 @@ def _spec_problem_key(prob: ProblemInstance, exam: Exam, explained: dict[str, di
             rows.append(f"[{escape(b.label)}], [{_tex_math(fmt_value(b.expected, 'math'))}], [{fmt_number(pts, 3)} p]")
         block.append("#table(columns: (auto, 1fr, auto), inset: 4pt, stroke: 0.4pt + luma(150), "
                      "[*blank*], [*answer*], [*points*], " + ", ".join(rows) + ")")
+        if part.options:  # a property question: every statement shown, true or false, and why
+            block.append(_option_lines(part))
         alts = [line for b in part.blanks for line in ([f"- {escape(b.label)}:"] + _alternatives(b)
                                                       if b.alternatives else [])]
         if alts:
@@ -403,15 +412,20 @@ def _mcq_problem_key(prob: ProblemInstance, exam: Exam, explained: dict[str, dic
         right = ", ".join(o.letter for o in part.options if o.correct) or "none"
         lines = [_key_head(part),
                  markup(part.text), f"Correct: *{escape(right)}*"]
-        opts = []
-        for o in part.options:
-            mark = "true" if o.correct else "false"
-            mistake = f" (named mistake _{escape(o.mistake)}_)" if o.mistake else ""
-            opts.append(f"- *{escape(o.letter)}* {mark}{mistake}: {inline(' '.join(o.text.split()))} — "
-                        f"{inline(' '.join(o.reason.split()))}")
-        lines.append("\n".join(opts))
+        lines.append(_option_lines(part))
         out.append("\n\n".join(lines))
     return "\n\n".join(out)
+
+
+def _option_lines(part: PartInstance) -> str:
+    """Every option marked true or false with why, and the mistake a wrong one names."""
+    opts = []
+    for o in part.options:
+        mark = "true" if o.correct else "false"
+        mistake = f" (named mistake _{escape(o.mistake)}_)" if o.mistake else ""
+        opts.append(f"- *{escape(o.letter)}* {mark}{mistake}: {inline(' '.join(o.text.split()))} — "
+                    f"{inline(' '.join(o.reason.split()))}")
+    return "\n".join(opts)
 
 
 def _short_problem_key(prob: ProblemInstance, exam: Exam, explained: dict[str, dict[str, Any]]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -620,6 +621,15 @@ def pinnables(compiled: CompiledSpec) -> list[dict[str, Any]]:
             rows.append({"name": name, "role": role if part is None else f"given in part {part.id}",
                          "type": p.type, "shape": shape, "accepts": form,
                          "example": _example(p) if role == "parameter" else None})
+    from i2dl.spec.statements import order_name
+
+    orders = {order_name(p): p for p in compiled.spec.parts if p.statements is not None}
+    for row in rows:  # a property question's drawn statements: which ones, in which order
+        part = orders.get(row["name"])
+        if part is not None:
+            k, n = part.statements.shown, len(part.statements.from_)
+            row.update(role=f"statements of part {part.id}", example=str(list(range(k))),
+                       accepts=f"{k} distinct indices 0..{n - 1} into the part's statements, in the order shown")
     return rows
 
 
@@ -656,6 +666,10 @@ def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine
                         fix=("did you mean " + ", ".join(near) + "? ") if near else
                         "parameters: " + ", ".join(params))
     pins = infer_sizes(compiled, pins)
+    if any(part.statements is not None for part in spec.parts):
+        from i2dl.spec.statements import check_order_pins
+
+        check_order_pins(spec, pins)
     overrides = {k: coerce_pin(k, v, params[k]) for k, v in pins.items() if k in compiled.graph.nodes}
     fully_pinned = all(n in pins or isinstance(params[n], m.FixedParam) for n in compiled.leaves)
     failures: Counter[str] = Counter()
@@ -784,8 +798,10 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
             f" If you are unsure of your {_answer_label(spec, n)}, continue with {_answer_label(spec, n)} = "
             f"${fmt_value(v, 'math')}$."
             for n, v in fallback.items())
+        options = _statement_options(part, part_blanks[i][0], values, ev, engine, compiled) \
+            if part.statements is not None else []
         parts.append(PartInstance(f"{number}.{i + 1}", part.id, text, part_points[i], part_blanks[i],
-                                  list(part.given), part.rubric, fallback=fallback))
+                                  list(part.given), part.rubric, options=options, fallback=fallback))
     inst = ProblemInstance(
         number=number, spec_id=spec.id, title=spec.title, topic=spec.topic,
         statement=render_template(spec.statement, ev).strip(), seed=seed,
@@ -793,6 +809,24 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
         points=sum(p.points for p in parts), warnings=warnings, tries=tries, spec=compiled.source)
     inst._compiled = compiled  # the very object it was sampled with: explaining the key compiles nothing again
     return inst
+
+
+def _statement_options(part: m.Part, blank: Blank, values: dict[str, Any], ev: Callable[[str], Any], engine,
+                       compiled: CompiledSpec) -> list[McqOption]:
+    """A property question's drawn statements as options: text from the givens, truth from the key, why from all values."""
+    from i2dl.spec.statements import shown
+
+    letters = string.ascii_uppercase  # the letters the bank's options get too (mcq.LETTERS)
+
+    full = Evaluator(engine, values)
+    where = f"{compiled.path} statements"
+
+    def ev_all(expr: str) -> Any:
+        return full.eval(parse(expr, where=where).node, where)
+
+    return [McqOption(letters[j], render_template(st.text, ev).strip(), letters[j] in blank.expected,
+                      " ".join(render_template(st.why, ev_all).split()))
+            for j, (_, st) in enumerate(shown(part, values))]
 
 
 def _blanks(compiled: CompiledSpec, values: dict[str, Any], engine, exam_rule: Rounding,

@@ -181,6 +181,17 @@ def _compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) -
         taken = set(spec.params) | {g for part in spec.parts for g in part.given} | {
             a.name for part in spec.parts for a in part.answers}
         spec.params = {**spec.params, **unroll(spec.loop, taken, locate(path, lines, ("loop",)))}
+    statement_where: dict[str, KeyPath] = {}
+    if any(part.statements is not None for part in spec.parts):  # each property question's drawn order: a parameter
+        from i2dl.spec.statements import order_name, order_params
+
+        statement_where = {order_name(part): ("parts", i, "statements") for i, part in enumerate(spec.parts)
+                           if part.statements is not None}
+        for name, key in statement_where.items():
+            if name in spec.params or any(name in part.given for part in spec.parts):
+                raise SpecError(f"name '{name}' is the drawn order of a property question, and the spec uses it too",
+                                where=locate(path, lines, key), fix="rename the parameter, or set statements.name")
+        spec.params = {**spec.params, **order_params(spec)}
 
     where: dict[str, str] = {}
     nodes: dict[str, Parsed] = {}
@@ -208,13 +219,13 @@ def _compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) -
         return parsed
 
     for name, p in spec.params.items():
-        claim(name, ("params", name))
+        claim(name, statement_where.get(name, ("params", name)))
         if isinstance(p, DerivedParam):
             nodes[name] = parse_at(p.expr, ("params", name, "expr"))
             where[name] = locate(path, lines, ("params", name, "expr"))
         else:
             leaves.append(name)
-            param_where[name] = locate(path, lines, ("params", name))
+            param_where[name] = locate(path, lines, statement_where.get(name, ("params", name)))
     alternatives: dict[tuple[str, str], Parsed] = {}
     for i, part in enumerate(spec.parts):
         for g in part.given:
@@ -225,6 +236,14 @@ def _compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) -
             else:
                 leaves.append(g)
                 param_where[g] = locate(path, lines, ("parts", i, "given", g))
+        if part.statements is not None:  # its one answer is made from the statements: errors name the statement
+            for k, st in enumerate(part.statements.from_):
+                parse_at(st.holds, ("parts", i, "statements", "from", k, "holds"))
+            ans = part.answers[0]
+            claim(ans.name, ("parts", i, "statements", "name"))
+            nodes[ans.name] = parse(ans.expr, where=locate(path, lines, ("parts", i, "statements")))
+            where[ans.name] = locate(path, lines, ("parts", i, "statements"))
+            continue
         for j, ans in enumerate(part.answers):
             claim(ans.name, ("parts", i, "answers", j, "name"))
             nodes[ans.name] = parse_at(ans.expr, ("parts", i, "answers", j, "expr"))
@@ -251,8 +270,12 @@ def _compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) -
         if ids.index(pid) != i:
             raise SpecError(f"part id '{pid}' is used twice", where=locate(path, lines, ("parts", i, "id")),
                             fix="give every part its own id")
-    graph = build_graph(nodes, set(leaves), where=where)
     known = set(leaves) | set(nodes)
+    for i, part in enumerate(spec.parts):
+        for k, st in enumerate(part.statements.from_ if part.statements is not None else []):
+            key = ("parts", i, "statements", "from", k, "holds")
+            _check_names(parse(st.holds), known, locate(path, lines, key))
+    graph = build_graph(nodes, set(leaves), where=where)
     check_figures(spec, graph.deps, known, lambda key: locate(path, lines, key))
     for i, part in enumerate(spec.parts):
         for j, ans in enumerate(part.answers):
@@ -282,6 +305,11 @@ def _compile_spec(source: SpecSource, lines: dict[KeyPath, int] | None = None) -
         parsed = parse_at(c.expr, key)
         _check_names(parsed, known, locate(path, lines, key))
         constraints.append((parsed, c.why or c.expr, locate(path, lines, key)))
+    if statement_where:
+        from i2dl.spec.statements import count_constraints
+
+        for expr, why, key in count_constraints(spec):
+            constraints.append((parse_at(expr, key), why, locate(path, lines, key)))
     fallbacks: dict[tuple[str, str], Parsed] = {}
     earlier: set[str] = set()
     for i, part in enumerate(spec.parts):

@@ -163,12 +163,62 @@ class AnswerBox(_Model):
     lines: int = Field(ge=1, le=40)
 
 
+class StatementMistake(_Model):
+    """Judging one statement the wrong way round, named, with feedback for the student who did."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    feedback: str
+
+
+class Statement(_Model):
+    """One statement of a property question: its text, the predicate that says whether it holds, and why."""
+
+    text: str
+    holds: str  # an expression over the instance: true when the statement is true
+    why: str
+    # why its truth value is the same in every instance: validate then accepts it as foregone
+    constant: str | None = None
+    # the named mistake of judging this statement wrongly (all else right): its feedback, templated
+    mistake: StatementMistake | None = None
+
+
+class Statements(_Model):
+    """A property question: `pick` statements drawn from `from` and shuffled by the seed; the key is those that hold."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    name: str | None = Field(default=None, pattern=IDENT)  # the choice answer's name (default: the part id)
+    label: str | None = None
+    pick: int | None = Field(default=None, ge=2, le=26)  # how many are shown (default: all)
+    at_least_true: int = Field(default=0, ge=0)
+    at_least_false: int = Field(default=0, ge=0)
+    # an instance where every shown statement is true (or every one false) is fair here: validate accepts it
+    allow_uniform: bool = False
+    from_: list[Statement] = Field(alias="from", min_length=2, max_length=26)
+
+    @model_validator(mode="after")
+    def _counts_fit(self):
+        shown = self.shown
+        if shown > len(self.from_):
+            raise ValueError(f"pick ({shown}) is larger than the number of statements ({len(self.from_)})")
+        if self.at_least_true + self.at_least_false > shown:
+            raise ValueError(f"at_least_true + at_least_false ({self.at_least_true + self.at_least_false}) "
+                             f"is more than the {shown} statements shown")
+        return self
+
+    @property
+    def shown(self) -> int:
+        return self.pick if self.pick is not None else len(self.from_)
+
+
 class Part(_Model):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
     text: str
     points: float = Field(gt=0)
     given: dict[str, Param] = Field(default_factory=dict)
-    answers: list[Answer] = Field(min_length=1)
+    answers: list[Answer] = Field(default_factory=list)
+    #: a property question: statements drawn and judged by the engine; its one choice answer is made from them
+    statements: Statements | None = None
     rubric: str | dict[str, Any] | None = None
     # Values offered for earlier answers ("if unsure, continue with p = 0.85"): answer name -> expression.
     fallback: dict[str, str] = Field(default_factory=dict)
@@ -184,6 +234,19 @@ class Part(_Model):
             if not re.match(IDENT, k):
                 raise ValueError(f"given name '{k}' must start with a letter and use letters, digits, _")
         return v
+
+    @model_validator(mode="after")
+    def _answers_or_statements(self):
+        if self.statements is None and not self.answers:
+            raise ValueError(f"part '{self.id}' asks nothing: give 'answers' (at least one) or 'statements'")
+        if self.statements is not None and self.answers:
+            raise ValueError(f"part '{self.id}' has both 'statements' and 'answers': a property question's one "
+                             "answer is the set of statements that hold")
+        if self.statements is not None:
+            from i2dl.spec.statements import statement_answer
+
+            self.answers = [statement_answer(self)]
+        return self
 
 
 class Constraint(_Model):
