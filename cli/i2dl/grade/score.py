@@ -33,6 +33,9 @@ from i2dl.render import fmt_number, fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance, overlaps
 from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
 
+#: Problems' results kept per grader for answers seen before (most students give a few common answers).
+MEMO_SIZE = 2048
+
 # Blank statuses: invalid (unreadable) and missing are not the same as wrong. A text answer is
 # pending until a TA marks it (then marked); an empty one is blank.
 CORRECT, FOLLOW, ALTERNATIVE, PARTIAL, WRONG, INVALID, MISSING = (
@@ -63,6 +66,8 @@ class PartResult:
     rubric: str = ""
     #: Each blank's share of the part's points (what its credit is multiplied by under per-blank).
     shares: list[float] = field(default_factory=list)
+    #: What writers derive from this result (feedback lines, status codes), made once: memoised results are shared.
+    derived: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def pending_points(self) -> float:
@@ -311,6 +316,8 @@ class Grader:
         self._expected_text: dict[int, str] = {}  # id(blank) -> the key as text, formatted once per exam
         self.spec_errors: dict[str, str] = {}  # spec id -> why it could not be loaded
         self._unchecked: set[int] = set()  # problems whose follow-through could not be checked
+        # Problem results by the raw answers to the problem (see _grade_problem), the oldest evicted first.
+        self._memo: dict[tuple, tuple[list[PartResult], frozenset[tuple[int, str]], bool]] = {}
         # This submission's raw answers, and the (problem, blank) it has right: a rounded value counts.
         self._answers: dict[str, Any] = {}
         self._right: set[tuple[int, str]] = set()
@@ -376,15 +383,53 @@ class Grader:
         self._answers, self._right = sub.answers, set()
         self._student = sub.student_id
         for prob in self.exam.problems:
-            read: dict[str, Any] = {}  # this student's valid values by node name, for follow-through
-            for part in prob.parts:
-                parts.append(self.grade_part(prob, part, sub.answers.get(part.number), read))
+            parts.extend(self._grade_problem(prob, sub.answers))
         for prob in self.exam.problems:
             if prob.number in self._unchecked:
                 notes.append(f"problem {prob.number}: follow-through not checked, the spec could not be loaded "
                              f"({self.spec_errors[prob.spec_id]})")
         total = round(sum(p.score for p in parts), 6)
         return SubmissionResult(sub.file, sub.student_id, sub.name, parts, total, self.exam.points, notes)
+
+    def _grade_problem(self, prob: ProblemInstance, answers: dict[str, Any]) -> list[PartResult]:
+        """The problem's parts scored; the same answers to the problem give the same (shared) results."""
+        key = self._memo_key(prob, answers)
+        hit = self._memo.get(key) if key is not None else None
+        if hit is not None:
+            results, right, unchecked = hit
+            self._right.update(right)
+            if unchecked:
+                self._unchecked.add(prob.number)
+            return results
+        read: dict[str, Any] = {}  # this student's valid values by node name, for follow-through
+        results = [self.grade_part(prob, part, answers.get(part.number), read) for part in prob.parts]
+        if key is not None:
+            if len(self._memo) >= MEMO_SIZE:
+                del self._memo[next(iter(self._memo))]  # the oldest out: memory stays bounded
+            self._memo[key] = (results, frozenset(r for r in self._right if r[0] == prob.number),
+                               prob.number in self._unchecked)
+        return results
+
+    def _memo_key(self, prob: ProblemInstance, answers: dict[str, Any]) -> tuple | None:
+        """The problem's raw answers as a hashable key (types kept: 1, 1.0 and '1' differ); None if not memoisable.
+
+        Everything a problem's grading reads is its own parts' answers, except a TA's mark of a text
+        answer, which belongs to the student: then the student's id is part of the key.
+        """
+        try:
+            key = (prob.number, tuple(_frozen(answers.get(part.number)) for part in prob.parts))
+        except TypeError:  # a value that cannot be a key (never the case for YAML or CSV answers)
+            return None
+        if self.marks and self._by_hand(prob):
+            key += (self._student,)
+        return key
+
+    def _by_hand(self, prob: ProblemInstance) -> bool:
+        """The problem holds a blank a TA marks."""
+        cache = self.__dict__.setdefault("_by_hand_probs", {})
+        if prob.number not in cache:
+            cache[prob.number] = any(kinds.get(b.kind).by_hand for part in prob.parts for b in part.blanks)
+        return cache[prob.number]
 
     def grade_part(self, prob: ProblemInstance, part: PartInstance, raw: Any, read: dict[str, Any]) -> PartResult:
         rubric = self.rubric(prob, part)
@@ -744,6 +789,22 @@ class Grader:
             except (I2dlError, ValueError, TypeError, IndexError, ArithmeticError, MemoryError):
                 cache[prob.number] = None  # evaluated node by node instead, as before
         return cache[prob.number]
+
+
+def _frozen(v: Any) -> Any:
+    """A raw answer as a hashable value that equals another only for the same answer: floats by repr
+    (-0.0 is not 0.0), every value tagged with its type (True is not 1), dict keys kept in order."""
+    kind = type(v)
+    if kind is str or v is None:
+        return v
+    if kind is float:
+        return (float, repr(v))
+    if kind is list or kind is tuple:
+        return (kind, tuple(_frozen(x) for x in v))
+    if kind is dict:
+        return (dict, tuple((_frozen(k), _frozen(x)) for k, x in v.items()))
+    hash(v)  # TypeError for anything unhashable
+    return (kind, v)
 
 
 def _needed(graph, name: str, env: dict[str, Any], ancestors: set[str]) -> set[str]:
