@@ -37,7 +37,7 @@ from i2dl.grade.lms import LmsGrader, sniff_layout
 from i2dl.grade.manual import BLANK as BLANK_STATUS
 from i2dl.grade.manual import MARKED, PENDING, Marks, auto_award_exact
 from i2dl.grade.responses import NotResponses, read_responses, row_submission
-from i2dl.grade.score import Grader, Submission, SubmissionResult, read_submission
+from i2dl.grade.score import Grader, PartResult, Submission, SubmissionResult, read_submission
 from i2dl.grade.variants import CohortGrader, id_key, make_grader
 from i2dl.io import (
     display_path,
@@ -417,10 +417,24 @@ def student_row(r: SubmissionResult, exam: Exam) -> StudentRow:
     held_problems = {p.number.split(".")[0] for p in r.parts if p.pending}
     return StudentRow(r.student_id, r.name, Path(r.file).name, array("d", (p.score for p in r.parts)),
                       array("d", (probs.get(str(p.number), 0.0) for p in exam.problems)), r.total, r.max_points,
-                      r.percent, "".join(_status_code(b.status) for p in r.parts for b in p.blanks), tuple(r.notes),
+                      r.percent, "".join(_part_codes(p) for p in r.parts), tuple(r.notes),
                       picks=_picks(r, exam),
                       pending=r.pending_points, pending_parts=held,
                       pending_problems=tuple(i for i, p in enumerate(exam.problems) if str(p.number) in held_problems))
+
+
+def _derived(p: PartResult) -> dict[str, Any]:
+    if p.derived is None:
+        p.derived = {}
+    return p.derived
+
+
+def _part_codes(p: PartResult) -> str:
+    """The status codes of the part's blanks (made once per result: memoised results are shared)."""
+    d = _derived(p)
+    if "codes" not in d:
+        d["codes"] = "".join(_status_code(b.status) for b in p.blanks)
+    return d["codes"]
 
 
 def _picks(r: SubmissionResult, exam: Exam) -> tuple[tuple[int, str | None, tuple[str, ...]], ...]:
@@ -429,23 +443,43 @@ def _picks(r: SubmissionResult, exam: Exam) -> tuple[tuple[int, str | None, tupl
     A named mistake is an alternative credited below full marks, or a chosen wrong option of a
     multiple-choice part that names the mistake it comes from (the student's own variant's options).
     """
-    options = {part.number: part.options for _, part in _variant_of(exam, r.student_id).parts() if part.options}
+    options = None
     out, i = [], 0
     for p in r.parts:
-        for b in p.blanks:
-            chosen = None
-            mistakes: tuple[str, ...] = (b.alternative,) if b.alternative and b.credit < 1.0 else ()
-            if isinstance(b.value, frozenset) and b.status not in ("invalid", "missing"):
-                chosen = "".join(sorted(b.value))
-                mistakes += tuple(o.mistake for o in options.get(p.number, ())
-                                  if o.letter in b.value and not o.correct and o.mistake)
-            if chosen is not None or mistakes:
-                # Shared across students: 10,000 rows hold a few distinct texts, not one copy each.
-                out.append(_PICKS.setdefault((i, chosen, mistakes), (i, chosen, mistakes)))
-            i += 1
+        d = _derived(p)
+        picks = d.get("picks")
+        if picks is None:
+            if options is None:
+                options = _options(_variant_of(exam, r.student_id))
+            picks = d["picks"] = _part_picks(p, options)
+        out.extend(_PICKS.setdefault((i + k, c, m), (i + k, c, m)) for k, c, m in picks)
+        i += len(p.blanks)
     return tuple(out)
 
 
+def _options(exam: Exam) -> dict[str, Any]:
+    """The options of each multiple-choice part, by part number (once per exam or variant)."""
+    if "_options" not in exam.__dict__:
+        exam.__dict__["_options"] = {part.number: part.options for _, part in exam.parts() if part.options}
+    return exam.__dict__["_options"]
+
+
+def _part_picks(p: PartResult, options: dict[str, Any]) -> tuple[tuple[int, str | None, tuple[str, ...]], ...]:
+    """(blank index in the part, letters chosen or None, named mistakes) of the part's blanks with something to say."""
+    out = []
+    for k, b in enumerate(p.blanks):
+        chosen = None
+        mistakes: tuple[str, ...] = (b.alternative,) if b.alternative and b.credit < 1.0 else ()
+        if isinstance(b.value, frozenset) and b.status not in ("invalid", "missing"):
+            chosen = "".join(sorted(b.value))
+            mistakes += tuple(o.mistake for o in options.get(p.number, ())
+                              if o.letter in b.value and not o.correct and o.mistake)
+        if chosen is not None or mistakes:
+            out.append((k, chosen, mistakes))
+    return tuple(out)
+
+
+# Shared across students: 10,000 rows hold a few distinct texts, not one copy each.
 _PICKS: dict[tuple[int, str | None, tuple[str, ...]], tuple[int, str | None, tuple[str, ...]]] = {}
 
 
@@ -781,26 +815,43 @@ def feedback_markdown(r: SubmissionResult, exam: Exam) -> str:
                                               if pending else ""), ""]
     for note in r.notes:
         out.append(f"- note: {note}")
-    short = {part.number: part.blanks[0] for _, part in exam.parts()
-             if len(part.blanks) == 1 and part.blanks[0].model_answer is not None}
+    short = _short_blanks(exam)
     for p in r.parts:
-        score = "pending" if p.pending and not p.score else fmt_number(p.score, 3)
-        out += ["", f"## {p.number}: {score} / {fmt_number(p.points)} points", ""]
-        if p.number in short and p.blanks[0].status in (MARKED, PENDING, BLANK_STATUS):
-            out += _short_feedback(p.blanks[0], short[p.number])
-            continue
-        for b in p.blanks:
-            line = f"- **{b.label}**: {b.status}"
-            line += f"; you wrote {_code(b.read)}" if b.read else ""
-            line += f"; expected {_code(b.expected)}"
-            if b.credit and b.credit < 1:
-                line += f" (credit {fmt_number(b.credit, 3)})"
-            if b.feedback:
-                line += f". {b.feedback}"
-            out.append(line)
-        for f in p.feedback:
-            out.append(f"- {f}")
+        d = _derived(p)
+        text = d.get("markdown")
+        if text is None or d.get("markdown_of") is not short:  # made once per result and exam
+            text = d["markdown"] = _part_markdown(p, short)
+            d["markdown_of"] = short
+        out.append(text)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _short_blanks(exam: Exam) -> dict[str, Any]:
+    """The blank of each short-answer part (one blank with a model answer), by part number; once per exam."""
+    if "_short_blanks" not in exam.__dict__:
+        exam.__dict__["_short_blanks"] = {part.number: part.blanks[0] for _, part in exam.parts()
+                                          if len(part.blanks) == 1 and part.blanks[0].model_answer is not None}
+    return exam.__dict__["_short_blanks"]
+
+
+def _part_markdown(p: PartResult, short: dict[str, Any]) -> str:
+    """A part's section of the feedback file (after the line before its heading)."""
+    score = "pending" if p.pending and not p.score else fmt_number(p.score, 3)
+    out = ["", f"## {p.number}: {score} / {fmt_number(p.points)} points", ""]
+    if p.number in short and p.blanks[0].status in (MARKED, PENDING, BLANK_STATUS):
+        return "\n".join(out + _short_feedback(p.blanks[0], short[p.number]))
+    for b in p.blanks:
+        line = f"- **{b.label}**: {b.status}"
+        line += f"; you wrote {_code(b.read)}" if b.read else ""
+        line += f"; expected {_code(b.expected)}"
+        if b.credit and b.credit < 1:
+            line += f" (credit {fmt_number(b.credit, 3)})"
+        if b.feedback:
+            line += f". {b.feedback}"
+        out.append(line)
+    for f in p.feedback:
+        out.append(f"- {f}")
+    return "\n".join(out)
 
 
 def _short_feedback(b: Any, key: Any) -> list[str]:
@@ -1204,9 +1255,14 @@ def by_hand_blanks(exam: Exam) -> list[tuple[str, str]]:
 
 def text_line(result: SubmissionResult, exam: Exam) -> bytes:
     """The student's line of text-answers.jsonl: {student_id, answers: {part: {blank: text}}}, empty ones left out."""
-    wanted = set(by_hand_blanks(exam))
+    if "_by_hand_blanks" not in exam.__dict__:  # asked for every student: found once per exam
+        exam.__dict__["_by_hand_blanks"] = set(by_hand_blanks(exam))
+    wanted = exam.__dict__["_by_hand_blanks"]
+    parts = {n for n, _ in wanted}
     answers: dict[str, dict[str, str]] = {}
     for p in result.parts:
+        if p.number not in parts:
+            continue
         for b in p.blanks:
             text = (b.read or "").strip()
             if (p.number, b.name) in wanted and b.status in (PENDING, MARKED) and text:  # not invalid or blank
