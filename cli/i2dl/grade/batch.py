@@ -12,10 +12,12 @@ import contextlib
 import csv
 import ctypes
 import errno
+import gc
 import hashlib
 import io as _io
 import itertools
 import json
+import math
 import os
 import re
 import secrets
@@ -413,13 +415,19 @@ def _internal(where: str, exc: BaseException) -> dict[str, str]:
 def student_row(r: SubmissionResult, exam: Exam) -> StudentRow:
     """The small row kept of a result once its feedback is written."""
     probs = r.problem_scores()
-    held = tuple(i for i, p in enumerate(r.parts) if p.pending)
-    held_problems = {p.number.split(".")[0] for p in r.parts if p.pending}
+    codes, held, held_problems, pending = [], [], set(), 0.0
+    for i, p in enumerate(r.parts):
+        d = _part_summary(p)
+        codes.append(d["codes"])
+        if d["pending"]:
+            held.append(i)
+            held_problems.add(p.number.split(".")[0])
+            pending += d["pending_points"]
     return StudentRow(r.student_id, r.name, Path(r.file).name, array("d", (p.score for p in r.parts)),
                       array("d", (probs.get(str(p.number), 0.0) for p in exam.problems)), r.total, r.max_points,
-                      r.percent, "".join(_part_codes(p) for p in r.parts), tuple(r.notes),
+                      r.percent, "".join(codes), tuple(r.notes),
                       picks=_picks(r, exam),
-                      pending=r.pending_points, pending_parts=held,
+                      pending=round(pending, 6) if held else 0, pending_parts=tuple(held),  # as r.pending_points
                       pending_problems=tuple(i for i, p in enumerate(exam.problems) if str(p.number) in held_problems))
 
 
@@ -429,12 +437,15 @@ def _derived(p: PartResult) -> dict[str, Any]:
     return p.derived
 
 
-def _part_codes(p: PartResult) -> str:
-    """The status codes of the part's blanks (made once per result: memoised results are shared)."""
+def _part_summary(p: PartResult) -> dict[str, Any]:
+    """The part's status codes, whether it awaits a TA and its points that do (made once per result:
+    memoised results are shared)."""
     d = _derived(p)
     if "codes" not in d:
         d["codes"] = "".join(_status_code(b.status) for b in p.blanks)
-    return d["codes"]
+        d["pending"] = p.pending
+        d["pending_points"] = p.pending_points
+    return d
 
 
 def _picks(r: SubmissionResult, exam: Exam) -> tuple[tuple[int, str | None, tuple[str, ...]], ...]:
@@ -572,36 +583,51 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
     if out is not None:
         writer = ResultsFolder(Path(out), protect=[folder, Path(exam_dir)], id_column=id_column)
         writer.open()  # the trial write: a read-only or full --out fails before any grading
-    try:
-        batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
-        grader = make_grader(exam, engine_name, library, id_case, marks=marks, auto_award=_auto(auto_award))
-        if any(e.path.suffix.lower() == ".csv" and sniff_layout(e.path) for e in entries):
-            grader = LmsGrader(grader, engine_name, library)  # LMS rows: each student's own variants
-        items = submission_items(entries, exam, id_column=id_column, notices=batch.notices)
-        for done, (outcome, row, text) in enumerate(_graded(items, grader, exam, id_case, jobs), 1):
-            if row is not None:
-                batch.students.append(row)
-            else:
-                _collect(batch, outcome, exam)
-            if row is not None and writer is not None:
-                row.feedback = writer.add_feedback(text)
-                writer.add_texts(row.texts, exam)
-            if row is not None:
-                row.texts = b""  # written (or not wanted): not kept for every student
-            if observe is not None:
-                observe(done, len(items), outcome.result if row is not None else None)
-        if not batch.students and not batch.failed:
-            raise _no_answer_files(folder)
-        batch.missing = _missing(grader, batch)
-        if isinstance(grader, LmsGrader):
-            batch.notices.extend(grader.notices(sorted(batch.students, key=lambda r: r.student_id)))
-        if writer is not None:
-            batch.files = writer.commit(batch, exam)
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    with _fewer_collections():  # the exam and the graders' caches live through the batch
+        try:
+            batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
+            grader = make_grader(exam, engine_name, library, id_case, marks=marks, auto_award=_auto(auto_award))
+            if any(e.path.suffix.lower() == ".csv" and sniff_layout(e.path) for e in entries):
+                grader = LmsGrader(grader, engine_name, library)  # LMS rows: each student's own variants
+            items = submission_items(entries, exam, id_column=id_column, notices=batch.notices)
+            for done, (outcome, row, text) in enumerate(_graded(items, grader, exam, id_case, jobs), 1):
+                if row is not None:
+                    batch.students.append(row)
+                else:
+                    _collect(batch, outcome, exam)
+                if row is not None and writer is not None:
+                    row.feedback = writer.add_feedback(text)
+                    writer.add_texts(row.texts, exam)
+                if row is not None:
+                    row.texts = b""  # written (or not wanted): not kept for every student
+                if observe is not None:
+                    observe(done, len(items), outcome.result if row is not None else None)
+            if not batch.students and not batch.failed:
+                raise _no_answer_files(folder)
+            batch.missing = _missing(grader, batch)
+            if isinstance(grader, LmsGrader):
+                batch.notices.extend(grader.notices(sorted(batch.students, key=lambda r: r.student_id)))
+            if writer is not None:
+                batch.files = writer.commit(batch, exam)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
     return batch
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """What exists when the batch starts (the exam, its compiled specs) left out of cyclic garbage collection.
+
+    Each file's parse makes thousands of objects, so full collections come every few hundred files and
+    would walk the exam and the specs each time (in forked workers they would also copy their pages).
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _prepared(outcome: Outcome, exam: Exam) -> tuple[Outcome, StudentRow | None, bytes]:
@@ -936,9 +962,42 @@ def summary_chunks(batch: BatchResult, exam: Exam) -> Iterator[str]:
     yield before + "["
     numbers, names = part_numbers(exam), _blank_names(exam)
     for i, r in enumerate(rows):
-        entry = json.dumps(_student_data(r, numbers, names), indent=1, default=str)
-        yield ("," if i else "") + "\n  " + entry.replace("\n", "\n  ")  # list items sit two levels deep
+        yield ("," if i else "") + "\n  " + _json_indented(_student_data(r, numbers, names), "\n  ")
     yield "\n ]" + after
+
+
+_json_string = json.encoder.encode_basestring_ascii  # json.dumps's own (C) string encoder
+
+
+def _json_indented(value: Any, pad: str) -> str:
+    """json.dumps(value, indent=1, default=str) with every line after the first starting with `pad`.
+
+    The same text, made without json's pure-Python indenting encoder (which costs more than grading
+    a student): strings by json's C encoder, floats by repr as json writes them.
+    """
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)
+    if kind is float:
+        return repr(value) if math.isfinite(value) else ("NaN" if value != value else
+                                                         "Infinity" if value > 0 else "-Infinity")
+    if kind is int:
+        return int.__repr__(value)
+    if value is None or kind is bool:
+        return "null" if value is None else "true" if value else "false"
+    inner = pad + " "
+    if kind is dict:
+        if not value:
+            return "{}"
+        if not all(type(k) is str for k in value):  # json's own key rules
+            return json.dumps(value, indent=1, default=str).replace("\n", pad)
+        return ("{" + inner + ("," + inner).join(_json_string(k) + ": " + _json_indented(v, inner)
+                                                 for k, v in value.items()) + pad + "}")
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        return "[" + inner + ("," + inner).join(_json_indented(v, inner) for v in value) + pad + "]"
+    return json.dumps(value, indent=1, default=str).replace("\n", pad)
 
 
 def _blank_names(exam: Exam) -> list[list[str]]:
