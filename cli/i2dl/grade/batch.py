@@ -590,13 +590,14 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
             if any(e.path.suffix.lower() == ".csv" and sniff_layout(e.path) for e in entries):
                 grader = LmsGrader(grader, engine_name, library)  # LMS rows: each student's own variants
             items = submission_items(entries, exam, id_column=id_column, notices=batch.notices)
-            for done, (outcome, row, text) in enumerate(_graded(items, grader, exam, id_case, jobs), 1):
+            feedback_dir = writer.tmp / FEEDBACK_DIR if writer is not None else None
+            for done, (outcome, row, text) in enumerate(_graded(items, grader, exam, id_case, jobs, feedback_dir), 1):
                 if row is not None:
                     batch.students.append(row)
                 else:
                     _collect(batch, outcome, exam)
                 if row is not None and writer is not None:
-                    row.feedback = writer.add_feedback(text)
+                    row.feedback = writer.add_feedback(text) if isinstance(text, bytes) else writer.adopt(text)
                     writer.add_texts(row.texts, exam)
                 if row is not None:
                     row.texts = b""  # written (or not wanted): not kept for every student
@@ -668,19 +669,28 @@ def default_jobs() -> int:
 
 
 def _graded(items: list[Item], grader: Grader | CohortGrader, exam: Exam, id_case: str,
-            jobs: int | None) -> Iterator[tuple[Outcome, StudentRow | None, bytes]]:
+            jobs: int | None, feedback_dir: Path | None = None) -> Iterator[tuple[Outcome, StudentRow | None, Any]]:
     """(outcome, row, feedback) of every item in order: graded here, or by forked workers for a large batch."""
     jobs = default_jobs() if jobs is None else jobs
     import multiprocessing
 
     if jobs > 1 and len(items) >= 2 * JOB_CHUNK and "fork" in multiprocessing.get_all_start_methods():
-        yield from _graded_in_workers(items, grader, exam, id_case, jobs)
+        yield from _graded_in_workers(items, grader, exam, id_case, jobs, feedback_dir)
         return
     for outcome in grade_items(items, grader, id_case=id_case):
         yield _prepared(outcome, exam)
 
 
-_WORK: tuple[list[Item], Any, Exam] | None = None  # what forked workers grade (inherited, never pickled)
+_WORK: tuple[list[Item], Any, Exam, Path | None] | None = None  # what forked workers grade (inherited, never pickled)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A feedback file a worker wrote into the new results folder: its name there and its sha256."""
+
+    name: str
+    digest: str
+    error: OSError | None = None
 
 
 def _worker_start() -> None:
@@ -688,20 +698,45 @@ def _worker_start() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def _grade_chunk(bounds: tuple[int, int]) -> list[tuple[Outcome, StudentRow | None, bytes]]:
-    """A worker's share: items start..stop graded, without the id check (the parent does it, in order)."""
+def _grade_chunk(bounds: tuple[int, int]) -> list[tuple[Outcome, StudentRow | None, Any]]:
+    """A worker's share: items start..stop graded, without the id check (the parent does it, in order).
+
+    With a results folder, the worker writes each feedback file itself (under a pending name the item's
+    index makes unique) and sends back its name and checksum: the parent only renames it at commit.
+    """
     assert _WORK is not None
-    items, grader, exam = _WORK
+    items, grader, exam, feedback_dir = _WORK
     out = []
-    for item in items[bounds[0]:bounds[1]]:
-        outcome, row, text = _prepared(_grade_item(item, grader, None), exam)
+    for i in range(*bounds):
+        outcome, row, text = _prepared(_grade_item(items[i], grader, None), exam)
         outcome.result = None  # the row and the feedback file are all the parent needs
+        if row is not None and feedback_dir is not None:
+            name = f".w{i}.pending"
+            try:
+                text = Written(name, _write_file(feedback_dir / name, [text]))
+            except OSError as exc:
+                text = Written(name, "", exc)
         out.append((outcome, row, text))
     return out
 
 
+def _warm(grader: Grader | CohortGrader) -> None:
+    """Compile the exam's specs and evaluate their keys before forking, so no worker does it again."""
+    if not isinstance(grader, Grader):
+        return
+    for prob in grader.exam.problems:
+        if prob.kind != "spec":
+            continue
+        try:
+            compiled = grader.compiled(prob)
+            grader._key_env(prob, compiled.graph)
+            grader._alias_target(prob, "")
+        except I2dlError:
+            continue  # grading says so, file by file
+
+
 def _graded_in_workers(items: list[Item], grader: Grader | CohortGrader, exam: Exam, id_case: str,
-                       jobs: int) -> Iterator[tuple[Outcome, StudentRow | None, bytes]]:
+                       jobs: int, feedback_dir: Path | None = None) -> Iterator[tuple[Outcome, StudentRow | None, Any]]:
     """Items graded by `jobs` forked workers, yielded in order; at most JOB_WINDOW chunks per worker in flight."""
     global _WORK
     import multiprocessing
@@ -711,9 +746,10 @@ def _graded_in_workers(items: list[Item], grader: Grader | CohortGrader, exam: E
     from i2dl.engine import get_engine
 
     get_engine(grader.engine_name)  # imported once here, not once in every worker (torch takes seconds)
+    _warm(grader)
     seen: dict[str, tuple[str, str]] = {}
     bounds = iter([(i, min(i + JOB_CHUNK, len(items))) for i in range(0, len(items), JOB_CHUNK)])
-    _WORK = (items, grader, exam)
+    _WORK = (items, grader, exam, feedback_dir)
     try:
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_worker_start) as pool:
@@ -730,6 +766,9 @@ def _graded_in_workers(items: list[Item], grader: Grader | CohortGrader, exam: E
                         except SubmissionError as exc:
                             outcome = Outcome(outcome.path, failure={"file": outcome.where, "error": str(exc)},
                                               where=outcome.where)
+                            if isinstance(text, Written) and feedback_dir is not None:
+                                with contextlib.suppress(OSError):  # not graded after all: no feedback file
+                                    os.unlink(feedback_dir / text.name)
                             row, text = None, b""
                     yield outcome, row, text
     finally:
@@ -1156,7 +1195,7 @@ class ResultsFolder:
         self.out = out.resolve() if out.is_symlink() else out
         self.protect = [Path(p).resolve() for p in protect]
         self.tmp = self.out.parent / f".{self.out.name}.i2dl-{os.getpid()}-{secrets.token_hex(4)}.tmp"
-        self.digests: list[str] = []
+        self.pending: list[tuple[str, str]] = []  # (pending file name in feedback/, sha256) by feedback index
         self.where = display_path(self.given)
         self._texts: Any = None  # text-answers.jsonl, open while grading an exam with by-hand blanks
 
@@ -1223,12 +1262,19 @@ class ResultsFolder:
 
     def add_feedback(self, data: bytes) -> int:
         """Write one student's feedback under a pending name; its index, for commit() to name it."""
-        index = len(self.digests)
+        index, name = len(self.pending), f".{len(self.pending)}.pending"
         try:
-            self.digests.append(_write_file(self.tmp / FEEDBACK_DIR / f".{index}.pending", [data]))
+            self.pending.append((name, _write_file(self.tmp / FEEDBACK_DIR / name, [data])))
         except OSError as exc:
             raise self._error("cannot write a feedback file", exc) from None
         return index
+
+    def adopt(self, written: Written) -> int:
+        """Take a feedback file a worker wrote (grade_chunk) as add_feedback would have; its index."""
+        if written.error is not None:
+            raise self._error("cannot write a feedback file", written.error)
+        self.pending.append((written.name, written.digest))
+        return len(self.pending) - 1
 
     def add_texts(self, line: bytes, exam: Exam) -> None:
         """Keep the student's free-text answers (their text_line) for the grading queue (only exams with by-hand blanks)."""
@@ -1256,8 +1302,9 @@ class ResultsFolder:
             written = [self.tmp / n for n in files]
             for row, name in zip(rows, feedback_names(rows), strict=True):
                 target = feedback / name
-                os.rename(feedback / f".{row.feedback}.pending", target)
-                files[f"{FEEDBACK_DIR}/{name}"] = self.digests[row.feedback]
+                pending, digest = self.pending[row.feedback]
+                os.rename(feedback / pending, target)
+                files[f"{FEEDBACK_DIR}/{name}"] = digest
                 written.append(target)
             more, held = hand_marked(exam), any_pending(rows)
             scores = itertools.chain([scores_header(exam)], (csv_row_text(r, more) for r in rows))
