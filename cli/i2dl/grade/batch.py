@@ -693,9 +693,25 @@ class Written:
     error: OSError | None = None
 
 
-def _worker_start() -> None:
+def _worker_start(parent: int | None = None) -> None:
     if "torch" in sys.modules:  # one thread per worker: the workers are the parallelism
         sys.modules["torch"].set_num_threads(1)
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """On Linux, end this worker when the grading process dies (a killed `grade` leaves no workers blocked on
+    a pipe that only their siblings still hold open)."""
+    if not sys.platform.startswith("linux") or parent is None:
+        return
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
 
 
 def _grade_chunk(bounds: tuple[int, int]) -> list[tuple[Outcome, StudentRow | None, Any]]:
@@ -752,7 +768,7 @@ def _graded_in_workers(items: list[Item], grader: Grader | CohortGrader, exam: E
     _WORK = (items, grader, exam, feedback_dir)
     try:
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_worker_start) as pool:
+                                 initializer=_worker_start, initargs=(os.getpid(),)) as pool:
             pending = deque(pool.submit(_grade_chunk, b) for b in itertools.islice(bounds, jobs * JOB_WINDOW))
             while pending:
                 done = pending.popleft().result()
