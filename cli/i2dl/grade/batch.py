@@ -12,10 +12,12 @@ import contextlib
 import csv
 import ctypes
 import errno
+import gc
 import hashlib
 import io as _io
 import itertools
 import json
+import math
 import os
 import re
 import secrets
@@ -37,7 +39,7 @@ from i2dl.grade.lms import LmsGrader, sniff_layout
 from i2dl.grade.manual import BLANK as BLANK_STATUS
 from i2dl.grade.manual import MARKED, PENDING, Marks, auto_award_exact
 from i2dl.grade.responses import NotResponses, read_responses, row_submission
-from i2dl.grade.score import Grader, Submission, SubmissionResult, read_submission
+from i2dl.grade.score import Grader, PartResult, Submission, SubmissionResult, read_submission
 from i2dl.grade.variants import CohortGrader, id_key, make_grader
 from i2dl.io import (
     display_path,
@@ -413,14 +415,37 @@ def _internal(where: str, exc: BaseException) -> dict[str, str]:
 def student_row(r: SubmissionResult, exam: Exam) -> StudentRow:
     """The small row kept of a result once its feedback is written."""
     probs = r.problem_scores()
-    held = tuple(i for i, p in enumerate(r.parts) if p.pending)
-    held_problems = {p.number.split(".")[0] for p in r.parts if p.pending}
+    codes, held, held_problems, pending = [], [], set(), 0.0
+    for i, p in enumerate(r.parts):
+        d = _part_summary(p)
+        codes.append(d["codes"])
+        if d["pending"]:
+            held.append(i)
+            held_problems.add(p.number.split(".")[0])
+            pending += d["pending_points"]
     return StudentRow(r.student_id, r.name, Path(r.file).name, array("d", (p.score for p in r.parts)),
                       array("d", (probs.get(str(p.number), 0.0) for p in exam.problems)), r.total, r.max_points,
-                      r.percent, "".join(_status_code(b.status) for p in r.parts for b in p.blanks), tuple(r.notes),
+                      r.percent, "".join(codes), tuple(r.notes),
                       picks=_picks(r, exam),
-                      pending=r.pending_points, pending_parts=held,
+                      pending=round(pending, 6) if held else 0, pending_parts=tuple(held),  # as r.pending_points
                       pending_problems=tuple(i for i, p in enumerate(exam.problems) if str(p.number) in held_problems))
+
+
+def _derived(p: PartResult) -> dict[str, Any]:
+    if p.derived is None:
+        p.derived = {}
+    return p.derived
+
+
+def _part_summary(p: PartResult) -> dict[str, Any]:
+    """The part's status codes, whether it awaits a TA and its points that do (made once per result:
+    memoised results are shared)."""
+    d = _derived(p)
+    if "codes" not in d:
+        d["codes"] = "".join(_status_code(b.status) for b in p.blanks)
+        d["pending"] = p.pending
+        d["pending_points"] = p.pending_points
+    return d
 
 
 def _picks(r: SubmissionResult, exam: Exam) -> tuple[tuple[int, str | None, tuple[str, ...]], ...]:
@@ -429,23 +454,43 @@ def _picks(r: SubmissionResult, exam: Exam) -> tuple[tuple[int, str | None, tupl
     A named mistake is an alternative credited below full marks, or a chosen wrong option of a
     multiple-choice part that names the mistake it comes from (the student's own variant's options).
     """
-    options = {part.number: part.options for _, part in _variant_of(exam, r.student_id).parts() if part.options}
+    options = None
     out, i = [], 0
     for p in r.parts:
-        for b in p.blanks:
-            chosen = None
-            mistakes: tuple[str, ...] = (b.alternative,) if b.alternative and b.credit < 1.0 else ()
-            if isinstance(b.value, frozenset) and b.status not in ("invalid", "missing"):
-                chosen = "".join(sorted(b.value))
-                mistakes += tuple(o.mistake for o in options.get(p.number, ())
-                                  if o.letter in b.value and not o.correct and o.mistake)
-            if chosen is not None or mistakes:
-                # Shared across students: 10,000 rows hold a few distinct texts, not one copy each.
-                out.append(_PICKS.setdefault((i, chosen, mistakes), (i, chosen, mistakes)))
-            i += 1
+        d = _derived(p)
+        picks = d.get("picks")
+        if picks is None:
+            if options is None:
+                options = _options(_variant_of(exam, r.student_id))
+            picks = d["picks"] = _part_picks(p, options)
+        out.extend(_PICKS.setdefault((i + k, c, m), (i + k, c, m)) for k, c, m in picks)
+        i += len(p.blanks)
     return tuple(out)
 
 
+def _options(exam: Exam) -> dict[str, Any]:
+    """The options of each multiple-choice part, by part number (once per exam or variant)."""
+    if "_options" not in exam.__dict__:
+        exam.__dict__["_options"] = {part.number: part.options for _, part in exam.parts() if part.options}
+    return exam.__dict__["_options"]
+
+
+def _part_picks(p: PartResult, options: dict[str, Any]) -> tuple[tuple[int, str | None, tuple[str, ...]], ...]:
+    """(blank index in the part, letters chosen or None, named mistakes) of the part's blanks with something to say."""
+    out = []
+    for k, b in enumerate(p.blanks):
+        chosen = None
+        mistakes: tuple[str, ...] = (b.alternative,) if b.alternative and b.credit < 1.0 else ()
+        if isinstance(b.value, frozenset) and b.status not in ("invalid", "missing"):
+            chosen = "".join(sorted(b.value))
+            mistakes += tuple(o.mistake for o in options.get(p.number, ())
+                              if o.letter in b.value and not o.correct and o.mistake)
+        if chosen is not None or mistakes:
+            out.append((k, chosen, mistakes))
+    return tuple(out)
+
+
+# Shared across students: 10,000 rows hold a few distinct texts, not one copy each.
 _PICKS: dict[tuple[int, str | None, tuple[str, ...]], tuple[int, str | None, tuple[str, ...]]] = {}
 
 
@@ -538,36 +583,52 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
     if out is not None:
         writer = ResultsFolder(Path(out), protect=[folder, Path(exam_dir)], id_column=id_column)
         writer.open()  # the trial write: a read-only or full --out fails before any grading
-    try:
-        batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
-        grader = make_grader(exam, engine_name, library, id_case, marks=marks, auto_award=_auto(auto_award))
-        if any(e.path.suffix.lower() == ".csv" and sniff_layout(e.path) for e in entries):
-            grader = LmsGrader(grader, engine_name, library)  # LMS rows: each student's own variants
-        items = submission_items(entries, exam, id_column=id_column, notices=batch.notices)
-        for done, (outcome, row, text) in enumerate(_graded(items, grader, exam, id_case, jobs), 1):
-            if row is not None:
-                batch.students.append(row)
-            else:
-                _collect(batch, outcome, exam)
-            if row is not None and writer is not None:
-                row.feedback = writer.add_feedback(text)
-                writer.add_texts(row.texts, exam)
-            if row is not None:
-                row.texts = b""  # written (or not wanted): not kept for every student
-            if observe is not None:
-                observe(done, len(items), outcome.result if row is not None else None)
-        if not batch.students and not batch.failed:
-            raise _no_answer_files(folder)
-        batch.missing = _missing(grader, batch)
-        if isinstance(grader, LmsGrader):
-            batch.notices.extend(grader.notices(sorted(batch.students, key=lambda r: r.student_id)))
-        if writer is not None:
-            batch.files = writer.commit(batch, exam)
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    with _fewer_collections():  # the exam and the graders' caches live through the batch
+        try:
+            batch = BatchResult(exam.exam_id, [], [], exam=exam, spec_changes=spec_changes(exam, library))
+            grader = make_grader(exam, engine_name, library, id_case, marks=marks, auto_award=_auto(auto_award))
+            if any(e.path.suffix.lower() == ".csv" and sniff_layout(e.path) for e in entries):
+                grader = LmsGrader(grader, engine_name, library)  # LMS rows: each student's own variants
+            items = submission_items(entries, exam, id_column=id_column, notices=batch.notices)
+            feedback_dir = writer.tmp / FEEDBACK_DIR if writer is not None else None
+            for done, (outcome, row, text) in enumerate(_graded(items, grader, exam, id_case, jobs, feedback_dir), 1):
+                if row is not None:
+                    batch.students.append(row)
+                else:
+                    _collect(batch, outcome, exam)
+                if row is not None and writer is not None:
+                    row.feedback = writer.add_feedback(text) if isinstance(text, bytes) else writer.adopt(text)
+                    writer.add_texts(row.texts, exam)
+                if row is not None:
+                    row.texts = b""  # written (or not wanted): not kept for every student
+                if observe is not None:
+                    observe(done, len(items), outcome.result if row is not None else None)
+            if not batch.students and not batch.failed:
+                raise _no_answer_files(folder)
+            batch.missing = _missing(grader, batch)
+            if isinstance(grader, LmsGrader):
+                batch.notices.extend(grader.notices(sorted(batch.students, key=lambda r: r.student_id)))
+            if writer is not None:
+                batch.files = writer.commit(batch, exam)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
     return batch
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """What exists when the batch starts (the exam, its compiled specs) left out of cyclic garbage collection.
+
+    Each file's parse makes thousands of objects, so full collections come every few hundred files and
+    would walk the exam and the specs each time (in forked workers they would also copy their pages).
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _prepared(outcome: Outcome, exam: Exam) -> tuple[Outcome, StudentRow | None, bytes]:
@@ -608,40 +669,90 @@ def default_jobs() -> int:
 
 
 def _graded(items: list[Item], grader: Grader | CohortGrader, exam: Exam, id_case: str,
-            jobs: int | None) -> Iterator[tuple[Outcome, StudentRow | None, bytes]]:
+            jobs: int | None, feedback_dir: Path | None = None) -> Iterator[tuple[Outcome, StudentRow | None, Any]]:
     """(outcome, row, feedback) of every item in order: graded here, or by forked workers for a large batch."""
     jobs = default_jobs() if jobs is None else jobs
     import multiprocessing
 
     if jobs > 1 and len(items) >= 2 * JOB_CHUNK and "fork" in multiprocessing.get_all_start_methods():
-        yield from _graded_in_workers(items, grader, exam, id_case, jobs)
+        yield from _graded_in_workers(items, grader, exam, id_case, jobs, feedback_dir)
         return
     for outcome in grade_items(items, grader, id_case=id_case):
         yield _prepared(outcome, exam)
 
 
-_WORK: tuple[list[Item], Any, Exam] | None = None  # what forked workers grade (inherited, never pickled)
+_WORK: tuple[list[Item], Any, Exam, Path | None] | None = None  # what forked workers grade (inherited, never pickled)
 
 
-def _worker_start() -> None:
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A feedback file a worker wrote into the new results folder: its name there and its sha256."""
+
+    name: str
+    digest: str
+    error: OSError | None = None
+
+
+def _worker_start(parent: int | None = None) -> None:
     if "torch" in sys.modules:  # one thread per worker: the workers are the parallelism
         sys.modules["torch"].set_num_threads(1)
+    _die_with_parent(parent)
 
 
-def _grade_chunk(bounds: tuple[int, int]) -> list[tuple[Outcome, StudentRow | None, bytes]]:
-    """A worker's share: items start..stop graded, without the id check (the parent does it, in order)."""
+def _die_with_parent(parent: int | None) -> None:
+    """On Linux, end this worker when the grading process dies (a killed `grade` leaves no workers blocked on
+    a pipe that only their siblings still hold open)."""
+    if not sys.platform.startswith("linux") or parent is None:
+        return
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+
+def _grade_chunk(bounds: tuple[int, int]) -> list[tuple[Outcome, StudentRow | None, Any]]:
+    """A worker's share: items start..stop graded, without the id check (the parent does it, in order).
+
+    With a results folder, the worker writes each feedback file itself (under a pending name the item's
+    index makes unique) and sends back its name and checksum: the parent only renames it at commit.
+    """
     assert _WORK is not None
-    items, grader, exam = _WORK
+    items, grader, exam, feedback_dir = _WORK
     out = []
-    for item in items[bounds[0]:bounds[1]]:
-        outcome, row, text = _prepared(_grade_item(item, grader, None), exam)
+    for i in range(*bounds):
+        outcome, row, text = _prepared(_grade_item(items[i], grader, None), exam)
         outcome.result = None  # the row and the feedback file are all the parent needs
+        if row is not None and feedback_dir is not None:
+            name = f".w{i}.pending"
+            try:
+                text = Written(name, _write_file(feedback_dir / name, [text]))
+            except OSError as exc:
+                text = Written(name, "", exc)
         out.append((outcome, row, text))
     return out
 
 
+def _warm(grader: Grader | CohortGrader) -> None:
+    """Compile the exam's specs and evaluate their keys before forking, so no worker does it again."""
+    if not isinstance(grader, Grader):
+        return
+    for prob in grader.exam.problems:
+        if prob.kind != "spec":
+            continue
+        try:
+            compiled = grader.compiled(prob)
+            grader._key_env(prob, compiled.graph)
+            grader._alias_target(prob, "")
+        except I2dlError:
+            continue  # grading says so, file by file
+
+
 def _graded_in_workers(items: list[Item], grader: Grader | CohortGrader, exam: Exam, id_case: str,
-                       jobs: int) -> Iterator[tuple[Outcome, StudentRow | None, bytes]]:
+                       jobs: int, feedback_dir: Path | None = None) -> Iterator[tuple[Outcome, StudentRow | None, Any]]:
     """Items graded by `jobs` forked workers, yielded in order; at most JOB_WINDOW chunks per worker in flight."""
     global _WORK
     import multiprocessing
@@ -651,12 +762,13 @@ def _graded_in_workers(items: list[Item], grader: Grader | CohortGrader, exam: E
     from i2dl.engine import get_engine
 
     get_engine(grader.engine_name)  # imported once here, not once in every worker (torch takes seconds)
+    _warm(grader)
     seen: dict[str, tuple[str, str]] = {}
     bounds = iter([(i, min(i + JOB_CHUNK, len(items))) for i in range(0, len(items), JOB_CHUNK)])
-    _WORK = (items, grader, exam)
+    _WORK = (items, grader, exam, feedback_dir)
     try:
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_worker_start) as pool:
+                                 initializer=_worker_start, initargs=(os.getpid(),)) as pool:
             pending = deque(pool.submit(_grade_chunk, b) for b in itertools.islice(bounds, jobs * JOB_WINDOW))
             while pending:
                 done = pending.popleft().result()
@@ -670,6 +782,9 @@ def _graded_in_workers(items: list[Item], grader: Grader | CohortGrader, exam: E
                         except SubmissionError as exc:
                             outcome = Outcome(outcome.path, failure={"file": outcome.where, "error": str(exc)},
                                               where=outcome.where)
+                            if isinstance(text, Written) and feedback_dir is not None:
+                                with contextlib.suppress(OSError):  # not graded after all: no feedback file
+                                    os.unlink(feedback_dir / text.name)
                             row, text = None, b""
                     yield outcome, row, text
     finally:
@@ -781,26 +896,43 @@ def feedback_markdown(r: SubmissionResult, exam: Exam) -> str:
                                               if pending else ""), ""]
     for note in r.notes:
         out.append(f"- note: {note}")
-    short = {part.number: part.blanks[0] for _, part in exam.parts()
-             if len(part.blanks) == 1 and part.blanks[0].model_answer is not None}
+    short = _short_blanks(exam)
     for p in r.parts:
-        score = "pending" if p.pending and not p.score else fmt_number(p.score, 3)
-        out += ["", f"## {p.number}: {score} / {fmt_number(p.points)} points", ""]
-        if p.number in short and p.blanks[0].status in (MARKED, PENDING, BLANK_STATUS):
-            out += _short_feedback(p.blanks[0], short[p.number])
-            continue
-        for b in p.blanks:
-            line = f"- **{b.label}**: {b.status}"
-            line += f"; you wrote {_code(b.read)}" if b.read else ""
-            line += f"; expected {_code(b.expected)}"
-            if b.credit and b.credit < 1:
-                line += f" (credit {fmt_number(b.credit, 3)})"
-            if b.feedback:
-                line += f". {b.feedback}"
-            out.append(line)
-        for f in p.feedback:
-            out.append(f"- {f}")
+        d = _derived(p)
+        text = d.get("markdown")
+        if text is None or d.get("markdown_of") is not short:  # made once per result and exam
+            text = d["markdown"] = _part_markdown(p, short)
+            d["markdown_of"] = short
+        out.append(text)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _short_blanks(exam: Exam) -> dict[str, Any]:
+    """The blank of each short-answer part (one blank with a model answer), by part number; once per exam."""
+    if "_short_blanks" not in exam.__dict__:
+        exam.__dict__["_short_blanks"] = {part.number: part.blanks[0] for _, part in exam.parts()
+                                          if len(part.blanks) == 1 and part.blanks[0].model_answer is not None}
+    return exam.__dict__["_short_blanks"]
+
+
+def _part_markdown(p: PartResult, short: dict[str, Any]) -> str:
+    """A part's section of the feedback file (after the line before its heading)."""
+    score = "pending" if p.pending and not p.score else fmt_number(p.score, 3)
+    out = ["", f"## {p.number}: {score} / {fmt_number(p.points)} points", ""]
+    if p.number in short and p.blanks[0].status in (MARKED, PENDING, BLANK_STATUS):
+        return "\n".join(out + _short_feedback(p.blanks[0], short[p.number]))
+    for b in p.blanks:
+        line = f"- **{b.label}**: {b.status}"
+        line += f"; you wrote {_code(b.read)}" if b.read else ""
+        line += f"; expected {_code(b.expected)}"
+        if b.credit and b.credit < 1:
+            line += f" (credit {fmt_number(b.credit, 3)})"
+        if b.feedback:
+            line += f". {b.feedback}"
+        out.append(line)
+    for f in p.feedback:
+        out.append(f"- {f}")
+    return "\n".join(out)
 
 
 def _short_feedback(b: Any, key: Any) -> list[str]:
@@ -885,9 +1017,42 @@ def summary_chunks(batch: BatchResult, exam: Exam) -> Iterator[str]:
     yield before + "["
     numbers, names = part_numbers(exam), _blank_names(exam)
     for i, r in enumerate(rows):
-        entry = json.dumps(_student_data(r, numbers, names), indent=1, default=str)
-        yield ("," if i else "") + "\n  " + entry.replace("\n", "\n  ")  # list items sit two levels deep
+        yield ("," if i else "") + "\n  " + _json_indented(_student_data(r, numbers, names), "\n  ")
     yield "\n ]" + after
+
+
+_json_string = json.encoder.encode_basestring_ascii  # json.dumps's own (C) string encoder
+
+
+def _json_indented(value: Any, pad: str) -> str:
+    """json.dumps(value, indent=1, default=str) with every line after the first starting with `pad`.
+
+    The same text, made without json's pure-Python indenting encoder (which costs more than grading
+    a student): strings by json's C encoder, floats by repr as json writes them.
+    """
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)
+    if kind is float:
+        return repr(value) if math.isfinite(value) else ("NaN" if value != value else
+                                                         "Infinity" if value > 0 else "-Infinity")
+    if kind is int:
+        return int.__repr__(value)
+    if value is None or kind is bool:
+        return "null" if value is None else "true" if value else "false"
+    inner = pad + " "
+    if kind is dict:
+        if not value:
+            return "{}"
+        if not all(type(k) is str for k in value):  # json's own key rules
+            return json.dumps(value, indent=1, default=str).replace("\n", pad)
+        return ("{" + inner + ("," + inner).join(_json_string(k) + ": " + _json_indented(v, inner)
+                                                 for k, v in value.items()) + pad + "}")
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        return "[" + inner + ("," + inner).join(_json_indented(v, inner) for v in value) + pad + "]"
+    return json.dumps(value, indent=1, default=str).replace("\n", pad)
 
 
 def _blank_names(exam: Exam) -> list[list[str]]:
@@ -1046,7 +1211,7 @@ class ResultsFolder:
         self.out = out.resolve() if out.is_symlink() else out
         self.protect = [Path(p).resolve() for p in protect]
         self.tmp = self.out.parent / f".{self.out.name}.i2dl-{os.getpid()}-{secrets.token_hex(4)}.tmp"
-        self.digests: list[str] = []
+        self.pending: list[tuple[str, str]] = []  # (pending file name in feedback/, sha256) by feedback index
         self.where = display_path(self.given)
         self._texts: Any = None  # text-answers.jsonl, open while grading an exam with by-hand blanks
 
@@ -1113,12 +1278,19 @@ class ResultsFolder:
 
     def add_feedback(self, data: bytes) -> int:
         """Write one student's feedback under a pending name; its index, for commit() to name it."""
-        index = len(self.digests)
+        index, name = len(self.pending), f".{len(self.pending)}.pending"
         try:
-            self.digests.append(_write_file(self.tmp / FEEDBACK_DIR / f".{index}.pending", [data]))
+            self.pending.append((name, _write_file(self.tmp / FEEDBACK_DIR / name, [data])))
         except OSError as exc:
             raise self._error("cannot write a feedback file", exc) from None
         return index
+
+    def adopt(self, written: Written) -> int:
+        """Take a feedback file a worker wrote (grade_chunk) as add_feedback would have; its index."""
+        if written.error is not None:
+            raise self._error("cannot write a feedback file", written.error)
+        self.pending.append((written.name, written.digest))
+        return len(self.pending) - 1
 
     def add_texts(self, line: bytes, exam: Exam) -> None:
         """Keep the student's free-text answers (their text_line) for the grading queue (only exams with by-hand blanks)."""
@@ -1146,8 +1318,9 @@ class ResultsFolder:
             written = [self.tmp / n for n in files]
             for row, name in zip(rows, feedback_names(rows), strict=True):
                 target = feedback / name
-                os.rename(feedback / f".{row.feedback}.pending", target)
-                files[f"{FEEDBACK_DIR}/{name}"] = self.digests[row.feedback]
+                pending, digest = self.pending[row.feedback]
+                os.rename(feedback / pending, target)
+                files[f"{FEEDBACK_DIR}/{name}"] = digest
                 written.append(target)
             more, held = hand_marked(exam), any_pending(rows)
             scores = itertools.chain([scores_header(exam)], (csv_row_text(r, more) for r in rows))
@@ -1204,9 +1377,14 @@ def by_hand_blanks(exam: Exam) -> list[tuple[str, str]]:
 
 def text_line(result: SubmissionResult, exam: Exam) -> bytes:
     """The student's line of text-answers.jsonl: {student_id, answers: {part: {blank: text}}}, empty ones left out."""
-    wanted = set(by_hand_blanks(exam))
+    if "_by_hand_blanks" not in exam.__dict__:  # asked for every student: found once per exam
+        exam.__dict__["_by_hand_blanks"] = set(by_hand_blanks(exam))
+    wanted = exam.__dict__["_by_hand_blanks"]
+    parts = {n for n, _ in wanted}
     answers: dict[str, dict[str, str]] = {}
     for p in result.parts:
+        if p.number not in parts:
+            continue
         for b in p.blanks:
             text = (b.read or "").strip()
             if (p.number, b.name) in wanted and b.status in (PENDING, MARKED) and text:  # not invalid or blank

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -33,6 +34,12 @@ from i2dl.render import fmt_number, fmt_value, render_template
 from i2dl.spec.instance import Blank, PartInstance, ProblemInstance, overlaps
 from i2dl.spec.rubric import MCQ_RUBRIC, Rubric, resolve_rubric
 
+#: Problems' results kept per grader for answers seen before (most students give a few common answers).
+MEMO_SIZE = 2048
+#: Blanks' readings and judgments against the key kept per grader, by raw answer.
+BLANK_MEMO_SIZE = 8192
+_UNREAD = object()  # a blank answer that could not be read (missing or invalid)
+
 # Blank statuses: invalid (unreadable) and missing are not the same as wrong. A text answer is
 # pending until a TA marks it (then marked); an empty one is blank.
 CORRECT, FOLLOW, ALTERNATIVE, PARTIAL, WRONG, INVALID, MISSING = (
@@ -63,6 +70,8 @@ class PartResult:
     rubric: str = ""
     #: Each blank's share of the part's points (what its credit is multiplied by under per-blank).
     shares: list[float] = field(default_factory=list)
+    #: What writers derive from this result (feedback lines, status codes), made once: memoised results are shared.
+    derived: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def pending_points(self) -> float:
@@ -311,6 +320,13 @@ class Grader:
         self._expected_text: dict[int, str] = {}  # id(blank) -> the key as text, formatted once per exam
         self.spec_errors: dict[str, str] = {}  # spec id -> why it could not be loaded
         self._unchecked: set[int] = set()  # problems whose follow-through could not be checked
+        # Problem results by the raw answers to the problem (see _grade_problem), the oldest evicted first.
+        self._memo: dict[tuple, tuple[list[PartResult], frozenset[tuple[int, str]], bool]] = {}
+        self._blank_memo: dict[tuple, tuple[Any, str, BlankResult, bool, bool]] = {}  # see grade_blank
+        self._own_answers_read = False
+        # Follow-through's recomputed values, and its named mistakes' values, by the upstream values used.
+        self._redo: dict[tuple, Any] = {}
+        self._mistakes: dict[tuple, list[tuple[Any, Any]]] = {}
         # This submission's raw answers, and the (problem, blank) it has right: a rounded value counts.
         self._answers: dict[str, Any] = {}
         self._right: set[tuple[int, str]] = set()
@@ -376,15 +392,53 @@ class Grader:
         self._answers, self._right = sub.answers, set()
         self._student = sub.student_id
         for prob in self.exam.problems:
-            read: dict[str, Any] = {}  # this student's valid values by node name, for follow-through
-            for part in prob.parts:
-                parts.append(self.grade_part(prob, part, sub.answers.get(part.number), read))
+            parts.extend(self._grade_problem(prob, sub.answers))
         for prob in self.exam.problems:
             if prob.number in self._unchecked:
                 notes.append(f"problem {prob.number}: follow-through not checked, the spec could not be loaded "
                              f"({self.spec_errors[prob.spec_id]})")
         total = round(sum(p.score for p in parts), 6)
         return SubmissionResult(sub.file, sub.student_id, sub.name, parts, total, self.exam.points, notes)
+
+    def _grade_problem(self, prob: ProblemInstance, answers: dict[str, Any]) -> list[PartResult]:
+        """The problem's parts scored; the same answers to the problem give the same (shared) results."""
+        key = self._memo_key(prob, answers)
+        hit = self._memo.get(key) if key is not None else None
+        if hit is not None:
+            results, right, unchecked = hit
+            self._right.update(right)
+            if unchecked:
+                self._unchecked.add(prob.number)
+            return results
+        read: dict[str, Any] = {}  # this student's valid values by node name, for follow-through
+        results = [self.grade_part(prob, part, answers.get(part.number), read) for part in prob.parts]
+        if key is not None:
+            if len(self._memo) >= MEMO_SIZE:
+                del self._memo[next(iter(self._memo))]  # the oldest out: memory stays bounded
+            self._memo[key] = (results, frozenset(r for r in self._right if r[0] == prob.number),
+                               prob.number in self._unchecked)
+        return results
+
+    def _memo_key(self, prob: ProblemInstance, answers: dict[str, Any]) -> tuple | None:
+        """The problem's raw answers as a hashable key (types kept: 1, 1.0 and '1' differ); None if not memoisable.
+
+        Everything a problem's grading reads is its own parts' answers, except a TA's mark of a text
+        answer, which belongs to the student: then the student's id is part of the key.
+        """
+        try:
+            key = (prob.number, tuple(_frozen(answers.get(part.number)) for part in prob.parts))
+        except TypeError:  # a value that cannot be a key (never the case for YAML or CSV answers)
+            return None
+        if self.marks and self._by_hand(prob):
+            key += (self._student,)
+        return key
+
+    def _by_hand(self, prob: ProblemInstance) -> bool:
+        """The problem holds a blank a TA marks."""
+        cache = self.__dict__.setdefault("_by_hand_probs", {})
+        if prob.number not in cache:
+            cache[prob.number] = any(kinds.get(b.kind).by_hand for part in prob.parts for b in part.blanks)
+        return cache[prob.number]
 
     def grade_part(self, prob: ProblemInstance, part: PartInstance, raw: Any, read: dict[str, Any]) -> PartResult:
         rubric = self.rubric(prob, part)
@@ -422,20 +476,28 @@ class Grader:
         if kind.by_hand:
             return self.hand_marked(part, b, raw, expected_text, points)
         side = _square_side(raw) if rubric.sides and b.kind == "number" else None
+        # What this answer earns against the key, as read and judged before: the same for every student.
         try:
-            # A choice blank of a spec does not record its options: any letter A to Z is readable.
-            got = parse_answer(side or raw, b.kind, n_options=b.options or 26, shape=np.shape(b.expected))
-        except MissingAnswer:
-            return BlankResult(b.name, b.label, MISSING, 0.0, "", expected_text, "no answer given")
-        except AnswerParseError as exc:
-            return BlankResult(b.name, b.label, INVALID, 0.0, _raw_text(raw), expected_text,
-                               f"could not read this answer: {exc.message}")
+            key = (prob.number, part.number, b.name, _frozen(raw))
+        except TypeError:
+            key = None
+        seen = self._blank_memo.get(key) if key is not None else None
+        if seen is None:
+            seen = self._read_and_judge(prob, part, b, kind, raw, side, expected_text, rubric, points)
+            if key is not None and seen[3]:
+                if len(self._blank_memo) >= BLANK_MEMO_SIZE:
+                    del self._blank_memo[next(iter(self._blank_memo))]
+                self._blank_memo[key] = seen
+        got, shown, judged, _, final = seen
+        if got is _UNREAD:
+            return copy.copy(judged)
         read[b.name] = got
         target = self._alias_target(prob, b.name)
         if target is not None and target not in read:  # an answer that names a loop or derived value stands for it
             read[target] = got
-        shown = kind.format(got)
-        result = self._judge(prob, part, b, got, shown, expected_text, rubric, points, read, raw)
+        result = copy.copy(judged)
+        if not final:
+            result = self._judge_own(prob, part, b, got, shown, result, rubric, points, read)
         result.value = got
         if side is not None:
             result.feedback = "; ".join(f for f in (result.feedback, f"read {printable(raw.strip())!r} as the "
@@ -515,10 +577,29 @@ class Grader:
         credit = got / points if points else 0.0
         return BlankResult(b.name, b.label, MARKED, credit, shown, expected_text, "; ".join(lines), applied=lines)
 
-    def _judge(self, prob, part, b, got, shown, expected_text, rubric, points, read, raw=None) -> BlankResult:
+    def _read_and_judge(self, prob, part, b, kind, raw, side, expected_text, rubric,
+                        points) -> tuple[Any, str, BlankResult, bool, bool]:
+        """(value read, its text, the result against the key and its alternatives, whether that can be
+        reused for the same raw answer, whether it is final); the value is _UNREAD when it cannot be read."""
+        try:
+            # A choice blank of a spec does not record its options: any letter A to Z is readable.
+            got = parse_answer(side or raw, b.kind, n_options=b.options or 26, shape=np.shape(b.expected))
+        except MissingAnswer:
+            return _UNREAD, "", BlankResult(b.name, b.label, MISSING, 0.0, "", expected_text, "no answer given"), \
+                True, True
+        except AnswerParseError as exc:
+            return _UNREAD, "", BlankResult(b.name, b.label, INVALID, 0.0, _raw_text(raw), expected_text,
+                                            f"could not read this answer: {exc.message}"), True, True
+        shown = kind.format(got)
+        self._own_answers_read = False
+        best, final = self._judge_key(prob, part, b, got, shown, expected_text, rubric, points, raw)
+        return got, shown, best, not self._own_answers_read, final
+
+    def _judge_key(self, prob, part, b, got, shown, expected_text, rubric, points, raw=None) -> tuple[BlankResult, bool]:
+        """The answer against the key, its alternatives and components; True when no follow-through can add to it."""
         credit, note = compare(got, b, b.expected, rubric, points)
         if credit >= 1.0:  # a note says how an unusual form was read (e.g. a shape channels last)
-            return BlankResult(b.name, b.label, CORRECT, 1.0, shown, expected_text, note)
+            return BlankResult(b.name, b.label, CORRECT, 1.0, shown, expected_text, note), True
         best = BlankResult(b.name, b.label, PARTIAL if credit > 0 else WRONG, credit, shown, expected_text, note)
         for alt in b.alternatives:
             if alt.get("component"):
@@ -546,6 +627,10 @@ class Grader:
                 mistake = f"; {best.feedback}" if best.alternative and best.feedback else ""
                 best = BlankResult(b.name, b.label, PARTIAL, credit, shown, expected_text, note + mistake,
                                    best.alternative)
+        return best, not (best.credit < 1.0 and prob.kind == "spec")
+
+    def _judge_own(self, prob, part, b, got, shown, best, rubric, points, read) -> BlankResult:
+        """Follow-through and the part's offered fallback: credit from the student's own earlier answers."""
         if best.credit < 1.0 and prob.kind == "spec":
             ft = self.follow_through(prob, b, got, read, rubric, points)
             # More credit, or a named mistake on the student's own values where the key's named none.
@@ -600,6 +685,7 @@ class Grader:
         blank = next((x for x in found.blanks if x.name == other), None) if found else None
         if blank is None:
             return ""
+        self._own_answers_read = True  # the result hangs on another part's answer: not reused
         raw = self._answers.get(number)
         if isinstance(raw, dict):
             raw = raw.get(other)
@@ -631,23 +717,34 @@ class Grader:
         # The student's answers this blank is computed from directly (an answered node hides its own
         # inputs: y is judged against the student's m, not against an m recomputed from their z).
         own = self._alias_target(prob, b.name)  # the value this answer names is the answer itself, no input
-        inputs, ancestors = _upstream(graph, b.name, {k: v for k, v in read.items() if k != own})
+        inputs, ancestors = _upstream_of(graph, b.name, frozenset(k for k in read if k != own))
         off = {n for n in inputs if not _same_value(read[n], prob.values.get(n))}
         # An earlier answer graded right (rounded as the sheet says) is the student's to compute from.
         rounded = sorted(n for n in off if (prob.number, n) in self._right)
         wrong = {n: read[n] for n in off if n not in rounded}
         if not off or (wrong and rubric.follow_through <= 0):
             return None
+        overrides = {n: read[n] for n in inputs}
+        # The recomputed value hangs on the upstream values alone: students with the same slip share it.
         try:
-            redo, ev = self._recompute(prob, graph, b, {n: read[n] for n in inputs}, ancestors)
-        except (I2dlError, ValueError, TypeError, IndexError, ArithmeticError, MemoryError):
-            return None
+            key = (prob.number, b.name, ancestors, tuple(sorted((n, _value_key(v)) for n, v in overrides.items())))
+        except TypeError:
+            key = None
+        redo = self._redo.get(key, _UNREAD) if key is not None else _UNREAD
+        if redo is _UNREAD:
+            try:
+                redo, _ = self._recompute(prob, graph, b, overrides, ancestors)
+            except (I2dlError, ValueError, TypeError, IndexError, ArithmeticError, MemoryError):
+                return None
+            if key is not None:
+                _bounded_put(self._redo, key, redo, BLANK_MEMO_SIZE)
         credit, note = compare(got, b, _entrywise_best(got, b, redo, rubric), rubric, points)
         if credit <= 0:
             if not wrong:
                 return None
-            ev.env[b.name] = redo  # a mistake such as "-dLdw" means the sign of the student's own dLdw
-            return self._own_mistake(prob, compiled, b, got, ev, wrong, rubric, points)
+            return self._own_mistake(prob, compiled, b, got, self._mistake_values(prob, compiled, b, overrides,
+                                                                                 ancestors, redo, key),
+                                     wrong, rubric, points)
         if not wrong:
             return BlankResult(b.name, b.label, CORRECT if credit >= 1.0 else PARTIAL, credit, "",
                                fmt_value(b.expected),
@@ -664,23 +761,40 @@ class Grader:
                            f"{', '.join(self._answer_names(prob, wrong))} (expected from it: {fmt_value(redo)})"
                            + (f"; {note}" if note else ""))
 
-    def _own_mistake(self, prob: ProblemInstance, compiled, b: Blank, got: Any, ev, wrong: dict[str, Any],
-                     rubric: Rubric, points: float) -> BlankResult | None:
-        """A named mistake made on the student's own upstream values (a flipped kernel on their own z)."""
+    def _mistake_values(self, prob: ProblemInstance, compiled, b: Blank, overrides: dict[str, Any],
+                        ancestors, redo: Any, key: tuple | None) -> list[tuple[Any, Any]]:
+        """(alternative, its value on the student's own upstream values) of each named mistake that applies."""
+        found = self._mistakes.get(key) if key is not None else None
+        if found is not None:
+            return found
         answer = next((a for p in compiled.spec.parts for a in p.answers if a.name == b.name), None)
         graph = compiled.graph
-        for alt in answer.alternatives if answer is not None else []:
+        found = []
+        alts = answer.alternatives if answer is not None else []
+        ev = None
+        for alt in alts:
             parsed = compiled.alternatives.get((b.name, alt.name))
             cond = compiled.alternatives.get((b.name, alt.name + "?when"))
             if parsed is None:
                 continue
             try:
+                if ev is None:
+                    _, ev = self._recompute(prob, graph, b, overrides, ancestors)
+                    ev.env[b.name] = redo  # a mistake such as "-dLdw" means the sign of the student's own dLdw
                 self._fill(ev, graph, set(parsed.names) | (set(cond.names) if cond is not None else set()))
                 if cond is not None and not bool(np.all(ev.eval(cond.node))):
                     continue
-                value = kinds.get(b.kind).coerce(ev.eval(parsed.node))
+                found.append((alt, kinds.get(b.kind).coerce(ev.eval(parsed.node))))
             except (I2dlError, ValueError, TypeError, IndexError, ArithmeticError, MemoryError):
                 continue
+        if key is not None:
+            _bounded_put(self._mistakes, key, found, BLANK_MEMO_SIZE)
+        return found
+
+    def _own_mistake(self, prob: ProblemInstance, compiled, b: Blank, got: Any, values: list[tuple[Any, Any]],
+                     wrong: dict[str, Any], rubric: Rubric, points: float) -> BlankResult | None:
+        """A named mistake made on the student's own upstream values (a flipped kernel on their own z)."""
+        for alt, value in values:
             if compare(got, b, value, rubric, points)[0] >= 1.0:
                 parts = ", ".join(self._parts_of(prob, wrong))
                 text = f"{self.alt_feedback(prob, alt.feedback)} (applied to your own {', '.join(sorted(wrong))} from {parts})"
@@ -746,6 +860,27 @@ class Grader:
         return cache[prob.number]
 
 
+_FLOATS = object()  # tags a list of floats in _frozen
+
+
+def _frozen(v: Any) -> Any:
+    """A raw answer as a hashable value that equals another only for the same answer: floats by repr
+    (-0.0 is not 0.0), every value tagged with its type (True is not 1), dict keys kept in order."""
+    kind = type(v)
+    if kind is str or v is None:
+        return v
+    if kind is float:
+        return (float, repr(v))
+    if kind is list or kind is tuple:
+        if all(type(x) is float for x in v):  # the usual vector: one call, not one per entry
+            return (_FLOATS, kind, tuple(map(float.__repr__, v)))
+        return (kind, tuple(map(_frozen, v)))
+    if kind is dict:
+        return (dict, tuple((_frozen(k), _frozen(x)) for k, x in v.items()))
+    hash(v)  # TypeError for anything unhashable
+    return (kind, v)
+
+
 def _needed(graph, name: str, env: dict[str, Any], ancestors: set[str]) -> set[str]:
     """The ancestors node `name` needs evaluated: none hidden behind a value `env` already holds.
 
@@ -762,6 +897,35 @@ def _needed(graph, name: str, env: dict[str, Any], ancestors: set[str]) -> set[s
                 seen.add(d)
                 stack.append(d)
     return seen
+
+
+def _bounded_put(cache: dict, key: Any, value: Any, size: int) -> None:
+    """cache[key] = value, the oldest entry out first when it holds `size`."""
+    if len(cache) >= size:
+        del cache[next(iter(cache))]
+    cache[key] = value
+
+
+def _value_key(v: Any) -> Any:
+    """A value read from an answer as a hashable key (arrays by dtype, shape and bytes); TypeError if it has none."""
+    if type(v) is np.ndarray:
+        return (v.dtype.str, v.shape, v.tobytes())
+    if type(v) is float:
+        return (float, repr(v))
+    hash(v)
+    return (type(v), v)
+
+
+def _upstream_of(graph, name: str, answered: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """_upstream for the answered node names `answered`, found once per graph and set of names."""
+    cache = graph.__dict__.setdefault("_upstream", {})
+    key = (name, answered)
+    found = cache.get(key)
+    if found is None:
+        inputs, ancestors = _upstream(graph, name, dict.fromkeys(answered))
+        found = (frozenset(inputs), frozenset(ancestors))
+        _bounded_put(cache, key, found, 4096)
+    return found
 
 
 def _upstream(graph, name: str, read: dict[str, Any]) -> tuple[set[str], set[str]]:
