@@ -182,3 +182,19 @@ def test_gru_cell_matches_torch_grucell_and_autograd_over_random_instances():
                 cell.bias_ih.copy_(torch.tensor([v["b_r"], v["b_z"], v["b_n"]]))
                 cell.bias_hh.zero_()
             assert cell(x, hp).item() == pytest.approx(v["h"], abs=1e-12), seed
+
+
+def test_explain_rnn_bptt_adds_each_hidden_states_own_output_to_the_gradient_from_the_next_step():
+    from i2dl.explain import explain_instance
+    from i2dl.render import fmt_number
+
+    compiled = LIBRARY.get("rnn-bptt")
+    inst = make_instance(compiled, 5, get_engine("numpy"))
+    part = explain_instance(inst, compiled=compiled)["parts"][2]     # dE/dh_1
+    steps = {s["lhs"]: s for b in part["blanks"] for s in b["steps"]}
+    dh2 = next(s for lhs, s in steps.items() if "h_{2}" in lhs and "partial" in lhs)
+    rhs = " ".join(dh2["rhs"])
+    # dE/dh_2 = (dE/dH)_2 + dE/dz_3 w_h: the direct output path and the recurrent one, with numbers
+    assert rhs.count("+") >= 1 and "w_{h}" in rhs
+    g_y2 = float(inst.values["y"][1] - inst.values["ts"][1]) * float(inst.values["w_y"])
+    assert fmt_number(g_y2) in rhs
