@@ -198,3 +198,19 @@ def test_explain_rnn_bptt_adds_each_hidden_states_own_output_to_the_gradient_fro
     assert rhs.count("+") >= 1 and "w_{h}" in rhs
     g_y2 = float(inst.values["y"][1] - inst.values["ts"][1]) * float(inst.values["w_y"])
     assert fmt_number(g_y2) in rhs
+
+
+def test_solve_cli_pins_the_hinton_quiz_numbers_of_rnn_bptt():
+    import json
+
+    from typer.testing import CliRunner
+
+    from i2dl.cli import app
+
+    pins = ["act=sigmoid", "xs=[18,9,-8]", "ts=[0.1,-0.1,-0.2]", "w_x=-0.1", "w_h=0.5", "w_y=0.25", "b=0.4",
+            "b_y=0", "h0=0", "loss_at=every"]
+    args = ["--engine", "numpy", "solve", "rnn-bptt", "--json"] + [a for p in pins for a in ("--param", p)]
+    result = CliRunner().invoke(app, args, env={"NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    blanks = {b["name"]: b["value"] for p in json.loads(result.stdout)["parts"] for b in p["blanks"]}
+    assert blanks["dEdz2"] == pytest.approx(0.01392, abs=5e-5)
