@@ -214,3 +214,29 @@ def test_solve_cli_pins_the_hinton_quiz_numbers_of_rnn_bptt():
     assert result.exit_code == 0, result.output
     blanks = {b["name"]: b["value"] for p in json.loads(result.stdout)["parts"] for b in p["blanks"]}
     assert blanks["dEdz2"] == pytest.approx(0.01392, abs=5e-5)
+
+
+def test_grade_follow_through_credits_outputs_and_loss_from_wrong_hidden_states():
+    pins = dict(act="tanh", xs=[1, -1, 2], ts=[0.5, -0.5, 1], w_x=0.5, w_h=-0.5, b=0, w_y=2, b_y=0, h0=0.5,
+                loss_at="every")
+    H = np.round(np.asarray(_solve("rnn-bptt", pins)["H"]) + [0.1, 0, 0], 3)   # a slip in h_1
+    y = 2 * H
+    E = 0.5 * float(np.sum((y - np.array(pins["ts"])) ** 2))
+    blanks = _grade("rnn-bptt", pins, {"forward": {"H": H.tolist(), "y": y.tolist(), "E": round(E, 4)}})
+    assert blanks["H"].credit == 0
+    assert blanks["y"].status == "follow-through" and blanks["E"].status == "follow-through"
+
+
+def test_gradients_through_a_students_own_stack_of_hidden_states_are_the_keys_chain_rule():
+    from i2dl.evaluate import Evaluator
+    from i2dl.exam import build_exam
+
+    pins = dict(act="tanh", xs=[1, -1, 2], ts=[0.5, -0.5, 1], w_x=0.5, w_h=-0.5, b=0, w_y=2, b_y=0, h0=0.5,
+                loss_at="every")
+    prob = build_exam("rnn-bptt", 0, pins=pins, engine_name="numpy").problems[0]
+    key = _solve("rnn-bptt", pins)
+    rounded = np.round(np.asarray(key["H"]), 3)
+    own = Evaluator(get_engine("numpy"), prob.params, prob.compiled_spec().graph, overrides={"H": rounded}).run()
+    # dE/dz_3 from the rounded h_3: (y_3 - t_3) w_y (1 - h_3^2), with y_3 the student's own
+    y3 = 2 * rounded[2]
+    assert own["dEdz3"] == pytest.approx((y3 - 1) * 2 * (1 - float(key["h_3"]) ** 2), abs=1e-9)
