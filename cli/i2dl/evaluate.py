@@ -416,6 +416,7 @@ def _seq_value(values: list[Any]) -> Any:
 
 class _SeqFn:
     name = "list"
+    inverse = None  # a student's own stack of values: its VJP is the same at any output
 
     @staticmethod
     def vjp(E, g, out, **items):

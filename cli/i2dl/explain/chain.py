@@ -10,7 +10,7 @@ import numpy as np
 
 from i2dl.engine.checks import out_size, window_cells
 from i2dl.errors import I2dlError
-from i2dl.expr import Call, Const, Name, Node, free_names
+from i2dl.expr import Call, Const, Name, Node, Seq, free_names
 from i2dl.functions import FUNCTIONS
 
 from .activations import ACTIVATION_NAMES, _act_rule, _fprime_tex
@@ -175,6 +175,9 @@ def _vjp_terms(node: Node, g: Node, target: str, ctx: _Ctx, label: str) -> list[
     """The gradient of L into `target` through `node`, as expressions in the upstream gradient g."""
     if isinstance(node, Name):
         return [g] if node.id == target else []
+    if isinstance(node, Seq) and target in free_names(node):  # a stack [a, b, c]: entry k gets g_k
+        return [t for k, item in enumerate(node.items)
+                for t in _vjp_terms(item, _simplify(Call("index", (g, Const(k)))), target, ctx, label)]
     if not isinstance(node, Call) or target not in free_names(node):
         return []
     taken = branch_taken(node, ctx)  # `a if c else b` with one c: the gradient of the branch taken

@@ -147,6 +147,9 @@ class _Tex:
 
     def index(self, node: Call) -> tuple[str, int]:
         target, idx = node.args
+        if self.mode == "num" and isinstance(target, Call) and target.fn == "_dsym" and isinstance(idx, Const):
+            name = target.args[1].value  # entry k of a gradient on the trace (a stack's VJP)
+            return self.value(np.asarray(self.trace.get(name, self.ctx.values.get(name)))[idx.value])
         if self.mode == "num":
             return self.value(self.ctx.value(node))
         if isinstance(target, Call) and target.fn == "grad":
