@@ -53,6 +53,21 @@ def test_lstm_cell_reproduces_the_mit_lstm_states_over_six_steps():
     assert hs[2] == pytest.approx(np.tanh(1.0)) and hs[5] == pytest.approx(-0.5 * np.tanh(1.0))
 
 
+# ai.adomicarts.com/practice/mle_interview_prep_35 (a GRU-cell practice problem), example 1: x = [1.0, 0.5],
+# h_prev = 0, every input weight of the update gate 0.1 and of the candidate 0.2, no biases, and
+# h = (1 - z) h_prev + z h~ (the 'write' convention). Its three hidden units are equal, so each is a scalar
+# GRU whose input is the weighted sum: 0.1 * (1.0 + 0.5) = 0.1 * 1.5.
+GRU_PRACTICE = dict(convention="write", x=1.5, h_prev=0, w_zx=0.1, w_zh=0, b_z=0, w_rx=0.1, w_rh=0, b_r=0,
+                    w_nx=0.2, w_nh=0, b_n=0)
+
+
+def test_gru_cell_reproduces_the_practice_problem_s_published_state():
+    v = _solve("gru-cell", GRU_PRACTICE)
+    assert v["z"] == pytest.approx(0.5374, abs=5e-5)      # sigmoid(0.15)
+    assert v["n"] == pytest.approx(0.2913, abs=5e-5)      # tanh(0.3)
+    assert v["h"] == pytest.approx(0.1565, abs=1e-4)      # z * h~; the page multiplies its rounded gates
+
+
 def test_rnn_bptt_sums_the_shared_weight_gradient_over_every_step():
     v = _solve("rnn-bptt", seed=3)
     dz = [v["dEdz3"], v["dEdz2"]]
