@@ -775,6 +775,19 @@ def conv_transpose2d(E, x, w, stride=1, padding=0):
     return E.conv_transpose2d(x, w, stride, padding)
 
 
+@register("layers", quiet=True)
+def conv_transpose_overwritten(x, w, stride=1, padding=0):
+    """a transposed convolution whose overlapping copies overwrite instead of adding (a named mistake)"""
+    xa, wa = _arr(x), _arr(w)
+    if xa.ndim not in (1, 2) or wa.ndim != xa.ndim:
+        raise ExprError("conv_transpose_overwritten() takes a single-channel x and w of the same dimension")
+    s, p = int(stride), int(padding)
+    full = np.zeros(tuple((n - 1) * s + k for n, k in zip(xa.shape, wa.shape, strict=True)))
+    for pos in np.ndindex(*xa.shape):  # row-major, so a later entry's copy wins
+        full[tuple(slice(i * s, i * s + k) for i, k in zip(pos, wa.shape, strict=True))] = xa[pos] * wa
+    return full[tuple(slice(p, m - p) for m in full.shape)]
+
+
 def _vjp_pool(kind: str, dim: int):
     def vjp(E, g, out, x, kernel, stride=None):
         return {"x": getattr(E, f"{kind}pool{dim}d_grad_input")(x, g, kernel, stride)}

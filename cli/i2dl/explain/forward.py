@@ -258,7 +258,7 @@ def _render_conv_transpose(v: View) -> list[Step]:
     else:
         steps = [_transpose_size_step(nm, *t) for nm, t in zip(names, zip(n, k, s, p, strict=True), strict=True)]
     xs, ws = v.s("x"), v.s("w")
-    crop = f", then {p[0] if len(set(p)) == 1 else p} rows and columns are cropped from every border" if any(p) \
+    crop = f", then the outer {p[0] if len(set(p)) == 1 else p} (padding) of every border is cropped" if any(p) \
         else ""
     steps.append(_note(f"Every input entry adds a copy of the kernel, scaled by the entry, to the output, "
                        f"its corner moved {s[0] if len(set(s)) == 1 else s} places per input step; "
@@ -266,8 +266,9 @@ def _render_conv_transpose(v: View) -> list[Step]:
     if single:  # the scattered copies, input entry by input entry
         cells = list(np.ndindex(*n))
         for idx in cells[:MAX_ENTRIES]:
-            corner = tuple(i * st - pp + index_base() for i, st, pp in zip(idx, s, p, strict=True))
-            where = f"corner at output {corner[0] if nd == 1 else corner}"
+            corner = tuple(i * st + index_base() for i, st in zip(idx, s, strict=True))
+            where = f"corner at {corner[0] if nd == 1 else corner} of the result before cropping" if any(p) \
+                else f"corner at output {corner[0] if nd == 1 else corner}"
             steps.append(_step(rf"{xs.at(idx)} \, {ws.tex()}", rf"{_f(xc[(0, *idx)])} \cdot {_v(wc[0, 0])}",
                                _v(xc[(0, *idx)] * wc[0, 0]), text=f"{where}:", value=xc[(0, *idx)] * wc[0, 0]))
         if len(cells) > MAX_ENTRIES:
