@@ -307,3 +307,18 @@ def test_conv_param_counts_match_torch_layers_over_random_instances():
         assert v["macs_std"] * 1e6 == pytest.approx(out.numel() * per_output[std])  # asked in millions
         assert v["macs_grp"] * 1e6 == pytest.approx(out.numel() * per_output[grp])
         assert v["macs_sep"] * 1e6 == pytest.approx(ci * h * h * per_output[dw] + out.numel() * per_output[pw])
+
+
+def test_budget_refuses_a_transposed_convolution_too_large_before_scattering():
+    """[1, 1] at stride 10^7 would scatter into (2 - 1) 10^7 + 2 entries: refused by its size, not built."""
+    from i2dl.engine import get_engine
+    from i2dl.errors import BudgetError
+    from i2dl.evaluate import Evaluator
+    from i2dl.expr import parse
+    from i2dl.limits import Budget
+
+    with pytest.raises(BudgetError, match="entries"):
+        Evaluator(get_engine("numpy"), {}, budget=Budget(elements=1000)).eval(
+            parse("conv_transpose1d([1, 1], [1, 1], 10000000)").node)
+    assert Evaluator(get_engine("numpy"), {}, budget=Budget(elements=1000)).eval(
+        parse("conv_transpose1d([1, 1], [1, 1], 2)").node).tolist() == [1, 1, 1, 1]
