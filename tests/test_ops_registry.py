@@ -172,6 +172,8 @@ EXAMPLES: dict[str, dict] = {
     "bce_with_logits": {"pred": V, "target": np.array([0.0, 1.0, 1.0])},
     "conv1d": {"x": X1, "w": np.array([0.5, -1.0, 2.0]), "b": 0.3, "stride": 2, "padding": 1},
     "conv2d": {"x": X2, "w": np.array([[0.5, -1.0], [2.0, 0.25]]), "b": -0.2, "stride": 1, "padding": 1},
+    "conv_transpose1d": {"x": V, "w": np.array([0.5, -1.0, 2.0]), "stride": 2, "padding": 1},
+    "conv_transpose2d": {"x": M, "w": np.array([[0.5, -1.0], [2.0, 0.25]]), "stride": 2, "padding": 1},
     "cos": {"x": V}, "cross_entropy": {"pred": np.array([0.2, 0.5, 0.3]), "target": 1},
     "cross_entropy_with_logits": {"pred": V, "target": 2}, "div": {"a": V, "b": np.array([1.5, -2.0, 0.8])},
     "dot": {"a": V, "b": np.array([1.5, -2.0, 0.8])}, "elu": {"x": V}, "exp": {"x": V},

@@ -822,6 +822,40 @@ def conv2d_matrix(E, w, in_shape, stride=1, padding=0):
     return E.conv2d_matrix(w, tuple(int(s) for s in np.asarray(in_shape).ravel()), stride, padding)
 
 
+def _vjp_conv_transpose(dim: int):
+    def vjp(E, g, out, x, w, stride=1, padding=0):
+        gi = getattr(E, f"conv_transpose{dim}d_grad_input")(x, w, g, stride, padding)
+        gw = getattr(E, f"conv_transpose{dim}d_grad_weight")(x, w, g, stride, padding)
+        return {"x": gi, "w": gw}
+
+    return vjp
+
+
+@register("layers", vjp=_vjp_conv_transpose(1), tex=r"\operatorname{convT}")
+def conv_transpose1d(E, x, w, stride=1, padding=0):
+    """1-D transposed convolution: each x_i adds x_i w at positions i*s - p, ..., i*s - p + k - 1"""
+    return E.conv_transpose1d(x, w, stride, padding)
+
+
+@register("layers", vjp=_vjp_conv_transpose(2), tex=r"\operatorname{convT}")
+def conv_transpose2d(E, x, w, stride=1, padding=0):
+    """2-D transposed convolution (w as torch: C_in x C_out x k x k): each x_ij scatters x_ij w"""
+    return E.conv_transpose2d(x, w, stride, padding)
+
+
+@register("layers", quiet=True)
+def conv_transpose_overwritten(x, w, stride=1, padding=0):
+    """a transposed convolution whose overlapping copies overwrite instead of adding (a named mistake)"""
+    xa, wa = _arr(x), _arr(w)
+    if xa.ndim not in (1, 2) or wa.ndim != xa.ndim:
+        raise ExprError("conv_transpose_overwritten() takes a single-channel x and w of the same dimension")
+    s, p = int(stride), int(padding)
+    full = np.zeros(tuple((n - 1) * s + k for n, k in zip(xa.shape, wa.shape, strict=True)))
+    for pos in np.ndindex(*xa.shape):  # row-major, so a later entry's copy wins
+        full[tuple(slice(i * s, i * s + k) for i, k in zip(pos, wa.shape, strict=True))] = xa[pos] * wa
+    return full[tuple(slice(p, m - p) for m in full.shape)]
+
+
 def _vjp_pool(kind: str, dim: int):
     def vjp(E, g, out, x, kernel, stride=None):
         return {"x": getattr(E, f"{kind}pool{dim}d_grad_input")(x, g, kernel, stride)}
@@ -1081,10 +1115,10 @@ def pool_out_size(n, k, stride=None, padding=0):
 
 
 @register("shapes")
-def conv_params(c_in, c_out, k, bias=True):
-    """k_h k_w c_in c_out (+ c_out biases)"""
+def conv_params(c_in, c_out, k, bias=True, groups=1):
+    """k_h k_w (c_in / groups) c_out (+ c_out biases); groups = c_in is a depthwise convolution"""
     kk = int(k) if np.ndim(k) == 0 else tuple(int(v) for v in k)
-    return _shapes().conv_params(int(c_in), int(c_out), kk, bool(bias))
+    return _shapes().conv_params(int(c_in), int(c_out), kk, bool(bias), int(groups))
 
 
 @register("shapes")

@@ -235,6 +235,24 @@ def _conv_matrix(size_arg: str, dims: int):
     return est
 
 
+def _conv_transpose(dims: int):
+    """The scattered output before cropping: C_out (n - 1)s + k per axis, known from the shapes."""
+
+    def est(bound: dict[str, Any]) -> _Estimate:
+        x, w = np.shape(bound.get("x")), np.shape(bound.get("w"))
+        try:
+            s = [float(v) for v in np.atleast_1d(np.asarray(bound.get("stride", 1), dtype=float)).ravel()]
+        except (TypeError, ValueError):
+            return None  # the operation's own check names the bad stride
+        if len(x) < dims or len(w) < dims or len(s) not in (1, dims):
+            return None
+        spatial = [(n - 1) * st + k for n, k, st in zip(x[-dims:], w[-dims:], s * dims if len(s) == 1 else s,
+                                                        strict=False)]
+        return "array", float(np.prod(spatial)) * float(w[1] if len(w) == dims + 2 else 1)
+
+    return est
+
+
 _ESTIMATORS = {
     **{fn: _binary(fn) for fn in ("add", "sub", "mul", "div", "floordiv", "mod", "pow")},
     **{fn: _elementwise("a", "b") for fn in ("lt", "le", "gt", "ge", "eq", "ne")},
@@ -250,6 +268,8 @@ _ESTIMATORS = {
     "prod": _prod,
     "conv1d_matrix": _conv_matrix("n", 1),
     "conv2d_matrix": _conv_matrix("in_shape", 2),
+    "conv_transpose1d": _conv_transpose(1),
+    "conv_transpose2d": _conv_transpose(2),
     "concat": lambda bound: ("array", float(sum(v.size for v in bound.get("*", []) if isinstance(v, np.ndarray)))),
     "stack": lambda bound: ("array", float(sum(v.size for v in bound.get("*", []) if isinstance(v, np.ndarray)))),
 }

@@ -103,11 +103,14 @@ def _kernel_elems(k: Any, op: str) -> int:
     return _int(k, op, "k", 1) ** 2
 
 
-def conv_params(c_in: int, c_out: int, k: int | tuple[int, ...], bias: bool = True) -> int:
-    """c_out * c_in * |kernel| + c_out; k int means k x k, a tuple gives the kernel's sizes ((k,) for 1-D)."""
+def conv_params(c_in: int, c_out: int, k: int | tuple[int, ...], bias: bool = True, groups: int = 1) -> int:
+    """c_out * (c_in / g) * |kernel| + c_out; k int means k x k, a tuple gives the kernel's sizes ((k,) for 1-D)."""
     op = "conv_params"
-    ci, co = _int(c_in, op, "c_in", 1), _int(c_out, op, "c_out", 1)
-    return co * ci * _kernel_elems(k, op) + (co if bias else 0)
+    ci, co, g = _int(c_in, op, "c_in", 1), _int(c_out, op, "c_out", 1), _int(groups, op, "groups", 1)
+    for name, c in (("c_in", ci), ("c_out", co)):
+        if c % g:  # each group sees c_in / g inputs and makes c_out / g outputs (torch refuses otherwise)
+            raise EngineError(op, "groups", f"{name} = {c} is not divisible by groups = {g}")
+    return co * (ci // g) * _kernel_elems(k, op) + (co if bias else 0)
 
 
 def linear_params(n_in: int, n_out: int, bias: bool = True) -> int:

@@ -182,6 +182,68 @@ def check_conv_matrix(op: str, w: Any, in_shape: Any, stride: Any, padding: Any,
     return check_conv(op, np.zeros(dims), wa, None, stride, padding, nd=nd)
 
 
+class ConvTransposeArgs(NamedTuple):
+    """Checked transposed-conv arguments in channel form, x (C_in, *n) and w (C_in, C_out, *k)
+    (torch's layout), plus the shapes the caller used."""
+
+    x: np.ndarray
+    w: np.ndarray
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    x_shape: tuple[int, ...]
+    w_shape: tuple[int, ...]
+
+    @property
+    def full_shape(self) -> tuple[int, ...]:
+        """The scattered output before cropping, (C_out, *((n - 1)s + k))."""
+        spatial = zip(self.x.shape[1:], self.w.shape[2:], self.stride, strict=True)
+        return (self.w.shape[1], *((n - 1) * s + k for n, k, s in spatial))
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """The output shape in channel form, (C_out, *((n - 1)s - 2p + k))."""
+        return (self.full_shape[0], *(m - 2 * p for m, p in zip(self.full_shape[1:], self.padding, strict=True)))
+
+    @property
+    def y_shape(self) -> tuple[int, ...]:
+        """The output shape the caller sees: no channel axis in the single-channel form."""
+        return self.out_shape[1:] if len(self.x_shape) == len(self.stride) else self.out_shape
+
+
+def check_conv_transpose(op: str, x: Any, w: Any, stride: Any = 1, padding: Any = 0, *,
+                         nd: int) -> ConvTransposeArgs:
+    """x (*n) with w (*k), or x (C_in, *n) with w (C_in, C_out, *k); the output must be non-empty."""
+    x = as_array(x, op, "x", ndim=(nd, nd + 1))
+    w = as_array(w, op, "w", ndim=(nd, nd + 2))
+    shapes = {"x": x.shape, "w": w.shape}
+    single = x.ndim == nd
+    if single != (w.ndim == nd):
+        want = f"{nd}-D w (single channel)" if single else f"{nd + 2}-D w (C_in, C_out, ...)"
+        raise EngineError(op, "w", f"a {x.ndim}-D x needs a {want}, got {w.ndim}-D", shapes=shapes)
+    check_nonempty(x, op, "x")
+    check_nonempty(w, op, "w")
+    xc, wc = (x[None], w[None, None]) if single else (x, w)
+    if wc.shape[0] != xc.shape[0]:
+        raise EngineError(op, "w", f"w expects C_in={wc.shape[0]} input channels (its first axis) but x has "
+                          f"{xc.shape[0]}", shapes=shapes)
+    s = check_per_axis(stride, nd, op, "stride", 1)
+    p = check_per_axis(padding, nd, op, "padding", 0)
+    a = ConvTransposeArgs(xc, wc, s, p, x.shape, w.shape)
+    for m, pad in zip(a.full_shape[1:], p, strict=True):
+        if m - 2 * pad < 1:
+            raise EngineError(op, "padding", f"cropping 2*{pad} from the scattered size {m} leaves no output",
+                              shapes=shapes)
+    return a
+
+
+def check_conv_transpose_grad_out(op: str, x: Any, w: Any, grad_out: Any, stride: Any, padding: Any, *,
+                                  nd: int) -> tuple[ConvTransposeArgs, np.ndarray]:
+    """The forward checks plus grad_out, returned in channel form (C_out, *n_out)."""
+    a = check_conv_transpose(op, x, w, stride, padding, nd=nd)
+    g = check_grad_out(grad_out, a.y_shape, op)
+    return a, g.reshape(a.out_shape)
+
+
 def check_bias_grad_out(op: str, grad_out: Any, *, nd: int) -> np.ndarray:
     """grad_out of a conv: (*n_out) in the single-channel form, (C_out, *n_out) otherwise."""
     g = as_array(grad_out, op, "grad_out", ndim=(nd, nd + 1))

@@ -365,6 +365,16 @@ def _matmul_vjp(fn: str, param: str, g: Node, a: dict[str, Node], ctx: _Ctx) -> 
     return _c("matmul", _c("transpose", a["a"]), g) if va == 2 else _c("matmul", _c("transpose", a["a"]), g)
 
 
+@_symbolic("conv_transpose1d", "conv_transpose2d")
+def _vjp_conv_transpose(a, param, g, ctx, call):
+    # scattering is the adjoint of sliding: dL/dx is g correlated with w, dL/dw that correlation's kernel gradient
+    conv = "conv1d" if call.fn.endswith("1d") else "conv2d"
+    geo = (("stride", a.get("stride", Const(1))), ("padding", a.get("padding", Const(0))))
+    if param == "x":
+        return Call(conv, (g, a["w"]), geo)
+    return Call(f"{conv}_grad_weight", (g, a["w"], a["x"]), geo)
+
+
 @_symbolic("linear")
 def _vjp_linear(a, param, g, ctx, call):
     return _linear_vjp(param, g, a, ctx)

@@ -237,6 +237,62 @@ def _render_conv_matrix(v: View) -> list[Step]:
     return steps
 
 
+def _transpose_size_step(lhs: str, n: int, k: int, s: int, p: int) -> Step:
+    """(n - 1) s - 2p + k with the numbers."""
+    value = (n - 1) * s - 2 * p + k
+    return _step(lhs, "(n - 1) s - 2p + k", rf"({n} - 1) \cdot {s} - 2 \cdot {p} + {k}", str(value), value=value)
+
+
+@renders("conv_transpose1d", "conv_transpose2d")
+def _render_conv_transpose(v: View) -> list[Step]:
+    """The output size, each input entry's scattered copy of the kernel, then each output entry as the sum of the copies on it."""
+    nd = 1 if v.call.fn.endswith("1d") else 2
+    xa, wa = _arr(v.args["x"]), _arr(v.args["w"])
+    single = xa.ndim == nd
+    xc, wc = (xa[None], wa[None, None]) if single else (xa, wa)
+    s, p = _axes(v.args.get("stride", 1), nd), _axes(v.args.get("padding", 0), nd)
+    n, k = xc.shape[1:], wc.shape[2:]
+    names = ["n_{\\mathrm{out}}"] if nd == 1 else ["H_{\\mathrm{out}}", "W_{\\mathrm{out}}"]
+    if nd == 2 and n[0] == n[1] and k[0] == k[1] and s[0] == s[1] and p[0] == p[1]:
+        steps = [_transpose_size_step(r"H_{\mathrm{out}} = W_{\mathrm{out}}", n[0], k[0], s[0], p[0])]
+    else:
+        steps = [_transpose_size_step(nm, *t) for nm, t in zip(names, zip(n, k, s, p, strict=True), strict=True)]
+    xs, ws = v.s("x"), v.s("w")
+    crop = f", then the outer {p[0] if len(set(p)) == 1 else p} (padding) of every border is cropped" if any(p) \
+        else ""
+    steps.append(_note(f"Every input entry adds a copy of the kernel, scaled by the entry, to the output, "
+                       f"its corner moved {s[0] if len(set(s)) == 1 else s} places per input step; "
+                       f"where copies overlap they add up{crop}."))
+    if single:  # the scattered copies, input entry by input entry
+        cells = list(np.ndindex(*n))
+        for idx in cells[:MAX_ENTRIES]:
+            corner = tuple(i * st + index_base() for i, st in zip(idx, s, strict=True))
+            where = f"corner at {corner[0] if nd == 1 else corner} of the result before cropping" if any(p) \
+                else f"corner at output {corner[0] if nd == 1 else corner}"
+            steps.append(_step(rf"{xs.at(idx)} \, {ws.tex()}", rf"{_f(xc[(0, *idx)])} \cdot {_v(wc[0, 0])}",
+                               _v(xc[(0, *idx)] * wc[0, 0]), text=f"{where}:", value=xc[(0, *idx)] * wc[0, 0]))
+        if len(cells) > MAX_ENTRIES:
+            steps.append(_more(len(cells) - MAX_ENTRIES))
+    y = _arr(v.out)
+    chosen, hidden = v.ctx.pick(y.shape)
+    for idx in chosen:
+        o, pos = (0, idx) if single else (idx[0], idx[1:])
+        rows, labels = [], []
+        for c in range(xc.shape[0]):
+            for src in np.ndindex(*n):
+                off = tuple(q + pp - i * st for q, pp, i, st in zip(pos, p, src, s, strict=True))
+                if all(0 <= t < kk for t, kk in zip(off, k, strict=True)):
+                    rows.append((xc[(c, *src)], wc[(c, o, *off)]))
+                    xi, wi = (src, off) if single else ((c, *src), (c, o, *off))
+                    labels.append(f"{xs.at(xi)} {ws.at(wi)}")
+        sym = " + ".join(labels) if 0 < len(labels) <= 4 else ""
+        total = float(y[idx])  # the engine's own output; the products show where it comes from
+        steps.append(_step(v.sym.at(idx), sym, _sum_products(rows), _n(total), value=total, ref=v.eref(idx)))
+    if hidden:
+        steps.append(_more(hidden))
+    return steps
+
+
 @renders("maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d")
 def _render_pool(v: View) -> list[Step]:
     """The output size, then each window and its max or mean."""
@@ -826,6 +882,13 @@ def _render_conv_params(v: View) -> list[Step]:
     kt, kn = r" \cdot ".join(["k"] * len(ks)) if len(set(ks)) == 1 else r" \cdot ".join(f"k_{i + 1}" for i in range(len(ks))), \
         r" \cdot ".join(str(t) for t in ks)
     cin, cout = int(a["c_in"]), int(a["c_out"])
+    g = int(a.get("groups", 1) or 1)
+    if g != 1:  # each of the g groups maps c_in / g inputs to c_out / g outputs
+        per = rf"c_{{\mathrm{{out}}}} \cdot {kt} \cdot \frac{{c_{{\mathrm{{in}}}}}}{{g}}"
+        num = rf"{cout} \cdot {kn} \cdot \frac{{{cin}}}{{{g}}}"
+        if bool(a.get("bias", True)):
+            per, num = per + r" + c_{\mathrm{out}}", num + f" + {cout}"
+        return [_step(v.sym.tex(), per, num, _n(v.out), value=v.out, ref=v.eref(None))]
     if bool(a.get("bias", True)):
         return [_step(v.sym.tex(), rf"c_{{\mathrm{{out}}}} ({kt} \cdot c_{{\mathrm{{in}}}} + 1)",
                       rf"{cout} \cdot ({kn} \cdot {cin} + 1)", rf"{cout} \cdot {math.prod(ks) * cin + 1}", _n(v.out),

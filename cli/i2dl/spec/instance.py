@@ -408,6 +408,8 @@ def coerce_pin(name: str, value: Any, p: Any, env: dict[str, Any] | None = None)
             raise wrong()
         return f
     if isinstance(p, m.BoolParam):
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):  # a bare word reads as text
+            value = value.strip().lower() == "true"
         if not isinstance(value, bool):
             raise wrong()
         return value

@@ -17,6 +17,8 @@ from i2dl.engine import checks
 __all__ = [
     "conv1d", "conv1d_grad_input", "conv1d_grad_weight", "conv1d_grad_bias", "conv1d_matrix",
     "conv2d", "conv2d_grad_input", "conv2d_grad_weight", "conv2d_grad_bias", "conv2d_matrix",
+    "conv_transpose1d", "conv_transpose1d_grad_input", "conv_transpose1d_grad_weight",
+    "conv_transpose2d", "conv_transpose2d_grad_input", "conv_transpose2d_grad_weight",
 ]
 
 Index = tuple[int, ...]
@@ -160,3 +162,81 @@ def conv2d_matrix(w: ArrayLike, in_shape: tuple[int, ...], stride: int | tuple[i
     """T with conv2d(x, w, stride, padding).ravel() == T @ x.ravel() (row-major), x of in_shape."""
     a = checks.check_conv_matrix("conv2d_matrix", w, in_shape, stride, padding, nd=2)
     return correlation_matrix(a)
+
+
+# --- transposed convolution: every input entry scatters a copy of the kernel, scaled by it ---
+
+
+def scatter(a: checks.ConvTransposeArgs) -> np.ndarray:
+    """y[o, i*s + j - p] += sum_c x[c, i] w[c, o, j]: overlapping copies add up, then p is cropped."""
+    yf, all_ = np.zeros(a.full_shape), (slice(None),)
+    for pos, win in windows(a.x.shape[1:], a.w.shape[2:], a.stride):
+        # input entry (c, i) times kernel w[c, o] lands on the window i*s : i*s + k of channel o
+        yf[all_ + win] += np.tensordot(a.x[all_ + pos], a.w, axes=1)
+    return unpad(yf, a.padding)
+
+
+def scatter_grad_input(a: checks.ConvTransposeArgs, g: np.ndarray) -> np.ndarray:
+    """dL/dx[c, i] = sum_{o, j} g_pad[o, i*s + j] w[c, o, j]: a correlation of g with w."""
+    gp, all_ = pad(g, a.padding), (slice(None),)
+    dx = np.zeros(a.x.shape)
+    for pos, win in windows(a.x.shape[1:], a.w.shape[2:], a.stride):
+        # the entry reached exactly the window it was scattered to
+        dx[all_ + pos] = np.tensordot(a.w, gp[all_ + win], axes=a.w.ndim - 1)
+    return dx
+
+
+def scatter_grad_weight(a: checks.ConvTransposeArgs, g: np.ndarray) -> np.ndarray:
+    """dL/dw[c, o, j] = sum_i x[c, i] g_pad[o, i*s + j]."""
+    gp, all_ = pad(g, a.padding), (slice(None),)
+    dw = np.zeros(a.w.shape)
+    for pos, win in windows(a.x.shape[1:], a.w.shape[2:], a.stride):
+        dw += np.multiply.outer(a.x[all_ + pos], gp[all_ + win])
+    return dw
+
+
+def conv_transpose1d(x: ArrayLike, w: ArrayLike, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """y[o, l] = sum_{c, i, j: i*s + j = l + p} x[c, i] w[c, o, j]."""
+    a = checks.check_conv_transpose("conv_transpose1d", x, w, stride, padding, nd=1)
+    return scatter(a).reshape(a.y_shape)
+
+
+def conv_transpose1d_grad_input(x: ArrayLike, w: ArrayLike, grad_out: ArrayLike, stride: int = 1,
+                                padding: int = 0) -> np.ndarray:
+    """dL/dx[c, i] = sum_{o, j} g_pad[o, i*s + j] w[c, o, j]."""
+    a, g = checks.check_conv_transpose_grad_out("conv_transpose1d_grad_input", x, w, grad_out, stride,
+                                                padding, nd=1)
+    return scatter_grad_input(a, g).reshape(a.x_shape)
+
+
+def conv_transpose1d_grad_weight(x: ArrayLike, w: ArrayLike, grad_out: ArrayLike, stride: int = 1,
+                                 padding: int = 0) -> np.ndarray:
+    """dL/dw[c, o, j] = sum_i x[c, i] g_pad[o, i*s + j]."""
+    a, g = checks.check_conv_transpose_grad_out("conv_transpose1d_grad_weight", x, w, grad_out, stride,
+                                                padding, nd=1)
+    return scatter_grad_weight(a, g).reshape(a.w_shape)
+
+
+def conv_transpose2d(x: ArrayLike, w: ArrayLike, stride: int | tuple[int, int] = 1,
+                     padding: int | tuple[int, int] = 0) -> np.ndarray:
+    """y[o, u, v] = sum over (c, i, j) and kernel taps landing on (u + p, v + p) of x[c, i, j] w[c, o, a, b]."""
+    a = checks.check_conv_transpose("conv_transpose2d", x, w, stride, padding, nd=2)
+    return scatter(a).reshape(a.y_shape)
+
+
+def conv_transpose2d_grad_input(x: ArrayLike, w: ArrayLike, grad_out: ArrayLike,
+                                stride: int | tuple[int, int] = 1,
+                                padding: int | tuple[int, int] = 0) -> np.ndarray:
+    """dL/dx[c, i, j] = sum_{o, a, b} g_pad[o, i*s_h + a, j*s_w + b] w[c, o, a, b]."""
+    a, g = checks.check_conv_transpose_grad_out("conv_transpose2d_grad_input", x, w, grad_out, stride,
+                                                padding, nd=2)
+    return scatter_grad_input(a, g).reshape(a.x_shape)
+
+
+def conv_transpose2d_grad_weight(x: ArrayLike, w: ArrayLike, grad_out: ArrayLike,
+                                 stride: int | tuple[int, int] = 1,
+                                 padding: int | tuple[int, int] = 0) -> np.ndarray:
+    """dL/dw[c, o, a, b] = sum_{i, j} x[c, i, j] g_pad[o, i*s_h + a, j*s_w + b]."""
+    a, g = checks.check_conv_transpose_grad_out("conv_transpose2d_grad_weight", x, w, grad_out, stride,
+                                                padding, nd=2)
+    return scatter_grad_weight(a, g).reshape(a.w_shape)

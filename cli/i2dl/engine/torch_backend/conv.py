@@ -16,10 +16,13 @@ from i2dl.engine import checks
 __all__ = [
     "conv1d", "conv1d_grad_input", "conv1d_grad_weight", "conv1d_grad_bias", "conv1d_matrix",
     "conv2d", "conv2d_grad_input", "conv2d_grad_weight", "conv2d_grad_bias", "conv2d_matrix",
+    "conv_transpose1d", "conv_transpose1d_grad_input", "conv_transpose1d_grad_weight",
+    "conv_transpose2d", "conv_transpose2d_grad_input", "conv_transpose2d_grad_weight",
 ]
 
 # the functional conv for each number of spatial axes
 CONV = {1: F.conv1d, 2: F.conv2d}
+CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d}
 
 
 def tensor(a: np.ndarray, grad: bool = False) -> torch.Tensor:
@@ -134,3 +137,65 @@ def conv2d_matrix(w: ArrayLike, in_shape: tuple[int, ...], stride: int | tuple[i
     """T with conv2d(x, w, stride, padding).ravel() == T @ x.ravel() (row-major), x of in_shape."""
     a = checks.check_conv_matrix("conv2d_matrix", w, in_shape, stride, padding, nd=2)
     return correlation_matrix(a)
+
+
+# --- transposed convolution: torch.nn.functional.conv_transpose{1,2}d, gradients by autograd ---
+
+
+def scatter(a: checks.ConvTransposeArgs, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """y = conv_transpose(x, w) in channel form, by torch.nn.functional."""
+    return CONV_TRANSPOSE[len(a.stride)](x[None], w, stride=a.stride, padding=a.padding)[0]
+
+
+def grad_of_scatter(a: checks.ConvTransposeArgs, g: np.ndarray, wrt: str) -> np.ndarray:
+    """dL/dx or dL/dw of L = sum(y * g), by autograd."""
+    x, w = tensor(a.x, wrt == "x"), tensor(a.w, wrt == "w")
+    (grad,) = torch.autograd.grad(scatter(a, x, w), x if wrt == "x" else w, grad_outputs=tensor(g))
+    return array(grad).reshape(a.x_shape if wrt == "x" else a.w_shape)
+
+
+def conv_transpose1d(x: ArrayLike, w: ArrayLike, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """y = conv_transpose1d(x, w) by torch."""
+    a = checks.check_conv_transpose("conv_transpose1d", x, w, stride, padding, nd=1)
+    return array(scatter(a, tensor(a.x), tensor(a.w))).reshape(a.y_shape)
+
+
+def conv_transpose1d_grad_input(x: ArrayLike, w: ArrayLike, grad_out: ArrayLike, stride: int = 1,
+                                padding: int = 0) -> np.ndarray:
+    """dL/dx by autograd."""
+    a, g = checks.check_conv_transpose_grad_out("conv_transpose1d_grad_input", x, w, grad_out, stride,
+                                                padding, nd=1)
+    return grad_of_scatter(a, g, "x")
+
+
+def conv_transpose1d_grad_weight(x: ArrayLike, w: ArrayLike, grad_out: ArrayLike, stride: int = 1,
+                                 padding: int = 0) -> np.ndarray:
+    """dL/dw by autograd."""
+    a, g = checks.check_conv_transpose_grad_out("conv_transpose1d_grad_weight", x, w, grad_out, stride,
+                                                padding, nd=1)
+    return grad_of_scatter(a, g, "w")
+
+
+def conv_transpose2d(x: ArrayLike, w: ArrayLike, stride: int | tuple[int, int] = 1,
+                     padding: int | tuple[int, int] = 0) -> np.ndarray:
+    """y = conv_transpose2d(x, w) by torch."""
+    a = checks.check_conv_transpose("conv_transpose2d", x, w, stride, padding, nd=2)
+    return array(scatter(a, tensor(a.x), tensor(a.w))).reshape(a.y_shape)
+
+
+def conv_transpose2d_grad_input(x: ArrayLike, w: ArrayLike, grad_out: ArrayLike,
+                                stride: int | tuple[int, int] = 1,
+                                padding: int | tuple[int, int] = 0) -> np.ndarray:
+    """dL/dx by autograd."""
+    a, g = checks.check_conv_transpose_grad_out("conv_transpose2d_grad_input", x, w, grad_out, stride,
+                                                padding, nd=2)
+    return grad_of_scatter(a, g, "x")
+
+
+def conv_transpose2d_grad_weight(x: ArrayLike, w: ArrayLike, grad_out: ArrayLike,
+                                 stride: int | tuple[int, int] = 1,
+                                 padding: int | tuple[int, int] = 0) -> np.ndarray:
+    """dL/dw by autograd."""
+    a, g = checks.check_conv_transpose_grad_out("conv_transpose2d_grad_weight", x, w, grad_out, stride,
+                                                padding, nd=2)
+    return grad_of_scatter(a, g, "w")
