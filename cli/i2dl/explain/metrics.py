@@ -60,7 +60,7 @@ def _schedule_steps(v: View, body) -> list[Step]:
     steps = []
     for i, e in enumerate(epochs[:MAX_EPOCHS_SHOWN]):
         sym, num = body(int(e))
-        lhs = rf"\eta_{{{int(e)}}}"
+        lhs = rf"\eta\big|_{{i={int(e)}}}"
         steps.append(_step(lhs, sym, num, _n(out[i]), value=float(out[i]), ref=v.eref((i,) if many else None)))
     if len(epochs) > MAX_EPOCHS_SHOWN:
         steps.append(_more(len(epochs) - MAX_EPOCHS_SHOWN))
@@ -79,7 +79,7 @@ def _render_lr_cosine(v: View) -> list[Step]:
     lr, lo, T = v.args["lr"], v.args["eta_min"], v.args["T_max"]
     return _schedule_steps(v, lambda e: (
         rf"\eta_{{\min}} + \tfrac{{1}}{{2}}(\eta_0 - \eta_{{\min}})\left(1 + \cos\tfrac{{{e}\pi}}{{T}}\right)",
-        rf"{_n(lo)} + \tfrac{{1}}{{2}}({_n(lr)} - {_n(lo)})\left(1 + {_n(float(np.cos(np.pi * e / float(T))))}\right)"))
+        rf"{_n(lo)} + \tfrac{{1}}{{2}}({_n(lr)} - {_n(lo)})\left(1 + {_f(float(np.cos(np.pi * e / float(T))))}\right)"))
 
 
 @renders("lr_warmup")
