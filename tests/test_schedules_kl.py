@@ -95,27 +95,30 @@ def _torch_rates(torch, make, lr: float, n: int) -> list[float]:
     return rates
 
 
+def _check_against_torch(torch, v: dict) -> None:
+    """Every rate of one instance against the torch scheduler that implements its schedule."""
+    S = torch.optim.lr_scheduler
+    lr, W, T = float(v["lr"]), int(v["warmup"]), int(v["T_total"])
+    step = _torch_rates(torch, lambda o: S.StepLR(o, step_size=int(v["step_size"]), gamma=float(v["gamma"])), lr, 41)
+    close(v["lr_s"], step[int(v["i_step"])])
+    close(v["e_below"] - v["first_epoch"], next(i for i, r in enumerate(step) if r < v["v"]))
+    exp = _torch_rates(torch, lambda o: S.ExponentialLR(o, gamma=float(v["gamma_exp"])), lr, 6)
+    close(v["lr_e"], exp[int(v["e_exp"])])
+    cos = _torch_rates(torch, lambda o: S.CosineAnnealingLR(o, T_max=int(v["T_max"]), eta_min=float(v["eta_min"])),
+                       lr, int(v["T_max"]) + 1)
+    close(v["lr_c"], cos[int(v["i_cos"])], atol=1e-12)
+    warm = _torch_rates(torch, lambda o: S.SequentialLR(o, [
+        S.LinearLR(o, start_factor=1 / W, end_factor=1.0, total_iters=W - 1),
+        S.CosineAnnealingLR(o, T_max=T - W, eta_min=float(v["eta_min"]))], milestones=[W]), lr, T)
+    close(v["lr_w"], warm[int(v["i_warm"])], atol=1e-12)
+    close(v["lr_a"], warm[int(v["i_after"])], atol=1e-12)
+
+
 @pytest.mark.torch
 def test_lr_schedules_match_torch_schedulers_over_random_instances():
     torch = pytest.importorskip("torch")
-    S = torch.optim.lr_scheduler
     for inst in instances("lr-schedules")[:50]:
-        v = inst.values
-        lr = float(v["lr"])
-        step = _torch_rates(torch, lambda o: S.StepLR(o, step_size=int(v["step_size"]), gamma=float(v["gamma"])), lr, 41)
-        close(v["lr_s"], step[int(v["i_step"])])
-        close(v["e_below"] - v["first_epoch"], next(i for i, r in enumerate(step) if r < v["v"]))
-        exp = _torch_rates(torch, lambda o: S.ExponentialLR(o, gamma=float(v["gamma_exp"])), lr, 6)
-        close(v["lr_e"], exp[int(v["e_exp"])])
-        cos = _torch_rates(torch, lambda o: S.CosineAnnealingLR(o, T_max=int(v["T_max"]), eta_min=float(v["eta_min"])),
-                           lr, int(v["T_max"]) + 1)
-        close(v["lr_c"], cos[int(v["i_cos"])], atol=1e-12)
-        W, T = int(v["warmup"]), int(v["T_total"])
-        warm = _torch_rates(torch, lambda o: S.SequentialLR(o, [
-            S.LinearLR(o, start_factor=1 / W, end_factor=1.0, total_iters=W - 1),
-            S.CosineAnnealingLR(o, T_max=T - W, eta_min=float(v["eta_min"]))], milestones=[W]), lr, T)
-        close(v["lr_w"], warm[int(v["i_warm"])], atol=1e-12)
-        close(v["lr_a"], warm[int(v["i_after"])], atol=1e-12)
+        _check_against_torch(torch, inst.values)
 
 
 # ---------------------------------------------------------------------------- kl-vae
