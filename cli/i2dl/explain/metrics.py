@@ -37,12 +37,12 @@ def _render_clip_by_norm(v: View) -> list[Step]:
     x, c = _arr(v.args["x"]), float(v.args["c"])
     norm = float(np.linalg.norm(x))
     squares = " + ".join(f"{_f(e)}^2" if e < 0 else f"{_n(e)}^2" for e in x.ravel())
-    steps = [_step(r"\lVert g \rVert_2", rf"\sqrt{{{squares}}}", _n(norm), value=norm)]
+    steps = [_step(r"\|g\|_2", rf"\sqrt{{{squares}}}", _n(norm), value=norm)]
     if norm <= c:
-        steps.append(_note(rf"$\lVert g \rVert_2 = {_n(norm)} \le c = {_n(c)}$: the gradient is left unchanged."))
+        steps.append(_note(f"the norm {_n(norm)} is at most c = {_n(c)}: the gradient is left unchanged"))
         steps.append(_step(v.sym.tex(), _v(x), value=v.out, ref=v.eref(None)))
         return steps
-    steps.append(_step(r"\frac{c}{\lVert g \rVert_2}", rf"\frac{{{_n(c)}}}{{{_n(norm)}}}", _n(c / norm),
+    steps.append(_step(r"\frac{c}{\|g\|_2}", rf"\frac{{{_n(c)}}}{{{_n(norm)}}}", _n(c / norm),
                        text=f"the norm exceeds c = {_n(c)}, so g is scaled by", value=c / norm))
     steps.append(_step(v.sym.tex(), rf"{_n(c / norm)} \cdot {_v(x)}", _v(v.out), value=v.out, ref=v.eref(None)))
     return steps
@@ -60,7 +60,7 @@ def _schedule_steps(v: View, body) -> list[Step]:
     steps = []
     for i, e in enumerate(epochs[:MAX_EPOCHS_SHOWN]):
         sym, num = body(int(e))
-        lhs = rf"\eta\big|_{{i={int(e)}}}"
+        lhs = rf"\eta_{{i = {int(e)}}}"
         steps.append(_step(lhs, sym, num, _n(out[i]), value=float(out[i]), ref=v.eref((i,) if many else None)))
     if len(epochs) > MAX_EPOCHS_SHOWN:
         steps.append(_more(len(epochs) - MAX_EPOCHS_SHOWN))
