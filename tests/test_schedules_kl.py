@@ -127,7 +127,7 @@ def test_lr_schedules_match_torch_schedulers_over_random_instances():
 def test_kl_vae_reproduces_a_published_kl_exercise():
     """KL exercise of onenoughtone (https://www.onenoughtone.com/learning-path/machine-learning-patterns/problem/gaussian-distribution-divergence):
     KL(N(0, 1) || N(1, 1)) = 0.5."""
-    pins = {"mean1": 0, "sigma1": 1, "mean2": 1, "sigma2": 1}
+    pins = {"mu_1": 0, "sigma1": 1, "mu_2": 1, "sigma2": 1}
     close(solve("kl-vae", pins)["kl_pq"], 0.5)
     close(cli_solve("kl-vae", [f"{k}={v}" for k, v in pins.items()])["values"]["kl_pq"], 0.5)
 
@@ -135,12 +135,12 @@ def test_kl_vae_reproduces_a_published_kl_exercise():
 def test_kl_vae_reproduces_a_published_vae_loss_exercise():
     """VAE-loss exercise of lexailabs (https://prof.lexailabs.com/practice/vae-elbo-loss), example 1: x = [1, 0]
     reconstructed exactly with mu = [0, 0] and log-variance [0, 0] has loss 0 (squared-error reconstruction)."""
-    v = solve("kl-vae", {"x": [1, 0], "x_hat": [1, 0], "z_mean": [0, 0], "z_logvar": [0, 0], "recon": "sse"})
+    v = solve("kl-vae", {"x": [1, 0], "x_hat": [1, 0], "mu_z": [0, 0], "logvar_z": [0, 0], "recon": "sse"})
     assert v["rec"] == 0 and v["kl_z"] == 0 and v["loss"] == 0
 
 
 def test_kl_vae_mistakes_give_the_values_they_are_named_after():
-    pins = {"mean1": 0, "sigma1": 2, "mean2": 1, "sigma2": 0.5, "z_mean": [1, 0], "z_logvar": [1, -1]}
+    pins = {"mu_1": 0, "sigma1": 2, "mu_2": 1, "sigma2": 0.5, "mu_z": [1, 0], "logvar_z": [1, -1]}
     kl = math.log(0.25) + (4 + 1) / 0.5 - 0.5
     close(solve("kl-vae", pins)["kl_pq"], kl)
     alts = alternatives("kl-vae", pins, "kl_pq")
@@ -161,11 +161,11 @@ def test_kl_vae_keys_and_gradients_match_torch_autograd_over_random_instances():
     F = torch.nn.functional
     for inst in instances("kl-vae")[:50]:
         v = inst.values
-        p = Normal(torch.tensor(float(v["mean1"]), dtype=torch.float64), torch.tensor(float(v["sigma1"]), dtype=torch.float64))
-        q = Normal(torch.tensor(float(v["mean2"]), dtype=torch.float64), torch.tensor(float(v["sigma2"]), dtype=torch.float64))
+        p = Normal(torch.tensor(float(v["mu_1"]), dtype=torch.float64), torch.tensor(float(v["sigma1"]), dtype=torch.float64))
+        q = Normal(torch.tensor(float(v["mu_2"]), dtype=torch.float64), torch.tensor(float(v["sigma2"]), dtype=torch.float64))
         close(v["kl_pq"], kl_divergence(p, q).item(), atol=1e-12)
-        mu = torch.tensor(np.asarray(v["z_mean"], float), requires_grad=True)
-        lv = torch.tensor(np.asarray(v["z_logvar"], float), requires_grad=True)
+        mu = torch.tensor(np.asarray(v["mu_z"], float), requires_grad=True)
+        lv = torch.tensor(np.asarray(v["logvar_z"], float), requires_grad=True)
         kl = kl_divergence(Normal(mu, torch.exp(0.5 * lv)), Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum()
         close(v["kl_z"], kl.item(), atol=1e-12)
         g_mu, g_lv = torch.autograd.grad(kl, (mu, lv))
