@@ -47,7 +47,7 @@ def test_metric_family_validates_without_warnings_over_2000_samples(spec_id):
 
 
 def test_classification_metrics_reproduces_the_2024_endterm_flipped_classifier():
-    """TUM IN2346 endterm, 13 Feb 2024, problem 2.1 (/work/shared/seeds/000_b44942266a60bcdc.txt):
+    """TUM IN2346 endterm, 13 Feb 2024, problem 2.1 (shared seed 000_b44942266a60bcdc.txt):
     A has 50% and B 5% accuracy; B is more useful, since flipping its output gives 95%."""
     v = solve("classification-metrics", {"acc_a": 50, "acc_b": 5})
     assert v["useful"] == frozenset("B") or v["useful"] == ["B"] or v["useful"] == "B"
