@@ -1322,6 +1322,92 @@ def argmax_rows(x: Value) -> np.ndarray:
     return np.argmax(a, axis=1).astype(np.float64)
 
 
+# ---------------------------------------------------------------------------- metrics, clipping, schedules
+
+
+@register("metrics")
+def confusion_matrix(t, y, n_classes):
+    """C[i, j] = number of samples of true class i predicted as class j (classes counted from 1)"""
+    n = _as_int(n_classes, "confusion_matrix's n_classes")
+    t_, y_ = _arr(t).ravel(), _arr(y).ravel()
+    if t_.shape != y_.shape:
+        raise ExprError(f"confusion_matrix() needs t and y of one length, got {t_.size} and {y_.size}")
+    if not (np.all(np.isin(t_, np.arange(1, n + 1))) and np.all(np.isin(y_, np.arange(1, n + 1)))):
+        raise ExprError(f"confusion_matrix() needs class labels 1 to {n}",
+                        fix="labels are counted from 1 (the first class is 1)")
+    C = np.zeros((n, n))
+    np.add.at(C, (t_.astype(int) - 1, y_.astype(int) - 1), 1.0)
+    return C
+
+
+@register("metrics")
+def clip_by_norm(x, c):
+    """x scaled by c / ||x||_2 when its L2 norm exceeds c, else x unchanged"""
+    x_ = _arr(x)
+    norm = float(np.linalg.norm(x_))
+    return _num(x_ * (float(c) / norm) if norm > float(c) else x_)
+
+
+@register("metrics")
+def norm(x):
+    """the L2 (Euclidean) norm sqrt(sum x_i^2)"""
+    return float(np.linalg.norm(_arr(x)))
+
+
+def _epoch(epoch: Value) -> np.ndarray:
+    e = _arr(epoch)
+    if np.any(e < 0) or np.any(e != np.floor(e)):
+        raise ExprError(f"a schedule's epoch must be a whole number >= 0, got {epoch}")
+    return e
+
+
+@register("schedules")
+def lr_step(lr, gamma, step_size, epoch):
+    """lr gamma^floor(epoch / step_size): step decay, epochs counted from 0 (PyTorch's StepLR)"""
+    s = _as_int(step_size, "lr_step's step_size")
+    if s < 1:
+        raise ExprError(f"lr_step's step_size must be >= 1, got {s}")
+    return _num(float(lr) * float(gamma) ** np.floor(_epoch(epoch) / s))
+
+
+@register("schedules")
+def lr_cosine(lr, eta_min, T_max, epoch):
+    """eta_min + (lr - eta_min)(1 + cos(pi epoch / T_max)) / 2, epochs from 0 (PyTorch's CosineAnnealingLR)"""
+    T = float(T_max)
+    if T <= 0:
+        raise ExprError(f"lr_cosine's T_max must be > 0, got {T_max}")
+    e = _epoch(epoch)
+    return _num(float(eta_min) + (float(lr) - float(eta_min)) * (1 + np.cos(np.pi * e / T)) / 2)
+
+
+@register("schedules")
+def lr_warmup(lr, warmup, epoch):
+    """lr (epoch + 1) / warmup while epoch < warmup, then lr: linear warm-up, epochs from 0"""
+    W = _as_int(warmup, "lr_warmup's warmup")
+    if W < 1:
+        raise ExprError(f"lr_warmup's warmup must be >= 1, got {W}")
+    e = _epoch(epoch)
+    return _num(float(lr) * np.minimum(1.0, (e + 1) / W))
+
+
+@register("arrays")
+def arange(start, stop):
+    """the whole numbers start, start + 1, ..., stop - 1 as a vector"""
+    a, b = _as_int(start, "arange's start"), _as_int(stop, "arange's stop")
+    if not 0 <= b - a <= 10000:
+        raise ExprError(f"arange({a}, {b}) needs start <= stop and at most 10000 numbers")
+    return np.arange(a, b, dtype=np.float64)
+
+
+@register("metrics")
+def first_below(x, v):
+    """the 0-based index of the first entry of x that is below v"""
+    hits = np.flatnonzero(_arr(x).ravel() < float(v))
+    if not hits.size:
+        raise ExprError(f"first_below(): no entry is below {v}", fix="give more entries or a larger value")
+    return int(hits[0])
+
+
 def function_rows() -> list[dict[str, str]]:
     """One row per function a spec may call (signature, category, meaning), from the records."""
     rows = [{"function": fn.signature(), "category": fn.category, "meaning": fn.doc}

@@ -11,7 +11,10 @@ from i2dl.expr import Call, Dict, Name, Node, Seq, parse
 from i2dl.functions import FUNCTIONS
 from i2dl.render import fmt_value, render_template
 
-from . import backward  # noqa: F401  (registers the layer-gradient renderers)
+from . import (
+    backward,  # noqa: F401  (registers the layer-gradient renderers)
+    metrics,  # noqa: F401  (registers the metric and schedule renderers)
+)
 from .chain import _grad_steps
 from .context import _Ctx, branch_taken
 from .forward import _view
