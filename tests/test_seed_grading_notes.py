@@ -304,11 +304,14 @@ VGG_STACK = {"arch": "small-vgg", "c_in": 3, "hw": 32, "c1": 8, "c2": 16, "n_out
 
 @pytest.mark.parametrize("pins, part, answers, mistake", [
     (LENET_STACK, "parameters", {"total": 6550}, "bias-forgotten"),          # 150 + 2400 + 4000, no biases
-    (LENET_STACK, "flatten-size", {"flat": 25}, "channels-forgotten"),       # 5 x 5 without the 16 channels
-    (VGG_STACK, "flatten-size", {"flat": "16x6x6"}, "padding-ignored"),      # 32 -> 30 -> 28 -> 14 -> 12 -> 6 unpadded
-    (STRIDED_STACK, "flatten-size", {"flat": "16x4x4"}, "ceil-instead-of-floor"),  # 16 -> 7 -> the pool's 3.5 rounded up
+    (LENET_STACK, "parameters", {"params_layers": "[150, 2400, 4000]"}, "bias-forgotten"),  # per layer, no biases
+    (LENET_STACK, "feature-size", {"n_features": 25}, "channels-forgotten"),  # 5 x 5 without the 16 channels
+    (VGG_STACK, "feature-size", {"n_features": "16x6x6"}, "padding-ignored"),  # 32 -> 30 -> 28 -> 14 -> 12 -> 6 unpadded
+    (STRIDED_STACK, "feature-size", {"n_features": "16x4x4"}, "ceil-instead-of-floor"),  # 16 -> 7 -> the pool's 3.5 rounded up
+    (LENET_STACK, "weight-shapes", {"weight_last": "400x10"}, "in-out-swapped"),  # fc stores (outputs, inputs)
+    (LENET_STACK, "receptive-field", {"rf_layers": "[5, 5, 6, 10, 10, 11]"}, "strides-ignored"),  # +(k - 1) each layer
 ])
 def test_grade_layer_stack_names_the_students_mistake(pins, part, answers, mistake):
     case = Case("layer-stack", mistake, "layer-stack", pins, {part: answers}, 0.0, part=part)
-    blank = grade(case)[part].blanks[0]
+    (blank,) = [b for b in grade(case)[part].blanks if b.name in answers]
     assert (blank.alternative, blank.credit) == (mistake, 0.0), blank.feedback
