@@ -414,7 +414,7 @@ def _stack_args(kind: str, body: str, where: str) -> dict[str, Any]:
             value = _stack_value(raw, key, where)
         elif (m := _KEYED.fullmatch(low)) and (m.group(1) in _SHORT or (kind == "dropout" and m.group(1) == "p")):
             key = "p" if kind == "dropout" and m.group(1) == "p" else _SHORT[m.group(1)]
-            if "=" not in raw and len(m.group(1)) > 1 and m.group(1) not in ("nobias",):
+            if "=" not in raw and len(m.group(1)) > 1:
                 raise _stack_error(where, f"write '{m.group(1)}={m.group(2)}' (a long name takes '=')")
             value = _stack_value(m.group(2), key, where)
         else:
@@ -458,7 +458,10 @@ def parse_stack(text: str) -> list[dict[str, Any]]:
         spec: dict[str, Any] = {"type": kind}
         if body is not None and body.strip():
             spec.update(_stack_args(kind, body, where))
-        _layer(n - 1, spec, "parse_stack")  # the same checks as a dict (required and allowed keys)
+        try:
+            _layer(n - 1, spec, "parse_stack")  # the same checks as a dict (required and allowed keys)
+        except EngineError as exc:
+            raise _stack_error(where, str(exc).split(": ", 2)[-1]) from None
         layers.append(spec)
         pos = m.end()
     if not layers:
