@@ -296,10 +296,10 @@ def test_grade_gives_the_seed_notes_points(case: Case):
 
 
 # ---------------------------------------------------------------- layer-stack named mistakes
-# ka, kb: the kernel sizes of the first and later convolutions (the strided stack's first is ka + 1)
-LENET_STACK = {"arch": "lenet", "c_in": 1, "hw": 32, "c1": 6, "c2": 16, "n_out": 10, "ka": 5, "kb": 5}  # 2024 endterm 4
-STRIDED_STACK = {"arch": "strided", "c_in": 3, "hw": 32, "c1": 8, "c2": 16, "n_out": 10, "ka": 3, "kb": 3}
-VGG_STACK = {"arch": "small-vgg", "c_in": 3, "hw": 32, "c1": 8, "c2": 16, "n_out": 10, "ka": 3, "kb": 3}
+# kernel1, kernel2: the kernel sizes of the first and later convolutions (the strided stack's first is kernel1 + 1)
+LENET_STACK = {"arch": "lenet", "c_in": 1, "hw": 32, "c1": 6, "c2": 16, "n_out": 10, "kernel1": 5, "kernel2": 5}  # 2024 endterm 4
+STRIDED_STACK = {"arch": "strided", "c_in": 3, "hw": 32, "c1": 8, "c2": 16, "n_out": 10, "kernel1": 3, "kernel2": 3}
+VGG_STACK = {"arch": "small-vgg", "c_in": 3, "hw": 32, "c1": 8, "c2": 16, "n_out": 10, "kernel1": 3, "kernel2": 3}
 
 
 @pytest.mark.parametrize("pins, part, answers, mistake", [

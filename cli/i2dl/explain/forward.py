@@ -954,6 +954,10 @@ def _stack(layers: Any) -> list[dict[str, Any]]:
     return sh.as_stack(layers if isinstance(layers, str) else list(layers))
 
 
+def _plain_shape(shape: Any) -> str:
+    return " x ".join(str(int(t)) for t in shape)
+
+
 def _input_of(v: View) -> tuple[int, ...]:
     return tuple(int(t) for t in np.asarray(v.args["input_shape"]).ravel())
 
@@ -1077,19 +1081,20 @@ def _render_fc_to_conv(v: View) -> list[Step]:
     for i, d in enumerate(layers, start=1):
         if d["type"] == "flatten":
             fmap = shapes[i - 1]
-            steps.append(_note(f"layer {i} (flatten) goes: the head now works on the {_shape_tex(fmap)} map itself"))
+            steps.append(_note(f"layer {i} (flatten) goes: the head now works on the {_plain_shape(fmap)} map itself"))
         elif d["type"] == "linear":
             fmap = shapes[i - 1] if not first else next(shapes[j] for j in range(i - 1, -1, -1) if len(shapes[j]) >= 2)
             if first:
                 sides = " x ".join(str(t) for t in fmap[1:])
                 steps.append(_step(f"k_{{{i}}}", r"H \times W", sides.replace(" x ", r" \times "),
-                                   text=f"layer {i} (linear, {d['out']} outputs) sees the whole {_shape_tex(fmap)} map: "
+                                   text=f"layer {i} (linear, {d['out']} outputs) sees the whole {_plain_shape(fmap)} map: "
                                    f"a convolution with {d['out']} filters of {fmap[0]} x {sides}, no padding,"))
                 first = False
             else:
                 steps.append(_step(f"k_{{{i}}}", "1", text=f"layer {i} (linear, {d['out']} outputs) sees one position's "
                                    f"{shapes[i - 1][-1]} values: a 1 x 1 convolution with {d['out']} filters,"))
-    steps.append(_note(f"the converted stack has {len(v.out)} layers; its parameters are the same numbers"))
+    steps.append(_note(f"the converted stack: {len(v.out)} layer{'s' if len(v.out) != 1 else ''}, "
+                       "holding the same weights and biases as before"))
     return steps
 
 
