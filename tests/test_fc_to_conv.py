@@ -7,9 +7,9 @@ import pytest
 from i2dl.engine import get_engine
 from i2dl.errors import EngineError
 from i2dl.generate import solve_spec
+from i2dl.shapes import fc_to_conv, param_counts, propagate, weight_shapes
 from i2dl.spec.instance import make_instance
 from i2dl.spec.load import Library
-from i2dl.shapes import fc_to_conv, param_counts, propagate, weight_shapes
 from tests.strategies import cli_solve
 
 SEEDS = 50
