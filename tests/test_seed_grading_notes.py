@@ -17,7 +17,8 @@ misprints). Computational sub-questions not covered, and why:
   credit for written working, which no answer blank holds (the value points are covered).
 - 2020 VI(c) values: the figure with the layer sizes is missing from the seed's text.
 - 2022 4.5: the note's stride 0 is a misprint (a kernel as large as the input fits once at any
-  stride); design-sizes says stride 1 and asks the weight shape too, which the note does not weigh.
+  stride); design-sizes says stride 1 and asks the weight shape too, which the note does not weigh
+  (fc-to-conv asks the same conversion for whole heads; tests/test_fc_to_conv.py pins 4.5's numbers).
 - 2024 2.6 "-0.5 per small error" in a derivation: graded on the working.
 - 2022 1.3 and the other multiple-choice items: graded by the MCQ banks, not by specs.
 No note of the three seeds offers a fallback value ("if unsure, continue with ..."): their given
