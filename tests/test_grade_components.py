@@ -18,7 +18,7 @@ from i2dl.kinds.read import additive_terms
 from i2dl.spec.load import SpecSource, compile_spec
 
 # cnn-architecture with conv1 = 7x7, 2 -> 4 channels: 7*7*2*4 weights + 4 biases = 396.
-PINS = {"C": 2, "c1": 4, "k1": 7}
+PINS = {"C": 2, "c1": 4, "kernel1": 7}
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ SEEDS = range(4)
 NUMERIC = ("number", "vector", "matrix", "shape")
 # Specs whose per-blank parts never compute one numeric blank from another.
 WITHOUT_CHAINS = {"classifier-comparison", "upsampling-shapes", "linear-layer-backward", "stacked-linear",
-                  "conv-layer-arithmetic", "layer-stack", "design-sizes"}
+                  "conv-layer-arithmetic", "layer-stack", "design-sizes", "fc-to-conv"}
 # property questions judge statements over the givens: no blank is computed from another
 WITHOUT_CHAINS |= {"box-filter-pooling", "commuting-layers", "conv-shape-factors", "maxpool-gradient-count",
                    "output-activation-range", "same-size-convs", "which-activation"}

@@ -28,13 +28,13 @@ FAMILY = [
 OPTIMIZERS = ["sgd-momentum-steps", "rmsprop-steps", "adam-steps", "adagrad-steps", "sgd-weight-decay"]
 
 # The 2022 endterm network (problem 4): 2 x 28 x 28 input, 3 x 3 convs with padding 1, maxpool 2.
-ENDTERM_2022_P4 = dict(C=2, H=28, c1=8, k1=3, s1=1, p1=1, pk=2, ps=2, c2=16, k2=3, s2=1, p2=1, n_out=19)
+ENDTERM_2022_P4 = dict(C=2, H=28, c1=8, kernel1=3, stride1=1, padding1=1, pool_kernel=2, pool_stride=2, c2=16, kernel2=3, stride2=1, padding2=1, n_out=19)
 # 4.7 and 4.8 assume 5 x 5 convolutions with stride 1 (padding 2 keeps the sizes).
-ENDTERM_2022_P4_7 = {**ENDTERM_2022_P4, "k1": 5, "p1": 2, "k2": 5, "p2": 2}
+ENDTERM_2022_P4_7 = {**ENDTERM_2022_P4, "kernel1": 5, "padding1": 2, "kernel2": 5, "padding2": 2}
 # The 2024 endterm LeNet (problem 4): 1 x 32 x 32, 5 x 5 convs without padding, maxpool 2, f1 = 120.
-LENET_2024 = dict(C=1, H=32, c1=6, k1=5, s1=1, p1=0, pk=2, ps=2, c2=16, k2=5, s2=1, p2=0, n_out=120)
+LENET_2024 = dict(C=1, H=32, c1=6, kernel1=5, stride1=1, padding1=0, pool_kernel=2, pool_stride=2, c2=16, kernel2=5, stride2=1, padding2=0, n_out=120)
 # The 2020 mock's AlexNet-like first layer: 11 x 11 filters, 3 -> 96 channels (on a 227 px input).
-ALEXNET = dict(C=3, H=227, c1=96, k1=11, s1=4, p1=0, pk=3, ps=2, c2=256, k2=5, s2=1, p2=2, n_out=1000)
+ALEXNET = dict(C=3, H=227, c1=96, kernel1=11, stride1=4, padding1=0, pool_kernel=3, pool_stride=2, c2=256, kernel2=5, stride2=1, padding2=2, n_out=1000)
 
 
 def _solve(spec: str, **pins) -> dict:

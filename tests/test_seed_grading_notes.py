@@ -17,7 +17,8 @@ misprints). Computational sub-questions not covered, and why:
   credit for written working, which no answer blank holds (the value points are covered).
 - 2020 VI(c) values: the figure with the layer sizes is missing from the seed's text.
 - 2022 4.5: the note's stride 0 is a misprint (a kernel as large as the input fits once at any
-  stride); design-sizes says stride 1 and asks the weight shape too, which the note does not weigh.
+  stride); design-sizes says stride 1 and asks the weight shape too, which the note does not weigh
+  (fc-to-conv asks the same conversion for whole heads; tests/test_fc_to_conv.py pins 4.5's numbers).
 - 2024 2.6 "-0.5 per small error" in a derivation: graded on the working.
 - 2022 1.3 and the other multiple-choice items: graded by the MCQ banks, not by specs, except the
   property questions 2024 1.6 and 1.8 and 2022 1.7, asked by specs with the seeds' options pinned.
@@ -311,19 +312,22 @@ def test_grade_gives_the_seed_notes_points(case: Case):
 
 
 # ---------------------------------------------------------------- layer-stack named mistakes
-# ka, kb: the kernel sizes of the first and later convolutions (the strided stack's first is ka + 1)
-LENET_STACK = {"arch": "lenet", "c_in": 1, "hw": 32, "c1": 6, "c2": 16, "n_out": 10, "ka": 5, "kb": 5}  # 2024 endterm 4
-STRIDED_STACK = {"arch": "strided", "c_in": 3, "hw": 32, "c1": 8, "c2": 16, "n_out": 10, "ka": 3, "kb": 3}
-VGG_STACK = {"arch": "small-vgg", "c_in": 3, "hw": 32, "c1": 8, "c2": 16, "n_out": 10, "ka": 3, "kb": 3}
+# kernel1, kernel2: the kernel sizes of the first and later convolutions (the strided stack's first is kernel1 + 1)
+LENET_STACK = {"arch": "lenet", "c_in": 1, "hw": 32, "c1": 6, "c2": 16, "n_out": 10, "kernel1": 5, "kernel2": 5}  # 2024 endterm 4
+STRIDED_STACK = {"arch": "strided", "c_in": 3, "hw": 32, "c1": 8, "c2": 16, "n_out": 10, "kernel1": 3, "kernel2": 3}
+VGG_STACK = {"arch": "small-vgg", "c_in": 3, "hw": 32, "c1": 8, "c2": 16, "n_out": 10, "kernel1": 3, "kernel2": 3}
 
 
 @pytest.mark.parametrize("pins, part, answers, mistake", [
     (LENET_STACK, "parameters", {"total": 6550}, "bias-forgotten"),          # 150 + 2400 + 4000, no biases
-    (LENET_STACK, "flatten-size", {"flat": 25}, "channels-forgotten"),       # 5 x 5 without the 16 channels
-    (VGG_STACK, "flatten-size", {"flat": "16x6x6"}, "padding-ignored"),      # 32 -> 30 -> 28 -> 14 -> 12 -> 6 unpadded
-    (STRIDED_STACK, "flatten-size", {"flat": "16x4x4"}, "ceil-instead-of-floor"),  # 16 -> 7 -> the pool's 3.5 rounded up
+    (LENET_STACK, "parameters", {"params_layers": "[150, 2400, 4000]"}, "bias-forgotten"),  # per layer, no biases
+    (LENET_STACK, "feature-size", {"n_features": 25}, "channels-forgotten"),  # 5 x 5 without the 16 channels
+    (VGG_STACK, "feature-size", {"n_features": "16x6x6"}, "padding-ignored"),  # 32 -> 30 -> 28 -> 14 -> 12 -> 6 unpadded
+    (STRIDED_STACK, "feature-size", {"n_features": "16x4x4"}, "ceil-instead-of-floor"),  # 16 -> 7 -> the pool's 3.5 rounded up
+    (LENET_STACK, "weight-shapes", {"weight_last": "400x10"}, "in-out-swapped"),  # fc stores (outputs, inputs)
+    (LENET_STACK, "receptive-field", {"rf_layers": "[5, 5, 6, 10, 10, 11]"}, "strides-ignored"),  # +(k - 1) each layer
 ])
 def test_grade_layer_stack_names_the_students_mistake(pins, part, answers, mistake):
     case = Case("layer-stack", mistake, "layer-stack", pins, {part: answers}, 0.0, part=part)
-    blank = grade(case)[part].blanks[0]
+    (blank,) = [b for b in grade(case)[part].blanks if b.name in answers]
     assert (blank.alternative, blank.credit) == (mistake, 0.0), blank.feedback

@@ -262,13 +262,13 @@ def test_bad_sizes_raise_engine_error_naming_the_argument(call, arg, words):
 
 @pytest.mark.parametrize("shape, layers, arg, words", [
     ((3, 8, 8), [{"type": "relu"}, {"type": "conv3d", "out": 1, "k": 3}], "layers[1]", "unknown layer type 'conv3d'"),
-    ((3, 8, 8), [{"type": "conv2d", "out": 4}], "layers[0].k", "conv2d needs 'k'"),
+    ((3, 8, 8), [{"type": "conv2d", "out": 4}], "layers[0].k", "conv2d needs 'kernel'"),
     ((3, 8, 8), [{"type": "conv2d", "out": 4, "k": 3, "strid": 2}], "layers[0].strid", "no key 'strid'"),
     ((3, 8, 8), [{"type": "conv2d", "out": 4, "k": 9}], "layers[0]", "larger than the padded input"),
     ((3, 8, 8), [{"type": "conv2d", "in": 1, "out": 4, "k": 3}], "layers[0].in", "expects 1 input channels"),
     ((8, 8), [{"type": "conv2d", "out": 4, "k": 3}], "layers[0]", "(C, H, W)"),
     ((3, 8, 8), [{"type": "conv2d", "out": 4, "k": 3, "stride": 2, "padding": "same"}], "layers[0].padding", "stride 1"),
-    ((3, 8, 8), [{"type": "linear", "in": 192, "out": 4}], "layers[0].in", "flatten first"),
+    ((3, 8, 8), [{"type": "linear", "in": 192, "out": 4}], "layers[0]", "takes a vector"),
     ((3, 8, 8), ["relu"], "layers[0]", "'type' key"),
     ((0, 8, 8), [], "input_shape", ">= 1"),
 ], ids=["unknown", "missing", "typo", "kbig", "channels", "rank", "same-stride", "noflatten", "notdict", "shape0"])

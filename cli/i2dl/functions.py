@@ -1139,28 +1139,33 @@ def batchnorm_buffers(c):
     return _shapes().batchnorm_buffers(int(c))
 
 
+def _stack(layers):
+    """A stack as the shape algebra takes it: the compact text as it is, any other value as a list."""
+    return str(layers) if isinstance(layers, str) else list(layers)
+
+
 @register("shapes")
 def propagate(input_shape, layers):
     """the shape after each layer of a stack"""
-    return [list(s) for s in _shapes().propagate(tuple(int(v) for v in input_shape), list(layers))]
+    return [list(s) for s in _shapes().propagate(tuple(int(v) for v in input_shape), _stack(layers))]
 
 
 @register("shapes")
 def receptive_fields(layers):
     """the receptive field size after each layer"""
-    return _shapes().receptive_fields(list(layers))
+    return _shapes().receptive_fields(_stack(layers))
 
 
 @register("shapes")
 def param_counts(input_shape, layers):
     """the learnable parameters of each layer of a stack"""
-    return [int(n) for n in _shapes().param_counts(tuple(int(v) for v in input_shape), list(layers))]
+    return [int(n) for n in _shapes().param_counts(tuple(int(v) for v in input_shape), _stack(layers))]
 
 
 @register("shapes")
 def rf_size(layers, i=-1):
     """the receptive field side after layer i (whole-input layers give 0)"""
-    rf = _shapes().receptive_fields(list(layers))[int(i)]
+    rf = _shapes().receptive_fields(_stack(layers))[int(i)]
     size = rf.size if rf.size is not None else 0
     return int(size) if np.ndim(size) == 0 else [int(v) for v in size]
 
@@ -1168,29 +1173,129 @@ def rf_size(layers, i=-1):
 @register("shapes")
 def layer_index(layers, kind):
     """the 0-based position of the first layer of type kind"""
-    for i, spec in enumerate(layers):
-        if isinstance(spec, dict) and spec.get("type") == kind:
+    for i, spec in enumerate(_shapes().as_stack(_stack(layers))):
+        if spec.get("type") == kind:
             return i
     raise ExprError(f"the layer stack has no '{kind}' layer")
 
 
+# --- layer stacks without a forced flatten: per-layer facts, weight shapes, FC heads as convolutions
+
+
+@register("shapes", quiet=True)
+def as_stack(layers):
+    """the stack as checked layer dicts, from dicts or the compact text ("conv(16,k3,p1) relu pool(2) gap linear(10)")"""
+    return _shapes().as_stack(_stack(layers))
+
+
+@register("shapes")
+def rf_sides(input_shape, layers, axis=0):
+    """the receptive field side after each layer along an axis (the input's side once a layer sees all of it)"""
+    return [int(n) for n in _shapes().rf_sides(tuple(int(v) for v in input_shape), _stack(layers), int(axis))]
+
+
+@register("shapes")
+def weight_shapes(input_shape, layers):
+    """each layer's weight shape (out, in, k_h, k_w) for conv2d, (out, in) for linear, [] without weights"""
+    return [list(s) for s in _shapes().weight_shapes(tuple(int(v) for v in input_shape), _stack(layers))]
+
+
+@register("shapes")
+def fc_to_conv(input_shape, layers):
+    """the stack with its linear head as convolutions: an H x W kernel for the first, 1 x 1 for the later ones"""
+    return _shapes().fc_to_conv(tuple(int(v) for v in input_shape), _stack(layers))
+
+
+@register("shapes")
+def last_map_index(input_shape, layers):
+    """the 0-based index of the last layer whose output is a feature map (not a vector)"""
+    return _shapes().last_map_index(tuple(int(v) for v in input_shape), _stack(layers))
+
+
+@register("shapes")
+def head_index(layers):
+    """the 0-based index of the first flatten, gap or linear layer (the number of layers when there is none)"""
+    return _shapes().head_index(_stack(layers))
+
+
+@register("shapes")
+def stride_product(layers):
+    """the product of the strides before the head (flatten, gap or linear): the step between windows"""
+    j = _shapes().stride_product(_stack(layers))
+    return int(j) if np.ndim(j) == 0 else [int(v) for v in j]
+
+
+def _weighted(layers) -> list[int]:
+    return [i for i, d in enumerate(_shapes().as_stack(_stack(layers)))
+            if d["type"] in ("conv1d", "conv2d", "linear")]
+
+
+@register("shapes")
+def weighted_layers(layers):
+    """the 0-based indices of the layers with a weight tensor (convolutions and linear layers)"""
+    at = _weighted(layers)
+    if not at:
+        raise ExprError("the layer stack has no convolution or linear layer", fix="add a layer with weights")
+    return at
+
+
+@register("shapes")
+def learnable_counts(input_shape, layers):
+    """the learnable parameters of each layer that has any, in order"""
+    stack = _shapes().as_stack(_stack(layers))
+    counts = _shapes().param_counts(tuple(int(v) for v in input_shape), stack)
+    return [int(n) for d, n in zip(stack, counts, strict=True) if _has_params(d)]
+
+
+def _has_params(d: dict) -> bool:
+    return d["type"] in ("conv1d", "conv2d", "linear") or (d["type"].startswith("batchnorm") and d.get("affine", True))
+
+
+@register("shapes")
+def first_downsampling(layers):
+    """the 0-based index of the first pooling or strided layer (0 when no layer shrinks the map)"""
+    for i, d in enumerate(_shapes().as_stack(_stack(layers))):
+        if "pool" in d["type"] or any(int(t) > 1 for t in np.atleast_1d(d.get("stride") or 1)):
+            return i
+    return 0
+
+
+@register("checks")
+def pools_tile(input_shape, layers):
+    """whether every pooling window of the stack lies inside its input: (n + 2p - k) divisible by the stride"""
+    sh = _shapes()
+    stack = sh.as_stack(_stack(layers))
+    shapes = [tuple(int(v) for v in input_shape), *sh.propagate(tuple(int(v) for v in input_shape), stack)]
+    for d, shape in zip(stack, shapes, strict=False):
+        if "pool" in d["type"] and d["type"] != "gap":
+            nd = 1 if d["type"].endswith("1d") else 2
+            k = np.broadcast_to(d["k"], (nd,))
+            s = np.broadcast_to(d.get("stride") or d["k"], (nd,))
+            p = np.broadcast_to(d.get("padding", 0), (nd,))
+            if any((n + 2 * pp - kk) % ss for n, kk, ss, pp in zip(shape[-nd:], k, s, p, strict=True)):
+                return False
+    return True
+
+
 _LAYER_WORDS = {"conv1d": "1-D convolution", "conv2d": "2-D convolution", "maxpool1d": "1-D max pooling",
                 "maxpool2d": "2-D max pooling", "avgpool1d": "1-D average pooling",
-                "avgpool2d": "2-D average pooling", "linear": "fully connected layer", "flatten": "flatten"}
+                "avgpool2d": "2-D average pooling", "linear": "fully connected layer", "flatten": "flatten",
+                "gap": "global average pooling (one mean per channel)"}
 
 
 @register("text")
 def describe_layers(layers):
     """the stack as a numbered Markdown list, one layer a line"""
     lines = []
-    for i, spec in enumerate(layers, start=1):
+    for i, spec in enumerate(_shapes().as_stack(_stack(layers)), start=1):
         kind = str(spec.get("type", "?"))
         words = [_LAYER_WORDS.get(kind, kind)]
         if "out" in spec:
             words.append(f"{spec['out']} {'outputs' if kind == 'linear' else 'filters'}")
         if "k" in spec:
             k = spec["k"]
-            size = f"{k} x {k}" if np.ndim(k) == 0 and kind.endswith("2d") else str(k)
+            size = f"{k} x {k}" if np.ndim(k) == 0 and kind.endswith("2d") else (
+                " x ".join(str(t) for t in k) if np.ndim(k) else str(k))
             words.append(f"{'window' if 'pool' in kind else 'kernel'} {size}")
         if "stride" in spec:
             words.append(f"stride {spec['stride']}")
@@ -1202,9 +1307,11 @@ def describe_layers(layers):
     return "\n".join(lines)
 
 
-def _layer(kind, out=None, k=None, stride=None, padding=0, bias=True):
+def _layer(kind, out=None, kernel=None, stride=None, padding=0, bias=True, k=None):
     d: dict[str, Any] = {"type": str(kind)}
-    for key, v in (("out", out), ("k", k), ("stride", stride)):
+    if kernel is not None and k is not None:
+        raise ExprError("layer() got both kernel and k", fix="give the kernel side once, as kernel=")
+    for key, v in (("out", out), ("k", kernel if kernel is not None else k), ("stride", stride)):
         if v is not None:
             d[key] = int(v) if np.ndim(v) == 0 else [int(t) for t in v]
     if padding:
@@ -1214,7 +1321,7 @@ def _layer(kind, out=None, k=None, stride=None, padding=0, bias=True):
     return d
 
 
-_layer.__doc__ = "a layer description {type, out, k, stride, padding, bias}"
+_layer.__doc__ = "a layer description {type, out, k, stride, padding, bias}; kernel= or k= gives the kernel side"
 register("shapes", name="layer", quiet=True)(_layer)
 
 
@@ -1223,16 +1330,68 @@ _MISREADINGS: dict[str, Any] = {
     "bias-forgotten": lambda d: {**d, "bias": False} if d.get("type") in ("conv1d", "conv2d", "linear") else d,
     "padding-ignored": lambda d: {k: v for k, v in d.items() if k != "padding"},
     "pool-ceil": lambda d: {**d, "ceil_mode": True} if str(d.get("type", "")).endswith(("pool1d", "pool2d")) else d,
+    # receptive fields only: every layer steps by 1, or pooling adds nothing to the field
+    "strides-ignored": lambda d: {**d, "stride": 1} if "k" in d else d,
+    "pool-ignored": lambda d: {"type": "identity"} if "pool" in str(d.get("type", "")) else d,
 }
 
 
 @register("shapes", quiet=True)
 def misread_layers(layers, mistake):
-    """the stack as a student making the named mistake reads it (bias-forgotten, padding-ignored, pool-ceil)"""
+    """the stack as a student making the named mistake reads it (bias-forgotten, padding-ignored, pool-ceil,
+    strides-ignored, pool-ignored)"""
     change = _MISREADINGS.get(str(mistake))
     if change is None:
         raise ExprError(f"misread_layers knows no mistake '{mistake}'", fix=f"use one of: {', '.join(_MISREADINGS)}")
-    return [change(dict(d)) if isinstance(d, dict) else d for d in layers]
+    return [change(dict(d)) for d in _shapes().as_stack(_stack(layers))]
+
+
+@register("shapes", quiet=True)
+def misread_size(input_shape, layers, mistake, i):
+    """the number of values after layer i of the misread stack, 0 where that stack does not fit the input"""
+    from i2dl.errors import EngineError
+
+    try:
+        return int(math.prod(propagate(input_shape, misread_layers(layers, mistake))[int(i)]))
+    except EngineError:
+        return 0
+
+
+@register("shapes", quiet=True)
+def misread_params(input_shape, layers, mistake):
+    """the total learnable parameters of the misread stack, 0 where that stack does not fit the input"""
+    from i2dl.errors import EngineError
+
+    try:
+        return int(sum(param_counts(input_shape, misread_layers(layers, mistake))))
+    except EngineError:
+        return 0
+
+
+@register("shapes", quiet=True)
+def misread_rf(input_shape, layers, mistake, axis=0):
+    """the receptive field sides of the misread stack (strides-ignored, pool-ignored), the shapes left aside"""
+    stack = misread_layers(layers, mistake)
+    shape = tuple(int(v) for v in input_shape)
+    side = shape[1 + int(axis)]
+    out = []
+    for rf in _shapes().receptive_fields(stack):
+        size = rf.size
+        out.append(side if size is None else int(size if np.ndim(size) == 0 else size[min(int(axis), 1)]))
+    return out
+
+
+@register("shapes", quiet=True)
+def misread_weight(shape, mistake):
+    """a weight shape as a student misreads it: in-out-swapped, in-left-out, channels-last (k_h, k_w, in, out)"""
+    w = [int(v) for v in shape]
+    if str(mistake) == "in-out-swapped":
+        return [w[1], w[0], *w[2:]]
+    if str(mistake) == "in-left-out":
+        return [w[0], *w[2:]]
+    if str(mistake) == "channels-last":
+        return [*w[2:], w[1], w[0]]
+    raise ExprError(f"misread_weight knows no mistake '{mistake}'", fix="use in-out-swapped, in-left-out or channels-last")
 
 
 #: Names spec authors may use as constants.

@@ -7,18 +7,22 @@ layers, `(D,)` for linear layers. A layer is a dict with a "type" key:
 |---|---|---|
 | conv1d, conv2d | out, k, stride (1), padding (0, or "same"/"valid"), dilation (1), bias (True), in (optional check) | `(C, L)`, `(C, H, W)` |
 | maxpool1d, avgpool1d, maxpool2d, avgpool2d | k, stride (k), padding (0), ceil_mode (False) | pools the last 1 or 2 axes |
+| gap | | global average pooling: `(C, ...) -> (C,)` |
 | flatten | | `(prod,)` |
-| linear | out, bias (True), in (optional check) | last axis `in -> out` |
+| linear | out, bias (True), in (optional check) | a vector `(in,) -> (out,)`; a feature map needs flatten or gap first |
 | batchnorm, batchnorm1d, batchnorm2d | affine (True) | unchanged; 2C parameters, 2C running statistics |
 | relu, leaky_relu, sigmoid, tanh, elu, gelu, identity, softmax, dropout | alpha / p / dim | unchanged |
 
-2-D kernel sizes, strides, paddings and dilations are an int (square) or a pair (h, w).
+2-D kernel sizes, strides, paddings and dilations are an int (square) or a pair (h, w). `kernel` is
+accepted for `k` (the parameter vocabulary's name); every function also takes a stack written in the
+compact form `parse_stack` reads ("conv(16,k3,p1) relu pool(2) gap linear(10)").
 Every bad size raises `EngineError(op, argument, message)`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, NamedTuple
 
 from i2dl.errors import EngineError
@@ -26,7 +30,8 @@ from i2dl.errors import EngineError
 __all__ = [
     "conv_out_size", "pool_out_size", "conv_params", "linear_params",
     "batchnorm_params", "batchnorm_buffers", "propagate", "param_counts",
-    "receptive_fields", "ReceptiveField", "LAYER_TYPES",
+    "receptive_fields", "ReceptiveField", "LAYER_TYPES", "parse_stack", "as_stack", "rf_sides",
+    "weight_shapes", "fc_to_conv", "last_map_index", "head_index", "stride_product",
 ]
 
 Shape = tuple[int, ...]
@@ -35,14 +40,17 @@ _CONV = {"conv1d": 1, "conv2d": 2}
 _POOL = {"maxpool1d": 1, "avgpool1d": 1, "maxpool2d": 2, "avgpool2d": 2}
 _NORM = ("batchnorm", "batchnorm1d", "batchnorm2d")
 _ELEMENTWISE = ("relu", "leaky_relu", "sigmoid", "tanh", "elu", "gelu", "identity", "softmax", "dropout")
+#: Layers after which every unit sees the whole input.
+_WHOLE = ("flatten", "linear", "gap")
 #: Every layer type `propagate`, `param_counts` and `receptive_fields` understand.
-LAYER_TYPES: tuple[str, ...] = (*_CONV, *_POOL, "flatten", "linear", *_NORM, *_ELEMENTWISE)
+LAYER_TYPES: tuple[str, ...] = (*_CONV, *_POOL, "gap", "flatten", "linear", *_NORM, *_ELEMENTWISE)
 
 #: Allowed keys per layer type (besides "type"); the first group is required.
 _KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     **{t: (("out", "k"), ("stride", "padding", "dilation", "bias", "in")) for t in _CONV},
     **{t: (("k",), ("stride", "padding", "ceil_mode")) for t in _POOL},
     "flatten": ((), ()),
+    "gap": ((), ()),
     "linear": (("out",), ("bias", "in")),
     **{t: ((), ("affine", "eps", "momentum")) for t in _NORM},
     **{t: ((), ("alpha", "p", "dim", "inplace")) for t in _ELEMENTWISE},
@@ -141,10 +149,15 @@ def _layer(i: int, spec: Any, op: str) -> tuple[str, dict[str, Any]]:
     kind = spec["type"].lower()
     if kind not in _KEYS:
         raise EngineError(op, where, f"unknown layer type '{spec['type']}'; known types: " + ", ".join(LAYER_TYPES))
+    if "kernel" in spec:  # the vocabulary's name for the kernel side; `k` is the short form
+        if "k" in spec:
+            raise EngineError(op, f"{where}.kernel", f"{kind} gives both 'kernel' and 'k'; keep one")
+        spec = {("k" if key == "kernel" else key): v for key, v in spec.items()}
+    spec = {**spec, "type": kind}
     required, optional = _KEYS[kind]
     for key in required:
         if key not in spec:
-            raise EngineError(op, f"{where}.{key}", f"{kind} needs '{key}'")
+            raise EngineError(op, f"{where}.{key}", f"{kind} needs '{'kernel' if key == 'k' else key}'")
     for key in spec:
         if key != "type" and key not in required and key not in optional:
             raise EngineError(op, f"{where}.{key}", f"{kind} has no key '{key}'; allowed: "
@@ -212,7 +225,11 @@ def _pool_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
 
 def _linear_shape(i: int, spec: dict, shape: Shape, op: str) -> Shape:
     where = f"layers[{i}]"
-    _check_shape(shape, "linear", tuple(range(1, 8)), "(..., in)", op, i)
+    if len(shape) != 1:
+        err = EngineError(op, where, f"linear (layer {i + 1}) receives a feature map of shape {shape}, "
+                          "but a fully connected layer takes a vector")
+        err.fix = "add a flatten (or gap, global average pooling) before it"
+        raise err
     if "in" in spec and _int(spec["in"], op, f"{where}.in", 1) != shape[-1]:
         raise EngineError(op, f"{where}.in", f"linear expects {spec['in']} inputs, the input has "
                           f"{shape[-1]} (shape {shape}); flatten first?")
@@ -226,6 +243,9 @@ def _next_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
         return _pool_shape(i, kind, spec, shape, op)
     if kind == "flatten":
         return (math.prod(shape),)
+    if kind == "gap":
+        _check_shape(shape, kind, (2, 3), "(C, L) or (C, H, W)", op, i)
+        return (shape[0],)
     if kind == "linear":
         return _linear_shape(i, spec, shape, op)
     if kind == "batchnorm2d":
@@ -244,6 +264,8 @@ def _input_shape(input_shape: Any, op: str) -> Shape:
 
 
 def _layers(layers: Any, op: str) -> list:
+    if isinstance(layers, str):
+        return parse_stack(layers)
     if not isinstance(layers, (list, tuple)):
         raise EngineError(op, "layers", f"expected a list of layer dicts, got {type(layers).__name__}")
     return list(layers)
@@ -288,7 +310,7 @@ class ReceptiveField(NamedTuple):
     (input distance between neighbouring output units = product of strides so far).
 
     Each is an int when equal along both axes, else a pair (h, w); both are None ("the whole
-    input") after flatten or linear, and stay None after that.
+    input") after flatten, linear or gap, and stay None after that.
     """
 
     size: int | tuple[int, int] | None
@@ -310,7 +332,7 @@ def receptive_fields(layers: list[dict]) -> list[ReceptiveField]:
     out = []
     for i, spec in enumerate(_layers(layers, op)):
         kind, spec = _layer(i, spec, op)
-        if kind in ("flatten", "linear"):
+        if kind in _WHOLE:
             whole = True
         if whole:
             out.append(ReceptiveField(None, None))
@@ -329,4 +351,241 @@ def receptive_fields(layers: list[dict]) -> list[ReceptiveField]:
             r = (r[0] + (span[0] - 1) * j[0], r[1] + (span[1] - 1) * j[1])
             j = (j[0] * s[0], j[1] * s[1])
         out.append(ReceptiveField(_collapse(r), _collapse(j)))
+    return out
+
+
+# --- the compact form -------------------------------------------------------------------
+
+#: Layer names of the compact form and the type each stands for.
+STACK_NAMES: dict[str, str] = {
+    **{t: t for t in LAYER_TYPES},
+    "conv": "conv2d", "pool": "maxpool2d", "maxpool": "maxpool2d", "avgpool": "avgpool2d",
+    "bn": "batchnorm", "fc": "linear",
+}
+#: Positional arguments of the compact form, per layer type, in order.
+_POSITIONAL: dict[str, tuple[str, ...]] = {
+    **{t: ("out", "k", "stride", "padding") for t in _CONV},
+    **{t: ("k", "stride", "padding") for t in _POOL},
+    "linear": ("out",), "dropout": ("p",), "leaky_relu": ("alpha",), "elu": ("alpha",),
+}
+#: Short and long key names of the compact form (`k3`, `kernel=3`, `s2`, `p1`, `d2`).
+_SHORT = {"k": "k", "kernel": "k", "s": "stride", "stride": "stride", "p": "padding", "padding": "padding",
+          "d": "dilation", "dilation": "dilation", "out": "out", "in": "in", "bias": "bias", "alpha": "alpha"}
+_STACK_FIX = ("write the stack as layers such as conv(16,k3,p1) relu pool(2) conv(32,k3,s2) gap linear(10) "
+              "(docs/spec-format.md, Layer stacks)")
+_TOKEN = re.compile(r"\s*(?:(?:->|→|[,;|])\s*)*([A-Za-z_][A-Za-z0-9_]*)\s*(\(([^()]*)\))?")
+_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_SIZE = re.compile(r"(\d+)(?:x(\d+))?")
+_KEYED = re.compile(r"([A-Za-z_]+)\s*(?:=\s*)?(.+)")
+
+
+def _stack_error(arg: str, message: str) -> EngineError:
+    err = EngineError("parse_stack", arg, message)
+    err.fix = _STACK_FIX
+    return err
+
+
+def _stack_value(text: str, key: str, where: str) -> Any:
+    """One argument value: 3, 3x5 (a pair), 0.5, same / valid, true / false."""
+    low = text.strip().lower()
+    if key == "bias" and low in ("true", "false", "1", "0"):
+        return low in ("true", "1")
+    if key == "padding" and low in ("same", "valid"):
+        return low
+    if m := _SIZE.fullmatch(low):
+        return int(m.group(1)) if m.group(2) is None else [int(m.group(1)), int(m.group(2))]
+    if key in ("p", "alpha") and _NUMBER.fullmatch(low):
+        return float(low)
+    raise _stack_error(where, f"cannot read {text.strip()!r} as a value of '{key}'")
+
+
+def _stack_args(kind: str, body: str, where: str) -> dict[str, Any]:
+    """The arguments between a layer's parentheses, by key."""
+    out: dict[str, Any] = {}
+    positional = list(_POSITIONAL.get(kind, ()))
+    for raw in (a.strip() for a in body.split(",")):
+        if not raw:
+            raise _stack_error(where, "an empty argument (two commas, or a comma at the end)")
+        low = raw.lower()
+        if low in ("nobias", "ceil", "same", "valid"):
+            key, value = {"nobias": ("bias", False), "ceil": ("ceil_mode", True)}.get(low, ("padding", low))
+        elif _SIZE.fullmatch(low) or _NUMBER.fullmatch(low):
+            if not positional:
+                raise _stack_error(where, f"{kind} takes no more unnamed arguments than "
+                                   f"{len(_POSITIONAL.get(kind, ()))}, got {raw!r}")
+            key = positional.pop(0)
+            value = _stack_value(raw, key, where)
+        elif (m := _KEYED.fullmatch(low)) and (m.group(1) in _SHORT or (kind == "dropout" and m.group(1) == "p")):
+            key = "p" if kind == "dropout" and m.group(1) == "p" else _SHORT[m.group(1)]
+            if "=" not in raw and len(m.group(1)) > 1:
+                raise _stack_error(where, f"write '{m.group(1)}={m.group(2)}' (a long name takes '=')")
+            value = _stack_value(m.group(2), key, where)
+        else:
+            raise _stack_error(where, f"cannot read the argument {raw!r} of {kind}")
+        if key in out:
+            raise _stack_error(where, f"{kind} gets '{key}' twice")
+        if key in positional:
+            positional.remove(key)
+        out[key] = value
+    return out
+
+
+def parse_stack(text: str) -> list[dict[str, Any]]:
+    """The layer dicts of a stack written compactly, e.g. "conv(16,k3,p1) relu pool(2) gap linear(10)".
+
+    Layers are separated by spaces, commas or arrows; a layer is a name (`conv`, `conv1d`, `pool`,
+    `avgpool`, `bn`, `relu`, `dropout`, `gap`, `flatten`, `linear` or `fc`, or any layer type) with
+    optional arguments in parentheses: unnamed ones in the order out, kernel, stride, padding for a
+    convolution (kernel, stride, padding for pooling; out for linear; p for dropout), named ones as
+    `k3` / `kernel=3`, `s2`, `p1`, `d2`, `3x5` for a pair, and the words nobias, same, valid, ceil.
+    Read by a whitelist of names and a regular grammar, never evaluated.
+    """
+    if not isinstance(text, str):
+        raise _stack_error("layers", f"expected text, got {type(text).__name__}")
+    layers: list[dict[str, Any]] = []
+    pos, rest = 0, text.rstrip()
+    while pos < len(rest):
+        m = _TOKEN.match(rest, pos)
+        n = len(layers) + 1
+        if m is None:
+            raise _stack_error(f"layer {n}", f"cannot read {rest[pos:].strip()[:30]!r} as a layer")
+        name, body = m.group(1), m.group(3)
+        kind = STACK_NAMES.get(name.lower())
+        where = f"layer {n} ({m.group(0).strip()})"
+        if kind is None:
+            import difflib
+
+            near = difflib.get_close_matches(name.lower(), list(STACK_NAMES), n=3)
+            err = _stack_error(where, f"unknown layer '{name}'" + (f"; did you mean {', '.join(near)}?" if near else ""))
+            raise err
+        spec: dict[str, Any] = {"type": kind}
+        if body is not None and body.strip():
+            spec.update(_stack_args(kind, body, where))
+        try:
+            _layer(n - 1, spec, "parse_stack")  # the same checks as a dict (required and allowed keys)
+        except EngineError as exc:
+            raise _stack_error(where, str(exc).split(": ", 2)[-1]) from None
+        layers.append(spec)
+        pos = m.end()
+    if not layers:
+        raise _stack_error("layers", "the stack is empty")
+    return layers
+
+
+def as_stack(layers: Any) -> list[dict[str, Any]]:
+    """A stack as checked layer dicts (types lower-case, `kernel` written `k`), from dicts or the compact form."""
+    op = "as_stack"
+    return [_layer(i, spec, op)[1] for i, spec in enumerate(_layers(layers, op))]
+
+
+# --- per-layer facts ---------------------------------------------------------------------
+
+def last_map_index(input_shape: Shape | list[int] | int, layers: list[dict] | str) -> int:
+    """The 0-based index of the last layer whose output is still a feature map (C, L) or (C, H, W)."""
+    shapes = propagate(input_shape, layers)
+    maps = [i for i, s in enumerate(shapes) if len(s) >= 2]
+    if not maps:
+        raise EngineError("last_map_index", "layers", "no layer outputs a feature map (every output is a vector)")
+    return maps[-1]
+
+
+def head_index(layers: list[dict] | str) -> int:
+    """The 0-based index of the first flatten, gap or linear layer (the start of the head), or the number of layers."""
+    stack = as_stack(layers)
+    return next((i for i, d in enumerate(stack) if d["type"] in _WHOLE), len(stack))
+
+
+def stride_product(layers: list[dict] | str) -> int | tuple[int, int]:
+    """prod of the strides of the layers before the head: the input distance between neighbouring units there."""
+    stack = as_stack(layers)
+    at = head_index(stack)
+    if at == 0:
+        return 1
+    return receptive_fields(stack[:at])[-1].jump
+
+
+def rf_sides(input_shape: Shape | list[int] | int, layers: list[dict] | str, axis: int = 0) -> list[int]:
+    """r per layer along one spatial axis (0 = height): the recurrence's r, or the input's extent once a
+    layer sees the whole input (after flatten, linear or gap)."""
+    op = "rf_sides"
+    shape = _input_shape(input_shape, op)
+    if len(shape) < 2:
+        raise EngineError(op, "input_shape", f"receptive fields need an input with spatial axes, got {shape}")
+    spatial = shape[1:]
+    ax = _int(axis, op, "axis", 0)
+    if ax >= len(spatial):
+        raise EngineError(op, "axis", f"the input has {len(spatial)} spatial axes, got axis {ax}")
+    propagate(shape, layers)  # the stack must fit the input
+    out = []
+    for rf in receptive_fields(as_stack(layers)):
+        if rf.size is None:
+            out.append(spatial[ax])
+        else:
+            out.append(rf.size if isinstance(rf.size, int) else rf.size[min(ax, 1)])
+    return out
+
+
+def weight_shapes(input_shape: Shape | list[int] | int, layers: list[dict] | str) -> list[Shape]:
+    """Each layer's weight tensor as torch stores it: (out, in, k_h, k_w) for conv2d, (out, in, k) for conv1d,
+    (out, in) for linear, (C,) for batch norm's gamma, () for a layer without weights."""
+    op = "weight_shapes"
+    shape = _input_shape(input_shape, op)
+    out: list[Shape] = []
+    stack = as_stack(layers)
+    for i, (spec, nxt) in enumerate(zip(stack, propagate(shape, stack), strict=True)):
+        kind = spec["type"]
+        if kind in _CONV:
+            out.append((nxt[0], shape[0], *_tuple(spec["k"], _CONV[kind], op, f"layers[{i}].k", 1)))
+        elif kind == "linear":
+            out.append((nxt[0], shape[0]))
+        elif kind in _NORM and spec.get("affine", True):
+            out.append((shape[0],))
+        else:
+            out.append(())
+        shape = nxt
+    return out
+
+
+def fc_to_conv(input_shape: Shape | list[int] | int, layers: list[dict] | str) -> list[dict[str, Any]]:
+    """The stack with its fully connected head as convolutions: the first linear layer after a C x H x W map
+    becomes a conv with an H x W kernel (C in, out filters), every later one a 1 x 1 conv; flatten goes,
+    batch norm becomes 2-D, the other layers stay. Same function and parameters on this input."""
+    op = "fc_to_conv"
+    shape = _input_shape(input_shape, op)
+    stack = as_stack(layers)
+    shapes = [shape, *propagate(shape, stack)]
+    linear = [i for i, d in enumerate(stack) if d["type"] == "linear"]
+    if not linear:
+        raise EngineError(op, "layers", "the stack has no fully connected (linear) layer to turn into a convolution")
+    first = linear[0]
+    head = head_index(stack)
+    if stack[head]["type"] == "gap":
+        err = EngineError(op, f"layers[{head}]", "after global average pooling (gap) the map is 1 x 1: "
+                          "its linear layers act on vectors, there is no map to slide over")
+        err.fix = "convert a head that starts with flatten, or replace gap by a pooling layer"
+        raise err
+    fmap = shapes[head]
+    if len(fmap) < 2:
+        raise EngineError(op, f"layers[{first}]", f"the head starts on a vector of shape {fmap}, not a feature map: "
+                          "there is no kernel size to give its first linear layer")
+    kind = f"conv{len(fmap) - 1}d"
+    out: list[dict[str, Any]] = list(stack[:head])
+    for i in range(head, len(stack)):
+        spec = stack[i]
+        t = spec["type"]
+        if t == "flatten":
+            continue
+        if t == "linear":
+            k: Any = 1
+            if i == first:
+                sides = list(fmap[1:])
+                k = sides[0] if len(set(sides)) == 1 else sides
+            conv: dict[str, Any] = {"type": kind, "out": spec["out"], "k": k}
+            if spec.get("bias") is False:
+                conv["bias"] = False
+            out.append(conv)
+        elif t in _NORM:
+            out.append({**spec, "type": "batchnorm2d" if len(fmap) == 3 else "batchnorm1d"})
+        else:
+            out.append(dict(spec))
     return out

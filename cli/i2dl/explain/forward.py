@@ -923,7 +923,7 @@ def _render_propagate(v: View) -> list[Step]:
     from i2dl import shapes as sh
 
     shape = tuple(int(t) for t in np.asarray(v.args["input_shape"]).ravel())
-    layers = list(v.args["layers"])
+    layers = _stack(v.args["layers"])
     after = sh.propagate(shape, layers)
     steps = [_step(r"\text{input}", _shape_tex(shape), role="given")]
     for i, (layer, out) in enumerate(zip(layers, after, strict=False)):
@@ -944,7 +944,9 @@ def _layer_size_steps(kind: str, layer: dict[str, Any], shape: tuple[int, ...]) 
     conv, pool = kind in ("conv1d", "conv2d"), kind in ("maxpool1d", "avgpool1d", "maxpool2d", "avgpool2d")
     if not (conv or pool):
         if kind == "linear":
-            return [_note(f"a fully connected layer maps the last axis ({shape[-1]}) to out = {layer.get('out')}")]
+            return [_note(f"a fully connected layer maps its {shape[-1]} inputs to out = {layer.get('out')} outputs")]
+        if kind == "gap":
+            return [_note(f"global average pooling keeps one mean per channel: {shape[0]} values")]
         return []
     nd = 1 if kind.endswith("1d") else 2
     spatial = shape[-nd:]
@@ -966,13 +968,13 @@ def _layer_size_steps(kind: str, layer: dict[str, Any], shape: tuple[int, ...]) 
 @renders("receptive_fields")
 def _render_receptive_fields(v: View) -> list[Step]:
     """r_l = r_(l-1) + (k_l - 1) j_(l-1) and j_l = j_(l-1) s_l, layer by layer."""
-    return _rf_recurrence(list(v.args["layers"]))
+    return _rf_recurrence(_stack(v.args["layers"]))
 
 
 @renders("rf_size")
 def _render_rf_size(v: View) -> list[Step]:
     """The receptive-field recurrence up to the asked layer, then its r."""
-    layers = list(v.args["layers"])
+    layers = _stack(v.args["layers"])
     last = int(v.args.get("i", -1)) % len(layers)
     steps = _rf_recurrence(layers[: last + 1])
     steps.append(_step(v.sym.tex(), f"r_{{{last + 1}}}", _n(v.out), value=v.out, ref=v.eref(None),
@@ -986,7 +988,7 @@ def _rf_recurrence(layers: list[dict[str, Any]]) -> list[Step]:
     steps = [_step("r_{0}", "1", text="start: one input pixel,", role="given"), _step("j_{0}", "1", role="given")]
     for i, layer in enumerate(layers, start=1):
         kind = str(layer.get("type", "")).lower()
-        if kind in ("flatten", "linear"):
+        if kind in ("flatten", "linear", "gap"):
             steps.append(_note(f"layer {i} ({kind}): every unit sees every input, so the whole input"))
             break
         if kind not in ("conv1d", "conv2d", "maxpool1d", "avgpool1d", "maxpool2d", "avgpool2d"):
@@ -1017,7 +1019,7 @@ def _render_param_counts(v: View) -> list[Step]:
     from i2dl import shapes as sh
 
     shape = tuple(int(t) for t in np.asarray(v.args["input_shape"]).ravel())
-    layers = list(v.args["layers"])
+    layers = _stack(v.args["layers"])
     after = sh.propagate(shape, layers)
     steps: list[Step] = []
     for i, (layer, out, n) in enumerate(zip(layers, after, list(v.out), strict=True), start=1):
@@ -1053,6 +1055,157 @@ def _render_layer_index(v: View) -> list[Step]:
     pos = int(v.out)
     return [_step(v.sym.tex(), str(pos), value=pos, ref=v.eref(None),
                   text=f"the first {kind} layer is layer {pos + 1} of the list, so its index counting from 0 is")]
+
+
+def _stack(layers: Any) -> list[dict[str, Any]]:
+    """A stack argument as checked layer dicts (the compact text read, `kernel` written `k`)."""
+    from i2dl import shapes as sh
+
+    return sh.as_stack(layers if isinstance(layers, str) else list(layers))
+
+
+def _plain_shape(shape: Any) -> str:
+    return " x ".join(str(int(t)) for t in shape)
+
+
+def _input_of(v: View) -> tuple[int, ...]:
+    return tuple(int(t) for t in np.asarray(v.args["input_shape"]).ravel())
+
+
+def _learnable(d: dict[str, Any]) -> bool:
+    return d["type"] in ("conv1d", "conv2d", "linear") or (d["type"].startswith("batchnorm") and d.get("affine", True))
+
+
+@renders("learnable_counts")
+def _render_learnable_counts(v: View) -> list[Step]:
+    """The count of every layer that has parameters (the per-layer formulas), listed in order."""
+    from i2dl import shapes as sh
+
+    shape, layers = _input_of(v), _stack(v.args["layers"])
+    counts = sh.param_counts(shape, layers)
+    inner = View(v.call, {**v.args, "input_shape": list(shape), "layers": layers}, v.nodes, counts, v.sym, None, v.ctx)
+    steps = [st for st, d in zip(_render_param_counts(inner), layers, strict=True) if _learnable(d)]
+    steps.append(_step(v.sym.tex(), "[" + ", ".join(_n(n) for n in v.out) + "]", value=list(v.out), ref=v.eref(None),
+                       text="the layers with parameters, in order:"))
+    return steps
+
+
+@renders("weight_shapes")
+def _render_weight_shapes(v: View) -> list[Step]:
+    """Per layer with weights: (filters, input channels, kernel) for a convolution, (outputs, inputs) for linear."""
+    from i2dl import shapes as sh
+
+    shape, layers = _input_of(v), _stack(v.args["layers"])
+    steps: list[Step] = []
+    for i, (d, out, w) in enumerate(zip(layers, sh.propagate(shape, layers), v.out, strict=True), start=1):
+        kind = d["type"]
+        if kind in ("conv1d", "conv2d"):
+            ks = r" \times ".join("k" for _ in w[2:])
+            steps.append(_step(f"W_{{{i}}}", rf"{_COUT} \times {_CIN} \times {ks}", _shape_tex(w), value=list(w),
+                               text=f"layer {i} ({kind}, input {' x '.join(str(t) for t in shape)}):"))
+        elif kind == "linear":
+            steps.append(_step(f"W_{{{i}}}", r"n_{\mathrm{out}} \times n_{\mathrm{in}}", _shape_tex(w), value=list(w),
+                               text=f"layer {i} (linear, {shape[-1]} inputs):"))
+        elif w:
+            steps.append(_step(f"W_{{{i}}}", r"C \; (\gamma)", _shape_tex(w), value=list(w), text=f"layer {i} ({kind}):"))
+        shape = tuple(out)
+    if not steps:
+        steps.append(_note("no layer of the stack has weights"))
+    return steps
+
+
+@renders("rf_sides")
+def _render_rf_sides(v: View) -> list[Step]:
+    """The receptive-field recurrence layer by layer; the whole input's side once a layer sees all of it."""
+    layers = _stack(v.args["layers"])
+    shape = _input_of(v)
+    axis = int(v.args.get("axis", 0))
+    steps = _rf_recurrence(layers)
+    whole = next((i for i, d in enumerate(layers) if d["type"] in ("flatten", "linear", "gap")), None)
+    if whole is not None:
+        steps.append(_note(f"from layer {whole + 1} on, a unit sees the whole input: side {shape[1 + axis]}"))
+    steps.append(_step(v.sym.tex(), "[" + ", ".join(_n(n) for n in v.out) + "]", value=list(v.out), ref=v.eref(None),
+                       text="layer by layer:"))
+    return steps
+
+
+@renders("last_map_index")
+def _render_last_map_index(v: View) -> list[Step]:
+    """Where the outputs stop being feature maps, counted from 1 in the list and from 0 as an index."""
+    pos = int(v.out)
+    return [_step(v.sym.tex(), str(pos), value=pos, ref=v.eref(None),
+                  text=f"layer {pos + 1} is the last whose output still has spatial axes, so its index counting from 0 is")]
+
+
+@renders("head_index")
+def _render_head_index(v: View) -> list[Step]:
+    """The first flatten, gap or linear layer, counted from 1 in the list and from 0 as an index."""
+    pos = int(v.out)
+    return [_step(v.sym.tex(), str(pos), value=pos, ref=v.eref(None),
+                  text=f"the head (flatten, gap or linear) starts at layer {pos + 1}, so its index counting from 0 is")]
+
+
+@renders("first_downsampling")
+def _render_first_downsampling(v: View) -> list[Step]:
+    """The first pooling or strided layer, counted from 1 in the list and from 0 as an index."""
+    pos = int(v.out)
+    return [_step(v.sym.tex(), str(pos), value=pos, ref=v.eref(None),
+                  text=f"layer {pos + 1} is the first that pools or strides, so its index counting from 0 is")]
+
+
+@renders("weighted_layers")
+def _render_weighted_layers(v: View) -> list[Step]:
+    """The layers with weights, counted from 1 in the list and from 0 as indices."""
+    at = [int(t) for t in v.out]
+    return [_step(v.sym.tex(), "[" + ", ".join(str(t) for t in at) + "]", value=at, ref=v.eref(None),
+                  text="the convolutions and linear layers are layers " + ", ".join(str(t + 1) for t in at)
+                  + " of the list; counting from 0:")]
+
+
+@renders("stride_product")
+def _render_stride_product(v: View) -> list[Step]:
+    """j = s_1 s_2 ... over the layers before the head."""
+    layers = _stack(v.args["layers"])
+    strides = []
+    for d in layers:
+        if d["type"] in ("flatten", "linear", "gap"):
+            break
+        if "k" in d:
+            conv = d["type"].startswith("conv")
+            s = d.get("stride")
+            strides.append(int(np.atleast_1d(s)[0]) if s is not None else (1 if conv else int(np.atleast_1d(d["k"])[0])))
+    num = r" \cdot ".join(str(t) for t in strides) or "1"
+    return [_step(v.sym.tex(), r"\prod_l s_l", num, _n(v.out) if np.ndim(v.out) == 0 else str(v.out), value=v.out,
+                  ref=v.eref(None), text="the strides of the layers before the head multiply:")]
+
+
+@renders("fc_to_conv")
+def _render_fc_to_conv(v: View) -> list[Step]:
+    """Each linear layer of the head as a convolution: the first one's kernel covers the whole map, later ones 1 x 1."""
+    from i2dl import shapes as sh
+
+    shape, layers = _input_of(v), _stack(v.args["layers"])
+    shapes = [shape, *sh.propagate(shape, layers)]
+    steps: list[Step] = []
+    first = True
+    for i, d in enumerate(layers, start=1):
+        if d["type"] == "flatten":
+            fmap = shapes[i - 1]
+            steps.append(_note(f"layer {i} (flatten) goes: the head now works on the {_plain_shape(fmap)} map itself"))
+        elif d["type"] == "linear":
+            fmap = shapes[i - 1] if not first else next(shapes[j] for j in range(i - 1, -1, -1) if len(shapes[j]) >= 2)
+            if first:
+                sides = " x ".join(str(t) for t in fmap[1:])
+                steps.append(_step(f"k_{{{i}}}", r"H \times W", sides.replace(" x ", r" \times "),
+                                   text=f"layer {i} (linear, {d['out']} outputs) sees the whole {_plain_shape(fmap)} map: "
+                                   f"a convolution with {d['out']} filters of {fmap[0]} x {sides}, no padding,"))
+                first = False
+            else:
+                steps.append(_step(f"k_{{{i}}}", "1", text=f"layer {i} (linear, {d['out']} outputs) sees one position's "
+                                   f"{shapes[i - 1][-1]} values: a 1 x 1 convolution with {d['out']} filters,"))
+    steps.append(_note(f"the converted stack: {len(v.out)} layer{'s' if len(v.out) != 1 else ''}, "
+                       "holding the same weights and biases as before"))
+    return steps
 
 
 @renders("argmax_rows")

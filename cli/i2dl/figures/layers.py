@@ -21,6 +21,14 @@ def build(decl: Any, g: Givens) -> dict[str, Any]:
     layers = []
     if isinstance(decl.layers, str):
         stack = g.get("layers", decl.layers)
+        if isinstance(stack, str) or (isinstance(stack, list) and all(isinstance(d, dict) for d in stack)):
+            from i2dl.errors import EngineError
+            from i2dl.shapes import as_stack
+
+            try:  # the compact text form, and `kernel` for `k`, read as the shape algebra reads them
+                stack = as_stack(stack)
+            except EngineError:
+                stack = None
         if not isinstance(stack, list) or not all(isinstance(d, dict) and "type" in d for d in stack):
             raise SpecError(f"figure slot 'layers' names '{decl.layers}', which is not a list of layer() values",
                             where=f"{g.where}.layers", fix="name a stack made with layer(...), or list the boxes")
