@@ -68,7 +68,7 @@ def test_solve_reproduces_endterm_2022_problem_4_1_size_keeping_convolution():
     # (k=3, s=1, p=1) keeps H x W: both in the network and as the asked padding for k = 3.
     got = _blanks(_solve("cnn-architecture", **ENDTERM_2022_P4))
     assert got["shape_conv1"][1:] == [28, 28] and got["shape_conv2"][1:] == [14, 14]
-    assert _blanks(_solve("conv-layer-arithmetic", N=16, C=2, H=28, F=8, k=4, s=2, p=1, kk=3))["p_same"] == 1
+    assert _blanks(_solve("conv-layer-arithmetic", N=16, C=2, H=28, F=8, kernel=4, stride=2, padding=1, kernel2=3))["p_same"] == 1
 
 
 def test_solve_reproduces_endterm_2022_problem_4_7_receptive_field_after_maxpool1():
@@ -119,8 +119,8 @@ def test_cnn_architecture_bias_mistakes_are_named():
 
 # ---------------------------------------------------------------------------- conv-layer-arithmetic
 
-MOCK_2020_II_8 = dict(N=16, C=32, H=32, F=8, k=6, s=2, p=1, kk=3)
-ENDTERM_2022_1_3 = dict(N=16, C=32, H=64, F=8, k=3, s=2, p=1, kk=3)
+MOCK_2020_II_8 = dict(N=16, C=32, H=32, F=8, kernel=6, stride=2, padding=1, kernel2=3)
+ENDTERM_2022_1_3 = dict(N=16, C=32, H=64, F=8, kernel=3, stride=2, padding=1, kernel2=3)
 
 
 def test_solve_reproduces_mock_2020_part_ii_8_conv_output_shape():
@@ -240,12 +240,12 @@ ENDTERM_2024_4_2 = [
 
 
 def test_solve_reproduces_endterm_2024_problem_4_2_classifier_comparison():
-    res = _solve("classifier-comparison", K=10, t=8, P=ENDTERM_2024_4_2)
+    res = _solve("classifier-comparison", n_classes=10, label=9, P=ENDTERM_2024_4_2)
     got = _blanks(res)
     assert got["correct"] == "C"  # only C predicts the digit 8
     assert got["worst"] == "C"  # and C has the largest loss
     assert round(got["worst_loss"], 6) == 1.049822 == round(-math.log(0.35), 6)
-    alts = _alternatives("classifier-comparison", K=10, t=8, P=ENDTERM_2024_4_2)["worst_loss"]
+    alts = _alternatives("classifier-comparison", n_classes=10, label=9, P=ENDTERM_2024_4_2)["worst_loss"]
     assert alts["minus-sign-missing"] == pytest.approx(math.log(0.35))
     assert alts["wrong-entry"] == pytest.approx(-math.log(0.41))
 
@@ -295,7 +295,7 @@ def test_batchnorm_and_softmax_answers_match_torch():
         res = solve_spec("softmax-cross-entropy", {}, seed=seed, engine_name="numpy")
         got, p = _blanks(res), res["params"]
         z = torch.tensor(p["z"], dtype=torch.float64, requires_grad=True)
-        loss = torch.nn.functional.cross_entropy(z[None], torch.tensor([p["y"] - 1]))
+        loss = torch.nn.functional.cross_entropy(z[None], torch.tensor([p["label"] - 1]))
         loss.backward()
         assert got["L"] == pytest.approx(loss.item(), abs=1e-9)
         assert got["dLdz"] == pytest.approx(z.grad.tolist(), abs=1e-9)
@@ -303,7 +303,7 @@ def test_batchnorm_and_softmax_answers_match_torch():
 
 
 def test_softmax_cross_entropy_gradient_is_p_minus_onehot():
-    got = _blanks(_solve("softmax-cross-entropy", K=3, z=[2, 1, -1], y=2))
+    got = _blanks(_solve("softmax-cross-entropy", n_classes=3, z=[2, 1, -1], label=2))
     p = np.exp([2, 1, -1]) / np.exp([2, 1, -1]).sum()
     assert got["p"] == pytest.approx(p.tolist())
     assert got["y_pred"] == 1  # classes are numbered from 1
@@ -343,8 +343,8 @@ CLI_PINS = {
     "adagrad-steps": (["w0=1", "g=[2,-2]", "lr=0.5"], "w2", 0.5 + 0.5 * 2 / math.sqrt(8)),
     "sgd-weight-decay": (["w0=2", "g=[1,-3]", "lr=0.1", "lam=0.5"], "w1", 1.8),
     "newton-step": (["a=1", "b=-4", "c=0", "w0=3", "x0=2"], "w1", 2),
-    "softmax-cross-entropy": (["K=3", "z=[0,0,0]", "y=1"], "L", math.log(3)),
-    "classifier-comparison": (["K=10", "t=8", f"P={json.dumps(ENDTERM_2024_4_2)}"], "worst_loss", -math.log(0.35)),
+    "softmax-cross-entropy": (["n_classes=3", "z=[0,0,0]", "label=1"], "L", math.log(3)),
+    "classifier-comparison": (["n_classes=10", "label=9", f"P={json.dumps(ENDTERM_2024_4_2)}"], "worst_loss", -math.log(0.35)),
     "activation-values": (["act=tanh", "alpha=0.5", "x=[-1,1,2]", "x0=-1"], "df0", 1 - round(math.tanh(-1), 3) ** 2),
     "batchnorm-stats": (["N=4", "X=[[1,2],[3,0],[5,2],[3,4]]", "gamma=[2,0.5]", "beta=[1,-1]", "i=1",
                          "Nb=8", "Cb=3", "Hb=32", "Wb=64"], "bn_stats", 6),

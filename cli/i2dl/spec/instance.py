@@ -651,10 +651,14 @@ def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine
     if unknown:
         import difflib
 
-        near = difflib.get_close_matches(unknown[0], list(params), n=3)
+        from i2dl.spec.vocabulary import suggestion
+
+        renamed = suggestion(unknown[0])
+        near = [renamed] if renamed in params else difflib.get_close_matches(unknown[0], list(params), n=3)
         raise SpecError(f"spec '{spec.id}' has no parameter '{unknown[0]}'", where=f"--param {unknown[0]}",
-                        fix=("did you mean " + ", ".join(near) + "? ") if near else
-                        "parameters: " + ", ".join(params))
+                        fix=(f"it is called '{renamed}' (the parameter names of docs/spec-format.md)"
+                             if renamed in params else ("did you mean " + ", ".join(near) + "? ") if near else
+                             "parameters: " + ", ".join(params)))
     pins = infer_sizes(compiled, pins)
     overrides = {k: coerce_pin(k, v, params[k]) for k, v in pins.items() if k in compiled.graph.nodes}
     fully_pinned = all(n in pins or isinstance(params[n], m.FixedParam) for n in compiled.leaves)
