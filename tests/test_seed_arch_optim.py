@@ -162,22 +162,25 @@ def test_solve_reproduces_endterm_2022_problem_2_4_weight_decay_update():
     assert got["w2"] == pytest.approx((1 - lr * lam) * got["w1"] - lr * g[1], abs=1e-12)
 
 
+NEWTON_POLY = dict(form="poly", c4=0, c3=0, a=1, r=1, lr=0.1)
+
+
 def test_solve_reproduces_endterm_2022_problem_8_7_newton_step_undefined_for_linear_function():
-    got = _blanks(_solve("newton-step", a=1, b=-4, c=0, w0=3, eta=1, x0=2, q=0))
-    assert got["hpp"] == 0  # f(w) = x w has f'' = 0 ...
+    got = _blanks(_solve("newton-step", **NEWTON_POLY, c2=1, c1=-4, w0=3, x=2, q=0))
+    assert got["hpp"] == 0  # f(x, w) = x w has f'' = 0 ...
     assert got["newton_defined"] is False  # ... so w - f'/f'' does not exist
 
 
 def test_newton_step_with_zero_curvature_raises_a_clear_error():
     with pytest.raises(EngineError, match="second derivative is 0"):
-        _solve("newton-step", a=0, b=2, c=1, w0=1, eta=1, x0=2, q=0)
+        _solve("newton-step", **NEWTON_POLY, c2=0, c1=2, w0=1, x=2, q=0)
 
 
 def test_newton_step_lands_on_the_minimum_of_a_quadratic():
-    got = _blanks(_solve("newton-step", a=2.5, b=3, c=-1, w0=2, eta=1, x0=3, q=0))
-    assert got["fp"] == 13 and got["fpp"] == 5
-    assert got["w1"] == pytest.approx(-0.6) == got["w_star"]
-    assert got["lands_on_minimum"] is True
+    got = _blanks(_solve("newton-step", **NEWTON_POLY, c2=2, c1=3, w0=2, x=3, q=0))
+    assert got["fp0"] == 11 and got["fpp0"] == 4
+    assert got["w1"] == pytest.approx(-0.75)  # -c1 / (2 c2), the minimum
+    assert got["fp1"] == 0 and got["w2"] == got["w1"]
 
 
 def _torch_run(spec: str, seed: int) -> tuple[dict, dict]:
@@ -342,7 +345,8 @@ CLI_PINS = {
     "adam-steps": (["w0=1", "g=[2,-1]", "lr=0.1"], "w1", 0.9),
     "adagrad-steps": (["w0=1", "g=[2,-2]", "lr=0.5"], "w2", 0.5 + 0.5 * 2 / math.sqrt(8)),
     "sgd-weight-decay": (["w0=2", "g=[1,-3]", "lr=0.1", "lam=0.5"], "w1", 1.8),
-    "newton-step": (["a=1", "b=-4", "c=0", "w0=3", "x0=2"], "w1", 2),
+    "newton-step": (["form=poly", "c4=0", "c3=0", "c2=1", "c1=-4", "a=1", "r=1", "w0=3", "lr=0.1", "x=2", "q=0"],
+                    "w1", 2),
     "softmax-cross-entropy": (["n_classes=3", "z=[0,0,0]", "label=1"], "L", math.log(3)),
     "classifier-comparison": (["n_classes=10", "label=9", f"P={json.dumps(ENDTERM_2024_4_2)}"], "worst_loss", -math.log(0.35)),
     "activation-values": (["act=tanh", "alpha=0.5", "x=[-1,1,2]", "x0=-1"], "df0", 1 - round(math.tanh(-1), 3) ** 2),
