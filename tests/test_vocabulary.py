@@ -129,3 +129,33 @@ def test_vocabulary_solve_suggests_the_new_name_for_an_old_one():
     assert result.exit_code != 0
     assert "'k'" in result.output and "kernel" in result.output
     assert suggestion("pk") == "pool_kernel" and suggestion("k2") == "kernel2" and suggestion("x") is None
+
+
+OLD_SPECS = Path(__file__).resolve().parent / "fixtures" / "before-vocabulary"
+
+
+@pytest.mark.parametrize("spec_id", ["conv2d-by-hand", "softmax-cross-entropy"])
+def test_vocabulary_an_exam_made_before_the_rename_still_grades_and_explains(spec_id, tmp_path):
+    """The fixtures are the specs as shipped before the rename (k, pad; y as a class): exam.json keeps its copy."""
+    from i2dl.exam import build_exam, load_exam
+    from i2dl.explain import explain_part, explanation_markdown, key_steps
+    from i2dl.export import write_exam
+    from i2dl.export.answers import key_answers
+    from i2dl.grade.batch import grade_files
+    from i2dl.io import dump_yaml
+
+    old = Library([OLD_SPECS])
+    exam = build_exam(spec_id, 3, engine_name="numpy", library=old)
+    assert {"k", "pad"} <= set(exam.problems[0].params) or "y" in exam.problems[0].params
+    write_exam(exam, tmp_path / "exam", steps=key_steps(exam))
+    exam = load_exam(tmp_path / "exam")
+    sub = tmp_path / "subs" / "key.yaml"
+    sub.parent.mkdir()
+    sub.write_text(dump_yaml({"exam": exam.exam_id, "student_id": "key", "name": "", "answers": key_answers(exam)}))
+    batch = grade_files([sub], exam, engine_name="numpy", library=Library())
+    (result,) = batch.graded
+    assert result.total == exam.points == result.max_points
+    assert [c["spec"] for c in batch.spec_changes] == [spec_id]  # the shipped spec has changed since
+    for _, part in exam.parts():
+        text = explanation_markdown(explain_part(exam, part.number, library=Library()))
+        assert "has changed since the exam was generated" in text
