@@ -97,8 +97,8 @@ def test_newton_reproduces_mock_2020_ii_3_fewer_iterations_than_gradient_descent
     got = _values({**POLY, "c2": 1, "c1": -4, "w0": 3, "x": 2, "q": 1})
     assert (got["fp0"], got["fpp0"], got["w1"]) == (2, 2, 2)
     assert got["fp1"] == 0 and got["w2"] == 2
-    assert got["w_gd"] == pytest.approx(2.8) and got["newton_lower"] is True
-    assert got["newton_descends"] is True and got["newton_defined"] is True
+    assert got["w_gd"] == pytest.approx(2.8) and got["newton_farther"] is True
+    assert got["heads_to_minimum"] is True and got["newton_defined"] is True
 
 
 def test_newton_quartic_with_exp_two_steps_by_hand():
@@ -171,7 +171,7 @@ def test_newton_torch_engine_gives_the_numpy_key():
 
 @pytest.mark.library
 def test_newton_samples_ask_both_outcomes_of_each_true_false_question():
-    for name in ("newton_descends", "newton_lower", "newton_defined"):
+    for name in ("heads_to_minimum", "newton_farther", "newton_defined"):
         seen = {bool(i.values[name]) for i in instances(SPEC)[:300]}
         assert seen == {True, False}, name
     forms = {i.values["form"] for i in instances(SPEC)[:300]}
