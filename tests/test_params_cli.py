@@ -45,7 +45,7 @@ def test_param_bad_value_names_parameter_given_value_and_expected_form(command, 
     out = " ".join(result.output.split())
     assert result.exit_code == SpecError.exit_code, result.output
     name = pin.partition("=")[0]
-    assert f"error: --param {name}:" in out
+    assert f"error: --param {name} (declared at " in out and f"{spec}.yaml:" in out
     for needle in needles:
         assert needle in out, (needle, out)
     assert f"fix: e.g. --param {name}=" in out
