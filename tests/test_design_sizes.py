@@ -34,7 +34,7 @@ def test_design_sizes_keys_the_2024_point_cloud_sizes():
 
 
 def test_design_sizes_stacks_colour_channels_for_dice_photos():
-    keys = _keys({**DESIGN, "src": 1, "s1": 7, "s2": 12})
+    keys = _keys({**DESIGN, "src": 1, "sum1": 7, "sum2": 12})
     assert keys["in_shape"] == ("N", 6, 32, 32) and keys["out_shape"] == ("N", 11)  # sums 2..12
     assert (keys["n_s1"], keys["n_s2"]) == (6, 1)
 
@@ -45,7 +45,7 @@ def test_design_sizes_pair_counts_match_enumeration_over_many_instances():
         v = inst.values
         lo, hi = int(v["lo"]), int(v["hi"])
         sums = [a + b for a, b in itertools.product(range(lo, hi + 1), repeat=2)]
-        assert int(v["count1"]) == sums.count(int(v["s1"])) and int(v["count2"]) == sums.count(int(v["s2"]))
+        assert int(v["count1"]) == sums.count(int(v["sum1"])) and int(v["count2"]) == sums.count(int(v["sum2"]))
         assert int(v["n_sums"]) == len(set(sums))
 
 

@@ -106,8 +106,8 @@ def _expected_counts(spec_id: str, v: dict) -> dict[str, int]:
     if spec_id == "conv-layer-arithmetic":
         return {"input": 1, "layer": 1}
     if spec_id == "conv2d-by-hand":
-        nh, nw, p = int(v["nh"]), int(v["nw"]), int(v["pad"])
-        return {"cell": nh * nw, "pad": (nh + 2 * p) * (nw + 2 * p) - nh * nw, "kcell": int(v["k"]) ** 2, "window": 1}
+        nh, nw, p = int(v["nh"]), int(v["nw"]), int(v["padding"])
+        return {"cell": nh * nw, "pad": (nh + 2 * p) * (nw + 2 * p) - nh * nw, "kcell": int(v["kernel"]) ** 2, "window": 1}
     return {}  # a spec added later: drawn and parsed, its counts not known here
 
 

@@ -288,7 +288,7 @@ def test_grade_2024_5_3_conv2d_by_hand_accepts_kernel_gradient_when_spec_exists(
     library = Library()
     if "conv2d-by-hand" not in library.ids():
         pytest.skip("conv2d-by-hand is not in the library yet (the fixture spec test covers 5.3)")
-    pins = {"nh": 4, "nw": 4, "k": 3, "stride": 1, "pad": 0, "X": X_5, "K": K_5, "G": G_5}
+    pins = {"nh": 4, "nw": 4, "kernel": 3, "stride": 1, "padding": 0, "X": X_5, "K": K_5, "G": G_5}
     exam = build_exam("conv2d-by-hand", 0, pins=pins, engine_name="numpy")
     found = [(part, b) for _, part in exam.parts() for b in part.blanks
              if b.kind == "matrix" and np.shape(b.expected) == (4, 4)

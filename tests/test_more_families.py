@@ -215,8 +215,10 @@ def test_regularized_mistakes():
 # ---------------------------------------------------------------------------- init-variance
 
 # every parameter pinned (k too, unused by a linear layer): the instructor's numbers win
-INIT_LINEAR = {"kind": "linear", "c_in": 200, "c_out": 50, "k": 3, "xavier_form": "average"}
-INIT_CONV = {"kind": "conv", "c_in": 16, "c_out": 32, "k": 3, "xavier_form": "average"}
+INIT_LINEAR = {"kind": "linear", "c_in": 200, "c_out": 50, "kernel": 3, "xavier_form": "average", "act": "relu",
+               "slope": 0.1, "mode": "fan_in", "var_in": 1}
+INIT_CONV = {"kind": "conv", "c_in": 16, "c_out": 32, "kernel": 3, "xavier_form": "average", "act": "relu",
+             "slope": 0.1, "mode": "fan_in", "var_in": 1}
 
 
 def test_init_linear_pinned(engine):
@@ -270,7 +272,7 @@ def test_init_seeded_instances_are_consistent():
         assert v["fan_in"] != v["fan_out"]
         close(v["std_k"] ** 2, v["var_k"])
         close(v["a_x"] ** 2, 3 * v["var_x"])
-        close(v["var_k"], 2 / v["fan_in"])
+        close(v["var_k"], v["gain2"] / (v["fan_in"] if v["mode"] == "fan_in" else v["fan_out"]))
 
 
 def test_init_mistakes():
@@ -286,15 +288,15 @@ def test_init_mistakes():
 # ---------------------------------------------------------------------------- upsampling-shapes
 
 # DCGAN-style doubling (k 4, s 2, p 1) and a stride-3 layer with output padding
-UP_DCGAN = {"n": 4, "k": 4, "s": 2, "p": 1, "op": 0, "C": 128, "H": 8, "W": 16, "F": 64, "r": 2}
-UP_OP = {"n": 5, "k": 3, "s": 3, "p": 1, "op": 1, "C": 16, "H": 7, "W": 5, "F": 8, "r": 3}
+UP_DCGAN = {"n": 4, "kernel": 4, "stride": 2, "padding": 1, "output_padding": 0, "C": 128, "H": 8, "W": 16, "F": 64, "r": 2}
+UP_OP = {"n": 5, "kernel": 3, "stride": 3, "padding": 1, "output_padding": 1, "C": 16, "H": 7, "W": 5, "F": 8, "r": 3}
 
 
 def _torch_upsampling(torch, p):
     nn = torch.nn
-    t1 = nn.ConvTranspose1d(1, 1, p["k"], stride=p["s"], padding=p["p"], output_padding=p["op"])
+    t1 = nn.ConvTranspose1d(1, 1, p["kernel"], stride=p["stride"], padding=p["padding"], output_padding=p["output_padding"])
     n_out = t1(torch.zeros(1, 1, p["n"])).shape[-1]
-    t2 = nn.ConvTranspose2d(p["C"], p["F"], p["k"], stride=p["s"], padding=p["p"], output_padding=p["op"])
+    t2 = nn.ConvTranspose2d(p["C"], p["F"], p["kernel"], stride=p["stride"], padding=p["padding"], output_padding=p["output_padding"])
     shape = list(t2(torch.zeros(1, p["C"], p["H"], p["W"])).shape[1:])
     params = sum(q.numel() for q in t2.parameters())
     up = nn.Upsample(scale_factor=p["r"], mode="nearest")
@@ -346,8 +348,8 @@ def test_upsampling_mistakes():
 
 # ---------------------------------------------------------------------------- linear-regression-step
 
-LINREG = {"X": [[1, 2], [0, 1], [2, -1]], "w": [1.5, -1.5], "b": 0, "y": [0, -3, 1.5], "lr": 0.1}
-LINREG_B = {**LINREG, "b": 1.5, "y": [1.5, -1.5, 3]}
+LINREG = {"X": [[1, 2], [0, 1], [2, -1]], "w": [1.5, -1.5], "b": 0, "t": [0, -3, 1.5], "lr": 0.1}
+LINREG_B = {**LINREG, "b": 1.5, "t": [1.5, -1.5, 3]}
 
 
 def test_linear_regression_pinned_by_hand(engine):
@@ -362,7 +364,7 @@ def test_linear_regression_pinned_by_hand(engine):
 
 def _torch_linreg(torch, p):
     X = torch.tensor(np.asarray(p["X"], dtype=float), dtype=torch.float64)
-    y = torch.tensor(np.asarray(p["y"], dtype=float), dtype=torch.float64)
+    y = torch.tensor(np.asarray(p["t"], dtype=float), dtype=torch.float64)
     w = torch.tensor(np.asarray(p["w"], dtype=float), dtype=torch.float64, requires_grad=True)
     b = torch.tensor(float(p["b"]), dtype=torch.float64, requires_grad=True)
     loss = torch.nn.functional.mse_loss(X @ w + b, y)
@@ -423,9 +425,10 @@ CLI_PINS = {
                           "focus", [2, 1, 1]),
     "regularized-step": (["w=[1,-2,0.5]", "g=[0.5,1,-1]", "reg=l2", "l2_form=half", "lam=0.1", "lr=0.5"],
                          "w_new", [0.7, -2.4, 0.975]),
-    "init-variance": (["kind=conv", "c_in=16", "c_out=32", "k=3", "xavier_form=average"], "var_k", 2 / 144),
+    "init-variance": (["kind=conv", "c_in=16", "c_out=32", "kernel=3", "xavier_form=average", "act=relu", "mode=fan_in"],
+                      "var_k", 2 / 144),
     "upsampling-shapes": ([f"{k}={v}" for k, v in UP_DCGAN.items()], "out_shape", [64, 16, 32]),
-    "linear-regression-step": (["X=[[1,2],[0,1],[2,-1]]", "w=[1.5,-1.5]", "b=0", "y=[0,-3,1.5]", "lr=0.1"],
+    "linear-regression-step": (["X=[[1,2],[0,1],[2,-1]]", "w=[1.5,-1.5]", "b=0", "t=[0,-3,1.5]", "lr=0.1"],
                                "dLdw", [3, -3]),
 }
 

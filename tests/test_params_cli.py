@@ -17,7 +17,7 @@ BAD = [
     ("conv2d-by-hand", "stride=abc", ["'stride' must be one of 1, 2 (a whole number)", "got 'abc'"]),
     ("conv2d-by-hand", "stride=9**9**9", ["'stride' must be one of 1, 2", "got '9**9**9'", "too large"]),
     ("conv2d-by-hand", "stride=1.5", ["'stride' must be one of 1, 2 (a whole number)", "got 1.5"]),
-    ("conv2d-by-hand", "k=abc", ["'k' must be one of 2, 3", "got 'abc'"]),
+    ("conv2d-by-hand", "kernel=abc", ["'kernel' must be one of 2, 3", "got 'abc'"]),
     ("conv2d-by-hand", "X=abc", ["'X' must be a nh x nw array of numbers", "got 'abc'"]),
     ("conv1d-backprop", "n=abc", ["'n' must be an integer (the spec samples 5..6)", "got 'abc'"]),
     ("conv1d-backprop", "n=9**9**9", ["'n' must be an integer", "got '9**9**9'", "too large", "digits"]),
@@ -27,7 +27,7 @@ BAD = [
     ("conv1d-backprop", "t=1/0", ["'t' must be an integer", "got '1/0'", "division by zero"]),
     ("conv1d-backprop", "x=[1,2", ["'x' must be a vector of length n", "got '[1,2'", "cannot parse"]),
     ("activation-values", "act=5", ["'act' must be one of elu, leaky_relu, sigmoid, tanh (a word)", "got 5"]),
-    ("conv-layer-arithmetic", "s=abc", ["'s' must be", "got 'abc'"]),
+    ("conv-layer-arithmetic", "stride=abc", ["'stride' must be", "got 'abc'"]),
 ]
 
 
@@ -45,7 +45,7 @@ def test_param_bad_value_names_parameter_given_value_and_expected_form(command, 
     out = " ".join(result.output.split())
     assert result.exit_code == SpecError.exit_code, result.output
     name = pin.partition("=")[0]
-    assert f"error: --param {name}:" in out
+    assert f"error: --param {name} (declared at " in out and f"{spec}.yaml:" in out
     for needle in needles:
         assert needle in out, (needle, out)
     assert f"fix: e.g. --param {name}=" in out
@@ -66,7 +66,7 @@ def test_param_without_a_name_is_refused():
     assert "has no parameter name before '='" in result.output
 
 
-@pytest.mark.parametrize("pin", ["stride=3", "k=4"])
+@pytest.mark.parametrize("pin", ["stride=3", "kernel=4"])
 def test_param_value_of_the_right_kind_outside_the_choices_is_the_instructors_to_pin(pin):
     result = runner.invoke(app, ["--engine", "numpy", "solve", "conv2d-by-hand", "--param", pin, "--json"])
     assert result.exit_code == 0, result.output

@@ -51,7 +51,7 @@ def _text(session: Session, name: str, value=None) -> str:
 def _sum_not_mean(session: Session) -> str:
     """The loss with the sum in place of the mean: the spec's named mistake 'sum-not-mean'."""
     p = session.problem
-    return kinds.get("number").format(float(np.sum((p.values["yhat"] - p.values["y"]) ** 2)))
+    return kinds.get("number").format(float(np.sum((p.values["yhat"] - p.values["t"]) ** 2)))
 
 
 def _own_gradient(session: Session) -> np.ndarray:

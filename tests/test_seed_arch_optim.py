@@ -68,7 +68,7 @@ def test_solve_reproduces_endterm_2022_problem_4_1_size_keeping_convolution():
     # (k=3, s=1, p=1) keeps H x W: both in the network and as the asked padding for k = 3.
     got = _blanks(_solve("cnn-architecture", **ENDTERM_2022_P4))
     assert got["shape_conv1"][1:] == [28, 28] and got["shape_conv2"][1:] == [14, 14]
-    assert _blanks(_solve("conv-layer-arithmetic", N=16, C=2, H=28, F=8, k=4, s=2, p=1, kk=3))["p_same"] == 1
+    assert _blanks(_solve("conv-layer-arithmetic", N=16, C=2, H=28, F=8, kernel=4, stride=2, padding=1, kernel2=3))["p_same"] == 1
 
 
 def test_solve_reproduces_endterm_2022_problem_4_7_receptive_field_after_maxpool1():
@@ -119,8 +119,8 @@ def test_cnn_architecture_bias_mistakes_are_named():
 
 # ---------------------------------------------------------------------------- conv-layer-arithmetic
 
-MOCK_2020_II_8 = dict(N=16, C=32, H=32, F=8, k=6, s=2, p=1, kk=3)
-ENDTERM_2022_1_3 = dict(N=16, C=32, H=64, F=8, k=3, s=2, p=1, kk=3)
+MOCK_2020_II_8 = dict(N=16, C=32, H=32, F=8, kernel=6, stride=2, padding=1, kernel2=3)
+ENDTERM_2022_1_3 = dict(N=16, C=32, H=64, F=8, kernel=3, stride=2, padding=1, kernel2=3)
 
 
 def test_solve_reproduces_mock_2020_part_ii_8_conv_output_shape():
@@ -162,22 +162,25 @@ def test_solve_reproduces_endterm_2022_problem_2_4_weight_decay_update():
     assert got["w2"] == pytest.approx((1 - lr * lam) * got["w1"] - lr * g[1], abs=1e-12)
 
 
+NEWTON_POLY = dict(form="poly", c4=0, c3=0, a=1, r=1, lr=0.1)
+
+
 def test_solve_reproduces_endterm_2022_problem_8_7_newton_step_undefined_for_linear_function():
-    got = _blanks(_solve("newton-step", a=1, b=-4, c=0, w0=3, eta=1, x0=2, q=0))
-    assert got["hpp"] == 0  # f(w) = x w has f'' = 0 ...
+    got = _blanks(_solve("newton-step", **NEWTON_POLY, c2=1, c1=-4, w0=3, x=2, q=0))
+    assert got["hpp"] == 0  # f(x, w) = x w has f'' = 0 ...
     assert got["newton_defined"] is False  # ... so w - f'/f'' does not exist
 
 
 def test_newton_step_with_zero_curvature_raises_a_clear_error():
     with pytest.raises(EngineError, match="second derivative is 0"):
-        _solve("newton-step", a=0, b=2, c=1, w0=1, eta=1, x0=2, q=0)
+        _solve("newton-step", **NEWTON_POLY, c2=0, c1=2, w0=1, x=2, q=0)
 
 
 def test_newton_step_lands_on_the_minimum_of_a_quadratic():
-    got = _blanks(_solve("newton-step", a=2.5, b=3, c=-1, w0=2, eta=1, x0=3, q=0))
-    assert got["fp"] == 13 and got["fpp"] == 5
-    assert got["w1"] == pytest.approx(-0.6) == got["w_star"]
-    assert got["lands_on_minimum"] is True
+    got = _blanks(_solve("newton-step", **NEWTON_POLY, c2=2, c1=3, w0=2, x=3, q=0))
+    assert got["fp0"] == 11 and got["fpp0"] == 4
+    assert got["w1"] == pytest.approx(-0.75)  # -c1 / (2 c2), the minimum
+    assert got["fp1"] == 0 and got["w2"] == got["w1"]
 
 
 def _torch_run(spec: str, seed: int) -> tuple[dict, dict]:
@@ -240,12 +243,12 @@ ENDTERM_2024_4_2 = [
 
 
 def test_solve_reproduces_endterm_2024_problem_4_2_classifier_comparison():
-    res = _solve("classifier-comparison", K=10, t=8, P=ENDTERM_2024_4_2)
+    res = _solve("classifier-comparison", n_classes=10, label=9, P=ENDTERM_2024_4_2)
     got = _blanks(res)
     assert got["correct"] == "C"  # only C predicts the digit 8
     assert got["worst"] == "C"  # and C has the largest loss
     assert round(got["worst_loss"], 6) == 1.049822 == round(-math.log(0.35), 6)
-    alts = _alternatives("classifier-comparison", K=10, t=8, P=ENDTERM_2024_4_2)["worst_loss"]
+    alts = _alternatives("classifier-comparison", n_classes=10, label=9, P=ENDTERM_2024_4_2)["worst_loss"]
     assert alts["minus-sign-missing"] == pytest.approx(math.log(0.35))
     assert alts["wrong-entry"] == pytest.approx(-math.log(0.41))
 
@@ -295,7 +298,7 @@ def test_batchnorm_and_softmax_answers_match_torch():
         res = solve_spec("softmax-cross-entropy", {}, seed=seed, engine_name="numpy")
         got, p = _blanks(res), res["params"]
         z = torch.tensor(p["z"], dtype=torch.float64, requires_grad=True)
-        loss = torch.nn.functional.cross_entropy(z[None], torch.tensor([p["y"] - 1]))
+        loss = torch.nn.functional.cross_entropy(z[None], torch.tensor([p["label"] - 1]))
         loss.backward()
         assert got["L"] == pytest.approx(loss.item(), abs=1e-9)
         assert got["dLdz"] == pytest.approx(z.grad.tolist(), abs=1e-9)
@@ -303,7 +306,7 @@ def test_batchnorm_and_softmax_answers_match_torch():
 
 
 def test_softmax_cross_entropy_gradient_is_p_minus_onehot():
-    got = _blanks(_solve("softmax-cross-entropy", K=3, z=[2, 1, -1], y=2))
+    got = _blanks(_solve("softmax-cross-entropy", n_classes=3, z=[2, 1, -1], label=2))
     p = np.exp([2, 1, -1]) / np.exp([2, 1, -1]).sum()
     assert got["p"] == pytest.approx(p.tolist())
     assert got["y_pred"] == 1  # classes are numbered from 1
@@ -342,9 +345,10 @@ CLI_PINS = {
     "adam-steps": (["w0=1", "g=[2,-1]", "lr=0.1"], "w1", 0.9),
     "adagrad-steps": (["w0=1", "g=[2,-2]", "lr=0.5"], "w2", 0.5 + 0.5 * 2 / math.sqrt(8)),
     "sgd-weight-decay": (["w0=2", "g=[1,-3]", "lr=0.1", "lam=0.5"], "w1", 1.8),
-    "newton-step": (["a=1", "b=-4", "c=0", "w0=3", "x0=2"], "w1", 2),
-    "softmax-cross-entropy": (["K=3", "z=[0,0,0]", "y=1"], "L", math.log(3)),
-    "classifier-comparison": (["K=10", "t=8", f"P={json.dumps(ENDTERM_2024_4_2)}"], "worst_loss", -math.log(0.35)),
+    "newton-step": (["form=poly", "c4=0", "c3=0", "c2=1", "c1=-4", "a=1", "r=1", "w0=3", "lr=0.1", "x=2", "q=0"],
+                    "w1", 2),
+    "softmax-cross-entropy": (["n_classes=3", "z=[0,0,0]", "label=1"], "L", math.log(3)),
+    "classifier-comparison": (["n_classes=10", "label=9", f"P={json.dumps(ENDTERM_2024_4_2)}"], "worst_loss", -math.log(0.35)),
     "activation-values": (["act=tanh", "alpha=0.5", "x=[-1,1,2]", "x0=-1"], "df0", 1 - round(math.tanh(-1), 3) ** 2),
     "batchnorm-stats": (["N=4", "X=[[1,2],[3,0],[5,2],[3,4]]", "gamma=[2,0.5]", "beta=[1,-1]", "i=1",
                          "Nb=8", "Cb=3", "Hb=32", "Wb=64"], "bn_stats", 6),

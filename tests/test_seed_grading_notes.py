@@ -61,7 +61,7 @@ ENDTERM_2024_P3 = {"x": [2, 3, 1, 2, -1], "n": 5, "c": [0.5, 1.5, 0.5], "w": [-1
 # 3.1 asks the sizes for a 7-long input (only the length matters; the other values are stand-ins)
 ENDTERM_2024_31 = {**ENDTERM_2024_P3, "n": 7, "x": [2, 3, 1, 2, -1, 1, 0], "w": [-1, 3, 1, 2],
                    "g_m": [2, 1, 1, 1], "g_z": [1, 2, 3, 1, 1]}
-ENDTERM_2024_42 = {"K": 10, "t": 8, "P": [
+ENDTERM_2024_42 = {"n_classes": 10, "label": 9, "P": [
     [0.45, 0, 0, 0, 0.05, 0, 0.05, 0.05, 0.40, 0],
     [0.47, 0, 0, 0, 0, 0, 0.02, 0, 0.41, 0.10],
     [0.30, 0, 0.05, 0, 0, 0, 0.20, 0, 0.35, 0.10]]}
@@ -71,8 +71,8 @@ ENDTERM_2022_73 = dict(N=4, X=[[1, 2], [3, 0], [5, 2], [3, 4]], gamma=[2, 0.5], 
 ENDTERM_2022_24 = dict(w0=2.0, g=[1.0, -3.0], lr=0.1, lam=0.5)
 # design-sizes: 2022 problem 4 (pairs of 28 x 28 digits, sums 12 and 18 of 4.10, 100 outputs of 4.5),
 # 2024 8.3 (8 clouds of 100 points in 3-D), 2022 5.9 with numbers of our own
-DESIGN = dict(src=0, s1=12, s2=18, M=100, B=8, P=100, D=3, K=10, Cs=3, Hs=128, Ws=256)
-ENDTERM_2022_41 = dict(N=16, C=2, H=28, F=8, k=4, s=2, p=1, kk=3)
+DESIGN = dict(src=0, sum1=12, sum2=18, M=100, B=8, P=100, D=3, n_classes=10, Cs=3, Hs=128, Ws=256)
+ENDTERM_2022_41 = dict(N=16, C=2, H=28, F=8, kernel=4, stride=2, padding=1, kernel2=3)
 MOCK_2020_V2 = {"x": 2, "w0": 1, "w1": 0.5, "w2": 2, "w3": -1.5, "r": 0.3}
 # property questions, the seeds' options in their order (the last of 2022 1.7, feature selection, is ours: the sum of gradients)
 CONV_2024_18 = dict(padding=1, stride=1, kernel=3, N=8, C=3, C2=8, m=16, alters_order=[0, 1, 2, 3])

@@ -43,7 +43,7 @@ def test_training_loop_keeps_the_weights_of_a_dead_relu_unit_unchanged():
 
 
 def test_training_loop_with_momentum_carries_the_velocity_into_the_next_step():
-    v = _solve({**DYING, "act": "identity", "opt": "momentum", "beta": 0.5, "lr": 0.1})
+    v = _solve({**DYING, "act": "identity", "opt": "momentum", "mu": 0.5, "lr": 0.1})
     g1, g2 = np.asarray(v["v_w_1"]), np.asarray(v["v_w_2"]) - 0.5 * np.asarray(v["v_w_1"])
     w0 = np.array(DYING["w0"])
     assert np.allclose(v["w_1"], w0 - 0.1 * g1) and np.allclose(v["w_2"], v["w_1"] - 0.1 * (0.5 * g1 + g2))

@@ -218,6 +218,9 @@ class Evaluator:
             return {k: self._eval(v, ids, tape, where)[0] for k, v in node.items}, None
         if isinstance(node, Call):
             if node.fn == "grad":
+                symbolic = self._second_order(node, ids, tape, where)
+                if symbolic is not None:  # grad of a grad: this derivative goes on the tape as an expression
+                    return self._eval(symbolic, ids, tape, where)
                 return self._grad(node, ids, tape, where), None
             if node.fn == "where" and len(node.args) == 3 and not node.kwargs:
                 cond, cid = self._eval(node.args[0], ids, tape, where)
@@ -278,6 +281,25 @@ class Evaluator:
                 if value.shape == np.shape(env[u]):  # a wrong-shaped answer cannot stand in
                     given[ids[u]] = value
         return given
+
+    def _second_order(self, node: Call, ids: dict[str, int], tape, where: str | None) -> Node | None:
+        """d out / d wrt of grad(out, wrt) as an expression, when an outer grad() differentiates it; else None."""
+        if tape is None or self.graph is None or node.kwargs or len(node.args) != 2 \
+                or not all(isinstance(a, Name) for a in node.args):
+            return None
+        out, wrt = node.args[0].id, node.args[1].id
+        if out not in self.graph.nodes or not (out in ids or wrt in ids):
+            return None
+        if np.ndim(self.env.get(wrt)) != 0 or np.ndim(self.env.get(out)) != 0:
+            raise ExprError(f"grad of grad({out}, {wrt}): second derivatives are taken of a scalar function "
+                            "of a scalar", where=where, fix="differentiate a scalar f(w) with respect to a scalar w")
+        from i2dl.derivative import derivative
+
+        try:
+            return derivative(self.graph.nodes[out].node, wrt, self.graph.nodes, self.graph.depends_on)
+        except ExprError as exc:
+            exc.where = exc.where or where
+            raise
 
     # -- grad(out, wrt, upstream)
 

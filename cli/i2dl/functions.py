@@ -1585,3 +1585,21 @@ def functions_markdown() -> str:
     out += [f"| `{r['function']}` | {r['category']} | {r['meaning'].replace('|', chr(92) + '|')} |"
             for r in function_rows()]
     return "\n".join(out) + "\n"
+
+
+@register("text")
+def tex_terms(coefs: Any, terms: Any) -> str:
+    """sum of coefs[i] * terms[i] as TeX, zero terms left out and signs merged (w^2 - 3\\,w)"""
+    from i2dl.render import fmt_value  # imported on use, as as_text above
+
+    cs, ts = list(np.atleast_1d(_arr(coefs))), list(terms)
+    if len(cs) != len(ts):
+        raise ExprError(f"tex_terms() has {len(cs)} coefficients for {len(ts)} terms")
+    out = ""
+    for c, t in zip(cs, ts, strict=True):
+        if c == 0:
+            continue
+        mag = "" if abs(c) == 1 and t else fmt_value(float(abs(c))) + (r"\," if t else "")
+        out += ("-" if c < 0 else "+" if out else "") + (" " if out else "") + mag + str(t)
+        out += " "
+    return out.strip().replace("  ", " ") or "0"

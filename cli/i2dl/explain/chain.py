@@ -183,6 +183,9 @@ def _vjp_terms(node: Node, g: Node, target: str, ctx: _Ctx, label: str) -> list[
     taken = branch_taken(node, ctx)  # `a if c else b` with one c: the gradient of the branch taken
     if taken is not None:
         return _vjp_terms(taken, g, target, ctx, label)
+    first = _first_derivative(node, ctx)
+    if first is not None:  # grad of a grad: the first derivative written out, then differentiated again
+        return _vjp_terms(first, g, target, ctx, label)
     if node.fn == "grad" or node.fn not in FUNCTIONS or "*" in FUNCTIONS[node.fn].params:
         return [_opaque(g, label, target)]
     terms: list[Node] = []
@@ -194,6 +197,22 @@ def _vjp_terms(node: Node, g: Node, target: str, ctx: _Ctx, label: str) -> list[
             return [_opaque(g, label, target)]
         terms += _vjp_terms(arg, _simplify(local), target, ctx, rf"\left({_Tex(ctx, 'sym')(arg)}\right)")
     return terms
+
+
+def _first_derivative(node: Call, ctx: _Ctx) -> Node | None:
+    """grad(f, w) of a scalar f as the expression f'(w) (i2dl.derivative), or None where that does not apply."""
+    if node.fn != "grad" or len(node.args) != 2 or node.kwargs or not all(isinstance(a, Name) for a in node.args):
+        return None
+    out, wrt = node.args[0].id, node.args[1].id
+    if out not in ctx.graph.nodes or np.ndim(ctx.values.get(out)) != 0 or np.ndim(ctx.values.get(wrt)) != 0:
+        return None
+    from i2dl.derivative import derivative
+    from i2dl.errors import ExprError
+
+    try:
+        return derivative(ctx.graph.nodes[out].node, wrt, ctx.graph.nodes, ctx.graph.depends_on)
+    except ExprError:
+        return None
 
 
 def _opaque(g: Node, label: str, target: str) -> Node:

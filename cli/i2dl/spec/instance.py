@@ -392,9 +392,12 @@ def coerce_pin(name: str, value: Any, p: Any, env: dict[str, Any] | None = None)
             raise SpecError(f"'{name}' needs {len(want)} dimensions (like {list(want)}); got shape {a.shape}",
                             where=where, fix="write a matrix as [[1, 2], [3, 4]]")
         if a.shape != want:
-            sizes = [d for d in ([p.length] if isinstance(p, m.VectorParam) else p.shape) if isinstance(d, str)]
+            dims = [d for d in ([p.length] if isinstance(p, m.VectorParam) else p.shape) if isinstance(d, str)]
+            # the names a size expression reads (n in pool_out_size(conv_out_size(n, kernel), ...)), not its functions
+            sizes = list(dict.fromkeys(w for d in dims for w in re.findall(r"\b([A-Za-z_]\w*)\b(?!\s*\()", d)))
             raise SpecError(f"'{name}' must have shape {list(want)}; got {list(a.shape)}", where=where,
-                            fix=f"pin the sizes it depends on too ({', '.join(sizes)})" if sizes else
+                            fix=f"pin the sizes it depends on to match ({', '.join(sizes)}), or give "
+                                f"{int(np.prod(want))} entries" if sizes else
                             f"give {int(np.prod(want))} entries in shape {list(want)}")
         return a
     if isinstance(p, m.IntParam):
@@ -417,7 +420,33 @@ def coerce_pin(name: str, value: Any, p: Any, env: dict[str, Any] | None = None)
         return _coerce_choice(value, p, wrong)
     if isinstance(p, np.ndarray):
         return p
+    if isinstance(p, m.DerivedParam) and p.shape:
+        return _coerce_shaped(name, value, p, env, where)
     return _coerce_fixed(value) if isinstance(value, list) else value
+
+
+def _coerce_shaped(name: str, value: Any, p: m.DerivedParam, env: dict[str, Any] | None, where: str) -> np.ndarray:
+    """A pinned derived value that declares its shape: an array of that shape (sizes not yet known are not checked)."""
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise SpecError(f"'{name}' must be an array of numbers of shape {p.shape}; got {_given(value)}",
+                        where=where, fix=f"write it as nested lists, e.g. --param {name}=[[1, 2], [3, 4]]") from None
+    dims = list(p.shape)
+    want = []
+    for d in dims:
+        try:
+            want.append(int(d) if isinstance(d, int) else int(Evaluator(None, env or {}).eval(_parsed(d, where).node)))
+        except (ExprError, TypeError, ValueError):
+            want.append(None)  # a size the other pins do not fix yet
+    if a.ndim != len(dims) or any(w is not None and w != g for w, g in zip(want, a.shape, strict=True)):
+        sizes = [d for d in dims if isinstance(d, str)]
+        raise SpecError(f"'{name}' must have shape [{', '.join(str(d) for d in dims)}]"
+                        + (f" (here {[w if w is not None else '?' for w in want]})" if sizes else "")
+                        + f"; got {list(a.shape)}", where=where,
+                        fix=f"pin the sizes it names to match ({', '.join(sizes)})" if sizes else
+                        f"give an array of shape {dims}")
+    return a
 
 
 def _is_big_int(value: Any) -> bool:
@@ -579,7 +608,8 @@ def infer_sizes(compiled: CompiledSpec, pins: dict[str, Any]) -> dict[str, Any]:
     out = dict(pins)
     for name, value in pins.items():
         p = params.get(name)
-        if not isinstance(p, (m.VectorParam, m.MatrixParam)) or isinstance(value, str):
+        if not (isinstance(p, (m.VectorParam, m.MatrixParam)) or isinstance(p, m.DerivedParam) and p.shape) \
+                or isinstance(value, str):
             continue
         try:
             shape = np.shape(np.asarray(value, dtype=np.float64))
@@ -587,7 +617,7 @@ def infer_sizes(compiled: CompiledSpec, pins: dict[str, Any]) -> dict[str, Any]:
             continue  # coerce_pin says what is wrong with it
         dims = [p.length] if isinstance(p, m.VectorParam) else list(p.shape)
         if len(shape) != len(dims):
-            continue
+            continue  # coerce_pin says what is wrong with it
         for d, got in zip(dims, shape, strict=True):
             hit = _SIZE_NAME.fullmatch(d.strip()) if isinstance(d, str) else None
             sized = params.get(hit.group(1)) if hit else None
@@ -618,7 +648,7 @@ def pinnables(compiled: CompiledSpec) -> list[dict[str, Any]]:
             shape = None
             if isinstance(p, m.VectorParam):
                 shape = [p.length]
-            elif isinstance(p, m.MatrixParam):
+            elif isinstance(p, (m.MatrixParam, m.DerivedParam)) and getattr(p, "shape", None):
                 shape = list(p.shape)
             rows.append({"name": name, "role": role if part is None else f"given in part {part.id}",
                          "type": p.type, "shape": shape, "accepts": form,
@@ -635,12 +665,23 @@ def pinnables(compiled: CompiledSpec) -> list[dict[str, Any]]:
     return rows
 
 
+def _located(compiled: CompiledSpec, name: str, check: Callable[[], Any]) -> Any:
+    """check(), with a refused pin's error naming where the spec declares the name (file and line)."""
+    try:
+        return check()
+    except SpecError as exc:
+        decl = compiled.param_where.get(name)
+        if decl and exc.where == f"--param {name}":
+            exc.where = f"--param {name} (declared at {decl})"
+        raise
+
+
 def sample_leaves(compiled: CompiledSpec, rng: np.random.Generator, pins: dict[str, Any]) -> dict[str, Any]:
     params = _all_params(compiled.spec)
     env: dict[str, Any] = {}
     for name in compiled.leaves:
         if name in pins:
-            env[name] = coerce_pin(name, pins[name], params[name], env)
+            env[name] = _located(compiled, name, lambda n=name: coerce_pin(n, pins[n], params[n], env))
         else:
             env[name] = sample_param(params[name], rng, env, compiled.param_where.get(name))
     return env
@@ -663,16 +704,21 @@ def solve_leaves(compiled: CompiledSpec, seed: int, pins: dict[str, Any], engine
     if unknown:
         import difflib
 
-        near = difflib.get_close_matches(unknown[0], list(params), n=3)
+        from i2dl.spec.vocabulary import suggestion
+
+        renamed = suggestion(unknown[0])
+        near = [renamed] if renamed in params else difflib.get_close_matches(unknown[0], list(params), n=3)
         raise SpecError(f"spec '{spec.id}' has no parameter '{unknown[0]}'", where=f"--param {unknown[0]}",
-                        fix=("did you mean " + ", ".join(near) + "? ") if near else
-                        "parameters: " + ", ".join(params))
+                        fix=(f"it is called '{renamed}' (the parameter names of docs/spec-format.md)"
+                             if renamed in params else ("did you mean " + ", ".join(near) + "? ") if near else
+                             "parameters: " + ", ".join(params)))
     pins = infer_sizes(compiled, pins)
     if any(part.statements is not None for part in spec.parts):
         from i2dl.spec.statements import check_order_pins
 
         check_order_pins(spec, pins)
-    overrides = {k: coerce_pin(k, v, params[k]) for k, v in pins.items() if k in compiled.graph.nodes}
+    overrides = {k: _located(compiled, k, lambda k=k, v=v: coerce_pin(k, v, params[k], pins))
+                 for k, v in pins.items() if k in compiled.graph.nodes}
     fully_pinned = all(n in pins or isinstance(params[n], m.FixedParam) for n in compiled.leaves)
     failures: Counter[str] = Counter()
     try:

@@ -91,6 +91,8 @@ class FixedParam(_Model):
 class DerivedParam(_Model):
     type: Literal["derived"]
     expr: str
+    # optional: the shape the value has, so that a pinned value is checked and fixes the sizes it names
+    shape: list[int | str] | None = None
 
 
 Param = Annotated[
