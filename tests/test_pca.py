@@ -20,7 +20,7 @@ LIBRARY = Library()
 # ten two-feature samples, their covariance matrix and its eigenvalues, worked out by hand.
 SMITH_X = [[2.5, 2.4], [0.5, 0.7], [2.2, 2.9], [1.9, 2.2], [3.1, 3.0],
            [2.3, 2.7], [2.0, 1.6], [1.0, 1.1], [1.5, 1.6], [1.1, 0.9]]
-SMITH_PINS = {"X": SMITH_X, "K": 10, "M": 64}
+SMITH_PINS = {"X": SMITH_X, "n_images": 10, "n_pixels": 64}
 
 
 def _values(pins: dict) -> dict:
@@ -38,7 +38,7 @@ def test_pca_covariance_reproduces_the_smith_tutorial_worked_example():
 
 
 def test_pca_covariance_rank_is_capped_by_the_pixels_when_samples_outnumber_them():
-    assert _values({**SMITH_PINS, "K": 5000, "M": 784})["max_rank"] == 784
+    assert _values({**SMITH_PINS, "n_images": 5000, "n_pixels": 784})["max_rank"] == 784
 
 
 def test_rank_counts_independent_rows_of_a_covariance_of_few_samples():
