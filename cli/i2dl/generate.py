@@ -140,6 +140,7 @@ def _distinct(built: list[tuple[Any, str]], students: list[Any], secret: bytes, 
     """
     from i2dl.course import variant_seed
     from i2dl.mcq import Bank
+    from i2dl.short import ShortBank
     from i2dl.validate import sheet_key
 
     def sheets(exam: Any) -> list[tuple[int, str]]:
@@ -147,15 +148,15 @@ def _distinct(built: list[tuple[Any, str]], students: list[Any], secret: bytes, 
 
     seen: set[tuple[int, str]] = set()
     out = []
-    bank: list[Bank] = []  # read at the first reseed, then shared
+    bank: list[Any] = []  # the question banks, read at the first reseed, then shared
     for (exam, key), st in zip(built, students, strict=True):
         for k in range(1, RESEEDS + 1):
             if not any(s in seen for s in sheets(exam)):
                 break
             seed = variant_seed(secret, exam_id, f"{st.student_id}#{k}")
-            bank = bank or [Bank()]
+            bank = bank or [Bank(), ShortBank()]
             (exam, key), = _variants(source, [(st.student_id, seed)], exam_id, engine_name, library, rounding,
-                                     keys=False, bank=bank[0])  # the key is written for the variant kept, below
+                                     keys=False, bank=bank[0], short_bank=bank[1])  # the key is written for the variant kept, below
         if key is None:
             key = _key_text(exam)
         seen.update(sheets(exam))
@@ -173,16 +174,18 @@ def _key_text(exam: Any) -> str:
 
 def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_name: str | None,
               library: Library, rounding: Any = None, keys: bool = True,
-              bank: Bank | None = None) -> list[tuple[Any, str | None]]:
+              bank: Bank | None = None, short_bank: Any = None) -> list[tuple[Any, str | None]]:
     """(variant, its key's Markdown, or None without `keys`) for each (label, seed)."""
     from i2dl.exam import build_exam
     from i2dl.mcq import Bank
+    from i2dl.short import ShortBank
 
     bank = bank or Bank()
+    short_bank = short_bank or ShortBank()  # read once for all the seeds, not once per variant
     out = []
     for label, seed in seeds:
         exam = build_exam(source, seed, engine_name=engine_name, library=library, bank=bank, exam_id=exam_id,
-                          variant=label, rounding=rounding)
+                          variant=label, rounding=rounding, short_bank=short_bank)
         out.append((exam, _key_text(exam) if keys else None))
     return out
 
@@ -198,12 +201,14 @@ def _worker_reset() -> None:
 def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any]) -> Any:
     """A worker's share of `_variants`; typed errors come back as data (their where and fix survive)."""
     from i2dl.mcq import Bank
+    from i2dl.short import ShortBank
 
     source, seeds, exam_id, engine_name, rounding = args
     if not _WORKER:  # read once per worker process, not once per task
-        _WORKER.update(library=Library(), bank=Bank())
+        _WORKER.update(library=Library(), bank=Bank(), short_bank=ShortBank())
     try:
-        built = _variants(source, seeds, exam_id, engine_name, _WORKER["library"], rounding, bank=_WORKER["bank"])
+        built = _variants(source, seeds, exam_id, engine_name, _WORKER["library"], rounding, bank=_WORKER["bank"],
+                          short_bank=_WORKER["short_bank"])
     except I2dlError as exc:
         return ("error", type(exc), exc.message, exc.where, exc.fix)
     for exam, _ in built:
