@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
@@ -1002,9 +1003,15 @@ def to_data(p: ProblemInstance) -> dict[str, Any]:
 SHORT_FIELDS = ("model_answer", "checklist", "lines")
 
 
+_BLANK_FIELDS = tuple(f.name for f in fields(Blank))
+
+
 def _blank_data(b: Blank) -> dict[str, Any]:
-    d = {**asdict(b), "expected": kinds.get(b.kind).to_data(b.expected),
-         "alternatives": [{**a, "value": kinds.get(b.kind).to_data(a["value"])} for a in b.alternatives]}
+    # asdict(b) would deep-copy the key and every alternative only to replace them: field by field instead.
+    d = {name: getattr(b, name) for name in _BLANK_FIELDS}
+    d.update(expected=kinds.get(b.kind).to_data(b.expected),
+             alternatives=[{**a, "value": kinds.get(b.kind).to_data(a["value"])} for a in b.alternatives],
+             rounding=copy.deepcopy(b.rounding), checklist=[asdict(t) for t in b.checklist])
     if b.model_answer is None:
         for k in SHORT_FIELDS:
             del d[k]
