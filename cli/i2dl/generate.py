@@ -111,13 +111,18 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
         built = _variants(source, seeds, exam_id, engine_name, library, rounding, pdf_for=pdf_for)
     else:
         import multiprocessing
+        import sys
         from concurrent.futures import ProcessPoolExecutor
 
+        # A fork of a process that has loaded Typst or tex2typst can hang in them (their threads are not
+        # copied): then the workers build the variants only, and write_cohort_pdfs typesets in this process.
+        typeset_in_workers = pdf_for is not None and not {"typst", "tex2typst"} & set(sys.modules)
         chunks = [seeds[i:i + _CHUNK] for i in range(0, len(seeds), _CHUNK)]
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_worker_reset) as pool:
             results = list(pool.map(_variants_task, [(source, c, exam_id, engine_name, rounding,
-                                                      pdf_for and {label: pdf_for[label] for label, _ in c})
+                                                      {label: pdf_for[label] for label, _ in c}
+                                                      if typeset_in_workers else None)
                                                      for c in chunks]))
         built = []
         for result in results:
