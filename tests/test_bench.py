@@ -30,3 +30,15 @@ def test_bench_quick_mode_writes_every_figure_with_its_floor_and_goal(tmp_path):
     assert figures["grade-jobs-2"]["notes"]["identical_to_jobs_1"] is True
     for name in FIGURES:
         assert name in proc.stdout  # the printed table has a row per figure
+    assert figures["rss-cohort"]["goal"] and figures["rss-cohort"]["unit"] == "MB"  # memory is set against a goal
+
+
+def test_bench_only_measures_the_named_figures_and_refuses_an_unknown_one(tmp_path):
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, str(BENCH), "--only", "count,cold-solve", "--results", str(out)],
+                          capture_output=True, text=True, env={**os.environ, "BENCH_QUICK": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [f["name"] for f in json.loads(out.read_text(encoding="utf-8"))["figures"]] == ["cold-solve", "count"]
+    bad = subprocess.run([sys.executable, str(BENCH), "--only", "cohrot"], capture_output=True, text=True,
+                         env={**os.environ, "BENCH_QUICK": "1"}, timeout=600)
+    assert bad.returncode == 2 and "cohrot" in bad.stderr

@@ -56,7 +56,7 @@ def test_vocabulary_spec_uses_the_vocabulary_names(spec_id):
 
 def test_vocabulary_computed_mcqs_use_the_vocabulary_names():
     bad = []
-    for qid, bq in sorted(BANK.questions.items()):
+    for _qid, bq in sorted(BANK.questions.items()):
         q = bq.question
         bad += _bad(f"{bq.path.name} {q.id}", problems(dict(q.params), _mcq_expressions(q), set(q.tags)))
     assert not bad, "\n".join(bad)

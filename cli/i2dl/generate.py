@@ -68,8 +68,9 @@ def generate_exam(source: str | None = None, seed: int | None = None, out: Path 
         secret = course_secret(course)
         library = Library()
         exam_id = exam_id or _cohort_id(source, course, library)
-        exam, keys = _build_cohort(source, students, secret, exam_id, engine_name, library, rounding)
-        files = write_cohort(exam, out, keys=keys, formats=formats)
+        exam, keys, pdfs = _build_cohort(source, students, secret, exam_id, engine_name, library, rounding,
+                                         pdf="pdf" in formats)
+        files = write_cohort(exam, out, keys=keys, formats=formats, pdfs=pdfs)
     else:
         exam = build_exam(source, seed, pins=pins, engine_name=engine_name, exam_id=exam_id, rounding=rounding)
         explained = key_explanations(exam)
@@ -91,55 +92,70 @@ _CHUNK = 8
 
 
 def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str, engine_name: str | None,
-                  library: Library, rounding: Any = None) -> tuple[Any, dict[str, str]]:
-    """The cohort and each variant's key (Markdown), built in worker processes where that is safe."""
+                  library: Library, rounding: Any = None,
+                  pdf: bool = False) -> tuple[Any, dict[str, str], dict[str, dict[str, bytes]]]:
+    """The cohort, each variant's key (Markdown) and, with `pdf`, each variant's key and sheet PDF by label;
+    built in worker processes where that is safe."""
     import os
 
     from i2dl.engine import resolve_name
     from i2dl.exam.build import assemble_cohort, cohort_seeds
 
     seeds = cohort_seeds(students, secret, exam_id)
+    # The roster entry each variant's sheet names (assemble_cohort makes the same ones).
+    pdf_for = {st.student_id: {"student_id": st.student_id, "name": st.name, "variant": st.student_id}
+               for st in students} if pdf else None
     jobs = min(os.cpu_count() or 1, 8)
     # Forked workers are safe with the numpy engine; torch's threads do not survive a fork.
     if jobs < 2 or len(seeds) < 2 * _CHUNK or resolve_name(engine_name) != "numpy":
-        built = _variants(source, seeds, exam_id, engine_name, library, rounding)
+        built = _variants(source, seeds, exam_id, engine_name, library, rounding, pdf_for=pdf_for)
     else:
         import multiprocessing
+        import sys
         from concurrent.futures import ProcessPoolExecutor
 
+        # A fork of a process that has loaded Typst or tex2typst can hang in them (their threads are not
+        # copied): then the workers build the variants only, and write_cohort_pdfs typesets in this process.
+        typeset_in_workers = pdf_for is not None and not {"typst", "tex2typst"} & set(sys.modules)
         chunks = [seeds[i:i + _CHUNK] for i in range(0, len(seeds), _CHUNK)]
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_worker_reset) as pool:
-            results = list(pool.map(_variants_task, [(source, c, exam_id, engine_name, rounding) for c in chunks]))
+            results = list(pool.map(_variants_task, [(source, c, exam_id, engine_name, rounding,
+                                                      {label: pdf_for[label] for label, _ in c}
+                                                      if typeset_in_workers else None)
+                                                     for c in chunks]))
         built = []
         for result in results:
             if isinstance(result, tuple) and result and result[0] == "error":
                 _, cls, message, where, fix = result
                 raise cls(message, where=where, fix=fix)
             built += result
-        for exam, _ in built:  # the parent's compiled specs: what the serial path attaches too
+        for exam, _, _ in built:  # the parent's compiled specs: what the serial path attaches too
             for p in exam.problems:
                 if p.kind == "spec" and p.spec_id in library.paths:
                     p._compiled = library.get(p.spec_id)
     built = _distinct(built, students, secret, exam_id, source, engine_name, library, rounding)
-    return assemble_cohort([e for e, _ in built], students), {e.variant: k for e, k in built}
+    pdfs = {e.variant: made for e, _, made in built if made is not None}
+    return assemble_cohort([e for e, _, _ in built], students), {e.variant: k for e, k, _ in built}, pdfs
 
 
 #: Reseeds a student's variant may take to avoid sharing a problem's instance with an earlier student.
 RESEEDS = 12
 
 
-def _distinct(built: list[tuple[Any, str]], students: list[Any], secret: bytes, exam_id: str, source: str,
-              engine_name: str | None, library: Library, rounding: Any) -> list[tuple[Any, str]]:
+def _distinct(built: list[_Built], students: list[Any], secret: bytes, exam_id: str, source: str,
+              engine_name: str | None, library: Library, rounding: Any) -> list[_Built]:
     """The variants with no spec problem's instance given to two students, where the spec has room.
 
     In roster order, a student whose variant repeats an earlier student's instance of some problem
     (the same sheet text) is reseeded from HMAC(secret, exam id, "id#k"), k = 1, 2, ...; after RESEEDS
     tries the spec has no room and the repeat stays. One pass, in order: the result does not depend on
-    how the variants were first built (serially or in workers).
+    how the variants were first built (serially or in workers). A reseeded variant has no PDFs yet
+    (write_cohort_pdfs makes them).
     """
     from i2dl.course import variant_seed
     from i2dl.mcq import Bank
+    from i2dl.short import ShortBank
     from i2dl.validate import sheet_key
 
     def sheets(exam: Any) -> list[tuple[int, str]]:
@@ -147,44 +163,73 @@ def _distinct(built: list[tuple[Any, str]], students: list[Any], secret: bytes, 
 
     seen: set[tuple[int, str]] = set()
     out = []
-    bank: list[Bank] = []  # read at the first reseed, then shared
-    for (exam, key), st in zip(built, students, strict=True):
+    bank: list[Any] = []  # the question banks, read at the first reseed, then shared
+    for (exam, key, made), st in zip(built, students, strict=True):
         for k in range(1, RESEEDS + 1):
             if not any(s in seen for s in sheets(exam)):
                 break
             seed = variant_seed(secret, exam_id, f"{st.student_id}#{k}")
-            bank = bank or [Bank()]
-            (exam, key), = _variants(source, [(st.student_id, seed)], exam_id, engine_name, library, rounding,
-                                     keys=False, bank=bank[0])  # the key is written for the variant kept, below
+            bank = bank or [Bank(), ShortBank()]
+            (exam, key, made), = _variants(source, [(st.student_id, seed)], exam_id, engine_name, library, rounding,
+                                           keys=False, bank=bank[0], short_bank=bank[1])  # the key is written for the variant kept, below
         if key is None:
             key = _key_text(exam)
         seen.update(sheets(exam))
-        out.append((exam, key))
+        out.append((exam, key, made))
     return out
 
 
-def _key_text(exam: Any) -> str:
-    """A variant's key as Markdown, with the worked steps of every computed part."""
-    from i2dl.explain import key_steps
+def _key_text(exam: Any, explained: dict[str, Any] | None = None) -> str:
+    """A variant's key as Markdown, with the worked steps of every computed part (`explained`: already made)."""
+    from i2dl.explain import key_explanations, part_markdown
     from i2dl.export.markdown import key_markdown
 
-    return key_markdown(exam, key_steps(exam))
+    explained = key_explanations(exam) if explained is None else explained
+    return key_markdown(exam, {n: part_markdown(e, header=False) for n, e in explained.items()})
+
+
+#: A built variant: the variant, its key's Markdown (None: not made yet), its key and sheet PDFs (None: not made).
+_Built = tuple[Any, "str | None", "dict[str, bytes] | None"]
 
 
 def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_name: str | None,
               library: Library, rounding: Any = None, keys: bool = True,
-              bank: Bank | None = None) -> list[tuple[Any, str | None]]:
-    """(variant, its key's Markdown, or None without `keys`) for each (label, seed)."""
+              bank: Bank | None = None, short_bank: Any = None,
+              pdf_for: dict[str, dict[str, str]] | None = None) -> list[_Built]:
+    """(variant, its key's Markdown, its PDFs) for each (label, seed); the key only with `keys`, the
+    PDFs (key and the sheet of the student `pdf_for[label]`) only with `pdf_for`."""
     from i2dl.exam import build_exam
+    from i2dl.explain import key_explanations
     from i2dl.mcq import Bank
+    from i2dl.short import ShortBank
 
     bank = bank or Bank()
-    out = []
+    short_bank = short_bank or ShortBank()  # read once for all the seeds, not once per variant
+    out: list[_Built] = []
     for label, seed in seeds:
         exam = build_exam(source, seed, engine_name=engine_name, library=library, bank=bank, exam_id=exam_id,
-                          variant=label, rounding=rounding)
-        out.append((exam, _key_text(exam) if keys else None))
+                          variant=label, rounding=rounding, short_bank=short_bank)
+        if not keys:
+            out.append((exam, None, None))
+            continue
+        explained = key_explanations(exam)  # once for the Markdown key and the PDF key
+        made = _variant_pdfs(exam, explained, pdf_for[label]) if pdf_for is not None else None
+        out.append((exam, _key_text(exam, explained), made))
     return out
+
+
+def _variant_pdfs(exam: Any, explained: dict[str, Any], student: dict[str, str]) -> dict[str, bytes]:
+    """A variant's key and its student's sheet as PDF bytes (made where the variant is built)."""
+    from i2dl.export.pdf import compile_pdf, key_source, pdf_settings, sheet_source
+
+    made: dict[str, bytes] = {}
+    try:
+        settings = pdf_settings()
+        made["key"] = compile_pdf(key_source(exam, explained, settings))
+        made["sheet"] = compile_pdf(sheet_source(exam, student, settings))
+    except I2dlError:
+        pass  # write_cohort_pdfs makes what is missing again, and reports its error as for any PDF
+    return made
 
 
 
@@ -195,18 +240,20 @@ def _worker_reset() -> None:
     _WORKER.clear()  # a forked worker reads the library itself (the parent's course is active in it too)
 
 
-def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any]) -> Any:
+def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any, Any]) -> Any:
     """A worker's share of `_variants`; typed errors come back as data (their where and fix survive)."""
     from i2dl.mcq import Bank
+    from i2dl.short import ShortBank
 
-    source, seeds, exam_id, engine_name, rounding = args
+    source, seeds, exam_id, engine_name, rounding, pdf_for = args
     if not _WORKER:  # read once per worker process, not once per task
-        _WORKER.update(library=Library(), bank=Bank())
+        _WORKER.update(library=Library(), bank=Bank(), short_bank=ShortBank())
     try:
-        built = _variants(source, seeds, exam_id, engine_name, _WORKER["library"], rounding, bank=_WORKER["bank"])
+        built = _variants(source, seeds, exam_id, engine_name, _WORKER["library"], rounding, bank=_WORKER["bank"],
+                          short_bank=_WORKER["short_bank"], pdf_for=pdf_for)
     except I2dlError as exc:
         return ("error", type(exc), exc.message, exc.where, exc.fix)
-    for exam, _ in built:
+    for exam, _, _ in built:
         for p in exam.problems:
             p._compiled = None  # the parent attaches its own: a compiled graph is large to send back
     return built

@@ -232,7 +232,7 @@ def _statements_explanation(part: Any, ctx: _Ctx) -> dict[str, Any]:
     call = _statement_call(part, ctx)
     order = [int(i) for i in np.asarray(ctx.value(call.args[0]), dtype=float).ravel()]
     steps: list[Step] = []
-    for j, (idx, option) in enumerate(zip(order, part.options, strict=False)):
+    for idx, option in zip(order, part.options, strict=False):
         node = call.args[1].items[idx]
         value = bool(np.all(ctx.value(node)))
         steps.append(_note(f"{option.letter}: {' '.join(option.text.split())}"))

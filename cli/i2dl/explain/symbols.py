@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .steps import _tx
@@ -77,6 +78,7 @@ def _word(w: str) -> str:
     return rf"\mathrm{{{w}}}"
 
 
+@lru_cache(maxsize=4096)  # a pure function of the name, asked for every step of every key
 def _plain_symbol(name: str) -> Sym:
     parts = [p for p in name.split("_") if p]
     if not parts:

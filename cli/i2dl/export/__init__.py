@@ -75,11 +75,13 @@ def cohort_file_names(ids: list[str]) -> dict[str, str]:
 
 def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, str]] | None = None,
                  keys: dict[str, str] | None = None,
-                 formats: tuple[str, ...] | list[str] = DEFAULT_FORMATS) -> dict[str, Path]:
+                 formats: tuple[str, ...] | list[str] = DEFAULT_FORMATS,
+                 pdfs: dict[str, dict[str, bytes]] | None = None) -> dict[str, Path]:
     """exam.json (every variant), then per student sheets/ID.md and answers/ID.yaml, per variant keys/ID.md.
 
     Each key is `keys[label]` when given (made elsewhere), else written here with `steps(variant)`.
-    With "pdf" among `formats`, also sheets/ID.pdf per student and keys/ID.pdf per variant.
+    With "pdf" among `formats`, also sheets/ID.pdf per student and keys/ID.pdf per variant (those in
+    `pdfs` already made, see write_cohort_pdfs).
     """
     from i2dl.export.answers import answer_file_text
     from i2dl.export.markdown import key_markdown, sheet_markdown
@@ -104,7 +106,7 @@ def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, 
         from i2dl.export.pdf import write_cohort_pdfs
 
         write_cohort_pdfs(exam, {sid: out / SHEETS_DIR / f"{name}.pdf" for sid, name in students.items()},
-                          {label: out / KEYS_DIR / f"{name}.pdf" for label, name in variants.items()})
+                          {label: out / KEYS_DIR / f"{name}.pdf" for label, name in variants.items()}, made=pdfs)
     return {"data": data, "sheets": out / SHEETS_DIR, "answers": out / ANSWERS_DIR, "keys": out / KEYS_DIR}
 
 

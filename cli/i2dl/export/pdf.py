@@ -126,6 +126,11 @@ def _settings() -> dict[str, Any]:
             "course": course_name}
 
 
+def pdf_settings() -> dict[str, Any]:
+    """The settings sheet_source and key_source read (see _settings)."""
+    return _settings()
+
+
 def _points(x: float) -> str:
     return fmt_number(x)
 
@@ -537,12 +542,14 @@ def _compile_job(job: tuple[str, Path]) -> str | None:
     return None
 
 
-def write_cohort_pdfs(exam: Exam, sheets: dict[str, Path], keys: dict[str, Path], jobs: int | None = None) -> None:
+def write_cohort_pdfs(exam: Exam, sheets: dict[str, Path], keys: dict[str, Path], jobs: int | None = None,
+                      made: dict[str, dict[str, bytes]] | None = None) -> None:
     """Each student's sheet (student id -> path) and each variant's key (label -> path) as PDF.
 
-    The sources are made here while threads compile them (Typst runs outside Python's lock). Not
-    processes: a process that has run Typst or tex2typst holds threads a fork does not copy, and a
-    forked worker can hang.
+    `made[label]` holds PDFs already made where the variant was built ("key", and "sheet" of the
+    student whose id is the label); they are written as they are. The sources of the others are made
+    here while threads compile them (Typst runs outside Python's lock). Not processes: a process that
+    has run Typst or tex2typst holds threads a fork does not copy, and a forked worker can hang.
     """
     import os
     from concurrent.futures import ThreadPoolExecutor
@@ -551,13 +558,20 @@ def write_cohort_pdfs(exam: Exam, sheets: dict[str, Path], keys: dict[str, Path]
     by_id = {r["student_id"]: r for r in exam.roster}
     jobs = jobs or min(os.cpu_count() or 1, 8)
     errors: list[str] = []
+    made = made or {}
     with ThreadPoolExecutor(jobs) as pool:
         pending = []
         for sid, path in sheets.items():
             student = by_id[sid]
+            if student["variant"] == sid and "sheet" in made.get(sid, {}):
+                atomic_write_bytes(path, made[sid]["sheet"])
+                continue
             pending.append(pool.submit(_compile_job, (sheet_source(exam.variants[student["variant"]], student,
                                                                    settings), path)))
         for label, path in keys.items():
+            if "key" in made.get(label, {}):
+                atomic_write_bytes(path, made[label]["key"])
+                continue
             pending.append(pool.submit(_compile_job, (key_source(exam.variants[label], None, settings), path)))
         errors = [e for e in (f.result() for f in pending) if e]
     if errors:

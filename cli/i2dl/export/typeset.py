@@ -64,19 +64,24 @@ def _pieces(tex: str) -> list[str]:
     are converted piece by piece, and the symbolic pieces repeat (cached).
     """
     out, cur, depth = [], [], 0
+    last = ""  # the last non-blank character of the piece so far: kept as it grows, so the cut is linear
     for m in _ENV.finditer(tex):
         tok = m.group(0)
         if tok in ("{", "(", "[") or m.group(1) == "begin" or m.group(2) == "left":
             depth += 1
         elif tok in ("}", ")", "]") or m.group(1) == "end" or m.group(2) == "right":
             depth -= 1
-        elif depth == 0 and tok in ("=", "+", "-", "\\cdot") and cur and "".join(cur).strip() \
-                and not "".join(cur).rstrip().endswith(("^", "_", "=", "+", "-", "(", "[", ",")):
+        elif depth == 0 and tok in ("=", "+", "-", "\\cdot") and last and last not in _NO_CUT_AFTER:
             out.append("".join(cur))
-            cur = []
+            cur, last = [], ""
         cur.append(tok)
+        last = tok.rstrip()[-1:] or last
     out.append("".join(cur))
     return out if depth == 0 else [tex]
+
+
+#: A piece that ends in one of these continues past the operator that follows (x^-1, a = -b, f(-x)).
+_NO_CUT_AFTER = frozenset("^_=+-([,")
 
 
 @lru_cache(maxsize=65536)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import string
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
@@ -23,7 +24,7 @@ from i2dl.errors import (
     SpecError,
 )
 from i2dl.evaluate import Evaluator
-from i2dl.expr import Name, Parsed, parse
+from i2dl.expr import Name, Parsed, free_names, parse
 from i2dl.kinds import approx_equal
 from i2dl.render import fmt_number, fmt_value, render_template
 from i2dl.rounding import Rounding, default_rounding, rule_of, tolerance
@@ -161,10 +162,38 @@ def _parsed(text: str, where: str) -> Parsed:
     return parse(text, where=where)
 
 
+@lru_cache(maxsize=1024)
+def _reads(text: str, where: str) -> tuple[str, ...]:
+    """The names a size or bound expression reads."""
+    return tuple(sorted(free_names(_parsed(text, where).node)))
+
+
+_SIZE_VALUES: dict[tuple, Any] = {}  # (text, where, budget, the values it reads) -> its value
+_SCALAR_TYPES = (int, float, bool, str, np.int64, np.float64, np.bool_)
+
+
+def _size_value(text: str, where: str, env: dict[str, Any]) -> Any:
+    """The value of a size or bound expression over `env`, worked out once per distinct value of what it reads."""
+    try:
+        read = tuple((type(v), v) for v in (env.get(n, _size_value) for n in _reads(text, where)))
+        key = (text, where, limits.current_budget(), read)
+        hit = _SIZE_VALUES.get(key, _size_value)
+    except TypeError:  # an array among the values: not a key, evaluated every time
+        key, hit = None, _size_value
+    if hit is not _size_value:
+        return hit
+    value = Evaluator(None, env).eval(_parsed(text, where).node, where)
+    if key is not None and type(value) in _SCALAR_TYPES:
+        if len(_SIZE_VALUES) >= 4096:
+            _SIZE_VALUES.clear()
+        _SIZE_VALUES[key] = value
+    return value
+
+
 def _bound(v: float | str, env: dict[str, Any] | None) -> float:
     """A range bound: a number, or an expression over earlier values (max: h)."""
     if isinstance(v, str):
-        return float(Evaluator(None, env or {}).eval(_parsed(v, f"bound '{v}'").node, f"bound '{v}'"))
+        return float(_size_value(v, f"bound '{v}'", env or {}))
     return float(v)
 
 
@@ -233,7 +262,7 @@ def param_shape(p: Any, env: dict[str, Any] | None = None, where: str | None = N
     for d in dims:
         if isinstance(d, str):
             at = f"{where} size '{d}'" if where else f"size '{d}'"
-            v = Evaluator(None, env or {}).eval(_parsed(d, at).node, at)
+            v = _size_value(d, at, env or {})
             if not _whole(v) or int(v) < 1:
                 raise SpecError(f"size '{d}' evaluates to {_short_repr(v)}, not a positive whole number",
                                 where=where, fix="pin or sample the sizes it reads as positive integers")
@@ -1056,9 +1085,15 @@ def to_data(p: ProblemInstance) -> dict[str, Any]:
 SHORT_FIELDS = ("model_answer", "checklist", "lines")
 
 
+_BLANK_FIELDS = tuple(f.name for f in fields(Blank))
+
+
 def _blank_data(b: Blank) -> dict[str, Any]:
-    d = {**asdict(b), "expected": kinds.get(b.kind).to_data(b.expected),
-         "alternatives": [{**a, "value": kinds.get(b.kind).to_data(a["value"])} for a in b.alternatives]}
+    # asdict(b) would deep-copy the key and every alternative only to replace them: field by field instead.
+    d = {name: getattr(b, name) for name in _BLANK_FIELDS}
+    d.update(expected=kinds.get(b.kind).to_data(b.expected),
+             alternatives=[{**a, "value": kinds.get(b.kind).to_data(a["value"])} for a in b.alternatives],
+             rounding=copy.deepcopy(b.rounding), checklist=[asdict(t) for t in b.checklist])
     if b.model_answer is None:
         for k in SHORT_FIELDS:
             del d[k]
