@@ -4,37 +4,15 @@ cross-checks over random instances, and the named mistakes."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from i2dl.engine import get_engine
 from i2dl.errors import ExprError
 from i2dl.functions import arange, first_below, lr_cosine, lr_step, lr_warmup
-from i2dl.generate import solve_spec
-from i2dl.spec.instance import make_instance
-from i2dl.spec.load import load_spec
 from tests.samples import instances
 from tests.strategies import assert_spec_validates, cli_solve
-
-SPECS = Path(__file__).resolve().parents[1] / "problems" / "specs"
-
-
-def solve(spec_id: str, pins: dict) -> dict:
-    """The computed values (parameters, derived values, answers) of a pinned instance."""
-    return solve_spec(spec_id, pins, engine_name="numpy")["values"]
-
-
-def close(actual, expected, atol: float = 1e-9) -> None:
-    np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float), atol=atol, rtol=0)
-
-
-def alternatives(spec_id: str, pins: dict, name: str) -> dict[str, dict]:
-    """The alternatives offered for blank `name` of a pinned instance, by name."""
-    inst = make_instance(load_spec(SPECS / f"{spec_id}.yaml"), 0, get_engine("numpy"), pins=pins)
-    b = next(b for p in inst.parts for b in p.blanks if b.name == name)
-    return {a["name"]: a for a in b.alternatives}
+from tests.test_metrics_families import SPECS, alternatives, close, solve
 
 
 @pytest.mark.library

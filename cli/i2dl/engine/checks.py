@@ -129,19 +129,25 @@ class ConvArgs(NamedTuple):
         return self.out_shape[1:] if len(self.x_shape) == len(self.stride) else self.out_shape
 
 
-def check_conv(op: str, x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0, *,
-               nd: int) -> ConvArgs:
-    """x (*n) with w (*k), or x (C_in, *n) with w (C_out, C_in, *k); b scalar or (C_out,)."""
+def _conv_operands(op: str, x: Any, w: Any, nd: int, layout: str):
+    """x and w as arrays, and with channel axes added in the single-channel form (x (*n), w (*k))."""
     x = as_array(x, op, "x", ndim=(nd, nd + 1))
     w = as_array(w, op, "w", ndim=(nd, nd + 2))
     shapes = {"x": x.shape, "w": w.shape}
     single = x.ndim == nd
     if single != (w.ndim == nd):
-        want = f"{nd}-D w (single channel)" if single else f"{nd + 2}-D w (C_out, C_in, ...)"
+        want = f"{nd}-D w (single channel)" if single else f"{nd + 2}-D w {layout}"
         raise EngineError(op, "w", f"a {x.ndim}-D x needs a {want}, got {w.ndim}-D", shapes=shapes)
     check_nonempty(x, op, "x")
     check_nonempty(w, op, "w")
     xc, wc = (x[None], w[None, None]) if single else (x, w)
+    return x, w, xc, wc, shapes
+
+
+def check_conv(op: str, x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0, *,
+               nd: int) -> ConvArgs:
+    """x (*n) with w (*k), or x (C_in, *n) with w (C_out, C_in, *k); b scalar or (C_out,)."""
+    x, w, xc, wc, shapes = _conv_operands(op, x, w, nd, "(C_out, C_in, ...)")
     if wc.shape[1] != xc.shape[0]:
         raise EngineError(op, "w", f"w expects C_in={wc.shape[1]} input channels but x has "
                           f"{xc.shape[0]}", shapes=shapes)
@@ -213,16 +219,7 @@ class ConvTransposeArgs(NamedTuple):
 def check_conv_transpose(op: str, x: Any, w: Any, stride: Any = 1, padding: Any = 0, *,
                          nd: int) -> ConvTransposeArgs:
     """x (*n) with w (*k), or x (C_in, *n) with w (C_in, C_out, *k); the output must be non-empty."""
-    x = as_array(x, op, "x", ndim=(nd, nd + 1))
-    w = as_array(w, op, "w", ndim=(nd, nd + 2))
-    shapes = {"x": x.shape, "w": w.shape}
-    single = x.ndim == nd
-    if single != (w.ndim == nd):
-        want = f"{nd}-D w (single channel)" if single else f"{nd + 2}-D w (C_in, C_out, ...)"
-        raise EngineError(op, "w", f"a {x.ndim}-D x needs a {want}, got {w.ndim}-D", shapes=shapes)
-    check_nonempty(x, op, "x")
-    check_nonempty(w, op, "w")
-    xc, wc = (x[None], w[None, None]) if single else (x, w)
+    x, w, xc, wc, shapes = _conv_operands(op, x, w, nd, "(C_in, C_out, ...)")
     if wc.shape[0] != xc.shape[0]:
         raise EngineError(op, "w", f"w expects C_in={wc.shape[0]} input channels (its first axis) but x has "
                           f"{xc.shape[0]}", shapes=shapes)
