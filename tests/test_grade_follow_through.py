@@ -62,3 +62,43 @@ def test_grade_recognises_a_wrong_direction_update_from_the_students_own_gradien
     w = blank(grade(logistic, answers), "w_new")
     assert w.status == WRONG and w.alternative == "wrong-direction" and "your own dLdw" in w.feedback
 
+
+
+OFF_PATH_SPEC = """\
+id: off-path-gradient
+title: A gradient that reads an earlier answer off its path
+topic: backpropagation
+params:
+  x: {type: vector, length: 3, choices: [1, 2, 3]}
+  w: {type: vector, length: 3, choices: [-1, 1, 2]}
+  g: {type: decimal, choices: [2, 3]}
+statement: "y = 2 x, z = w . y, dL/dz = {{g}}; x = {{x}}, w = {{w}}."
+parts:
+  - id: forward
+    text: "Give y and z."
+    points: 2
+    answers:
+      - {name: y, expr: "2 * x", kind: vector}
+      - {name: z, expr: "dot(w, y)"}
+  - id: backward
+    text: "Give dL/dw."
+    points: 1
+    answers:
+      - {name: dw, expr: "grad(z, w, g)", kind: vector}
+"""
+
+
+@pytest.mark.parametrize("with_z", [True, False])
+def test_grade_follow_through_credits_a_gradient_at_the_students_own_input_off_its_path(tmp_path, with_z):
+    """dL/dw of z = w . y is g y: a student's own (wrong) y, which does not depend on w, carries forward."""
+    from i2dl.spec.load import Library
+
+    (tmp_path / "off-path-gradient.yaml").write_text(OFF_PATH_SPEC)
+    exam = build_exam("off-path-gradient", 0, engine_name="numpy", library=Library(extra=[tmp_path]))
+    v = exam.problems[0].values
+    own_y = [3 * float(t) for t in v["x"]]  # x tripled, not doubled
+    forward = {"y": own_y} | ({"z": sum(float(a) * b for a, b in zip(v["w"], own_y))} if with_z else {})
+    result = grade(exam, {"1.1": forward, "1.2": {"dw": [float(v["g"]) * t for t in own_y]}})
+    assert blank(result, "y").status == WRONG
+    assert blank(result, "dw").status == FOLLOW and blank(result, "dw").credit == 1.0
+    assert blank(grade(exam, {"1.1": forward, "1.2": {"dw": list(v["dw"])}}), "dw").status == CORRECT

@@ -85,7 +85,7 @@ def _torch_trajectory(p: dict):
         else:
             loss = (act(z) - target) ** 2
         gw, gb = torch.autograd.grad(loss, (w, b))
-        vw, vb = (p["beta"] * vw + gw, p["beta"] * vb + gb) if p["opt"] == "momentum" else (gw, gb)
+        vw, vb = (p["mu"] * vw + gw, p["mu"] * vb + gb) if p["opt"] == "momentum" else (gw, gb)
         w, b = w.detach() - p["lr"] * vw, b.detach() - p["lr"] * vb
         ws.append(w.numpy().copy()), bs.append(float(b)), losses.append(float(loss))
     return np.array(ws), np.array(bs), np.array(losses)

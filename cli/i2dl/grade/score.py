@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -962,7 +963,31 @@ def _upstream(graph, name: str, read: dict[str, Any]) -> tuple[set[str], set[str
                 if node not in (name, out) and graph.depends_on(node, wrt) and graph.depends_on(out, node):
                     inputs.add(node)
                     ancestors.add(node)
+            # The backward pass re-evaluates the nodes between wrt and out, so an answered value they
+            # read off the path is an input too: dL/dw of z = w . y is taken at the student's own y.
+            for node in _off_path_answers(graph, out, wrt, read):
+                if node != name:
+                    inputs.add(node)
+                    ancestors.add(node)
     return inputs, ancestors
+
+
+def _off_path_answers(graph, out: str, wrt: str, read: Mapping[str, Any]) -> set[str]:
+    """The answered nodes that a node between wrt and out reads, off that path, with no answered node between."""
+    path = {n for n in graph.nodes if (n == out or graph.depends_on(out, n)) and graph.depends_on(n, wrt)}
+    found: set[str] = set()
+    stack = [d for p in path for d in graph.deps.get(p, ()) if d not in path]
+    seen: set[str] = set()
+    while stack:
+        d = stack.pop()
+        if d in seen or d == wrt:
+            continue
+        seen.add(d)
+        if d in read:
+            found.add(d)
+        elif d in graph.nodes:
+            stack.extend(x for x in graph.deps.get(d, ()) if x not in path)
+    return found
 
 
 def _same_value(a: Any, b: Any) -> bool:
