@@ -298,7 +298,7 @@ def test_explain_works_out_each_shown_statement_with_the_instances_numbers(exam_
 def test_solve_pins_a_computed_question_of_the_bank():
     r = solve_spec("mcq.cnn.pool-output-size", {"n": 20}, engine_name="numpy")
     p = r["params"]
-    kernel, stride = p.get("kernel", p.get("k")), p.get("stride", p.get("s"))  # the names before and after vocab
+    kernel, stride = p["pool_kernel"], p["pool_stride"]
     right = [o["text"] for o in r["parts"][0]["options"] if o["correct"]]
     assert p["n"] == 20 and right == [str((20 - kernel) // stride + 1)]
     assert "".join(sorted(r["parts"][0]["blanks"][0]["value"])) == "".join(

@@ -90,6 +90,9 @@ def check_order_pins(spec: m.Spec, pins: dict[str, Any]) -> None:
         ok = (len(idx) == part.statements.shown and all(i.is_integer() and 0 <= i < n for i in idx)
               and len(set(idx)) == len(idx))
         if not ok:
-            raise SpecError(f"'{name}' must be {part.statements.shown} distinct indices from 0 to {n - 1} (the "
-                            f"statements of part {part.id} to show, in order); got {pins[name]}",
+            got = np.shape(pins[name]) if isinstance(pins[name], (list, tuple, np.ndarray)) else None
+            shape = f" (shape {list(got)})" if got is not None and list(got) != [part.statements.shown] else ""
+            raise SpecError(f"'{name}' must be {part.statements.shown} distinct indices from 0 to {n - 1}, a vector "
+                            f"of shape [{part.statements.shown}] (the statements of part {part.id} to show, in "
+                            f"order); got {pins[name]}{shape}",
                             where=f"--param {name}", fix=f"e.g. --param {name}={list(range(part.statements.shown))}")
