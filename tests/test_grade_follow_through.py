@@ -97,7 +97,7 @@ def test_grade_follow_through_credits_a_gradient_at_the_students_own_input_off_i
     exam = build_exam("off-path-gradient", 0, engine_name="numpy", library=Library(extra=[tmp_path]))
     v = exam.problems[0].values
     own_y = [3 * float(t) for t in v["x"]]  # x tripled, not doubled
-    forward = {"y": own_y} | ({"z": sum(float(a) * b for a, b in zip(v["w"], own_y))} if with_z else {})
+    forward = {"y": own_y} | ({"z": sum(float(a) * b for a, b in zip(v["w"], own_y, strict=True))} if with_z else {})
     result = grade(exam, {"1.1": forward, "1.2": {"dw": [float(v["g"]) * t for t in own_y]}})
     assert blank(result, "y").status == WRONG
     assert blank(result, "dw").status == FOLLOW and blank(result, "dw").credit == 1.0
