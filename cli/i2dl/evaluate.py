@@ -98,6 +98,15 @@ class Graph:
             found = cache[name] = frozenset(seen)
         return found
 
+    def between(self, out: str, wrt: str) -> tuple[str, ...]:
+        """The nodes a gradient d out / d wrt passes through (out included), in evaluation order (cached)."""
+        cache = self.__dict__.setdefault("_between", {})
+        found = cache.get((out, wrt))
+        if found is None:
+            found = cache[(out, wrt)] = tuple(n for n in self.order if (n == out or self.depends_on(out, n))
+                                              and self.depends_on(n, wrt))
+        return found
+
     def has_grad(self, name: str) -> bool:
         """True when node `name`'s expression calls grad() (its value then hangs on more than its inputs)."""
         cache = self.__dict__.setdefault("_has_grad", {})
@@ -332,8 +341,7 @@ class Evaluator:
         if out == wrt:
             g = np.ones_like(np.asarray(wrt_value, dtype=float)) if upstream is None else upstream
             return _plain(g)
-        path = [n for n in self.graph.order
-                if (n == out or self.graph.depends_on(out, n)) and self.graph.depends_on(n, wrt)]
+        path = self.graph.between(out, wrt)
         sub = Evaluator(self.engine, self.env, self.graph, self.overrides, self.budget)
         tape: list[_Entry] = []
         ids = {wrt: 0}

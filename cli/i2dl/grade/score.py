@@ -974,7 +974,7 @@ def _upstream(graph, name: str, read: dict[str, Any]) -> tuple[set[str], set[str
 
 def _off_path_answers(graph, out: str, wrt: str, read: Mapping[str, Any]) -> set[str]:
     """The answered nodes that a node between wrt and out reads, off that path, with no answered node between."""
-    path = {n for n in graph.nodes if (n == out or graph.depends_on(out, n)) and graph.depends_on(n, wrt)}
+    path = set(graph.between(out, wrt))
     found: set[str] = set()
     stack = [d for p in path for d in graph.deps.get(p, ()) if d not in path]
     seen: set[str] = set()
