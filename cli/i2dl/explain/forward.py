@@ -785,7 +785,7 @@ def _render_reduction(v: View) -> list[Step]:
 @renders("cov")
 def _render_cov(v: View) -> list[Step]:
     """Each feature's mean, then each entry C_jk = sum_i (x_ij - mu_j)(x_ik - mu_k) / (N - ddof)."""
-    x = _arr(v.args["x"] if "x" in v.args else v.args["X"])
+    x = _arr(v.args["X"])
     n, d = x.shape
     if n > 12 or d > 3:
         return []
