@@ -71,8 +71,23 @@ class Parsed:
     names: frozenset[str] = field(default_factory=frozenset)
 
 
+#: Parsed texts: templates and feedback are parsed again for every instance otherwise.
+_PARSED: dict[str, Parsed] = {}
+_PARSED_MAX = 8192
+
+
 def parse(text: str, *, where: str | None = None) -> Parsed:
     """The expression tree of `text`, or an ExprError that says where and why."""
+    hit = _PARSED.get(text) if isinstance(text, str) else None
+    if hit is not None:
+        return hit
+    parsed = _parse(text, where)
+    if isinstance(text, str) and len(_PARSED) < _PARSED_MAX:  # bounded: a long session parses student text too
+        _PARSED[text] = parsed
+    return parsed
+
+
+def _parse(text: str, where: str | None) -> Parsed:
     if not isinstance(text, str):
         if isinstance(text, bool) or isinstance(text, (int, float)):
             return Parsed(str(text), Const(text), frozenset())

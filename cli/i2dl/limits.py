@@ -162,6 +162,9 @@ def _padded(x: Any, padding: Any, dims: int) -> float:
     shape = getattr(x, "shape", None)
     if shape is None or len(shape) < dims:
         return 0.0
+    if type(padding) is int:  # the common case, without numpy's per-call overhead
+        return float(math.prod(max(n, 0) for n in shape[:-dims])) * float(
+            math.prod(max(n + 2 * max(padding, 0), 0) for n in shape[-dims:]))
     try:
         p = np.broadcast_to(np.asarray(padding, dtype=np.float64).ravel(), (dims,))
     except (TypeError, ValueError):

@@ -112,7 +112,17 @@ def rule_of(data: dict[str, Any] | Rounding | None) -> Rounding | None:
     """A rule from exam.json data (None stays None: blanks that are not numbers, older exams)."""
     if data is None or isinstance(data, Rounding):
         return data
-    return Rounding.model_validate(data)
+    try:
+        key = tuple(sorted(data.items()))
+        return _RULES[key]
+    except (KeyError, TypeError, AttributeError):
+        rule = Rounding.model_validate(data)
+    if len(_RULES) < 64:  # an exam has a handful of rules; each is validated once
+        _RULES[tuple(sorted(data.items()))] = rule
+    return rule
+
+
+_RULES: dict[tuple, Rounding] = {}
 
 
 def tolerance(expected: Any, rule: Rounding | None, tol_abs: float, tol_rel: float) -> tuple[Any, float]:
