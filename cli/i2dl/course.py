@@ -38,7 +38,7 @@ MIN_SECRET_CHARS = 32  # 128 bits of hex: short secrets can be guessed by trying
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class GradeBoundary(_Model):

@@ -23,7 +23,7 @@ MAX_DECIMALS = 6
 class Rounding(BaseModel):
     """Write non-whole x to max(decimals, significant - 1 - floor(log10 |x|)) decimals, at most MAX_DECIMALS."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     decimals: int | None = Field(default=None, ge=0, le=MAX_DECIMALS)
     significant: int | None = Field(default=None, ge=1, le=MAX_DECIMALS)

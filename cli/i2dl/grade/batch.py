@@ -61,6 +61,7 @@ SCORES_FILE, SUMMARY_FILE, FEEDBACK_DIR, MANIFEST_FILE = "scores.csv", "summary.
 GRADEBOOK_FILE = "gradebook.csv"
 #: The grading queue's (i2dl review): each student's free-text answers, and the TAs' marks store.
 TEXTS_FILE, MARKS_FILE = "text-answers.jsonl", "marks.sqlite"
+SPOOL_FILE = ".students.spool"  # summary.json's entries while grading; gone before the results are complete
 #: The part of an edited item's key for a cohort's question, which has a part number per variant.
 COHORT_PART = "*"
 #: The gradebook's id column unless --id-column names the LMS's own.
@@ -100,6 +101,11 @@ class StudentRow:
     pending: float = 0.0
     pending_parts: tuple[int, ...] = ()
     pending_problems: tuple[int, ...] = ()
+    # Its entry of summary.json, made where it was graded (in a worker, in parallel), until the parent
+    # spools it; then where the spool holds it (offset, length).
+    summary_text: str = ""
+    summary_at: tuple[int, int] | None = None
+    csv_text: str = ""  # its scores.csv line, made where it was graded too
 
     def statuses(self) -> list[str]:
         """The status of every blank, in exam order."""
@@ -599,8 +605,9 @@ def grade_folder(folder: Path | str, *, exam_dir: Path | str = "exam", out: Path
                 if row is not None and writer is not None:
                     row.feedback = writer.add_feedback(text) if isinstance(text, bytes) else writer.adopt(text)
                     writer.add_texts(row.texts, exam)
+                    row.summary_at = writer.add_summary(row.summary_text)
                 if row is not None:
-                    row.texts = b""  # written (or not wanted): not kept for every student
+                    row.texts, row.summary_text = b"", ""  # written (or not wanted): not kept for every student
                 if observe is not None:
                     observe(done, len(items), outcome.result if row is not None else None)
             if not batch.students and not batch.failed:
@@ -643,9 +650,26 @@ def _prepared(outcome: Outcome, exam: Exam) -> tuple[Outcome, StudentRow | None,
     except (Exception, RecursionError) as exc:  # one unwritable result must not sink the batch
         return Outcome(outcome.path, failure=_internal(outcome.where, exc), where=outcome.where), None, b""
     row = student_row(r, exam)
+    row.summary_text = student_json(row, exam)
+    row.csv_text = csv_row_text(row, _hand_marked(exam))
     if _has_texts(exam):
         row.texts = text_line(r, exam)
     return outcome, row, text
+
+
+def student_json(row: StudentRow, exam: Exam) -> str:
+    """The row's entry of summary.json's student list, as summary_chunks places it."""
+    names = exam.__dict__.get("_summary_names")
+    if names is None:  # the exam's part numbers and blank names, once per exam
+        names = exam.__dict__["_summary_names"] = (part_numbers(exam), _blank_names(exam))
+    return _json_indented(_student_data(row, *names), "\n  ")
+
+
+def _hand_marked(exam: Exam) -> bool:
+    """hand_marked(exam), asked once per exam."""
+    if "_hand_marked" not in exam.__dict__:
+        exam.__dict__["_hand_marked"] = hand_marked(exam)
+    return exam.__dict__["_hand_marked"]
 
 
 def _has_texts(exam: Exam) -> bool:
@@ -1002,11 +1026,13 @@ def summary_data(batch: BatchResult, exam: Exam, students: Any = None) -> dict[s
 _STUDENTS_MARK = "i2dl: the students are written here"
 
 
-def summary_chunks(batch: BatchResult, exam: Exam) -> Iterator[str]:
+def summary_chunks(batch: BatchResult, exam: Exam,
+                   spooled: Callable[[tuple[int, int]], str] | None = None) -> Iterator[str]:
     """summary.json as json.dumps(summary_data(...), indent=1) writes it, one student at a time.
 
     The whole document as one dumps costs about 45 kB of transient objects per student (600 MB
     for 10,000); each student's entry is dumped on its own and indented to its place instead.
+    `spooled(row.summary_at)` reads back an entry made while grading (see ResultsFolder.add_summary).
     """
     text = json.dumps(summary_data(batch, exam, students=_STUDENTS_MARK), indent=1, default=str) + "\n"
     before, _, after = text.partition(json.dumps(_STUDENTS_MARK))  # the first one: no user text precedes it
@@ -1017,7 +1043,9 @@ def summary_chunks(batch: BatchResult, exam: Exam) -> Iterator[str]:
     yield before + "["
     numbers, names = part_numbers(exam), _blank_names(exam)
     for i, r in enumerate(rows):
-        yield ("," if i else "") + "\n  " + _json_indented(_student_data(r, numbers, names), "\n  ")
+        text = (spooled(r.summary_at) if spooled is not None and r.summary_at is not None else
+                r.summary_text or _json_indented(_student_data(r, numbers, names), "\n  "))
+        yield ("," if i else "") + "\n  " + text
     yield "\n ]" + after
 
 
@@ -1214,6 +1242,7 @@ class ResultsFolder:
         self.pending: list[tuple[str, str]] = []  # (pending file name in feedback/, sha256) by feedback index
         self.where = display_path(self.given)
         self._texts: Any = None  # text-answers.jsonl, open while grading an exam with by-hand blanks
+        self._spool: Any = None  # the students' summary.json entries in grading order, until commit
 
     def _error(self, what: str, exc: OSError | None = None, fix: str | None = None) -> OutputError:
         detail = f": {exc.strerror or exc}" if exc is not None else ""
@@ -1306,6 +1335,28 @@ class ResultsFolder:
                 raise self._error("cannot write the text answers", exc) from None
             self._texts[1].update(line)
 
+    def add_summary(self, text: str) -> tuple[int, int]:
+        """Spool one student's summary.json entry (kept on disk, not in memory); where it is, for commit()."""
+        try:
+            if self._spool is None:
+                self._spool = open(self.tmp / SPOOL_FILE, "x+b")
+            data = text.encode("utf-8")
+            at = (self._spool.tell(), len(data))
+            self._spool.write(data)
+        except OSError as exc:
+            raise self._error("cannot write the results", exc) from None
+        return at
+
+    def _spooled(self, at: tuple[int, int]) -> str:
+        """An entry add_summary spooled."""
+        self._spool.seek(at[0])
+        return self._spool.read(at[1]).decode("utf-8")
+
+    def _close_spool(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
     def commit(self, batch: BatchResult, exam: Exam) -> dict[str, str]:
         """Name the feedback files, write scores.csv, summary.json and the manifest last, then swap."""
         rows = _sorted(batch)
@@ -1323,13 +1374,18 @@ class ResultsFolder:
                 files[f"{FEEDBACK_DIR}/{name}"] = digest
                 written.append(target)
             more, held = hand_marked(exam), any_pending(rows)
-            scores = itertools.chain([scores_header(exam)], (csv_row_text(r, more) for r in rows))
+            scores = itertools.chain([scores_header(exam)], (r.csv_text or csv_row_text(r, more) for r in rows))
             book = itertools.chain([gradebook_header(exam, self.id_column, held)],
                                    (gradebook_row_text(r, held) for r in rows))
             for name, chunks in ((SCORES_FILE, scores), (GRADEBOOK_FILE, book),
-                                 (SUMMARY_FILE, summary_chunks(batch, exam))):
+                                 (SUMMARY_FILE, summary_chunks(batch, exam,
+                                                               self._spooled if self._spool is not None else None))):
                 files[name] = _write_file(self.tmp / name, (c.encode("utf-8") for c in chunks))
                 written.append(self.tmp / name)
+            if self._spool is not None:  # a working file, not a result
+                self._spool.flush()
+                self._close_spool()
+                os.unlink(self.tmp / SPOOL_FILE)
             sync_paths(written, self.tmp)  # on disk before the manifest says the set is complete
             manifest = {"format": MANIFEST_FORMAT, "exam_id": exam.exam_id, "graded": len(rows),
                         "failed": len(batch.failed), "files": dict(sorted(files.items())), "complete": True}
@@ -1365,6 +1421,7 @@ class ResultsFolder:
         """Remove the new folder; --out keeps what it held."""
         if self._texts:
             self._texts[0].close()
+        self._close_spool()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -47,7 +47,7 @@ Label = Annotated[str, Field(min_length=1)]
 
 class _Decl(BaseModel):
     # unknown keys are kept so the loader warns about them with a suggestion, as for every spec key
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -79,7 +79,7 @@ class NetLayer(_Decl):
 class Skip(_Decl):
     """A skip connection from one column of nodes to a later one (0 is the input)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
     from_: int = Field(alias="from", ge=0)
     to: int = Field(ge=1)
     label: str | None = None

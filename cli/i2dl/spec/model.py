@@ -18,7 +18,7 @@ SPEC_ID = r"^[a-z0-9][a-z0-9.\-]*$"
 
 class _Model(BaseModel):
     # Unknown keys are kept so the loader can warn about them with a suggestion.
-    model_config = ConfigDict(extra="allow", frozen=False)
+    model_config = ConfigDict(extra="allow", frozen=False, defer_build=True)
 
 
 class _Grid(_Model):
@@ -187,7 +187,7 @@ class Statement(_Model):
 class Statements(_Model):
     """A property question: `pick` statements drawn from `from` and shuffled by the seed; the key is those that hold."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     name: str | None = Field(default=None, pattern=IDENT)  # the choice answer's name (default: the part id)
     label: str | None = None
