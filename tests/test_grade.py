@@ -701,6 +701,25 @@ def test_read_submission_normalises_ids_to_nfc_and_refuses_surrogates():
             read_submission(data, "a.yaml", "e")
 
 
+def test_grade_folder_summary_and_scores_made_per_student_equal_the_batch_written_whole(graded_folder):
+    """Each student's summary.json entry and scores.csv line are made as they are graded (summary entries
+    spooled to a working file): the files equal what the whole batch gives, and the spool is gone."""
+    from i2dl.grade.batch import SPOOL_FILE, csv_row_text, hand_marked, scores_header, summary_data
+
+    root = graded_folder
+    batch = grade_folder(root / "subs", exam_dir=root / "exam", out=root / "out", engine_name="numpy")
+    assert all(r.summary_at is not None and r.summary_text == "" for r in batch.students)
+    for r in batch.students:
+        r.summary_at, r.csv_text = None, ""  # the batch as it would be written without them
+    summary = (root / "out" / "summary.json").read_text(encoding="utf-8")
+    exam = batch.exam  # as read from disk (its integrity record included)
+    assert summary == json.dumps(summary_data(batch, exam), indent=1) + "\n"
+    rows = sorted(batch.students, key=lambda r: r.student_id)
+    scores = (root / "out" / "scores.csv").read_text(encoding="utf-8")
+    assert scores == scores_header(exam) + "".join(csv_row_text(r, hand_marked(exam)) for r in rows)
+    assert not [p for p in (root / "out").rglob("*") if p.name == SPOOL_FILE]
+
+
 def test_grade_summary_streamed_student_by_student_equals_one_json_dump(graded_folder, endterm):
     from i2dl.grade.batch import BatchResult, summary_chunks, summary_data
 
