@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import pickle
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -427,7 +428,7 @@ class Grader:
         answer, which belongs to the student: then the student's id is part of the key.
         """
         try:
-            key = (prob.number, tuple(_frozen(answers.get(part.number)) for part in prob.parts))
+            key = (prob.number, _frozen([answers.get(part.number) for part in prob.parts]))
         except TypeError:  # a value that cannot be a key (never the case for YAML or CSV answers)
             return None
         if self.marks and self._by_hand(prob):
@@ -861,25 +862,18 @@ class Grader:
         return cache[prob.number]
 
 
-_FLOATS = object()  # tags a list of floats in _frozen
+def _frozen(v: Any) -> bytes:
+    """A raw answer as a hashable value that equals another only for the same answer: its pickle, which
+    keeps every type (True is not 1, 1.0 is not '1', a list is not a tuple), floats bit for bit (-0.0 is
+    not 0.0), dict keys in order and the text a flow list was written as.
 
-
-def _frozen(v: Any) -> Any:
-    """A raw answer as a hashable value that equals another only for the same answer: floats by repr
-    (-0.0 is not 0.0), every value tagged with its type (True is not 1), dict keys kept in order."""
-    kind = type(v)
-    if kind is str or v is None:
-        return v
-    if kind is float:
-        return (float, repr(v))
-    if kind is list or kind is tuple:
-        if all(type(x) is float for x in v):  # the usual vector: one call, not one per entry
-            return (_FLOATS, kind, tuple(map(float.__repr__, v)))
-        return (kind, tuple(map(_frozen, v)))
-    if kind is dict:
-        return (dict, tuple((_frozen(k), _frozen(x)) for k, x in v.items()))
-    hash(v)  # TypeError for anything unhashable
-    return (kind, v)
+    A shared object pickles as a back-reference, so equal answers may give two keys (a memo miss),
+    but two keys are never equal for different answers. TypeError for what cannot be pickled.
+    """
+    try:
+        return pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, AttributeError, RecursionError) as exc:
+        raise TypeError(str(exc)) from None
 
 
 def _needed(graph, name: str, env: dict[str, Any], ancestors: set[str]) -> set[str]:
