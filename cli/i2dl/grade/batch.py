@@ -1383,7 +1383,6 @@ class ResultsFolder:
                 files[name] = _write_file(self.tmp / name, (c.encode("utf-8") for c in chunks))
                 written.append(self.tmp / name)
             if self._spool is not None:  # a working file, not a result
-                self._spool.flush()
                 self._close_spool()
                 os.unlink(self.tmp / SPOOL_FILE)
             sync_paths(written, self.tmp)  # on disk before the manifest says the set is complete
