@@ -412,11 +412,16 @@ def main(argv: list[str] | None = None) -> int:
             grade, _ = best_of(partial(grade_folder, subs, exam_dir=root / "exam", out=out, engine_name=engine_name,
                                        jobs=1),
                                size.repeats, before=partial(shutil.rmtree, out, ignore_errors=True))
+            # where the time goes: the same batch graded without writing a results folder
+            unwritten, _ = best_of(partial(grade_folder, subs, exam_dir=root / "exam", out=None,
+                                           engine_name=engine_name, jobs=1), size.repeats)
             add(Figure(name, f"grade + write {n:,} files ({label}: "
                                   + ", ".join(f"{k} {v}" for k, v in counts.items()) + "), one core",
                                   grade, parse, "parse them (load_submission)", "<= 1.5x parse", 1.5,
                                   notes={"files": n, "ms_per_file": round(1000 * grade / n, 3),
-                                         "parse_ms_per_file": round(1000 * parse / n, 3), "kinds": counts}))
+                                         "parse_ms_per_file": round(1000 * parse / n, 3),
+                                         "graded_unwritten_ms_per_file": round(1000 * unwritten / n, 3),
+                                         "kinds": counts}))
             if args.profile and name == "grade-mostly-wrong":
                 import cProfile
                 import pstats
@@ -530,8 +535,13 @@ def main(argv: list[str] | None = None) -> int:
         met = {True: "yes", False: "NO", None: ""}[f.met]
         print(f"{f.name:<20}{value:>10}{floor:>9}{ratio:>8}  {f.goal:<16}{met:<5} {f.what}"
               + (f" ({f.floor_name})" if f.floor_name else ""))
-    jobs = next((f for f in figures if f.name == "grade-jobs-2"), None)
     print()
+    for f in figures:  # where a grading figure's time goes, per file
+        if "graded_unwritten_ms_per_file" in f.notes:
+            n = f.notes
+            print(f"{f.name}: per file, parse {n['parse_ms_per_file']:.2f} ms; parse + grade "
+                  f"{n['graded_unwritten_ms_per_file']:.2f} ms; parse + grade + write {n['ms_per_file']:.2f} ms")
+    jobs = next((f for f in figures if f.name == "grade-jobs-2"), None)
     if jobs is not None:
         print(f"--jobs 2 results byte-identical to --jobs 1: {'yes' if jobs.notes['identical_to_jobs_1'] else 'NO'}; ",
               end="")
