@@ -37,13 +37,15 @@ class Rounding(BaseModel):
     def places(self, x: Any) -> np.ndarray:
         """Entrywise d(x): the decimals a value x is written with under this rule."""
         a = np.abs(np.asarray(x, dtype=np.float64))
-        d = np.full(a.shape, self.decimals or 0, dtype=np.int64)
-        if self.significant is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                exp = np.where(a > 0, np.floor(np.log10(np.where(a > 0, a, 1.0))), 0.0)
-            need = np.where(a > 0, self.significant - 1 - exp, 0).astype(np.int64)
-            d = np.maximum(d, need)
-        return np.clip(d, 0, MAX_DECIMALS)
+        low = self.decimals or 0  # validated: 0 <= decimals <= MAX_DECIMALS
+        if self.significant is None:
+            return np.full(a.shape, low, dtype=np.int64)
+        positive = a > 0  # 0 and nan have no leading digit: the rule's decimals alone
+        exp = np.zeros(a.shape)
+        np.log10(a, out=exp, where=positive)
+        need = np.where(positive, (self.significant - 1) - np.floor(exp), 0.0)
+        # max(decimals, need) within 0..MAX_DECIMALS (an infinite x needs -inf: the decimals)
+        return np.clip(need, low, MAX_DECIMALS).astype(np.int64)
 
     def round(self, x: Any) -> Any:
         """x written as the rule says (entrywise for arrays), as a number again."""
