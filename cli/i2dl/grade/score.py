@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import pickle
 import re
 import unicodedata
@@ -60,6 +59,12 @@ class BlankResult:
     alternative: str | None = None
     value: Any = field(default=None, repr=False, compare=False)  # the parsed answer, not written out
     applied: list[str] = field(default_factory=list)  # a marked text answer: the items applied, then the comment
+
+    def copy(self) -> BlankResult:
+        """A shallow copy (copy.copy's result, without its generic reduce protocol: one per graded blank)."""
+        new = object.__new__(BlankResult)
+        new.__dict__.update(self.__dict__)
+        return new
 
 
 @dataclass
@@ -492,12 +497,12 @@ class Grader:
                 self._blank_memo[key] = seen
         got, shown, judged, _, final = seen
         if got is _UNREAD:
-            return copy.copy(judged)
+            return judged.copy()
         read[b.name] = got
         target = self._alias_target(prob, b.name)
         if target is not None and target not in read:  # an answer that names a loop or derived value stands for it
             read[target] = got
-        result = copy.copy(judged)
+        result = judged.copy()
         if not final:
             result = self._judge_own(prob, part, b, got, shown, result, rubric, points, read)
         result.value = got
