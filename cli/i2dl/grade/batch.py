@@ -1074,8 +1074,9 @@ def _json_indented(value: Any, pad: str) -> str:
             return "{}"
         if not all(type(k) is str for k in value):  # json's own key rules
             return json.dumps(value, indent=1, default=str).replace("\n", pad)
-        return ("{" + inner + ("," + inner).join(_json_string(k) + ": " + _json_indented(v, inner)
-                                                 for k, v in value.items()) + pad + "}")
+        return ("{" + inner + ("," + inner).join(_json_string(k) + ": " + (
+            _json_string(v) if type(v) is str else _json_indented(v, inner))  # most values: a status name
+            for k, v in value.items()) + pad + "}")
     if kind is list or kind is tuple:
         if not value:
             return "[]"
