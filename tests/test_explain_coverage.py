@@ -24,6 +24,7 @@ statements shown only.
     of its own (one not marked quiet).
 (c) Every call of a function with worked steps of its own in those expressions is worked out:
     the function has a renderer, and the renderer ran (no "worked steps not available" note).
+(d) No negative number follows a + or a - bare (`2 - -1`): it is written in parentheses.
 """
 
 from __future__ import annotations
@@ -183,7 +184,13 @@ def _part_gaps(inst: Any, compiled: Any, part: Any, expl: dict) -> list[str]:
             gaps.append(f"(c) {fn} has no worked steps")
     if "worked steps not available" in text:
         gaps.append("(c) a renderer failed")
+    clash = _SIGN_CLASH.search(text)
+    if clash:  # a negative number right after + or -: written in parentheses, as on paper
+        gaps.append(f"(d) a sign clash: {clash.group(0)!r}")
     return gaps
+
+
+_SIGN_CLASH = re.compile(r"[0-9}] [+-] -[0-9]")
 
 
 def explanation_gaps(spec_id: str, seeds: range | list[int]) -> dict[str, list[str]]:

@@ -26,6 +26,7 @@ from .steps import (
     _note,
     _step,
     _sum_products,
+    _sum_terms,
     _sum_values,
     _v,
 )
@@ -84,8 +85,8 @@ def _grad_steps(call: Call, ctx: _Ctx, lhs: Sym, focus: tuple[int, ...] | None, 
         last = u == wrt
         g_u = trace[u]
         terms, opaque = _hop_terms(hops[u], u, ctx, num, out, up_node is None)
-        sym = " + ".join(_Tex(ctx, "sym", trace)(t) for t in terms) if terms else "0"
-        numbers = "" if opaque else " + ".join(_Tex(ctx, "num", trace)(t) for t in terms)
+        sym = _sum_terms([_Tex(ctx, "sym", trace)(t) for t in terms])
+        numbers = "" if opaque else _sum_terms([_Tex(ctx, "num", trace)(t) for t in terms])
         whole = ref if (last and not indexed) else None
         steps.append(_step(symbol(u).grad(num).tex(), chain if merge else "", sym, numbers, _v(g_u), value=g_u,
                            ref=(whole, None) if whole else None))

@@ -236,7 +236,10 @@ def _command(s: str, i: int) -> tuple[str, int]:
 def _group(t: str) -> str:
     """Parentheses around a fraction's part when it is more than one term or factor."""
     t = t.strip()
-    if re.search(r"[\s+\-·×/⊙]", t.lstrip("-∂")) and not (t.startswith("(") and t.endswith(")")):
+    if t.startswith("(") and t.endswith(")"):
+        return t
+    # a negative part too: 2 - (-1)/(-5.5), never 2 - -1/-5.5
+    if (t.startswith("-") and len(t) > 1) or re.search(r"[\s+\-·×/⊙]", t.lstrip("-∂")):
         return f"({t})"
     return t
 

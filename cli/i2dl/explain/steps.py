@@ -56,6 +56,12 @@ def _sum_products(rows: list[tuple[Any, ...]]) -> str:
     return " + ".join(terms) if terms else "0"
 
 
+def _sum_terms(terms: list[str]) -> str:
+    """Terms written out as a sum: every term but the first in parentheses when it starts with a minus."""
+    return " + ".join(t if i == 0 or not t.startswith("-") else rf"\left({t}\right)"
+                      for i, t in enumerate(terms)) if terms else "0"
+
+
 def _sum_values(values: list[Any]) -> str:
     """'1 + 4.5 + (-0.5)'."""
     return " + ".join(_n(t) if i == 0 else _f(t) for i, t in enumerate(values)) if values else "0"
