@@ -87,7 +87,7 @@ def _torch_trajectory(p: dict):
         gw, gb = torch.autograd.grad(loss, (w, b))
         vw, vb = (p["mu"] * vw + gw, p["mu"] * vb + gb) if p["opt"] == "momentum" else (gw, gb)
         w, b = w.detach() - p["lr"] * vw, b.detach() - p["lr"] * vb
-        ws.append(w.numpy().copy()), bs.append(float(b)), losses.append(float(loss))
+        ws.append(w.numpy().copy()), bs.append(float(b)), losses.append(loss.item())
     return np.array(ws), np.array(bs), np.array(losses)
 
 
