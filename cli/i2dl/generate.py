@@ -68,9 +68,9 @@ def generate_exam(source: str | None = None, seed: int | None = None, out: Path 
         secret = course_secret(course)
         library = Library()
         exam_id = exam_id or _cohort_id(source, course, library)
-        exam, keys, pdfs = _build_cohort(source, students, secret, exam_id, engine_name, library, rounding,
-                                         pdf="pdf" in formats)
-        files = write_cohort(exam, out, keys=keys, formats=formats, pdfs=pdfs)
+        exam, keys, pdfs, records = _build_cohort(source, students, secret, exam_id, engine_name, library,
+                                                  rounding, pdf="pdf" in formats)
+        files = write_cohort(exam, out, keys=keys, formats=formats, pdfs=pdfs, records=records)
     else:
         exam = build_exam(source, seed, pins=pins, engine_name=engine_name, exam_id=exam_id, rounding=rounding)
         explained = key_explanations(exam)
@@ -93,9 +93,9 @@ _CHUNK = 8
 
 def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str, engine_name: str | None,
                   library: Library, rounding: Any = None,
-                  pdf: bool = False) -> tuple[Any, dict[str, str], dict[str, dict[str, bytes]]]:
-    """The cohort, each variant's key (Markdown) and, with `pdf`, each variant's key and sheet PDF by label;
-    built in worker processes where that is safe."""
+                  pdf: bool = False) -> tuple[Any, dict[str, str], dict[str, dict[str, bytes]], dict[str, Any]]:
+    """The cohort, each variant's key (Markdown), with `pdf` each variant's key and sheet PDF, and each
+    variant's exam.json record (see variant_record), by label; built in worker processes where that is safe."""
     import os
 
     from i2dl.engine import resolve_name
@@ -130,13 +130,14 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
                 _, cls, message, where, fix = result
                 raise cls(message, where=where, fix=fix)
             built += result
-        for exam, _, _ in built:  # the parent's compiled specs: what the serial path attaches too
+        for exam, _, _, _ in built:  # the parent's compiled specs: what the serial path attaches too
             for p in exam.problems:
                 if p.kind == "spec" and p.spec_id in library.paths:
                     p._compiled = library.get(p.spec_id)
     built = _distinct(built, students, secret, exam_id, source, engine_name, library, rounding)
-    pdfs = {e.variant: made for e, _, made in built if made is not None}
-    return assemble_cohort([e for e, _, _ in built], students), {e.variant: k for e, k, _ in built}, pdfs
+    pdfs = {e.variant: made for e, _, made, _ in built if made is not None}
+    return (assemble_cohort([e for e, _, _, _ in built], students), {e.variant: k for e, k, _, _ in built}, pdfs,
+            {e.variant: r for e, _, _, r in built})
 
 
 #: Reseeds a student's variant may take to avoid sharing a problem's instance with an earlier student.
@@ -154,6 +155,7 @@ def _distinct(built: list[_Built], students: list[Any], secret: bytes, exam_id: 
     (write_cohort_pdfs makes them).
     """
     from i2dl.course import variant_seed
+    from i2dl.exam.data import variant_record
     from i2dl.mcq import Bank
     from i2dl.short import ShortBank
     from i2dl.validate import sheet_key
@@ -164,18 +166,18 @@ def _distinct(built: list[_Built], students: list[Any], secret: bytes, exam_id: 
     seen: set[tuple[int, str]] = set()
     out = []
     bank: list[Any] = []  # the question banks, read at the first reseed, then shared
-    for (exam, key, made), st in zip(built, students, strict=True):
+    for (exam, key, made, record), st in zip(built, students, strict=True):
         for k in range(1, RESEEDS + 1):
             if not any(s in seen for s in sheets(exam)):
                 break
             seed = variant_seed(secret, exam_id, f"{st.student_id}#{k}")
             bank = bank or [Bank(), ShortBank()]
-            (exam, key, made), = _variants(source, [(st.student_id, seed)], exam_id, engine_name, library, rounding,
-                                           keys=False, bank=bank[0], short_bank=bank[1])  # the key is written for the variant kept, below
-        if key is None:
-            key = _key_text(exam)
+            (exam, key, made, record), = _variants(source, [(st.student_id, seed)], exam_id, engine_name, library,
+                                                   rounding, keys=False, bank=bank[0], short_bank=bank[1])
+        if key is None:  # the key and record are made for the variant kept
+            key, record = _key_text(exam), variant_record(exam.variant, exam)
         seen.update(sheets(exam))
-        out.append((exam, key, made))
+        out.append((exam, key, made, record))
     return out
 
 
@@ -188,17 +190,19 @@ def _key_text(exam: Any, explained: dict[str, Any] | None = None) -> str:
     return key_markdown(exam, {n: part_markdown(e, header=False) for n, e in explained.items()})
 
 
-#: A built variant: the variant, its key's Markdown (None: not made yet), its key and sheet PDFs (None: not made).
-_Built = tuple[Any, "str | None", "dict[str, bytes] | None"]
+#: A built variant: the variant, its key's Markdown (None: not made yet), its key and sheet PDFs (None: not
+#: made), its exam.json record (None: not made yet).
+_Built = tuple[Any, "str | None", "dict[str, bytes] | None", Any]
 
 
 def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_name: str | None,
               library: Library, rounding: Any = None, keys: bool = True,
               bank: Bank | None = None, short_bank: Any = None,
               pdf_for: dict[str, dict[str, str]] | None = None) -> list[_Built]:
-    """(variant, its key's Markdown, its PDFs) for each (label, seed); the key only with `keys`, the
-    PDFs (key and the sheet of the student `pdf_for[label]`) only with `pdf_for`."""
+    """(variant, its key's Markdown, its PDFs, its exam.json record) for each (label, seed); the key and record
+    only with `keys`, the PDFs (key and the sheet of the student `pdf_for[label]`) only with `pdf_for`."""
     from i2dl.exam import build_exam
+    from i2dl.exam.data import variant_record
     from i2dl.explain import key_explanations
     from i2dl.mcq import Bank
     from i2dl.short import ShortBank
@@ -210,11 +214,11 @@ def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_na
         exam = build_exam(source, seed, engine_name=engine_name, library=library, bank=bank, exam_id=exam_id,
                           variant=label, rounding=rounding, short_bank=short_bank)
         if not keys:
-            out.append((exam, None, None))
+            out.append((exam, None, None, None))
             continue
         explained = key_explanations(exam)  # once for the Markdown key and the PDF key
         made = _variant_pdfs(exam, explained, pdf_for[label]) if pdf_for is not None else None
-        out.append((exam, _key_text(exam, explained), made))
+        out.append((exam, _key_text(exam, explained), made, variant_record(label, exam)))
     return out
 
 
@@ -253,7 +257,7 @@ def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any,
                           short_bank=_WORKER["short_bank"], pdf_for=pdf_for)
     except I2dlError as exc:
         return ("error", type(exc), exc.message, exc.where, exc.fix)
-    for exam, _, _ in built:
+    for exam, _, _, _ in built:
         for p in exam.problems:
             p._compiled = None  # the parent attaches its own: a compiled graph is large to send back
     return built

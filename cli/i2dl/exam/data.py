@@ -462,25 +462,95 @@ def cohort_to_data(exam: Exam) -> dict[str, Any]:
     specs: dict[str, Any] = {}
     variants = []
     for label, v in exam.variants.items():
-        problems = []
-        for p in v.problems:
-            d = to_data(p)
-            spec = d.pop("spec")
-            if spec is not None:
-                specs.setdefault(p.spec_id, spec)
-            problems.append(d)
-        variants.append({"id": label, "seed": v.seed, "problems": problems})
+        data, used = _variant_data(label, v)
+        for sid, spec in used.items():
+            specs.setdefault(sid, spec)
+        variants.append(data)
+    return _cohort_head(exam, specs) | {"variants": variants, "roster": [dict(r) for r in exam.roster]}
+
+
+def _cohort_head(exam: Exam, specs: dict[str, Any]) -> dict[str, Any]:
+    """A cohort's data before its variants (the order of exam.json's keys)."""
     return {"format": COHORT_FORMAT, "exam_id": exam.exam_id, "title": exam.title, "source": exam.source,
             "version": exam.version, "engine": exam.engine, "duration": exam.duration,
-            "instructions": exam.instructions, "rounding": exam.rounding, "specs": dict(sorted(specs.items())),
-            "variants": variants,
-            "roster": [dict(r) for r in exam.roster]}
+            "instructions": exam.instructions, "rounding": exam.rounding, "specs": dict(sorted(specs.items()))}
 
 
-def write_exam_data(exam: Exam, out: Path | str) -> Path:
-    """Write exam.json into the folder `out`, atomically; its path."""
+def _variant_data(label: str, v: Exam) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One variant's entry of a cohort's data, and the specs its problems use (id -> digest and document)."""
+    specs: dict[str, Any] = {}
+    problems = []
+    for p in v.problems:
+        d = to_data(p)
+        spec = d.pop("spec")
+        if spec is not None:
+            specs.setdefault(p.spec_id, spec)
+        problems.append(d)
+    return {"id": label, "seed": v.seed, "problems": problems}, specs
+
+
+@dataclass(frozen=True)
+class VariantRecord:
+    """One variant as a cohort's exam.json holds it, made where the variant is built (a worker process):
+    its indented text at its depth in the file, the canonical bytes of its data and of its key view, its specs."""
+
+    text: str
+    canonical: bytes
+    key: bytes
+    specs: dict[str, Any]
+
+
+def variant_record(label: str, v: Exam) -> VariantRecord:
+    """The record of variant `label`: what cohort_json_text joins instead of encoding every variant again."""
+    data, specs = _variant_data(label, v)
+    data = json.loads(json.dumps(data))  # as a reader loads it, like exam_json_text's body
+    key = key_view({"format": COHORT_FORMAT, "variants": [data]})["variants"][0]
+    # Inside exam.json a variant is an item of "variants" (depth 2): every line after its first gets 2 more spaces.
+    return VariantRecord(json.dumps(data, indent=1).replace("\n", "\n  "), canonical(data), canonical(key), specs)
+
+
+#: A stand-in for the variants while the rest of a cohort is encoded (a NUL: no text of an exam holds one).
+_VARIANTS_MARK = "\x00variants\x00"
+
+
+def cohort_json_text(exam: Exam, records: dict[str, VariantRecord]) -> str:
+    """exam_json_text(cohort_to_data(exam)), from each variant's record: the variants are encoded once, where built."""
+    specs: dict[str, Any] = {}
+    for label in exam.variants:
+        for sid, spec in records[label].specs.items():
+            specs.setdefault(sid, spec)
+    head = json.loads(json.dumps(_cohort_head(exam, specs) | {"variants": _VARIANTS_MARK,
+                                                             "roster": [dict(r) for r in exam.roster]}))
+    mark = json.dumps(_VARIANTS_MARK)  # the same escaped text with or without ensure_ascii
+    join = [records[label] for label in exam.variants]
+    content, key = canonical(head), canonical(key_view({**head, "variants": []}) | {"variants": _VARIANTS_MARK})
+    integrity = {"algorithm": ALGORITHM,
+                 "content": _joined_digest(content, mark, [r.canonical for r in join]),
+                 "key": _joined_digest(key, mark, [r.key for r in join])}
+    text = json.dumps({**head, "integrity": integrity}, indent=1) + "\n"
+    if text.count(mark) != 1 or content.count(mark.encode()) != 1 or key.count(mark.encode()) != 1:
+        return exam_json_text(cohort_to_data(exam))  # the mark is somewhere else too: encode the whole cohort
+    return text.replace(mark, "[\n  " + ",\n  ".join(r.text for r in join) + "\n ]")
+
+
+def _joined_digest(encoded: bytes, mark: str, items: list[bytes]) -> str:
+    """SHA-256 of `encoded` with the mark replaced by the JSON list of `items` (hashed piece by piece)."""
+    before, _, after = encoded.partition(mark.encode())
+    h = hashlib.sha256(before + b"[")
+    for i, item in enumerate(items):
+        if i:
+            h.update(b",")
+        h.update(item)
+    h.update(b"]" + after)
+    return h.hexdigest()
+
+
+def write_exam_data(exam: Exam, out: Path | str, records: dict[str, VariantRecord] | None = None) -> Path:
+    """Write exam.json into the folder `out`, atomically; its path. `records`: a cohort's variants already encoded."""
     path = Path(out) / EXAM_FILE
-    atomic_write_text(path, exam_json_text(exam_to_data(exam)))
+    text = cohort_json_text(exam, records) if exam.is_cohort and records is not None else \
+        exam_json_text(exam_to_data(exam))
+    atomic_write_text(path, text)
     return path
 
 

@@ -76,12 +76,13 @@ def cohort_file_names(ids: list[str]) -> dict[str, str]:
 def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, str]] | None = None,
                  keys: dict[str, str] | None = None,
                  formats: tuple[str, ...] | list[str] = DEFAULT_FORMATS,
-                 pdfs: dict[str, dict[str, bytes]] | None = None) -> dict[str, Path]:
+                 pdfs: dict[str, dict[str, bytes]] | None = None,
+                 records: dict[str, Any] | None = None) -> dict[str, Path]:
     """exam.json (every variant), then per student sheets/ID.md and answers/ID.yaml, per variant keys/ID.md.
 
     Each key is `keys[label]` when given (made elsewhere), else written here with `steps(variant)`.
     With "pdf" among `formats`, also sheets/ID.pdf per student and keys/ID.pdf per variant (those in
-    `pdfs` already made, see write_cohort_pdfs).
+    `pdfs` already made, see write_cohort_pdfs). `records`: every variant's exam.json record (see variant_record).
     """
     from i2dl.export.answers import answer_file_text
     from i2dl.export.markdown import key_markdown, sheet_markdown
@@ -89,7 +90,7 @@ def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, 
     for f in formats:
         get_exporter(f)
     out = Path(out)
-    data = write_exam_data(exam, out)
+    data = write_exam_data(exam, out, records)
     students = cohort_file_names([r["student_id"] for r in exam.roster])
     variants = cohort_file_names(list(exam.variants))
     for sub in (SHEETS_DIR, ANSWERS_DIR, KEYS_DIR):
