@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -130,6 +131,7 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
                                      initializer=_worker_reset) as pool:
                 built = []
                 names = {st.student_id: st.name for st in students}
+                shared: dict[tuple[str, str], Any] = {}
                 for result in pool.map(_variants_task, [(source, c, exam_id, engine_name, rounding,
                                                          {label: pdf_for[label] for label, _ in c}
                                                          if typeset_in_workers else None,
@@ -138,6 +140,8 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
                     if isinstance(result, tuple) and result and result[0] == "error":
                         _, cls, message, where, fix = result
                         raise cls(message, where=where, fix=fix)
+                    for b in result:  # one copy of each spec's document for the whole cohort
+                        b.record = _shared_specs(b.record, shared)
                     built += result
         finally:
             _WARM.clear()  # another command in this process (a test, a later cohort) reads its own library
@@ -153,6 +157,14 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
     pdfs = {b.label: b.made for b in built if b.made is not None}
     texts = {b.label: _Unzipped(b.texts) for b in built if b.texts is not None}
     return cohort, _Unzipped({b.label: b.key for b in built}), pdfs, {b.label: b.record for b in built}, texts
+
+
+def _shared_specs(record: Any, shared: dict[tuple[str, str], Any]) -> Any:
+    """`record` with its specs' data replaced by the first equal copy seen (each worker result brings its own)."""
+    from dataclasses import replace
+
+    specs = {sid: shared.setdefault((sid, spec["digest"]), spec) for sid, spec in record.specs.items()}
+    return replace(record, specs=specs)
 
 
 class _Unzipped(Mapping):
@@ -227,7 +239,7 @@ class _Built:
     label: str
     exam: Any  # the variant, or from a worker its packed form (see pack_variant)
     facts: Any  # its VariantFacts (layout and warnings)
-    sheets: list[tuple[int, str]]  # (problem number, sheet text) of its spec problems: what two students must not share
+    sheets: list[tuple[int, str]]  # (problem number, digest of the sheet text) of its spec problems: not to be shared
     key: Any = None  # its key's Markdown, maybe compressed (None: not made yet)
     made: dict[str, bytes] | None = None  # its key and sheet PDFs (None: not made)
     record: Any = None  # its exam.json record (None: not made yet)
@@ -254,8 +266,9 @@ def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_na
     for label, seed in seeds:
         exam = build_exam(source, seed, engine_name=engine_name, library=library, bank=bank, exam_id=exam_id,
                           variant=label, rounding=rounding, short_bank=short_bank)
-        b = _Built(label, exam, variant_facts(exam), [(p.number, sheet_key(p)) for p in exam.problems
-                                                      if p.kind == "spec"])
+        # A digest of each sheet text stands for it: only equality is asked, and the cohort keeps them all.
+        b = _Built(label, exam, variant_facts(exam), [(p.number, hashlib.sha256(sheet_key(p).encode()).hexdigest())
+                                                      for p in exam.problems if p.kind == "spec"])
         if keys:
             explained = key_explanations(exam)  # once for the Markdown key and the PDF key
             b.made = _variant_pdfs(exam, explained, pdf_for[label]) if pdf_for is not None else None
