@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +103,7 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
     texts, by label; built in worker processes where that is safe."""
     import os
 
+    from i2dl.course import variant_seed
     from i2dl.engine import resolve_name
     from i2dl.exam.build import PackedVariants, assemble_stored, cohort_seeds
 
@@ -112,6 +113,7 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
                for st in students} if pdf else None
     jobs = min(os.cpu_count() or 1, 8)
     banks: list[Any] = []  # the question banks, once read
+    ahead: dict[str, _Built] = {}  # first reseeds built ahead, by label
     # Forked workers are safe with the numpy engine; torch's threads do not survive a fork.
     if jobs < 2 or len(seeds) < 2 * _CHUNK or resolve_name(engine_name) != "numpy":
         built = _variants(source, seeds, exam_id, engine_name, library, rounding, pdf_for=pdf_for)
@@ -129,23 +131,35 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
         try:
             with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
                                      initializer=_worker_reset) as pool:
-                built = []
                 names = {st.student_id: st.name for st in students}
                 shared: dict[tuple[str, str], Any] = {}
-                for result in pool.map(_variants_task, [(source, c, exam_id, engine_name, rounding,
-                                                         {label: pdf_for[label] for label, _ in c}
-                                                         if typeset_in_workers else None,
-                                                         {label: names[label] for label, _ in c})
-                                                        for c in chunks]):
-                    if isinstance(result, tuple) and result and result[0] == "error":
-                        _, cls, message, where, fix = result
-                        raise cls(message, where=where, fix=fix)
-                    for b in result:  # one copy of each spec's document for the whole cohort
-                        b.record = _shared_specs(b.record, shared)
-                    built += result
+
+                def run(seeds_of: list[tuple[str, int]], size: int) -> list[_Built]:
+                    out: list[_Built] = []
+                    tasks = [seeds_of[i:i + size] for i in range(0, len(seeds_of), size)]
+                    for result in pool.map(_variants_task, [(source, c, exam_id, engine_name, rounding,
+                                                             {label: pdf_for[label] for label, _ in c}
+                                                             if typeset_in_workers else None,
+                                                             {label: names[label] for label, _ in c})
+                                                            for c in tasks]):
+                        if isinstance(result, tuple) and result and result[0] == "error":
+                            _, cls, message, where, fix = result
+                            raise cls(message, where=where, fix=fix)
+                        for b in result:  # one copy of each spec's document (and of the layout) for the cohort
+                            b.record = _shared_specs(b.record, shared)
+                            b.facts = replace(b.facts, layout=shared.setdefault(("layout", repr(b.facts.layout)),
+                                                                                 b.facts.layout))
+                        out += result
+                    return out
+
+                built = run(seeds, _CHUNK)
+                # The first reseed of each student whose variant repeats an earlier one's, built here in the
+                # workers ahead of _distinct (which uses it if its pass in roster order asks for that reseed).
+                ahead = {b.label: b for b in run([(label, variant_seed(secret, exam_id, f"{label}#1"))
+                                                  for label in _repeating(built)], 2)}
         finally:
             _WARM.clear()  # another command in this process (a test, a later cohort) reads its own library
-    built = _distinct(built, students, secret, exam_id, source, engine_name, library, rounding, banks)
+    built = _distinct(built, students, secret, exam_id, source, engine_name, library, rounding, banks, ahead)
 
     def attach(exam: Any) -> None:  # the parent's compiled specs: what the serial path has too
         for p in exam.problems:
@@ -159,10 +173,19 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
     return cohort, _Unzipped({b.label: b.key for b in built}), pdfs, {b.label: b.record for b in built}, texts
 
 
+def _repeating(built: list[_Built]) -> list[str]:
+    """The labels whose variant repeats an earlier variant's sheet of some problem (before any reseed)."""
+    seen: set[tuple[int, str]] = set()
+    out = []
+    for b in built:
+        if any(s in seen for s in b.sheets):
+            out.append(b.label)
+        seen.update(b.sheets)
+    return out
+
+
 def _shared_specs(record: Any, shared: dict[tuple[str, str], Any]) -> Any:
     """`record` with its specs' data replaced by the first equal copy seen (each worker result brings its own)."""
-    from dataclasses import replace
-
     specs = {sid: shared.setdefault((sid, spec["digest"]), spec) for sid, spec in record.specs.items()}
     return replace(record, specs=specs)
 
@@ -191,16 +214,18 @@ RESEEDS = 12
 
 
 def _distinct(built: list[_Built], students: list[Any], secret: bytes, exam_id: str, source: str,
-              engine_name: str | None, library: Library, rounding: Any, banks: list[Any] | None = None) -> list[_Built]:
+              engine_name: str | None, library: Library, rounding: Any, banks: list[Any] | None = None,
+              ahead: dict[str, _Built] | None = None) -> list[_Built]:
     """The variants with no spec problem's instance given to two students, where the spec has room.
 
     In roster order, a student whose variant repeats an earlier student's instance of some problem
     (the same sheet text) is reseeded from HMAC(secret, exam id, "id#k"), k = 1, 2, ...; after RESEEDS
     tries the spec has no room and the repeat stays. One pass, in order: the result does not depend on
-    how the variants were first built (serially or in workers). A reseeded variant has no PDFs yet
-    (write_cohort_pdfs makes them).
+    how the variants were first built (serially or in workers). A variant reseeded here has no PDFs yet
+    (write_cohort_pdfs makes them). `ahead[label]`: that student's first reseed, already built (in workers).
     """
     from i2dl.course import variant_seed
+    from i2dl.exam.build import pack_variant
     from i2dl.exam.data import variant_record
     from i2dl.mcq import Bank
     from i2dl.short import ShortBank
@@ -212,12 +237,16 @@ def _distinct(built: list[_Built], students: list[Any], secret: bytes, exam_id: 
         for k in range(1, RESEEDS + 1):
             if not any(s in seen for s in b.sheets):
                 break
+            if k == 1 and st.student_id in (ahead or {}):
+                b = ahead[st.student_id]
+                continue
             seed = variant_seed(secret, exam_id, f"{st.student_id}#{k}")
             bank = bank or [Bank(), ShortBank()]
             b, = _variants(source, [(st.student_id, seed)], exam_id, engine_name, library, rounding, keys=False,
                            bank=bank[0], short_bank=bank[1])
-        if b.key is None:  # the key and record are made for the variant kept
+        if b.key is None:  # the key and record are made for the variant kept, which is then kept packed too
             b.key, b.record = _key_text(b.exam), variant_record(b.label, b.exam)
+            b.exam = pack_variant(b.exam)
         seen.update(b.sheets)
         out.append(b)
     return out
