@@ -88,3 +88,19 @@ def test_cohort_json_text_from_variant_records_equals_encoding_the_whole_cohort(
     exam = build_cohort("default", students, SECRET.encode(), exam_id="pin-3", engine_name="numpy")
     records = {label: variant_record(label, v) for label, v in exam.variants.items()}
     assert cohort_json_text(exam, records) == exam_json_text(cohort_to_data(exam))
+
+
+def test_indented_json_writes_what_json_dumps_writes_for_exam_data_and_edge_values():
+    import json
+
+    from i2dl.exam import build_exam
+    from i2dl.exam.data import exam_to_data
+    from i2dl.jsontext import indented_json
+
+    data = json.loads(json.dumps(exam_to_data(build_exam("default", 3, engine_name="numpy"))))
+    edge = [[], {}, [[]], {"a": {}}, {"é": "ü\u2028\x00\"\\\n", "n": [float("nan"), float("inf"), -float("inf"), -0.0,
+                                                                      1e300, 10**30, True, False, None, 2.5]},
+            [(1, 2)], {1: 2}, 7, "s", None]  # the last ones are not plain: the library's own rules apply
+    for value in [data, *edge]:
+        for step in (" ", "  "):
+            assert indented_json(value, step) == json.dumps(value, indent=len(step))

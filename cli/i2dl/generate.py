@@ -125,7 +125,6 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
         # A fork of a process that has loaded Typst or tex2typst can hang in them (their threads are not
         # copied): then the workers build the variants only, and write_cohort_pdfs typesets in this process.
         typeset_in_workers = pdf_for is not None and not {"typst", "tex2typst"} & set(sys.modules)
-        chunks = [seeds[i:i + _CHUNK] for i in range(0, len(seeds), _CHUNK)]
         _warm(source, library)
         banks = [_WARM["bank"], _WARM["short_bank"]]
         try:
@@ -348,8 +347,8 @@ def _warm(source: str, library: Library) -> None:
     _WARM.update(library=library, bank=Bank(), short_bank=ShortBank())
 
 
-def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any, Any]) -> Any:
-    """A worker's share of `_variants`; typed errors come back as data (their where and fix survive)."""
+def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any, Any, dict[str, str]]) -> Any:
+    """A worker's share of `_variants` (`names`: the students' names by label); typed errors come back as data."""
     import zlib
 
     from i2dl.exam.build import pack_variant

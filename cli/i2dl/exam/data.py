@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,6 +29,7 @@ from i2dl import kinds
 from i2dl.errors import ExamError, ExamModifiedError, I2dlError, NotFoundError
 from i2dl.exam.model import Exam
 from i2dl.io import atomic_write_bytes, atomic_write_text
+from i2dl.jsontext import indented_json
 from i2dl.kinds.base import data_type, finite_number, short_json
 from i2dl.rounding import MAX_DECIMALS
 from i2dl.spec.instance import from_data, to_data
@@ -442,7 +443,7 @@ def digests(data: dict[str, Any]) -> dict[str, str]:
 def exam_json_text(data: dict[str, Any]) -> str:
     """exam.json's text for `data`: the data as a reader will load it, then its integrity block."""
     body = json.loads(json.dumps({k: v for k, v in data.items() if k != "integrity"}))
-    return json.dumps({**body, "integrity": digests(body)}, indent=1) + "\n"
+    return indented_json({**body, "integrity": digests(body)}) + "\n"
 
 
 # ---------------------------------------------------------------------------- the exam as data
@@ -510,7 +511,7 @@ def variant_record(label: str, v: Exam) -> VariantRecord:
     data = json.loads(json.dumps(data))  # as a reader loads it, like exam_json_text's body
     key = key_view({"format": COHORT_FORMAT, "variants": [data]})["variants"][0]
     # Inside exam.json a variant is an item of "variants" (depth 2): every line after its first gets 2 more spaces.
-    text = json.dumps(data, indent=1).replace("\n", "\n  ").encode("utf-8")
+    text = indented_json(data).replace("\n", "\n  ").encode("utf-8")
     return VariantRecord(zlib.compress(text, 1), zlib.compress(canonical(data), 1), zlib.compress(canonical(key), 1),
                          specs)
 
