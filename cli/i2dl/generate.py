@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,9 +71,9 @@ def generate_exam(source: str | None = None, seed: int | None = None, out: Path 
         secret = course_secret(course)
         library = Library()
         exam_id = exam_id or _cohort_id(source, course, library)
-        exam, keys, pdfs = _build_cohort(source, students, secret, exam_id, engine_name, library, rounding,
-                                         pdf="pdf" in formats)
-        files = write_cohort(exam, out, keys=keys, formats=formats, pdfs=pdfs)
+        exam, keys, pdfs, records, texts = _build_cohort(source, students, secret, exam_id, engine_name, library,
+                                                         rounding, pdf="pdf" in formats)
+        files = write_cohort(exam, out, keys=keys, formats=formats, pdfs=pdfs, records=records, texts=texts)
     else:
         exam = build_exam(source, seed, pins=pins, engine_name=engine_name, exam_id=exam_id, rounding=rounding)
         explained = key_explanations(exam)
@@ -93,19 +96,24 @@ _CHUNK = 8
 
 def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str, engine_name: str | None,
                   library: Library, rounding: Any = None,
-                  pdf: bool = False) -> tuple[Any, dict[str, str], dict[str, dict[str, bytes]]]:
-    """The cohort, each variant's key (Markdown) and, with `pdf`, each variant's key and sheet PDF by label;
-    built in worker processes where that is safe."""
+                  pdf: bool = False) -> tuple[Any, Mapping[str, str], dict[str, dict[str, bytes]], dict[str, Any],
+                                              dict[str, Mapping[str, str]]]:
+    """The cohort, each variant's key (Markdown), with `pdf` each variant's key and sheet PDF, each variant's
+    exam.json record (see variant_record) and, where a worker made them, its student's sheet and answer file
+    texts, by label; built in worker processes where that is safe."""
     import os
 
+    from i2dl.course import variant_seed
     from i2dl.engine import resolve_name
-    from i2dl.exam.build import assemble_cohort, cohort_seeds
+    from i2dl.exam.build import PackedVariants, assemble_stored, cohort_seeds
 
     seeds = cohort_seeds(students, secret, exam_id)
     # The roster entry each variant's sheet names (assemble_cohort makes the same ones).
     pdf_for = {st.student_id: {"student_id": st.student_id, "name": st.name, "variant": st.student_id}
                for st in students} if pdf else None
     jobs = min(os.cpu_count() or 1, 8)
+    banks: list[Any] = []  # the question banks, once read
+    ahead: dict[str, _Built] = {}  # first reseeds built ahead, by label
     # Forked workers are safe with the numpy engine; torch's threads do not survive a fork.
     if jobs < 2 or len(seeds) < 2 * _CHUNK or resolve_name(engine_name) != "numpy":
         built = _variants(source, seeds, exam_id, engine_name, library, rounding, pdf_for=pdf_for)
@@ -117,26 +125,87 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
         # A fork of a process that has loaded Typst or tex2typst can hang in them (their threads are not
         # copied): then the workers build the variants only, and write_cohort_pdfs typesets in this process.
         typeset_in_workers = pdf_for is not None and not {"typst", "tex2typst"} & set(sys.modules)
-        chunks = [seeds[i:i + _CHUNK] for i in range(0, len(seeds), _CHUNK)]
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_worker_reset) as pool:
-            results = list(pool.map(_variants_task, [(source, c, exam_id, engine_name, rounding,
-                                                      {label: pdf_for[label] for label, _ in c}
-                                                      if typeset_in_workers else None)
-                                                     for c in chunks]))
-        built = []
-        for result in results:
-            if isinstance(result, tuple) and result and result[0] == "error":
-                _, cls, message, where, fix = result
-                raise cls(message, where=where, fix=fix)
-            built += result
-        for exam, _, _ in built:  # the parent's compiled specs: what the serial path attaches too
-            for p in exam.problems:
-                if p.kind == "spec" and p.spec_id in library.paths:
-                    p._compiled = library.get(p.spec_id)
-    built = _distinct(built, students, secret, exam_id, source, engine_name, library, rounding)
-    pdfs = {e.variant: made for e, _, made in built if made is not None}
-    return assemble_cohort([e for e, _, _ in built], students), {e.variant: k for e, k, _ in built}, pdfs
+        _warm(source, library)
+        banks = [_WARM["bank"], _WARM["short_bank"]]
+        try:
+            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                     initializer=_worker_reset) as pool:
+                names = {st.student_id: st.name for st in students}
+                shared: dict[tuple[str, str], Any] = {}
+
+                def run(seeds_of: list[tuple[str, int]], size: int) -> list[_Built]:
+                    out: list[_Built] = []
+                    tasks = [seeds_of[i:i + size] for i in range(0, len(seeds_of), size)]
+                    for result in pool.map(_variants_task, [(source, c, exam_id, engine_name, rounding,
+                                                             {label: pdf_for[label] for label, _ in c}
+                                                             if typeset_in_workers else None,
+                                                             {label: names[label] for label, _ in c})
+                                                            for c in tasks]):
+                        if isinstance(result, tuple) and result and result[0] == "error":
+                            _, cls, message, where, fix = result
+                            raise cls(message, where=where, fix=fix)
+                        for b in result:  # one copy of each spec's document (and of the layout) for the cohort
+                            b.record = _shared_specs(b.record, shared)
+                            b.facts = replace(b.facts, layout=shared.setdefault(("layout", repr(b.facts.layout)),
+                                                                                 b.facts.layout))
+                        out += result
+                    return out
+
+                built = run(seeds, _CHUNK)
+                # The first reseed of each student whose variant repeats an earlier one's, built here in the
+                # workers ahead of _distinct (which uses it if its pass in roster order asks for that reseed).
+                ahead = {b.label: b for b in run([(label, variant_seed(secret, exam_id, f"{label}#1"))
+                                                  for label in _repeating(built)], 2)}
+        finally:
+            _WARM.clear()  # another command in this process (a test, a later cohort) reads its own library
+    built = _distinct(built, students, secret, exam_id, source, engine_name, library, rounding, banks, ahead)
+
+    def attach(exam: Any) -> None:  # the parent's compiled specs: what the serial path has too
+        for p in exam.problems:
+            if p.kind == "spec" and p.spec_id in library.paths:
+                p._compiled = library.get(p.spec_id)
+
+    store = PackedVariants({b.label: b.exam for b in built}, attach)
+    cohort = assemble_stored(store[built[0].label], [b.facts for b in built], store, students)
+    pdfs = {b.label: b.made for b in built if b.made is not None}
+    texts = {b.label: _Unzipped(b.texts) for b in built if b.texts is not None}
+    return cohort, _Unzipped({b.label: b.key for b in built}), pdfs, {b.label: b.record for b in built}, texts
+
+
+def _repeating(built: list[_Built]) -> list[str]:
+    """The labels whose variant repeats an earlier variant's sheet of some problem (before any reseed)."""
+    seen: set[tuple[int, str]] = set()
+    out = []
+    for b in built:
+        if any(s in seen for s in b.sheets):
+            out.append(b.label)
+        seen.update(b.sheets)
+    return out
+
+
+def _shared_specs(record: Any, shared: dict[tuple[str, str], Any]) -> Any:
+    """`record` with its specs' data replaced by the first equal copy seen (each worker result brings its own)."""
+    specs = {sid: shared.setdefault((sid, spec["digest"]), spec) for sid, spec in record.specs.items()}
+    return replace(record, specs=specs)
+
+
+class _Unzipped(Mapping):
+    """Texts by label, each kept zlib-compressed (bytes) or as it is (str) until read."""
+
+    def __init__(self, items: dict[str, Any]):
+        self._items = items
+
+    def __getitem__(self, label: str) -> str:
+        import zlib
+
+        item = self._items[label]
+        return zlib.decompress(item).decode("utf-8") if isinstance(item, bytes) else item
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 #: Reseeds a student's variant may take to avoid sharing a problem's instance with an earlier student.
@@ -144,38 +213,41 @@ RESEEDS = 12
 
 
 def _distinct(built: list[_Built], students: list[Any], secret: bytes, exam_id: str, source: str,
-              engine_name: str | None, library: Library, rounding: Any) -> list[_Built]:
+              engine_name: str | None, library: Library, rounding: Any, banks: list[Any] | None = None,
+              ahead: dict[str, _Built] | None = None) -> list[_Built]:
     """The variants with no spec problem's instance given to two students, where the spec has room.
 
     In roster order, a student whose variant repeats an earlier student's instance of some problem
     (the same sheet text) is reseeded from HMAC(secret, exam id, "id#k"), k = 1, 2, ...; after RESEEDS
     tries the spec has no room and the repeat stays. One pass, in order: the result does not depend on
-    how the variants were first built (serially or in workers). A reseeded variant has no PDFs yet
-    (write_cohort_pdfs makes them).
+    how the variants were first built (serially or in workers). A variant reseeded here has no PDFs yet
+    (write_cohort_pdfs makes them). `ahead[label]`: that student's first reseed, already built (in workers).
     """
     from i2dl.course import variant_seed
+    from i2dl.exam.build import pack_variant
+    from i2dl.exam.data import variant_record
     from i2dl.mcq import Bank
     from i2dl.short import ShortBank
-    from i2dl.validate import sheet_key
-
-    def sheets(exam: Any) -> list[tuple[int, str]]:
-        return [(p.number, sheet_key(p)) for p in exam.problems if p.kind == "spec"]
 
     seen: set[tuple[int, str]] = set()
     out = []
-    bank: list[Any] = []  # the question banks, read at the first reseed, then shared
-    for (exam, key, made), st in zip(built, students, strict=True):
+    bank: list[Any] = list(banks or [])  # the question banks (read at the first reseed unless given), then shared
+    for b, st in zip(built, students, strict=True):
         for k in range(1, RESEEDS + 1):
-            if not any(s in seen for s in sheets(exam)):
+            if not any(s in seen for s in b.sheets):
                 break
+            if k == 1 and st.student_id in (ahead or {}):
+                b = ahead[st.student_id]
+                continue
             seed = variant_seed(secret, exam_id, f"{st.student_id}#{k}")
             bank = bank or [Bank(), ShortBank()]
-            (exam, key, made), = _variants(source, [(st.student_id, seed)], exam_id, engine_name, library, rounding,
-                                           keys=False, bank=bank[0], short_bank=bank[1])  # the key is written for the variant kept, below
-        if key is None:
-            key = _key_text(exam)
-        seen.update(sheets(exam))
-        out.append((exam, key, made))
+            b, = _variants(source, [(st.student_id, seed)], exam_id, engine_name, library, rounding, keys=False,
+                           bank=bank[0], short_bank=bank[1])
+        if b.key is None:  # the key and record are made for the variant kept, which is then kept packed too
+            b.key, b.record = _key_text(b.exam), variant_record(b.label, b.exam)
+            b.exam = pack_variant(b.exam)
+        seen.update(b.sheets)
+        out.append(b)
     return out
 
 
@@ -188,20 +260,33 @@ def _key_text(exam: Any, explained: dict[str, Any] | None = None) -> str:
     return key_markdown(exam, {n: part_markdown(e, header=False) for n, e in explained.items()})
 
 
-#: A built variant: the variant, its key's Markdown (None: not made yet), its key and sheet PDFs (None: not made).
-_Built = tuple[Any, "str | None", "dict[str, bytes] | None"]
+@dataclass
+class _Built:
+    """A built variant as the cohort keeps it until it is written."""
+
+    label: str
+    exam: Any  # the variant, or from a worker its packed form (see pack_variant)
+    facts: Any  # its VariantFacts (layout and warnings)
+    sheets: list[tuple[int, str]]  # (problem number, digest of the sheet text) of its spec problems: not to be shared
+    key: Any = None  # its key's Markdown, maybe compressed (None: not made yet)
+    made: dict[str, bytes] | None = None  # its key and sheet PDFs (None: not made)
+    record: Any = None  # its exam.json record (None: not made yet)
+    texts: dict[str, bytes] | None = None  # its student's "sheet" and "answers" texts, compressed (None: not made)
 
 
 def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_name: str | None,
               library: Library, rounding: Any = None, keys: bool = True,
               bank: Bank | None = None, short_bank: Any = None,
               pdf_for: dict[str, dict[str, str]] | None = None) -> list[_Built]:
-    """(variant, its key's Markdown, its PDFs) for each (label, seed); the key only with `keys`, the
-    PDFs (key and the sheet of the student `pdf_for[label]`) only with `pdf_for`."""
+    """Each (label, seed)'s variant built; its key and exam.json record only with `keys`, its PDFs (key and
+    the sheet of the student `pdf_for[label]`) only with `pdf_for`."""
     from i2dl.exam import build_exam
+    from i2dl.exam.build import variant_facts
+    from i2dl.exam.data import variant_record
     from i2dl.explain import key_explanations
     from i2dl.mcq import Bank
     from i2dl.short import ShortBank
+    from i2dl.validate import sheet_key
 
     bank = bank or Bank()
     short_bank = short_bank or ShortBank()  # read once for all the seeds, not once per variant
@@ -209,12 +294,14 @@ def _variants(source: str, seeds: list[tuple[str, int]], exam_id: str, engine_na
     for label, seed in seeds:
         exam = build_exam(source, seed, engine_name=engine_name, library=library, bank=bank, exam_id=exam_id,
                           variant=label, rounding=rounding, short_bank=short_bank)
-        if not keys:
-            out.append((exam, None, None))
-            continue
-        explained = key_explanations(exam)  # once for the Markdown key and the PDF key
-        made = _variant_pdfs(exam, explained, pdf_for[label]) if pdf_for is not None else None
-        out.append((exam, _key_text(exam, explained), made))
+        # A digest of each sheet text stands for it: only equality is asked, and the cohort keeps them all.
+        b = _Built(label, exam, variant_facts(exam), [(p.number, hashlib.sha256(sheet_key(p).encode()).hexdigest())
+                                                      for p in exam.problems if p.kind == "spec"])
+        if keys:
+            explained = key_explanations(exam)  # once for the Markdown key and the PDF key
+            b.made = _variant_pdfs(exam, explained, pdf_for[label]) if pdf_for is not None else None
+            b.key, b.record = _key_text(exam, explained), variant_record(label, exam)
+        out.append(b)
     return out
 
 
@@ -234,18 +321,43 @@ def _variant_pdfs(exam: Any, explained: dict[str, Any], student: dict[str, str])
 
 
 _WORKER: dict[str, Any] = {}  # a cohort worker's library and question bank
+_WARM: dict[str, Any] = {}  # the parent's library (its specs compiled) and banks, read before the workers fork
 
 
 def _worker_reset() -> None:
     _WORKER.clear()  # a forked worker reads the library itself (the parent's course is active in it too)
+    _WORKER.update(_WARM)  # ... unless the parent read it just before forking: then the fork has it already
 
 
-def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any, Any]) -> Any:
-    """A worker's share of `_variants`; typed errors come back as data (their where and fix survive)."""
+def _warm(source: str, library: Library) -> None:
+    """Compile the blueprint's specs, read the banks and load the modules a variant needs, once, in the parent:
+    every forked worker starts with them (and the parent uses them for reseeds and keys)."""
+    from i2dl.blueprint import find_blueprint, load_blueprint
+    from i2dl.explain import key_explanations  # noqa: F401  (imported for the workers)
     from i2dl.mcq import Bank
     from i2dl.short import ShortBank
 
-    source, seeds, exam_id, engine_name, rounding, pdf_for = args
+    if source in library.paths:
+        library.get(source)
+    else:
+        for entry in load_blueprint(find_blueprint(source))[0].problems:
+            if entry.spec is not None:
+                library.get(entry.spec)
+    _WARM.clear()
+    _WARM.update(library=library, bank=Bank(), short_bank=ShortBank())
+
+
+def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any, Any, dict[str, str]]) -> Any:
+    """A worker's share of `_variants` (`names`: the students' names by label); typed errors come back as data."""
+    import zlib
+
+    from i2dl.exam.build import pack_variant
+    from i2dl.export.answers import answer_file_text
+    from i2dl.export.markdown import sheet_markdown
+    from i2dl.mcq import Bank
+    from i2dl.short import ShortBank
+
+    source, seeds, exam_id, engine_name, rounding, pdf_for, names = args
     if not _WORKER:  # read once per worker process, not once per task
         _WORKER.update(library=Library(), bank=Bank(), short_bank=ShortBank())
     try:
@@ -253,9 +365,12 @@ def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any,
                           short_bank=_WORKER["short_bank"], pdf_for=pdf_for)
     except I2dlError as exc:
         return ("error", type(exc), exc.message, exc.where, exc.fix)
-    for exam, _, _ in built:
-        for p in exam.problems:
-            p._compiled = None  # the parent attaches its own: a compiled graph is large to send back
+    for b in built:  # sent back small: the parent keeps them so until it writes them (see PackedVariants)
+        student = {"student_id": b.label, "name": names[b.label], "variant": b.label}  # as assemble_stored makes it
+        b.texts = {"sheet": zlib.compress(sheet_markdown(b.exam, student).encode("utf-8"), 1),
+                   "answers": zlib.compress(answer_file_text(b.exam, student).encode("utf-8"), 1)}
+        b.exam = pack_variant(b.exam)
+        b.key = zlib.compress(b.key.encode("utf-8"), 1)
     return built
 
 

@@ -15,6 +15,7 @@ import re
 import stat
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from json.decoder import scanstring
 from pathlib import Path
@@ -816,15 +817,17 @@ def dump_yaml(data: Any) -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def _temp_beside(target: Path, data: bytes, *, fsync: bool) -> str:
-    """`data` in a new temp file beside `target` (readable by all), its path; nothing is left on failure."""
+def _temp_beside(target: Path, data: bytes | Iterable[bytes], *, fsync: bool) -> str:
+    """`data` (bytes, or pieces of them) in a new temp file beside `target` (readable by all), its path;
+    nothing is left on failure."""
     target.parent.mkdir(parents=True, exist_ok=True)
     # Same directory so os.replace is a rename on one filesystem; the name is cut so the
     # temp name stays under the 255-byte limit; the dot keeps it out of globs.
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:100]}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for piece in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
+                fh.write(piece)
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -836,8 +839,8 @@ def _temp_beside(target: Path, data: bytes, *, fsync: bool) -> str:
     return tmp
 
 
-def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
-    """Write `data` to a temp file beside `path`, then rename it over: never a partial file."""
+def atomic_write_bytes(path: PathLike, data: bytes | Iterable[bytes]) -> Path:
+    """Write `data` (bytes, or pieces of them) to a temp file beside `path`, then rename it over: never a partial file."""
     target = Path(path)
     tmp = _temp_beside(target, data, fsync=True)
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -123,18 +125,84 @@ def cohort_seeds(students: list[Any], secret: bytes, exam_id: str) -> list[tuple
 
 def assemble_cohort(variants: list[Exam], students: list[Any]) -> Exam:
     """The cohort Exam of built variants (in roster order) and the students they belong to."""
-    first = variants[0]
-    layout = [(p.number, p.points, [(q.number, q.points) for q in p.parts]) for p in first.problems]
-    for v in variants[1:]:
-        if [(p.number, p.points, [(q.number, q.points) for q in p.parts]) for p in v.problems] != layout:
-            raise UsageError(f"variant '{v.variant}' does not have the problems, parts and points of variant "
+    return assemble_stored(variants[0], [variant_facts(v) for v in variants], {v.variant: v for v in variants},
+                           students)
+
+
+@dataclass(frozen=True)
+class VariantFacts:
+    """What assembling a cohort reads of a variant: its label, its layout (problems, parts, points), its warnings."""
+
+    variant: str
+    layout: list[tuple[int, float, list[tuple[str, float]]]]
+    warnings: list[str]
+
+
+def variant_facts(v: Exam) -> VariantFacts:
+    return VariantFacts(v.variant, [(p.number, p.points, [(q.number, q.points) for q in p.parts]) for p in v.problems],
+                        list(v.warnings))
+
+
+def assemble_stored(first: Exam, facts: list[VariantFacts], store: Mapping[str, Exam], students: list[Any]) -> Exam:
+    """The cohort Exam of variants in `store` (label -> variant, e.g. kept packed until read) whose facts,
+    in roster order, are `facts`; `first` is the first variant."""
+    layout = facts[0].layout
+    for f in facts[1:]:
+        if f.layout != layout:
+            raise UsageError(f"variant '{f.variant}' does not have the problems, parts and points of variant "
                              f"'{first.variant}'", fix="give every problem of the blueprint fixed points")
-    roster = [{"student_id": st.student_id, "name": st.name, "variant": v.variant}
-              for st, v in zip(students, variants, strict=True)]
-    warnings = sorted({w for v in variants for w in v.warnings})
+    roster = [{"student_id": st.student_id, "name": st.name, "variant": f.variant}
+              for st, f in zip(students, facts, strict=True)]
+    warnings = sorted({w for f in facts for w in f.warnings})
     return Exam(first.exam_id, first.title, 0, first.source, first.instructions, first.problems,
                 engine=first.engine, duration=first.duration, warnings=warnings, rounding=first.rounding,
-                variants={v.variant: v for v in variants}, roster=roster)
+                variants=store, roster=roster)  # type: ignore[arg-type]  # any mapping of label -> variant
+
+
+class PackedVariants(Mapping):
+    """A cohort's variants by label, each kept as a compressed pickle until read (then unpacked afresh):
+    2,000 variants as objects take about 1 GB, packed a tenth of that. `attach` gives a read variant its
+    compiled specs (not packed: they are large, and the same for every variant)."""
+
+    def __init__(self, packed: dict[str, Exam | bytes], attach: Callable[[Exam], None]):
+        self._packed = packed
+        self._attach = attach
+
+    def __getitem__(self, label: str) -> Exam:
+        item = self._packed[label]
+        if not isinstance(item, bytes):
+            return item
+        exam = unpack_variant(item)
+        self._attach(exam)
+        return exam
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+
+def pack_variant(v: Exam) -> bytes:
+    """A variant as a compressed pickle, its compiled specs left out (see PackedVariants)."""
+    import pickle
+    import zlib
+
+    compiled = [p._compiled for p in v.problems]
+    for p in v.problems:
+        p._compiled = None
+    try:
+        return zlib.compress(pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    finally:
+        for p, c in zip(v.problems, compiled, strict=True):
+            p._compiled = c
+
+
+def unpack_variant(packed: bytes) -> Exam:
+    import pickle
+    import zlib
+
+    return pickle.loads(zlib.decompress(packed))  # noqa: S301  (bytes this process's own workers made)
 
 
 def _mcq_problem(entry: ProblemEntry, block: McqBlock, number: int, seed: int, engine, bank: Bank,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from i2dl import kinds
 from i2dl.errors import ExamError, ExamModifiedError, I2dlError, NotFoundError
 from i2dl.exam.model import Exam
-from i2dl.io import atomic_write_text
+from i2dl.io import atomic_write_bytes, atomic_write_text
+from i2dl.jsontext import indented_json
 from i2dl.kinds.base import data_type, finite_number, short_json
 from i2dl.rounding import MAX_DECIMALS
 from i2dl.spec.instance import from_data, to_data
@@ -441,7 +443,7 @@ def digests(data: dict[str, Any]) -> dict[str, str]:
 def exam_json_text(data: dict[str, Any]) -> str:
     """exam.json's text for `data`: the data as a reader will load it, then its integrity block."""
     body = json.loads(json.dumps({k: v for k, v in data.items() if k != "integrity"}))
-    return json.dumps({**body, "integrity": digests(body)}, indent=1) + "\n"
+    return indented_json({**body, "integrity": digests(body)}) + "\n"
 
 
 # ---------------------------------------------------------------------------- the exam as data
@@ -462,25 +464,115 @@ def cohort_to_data(exam: Exam) -> dict[str, Any]:
     specs: dict[str, Any] = {}
     variants = []
     for label, v in exam.variants.items():
-        problems = []
-        for p in v.problems:
-            d = to_data(p)
-            spec = d.pop("spec")
-            if spec is not None:
-                specs.setdefault(p.spec_id, spec)
-            problems.append(d)
-        variants.append({"id": label, "seed": v.seed, "problems": problems})
+        data, used = _variant_data(label, v)
+        for sid, spec in used.items():
+            specs.setdefault(sid, spec)
+        variants.append(data)
+    return _cohort_head(exam, specs) | {"variants": variants, "roster": [dict(r) for r in exam.roster]}
+
+
+def _cohort_head(exam: Exam, specs: dict[str, Any]) -> dict[str, Any]:
+    """A cohort's data before its variants (the order of exam.json's keys)."""
     return {"format": COHORT_FORMAT, "exam_id": exam.exam_id, "title": exam.title, "source": exam.source,
             "version": exam.version, "engine": exam.engine, "duration": exam.duration,
-            "instructions": exam.instructions, "rounding": exam.rounding, "specs": dict(sorted(specs.items())),
-            "variants": variants,
-            "roster": [dict(r) for r in exam.roster]}
+            "instructions": exam.instructions, "rounding": exam.rounding, "specs": dict(sorted(specs.items()))}
 
 
-def write_exam_data(exam: Exam, out: Path | str) -> Path:
-    """Write exam.json into the folder `out`, atomically; its path."""
+def _variant_data(label: str, v: Exam) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One variant's entry of a cohort's data, and the specs its problems use (id -> digest and document)."""
+    specs: dict[str, Any] = {}
+    problems = []
+    for p in v.problems:
+        d = to_data(p)
+        spec = d.pop("spec")
+        if spec is not None:
+            specs.setdefault(p.spec_id, spec)
+        problems.append(d)
+    return {"id": label, "seed": v.seed, "problems": problems}, specs
+
+
+@dataclass(frozen=True)
+class VariantRecord:
+    """One variant as a cohort's exam.json holds it, made where the variant is built (a worker process):
+    its indented text at its depth in the file, the canonical bytes of its data and of its key view (each
+    zlib-compressed: a 2,000-student cohort's records stay small in memory), and the specs it uses."""
+
+    text: bytes
+    canonical: bytes
+    key: bytes
+    specs: dict[str, Any]
+
+
+def variant_record(label: str, v: Exam) -> VariantRecord:
+    """The record of variant `label`: what cohort_json_text joins instead of encoding every variant again."""
+    import zlib
+
+    data, specs = _variant_data(label, v)
+    data = json.loads(json.dumps(data))  # as a reader loads it, like exam_json_text's body
+    key = key_view({"format": COHORT_FORMAT, "variants": [data]})["variants"][0]
+    # Inside exam.json a variant is an item of "variants" (depth 2): every line after its first gets 2 more spaces.
+    text = indented_json(data).replace("\n", "\n  ").encode("utf-8")
+    return VariantRecord(zlib.compress(text, 1), zlib.compress(canonical(data), 1), zlib.compress(canonical(key), 1),
+                         specs)
+
+
+#: A stand-in for the variants while the rest of a cohort is encoded (a NUL: no text of an exam holds one).
+_VARIANTS_MARK = "\x00variants\x00"
+
+
+def cohort_json_chunks(exam: Exam, records: dict[str, VariantRecord]) -> Iterator[bytes]:
+    """exam_json_text(cohort_to_data(exam)) as UTF-8 pieces, from each variant's record (encoded once, where built)."""
+    import zlib
+
+    specs: dict[str, Any] = {}
+    for label in exam.variants:
+        for sid, spec in records[label].specs.items():
+            specs.setdefault(sid, spec)
+    head = json.loads(json.dumps(_cohort_head(exam, specs) | {"variants": _VARIANTS_MARK,
+                                                             "roster": [dict(r) for r in exam.roster]}))
+    mark = json.dumps(_VARIANTS_MARK).encode()  # the same escaped text with or without ensure_ascii
+    join = [records[label] for label in exam.variants]
+    content, key = canonical(head), canonical(key_view({**head, "variants": []}) | {"variants": _VARIANTS_MARK})
+    integrity = {"algorithm": ALGORITHM,
+                 "content": _joined_digest(content, mark, [r.canonical for r in join]),
+                 "key": _joined_digest(key, mark, [r.key for r in join])}
+    text = (json.dumps({**head, "integrity": integrity}, indent=1) + "\n").encode("utf-8")
+    if text.count(mark) != 1 or content.count(mark) != 1 or key.count(mark) != 1:
+        yield exam_json_text(cohort_to_data(exam)).encode("utf-8")  # the mark is elsewhere too: encode it all
+        return
+    before, _, after = text.partition(mark)
+    yield before + b"[\n  "
+    for i, r in enumerate(join):
+        yield (b",\n  " if i else b"") + zlib.decompress(r.text)
+    yield b"\n ]" + after
+
+
+def cohort_json_text(exam: Exam, records: dict[str, VariantRecord]) -> str:
+    """exam_json_text(cohort_to_data(exam)), joined from each variant's record."""
+    return b"".join(cohort_json_chunks(exam, records)).decode("utf-8")
+
+
+def _joined_digest(encoded: bytes, mark: bytes, items: list[bytes]) -> str:
+    """SHA-256 of `encoded` with the mark replaced by the JSON list of the (compressed) `items`, piece by piece."""
+    import zlib
+
+    before, _, after = encoded.partition(mark)
+    h = hashlib.sha256(before + b"[")
+    for i, item in enumerate(items):
+        if i:
+            h.update(b",")
+        h.update(zlib.decompress(item))
+    h.update(b"]" + after)
+    return h.hexdigest()
+
+
+def write_exam_data(exam: Exam, out: Path | str, records: dict[str, VariantRecord] | None = None) -> Path:
+    """Write exam.json into the folder `out`, atomically; its path. `records`: a cohort's variants already encoded."""
     path = Path(out) / EXAM_FILE
-    atomic_write_text(path, exam_json_text(exam_to_data(exam)))
+    if exam.is_cohort and records is not None:
+        atomic_write_bytes(path, cohort_json_chunks(exam, records))  # piece by piece: never the whole text at once
+    else:
+        atomic_write_text(path, exam_json_text(exam_to_data(exam)))
     return path
 
 

@@ -8,7 +8,7 @@ because grading and explaining read it back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -74,14 +74,17 @@ def cohort_file_names(ids: list[str]) -> dict[str, str]:
 
 
 def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, str]] | None = None,
-                 keys: dict[str, str] | None = None,
+                 keys: Mapping[str, str] | None = None,
                  formats: tuple[str, ...] | list[str] = DEFAULT_FORMATS,
-                 pdfs: dict[str, dict[str, bytes]] | None = None) -> dict[str, Path]:
+                 pdfs: dict[str, dict[str, bytes]] | None = None,
+                 records: dict[str, Any] | None = None,
+                 texts: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Path]:
     """exam.json (every variant), then per student sheets/ID.md and answers/ID.yaml, per variant keys/ID.md.
 
     Each key is `keys[label]` when given (made elsewhere), else written here with `steps(variant)`.
     With "pdf" among `formats`, also sheets/ID.pdf per student and keys/ID.pdf per variant (those in
-    `pdfs` already made, see write_cohort_pdfs).
+    `pdfs` already made, see write_cohort_pdfs). `records`: every variant's exam.json record (see variant_record).
+    `texts[student id]`: that student's "sheet" and "answers" texts where already made (a worker made them).
     """
     from i2dl.export.answers import answer_file_text
     from i2dl.export.markdown import key_markdown, sheet_markdown
@@ -89,7 +92,7 @@ def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, 
     for f in formats:
         get_exporter(f)
     out = Path(out)
-    data = write_exam_data(exam, out)
+    data = write_exam_data(exam, out, records)
     students = cohort_file_names([r["student_id"] for r in exam.roster])
     variants = cohort_file_names(list(exam.variants))
     for sub in (SHEETS_DIR, ANSWERS_DIR, KEYS_DIR):
@@ -99,9 +102,12 @@ def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, 
             text = keys[label] if keys is not None else key_markdown(variant, steps(variant) if steps else None)
             files.add_text(out / KEYS_DIR / f"{variants[label]}.md", text)
         for r in exam.roster:
-            variant = exam.variants[r["variant"]]
-            files.add_text(out / SHEETS_DIR / f"{students[r['student_id']]}.md", sheet_markdown(variant, r))
-            files.add_text(out / ANSWERS_DIR / f"{students[r['student_id']]}.yaml", answer_file_text(variant, r))
+            made = (texts or {}).get(r["student_id"])
+            if made is None or r["variant"] != r["student_id"]:  # made for the student's own variant only
+                variant = exam.variants[r["variant"]]
+                made = {"sheet": sheet_markdown(variant, r), "answers": answer_file_text(variant, r)}
+            files.add_text(out / SHEETS_DIR / f"{students[r['student_id']]}.md", made["sheet"])
+            files.add_text(out / ANSWERS_DIR / f"{students[r['student_id']]}.yaml", made["answers"])
     if "pdf" in formats:
         from i2dl.export.pdf import write_cohort_pdfs
 

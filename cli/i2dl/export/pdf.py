@@ -9,6 +9,7 @@ function in each.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -487,12 +488,23 @@ def key_source(exam: Exam, explained: dict[str, dict[str, Any]] | None = None,
 # ---------------------------------------------------------------------------- compiling and writing
 
 
-def compile_pdf(source: str) -> bytes:
-    """Typst source as PDF bytes, with the fonts inside the typst package only; PdfError on an error or warning."""
+_COMPILERS = threading.local()  # one Typst compiler per thread: its fonts are read once, not per document
+
+
+def _compiler() -> Any:
+    """This thread's Typst compiler (the fonts inside the typst package only)."""
     import typst
 
+    made = getattr(_COMPILERS, "compiler", None)
+    if made is None:
+        made = _COMPILERS.compiler = typst.Compiler(ignore_system_fonts=True)
+    return made
+
+
+def compile_pdf(source: str) -> bytes:
+    """Typst source as PDF bytes, with the fonts inside the typst package only; PdfError on an error or warning."""
     try:
-        pdf, warnings = typst.compile_with_warnings(source.encode("utf-8"), format="pdf", ignore_system_fonts=True)
+        pdf, warnings = _compiler().compile_with_warnings(input=source.encode("utf-8"), format="pdf")
     except Exception as exc:  # typst raises its own TypstError
         raise PdfError(f"Typst could not typeset the document: {str(exc).splitlines()[0] if str(exc) else exc}",
                        fix="please report this with the exam folder") from None

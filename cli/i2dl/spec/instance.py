@@ -156,9 +156,9 @@ class ProblemInstance:
 # ---------------------------------------------------------------------------- sampling
 
 
-@lru_cache(maxsize=1024)
-def _parsed(text: str, where: str) -> Parsed:
-    """A size or bound expression parsed once: sampling reads it on every try."""
+@lru_cache(maxsize=4096)
+def _parsed(text: str, where: str | None) -> Parsed:
+    """A size, bound or template expression parsed once: sampling reads it on every try, and every instance."""
     return parse(text, where=where)
 
 
@@ -864,7 +864,8 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
     tmpl_eval = Evaluator(engine, visible)
 
     def ev(expr: str) -> Any:
-        return tmpl_eval.eval(parse(expr, where=f"{compiled.path} template").node, f"{compiled.path} template")
+        where = f"{compiled.path} template"
+        return tmpl_eval.eval(_parsed(expr, where).node, where)  # parsed once per text, not once per instance
 
     part_points = split_points([p.points for p in spec.parts], points)
     parts = []
@@ -899,7 +900,7 @@ def _statement_options(part: m.Part, blank: Blank, values: dict[str, Any], ev: C
     where = f"{compiled.path} statements"
 
     def ev_all(expr: str) -> Any:
-        return full.eval(parse(expr, where=where).node, where)
+        return full.eval(_parsed(expr, where).node, where)
 
     return [McqOption(letters[j], render_template(st.text, ev).strip(), letters[j] in blank.expected,
                       " ".join(render_template(st.why, ev_all).split()))
@@ -940,14 +941,14 @@ def _blanks(compiled: CompiledSpec, values: dict[str, Any], engine, exam_rule: R
                 except (ExprError, EngineError, SpecError):
                     continue  # an alternative that does not exist for these numbers is simply not offered
                 alts.append({"name": alt.name, "value": v, "credit": alt.credit,
-                             "feedback": render_template(alt.feedback, lambda e, _f=full: _f.eval(parse(e).node),
+                             "feedback": render_template(alt.feedback, lambda e, _f=full: _f.eval(_parsed(e, None).node),
                                                          style="text"), "key_of": None})
             for comp in ans.components:
                 v = _as_kind(full.eval(compiled.alternatives[(ans.name, "component:" + comp.name)].node),
                              ans.kind, ans.name, compiled.where[ans.name])
                 text = comp.feedback or f"the {comp.name} term is right"
                 alts.append({"name": comp.name, "value": v, "credit": comp.credit, "component": True,
-                             "feedback": render_template(text, lambda e, _f=full: _f.eval(parse(e).node),
+                             "feedback": render_template(text, lambda e, _f=full: _f.eval(_parsed(e, None).node),
                                                          style="text"), "key_of": None})
             n_options = 0
             if ans.kind == "choice":
