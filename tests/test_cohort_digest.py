@@ -104,3 +104,8 @@ def test_indented_json_writes_what_json_dumps_writes_for_exam_data_and_edge_valu
     for value in [data, *edge]:
         for step in (" ", "  "):
             assert indented_json(value, step) == json.dumps(value, indent=len(step))
+            # placed inside a larger document (summary.json's students), with json's default= for other types
+            assert indented_json(value, step, indent="  ", default=str) == \
+                json.dumps(value, indent=len(step), default=str).replace("\n", "\n  ")
+    assert indented_json({"p": Path("a"), "t": (1, [2.5])}, default=str) == \
+        json.dumps({"p": Path("a"), "t": (1, [2.5])}, indent=1, default=str)

@@ -18,13 +18,15 @@ class _NotPlain(TypeError):
     """A value outside plain JSON data (dicts with str keys, lists, str, int, float, bool, None)."""
 
 
-def indented_json(value: Any, step: str = " ") -> str:
-    """json.dumps(value, indent=len(step)) for plain JSON data (anything else: json.dumps itself)."""
+def indented_json(value: Any, step: str = " ", *, indent: str = "", default: Any = None) -> str:
+    """json.dumps(value, indent=len(step), default=default) for plain JSON data (anything else: json.dumps
+    itself), every line after the first starting with `indent` (a value placed inside a larger document)."""
     out: list[str] = []
     try:
-        _encode(value, "", step, out.append)
-    except _NotPlain:
-        return json.dumps(value, indent=len(step))  # a tuple, a non-string key, another type: the library's rules
+        _encode(value, indent, step, out.append)
+    except _NotPlain:  # a non-string key, a subclass, another type: the library's rules
+        text = json.dumps(value, indent=len(step), default=default)
+        return text.replace("\n", "\n" + indent) if indent else text
     return "".join(out)
 
 
@@ -56,7 +58,7 @@ def _encode(v: Any, indent: str, step: str, app: Any) -> None:
         app(text)
         return
     kind = type(v)
-    if kind is not dict and kind is not list:
+    if kind is not dict and kind is not list and kind is not tuple:  # json writes a tuple as a list
         raise _NotPlain(kind.__name__)
     if not v:
         app("{}" if kind is dict else "[]")

@@ -17,7 +17,6 @@ import hashlib
 import io as _io
 import itertools
 import json
-import math
 import os
 import re
 import secrets
@@ -50,6 +49,7 @@ from i2dl.io import (
     spreadsheet_safe,
     sync_paths,
 )
+from i2dl.jsontext import indented_json
 from i2dl.render import fmt_number
 
 MAX_SUBMISSION_BYTES = 256 * 1024
@@ -1049,39 +1049,10 @@ def summary_chunks(batch: BatchResult, exam: Exam,
     yield "\n ]" + after
 
 
-_json_string = json.encoder.encode_basestring_ascii  # json.dumps's own (C) string encoder
-
-
 def _json_indented(value: Any, pad: str) -> str:
-    """json.dumps(value, indent=1, default=str) with every line after the first starting with `pad`.
-
-    The same text, made without json's pure-Python indenting encoder (which costs more than grading
-    a student): strings by json's C encoder, floats by repr as json writes them.
-    """
-    kind = type(value)
-    if kind is str:
-        return _json_string(value)
-    if kind is float:
-        return repr(value) if math.isfinite(value) else ("NaN" if value != value else
-                                                         "Infinity" if value > 0 else "-Infinity")
-    if kind is int:
-        return int.__repr__(value)
-    if value is None or kind is bool:
-        return "null" if value is None else "true" if value else "false"
-    inner = pad + " "
-    if kind is dict:
-        if not value:
-            return "{}"
-        if not all(type(k) is str for k in value):  # json's own key rules
-            return json.dumps(value, indent=1, default=str).replace("\n", pad)
-        return ("{" + inner + ("," + inner).join(_json_string(k) + ": " + (
-            _json_string(v) if type(v) is str else _json_indented(v, inner))  # most values: a status name
-            for k, v in value.items()) + pad + "}")
-    if kind is list or kind is tuple:
-        if not value:
-            return "[]"
-        return "[" + inner + ("," + inner).join(_json_indented(v, inner) for v in value) + pad + "]"
-    return json.dumps(value, indent=1, default=str).replace("\n", pad)
+    """json.dumps(value, indent=1, default=str) with every line after the first starting with `pad`
+    (a newline and the indentation of the value's place in summary.json)."""
+    return indented_json(value, indent=pad[1:], default=str)
 
 
 def _blank_names(exam: Exam) -> list[list[str]]:

@@ -24,7 +24,7 @@ from i2dl.errors import (
     SpecError,
 )
 from i2dl.evaluate import Evaluator
-from i2dl.expr import Name, Parsed, free_names, parse
+from i2dl.expr import Name, free_names, parse
 from i2dl.kinds import approx_equal
 from i2dl.render import fmt_number, fmt_value, render_template
 from i2dl.rounding import Rounding, default_rounding, rule_of, tolerance
@@ -156,16 +156,10 @@ class ProblemInstance:
 # ---------------------------------------------------------------------------- sampling
 
 
-@lru_cache(maxsize=4096)
-def _parsed(text: str, where: str | None) -> Parsed:
-    """A size, bound or template expression parsed once: sampling reads it on every try, and every instance."""
-    return parse(text, where=where)
-
-
 @lru_cache(maxsize=1024)
 def _reads(text: str, where: str) -> tuple[str, ...]:
     """The names a size or bound expression reads."""
-    return tuple(sorted(free_names(_parsed(text, where).node)))
+    return tuple(sorted(free_names(parse(text, where=where).node)))
 
 
 _SIZE_VALUES: dict[tuple, Any] = {}  # (text, where, budget, the values it reads) -> its value
@@ -182,7 +176,7 @@ def _size_value(text: str, where: str, env: dict[str, Any]) -> Any:
         key, hit = None, _size_value
     if hit is not _size_value:
         return hit
-    value = Evaluator(None, env).eval(_parsed(text, where).node, where)
+    value = Evaluator(None, env).eval(parse(text, where=where).node, where)
     if key is not None and type(value) in _SCALAR_TYPES:
         if len(_SIZE_VALUES) >= 4096:
             _SIZE_VALUES.clear()
@@ -465,7 +459,7 @@ def _coerce_shaped(name: str, value: Any, p: m.DerivedParam, env: dict[str, Any]
     want = []
     for d in dims:
         try:
-            want.append(int(d) if isinstance(d, int) else int(Evaluator(None, env or {}).eval(_parsed(d, where).node)))
+            want.append(int(d) if isinstance(d, int) else int(Evaluator(None, env or {}).eval(parse(d, where=where).node)))
         except (ExprError, TypeError, ValueError):
             want.append(None)  # a size the other pins do not fix yet
     if a.ndim != len(dims) or any(w is not None and w != g for w, g in zip(want, a.shape, strict=True)):
@@ -865,7 +859,7 @@ def _make_instance(compiled: CompiledSpec, seed: int, engine, pins: dict[str, An
 
     def ev(expr: str) -> Any:
         where = f"{compiled.path} template"
-        return tmpl_eval.eval(_parsed(expr, where).node, where)  # parsed once per text, not once per instance
+        return tmpl_eval.eval(parse(expr, where=where).node, where)  # parse() keeps each text's tree
 
     part_points = split_points([p.points for p in spec.parts], points)
     parts = []
@@ -900,7 +894,7 @@ def _statement_options(part: m.Part, blank: Blank, values: dict[str, Any], ev: C
     where = f"{compiled.path} statements"
 
     def ev_all(expr: str) -> Any:
-        return full.eval(_parsed(expr, where).node, where)
+        return full.eval(parse(expr, where=where).node, where)
 
     return [McqOption(letters[j], render_template(st.text, ev).strip(), letters[j] in blank.expected,
                       " ".join(render_template(st.why, ev_all).split()))
@@ -941,14 +935,14 @@ def _blanks(compiled: CompiledSpec, values: dict[str, Any], engine, exam_rule: R
                 except (ExprError, EngineError, SpecError):
                     continue  # an alternative that does not exist for these numbers is simply not offered
                 alts.append({"name": alt.name, "value": v, "credit": alt.credit,
-                             "feedback": render_template(alt.feedback, lambda e, _f=full: _f.eval(_parsed(e, None).node),
+                             "feedback": render_template(alt.feedback, lambda e, _f=full: _f.eval(parse(e).node),
                                                          style="text"), "key_of": None})
             for comp in ans.components:
                 v = _as_kind(full.eval(compiled.alternatives[(ans.name, "component:" + comp.name)].node),
                              ans.kind, ans.name, compiled.where[ans.name])
                 text = comp.feedback or f"the {comp.name} term is right"
                 alts.append({"name": comp.name, "value": v, "credit": comp.credit, "component": True,
-                             "feedback": render_template(text, lambda e, _f=full: _f.eval(_parsed(e, None).node),
+                             "feedback": render_template(text, lambda e, _f=full: _f.eval(parse(e).node),
                                                          style="text"), "key_of": None})
             n_options = 0
             if ans.kind == "choice":
