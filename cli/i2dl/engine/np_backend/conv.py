@@ -63,8 +63,8 @@ def window_view(xp: np.ndarray, out: Index, kernel: Index, stride: Index) -> np.
 def _scatter_index(channels: int, out: Index, kernel: Index, stride: Index, padded: Index) -> np.ndarray:
     """Flat index into x_pad (C, *padded) of each term (*i, c, *j): where g[., i] w[., c, j] lands.
 
-    Ordered by output position first, so np.bincount adds each entry's terms in the order the
-    window-by-window loop did (the same floating-point sums, bit for bit).
+    Ordered by output position first, so np.bincount adds each entry's terms in the order a
+    window-by-window loop adds them.
     """
     nd = len(kernel)
     grids = np.meshgrid(*(np.arange(o) for o in out), np.arange(channels), *(np.arange(k) for k in kernel),
@@ -89,14 +89,14 @@ def correlate(a: checks.ConvArgs) -> np.ndarray:
 
 def correlate_grad_input(a: checks.ConvArgs, g: np.ndarray) -> np.ndarray:
     """dL/dx[c, i*s + j] += sum_o g[o, i] w[o, c, j], then the padded border is dropped."""
-    nd, k = len(a.stride), a.w.shape[2:]
+    k = a.w.shape[2:]
     padded = tuple(n + 2 * p for n, p in zip(a.x.shape[1:], a.padding, strict=True))
     # every input in window i got w times this output's gradient; overlapping windows add up
     terms = np.tensordot(g, a.w, axes=([0], [0]))  # (*i, c, *j)
     index = _scatter_index(a.x.shape[0], g.shape[1:], k, a.stride, padded)
     size = a.x.shape[0] * math.prod(padded)
     dxp = np.bincount(index, weights=terms.ravel(), minlength=size).reshape((a.x.shape[0], *padded))
-    return unpad(dxp, a.padding) if nd and any(a.padding) else dxp
+    return unpad(dxp, a.padding) if any(a.padding) else dxp
 
 
 def correlate_grad_weight(a: checks.ConvArgs, g: np.ndarray) -> np.ndarray:
