@@ -116,11 +116,14 @@ def rule_of(data: dict[str, Any] | Rounding | None) -> Rounding | None:
         return data
     try:
         key = tuple(sorted(data.items()))
-        return _RULES[key]
-    except (KeyError, TypeError, AttributeError):
+        hash(key)
+    except (TypeError, AttributeError):  # not a mapping of plain values: validation says what is wrong
+        return Rounding.model_validate(data)
+    rule = _RULES.get(key)
+    if rule is None:
         rule = Rounding.model_validate(data)
-    if len(_RULES) < 64:  # an exam has a handful of rules; each is validated once
-        _RULES[tuple(sorted(data.items()))] = rule
+        if len(_RULES) < 64:  # an exam has a handful of rules; each is validated once
+            _RULES[key] = rule
     return rule
 
 

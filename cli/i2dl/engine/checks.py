@@ -105,6 +105,11 @@ def window_cells(pos: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[in
     return [tuple(i * s + j for i, s, j in zip(pos, stride, off, strict=True)) for off in np.ndindex(*kernel)]
 
 
+def caller_shape(out_shape: tuple[int, ...], x_shape: tuple[int, ...], nd: int) -> tuple[int, ...]:
+    """A convolution's output shape in the caller's form: without its channel axis when x had none."""
+    return out_shape[1:] if len(x_shape) == nd else out_shape
+
+
 class ConvArgs(NamedTuple):
     """Checked conv arguments in channel form, x (C_in, *n) and w (C_out, C_in, *k), plus the
     shapes the caller used (the single-channel form drops the channel axes)."""
@@ -126,7 +131,7 @@ class ConvArgs(NamedTuple):
     @property
     def y_shape(self) -> tuple[int, ...]:
         """The output shape the caller sees: no channel axis in the single-channel form."""
-        return self.out_shape[1:] if len(self.x_shape) == len(self.stride) else self.out_shape
+        return caller_shape(self.out_shape, self.x_shape, len(self.stride))
 
 
 def _conv_operands(op: str, x: Any, w: Any, nd: int, layout: str):
@@ -213,7 +218,7 @@ class ConvTransposeArgs(NamedTuple):
     @property
     def y_shape(self) -> tuple[int, ...]:
         """The output shape the caller sees: no channel axis in the single-channel form."""
-        return self.out_shape[1:] if len(self.x_shape) == len(self.stride) else self.out_shape
+        return caller_shape(self.out_shape, self.x_shape, len(self.stride))
 
 
 def check_conv_transpose(op: str, x: Any, w: Any, stride: Any = 1, padding: Any = 0, *,

@@ -474,11 +474,21 @@ def _picks(r: SubmissionResult, exam: Exam) -> tuple[tuple[int, str | None, tupl
     return tuple(out)
 
 
+def _per_exam(exam: Exam, name: str, make: Callable[[Exam], Any]) -> Any:
+    """make(exam), made once per exam or variant and kept on it: a batch asks for it for every student."""
+    found = exam.__dict__.get(name, _UNSET)
+    if found is _UNSET:
+        found = exam.__dict__[name] = make(exam)
+    return found
+
+
+_UNSET = object()
+
+
 def _options(exam: Exam) -> dict[str, Any]:
-    """The options of each multiple-choice part, by part number (once per exam or variant)."""
-    if "_options" not in exam.__dict__:
-        exam.__dict__["_options"] = {part.number: part.options for _, part in exam.parts() if part.options}
-    return exam.__dict__["_options"]
+    """The options of each multiple-choice part, by part number."""
+    return _per_exam(exam, "_options",
+                     lambda e: {part.number: part.options for _, part in e.parts() if part.options})
 
 
 def _part_picks(p: PartResult, options: dict[str, Any]) -> tuple[tuple[int, str | None, tuple[str, ...]], ...]:
@@ -504,14 +514,18 @@ def _variant_of(exam: Exam, student_id: str) -> Exam:
     """The variant a cohort's student was graded against (the exam itself for a single exam)."""
     if not exam.is_cohort:
         return exam
-    labels = exam.__dict__.get("_variant_by_id")
-    if labels is None:  # built once per exam: a batch asks for every student
-        labels = exam.__dict__["_variant_by_id"] = {}
-        for entry in exam.roster:
-            labels[entry["student_id"]] = entry["variant"]
-            labels.setdefault(id_key(entry["student_id"], "insensitive"), entry["variant"])
+    labels = _per_exam(exam, "_variant_by_id", _variant_labels)
     label = labels.get(student_id) or labels.get(id_key(student_id, "insensitive"))
     return exam.variants.get(label, exam) if label else exam
+
+
+def _variant_labels(exam: Exam) -> dict[str, str]:
+    """A cohort student's variant by id, as written and in its case-insensitive form."""
+    labels: dict[str, str] = {}
+    for entry in exam.roster:
+        labels[entry["student_id"]] = entry["variant"]
+        labels.setdefault(id_key(entry["student_id"], "insensitive"), entry["variant"])
+    return labels
 
 
 def grade_files(paths: list[Path], exam: Exam, *, engine_name: str | None = None, library=None,
@@ -659,24 +673,21 @@ def _prepared(outcome: Outcome, exam: Exam) -> tuple[Outcome, StudentRow | None,
 
 def student_json(row: StudentRow, exam: Exam) -> str:
     """The row's entry of summary.json's student list, as summary_chunks places it."""
-    names = exam.__dict__.get("_summary_names")
-    if names is None:  # the exam's part numbers and blank names, once per exam
-        names = exam.__dict__["_summary_names"] = (part_numbers(exam), _blank_names(exam))
+    names = _per_exam(exam, "_summary_names", lambda e: (part_numbers(e), _blank_names(e)))
     return _json_indented(_student_data(row, *names), "\n  ")
 
 
 def _hand_marked(exam: Exam) -> bool:
-    """hand_marked(exam), asked once per exam."""
-    if "_hand_marked" not in exam.__dict__:
-        exam.__dict__["_hand_marked"] = hand_marked(exam)
-    return exam.__dict__["_hand_marked"]
+    return _per_exam(exam, "_hand_marked", hand_marked)
 
 
 def _has_texts(exam: Exam) -> bool:
-    """Whether the exam has blanks graded by hand (asked once per exam)."""
-    if "_has_texts" not in exam.__dict__:
-        exam.__dict__["_has_texts"] = bool(by_hand_blanks(exam))
-    return exam.__dict__["_has_texts"]
+    """Whether the exam has blanks graded by hand."""
+    return bool(_by_hand_set(exam))
+
+
+def _by_hand_set(exam: Exam) -> set[tuple[str, str]]:
+    return _per_exam(exam, "_by_hand_blanks", lambda e: set(by_hand_blanks(e)))
 
 
 #: Submissions per task sent to a worker, and tasks in flight per worker (what bounds the memory held).
@@ -933,10 +944,8 @@ def feedback_markdown(r: SubmissionResult, exam: Exam) -> str:
 
 def _short_blanks(exam: Exam) -> dict[str, Any]:
     """The blank of each short-answer part (one blank with a model answer), by part number; once per exam."""
-    if "_short_blanks" not in exam.__dict__:
-        exam.__dict__["_short_blanks"] = {part.number: part.blanks[0] for _, part in exam.parts()
-                                          if len(part.blanks) == 1 and part.blanks[0].model_answer is not None}
-    return exam.__dict__["_short_blanks"]
+    return _per_exam(exam, "_short_blanks", lambda e: {part.number: part.blanks[0] for _, part in e.parts()
+                                                       if len(part.blanks) == 1 and part.blanks[0].model_answer is not None})
 
 
 def _part_markdown(p: PartResult, short: dict[str, Any]) -> str:
@@ -1345,7 +1354,7 @@ class ResultsFolder:
                 os.rename(feedback / pending, target)
                 files[f"{FEEDBACK_DIR}/{name}"] = digest
                 written.append(target)
-            more, held = hand_marked(exam), any_pending(rows)
+            more, held = _hand_marked(exam), any_pending(rows)
             scores = itertools.chain([scores_header(exam)], (r.csv_text or csv_row_text(r, more) for r in rows))
             book = itertools.chain([gradebook_header(exam, self.id_column, held)],
                                    (gradebook_row_text(r, held) for r in rows))
@@ -1405,9 +1414,7 @@ def by_hand_blanks(exam: Exam) -> list[tuple[str, str]]:
 
 def text_line(result: SubmissionResult, exam: Exam) -> bytes:
     """The student's line of text-answers.jsonl: {student_id, answers: {part: {blank: text}}}, empty ones left out."""
-    if "_by_hand_blanks" not in exam.__dict__:  # asked for every student: found once per exam
-        exam.__dict__["_by_hand_blanks"] = set(by_hand_blanks(exam))
-    wanted = exam.__dict__["_by_hand_blanks"]
+    wanted = _by_hand_set(exam)
     parts = {n for n, _ in wanted}
     answers: dict[str, dict[str, str]] = {}
     for p in result.parts:
