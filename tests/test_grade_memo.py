@@ -41,6 +41,30 @@ def test_grade_memo_gives_every_submission_the_results_of_a_fresh_grader(exam):
     assert shared._memo  # the memo was used, not bypassed
 
 
+def test_grade_part_memo_gives_mixed_submissions_the_results_of_a_fresh_grader(exam):
+    # Each part's answer drawn from another answer set: problems rarely repeat, parts often do, and a
+    # part shared from the memo must still feed the follow-through of the parts after it.
+    import random
+
+    sources = [key_answers(exam), wrong_answers(exam), follow_through_answers(exam), invalid_answers(exam)]
+    rng = random.Random(7)
+    shared = Grader(exam, "numpy")
+    numbers = [part.number for _, part in exam.parts()]
+    for i in range(10):
+        answers = {}
+        for n in numbers:
+            got = rng.choice(sources).get(n)
+            if got is not None:
+                answers[n] = got
+        sub = _sub(exam, f"m{i}", answers)
+        assert _view(shared.grade(sub)) == _view(Grader(exam, "numpy").grade(sub))
+    assert shared._part_memo  # parts were shared, not all graded afresh
+    follow = shared.grade(_sub(exam, "f", sources[2]))
+    assert any(b.status == score.FOLLOW for p in follow.parts for b in p.blanks)
+    # a result that hangs on other parts' answers is never shared
+    assert not any(b.status == score.FOLLOW for result, _, _ in shared._part_memo.values() for b in result.blanks)
+
+
 def test_grade_memo_keeps_a_follow_through_apart_from_the_key(exam):
     grader = Grader(exam, "numpy")
     key = grader.grade(_sub(exam, "a", key_answers(exam)))

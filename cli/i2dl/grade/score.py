@@ -330,6 +330,14 @@ class Grader:
         # Problem results by the raw answers to the problem (see _grade_problem), the oldest evicted first.
         self._memo: dict[tuple, tuple[list[PartResult], frozenset[tuple[int, str]], bool]] = {}
         self._blank_memo: dict[tuple, tuple[Any, str, BlankResult, bool, bool]] = {}  # see grade_blank
+        # Parts whose result hangs on their own raw answer alone (see grade_part), with what they add to
+        # the problem's reads: (result, (blank, value read, loop value it names) per read blank, rights).
+        self._part_memo: dict[tuple, tuple[PartResult, tuple[tuple[str, Any, str | None], ...],
+                                           tuple[tuple[int, str], ...]]] = {}
+        # While a part is graded: no blank of it read anything but its own answer; the reads and rights it made.
+        self._context_free = True
+        self._part_reads: list[tuple[str, Any, str | None]] = []
+        self._part_rights: list[tuple[int, str]] = []
         self._own_answers_read = False
         # Follow-through's recomputed values, and its named mistakes' values, by the upstream values used.
         self._redo: dict[tuple, Any] = {}
@@ -448,6 +456,28 @@ class Grader:
         return cache[prob.number]
 
     def grade_part(self, prob: ProblemInstance, part: PartInstance, raw: Any, read: dict[str, Any]) -> PartResult:
+        """The part scored; a part judged on its own answer alone (no follow-through looked at) is shared."""
+        try:
+            key = (prob.number, part.number, _frozen(raw))
+        except TypeError:
+            key = None
+        hit = self._part_memo.get(key) if key is not None else None
+        if hit is not None:
+            result, reads, rights = hit
+            for name, got, target in reads:  # the reads grade_blank makes, in its order
+                read[name] = got
+                if target is not None and target not in read:
+                    read[target] = got
+            self._right.update(rights)
+            return result
+        self._context_free, self._part_reads, self._part_rights = True, [], []
+        result = self._grade_part(prob, part, raw, read)
+        if key is not None and self._context_free:
+            _bounded_put(self._part_memo, key, (result, tuple(self._part_reads), tuple(self._part_rights)),
+                         BLANK_MEMO_SIZE)
+        return result
+
+    def _grade_part(self, prob: ProblemInstance, part: PartInstance, raw: Any, read: dict[str, Any]) -> PartResult:
         rubric = self.rubric(prob, part)
         feedback: list[str] = []
         values = _blank_values(part, raw, feedback)
@@ -481,6 +511,7 @@ class Grader:
         if expected_text is None:
             expected_text = self._expected_text[id(b)] = kind.format(b.expected)
         if kind.by_hand:
+            self._context_free = False  # a TA's mark belongs to the student
             return self.hand_marked(part, b, raw, expected_text, points)
         side = _square_side(raw) if rubric.sides and b.kind == "number" else None
         # What this answer earns against the key, as read and judged before: the same for every student.
@@ -495,13 +526,16 @@ class Grader:
                 if len(self._blank_memo) >= BLANK_MEMO_SIZE:
                     del self._blank_memo[next(iter(self._blank_memo))]
                 self._blank_memo[key] = seen
-        got, shown, judged, _, final = seen
+        got, shown, judged, reusable, final = seen
+        if not (reusable and final and key is not None):
+            self._context_free = False
         if got is _UNREAD:
             return judged.copy()
         read[b.name] = got
         target = self._alias_target(prob, b.name)
         if target is not None and target not in read:  # an answer that names a loop or derived value stands for it
             read[target] = got
+        self._part_reads.append((b.name, got, target))
         result = judged.copy()
         if not final:
             result = self._judge_own(prob, part, b, got, shown, result, rubric, points, read)
@@ -513,9 +547,9 @@ class Grader:
             note = f"read {printable(raw.strip())!r} as {shown}"
             result.feedback = "; ".join(f for f in (result.feedback, note) if f)
         if result.status == CORRECT:
-            self._right.add((prob.number, b.name))
-            if target is not None:
-                self._right.add((prob.number, target))
+            rights = ((prob.number, b.name),) + (((prob.number, target),) if target is not None else ())
+            self._right.update(rights)
+            self._part_rights.extend(rights)
         return result
 
     def _alias_target(self, prob: ProblemInstance, name: str) -> str | None:

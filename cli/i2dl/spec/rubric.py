@@ -115,29 +115,39 @@ def shipped_rubrics() -> dict[str, Rubric]:
 @cache
 def _rubrics(dirs: tuple[Path, ...]) -> dict[str, Rubric]:
     """The rubrics found in `dirs` (cached per lookup path: a course's are read once)."""
-    out = {}
-    for name, p in library_files("rubrics", dirs).items():
-        r = load_rubric(p)
-        if r.name != name:
-            raise SpecError(f"rubric name '{r.name}' does not match the file name", where=str(p),
-                            fix=f"rename the file to {r.name}.yaml")
-        out[r.name] = r
-    return out
+    return {name: _rubric(dirs, name) for name in _rubric_files(dirs)}
+
+
+@cache
+def _rubric_files(dirs: tuple[Path, ...]) -> dict[str, Path]:
+    return library_files("rubrics", dirs)
+
+
+@cache
+def _rubric(dirs: tuple[Path, ...], name: str) -> Rubric:
+    """The rubric `name` of `dirs`, read when first used (a part names one of several files)."""
+    p = _rubric_files(dirs)[name]
+    r = load_rubric(p)
+    if r.name != name:
+        raise SpecError(f"rubric name '{r.name}' does not match the file name", where=str(p),
+                        fix=f"rename the file to {r.name}.yaml")
+    return r
 
 
 def resolve_rubric(ref: Any, *, default: str = DEFAULT_RUBRIC) -> Rubric:
     """A part's rubric: a name, an inline rubric, or {use: name, ...overrides}."""
-    rubrics = shipped_rubrics()
+    dirs = tuple(library_dirs("rubrics"))
     if ref is None:
-        return rubrics[default]
+        ref = default
     if isinstance(ref, str):
-        if ref not in rubrics:
+        names = _rubric_files(dirs)
+        if ref not in names:
             import difflib
 
-            near = difflib.get_close_matches(ref, list(rubrics), n=3)
+            near = difflib.get_close_matches(ref, list(names), n=3)
             raise NotFoundError(f"no rubric '{ref}'", fix=("did you mean " + ", ".join(near) + "? ") if near
-                                else "rubrics: " + ", ".join(sorted(rubrics)))
-        return rubrics[ref]
+                                else "rubrics: " + ", ".join(sorted(names)))
+        return _rubric(dirs, ref)
     if isinstance(ref, dict):
         base = resolve_rubric(ref.get("use", default)).model_dump()
         merged = {**base, **{k: v for k, v in ref.items() if k != "use"}, "name": ref.get("name", base["name"])}
