@@ -113,3 +113,18 @@ def test_grade_memo_keys_a_marked_text_answer_by_student(exam):
 ])
 def test_summary_student_encoder_writes_the_bytes_of_json_dumps_indent_1(value):
     assert _json_indented(value, "\n  ") == json.dumps(value, indent=1, default=str).replace("\n", "\n  ")
+
+
+def test_grade_batch_collections_freeze_survivors_and_leave_the_collector_as_found():
+    import gc
+
+    from i2dl.grade.batch import _fewer_collections
+
+    callbacks, frozen = list(gc.callbacks), gc.get_freeze_count()
+    with _fewer_collections():
+        assert gc.get_freeze_count() >= frozen
+        kept = [[i] for i in range(1000)]  # survivors of the next full collection
+        gc.collect()
+        assert gc.get_freeze_count() >= frozen + len(kept)  # frozen: later full collections skip them
+    assert gc.callbacks == callbacks
+    assert gc.get_freeze_count() == 0

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import stat
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -731,3 +732,24 @@ def test_spreadsheet_safe_quotes_formula_starts(cell):
 @pytest.mark.parametrize("cell", ["ge42xyz", "", "1", "Zoë", " =1", "'quoted"])
 def test_spreadsheet_safe_leaves_other_text_alone(cell):
     assert spreadsheet_safe(cell) == cell
+
+
+@pytest.mark.parametrize("flow_text", [False, True])  # with marks, or with flow texts
+def test_load_yaml_frees_its_node_graph_without_the_cycle_collector(tmp_path, flow_text):
+    # A batch reads thousands of files: what one read leaves must go by reference counting alone,
+    # not wait in the young generation for a collection (the guard walks are recursive closures).
+    import gc
+
+    path = tmp_path / "answers.yaml"
+    path.write_text("student_id: s1\nanswers:\n  '1.1': [[1, 2], [3, 4]]\n  '1.2': {a: 0.5, b: [1, 2]}\n"
+                    "  '1.3': &x [5, 6]\n  '1.4': *x\n", encoding="utf-8")
+    read = io_module.load_yaml_with_marks if flow_text else partial(load_yaml, flow_text=True)
+    read(path)  # imports and caches warmed
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(5):
+            read(path)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

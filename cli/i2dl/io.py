@@ -265,7 +265,10 @@ def _check_graph(root: Node, key_value: Any, max_depth: int, max_nodes: int) -> 
             raise _GraphRejected
         return height
 
-    visit(root, 0)
+    try:
+        visit(root, 0)
+    finally:
+        visit = None  # a recursive closure refers to itself: unbound, the nodes it holds are freed at once
 
 
 def _load_composed_in_c(text: str, max_depth: int, max_nodes: int, want_marks: bool,
@@ -393,7 +396,10 @@ def _keep_flow_text(root: Node, data: Any, text: str, key_value: Any) -> Any:
                     value[key] = walk(value_node, value[key])
         return value
 
-    return walk(root, data)
+    try:
+        return walk(root, data)
+    finally:
+        walk = None  # the closure's cycle broken (see _check_graph)
 
 
 def _yaml_marks(root: Node, key_value: Any) -> dict[KeyPath, int]:
@@ -422,7 +428,10 @@ def _yaml_marks(root: Node, key_value: Any) -> dict[KeyPath, int]:
                 marks[(*path, key)] = key_node.start_mark.line + 1
                 walk(value_node, (*path, key))
 
-    walk(root, ())
+    try:
+        walk(root, ())
+    finally:
+        walk = None  # the closure's cycle broken (see _check_graph)
     return marks
 
 

@@ -644,11 +644,19 @@ def _fewer_collections() -> Iterator[None]:
 
     Each file's parse makes thousands of objects, so full collections come every few hundred files and
     would walk the exam and the specs each time (in forked workers they would also copy their pages).
+    What survives a full collection while grading (the memos, the rows) is frozen as well, so the next
+    one walks only what came since: all of it is alive, and the young generations are empty then.
     """
+    def after_full(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            gc.freeze()
+
     gc.freeze()
+    gc.callbacks.append(after_full)
     try:
         yield
     finally:
+        gc.callbacks.remove(after_full)
         gc.unfreeze()
 
 
