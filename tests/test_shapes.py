@@ -16,9 +16,11 @@ from i2dl.shapes import (
     conv_params,
     linear_params,
     param_counts,
+    parse_stack,
     pool_out_size,
     propagate,
     receptive_fields,
+    weight_shapes,
 )
 
 FAST = settings(max_examples=25, deadline=None)
@@ -294,3 +296,33 @@ def test_shapes_module_needs_no_numpy():
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert not imported & {"numpy", "torch"}
 
+
+
+@pytest.mark.torch
+@FAST
+@given(g=st.integers(1, 4), a=st.integers(1, 3), b=st.integers(1, 3), k=st.integers(1, 3),
+       bias=st.booleans(), side=st.integers(3, 6))
+def test_grouped_conv_shapes_param_counts_and_weight_shapes_match_torch(g, a, b, k, bias, side):
+    # groups split both channel counts: g * a inputs, g * b filters; a = 1 with b = 1 is depthwise
+    torch = pytest.importorskip("torch")
+    stack = parse_stack(f"conv({g * b},k{k},g{g}{',nobias' if not bias else ''})")
+    module = torch.nn.Conv2d(g * a, g * b, k, groups=g, bias=bias)
+    x = torch.zeros(g * a, side, side)
+    assert propagate((g * a, side, side), stack) == [tuple(module(x).shape)]
+    assert param_counts((g * a, side, side), stack) == [sum(p.numel() for p in module.parameters())]
+    assert weight_shapes((g * a, side, side), stack) == [tuple(module.weight.shape)]
+
+
+def test_grouped_conv_refuses_channels_the_groups_do_not_divide():
+    with pytest.raises(EngineError, match=r"layers\[0\]\.groups.*30 input channels cannot be split into 4 groups"):
+        param_counts((30, 8, 8), parse_stack("conv(32,k3,groups=4)"))
+    with pytest.raises(EngineError, match=r"6 filters cannot be split into 4 groups"):
+        propagate((8, 8, 8), [{"type": "conv2d", "out": 6, "k": 3, "groups": 4}])
+
+
+def test_misread_params_groups_ignored_counts_a_depthwise_conv_as_a_full_one():
+    from i2dl.functions import misread_params
+
+    stack = "conv(32,k3,p1,g32) conv(64,k1)"  # a depthwise separable block
+    assert sum(param_counts((32, 8, 8), parse_stack(stack))) == 32 * 9 + 32 + 32 * 64 + 64
+    assert misread_params((32, 8, 8), stack, "groups-ignored") == 32 * 32 * 9 + 32 + 32 * 64 + 64

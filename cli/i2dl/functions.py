@@ -1301,13 +1301,15 @@ def describe_layers(layers):
             words.append(f"stride {spec['stride']}")
         if spec.get("padding"):
             words.append(f"padding {spec['padding']}")
+        if spec.get("groups", 1) != 1:
+            words.append(f"{spec['groups']} groups")
         if spec.get("bias") is False:
             words.append("no bias")
         lines.append(f"{i}. " + ", ".join(words))
     return "\n".join(lines)
 
 
-def _layer(kind, out=None, kernel=None, stride=None, padding=0, bias=True, k=None):
+def _layer(kind, out=None, kernel=None, stride=None, padding=0, bias=True, k=None, groups=1):
     d: dict[str, Any] = {"type": str(kind)}
     if kernel is not None and k is not None:
         raise ExprError("layer() got both kernel and k", fix="give the kernel side once, as kernel=")
@@ -1318,10 +1320,13 @@ def _layer(kind, out=None, kernel=None, stride=None, padding=0, bias=True, k=Non
         d["padding"] = int(padding)
     if not bias:
         d["bias"] = False
+    if int(groups) != 1:
+        d["groups"] = int(groups)
     return d
 
 
-_layer.__doc__ = "a layer description {type, out, k, stride, padding, bias}; kernel= or k= gives the kernel side"
+_layer.__doc__ = ("a layer description {type, out, k, stride, padding, bias, groups}; kernel= or k= gives the "
+                  "kernel side")
 register("shapes", name="layer", quiet=True)(_layer)
 
 
@@ -1333,13 +1338,15 @@ _MISREADINGS: dict[str, Any] = {
     # receptive fields only: every layer steps by 1, or pooling adds nothing to the field
     "strides-ignored": lambda d: {**d, "stride": 1} if "k" in d else d,
     "pool-ignored": lambda d: {"type": "identity"} if "pool" in str(d.get("type", "")) else d,
+    # a grouped (depthwise) convolution counted as a full one: every filter sees every input channel
+    "groups-ignored": lambda d: {k: v for k, v in d.items() if k != "groups"},
 }
 
 
 @register("shapes", quiet=True)
 def misread_layers(layers, mistake):
     """the stack as a student making the named mistake reads it (bias-forgotten, padding-ignored, pool-ceil,
-    strides-ignored, pool-ignored)"""
+    strides-ignored, pool-ignored, groups-ignored)"""
     change = _MISREADINGS.get(str(mistake))
     if change is None:
         raise ExprError(f"misread_layers knows no mistake '{mistake}'", fix=f"use one of: {', '.join(_MISREADINGS)}")

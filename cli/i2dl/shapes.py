@@ -47,7 +47,7 @@ LAYER_TYPES: tuple[str, ...] = (*_CONV, *_POOL, "gap", "flatten", "linear", *_NO
 
 #: Allowed keys per layer type (besides "type"); the first group is required.
 _KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    **{t: (("out", "k"), ("stride", "padding", "dilation", "bias", "in")) for t in _CONV},
+    **{t: (("out", "k"), ("stride", "padding", "dilation", "bias", "in", "groups")) for t in _CONV},
     **{t: (("k",), ("stride", "padding", "ceil_mode")) for t in _POOL},
     "flatten": ((), ()),
     "gap": ((), ()),
@@ -187,6 +187,7 @@ def _conv_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
         raise EngineError(op, f"{where}.in", f"{kind} expects {spec['in']} input channels, "
                           f"the input has {shape[0]} (shape {shape})")
     out = _int(spec["out"], op, f"{where}.out", 1)
+    _groups(i, spec, shape[0], out, op)
     k = _tuple(spec["k"], dims, op, f"{where}.k", 1)
     s = _tuple(spec.get("stride", 1), dims, op, f"{where}.stride", 1)
     d = _tuple(spec.get("dilation", 1), dims, op, f"{where}.dilation", 1)
@@ -203,6 +204,17 @@ def _conv_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
         except EngineError as exc:
             raise EngineError(op, where, f"{kind}: {exc.message} (input shape {shape})") from exc
     return (out, *sizes)
+
+
+def _groups(i: int, spec: dict, c_in: int, c_out: int, op: str) -> int:
+    """A convolution's groups g: each of g filter groups sees c_in / g input channels (g = c_in: depthwise)."""
+    g = _int(spec.get("groups", 1), op, f"layers[{i}].groups", 1)
+    for name, c in (("input channels", c_in), ("filters", c_out)):
+        if c % g:
+            err = EngineError(op, f"layers[{i}].groups", f"{c} {name} cannot be split into {g} groups")
+            err.fix = "give groups a divisor of both the input channels and the filters (groups = channels: depthwise)"
+            raise err
+    return g
 
 
 def _pool_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
@@ -294,7 +306,7 @@ def param_counts(input_shape: Shape | list[int] | int, layers: list[dict]) -> li
         bias = bool(spec.get("bias", True))
         if kind in _CONV:
             k = _tuple(spec["k"], _CONV[kind], op, f"layers[{i}].k", 1)
-            counts.append(conv_params(shape[0], nxt[0], k, bias))
+            counts.append(conv_params(shape[0], nxt[0], k, bias, groups=_groups(i, spec, shape[0], nxt[0], op)))
         elif kind == "linear":
             counts.append(linear_params(shape[-1], nxt[-1], bias))
         elif kind in _NORM and spec.get("affine", True):
@@ -370,7 +382,8 @@ _POSITIONAL: dict[str, tuple[str, ...]] = {
 }
 #: Short and long key names of the compact form (`k3`, `kernel=3`, `s2`, `p1`, `d2`).
 _SHORT = {"k": "k", "kernel": "k", "s": "stride", "stride": "stride", "p": "padding", "padding": "padding",
-          "d": "dilation", "dilation": "dilation", "out": "out", "in": "in", "bias": "bias", "alpha": "alpha"}
+          "d": "dilation", "dilation": "dilation", "g": "groups", "groups": "groups", "out": "out", "in": "in",
+          "bias": "bias", "alpha": "alpha"}
 _STACK_FIX = ("write the stack as layers such as conv(16,k3,p1) relu pool(2) conv(32,k3,s2) gap linear(10) "
               "(docs/spec-format.md, Layer stacks)")
 _TOKEN = re.compile(r"\s*(?:(?:->|→|[,;|])\s*)*([A-Za-z_][A-Za-z0-9_]*)\s*(\(([^()]*)\))?")
@@ -526,7 +539,7 @@ def rf_sides(input_shape: Shape | list[int] | int, layers: list[dict] | str, axi
 
 
 def weight_shapes(input_shape: Shape | list[int] | int, layers: list[dict] | str) -> list[Shape]:
-    """Each layer's weight tensor as torch stores it: (out, in, k_h, k_w) for conv2d, (out, in, k) for conv1d,
+    """Each layer's weight tensor as torch stores it: (out, in / groups, k_h, k_w) for conv2d, (out, in / groups, k) for conv1d,
     (out, in) for linear, (C,) for batch norm's gamma, () for a layer without weights."""
     op = "weight_shapes"
     shape = _input_shape(input_shape, op)
@@ -535,7 +548,8 @@ def weight_shapes(input_shape: Shape | list[int] | int, layers: list[dict] | str
     for i, (spec, nxt) in enumerate(zip(stack, propagate(shape, stack), strict=True)):
         kind = spec["type"]
         if kind in _CONV:
-            out.append((nxt[0], shape[0], *_tuple(spec["k"], _CONV[kind], op, f"layers[{i}].k", 1)))
+            g = _groups(i, spec, shape[0], nxt[0], op)
+            out.append((nxt[0], shape[0] // g, *_tuple(spec["k"], _CONV[kind], op, f"layers[{i}].k", 1)))
         elif kind == "linear":
             out.append((nxt[0], shape[0]))
         elif kind in _NORM and spec.get("affine", True):
