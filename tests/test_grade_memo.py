@@ -128,3 +128,15 @@ def test_grade_batch_collections_freeze_survivors_and_leave_the_collector_as_fou
         assert gc.get_freeze_count() >= frozen + len(kept)  # frozen: later full collections skip them
     assert gc.callbacks == callbacks
     assert gc.get_freeze_count() == 0
+
+
+def test_student_json_of_part_pieces_is_the_text_of_json_dumps(exam):
+    # the entry is assembled from per-part pieces (kept per part and status codes) around a marker
+    from i2dl.grade.batch import _blank_names, _student_data, part_numbers, student_json, student_row
+
+    grader = Grader(exam, "numpy")
+    cycle = [key_answers(exam), wrong_answers(exam), follow_through_answers(exam), invalid_answers(exam), {}]
+    for i, answers in enumerate(cycle * 2):
+        row = student_row(grader.grade(_sub(exam, f"j\u00e9{i}\"", answers)), exam)
+        whole = json.dumps(_student_data(row, part_numbers(exam), _blank_names(exam)), indent=1)
+        assert student_json(row, exam) == whole.replace("\n", "\n  ")

@@ -680,9 +680,34 @@ def _prepared(outcome: Outcome, exam: Exam) -> tuple[Outcome, StudentRow | None,
 
 
 def student_json(row: StudentRow, exam: Exam) -> str:
-    """The row's entry of summary.json's student list, as summary_chunks places it."""
-    names = _per_exam(exam, "_summary_names", lambda e: (part_numbers(e), _blank_names(e)))
-    return _json_indented(_student_data(row, *names), "\n  ")
+    """The row's entry of summary.json's student list, as summary_chunks places it: the text of
+    _student_data as json.dumps writes it, each part's blank statuses encoded once per part and codes."""
+    numbers, names = _per_exam(exam, "_summary_names", lambda e: (part_numbers(e), _blank_names(e)))
+    text = _json_indented(_student_data(row, numbers, names, blanks=_BLANKS_MARK), "\n  ")
+    head, _, tail = text.partition(_BLANKS_TEXT)  # the first: no student's text can hold a NUL
+    return head + _blanks_json(row, exam, numbers, names) + tail
+
+
+_BLANKS_MARK = "\0i2dl: the blank statuses\0"
+_BLANKS_TEXT = json.dumps(_BLANKS_MARK)
+
+
+def _blanks_json(row: StudentRow, exam: Exam, numbers: list[str], names: list[list[str]]) -> str:
+    """The "blanks" value of a student entry, its part entries kept per part and status codes."""
+    if not numbers:
+        return "{}"
+    offsets = _per_exam(exam, "_blank_offsets", lambda e: list(itertools.accumulate((len(n) for n in names),
+                                                                                    initial=0)))
+    made = _per_exam(exam, "_blanks_json", lambda e: {})
+    pieces = []
+    for i, n in enumerate(numbers):
+        codes = row.blanks[offsets[i]:offsets[i + 1]]
+        text = made.get((i, codes))
+        if text is None:
+            value = {name: _STATUS_NAMES[c] for name, c in zip(names[i], codes, strict=True)}
+            text = made[(i, codes)] = "\n    " + json.dumps(n) + ": " + indented_json(value, indent="    ")
+        pieces.append(text)
+    return "{" + ",".join(pieces) + "\n   }"
 
 
 def _hand_marked(exam: Exam) -> bool:
@@ -1076,13 +1101,16 @@ def _blank_names(exam: Exam) -> list[list[str]]:
     return [[b.name for b in part.blanks] for _, part in exam.parts()]
 
 
-def _student_data(r: StudentRow, numbers: list[str], names: list[list[str]]) -> dict[str, Any]:
-    """One student's totals, score per part and status per blank (the prose lives in feedback/)."""
-    statuses = iter(r.statuses())
+def _student_data(r: StudentRow, numbers: list[str], names: list[list[str]], blanks: Any = None) -> dict[str, Any]:
+    """One student's totals, score per part and status per blank (the prose lives in feedback/);
+    `blanks` stands in for the statuses (student_json places their text there)."""
+    if blanks is None:
+        statuses = iter(r.statuses())
+        blanks = {n: {name: next(statuses) for name in bn} for n, bn in zip(numbers, names, strict=True)}
     data = {"student_id": r.student_id, "file": r.file, "total": r.total,
             "percent": round(r.percent, 2),
             "parts": dict(zip(numbers, r.parts, strict=True)),
-            "blanks": {n: {name: next(statuses) for name in bn} for n, bn in zip(numbers, names, strict=True)},
+            "blanks": blanks,
             "notes": list(r.notes)}
     if r.pending_parts:  # points awaiting a TA, and the parts that hold them
         data["pending"] = r.pending
