@@ -132,7 +132,13 @@ def test_grade_batch_collections_freeze_survivors_and_leave_the_collector_as_fou
 
 def test_student_json_of_part_pieces_is_the_text_of_json_dumps(exam):
     # the entry is assembled from per-part pieces (kept per part and status codes) around a marker
-    from i2dl.grade.batch import _blank_names, _student_data, part_numbers, student_json, student_row
+    from i2dl.grade.batch import (
+        _blank_names,
+        _student_data,
+        part_numbers,
+        student_json,
+        student_row,
+    )
 
     grader = Grader(exam, "numpy")
     cycle = [key_answers(exam), wrong_answers(exam), follow_through_answers(exam), invalid_answers(exam), {}]

@@ -326,3 +326,63 @@ def test_misread_params_groups_ignored_counts_a_depthwise_conv_as_a_full_one():
     stack = "conv(32,k3,p1,g32) conv(64,k1)"  # a depthwise separable block
     assert sum(param_counts((32, 8, 8), parse_stack(stack))) == 32 * 9 + 32 + 32 * 64 + 64
     assert misread_params((32, 8, 8), stack, "groups-ignored") == 32 * 32 * 9 + 32 + 32 * 64 + 64
+
+
+@pytest.mark.torch
+@FAST
+@given(g=st.integers(1, 2), a=st.integers(1, 2), b=st.integers(1, 2), k=st.integers(1, 4), s=st.integers(1, 3),
+       p=st.integers(0, 2), o=st.integers(0, 2), d=st.integers(1, 2), bias=st.booleans(), side=st.integers(1, 5))
+def test_conv_transpose_layer_matches_torch_conv_transpose2d(g, a, b, k, s, p, o, d, bias, side):
+    # torch is the oracle for what is refused too: output padding of at least the stride and the
+    # dilation, or a padding that crops the whole output
+    torch = pytest.importorskip("torch")
+    layer = {"type": "conv_transpose2d", "out": g * b, "k": k, "stride": s, "padding": p, "output_padding": o,
+             "dilation": d, "groups": g, "bias": bias}
+    shape = (g * a, side, side)
+    try:
+        got = propagate(shape, [layer]), param_counts(shape, [layer]), weight_shapes(shape, [layer])
+    except EngineError:
+        with pytest.raises((RuntimeError, ValueError)):
+            torch.nn.ConvTranspose2d(g * a, g * b, k, s, p, o, groups=g, bias=bias, dilation=d)(torch.zeros(shape))
+        return
+    module = torch.nn.ConvTranspose2d(g * a, g * b, k, s, p, o, groups=g, bias=bias, dilation=d)
+    assert got == ([tuple(module(torch.zeros(shape)).shape)], [sum(t.numel() for t in module.parameters())],
+                   [tuple(module.weight.shape)])
+
+
+def test_conv_transpose_out_size_undoes_a_strided_convolution_with_output_padding():
+    from i2dl.shapes import conv_transpose_out_size
+
+    # 7 and 8 both shrink to 4 under k3, s2, p1: output padding says which one the decoder makes
+    assert {conv_out_size(n, 3, 2, 1) for n in (7, 8)} == {4}
+    assert [conv_transpose_out_size(4, 3, 2, 1, op) for op in (0, 1)] == [7, 8]
+    with pytest.raises(EngineError, match="output_padding"):
+        conv_transpose_out_size(4, 3, 2, 1, 2)
+
+
+def test_parse_stack_reads_a_decoder_and_receptive_fields_refuse_it():
+    stack = parse_stack("conv(16,k3,s2,p1) tconv(8,k3,s2,p1,op=1) deconv(4,k4,s2,p1)")
+    assert [d["type"] for d in stack] == ["conv2d", "conv_transpose2d", "conv_transpose2d"]
+    assert stack[1]["output_padding"] == 1
+    assert propagate((3, 32, 32), stack) == [(16, 16, 16), (8, 32, 32), (4, 64, 64)]
+    with pytest.raises(EngineError, match=r"layers\[1\].*transposed|layers\[1\].*conv_transpose2d"):
+        receptive_fields(stack)
+    with pytest.raises(EngineError, match="padding"):
+        propagate((3, 8, 8), [{"type": "conv_transpose2d", "out": 2, "k": 3, "padding": "same"}])
+
+
+def test_stack_functions_count_a_transposed_convolution_as_weighted_and_not_downsampling():
+    from i2dl.functions import (
+        describe_layers,
+        first_downsampling,
+        learnable_counts,
+        misread_params,
+        weighted_layers,
+    )
+
+    stack = "tconv(8,k2,s2) relu conv(4,k3,s2)"  # (16, 4, 4) -> (8, 8, 8) -> (4, 3, 3)
+    assert weighted_layers(stack) == [0, 2]
+    assert first_downsampling(stack) == 2  # the strided transposed convolution grows the map
+    assert learnable_counts((16, 4, 4), stack) == [16 * 8 * 4 + 8, 8 * 4 * 9 + 4]
+    assert misread_params((16, 4, 4), stack, "bias-forgotten") == 16 * 8 * 4 + 8 * 4 * 9
+    assert describe_layers(stack).splitlines()[0] == "1. 2-D transposed convolution, 8 filters, kernel 2 x 2, stride 2"

@@ -1103,6 +1103,13 @@ def _shapes():
 
 
 @register("shapes")
+def conv_transpose_out_size(n, k, stride=1, padding=0, output_padding=0, dilation=1):
+    """(n - 1) s - 2p + d(k - 1) + output_padding + 1: the output length of a transposed convolution"""
+    return _shapes().conv_transpose_out_size(int(n), int(k), int(stride), int(padding), int(output_padding),
+                                             int(dilation))
+
+
+@register("shapes")
 def conv_out_size(n, k, stride=1, padding=0, dilation=1):
     """floor((n + 2p - d(k - 1) - 1) / s) + 1"""
     return _shapes().conv_out_size(int(n), int(k), int(stride), int(padding), int(dilation))
@@ -1226,8 +1233,7 @@ def stride_product(layers):
 
 
 def _weighted(layers) -> list[int]:
-    return [i for i, d in enumerate(_shapes().as_stack(_stack(layers)))
-            if d["type"] in ("conv1d", "conv2d", "linear")]
+    return [i for i, d in enumerate(_shapes().as_stack(_stack(layers))) if d["type"] in _shapes().WEIGHTED_TYPES]
 
 
 @register("shapes")
@@ -1248,13 +1254,15 @@ def learnable_counts(input_shape, layers):
 
 
 def _has_params(d: dict) -> bool:
-    return d["type"] in ("conv1d", "conv2d", "linear") or (d["type"].startswith("batchnorm") and d.get("affine", True))
+    return d["type"] in _shapes().WEIGHTED_TYPES or (d["type"].startswith("batchnorm") and d.get("affine", True))
 
 
 @register("shapes")
 def first_downsampling(layers):
     """the 0-based index of the first pooling or strided layer (0 when no layer shrinks the map)"""
     for i, d in enumerate(_shapes().as_stack(_stack(layers))):
+        if d["type"].startswith("conv_transpose"):  # a strided transposed convolution grows the map
+            continue
         if "pool" in d["type"] or any(int(t) > 1 for t in np.atleast_1d(d.get("stride") or 1)):
             return i
     return 0
@@ -1277,7 +1285,9 @@ def pools_tile(input_shape, layers):
     return True
 
 
-_LAYER_WORDS = {"conv1d": "1-D convolution", "conv2d": "2-D convolution", "maxpool1d": "1-D max pooling",
+_LAYER_WORDS = {"conv1d": "1-D convolution", "conv2d": "2-D convolution",
+                "conv_transpose1d": "1-D transposed convolution", "conv_transpose2d": "2-D transposed convolution",
+                "maxpool1d": "1-D max pooling",
                 "maxpool2d": "2-D max pooling", "avgpool1d": "1-D average pooling",
                 "avgpool2d": "2-D average pooling", "linear": "fully connected layer", "flatten": "flatten",
                 "gap": "global average pooling (one mean per channel)"}
@@ -1301,6 +1311,8 @@ def describe_layers(layers):
             words.append(f"stride {spec['stride']}")
         if spec.get("padding"):
             words.append(f"padding {spec['padding']}")
+        if spec.get("output_padding"):
+            words.append(f"output padding {spec['output_padding']}")
         if spec.get("groups", 1) != 1:
             words.append(f"{spec['groups']} groups")
         if spec.get("bias") is False:
@@ -1332,7 +1344,7 @@ register("shapes", name="layer", quiet=True)(_layer)
 
 #: How each named misreading changes one layer description (a copy; the stack itself is kept).
 _MISREADINGS: dict[str, Any] = {
-    "bias-forgotten": lambda d: {**d, "bias": False} if d.get("type") in ("conv1d", "conv2d", "linear") else d,
+    "bias-forgotten": lambda d: {**d, "bias": False} if d.get("type") in _shapes().WEIGHTED_TYPES else d,
     "padding-ignored": lambda d: {k: v for k, v in d.items() if k != "padding"},
     "pool-ceil": lambda d: {**d, "ceil_mode": True} if str(d.get("type", "")).endswith(("pool1d", "pool2d")) else d,
     # receptive fields only: every layer steps by 1, or pooling adds nothing to the field

@@ -5,7 +5,8 @@ layers, `(D,)` for linear layers. A layer is a dict with a "type" key:
 
 | type | keys (default) | shape |
 |---|---|---|
-| conv1d, conv2d | out, k, stride (1), padding (0, or "same"/"valid"), dilation (1), bias (True), in (optional check) | `(C, L)`, `(C, H, W)` |
+| conv1d, conv2d | out, k, stride (1), padding (0, or "same"/"valid"), dilation (1), groups (1), bias (True), in (optional check) | `(C, L)`, `(C, H, W)` |
+| conv_transpose1d, conv_transpose2d | out, k, stride (1), padding (0), output_padding (0), dilation (1), groups (1), bias (True), in | `(C, L)`, `(C, H, W)`, upsampled |
 | maxpool1d, avgpool1d, maxpool2d, avgpool2d | k, stride (k), padding (0), ceil_mode (False) | pools the last 1 or 2 axes |
 | gap | | global average pooling: `(C, ...) -> (C,)` |
 | flatten | | `(prod,)` |
@@ -28,26 +29,31 @@ from typing import Any, NamedTuple
 from i2dl.errors import EngineError
 
 __all__ = [
-    "conv_out_size", "pool_out_size", "conv_params", "linear_params",
+    "conv_out_size", "conv_transpose_out_size", "pool_out_size", "conv_params", "linear_params",
     "batchnorm_params", "batchnorm_buffers", "propagate", "param_counts",
-    "receptive_fields", "ReceptiveField", "LAYER_TYPES", "parse_stack", "as_stack", "rf_sides",
+    "receptive_fields", "ReceptiveField", "LAYER_TYPES", "WEIGHTED_TYPES", "parse_stack", "as_stack", "rf_sides",
     "weight_shapes", "fc_to_conv", "last_map_index", "head_index", "stride_product",
 ]
 
 Shape = tuple[int, ...]
 
 _CONV = {"conv1d": 1, "conv2d": 2}
+_CONV_T = {"conv_transpose1d": 1, "conv_transpose2d": 2}
 _POOL = {"maxpool1d": 1, "avgpool1d": 1, "maxpool2d": 2, "avgpool2d": 2}
 _NORM = ("batchnorm", "batchnorm1d", "batchnorm2d")
 _ELEMENTWISE = ("relu", "leaky_relu", "sigmoid", "tanh", "elu", "gelu", "identity", "softmax", "dropout")
 #: Layers after which every unit sees the whole input.
 _WHOLE = ("flatten", "linear", "gap")
 #: Every layer type `propagate`, `param_counts` and `receptive_fields` understand.
-LAYER_TYPES: tuple[str, ...] = (*_CONV, *_POOL, "gap", "flatten", "linear", *_NORM, *_ELEMENTWISE)
+LAYER_TYPES: tuple[str, ...] = (*_CONV, *_CONV_T, *_POOL, "gap", "flatten", "linear", *_NORM, *_ELEMENTWISE)
+#: The layer types with a weight tensor (and a bias unless bias=False).
+WEIGHTED_TYPES: tuple[str, ...] = (*_CONV, *_CONV_T, "linear")
 
 #: Allowed keys per layer type (besides "type"); the first group is required.
 _KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     **{t: (("out", "k"), ("stride", "padding", "dilation", "bias", "in", "groups")) for t in _CONV},
+    **{t: (("out", "k"), ("stride", "padding", "output_padding", "dilation", "bias", "in", "groups"))
+       for t in _CONV_T},
     **{t: (("k",), ("stride", "padding", "ceil_mode")) for t in _POOL},
     "flatten": ((), ()),
     "gap": ((), ()),
@@ -109,6 +115,23 @@ def _kernel_elems(k: Any, op: str) -> int:
             raise EngineError(op, "k", "expected an int or a non-empty tuple of kernel sizes")
         return math.prod(_int(v, op, "k", 1) for v in k)
     return _int(k, op, "k", 1) ** 2
+
+
+def conv_transpose_out_size(n: int, k: int, stride: int = 1, padding: int = 0, output_padding: int = 0,
+                            dilation: int = 1) -> int:
+    """(n - 1) s - 2p + d(k - 1) + output_padding + 1: the length a transposed convolution makes of n."""
+    op = "conv_transpose_out_size"
+    n, k = _int(n, op, "n", 1), _int(k, op, "k", 1)
+    s, p = _int(stride, op, "stride", 1), _int(padding, op, "padding", 0)
+    o, d = _int(output_padding, op, "output_padding", 0), _int(dilation, op, "dilation", 1)
+    if o >= max(s, d):  # torch's rule: it only picks one of the sizes a strided convolution maps to n
+        raise EngineError(op, "output_padding", f"must be smaller than the stride or the dilation "
+                          f"(stride {s}, dilation {d}), got {o}")
+    out = (n - 1) * s - 2 * p + d * (k - 1) + o + 1
+    if out < 1:
+        raise EngineError(op, "padding", f"padding {p} crops the whole output: (n - 1) s + d(k - 1) + "
+                          f"output_padding + 1 = {out + 2 * p} is not more than 2p = {2 * p}")
+    return out
 
 
 def conv_params(c_in: int, c_out: int, k: int | tuple[int, ...], bias: bool = True, groups: int = 1) -> int:
@@ -206,6 +229,29 @@ def _conv_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
     return (out, *sizes)
 
 
+def _conv_t_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
+    dims = _CONV_T[kind]
+    where = f"layers[{i}]"
+    _check_shape(shape, kind, (dims + 1,), "(C, L)" if dims == 1 else "(C, H, W)", op, i)
+    if "in" in spec and _int(spec["in"], op, f"{where}.in", 1) != shape[0]:
+        raise EngineError(op, f"{where}.in", f"{kind} expects {spec['in']} input channels, "
+                          f"the input has {shape[0]} (shape {shape})")
+    out = _int(spec["out"], op, f"{where}.out", 1)
+    _groups(i, spec, shape[0], out, op)
+    if isinstance(spec.get("padding"), str):
+        raise EngineError(op, f"{where}.padding", f"{kind} takes a number of cropped entries as padding, "
+                          f"not '{spec['padding']}'")
+    args = [_tuple(spec.get(key, default), dims, op, f"{where}.{key}", low) for key, default, low in
+            (("k", None, 1), ("stride", 1, 1), ("padding", 0, 0), ("output_padding", 0, 0), ("dilation", 1, 1))]
+    sizes = []
+    for n, kk, ss, pp, oo, dd in zip(shape[1:], *args, strict=True):
+        try:
+            sizes.append(conv_transpose_out_size(n, kk, ss, pp, oo, dd))
+        except EngineError as exc:
+            raise EngineError(op, where, f"{kind}: {exc.message} (input shape {shape})") from exc
+    return (out, *sizes)
+
+
 def _groups(i: int, spec: dict, c_in: int, c_out: int, op: str) -> int:
     """A convolution's groups g: each of g filter groups sees c_in / g input channels (g = c_in: depthwise)."""
     g = _int(spec.get("groups", 1), op, f"layers[{i}].groups", 1)
@@ -251,6 +297,8 @@ def _linear_shape(i: int, spec: dict, shape: Shape, op: str) -> Shape:
 def _next_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
     if kind in _CONV:
         return _conv_shape(i, kind, spec, shape, op)
+    if kind in _CONV_T:
+        return _conv_t_shape(i, kind, spec, shape, op)
     if kind in _POOL:
         return _pool_shape(i, kind, spec, shape, op)
     if kind == "flatten":
@@ -307,6 +355,10 @@ def param_counts(input_shape: Shape | list[int] | int, layers: list[dict]) -> li
         if kind in _CONV:
             k = _tuple(spec["k"], _CONV[kind], op, f"layers[{i}].k", 1)
             counts.append(conv_params(shape[0], nxt[0], k, bias, groups=_groups(i, spec, shape[0], nxt[0], op)))
+        elif kind in _CONV_T:  # weight (in, out / groups, *k): the count of a convolution from out to in
+            k = _tuple(spec["k"], _CONV_T[kind], op, f"layers[{i}].k", 1)
+            g = _groups(i, spec, shape[0], nxt[0], op)
+            counts.append(shape[0] * (nxt[0] // g) * math.prod(k) + (nxt[0] if bias else 0))
         elif kind == "linear":
             counts.append(linear_params(shape[-1], nxt[-1], bias))
         elif kind in _NORM and spec.get("affine", True):
@@ -349,6 +401,11 @@ def receptive_fields(layers: list[dict]) -> list[ReceptiveField]:
         if whole:
             out.append(ReceptiveField(None, None))
             continue
+        if kind in _CONV_T:
+            err = EngineError(op, f"layers[{i}]", f"{kind} spreads each input value over a window of the output: "
+                              "its field is not a window of the input")
+            err.fix = "ask for receptive fields of the encoder, before the transposed convolutions"
+            raise err
         if kind in _CONV or kind in _POOL:
             dims = _CONV.get(kind) or _POOL[kind]
             k = _tuple(spec["k"], dims, op, f"layers[{i}].k", 1)
@@ -372,17 +429,19 @@ def receptive_fields(layers: list[dict]) -> list[ReceptiveField]:
 STACK_NAMES: dict[str, str] = {
     **{t: t for t in LAYER_TYPES},
     "conv": "conv2d", "pool": "maxpool2d", "maxpool": "maxpool2d", "avgpool": "avgpool2d",
-    "bn": "batchnorm", "fc": "linear",
+    "bn": "batchnorm", "fc": "linear", "tconv": "conv_transpose2d", "deconv": "conv_transpose2d",
+    "tconv1d": "conv_transpose1d",
 }
 #: Positional arguments of the compact form, per layer type, in order.
 _POSITIONAL: dict[str, tuple[str, ...]] = {
-    **{t: ("out", "k", "stride", "padding") for t in _CONV},
+    **{t: ("out", "k", "stride", "padding") for t in (*_CONV, *_CONV_T)},
     **{t: ("k", "stride", "padding") for t in _POOL},
     "linear": ("out",), "dropout": ("p",), "leaky_relu": ("alpha",), "elu": ("alpha",),
 }
 #: Short and long key names of the compact form (`k3`, `kernel=3`, `s2`, `p1`, `d2`).
 _SHORT = {"k": "k", "kernel": "k", "s": "stride", "stride": "stride", "p": "padding", "padding": "padding",
-          "d": "dilation", "dilation": "dilation", "g": "groups", "groups": "groups", "out": "out", "in": "in",
+          "d": "dilation", "dilation": "dilation", "g": "groups", "groups": "groups",
+          "op": "output_padding", "output_padding": "output_padding", "out": "out", "in": "in",
           "bias": "bias", "alpha": "alpha"}
 _STACK_FIX = ("write the stack as layers such as conv(16,k3,p1) relu pool(2) conv(32,k3,s2) gap linear(10) "
               "(docs/spec-format.md, Layer stacks)")
@@ -540,6 +599,7 @@ def rf_sides(input_shape: Shape | list[int] | int, layers: list[dict] | str, axi
 
 def weight_shapes(input_shape: Shape | list[int] | int, layers: list[dict] | str) -> list[Shape]:
     """Each layer's weight tensor as torch stores it: (out, in / groups, k_h, k_w) for conv2d, (out, in / groups, k) for conv1d,
+    (in, out / groups, k_h, k_w) for a transposed convolution,
     (out, in) for linear, (C,) for batch norm's gamma, () for a layer without weights."""
     op = "weight_shapes"
     shape = _input_shape(input_shape, op)
@@ -550,6 +610,9 @@ def weight_shapes(input_shape: Shape | list[int] | int, layers: list[dict] | str
         if kind in _CONV:
             g = _groups(i, spec, shape[0], nxt[0], op)
             out.append((nxt[0], shape[0] // g, *_tuple(spec["k"], _CONV[kind], op, f"layers[{i}].k", 1)))
+        elif kind in _CONV_T:
+            g = _groups(i, spec, shape[0], nxt[0], op)
+            out.append((shape[0], nxt[0] // g, *_tuple(spec["k"], _CONV_T[kind], op, f"layers[{i}].k", 1)))
         elif kind == "linear":
             out.append((nxt[0], shape[0]))
         elif kind in _NORM and spec.get("affine", True):

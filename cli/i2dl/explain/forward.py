@@ -873,6 +873,17 @@ def _render_out_size(v: View) -> list[Step]:
                        pool=pool, ref=v.eref(None))]
 
 
+@renders("conv_transpose_out_size")
+def _render_transpose_size(v: View) -> list[Step]:
+    a = v.args
+    n, k, s, p = int(a["n"]), int(a["k"]), int(a.get("stride", 1)), int(a.get("padding", 0))
+    o, d = int(a.get("output_padding", 0)), int(a.get("dilation", 1) or 1)
+    general = r"(n - 1)\,s - 2p + " + (r"d\,(k - 1)" if d != 1 else "(k - 1)") + (r" + o_p" if o else "") + " + 1"
+    numbers = f"({n} - 1) \\cdot {s} - 2 \\cdot {p} + " + (f"{d} \\cdot ({k} - 1)" if d != 1 else f"({k} - 1)") \
+        + (f" + {o}" if o else "") + " + 1"
+    return [_step(v.sym.tex(), general, numbers, _n(v.out), value=v.out, ref=v.eref(None))]
+
+
 @renders("conv_params")
 def _render_conv_params(v: View) -> list[Step]:
     a = v.args
