@@ -202,8 +202,8 @@ def _check_shape(shape: Shape, kind: str, ndims: tuple[int, ...], what: str, op:
         raise EngineError(op, f"layers[{i}]", f"{kind} expects input {what}, got shape {shape}")
 
 
-def _conv_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
-    dims = _CONV[kind]
+def _conv_channels(i: int, kind: str, dims: int, spec: dict, shape: Shape, op: str) -> int:
+    """A (transposed) convolution's output channels, its input shape, `in` and groups checked."""
     where = f"layers[{i}]"
     _check_shape(shape, kind, (dims + 1,), "(C, L)" if dims == 1 else "(C, H, W)", op, i)
     if "in" in spec and _int(spec["in"], op, f"{where}.in", 1) != shape[0]:
@@ -211,6 +211,13 @@ def _conv_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
                           f"the input has {shape[0]} (shape {shape})")
     out = _int(spec["out"], op, f"{where}.out", 1)
     _groups(i, spec, shape[0], out, op)
+    return out
+
+
+def _conv_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
+    dims = _CONV[kind]
+    where = f"layers[{i}]"
+    out = _conv_channels(i, kind, dims, spec, shape, op)
     k = _tuple(spec["k"], dims, op, f"{where}.k", 1)
     s = _tuple(spec.get("stride", 1), dims, op, f"{where}.stride", 1)
     d = _tuple(spec.get("dilation", 1), dims, op, f"{where}.dilation", 1)
@@ -232,12 +239,7 @@ def _conv_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
 def _conv_t_shape(i: int, kind: str, spec: dict, shape: Shape, op: str) -> Shape:
     dims = _CONV_T[kind]
     where = f"layers[{i}]"
-    _check_shape(shape, kind, (dims + 1,), "(C, L)" if dims == 1 else "(C, H, W)", op, i)
-    if "in" in spec and _int(spec["in"], op, f"{where}.in", 1) != shape[0]:
-        raise EngineError(op, f"{where}.in", f"{kind} expects {spec['in']} input channels, "
-                          f"the input has {shape[0]} (shape {shape})")
-    out = _int(spec["out"], op, f"{where}.out", 1)
-    _groups(i, spec, shape[0], out, op)
+    out = _conv_channels(i, kind, dims, spec, shape, op)
     if isinstance(spec.get("padding"), str):
         raise EngineError(op, f"{where}.padding", f"{kind} takes a number of cropped entries as padding, "
                           f"not '{spec['padding']}'")
