@@ -339,6 +339,8 @@ class Grader:
         self._part_reads: list[tuple[str, Any, str | None]] = []
         self._part_rights: list[tuple[int, str]] = []
         self._own_answers_read = False
+        self._same: dict[str, bool] = {}  # see _same_as_key
+        self._same_read: dict[str, Any] | None = None
         # Follow-through's recomputed values, and its named mistakes' values, by the upstream values used.
         self._redo: dict[tuple, Any] = {}
         self._mistakes: dict[tuple, list[tuple[Any, Any]]] = {}
@@ -759,7 +761,7 @@ class Grader:
         # inputs: y is judged against the student's m, not against an m recomputed from their z).
         own = self._alias_target(prob, b.name)  # the value this answer names is the answer itself, no input
         inputs, ancestors = _upstream_of(graph, b.name, frozenset(k for k in read if k != own))
-        off = {n for n in inputs if not _same_value(read[n], prob.values.get(n))}
+        off = {n for n in inputs if not self._same_as_key(prob, n, read)}
         # An earlier answer graded right (rounded as the sheet says) is the student's to compute from.
         rounded = sorted(n for n in off if (prob.number, n) in self._right)
         wrong = {n: read[n] for n in off if n not in rounded}
@@ -801,6 +803,16 @@ class Grader:
                            f"follow-through from {', '.join(self._parts_of(prob, wrong))}: right for your own "
                            f"{', '.join(self._answer_names(prob, wrong))} (expected from it: {fmt_value(redo)})"
                            + (f"; {note}" if note else ""))
+
+    def _same_as_key(self, prob: ProblemInstance, name: str, read: dict[str, Any]) -> bool:
+        """_same_value of the student's value of `name` and the key's, once per problem graded (a
+        value once read is never replaced: the cache lives as long as the problem's `read`)."""
+        if self._same_read is not read:
+            self._same_read, self._same = read, {}
+        same = self._same.get(name)
+        if same is None:
+            same = self._same[name] = _same_value(read[name], prob.values.get(name))
+        return same
 
     def _mistake_values(self, prob: ProblemInstance, compiled, b: Blank, overrides: dict[str, Any],
                         ancestors, redo: Any, key: tuple | None) -> list[tuple[Any, Any]]:
