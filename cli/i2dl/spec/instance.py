@@ -701,13 +701,82 @@ def _located(compiled: CompiledSpec, name: str, check: Callable[[], Any]) -> Any
 
 def sample_leaves(compiled: CompiledSpec, rng: np.random.Generator, pins: dict[str, Any]) -> dict[str, Any]:
     params = _all_params(compiled.spec)
+    samplers = _samplers(compiled)
     env: dict[str, Any] = {}
     for name in compiled.leaves:
         if name in pins:
             env[name] = _located(compiled, name, lambda n=name: coerce_pin(n, pins[n], params[n], env))
         else:
-            env[name] = sample_param(params[name], rng, env, compiled.param_where.get(name))
+            env[name] = samplers[name](rng, env)
     return env
+
+
+def _samplers(compiled: CompiledSpec) -> dict[str, _Draw]:
+    """Each leaf's sampler, made once per compiled spec: sample_param's draw with its per-try set-up done ahead."""
+    cached = getattr(compiled, "_samplers", None)
+    if cached is None:
+        params = _all_params(compiled.spec)
+        cached = {name: _Draw(params[name], compiled.param_where.get(name)) for name in compiled.leaves}
+        compiled._samplers = cached  # type: ignore[attr-defined]
+    return cached
+
+
+class _Draw:
+    """sample_param(p, rng, env, where) as a call (rng, env): the same draws from rng, the same values.
+
+    A grid with constant bounds (or choices) is built and converted once; anything else, and every case
+    that raises, goes through sample_param itself, so its errors are unchanged. (A class, not a closure:
+    a compiled spec stays picklable.)"""
+
+    def __init__(self, p: Any, where: str | None):
+        self.p, self.where, self.kind = p, where, "general"
+        self.checked: float | None = None  # a range's grid size, checked against the budget in force
+        try:
+            self._prepare(p)
+        except Exception:  # noqa: BLE001 - whatever fails here fails in sample_param, which says why
+            self.kind = "general"
+
+    def _prepare(self, p: Any) -> None:
+        if isinstance(p, m.ChoiceParam):
+            self.kind, self.values = "choice", list(p.choices)
+            return
+        if isinstance(p, (m.FixedParam, m.BoolParam)) or not isinstance(p, m._Grid):
+            return
+        if p.choices is None and (isinstance(p.min, str) or isinstance(p.max, str)):
+            return  # bounds read earlier values: the grid is made per try
+        grid = _grid(p, None, self.where)
+        if len(grid) == 0:
+            return
+        if p.choices is None:  # as _grid counts it (before exclusions)
+            self.checked = float(np.floor((float(p.max) - float(p.min)) / p.step + 1e-9) + 1)
+        if isinstance(p, (m.IntParam, m.DecimalParam)):
+            values = [_plain(v) for v in grid]
+            self.values = [int(v) for v in values] if isinstance(p, m.IntParam) else \
+                [float(v) if not isinstance(v, str) else v for v in values]
+            self.kind = "scalar"
+            return
+        entries = np.asarray(grid, dtype=np.float64)
+        self.entries = entries[entries != 0] if p.nonzero else entries
+        self.kind = "array"
+
+    def __call__(self, rng: np.random.Generator, env: dict[str, Any]) -> Any:
+        kind = self.kind
+        if kind == "choice":
+            return _coerce_fixed(self.values[int(rng.integers(0, len(self.values)))])
+        if kind == "general" or (self.checked is not None and self.checked > limits.current_budget().elements):
+            return sample_param(self.p, rng, env, self.where)
+        if kind == "scalar":
+            return self.values[int(rng.integers(0, len(self.values)))]
+        p, entries = self.p, self.entries
+        shape = param_shape(p, env, self.where)
+        size = math.prod(shape)
+        if p.distinct:
+            if len(entries) < size:
+                return sample_param(p, rng, env, self.where)
+            flat = rng.choice(entries, size=size, replace=False)
+        else:
+            flat = entries[rng.integers(0, len(entries), size=size)]
+        return flat.reshape(shape).astype(np.float64)
 
 
 #: A check of a sample that meets the constraints: why it is rejected, or None to keep it.
