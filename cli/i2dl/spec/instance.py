@@ -199,8 +199,7 @@ def _grid(p: m._Grid, env: dict[str, Any] | None = None, where: str | None = Non
     if p.choices is not None:
         return list(p.choices)
     exclude = tuple(p.exclude or ())
-    constant = not isinstance(p.min, str) and not isinstance(p.max, str)
-    lo, hi = (float(p.min), float(p.max)) if constant else (_bound(p.min, env), _bound(p.max, env))
+    lo, hi = _bound(p.min, env), _bound(p.max, env)
     if lo > hi:
         raise SpecError(f"the range {p.min}..{p.max} is empty here ({lo:g} > {hi:g})", where=where)
     if not np.isfinite(hi - lo):
@@ -210,14 +209,12 @@ def _grid(p: m._Grid, env: dict[str, Any] | None = None, where: str | None = Non
     if count > limits.current_budget().elements:
         limits.check_elements(count, limits.current_budget(), where,
                               f"range {_bound_text(p.min)}..{_bound_text(p.max)} step {_bound_text(p.step)}")
-    if constant:
-        return _fixed_grid(lo, hi, float(p.step), exclude)
-    return _range_grid(lo, hi, p.step, exclude)
+    return _fixed_grid(lo, hi, float(p.step), exclude)
 
 
 @lru_cache(maxsize=1024)
 def _fixed_grid(lo: float, hi: float, step: float, exclude: tuple) -> np.ndarray:
-    """A grid with constant bounds, built once: sampling reads it on every try (read-only, so shared safely)."""
+    """A grid of these bounds, built once: sampling reads it on every try (read-only, so shared safely)."""
     grid = _range_grid(lo, hi, step, exclude)
     grid.flags.writeable = False
     return grid
@@ -757,7 +754,28 @@ class _Draw:
             return
         entries = np.asarray(grid, dtype=np.float64)
         self.entries = entries[entries != 0] if p.nonzero else entries
+        dims = [p.length] if isinstance(p, m.VectorParam) else list(p.shape)
+        at = [f"{self.where} size '{d}'" if self.where else f"size '{d}'" for d in dims if isinstance(d, str)]
+        self.reads = sorted({n for d, w in zip([d for d in dims if isinstance(d, str)], at, strict=True)
+                             for n in _reads(d, w)})
+        self.shapes: dict[tuple, tuple[int, ...]] = {}
         self.kind = "array"
+
+    def _shape(self, env: dict[str, Any]) -> tuple[int, ...]:
+        """param_shape(p, env): worked out once per distinct value of the sizes it reads (each use checked
+        against the budget in force)."""
+        try:
+            key = tuple((type(v), v) for v in (env.get(n, _Draw) for n in self.reads))
+            shape = self.shapes.get(key)
+        except TypeError:  # an array among the values: not a key
+            return param_shape(self.p, env, self.where)
+        if shape is None or math.prod(shape) > limits.current_budget().elements:
+            shape = param_shape(self.p, env, self.where)
+            if all(type(v) in _SCALAR_TYPES for _, v in key):
+                if len(self.shapes) >= 256:
+                    self.shapes.clear()
+                self.shapes[key] = shape
+        return shape
 
     def __call__(self, rng: np.random.Generator, env: dict[str, Any]) -> Any:
         kind = self.kind
@@ -768,7 +786,7 @@ class _Draw:
         if kind == "scalar":
             return self.values[int(rng.integers(0, len(self.values)))]
         p, entries = self.p, self.entries
-        shape = param_shape(p, env, self.where)
+        shape = self._shape(env)
         size = math.prod(shape)
         if p.distinct:
             if len(entries) < size:
