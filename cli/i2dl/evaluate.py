@@ -25,9 +25,9 @@ from i2dl.functions import CONSTANTS, FUNCTIONS, lookup, unbroadcast
 #: numpy's floating-point checks while evaluating: overflow, division by zero and invalid
 #: operations are errors; underflow is not, since torch too rounds exp(-800) to 0.
 FP_ERRORS = {"over": "raise", "divide": "raise", "invalid": "raise", "under": "ignore"}
-#: True while an Evaluator.eval has FP_ERRORS set in this thread (no registered function evaluates expressions
-#: itself, so no function's own errstate can sit between that eval and a call it makes).
-_FP_SET: contextvars.ContextVar[bool] = contextvars.ContextVar("i2dl_fp_errors_set", default=False)
+#: While an Evaluator.eval has FP_ERRORS set in this thread: the settings it replaced (no registered function
+#: evaluates expressions itself, so no function's own errstate can sit between that eval and a call it makes).
+_FP_SET: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("i2dl_fp_errors_set", default=None)
 
 
 def args_text(bound: Mapping[str, Any], width: int = 120) -> str:
@@ -183,11 +183,12 @@ class Evaluator:
 
     def eval(self, node: Node, where: str | None = None) -> Any:
         """The value of `node` in this environment."""
-        if _FP_SET.get():
+        if _FP_SET.get() is not None:
             return self._value(node, where)
         # FP_ERRORS set once for the whole expression, not once per call (each call's own errstate cost more
-        # than most calls); only calls compute with numpy floats in between, so what raises is the same.
-        token = _FP_SET.set(True)
+        # than most calls); between calls only the size checks compute with numpy floats, and they run
+        # again under the caller's own settings when that raises (see _call).
+        token = _FP_SET.set(np.geterr())
         try:
             with np.errstate(**FP_ERRORS):
                 return self._value(node, where)
@@ -296,9 +297,14 @@ class Evaluator:
     def _call(self, fn, bound: dict[str, Any], where: str | None, node: Node | None = None) -> Any:
         expr = node if node is not None else fn.name
         limits.check_clock(where, expr)
-        limits.check_call(fn.name, bound, self.budget, where, expr)
+        outer = _FP_SET.get()
         try:
-            if _FP_SET.get():  # already inside eval()'s errstate
+            limits.check_call(fn.name, bound, self.budget, where, expr)
+        except FloatingPointError:  # an estimate beyond float range: under the caller's settings, as before
+            with np.errstate(**outer):
+                limits.check_call(fn.name, bound, self.budget, where, expr)
+        try:
+            if outer is not None:  # already inside eval()'s errstate
                 value = fn.call(self.engine, bound)
             else:
                 with np.errstate(**FP_ERRORS):
