@@ -9,6 +9,7 @@ exactly as the student would have computed it from their earlier answer.
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,11 +20,14 @@ import numpy as np
 from i2dl import limits
 from i2dl.errors import BudgetError, EngineError, ExprError, I2dlError
 from i2dl.expr import Call, Const, Dict, Name, Node, Parsed, Seq
-from i2dl.functions import CONSTANTS, lookup, unbroadcast
+from i2dl.functions import CONSTANTS, FUNCTIONS, lookup, unbroadcast
 
 #: numpy's floating-point checks while evaluating: overflow, division by zero and invalid
 #: operations are errors; underflow is not, since torch too rounds exp(-800) to 0.
 FP_ERRORS = {"over": "raise", "divide": "raise", "invalid": "raise", "under": "ignore"}
+#: While an Evaluator.eval has FP_ERRORS set in this thread: the settings it replaced (no registered function
+#: evaluates expressions itself, so no function's own errstate can sit between that eval and a call it makes).
+_FP_SET: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("i2dl_fp_errors_set", default=None)
 
 
 def args_text(bound: Mapping[str, Any], width: int = 120) -> str:
@@ -179,8 +183,17 @@ class Evaluator:
 
     def eval(self, node: Node, where: str | None = None) -> Any:
         """The value of `node` in this environment."""
-        value, _ = self._eval(node, {}, None, where)
-        return value
+        if _FP_SET.get() is not None:
+            return self._value(node, where)
+        # FP_ERRORS set once for the whole expression, not once per call (each call's own errstate cost more
+        # than most calls); between calls only the size checks compute with numpy floats, and they run
+        # again under the caller's own settings when that raises (see _call).
+        token = _FP_SET.set(np.geterr())
+        try:
+            with np.errstate(**FP_ERRORS):
+                return self._value(node, where)
+        finally:
+            _FP_SET.reset(token)
 
     def eval_node(self, name: str, where: str | None = None) -> Any:
         """Evaluate graph node `name` (its inputs must already be in the environment)."""
@@ -197,6 +210,37 @@ class Evaluator:
         for name in self.graph.order:
             self.eval_node(name, (where or {}).get(name))
         return self.env
+
+    def _value(self, node: Node, where: str | None) -> Any:
+        """The value of `node` off the tape: what _eval gives with no tape, without its tape ids (the common case)."""
+        kind = type(node)
+        if kind is Call:
+            name = node.fn
+            if name == "grad":
+                return self._grad(node, {}, None, where)  # off the tape, a grad of a grad is taken numerically
+            args = node.args
+            if name == "where" and len(args) == 3 and not node.kwargs:
+                cond = self._value(args[0], where)
+                if np.ndim(cond) == 0:  # `a if c else b` with one c: only the branch taken
+                    return self._value(args[1] if bool(cond) else args[2], where)
+            fn = FUNCTIONS.get(name) or lookup(name, where)
+            values = [self._value(a, where) for a in args]
+            params = fn.params
+            if not node.kwargs and len(values) == len(params) and params[0] != "*":
+                bound = dict(zip(params, values))  # what bind() gives for every argument given by position
+            else:
+                bound = fn.bind(values, {k: self._value(v, where) for k, v in node.kwargs}, where)
+            return self._call(fn, bound, where, node)
+        if kind is Name:
+            env = self.env
+            if node.id in env:
+                return env[node.id]
+            if node.id in CONSTANTS:
+                return CONSTANTS[node.id]
+            raise ExprError(f"unknown name '{node.id}'", where=where)
+        if kind is Const:
+            return node.value
+        return self._eval(node, {}, None, where)[0]
 
     # -- the tape
 
@@ -253,10 +297,18 @@ class Evaluator:
     def _call(self, fn, bound: dict[str, Any], where: str | None, node: Node | None = None) -> Any:
         expr = node if node is not None else fn.name
         limits.check_clock(where, expr)
-        limits.check_call(fn.name, bound, self.budget, where, expr)
+        outer = _FP_SET.get()
         try:
-            with np.errstate(**FP_ERRORS):
+            limits.check_call(fn.name, bound, self.budget, where, expr)
+        except FloatingPointError:  # an estimate beyond float range: under the caller's settings, as before
+            with np.errstate(**outer):
+                limits.check_call(fn.name, bound, self.budget, where, expr)
+        try:
+            if outer is not None:  # already inside eval()'s errstate
                 value = fn.call(self.engine, bound)
+            else:
+                with np.errstate(**FP_ERRORS):
+                    value = fn.call(self.engine, bound)
             # torch, and Python's own float arithmetic, return inf where numpy raises: one error for all.
             if not _finite(value) and all(_finite(v) for v in bound.values()):
                 raise FloatingPointError

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -292,37 +293,59 @@ def dot(a, b):
 # ---------------------------------------------------------------------------- logic
 
 
-def _cmp(op):
+_EXACT = 2**53  # Python ints below this in size are exact as float64, so numpy compares them as Python does
+
+
+def _plain_number(x: Value) -> bool:
+    """A Python float, or an int that float64 holds exactly: one that Python compares as numpy does."""
+    kind = type(x)
+    return kind is float or (kind is int and -_EXACT < x < _EXACT)
+
+
+def _cmp(op, py):
     def f(a, b):
+        if _plain_number(a) and _plain_number(b):
+            return py(a, b)  # numpy's own comparison of two such numbers, without its call overhead
         r = op(np.asarray(a), np.asarray(b)) if _is_array(a) or _is_array(b) else op(a, b)
         return _num(r)
 
     return f
 
 
-for _n, _op in (("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
-                ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)):
-    _f = _cmp(_op)
+for _n, _op, _py in (("lt", np.less, operator.lt), ("le", np.less_equal, operator.le),
+                     ("gt", np.greater, operator.gt), ("ge", np.greater_equal, operator.ge),
+                     ("eq", np.equal, operator.eq), ("ne", np.not_equal, operator.ne)):
+    _f = _cmp(_op, _py)
     _f.__doc__ = f"a {_n} b"
     register("logic", name=_n, hidden=True)(_f)
+
+
+def _holds(x: Value) -> bool:
+    """bool(np.all(x)): a Python bool as it is, an array by its own all() (the same reduction)."""
+    kind = type(x)
+    if kind is bool:
+        return x
+    if kind is np.ndarray:
+        return bool(x.all())
+    return bool(np.all(x))
 
 
 @register("logic", name="and_", hidden=True)
 def and_(*xs):
     """all of the conditions"""
-    return all(bool(np.all(x)) for x in xs)
+    return all(_holds(x) for x in xs)
 
 
 @register("logic", name="or_", hidden=True)
 def or_(*xs):
     """any of the conditions"""
-    return any(bool(np.all(x)) for x in xs)
+    return any(_holds(x) for x in xs)
 
 
 @register("logic", name="not_", hidden=True)
 def not_(a):
     """not a"""
-    return not bool(np.all(a))
+    return not _holds(a)
 
 
 def _vjp_where(E, g, out, cond, a, b):
@@ -341,13 +364,13 @@ def where(cond, a, b):
 @register("logic", name="all")
 def all_(x):
     """true when every entry is true (nonzero)"""
-    return bool(np.all(np.asarray(x)))
+    return bool(np.asarray(x).all())
 
 
 @register("logic", name="any")
 def any_(x):
     """true when some entry is true (nonzero)"""
-    return bool(np.any(np.asarray(x)))
+    return bool(np.asarray(x).any())
 
 
 # ---------------------------------------------------------------------------- maths

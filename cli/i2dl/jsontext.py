@@ -12,6 +12,9 @@ from json.encoder import encode_basestring_ascii
 from typing import Any
 
 _INF = float("inf")
+_NUMBERS = frozenset((int, float))
+#: json.dumps's compact encoder in C: a number's text is the same as _scalar's, and holds no comma.
+_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class _NotPlain(TypeError):
@@ -64,6 +67,9 @@ def _encode(v: Any, indent: str, step: str, app: Any) -> None:
         app("{}" if kind is dict else "[]")
         return
     inner = indent + step
+    if kind is not dict and _NUMBERS.issuperset(map(type, v)):  # a row of numbers: the C encoder writes each one
+        app("[\n" + inner + (",\n" + inner).join(_compact(v)[1:-1].split(",")) + "\n" + indent + "]")
+        return
     sep = ("{" if kind is dict else "[") + "\n" + inner
     for item in (v.items() if kind is dict else v):
         app(sep)

@@ -40,9 +40,13 @@ class Budget:
     @classmethod
     def from_env(cls) -> Budget:
         """The defaults, overridden by I2DL_MAX_ELEMENTS, I2DL_MAX_STRING, I2DL_MAX_DIGITS, I2DL_SAMPLING_SECONDS."""
+        # Read for every Evaluator made outside a sampling scope: parsed once per distinct setting.
+        return _budget_of(tuple(os.environ.get(ENV[f.name]) for f in fields(cls)))
+
+    @classmethod
+    def _parse(cls, raws: tuple[str | None, ...]) -> Budget:
         values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = os.environ.get(ENV[f.name])
+        for f, raw in zip(fields(cls), raws, strict=True):
             if raw is None or not raw.strip():
                 continue
             try:
@@ -54,6 +58,19 @@ class Budget:
                                  fix=f"unset it or give a positive {'number' if f.name == 'seconds' else 'integer'}")
             values[f.name] = v
         return cls(**values)
+
+
+_BUDGETS: dict[tuple[str | None, ...], Budget] = {}
+
+
+def _budget_of(raws: tuple[str | None, ...]) -> Budget:
+    """Budget._parse(raws), kept (a Budget is frozen; a refused setting raises every time)."""
+    budget = _BUDGETS.get(raws)
+    if budget is None:
+        if len(_BUDGETS) >= 64:
+            _BUDGETS.clear()
+        budget = _BUDGETS[raws] = Budget._parse(raws)
+    return budget
 
 
 @dataclass(frozen=True)

@@ -98,8 +98,12 @@ def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, 
     for sub in (SHEETS_DIR, ANSWERS_DIR, KEYS_DIR):
         (out / sub).mkdir(parents=True, exist_ok=True)
     with AtomicBatch() as files:  # each file atomic, one sync for all of them
-        for label, variant in exam.variants.items():
-            text = keys[label] if keys is not None else key_markdown(variant, steps(variant) if steps else None)
+        for label in exam.variants:  # by label: a packed variant is unpacked only when its key is made here
+            if keys is not None:
+                text = keys[label]
+            else:
+                variant = exam.variants[label]
+                text = key_markdown(variant, steps(variant) if steps else None)
             files.add_text(out / KEYS_DIR / f"{variants[label]}.md", text)
         for r in exam.roster:
             made = (texts or {}).get(r["student_id"])

@@ -199,8 +199,7 @@ def _grid(p: m._Grid, env: dict[str, Any] | None = None, where: str | None = Non
     if p.choices is not None:
         return list(p.choices)
     exclude = tuple(p.exclude or ())
-    constant = not isinstance(p.min, str) and not isinstance(p.max, str)
-    lo, hi = (float(p.min), float(p.max)) if constant else (_bound(p.min, env), _bound(p.max, env))
+    lo, hi = _bound(p.min, env), _bound(p.max, env)
     if lo > hi:
         raise SpecError(f"the range {p.min}..{p.max} is empty here ({lo:g} > {hi:g})", where=where)
     if not np.isfinite(hi - lo):
@@ -210,14 +209,12 @@ def _grid(p: m._Grid, env: dict[str, Any] | None = None, where: str | None = Non
     if count > limits.current_budget().elements:
         limits.check_elements(count, limits.current_budget(), where,
                               f"range {_bound_text(p.min)}..{_bound_text(p.max)} step {_bound_text(p.step)}")
-    if constant:
-        return _fixed_grid(lo, hi, float(p.step), exclude)
-    return _range_grid(lo, hi, p.step, exclude)
+    return _fixed_grid(lo, hi, float(p.step), exclude)
 
 
 @lru_cache(maxsize=1024)
 def _fixed_grid(lo: float, hi: float, step: float, exclude: tuple) -> np.ndarray:
-    """A grid with constant bounds, built once: sampling reads it on every try (read-only, so shared safely)."""
+    """A grid of these bounds, built once: sampling reads it on every try (read-only, so shared safely)."""
     grid = _range_grid(lo, hi, step, exclude)
     grid.flags.writeable = False
     return grid
@@ -701,13 +698,103 @@ def _located(compiled: CompiledSpec, name: str, check: Callable[[], Any]) -> Any
 
 def sample_leaves(compiled: CompiledSpec, rng: np.random.Generator, pins: dict[str, Any]) -> dict[str, Any]:
     params = _all_params(compiled.spec)
+    samplers = _samplers(compiled)
     env: dict[str, Any] = {}
     for name in compiled.leaves:
         if name in pins:
             env[name] = _located(compiled, name, lambda n=name: coerce_pin(n, pins[n], params[n], env))
         else:
-            env[name] = sample_param(params[name], rng, env, compiled.param_where.get(name))
+            env[name] = samplers[name](rng, env)
     return env
+
+
+def _samplers(compiled: CompiledSpec) -> dict[str, _Draw]:
+    """Each leaf's sampler, made once per compiled spec: sample_param's draw with its per-try set-up done ahead."""
+    cached = getattr(compiled, "_samplers", None)
+    if cached is None:
+        params = _all_params(compiled.spec)
+        cached = {name: _Draw(params[name], compiled.param_where.get(name)) for name in compiled.leaves}
+        compiled._samplers = cached  # type: ignore[attr-defined]
+    return cached
+
+
+class _Draw:
+    """sample_param(p, rng, env, where) as a call (rng, env): the same draws from rng, the same values.
+
+    A grid with constant bounds (or choices) is built and converted once; anything else, and every case
+    that raises, goes through sample_param itself, so its errors are unchanged. (A class, not a closure:
+    a compiled spec stays picklable.)"""
+
+    def __init__(self, p: Any, where: str | None):
+        self.p, self.where, self.kind = p, where, "general"
+        self.checked: float | None = None  # a range's grid size, checked against the budget in force
+        try:
+            self._prepare(p)
+        except Exception:  # noqa: BLE001 - whatever fails here fails in sample_param, which says why
+            self.kind = "general"
+
+    def _prepare(self, p: Any) -> None:
+        if isinstance(p, m.ChoiceParam):
+            self.kind, self.values = "choice", list(p.choices)
+            return
+        if isinstance(p, (m.FixedParam, m.BoolParam)) or not isinstance(p, m._Grid):
+            return
+        if p.choices is None and (isinstance(p.min, str) or isinstance(p.max, str)):
+            return  # bounds read earlier values: the grid is made per try
+        grid = _grid(p, None, self.where)
+        if len(grid) == 0:
+            return
+        if p.choices is None:  # as _grid counts it (before exclusions)
+            self.checked = float(np.floor((float(p.max) - float(p.min)) / p.step + 1e-9) + 1)
+        if isinstance(p, (m.IntParam, m.DecimalParam)):
+            values = [_plain(v) for v in grid]
+            self.values = [int(v) for v in values] if isinstance(p, m.IntParam) else \
+                [float(v) if not isinstance(v, str) else v for v in values]
+            self.kind = "scalar"
+            return
+        entries = np.asarray(grid, dtype=np.float64)
+        self.entries = entries[entries != 0] if p.nonzero else entries
+        dims = [p.length] if isinstance(p, m.VectorParam) else list(p.shape)
+        at = [f"{self.where} size '{d}'" if self.where else f"size '{d}'" for d in dims if isinstance(d, str)]
+        self.reads = sorted({n for d, w in zip([d for d in dims if isinstance(d, str)], at, strict=True)
+                             for n in _reads(d, w)})
+        self.shapes: dict[tuple, tuple[int, ...]] = {}
+        self.kind = "array"
+
+    def _shape(self, env: dict[str, Any]) -> tuple[int, ...]:
+        """param_shape(p, env): worked out once per distinct value of the sizes it reads (each use checked
+        against the budget in force)."""
+        try:
+            key = tuple((type(v), v) for v in (env.get(n, _Draw) for n in self.reads))
+            shape = self.shapes.get(key)
+        except TypeError:  # an array among the values: not a key
+            return param_shape(self.p, env, self.where)
+        if shape is None or math.prod(shape) > limits.current_budget().elements:
+            shape = param_shape(self.p, env, self.where)
+            if all(type(v) in _SCALAR_TYPES for _, v in key):
+                if len(self.shapes) >= 256:
+                    self.shapes.clear()
+                self.shapes[key] = shape
+        return shape
+
+    def __call__(self, rng: np.random.Generator, env: dict[str, Any]) -> Any:
+        kind = self.kind
+        if kind == "choice":
+            return _coerce_fixed(self.values[int(rng.integers(0, len(self.values)))])
+        if kind == "general" or (self.checked is not None and self.checked > limits.current_budget().elements):
+            return sample_param(self.p, rng, env, self.where)
+        if kind == "scalar":
+            return self.values[int(rng.integers(0, len(self.values)))]
+        p, entries = self.p, self.entries
+        shape = self._shape(env)
+        size = math.prod(shape)
+        if p.distinct:
+            if len(entries) < size:
+                return sample_param(p, rng, env, self.where)
+            flat = rng.choice(entries, size=size, replace=False)
+        else:
+            flat = entries[rng.integers(0, len(entries), size=size)]
+        return flat.reshape(shape).astype(np.float64)
 
 
 #: A check of a sample that meets the constraints: why it is rejected, or None to keep it.
