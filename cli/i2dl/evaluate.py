@@ -227,7 +227,7 @@ class Evaluator:
             values = [self._value(a, where) for a in args]
             params = fn.params
             if not node.kwargs and len(values) == len(params) and params[0] != "*":
-                bound = dict(zip(params, values))  # what bind() gives for every argument given by position
+                bound = dict(zip(params, values, strict=True))  # what bind() gives for every argument given by position
             else:
                 bound = fn.bind(values, {k: self._value(v, where) for k, v in node.kwargs}, where)
             return self._call(fn, bound, where, node)
