@@ -14,7 +14,7 @@ The submissions are a fixed mix: the key's answers, answers with a slip early in
 later values follow from it (follow-through), plain wrong answers, and unreadable or missing
 entries; the "mostly wrong" mix has no key answers, so follow-through is checked on nearly every blank.
 
-    python bench/run.py [--files 1000] [--repeats 3] [--seed 2024] [--engine numpy] [--profile]
+    python bench/run.py [--files 1000] [--repeats 5] [--seed 2024] [--engine numpy] [--profile]
     python bench/run.py --only cohort,count   # some figures only (printed; results.json only with --results)
     BENCH_QUICK=1 python bench/run.py     # tiny sizes: a smoke test of every figure (timings mean nothing)
 """
@@ -291,16 +291,18 @@ class Figure:
                 "met": self.met, **({"notes": self.notes} if self.notes else {})}
 
 
-def best_of(fn, repeats: int, before=None) -> tuple[float, Any]:
-    """The best wall time of `repeats` calls of fn (before() runs untimed ahead of each), and the last result."""
-    best, result = float("inf"), None
+def best_in_turn(fns: list, repeats: int, before=None) -> list[float]:
+    """The best wall time of each of `fns` over `repeats` rounds, each round calling every one in turn
+    (before() runs untimed ahead of each call)."""
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        if before is not None:
-            before()
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+        for i, fn in enumerate(fns):
+            if before is not None:
+                before()
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best
 
 
 def best_run(args: list[str], repeats: int, env: dict[str, str] | None = None) -> tuple[float, float, float, int]:
@@ -375,7 +377,7 @@ def pdf_sheets_figure(folder: Path, course: Path) -> tuple[float, float, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=1000)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--engine", default="numpy", help="numpy (default here), torch or auto")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one grading run")
@@ -445,14 +447,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             paths = submission_files(subs)
             grader = Grader(exam, engine_name)
-            parse, _ = best_of(partial(parse_all, paths, grader), size.repeats)
             out = root / f"results-{name}"
-            grade, _ = best_of(partial(grade_folder, subs, exam_dir=root / "exam", out=out, engine_name=engine_name,
-                                       jobs=1),
-                               size.repeats, before=partial(shutil.rmtree, out, ignore_errors=True))
-            # where the time goes: the same batch graded without writing a results folder
-            unwritten, _ = best_of(partial(grade_folder, subs, exam_dir=root / "exam", out=None,
-                                           engine_name=engine_name, jobs=1), size.repeats)
+            # the floor and the measures taken in turn, so that a slower spell of the machine falls on all three;
+            # the last, the same batch graded without writing a results folder, says where the time goes
+            parse, grade, unwritten = best_in_turn(
+                [partial(parse_all, paths, grader),
+                 partial(grade_folder, subs, exam_dir=root / "exam", out=out, engine_name=engine_name, jobs=1),
+                 partial(grade_folder, subs, exam_dir=root / "exam", out=None, engine_name=engine_name, jobs=1)],
+                size.repeats, before=partial(shutil.rmtree, out, ignore_errors=True))
             add(Figure(name, f"grade + write {n:,} files ({label}: "
                                   + ", ".join(f"{k} {v}" for k, v in counts.items()) + "), one core",
                                   grade, parse, "parse them (load_submission)", "<= 1.5x parse", 1.5,
