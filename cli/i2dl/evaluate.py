@@ -20,7 +20,7 @@ import numpy as np
 from i2dl import limits
 from i2dl.errors import BudgetError, EngineError, ExprError, I2dlError
 from i2dl.expr import Call, Const, Dict, Name, Node, Parsed, Seq
-from i2dl.functions import CONSTANTS, FUNCTIONS, lookup, unbroadcast
+from i2dl.functions import CONSTANTS, lookup, unbroadcast
 
 #: numpy's floating-point checks while evaluating: overflow, division by zero and invalid
 #: operations are errors; underflow is not, since torch too rounds exp(-800) to 0.
@@ -223,13 +223,9 @@ class Evaluator:
                 cond = self._value(args[0], where)
                 if np.ndim(cond) == 0:  # `a if c else b` with one c: only the branch taken
                     return self._value(args[1] if bool(cond) else args[2], where)
-            fn = FUNCTIONS.get(name) or lookup(name, where)
-            values = [self._value(a, where) for a in args]
-            params = fn.params
-            if not node.kwargs and len(values) == len(params) and params[0] != "*":
-                bound = dict(zip(params, values, strict=True))  # what bind() gives for every argument given by position
-            else:
-                bound = fn.bind(values, {k: self._value(v, where) for k, v in node.kwargs}, where)
+            fn = lookup(name, where)
+            bound = fn.bind([self._value(a, where) for a in args],
+                            {k: self._value(v, where) for k, v in node.kwargs}, where)
             return self._call(fn, bound, where, node)
         if kind is Name:
             env = self.env

@@ -54,6 +54,8 @@ class Fn:
 
     def bind(self, args: list, kwargs: dict, where: str | None = None) -> dict[str, Any]:
         """Arguments by parameter name, defaults filled, or an ExprError naming the function."""
+        if not kwargs and len(args) == len(self.params) and "*" not in self.params:
+            return dict(zip(self.params, args, strict=True))  # every argument by position: the common call
         if "*" in self.params:  # variadic helpers (max, min, distinct, ...)
             if kwargs:
                 raise ExprError(f"{self.name}() takes no keyword arguments", where=where)

@@ -8,6 +8,7 @@ come from a `Budget` passed in, or from environment variables (see `ENV`).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -60,17 +61,8 @@ class Budget:
         return cls(**values)
 
 
-_BUDGETS: dict[tuple[str | None, ...], Budget] = {}
-
-
-def _budget_of(raws: tuple[str | None, ...]) -> Budget:
-    """Budget._parse(raws), kept (a Budget is frozen; a refused setting raises every time)."""
-    budget = _BUDGETS.get(raws)
-    if budget is None:
-        if len(_BUDGETS) >= 64:
-            _BUDGETS.clear()
-        budget = _BUDGETS[raws] = Budget._parse(raws)
-    return budget
+#: Budget._parse(raws), kept: a Budget is frozen, and a refused setting (an exception) is never kept.
+_budget_of = functools.lru_cache(maxsize=64)(Budget._parse)
 
 
 @dataclass(frozen=True)

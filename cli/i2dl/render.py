@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -31,20 +31,11 @@ def fmt_number(x: Any, digits: int = 6, style: str = "text") -> str:
             return rf"\text{{{word}}}" if style == "math" else word
         if isinstance(x, (int, np.integer)):
             return str(int(x))
-    else:  # floats repeat (a key's numbers appear in its steps, sheet and record): each text is made once
-        key = (x, digits, style)
-        text = _FLOAT_TEXTS.get(key)
-        if text is None:
-            if len(_FLOAT_TEXTS) >= 65536:
-                _FLOAT_TEXTS.clear()
-            text = _FLOAT_TEXTS[key] = _fmt_float(x, digits, style)
-        return text
     return _fmt_float(float(x), digits, style)
 
 
-_FLOAT_TEXTS: dict[tuple[float, int, str], str] = {}  # (x, digits, style) -> fmt_number's text (-0.0 and 0.0 agree)
-
-
+# Floats repeat (a key's numbers appear in its steps, sheet and record): each text is made once.
+@lru_cache(maxsize=65536)  # -0.0 and 0.0 share an entry: both are written "0"
 def _fmt_float(f: float, digits: int, style: str) -> str:
     """fmt_number of a float."""
     if not math.isfinite(f):

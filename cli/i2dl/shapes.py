@@ -357,10 +357,10 @@ def param_counts(input_shape: Shape | list[int] | int, layers: list[dict]) -> li
         if kind in _CONV:
             k = _tuple(spec["k"], _CONV[kind], op, f"layers[{i}].k", 1)
             counts.append(conv_params(shape[0], nxt[0], k, bias, groups=_groups(i, spec, shape[0], nxt[0], op)))
-        elif kind in _CONV_T:  # weight (in, out / groups, *k): the count of a convolution from out to in
+        elif kind in _CONV_T:  # weight (in, out / groups, *k): the weights of a convolution from out to in
             k = _tuple(spec["k"], _CONV_T[kind], op, f"layers[{i}].k", 1)
             g = _groups(i, spec, shape[0], nxt[0], op)
-            counts.append(shape[0] * (nxt[0] // g) * math.prod(k) + (nxt[0] if bias else 0))
+            counts.append(conv_params(nxt[0], shape[0], k, False, groups=g) + (nxt[0] if bias else 0))
         elif kind == "linear":
             counts.append(linear_params(shape[-1], nxt[-1], bias))
         elif kind in _NORM and spec.get("affine", True):

@@ -430,10 +430,8 @@ class Grader:
         read: dict[str, Any] = {}  # this student's valid values by node name, for follow-through
         results = [self.grade_part(prob, part, answers.get(part.number), read) for part in prob.parts]
         if key is not None:
-            if len(self._memo) >= MEMO_SIZE:
-                del self._memo[next(iter(self._memo))]  # the oldest out: memory stays bounded
-            self._memo[key] = (results, frozenset(r for r in self._right if r[0] == prob.number),
-                               prob.number in self._unchecked)
+            _bounded_put(self._memo, key, (results, frozenset(r for r in self._right if r[0] == prob.number),
+                                           prob.number in self._unchecked), MEMO_SIZE)  # the oldest out first
         return results
 
     def _memo_key(self, prob: ProblemInstance, answers: dict[str, Any]) -> tuple | None:
@@ -525,9 +523,7 @@ class Grader:
         if seen is None:
             seen = self._read_and_judge(prob, part, b, kind, raw, side, expected_text, rubric, points)
             if key is not None and seen[3]:
-                if len(self._blank_memo) >= BLANK_MEMO_SIZE:
-                    del self._blank_memo[next(iter(self._blank_memo))]
-                self._blank_memo[key] = seen
+                _bounded_put(self._blank_memo, key, seen, BLANK_MEMO_SIZE)
         got, shown, judged, reusable, final = seen
         if not (reusable and final and key is not None):
             self._context_free = False

@@ -294,20 +294,33 @@ def sample_param(p: Any, rng: np.random.Generator, env: dict[str, Any] | None = 
     if len(grid) == 0:
         raise SpecError("the value range is empty after exclusions", where=where)
     if isinstance(p, (m.IntParam, m.DecimalParam)):
-        v = grid[int(rng.integers(0, len(grid)))]
-        v = _plain(v)
-        return int(v) if isinstance(p, m.IntParam) else (float(v) if not isinstance(v, str) else v)
+        return _scalar_value(p, grid[int(rng.integers(0, len(grid)))])
     shape = param_shape(p, env, where)
-    size = math.prod(shape)
+    entries = _entries(p, grid)
+    if p.distinct and len(entries) < math.prod(shape):
+        raise SpecError(f"cannot draw {math.prod(shape)} distinct entries from {len(entries)} values")
+    return _draw_array(entries, shape, p.distinct, rng)
+
+
+def _scalar_value(p: Any, v: Any) -> Any:
+    """A grid value of an int or decimal parameter as the parameter gives it."""
+    v = _plain(v)
+    return int(v) if isinstance(p, m.IntParam) else (float(v) if not isinstance(v, str) else v)
+
+
+def _entries(p: Any, grid: Any) -> np.ndarray:
+    """The values an array parameter's entries are drawn from."""
     values = np.asarray(grid, dtype=np.float64)
-    if p.nonzero:
-        values = values[values != 0]
-    if p.distinct:
-        if len(values) < size:
-            raise SpecError(f"cannot draw {size} distinct entries from {len(values)} values")
-        flat = rng.choice(values, size=size, replace=False)
+    return values[values != 0] if p.nonzero else values
+
+
+def _draw_array(entries: np.ndarray, shape: tuple[int, ...], distinct: bool, rng: np.random.Generator) -> np.ndarray:
+    """An array of `shape` with entries drawn from `entries` (distinct: without replacement)."""
+    size = math.prod(shape)
+    if distinct:
+        flat = rng.choice(entries, size=size, replace=False)
     else:
-        flat = values[rng.integers(0, len(values), size=size)]
+        flat = entries[rng.integers(0, len(entries), size=size)]
     return flat.reshape(shape).astype(np.float64)
 
 
@@ -747,13 +760,9 @@ class _Draw:
         if p.choices is None:  # as _grid counts it (before exclusions)
             self.checked = float(np.floor((float(p.max) - float(p.min)) / p.step + 1e-9) + 1)
         if isinstance(p, (m.IntParam, m.DecimalParam)):
-            values = [_plain(v) for v in grid]
-            self.values = [int(v) for v in values] if isinstance(p, m.IntParam) else \
-                [float(v) if not isinstance(v, str) else v for v in values]
-            self.kind = "scalar"
+            self.kind, self.values = "scalar", [_scalar_value(p, v) for v in grid]
             return
-        entries = np.asarray(grid, dtype=np.float64)
-        self.entries = entries[entries != 0] if p.nonzero else entries
+        self.entries = _entries(p, grid)
         dims = [p.length] if isinstance(p, m.VectorParam) else list(p.shape)
         at = [f"{self.where} size '{d}'" if self.where else f"size '{d}'" for d in dims if isinstance(d, str)]
         self.reads = sorted({n for d, w in zip([d for d in dims if isinstance(d, str)], at, strict=True)
@@ -785,16 +794,10 @@ class _Draw:
             return sample_param(self.p, rng, env, self.where)
         if kind == "scalar":
             return self.values[int(rng.integers(0, len(self.values)))]
-        p, entries = self.p, self.entries
         shape = self._shape(env)
-        size = math.prod(shape)
-        if p.distinct:
-            if len(entries) < size:
-                return sample_param(p, rng, env, self.where)
-            flat = rng.choice(entries, size=size, replace=False)
-        else:
-            flat = entries[rng.integers(0, len(entries), size=size)]
-        return flat.reshape(shape).astype(np.float64)
+        if self.p.distinct and len(self.entries) < math.prod(shape):
+            return sample_param(self.p, rng, env, self.where)  # which says why
+        return _draw_array(self.entries, shape, self.p.distinct, rng)
 
 
 #: A check of a sample that meets the constraints: why it is rejected, or None to keep it.
