@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from i2dl.cli import app
@@ -357,3 +359,59 @@ def test_tex_to_typst_braces_a_slice_of_a_named_subscript_and_keeps_words_whole(
     out = tex_to_typst(r"W_{23} = w_{\mathrm{steps}}_{1:}")  # explain's w_steps[1:] of a training loop
     assert 'upright("steps")' in out and "none" not in out
     typst.compile(f"${out}$".encode())
+
+
+# ---------------------------------------------------------------------------- maths converted by its shape
+
+
+def test_by_shape_converts_every_piece_of_every_shipped_key_as_tex2typst_does(monkeypatch):
+    from tex2typst import tex2typst
+
+    from i2dl.explain import key_explanations
+    from i2dl.export import typeset
+    from tests.samples import LIBRARY, instances
+
+    pieces: set[str] = set()
+    shaped = typeset._by_shape
+    monkeypatch.setattr(typeset, "_by_shape", lambda source: pieces.add(source) or shaped(source))
+    typeset._convert.cache_clear()
+    for spec_id in LIBRARY.ids():
+        exam = one_exam(list(instances(spec_id, 2)), spec_id)
+        pdf.key_source(exam, key_explanations(exam))
+    assert len(pieces) > 1000  # the steps of every family, with their numbers
+    assert [p for p in pieces if shaped(p) != tex2typst(p)] == []
+
+
+@given(numbers=st.lists(st.one_of(st.integers(0, 10_000).map(str),
+                                  st.decimals("0", "999", places=3).map(lambda d: f"{d:f}")), min_size=1, max_size=6),
+       shape=st.sampled_from([r"\frac{{{}}}{{{}}}", r"x_{{{}}}^{{{}}}", r"{} \cdot \left( {} - w_{{{}}} \right)",
+                              r"\sqrt{{{}}} + {}^{{2}}", r"\mathrm{{conv}}{}\left({}, {}\right)", r"{}x + {}.",
+                              r"\begin{{bmatrix}} {} & {} \\ x & {} \end{{bmatrix}}", r"e^{{-{}}} \le {}"]))
+def test_by_shape_puts_back_each_number_where_tex2typst_writes_it(numbers, shape):
+    from tex2typst import tex2typst
+
+    from i2dl.export.typeset import _by_shape
+
+    fields = shape.replace("{{", "").replace("}}", "").count("{}")
+    tex = shape.format(*(numbers * fields)[:fields])
+    assert _by_shape(tex) == tex2typst(tex)
+
+
+_TEX_TOKENS = [r"\frac", "{", "}", "(", ")", "[", "]", "=", "+", "-", r"\cdot", r"\cdot x", r"\left(", r"\right)",
+               r"\begin{bmatrix}", r"\end{bmatrix}", " ", "x", "_", "^", "2", "0.5", ",", "&", r"\\", r"\{", r"\partial"]
+
+
+@given(st.lists(st.sampled_from(_TEX_TOKENS), max_size=40))
+def test_pieces_cut_where_one_token_per_character_would(tokens):
+    from i2dl.export import typeset
+
+    tex = "".join(tokens)
+    per_char = re.compile(r"\\(begin|end)\{[^}]*\}|\\(left|right)\b|\\cdot\b|\\[A-Za-z]+|\\.|.", re.S)
+    runs = typeset._ENV
+    pieces = typeset._pieces(tex)
+    assert "".join(pieces) == tex
+    try:
+        typeset._ENV = per_char
+        assert typeset._pieces(tex) == pieces
+    finally:
+        typeset._ENV = runs

@@ -1,5 +1,6 @@
 """The shortcuts generation takes give exactly what the general code gives: the prepared samplers, the
-comparisons of plain numbers, the and/or of conditions, the memoised number texts and indented JSON."""
+comparisons of plain numbers, the and/or of conditions, the memoised number texts and indented JSON, the
+Jacobian rows from one forward pass, and the cohort's tasks."""
 
 from __future__ import annotations
 
@@ -94,3 +95,42 @@ def test_indented_json_writes_what_json_dumps_writes_for_rows_of_numbers_and_nes
         for indent in ("", "  "):
             assert indented_json(v, indent=indent) == json.dumps(v, indent=1).replace("\n", "\n" + indent)
     assert indented_json([np.float64(1.5), 2]) == json.dumps([1.5, 2], indent=1)  # a numpy float: json's own rules
+
+
+@pytest.mark.parametrize("spec_id", ["conv1d-backprop", "mlp-backprop", "batchnorm-stats", "conv2d-by-hand"])
+def test_gradients_from_one_forward_pass_equal_one_gradient_call_per_upstream(spec_id):
+    from i2dl.engine import get_engine
+    from i2dl.evaluate import Evaluator
+    from i2dl.spec.instance import make_instance
+
+    compiled = Library().get(spec_id)
+    engine = get_engine("numpy")
+    inst = make_instance(compiled, 3, engine)
+    graph = compiled.graph
+    pairs = [(out, wrt) for out in graph.order for wrt in graph.deps.get(out, ()) if wrt in inst.values
+             and np.ndim(inst.values[out]) <= 2 and np.size(inst.values[out]) > 1]
+    compared = 0
+    for out, wrt in pairs[:12]:
+        value = np.asarray(inst.values[out], dtype=float)
+        seeds = list(np.random.default_rng(0).normal(size=(3, *value.shape)))
+        ev = Evaluator(engine, inst.values, graph)
+        try:
+            one_by_one = [ev.gradient(out, wrt, s) for s in seeds]
+        except Exception:  # noqa: BLE001 - a node without a derivative is not what this test is about
+            continue
+        together = Evaluator(engine, inst.values, graph).gradients(out, wrt, seeds)
+        for a, b in zip(one_by_one, together, strict=True):
+            assert np.array_equal(np.asarray(a), np.asarray(b)), (spec_id, out, wrt)
+        compared += 1
+    assert compared >= 2, spec_id
+
+
+@pytest.mark.parametrize("n, jobs", [(0, 2), (1, 2), (17, 2), (300, 2), (301, 3), (40, 8)])
+def test_cohort_tasks_cover_every_student_in_order_and_shrink_towards_the_end(n, jobs):
+    from i2dl.generate import _CHUNK, _chunks
+
+    tasks = _chunks(list(range(n)), _CHUNK, jobs)
+    assert [i for t in tasks for i in t] == list(range(n))
+    sizes = [len(t) for t in tasks]
+    assert all(1 <= k <= _CHUNK for k in sizes) and sizes == sorted(sizes, reverse=True)
+    assert not sizes or sizes[-1] == 1

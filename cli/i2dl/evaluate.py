@@ -379,6 +379,11 @@ class Evaluator:
         With `trace`, the gradient with respect to every named node on the path (the chain
         rule's intermediate factors, from `out` back to `wrt`) is stored in it, in that order.
         """
+        return self.gradients(out, wrt, [upstream], where, trace)[0]
+
+    def gradients(self, out: str, wrt: str, upstreams: list[Any], where: str | None = None,
+                  trace: dict[str, Any] | None = None) -> list[Any]:
+        """gradient(out, wrt, u) for each u in `upstreams`, the forward pass taken once (`trace`: of the last)."""
         assert self.graph is not None
         if out != wrt and out in self.graph.nodes and not self.graph.depends_on(out, wrt):
             raise ExprError(f"'{out}' does not depend on '{wrt}'", where=where)
@@ -387,8 +392,7 @@ class Evaluator:
                             fix="differentiate with respect to a parameter or an earlier answer")
         wrt_value = self.env[wrt]
         if out == wrt:
-            g = np.ones_like(np.asarray(wrt_value, dtype=float)) if upstream is None else upstream
-            return _plain(g)
+            return [_plain(np.ones_like(np.asarray(wrt_value, dtype=float)) if u is None else u) for u in upstreams]
         path = self.graph.between(out, wrt)
         sub = Evaluator(self.engine, self.env, self.graph, self.overrides, self.budget)
         tape: list[_Entry] = []
@@ -405,7 +409,14 @@ class Evaluator:
                 ids[n] = vid
         if out not in ids:
             raise ExprError(f"'{out}' does not depend on '{wrt}'", where=where)
-        out_value = sub.env[out]
+        return [self._backward(tape, ids, sub.env, out, wrt, u, where, trace if k == len(upstreams) - 1 else None)
+                for k, u in enumerate(upstreams)]
+
+    def _backward(self, tape: list[_Entry], ids: dict[str, int], env: dict[str, Any], out: str, wrt: str,
+                  upstream: Any, where: str | None, trace: dict[str, Any] | None) -> Any:
+        """d sum(upstream * out) / d wrt from the forward pass's tape (which it leaves as it is)."""
+        wrt_value = self.env[wrt]
+        out_value = env[out]
         seed = np.ones_like(np.asarray(out_value, dtype=float)) if upstream is None else np.asarray(upstream, dtype=float)
         if np.shape(seed) != np.shape(out_value):
             try:
@@ -417,7 +428,7 @@ class Evaluator:
         names_of = {i: n for n, i in ids.items()}
         # A student's own d(out)/du (an overridden grad(out, u) node) replaces the chain above u: the
         # later gradient is the one they would compute from it (follow-through through gradients).
-        given = {} if upstream is not None else self._given_gradients(out, ids, sub.env)
+        given = {} if upstream is not None else self._given_gradients(out, ids, env)
         for entry in reversed(tape):
             g = given.get(entry.out_id, grads.pop(entry.out_id, None))
             grads.pop(entry.out_id, None)

@@ -133,29 +133,33 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
                 names = {st.student_id: st.name for st in students}
                 shared: dict[tuple[str, str], Any] = {}
 
-                def run(seeds_of: list[tuple[str, int]], size: int) -> list[_Built]:
-                    out: list[_Built] = []
-                    tasks = [seeds_of[i:i + size] for i in range(0, len(seeds_of), size)]
-                    for result in pool.map(_variants_task, [(source, c, exam_id, engine_name, rounding,
-                                                             {label: pdf_for[label] for label, _ in c}
-                                                             if typeset_in_workers else None,
-                                                             {label: names[label] for label, _ in c})
-                                                            for c in tasks]):
-                        if isinstance(result, tuple) and result and result[0] == "error":
-                            _, cls, message, where, fix = result
-                            raise cls(message, where=where, fix=fix)
-                        for b in result:  # one copy of each spec's document (and of the layout) for the cohort
-                            b.record = _shared_specs(b.record, shared)
-                            b.facts = replace(b.facts, layout=shared.setdefault(("layout", repr(b.facts.layout)),
-                                                                                 b.facts.layout))
-                        out += result
-                    return out
+                def task(c: list[tuple[str, int]]) -> Any:
+                    return pool.submit(_variants_task, (source, c, exam_id, engine_name, rounding,
+                                                        {label: pdf_for[label] for label, _ in c}
+                                                        if typeset_in_workers else None,
+                                                        {label: names[label] for label, _ in c}))
 
-                built = run(seeds, _CHUNK)
-                # The first reseed of each student whose variant repeats an earlier one's, built here in the
-                # workers ahead of _distinct (which uses it if its pass in roster order asks for that reseed).
-                ahead = {b.label: b for b in run([(label, variant_seed(secret, exam_id, f"{label}#1"))
-                                                  for label in _repeating(built)], 2)}
+                def received(future: Any) -> list[_Built]:
+                    result = future.result()
+                    if isinstance(result, tuple) and result and result[0] == "error":
+                        _, cls, message, where, fix = result
+                        raise cls(message, where=where, fix=fix)
+                    for b in result:  # one copy of each spec's document (and of the layout) for the cohort
+                        b.record = _shared_specs(b.record, shared)
+                        b.facts = replace(b.facts, layout=shared.setdefault(("layout", repr(b.facts.layout)),
+                                                                             b.facts.layout))
+                    return result
+
+                first = [task(c) for c in _chunks(seeds, _CHUNK, jobs)]
+                built, again, seen = [], [], set()
+                for future in first:
+                    got = received(future)
+                    built += got
+                    # The first reseed of each student whose variant repeats an earlier one's, queued behind the
+                    # first builds as soon as it shows (_distinct uses it if its pass in roster order asks for it).
+                    repeat = [(b.label, variant_seed(secret, exam_id, f"{b.label}#1")) for b in _repeating(got, seen)]
+                    again += [task(repeat[i:i + 2]) for i in range(0, len(repeat), 2)]
+                ahead = {b.label: b for future in again for b in received(future)}
         finally:
             _WARM.clear()  # another command in this process (a test, a later cohort) reads its own library
     built = _distinct(built, students, secret, exam_id, source, engine_name, library, rounding, banks, ahead)
@@ -172,14 +176,24 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
     return cohort, _Unzipped({b.label: b.key for b in built}), pdfs, {b.label: b.record for b in built}, texts
 
 
-def _repeating(built: list[_Built]) -> list[str]:
-    """The labels whose variant repeats an earlier variant's sheet of some problem (before any reseed)."""
-    seen: set[tuple[int, str]] = set()
+def _repeating(built: list[_Built], seen: set[tuple[int, str]]) -> list[_Built]:
+    """The variants that repeat an earlier variant's sheet of some problem (`seen`: the sheets before them,
+    updated with theirs)."""
     out = []
     for b in built:
         if any(s in seen for s in b.sheets):
-            out.append(b.label)
+            out.append(b)
         seen.update(b.sheets)
+    return out
+
+
+def _chunks(items: list[Any], size: int, jobs: int) -> list[list[Any]]:
+    """`items` in tasks of `size`, smaller towards the end, so that the workers finish together."""
+    out, i = [], 0
+    while i < len(items):
+        step = max(1, min(size, (len(items) - i) // (2 * jobs)))
+        out.append(items[i:i + step])
+        i += step
     return out
 
 

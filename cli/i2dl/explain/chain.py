@@ -684,8 +684,11 @@ def _linear_label(p, k, i, sym, ctx, a) -> str:
 
 def _conv_label(fn, p, k, i, sym, ctx, a) -> str:
     nd = 1 if fn == "conv1d" else 2
-    cv = _conv_of(ctx.value(a["x"]), ctx.value(a["w"]), ctx.value(a.get("stride", Const(1))),
-                  ctx.value(a.get("padding", Const(0))), nd)
+    key = ("conv", nd, *(id(a.get(name)) for name in ("x", "w", "stride", "padding")))
+    cv = ctx.memo.get(key)
+    if cv is None:  # one padded view per call, not one per (output, input) entry labelled
+        cv = ctx.memo[key] = _conv_of(ctx.value(a["x"]), ctx.value(a["w"]), ctx.value(a.get("stride", Const(1))),
+                                      ctx.value(a.get("padding", Const(0))), nd)
     if not cv.single:
         return ""
     if p == "w":  # d z_k / d w_i = x_pad[k s + i]

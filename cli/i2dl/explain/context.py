@@ -47,6 +47,7 @@ class _Ctx:
         self._traces: dict[tuple, dict[str, Any]] = {}
         self._jacobians: dict[tuple[str, str], np.ndarray | None] = {}
         self.shown: set[str] = set()
+        self.memo: dict[tuple, Any] = {}  # what the renderers derive once per instance (keyed by node ids)
 
     def value(self, node: Node | None) -> Any:
         """The value of an expression: stored when it is a node, else evaluated once."""
@@ -81,14 +82,9 @@ class _Ctx:
             return None
         # A one-node graph: the gradient flows through n's own expression only.
         mini = Graph({n: self.graph.nodes[n]}, [n], {n: self.graph.deps.get(n, frozenset())})
-        ev = Evaluator(self.engine, self.values, mini)
-        rows = []
-        for k in range(vn.size):
-            seed = np.zeros(vn.size)
-            seed[k] = 1.0
-            g = ev.gradient(n, u, seed.reshape(vn.shape) if vn.ndim else 1.0)
-            rows.append(_arr(g).ravel())
-        return np.array(rows).reshape(vn.size, vu.size)
+        seeds = list(np.eye(vn.size).reshape(vn.size, *vn.shape)) if vn.ndim else [1.0]  # row k: d n_k / d u
+        rows = Evaluator(self.engine, self.values, mini).gradients(n, u, seeds)
+        return np.array([_arr(g).ravel() for g in rows]).reshape(vn.size, vu.size)
 
     def pick(self, shape: tuple[int, ...]) -> tuple[list[tuple[int, ...]], int]:
         """The entries to write out (the asked one, or the first few) and how many are left out."""

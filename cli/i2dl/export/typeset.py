@@ -54,7 +54,8 @@ class TexError(I2dlError):
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _MATRIX = re.compile(r"^([=+\-]?)\s*\\begin\{bmatrix\}(.*)\\end\{bmatrix\}$", re.S)
 _ARITHMETIC = re.compile(r"^(?:[\d\s.,+\-=()\[\]]|\\cdot(?![A-Za-z]))*$")
-_ENV = re.compile(r"\\(begin|end)\{[^}]*\}|\\(left|right)\b|\\cdot\b|\\[A-Za-z]+|\\.|.", re.S)
+# A run of characters that neither nest nor cut is one token: the same cuts as one token per character.
+_ENV = re.compile(r"\\(begin|end)\{[^}]*\}|\\(left|right)\b|\\cdot\b|\\[A-Za-z]+|\\.|[^\\{}()\[\]=+\-]+|.", re.S)
 
 
 def _pieces(tex: str) -> list[str]:
@@ -86,8 +87,6 @@ _NO_CUT_AFTER = frozenset("^_=+-([,")
 
 @lru_cache(maxsize=65536)
 def _convert(tex: str) -> str:
-    from tex2typst import tex2typst
-
     source = tex.strip()
     if not source:
         return ""
@@ -101,11 +100,42 @@ def _convert(tex: str) -> str:
         if all(_NUMBER.match(e) for row in rows for e in row):
             return f'{m.group(1)} mat(delim: "[", ' + "; ".join(", ".join(r) for r in rows) + ")"
     try:
-        out = tex2typst(source)
+        out = _by_shape(source)
     except Exception as exc:  # the converter raises its own exception types
         raise TexError(f"cannot convert the maths '{tex}' to Typst: {exc}",
                        fix="write the maths with common TeX commands") from None
     return _FIX.sub(lambda m: TEX_FIXES[m.group(1)], out)
+
+
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _by_shape(source: str) -> str:
+    """tex2typst(source) from its shape: the numbers stood in for by numbered placeholders, the shape
+    converted once (a key's formulas repeat with other numbers for every student), the numbers put back.
+
+    A number is one token to tex2typst, passed through as it is; a shape whose output does not hold
+    each placeholder exactly once (merged, dropped or repeated) is converted directly instead.
+    """
+    numbers = _DIGITS.findall(source)
+    if not numbers:
+        return _tex2typst(source)
+    # i + 1, or i + 1.5 for a decimal: a placeholder keeps whether its number has a decimal point
+    holders = [f"{i + 1}.5" if "." in n else str(i + 1) for i, n in enumerate(numbers)]
+    shape = iter(holders)
+    out = _tex2typst(_DIGITS.sub(lambda m: next(shape), source))
+    found = _DIGITS.findall(out)
+    if len(found) != len(holders) or set(found) != set(holders):
+        return _tex2typst(source)
+    number_of = dict(zip(holders, numbers, strict=True))
+    return _DIGITS.sub(lambda m: number_of[m.group(0)], out)
+
+
+@lru_cache(maxsize=16384)
+def _tex2typst(tex: str) -> str:
+    from tex2typst import tex2typst
+
+    return tex2typst(tex)
 
 
 # A subscript on a subscripted name (explain's slices: Q_{1}_{:k}) is a double subscript in TeX, which
