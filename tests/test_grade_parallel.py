@@ -92,3 +92,39 @@ def test_grade_cli_jobs_option_gives_the_serial_results(default_exam_dir, submis
         assert res.exit_code == 10, res.output  # the three bad files: graded incomplete, the rest written
         outs.append(tree(tmp_path / jobs))
     assert outs[0] == outs[1]
+
+
+# ---------------------------------------------------------------------------- the feedback writer thread
+
+
+def test_feedback_files_written_by_the_writer_thread_match_the_manifest(default_exam_dir, submissions, tmp_path):
+    import json
+
+    grade_folder(submissions, exam_dir=default_exam_dir, out=tmp_path / "out", engine_name="numpy", jobs=1)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    feedback = {k: v for k, v in manifest["files"].items() if k.startswith("feedback/")}
+    assert len(feedback) == N_FILES  # the repeated id and the broken file get none
+    files = tree(tmp_path / "out")
+    assert all(files[name] == digest for name, digest in feedback.items())
+    assert not [p for p in (tmp_path / "out").rglob("*.pending")]
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), RuntimeError("a bug")])
+def test_a_failed_feedback_write_stops_the_batch_and_leaves_no_results(default_exam_dir, submissions, tmp_path,
+                                                                        monkeypatch, failure):
+    from i2dl.errors import OutputError
+    from i2dl.grade import batch
+
+    real, calls = batch._write_file, []
+
+    def failing(path, chunks):
+        calls.append(path)
+        if path.name.endswith(".pending") and len(calls) > 5:
+            raise failure
+        return real(path, chunks)
+
+    monkeypatch.setattr(batch, "_write_file", failing)
+    with pytest.raises(OutputError if isinstance(failure, OSError) else RuntimeError):
+        grade_folder(submissions, exam_dir=default_exam_dir, out=tmp_path / "out", engine_name="numpy", jobs=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither --out nor a half-written folder
+    assert sum(p.name.endswith(".pending") for p in calls) < N_FILES  # it stopped writing at the error

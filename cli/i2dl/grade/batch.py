@@ -1194,6 +1194,51 @@ def _write_file(path: Path, chunks: Iterable[bytes]) -> str:
     return digest.hexdigest()
 
 
+class _FeedbackWriter:
+    """A thread that creates feedback files (and takes their sha256) in the order given, while the caller
+    grades on: creating a file is time in the kernel, which then overlaps the grading. After the first
+    failed write it writes nothing more and keeps the error."""
+
+    #: Files waiting at most (each a few kilobytes): grading waits for the disk beyond that.
+    QUEUE = 256
+
+    def __init__(self, folder: Path):
+        import queue
+        import threading
+
+        self.folder = folder
+        self.error: BaseException | None = None
+        self.digests: dict[int, str] = {}
+        self._queue: queue.Queue = queue.Queue(self.QUEUE)
+        self._thread = threading.Thread(target=self._run, name="i2dl-feedback-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, index: int, name: str, data: bytes) -> None:
+        self._queue.put((index, name, data))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            index, name, data = item
+            if self.error is None:
+                try:
+                    self.digests[index] = _write_file(self.folder / name, [data])
+                except BaseException as exc:  # noqa: BLE001 - kept for the caller; the thread drains on
+                    self.error = exc
+
+    def raise_error(self, folder: ResultsFolder) -> None:
+        """The first failed write, raised in the caller: a disk's error as an OutputError, a bug as itself."""
+        if isinstance(self.error, OSError):
+            raise folder._error("cannot write a feedback file", self.error) from None
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> dict[int, str]:
+        """Every file given written (or the error kept); the digests by index."""
+        self._queue.put(None)
+        self._thread.join()
+        return self.digests
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -1260,6 +1305,7 @@ class ResultsFolder:
         self.where = display_path(self.given)
         self._texts: Any = None  # text-answers.jsonl, open while grading an exam with by-hand blanks
         self._spool: Any = None  # the students' summary.json entries in grading order, until commit
+        self._writer: _FeedbackWriter | None = None  # writes add_feedback's files while grading goes on
 
     def _error(self, what: str, exc: OSError | None = None, fix: str | None = None) -> OutputError:
         detail = f": {exc.strerror or exc}" if exc is not None else ""
@@ -1323,13 +1369,25 @@ class ResultsFolder:
             shutil.rmtree(self.out.parent / n, ignore_errors=True)
 
     def add_feedback(self, data: bytes) -> int:
-        """Write one student's feedback under a pending name; its index, for commit() to name it."""
+        """Write one student's feedback under a pending name (in the writer thread); its index, for commit()
+        to name it. A failed write is raised here at the next call, or by commit()."""
+        if self._writer is None:
+            self._writer = _FeedbackWriter(self.tmp / FEEDBACK_DIR)
+        self._writer.raise_error(self)
         index, name = len(self.pending), f".{len(self.pending)}.pending"
-        try:
-            self.pending.append((name, _write_file(self.tmp / FEEDBACK_DIR / name, [data])))
-        except OSError as exc:
-            raise self._error("cannot write a feedback file", exc) from None
+        self.pending.append((name, ""))  # its digest comes from the writer (_finish_writes)
+        self._writer.put(index, name, data)
         return index
+
+    def _finish_writes(self) -> None:
+        """Wait for the writer thread; the digest of every file it wrote, or its error."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        digests = writer.close()
+        writer.raise_error(self)
+        for index, digest in digests.items():
+            self.pending[index] = (self.pending[index][0], digest)
 
     def adopt(self, written: Written) -> int:
         """Take a feedback file a worker wrote (grade_chunk) as add_feedback would have; its index."""
@@ -1375,21 +1433,14 @@ class ResultsFolder:
             self._spool = None
 
     def commit(self, batch: BatchResult, exam: Exam) -> dict[str, str]:
-        """Name the feedback files, write scores.csv, summary.json and the manifest last, then swap."""
+        """Write scores.csv, gradebook.csv and summary.json, name the feedback files, the manifest last, then swap."""
         rows = _sorted(batch)
         files: dict[str, str] = {}
         try:
             if self._texts:
                 self._texts[0].close()
                 files[TEXTS_FILE] = self._texts[1].hexdigest()
-            feedback = self.tmp / FEEDBACK_DIR
             written = [self.tmp / n for n in files]
-            for row, name in zip(rows, feedback_names(rows), strict=True):
-                target = feedback / name
-                pending, digest = self.pending[row.feedback]
-                os.rename(feedback / pending, target)
-                files[f"{FEEDBACK_DIR}/{name}"] = digest
-                written.append(target)
             more, held = _hand_marked(exam), any_pending(rows)
             scores = itertools.chain([scores_header(exam)], (r.csv_text or csv_row_text(r, more) for r in rows))
             book = itertools.chain([gradebook_header(exam, self.id_column, held)],
@@ -1402,6 +1453,14 @@ class ResultsFolder:
             if self._spool is not None:  # a working file, not a result
                 self._close_spool()
                 os.unlink(self.tmp / SPOOL_FILE)
+            self._finish_writes()  # the writer thread has had the files above to catch up
+            feedback = self.tmp / FEEDBACK_DIR
+            for row, name in zip(rows, feedback_names(rows), strict=True):
+                target = feedback / name
+                pending, digest = self.pending[row.feedback]
+                os.rename(feedback / pending, target)
+                files[f"{FEEDBACK_DIR}/{name}"] = digest
+                written.append(target)
             sync_paths(written, self.tmp)  # on disk before the manifest says the set is complete
             manifest = {"format": MANIFEST_FORMAT, "exam_id": exam.exam_id, "graded": len(rows),
                         "failed": len(batch.failed), "files": dict(sorted(files.items())), "complete": True}
@@ -1435,6 +1494,9 @@ class ResultsFolder:
 
     def abort(self) -> None:
         """Remove the new folder; --out keeps what it held."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         if self._texts:
             self._texts[0].close()
         self._close_spool()
