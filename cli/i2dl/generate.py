@@ -389,7 +389,7 @@ def _variants_task(args: tuple[str, list[tuple[str, int]], str, str | None, Any,
 
 
 INSTANCES_FILE = "instances.jsonl"
-#: Instances per task handed to a worker process.
+#: Instances per task handed to a worker process (fewer in the last tasks, see _chunks).
 _INSTANCE_CHUNK = 50
 
 
@@ -452,7 +452,7 @@ def write_instances(spec_id: str, count: int, seed: int | None, out: Path, *, pi
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        chunks = [seeds[i:i + _INSTANCE_CHUNK] for i in range(0, count, _INSTANCE_CHUNK)]
+        chunks = _chunks(seeds, _INSTANCE_CHUNK, jobs)
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_worker_reset) as pool:
             lines = []
