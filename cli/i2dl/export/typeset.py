@@ -117,17 +117,20 @@ def _by_shape(source: str) -> str:
     A number is one token to tex2typst, passed through as it is; a shape whose output does not hold
     each placeholder exactly once (merged, dropped or repeated) is converted directly instead.
     """
-    numbers = _DIGITS.findall(source)
-    if not numbers:
+    number_of: dict[str, str] = {}  # placeholder -> the number it stands for
+
+    def hold(m: re.Match) -> str:  # the k-th number: k, or k.5 for a decimal (it keeps its decimal point)
+        holder = f"{len(number_of) + 1}" + (".5" if "." in m.group(0) else "")
+        number_of[holder] = m.group(0)
+        return holder
+
+    shape = _DIGITS.sub(hold, source)
+    if not number_of:
         return _tex2typst(source)
-    # i + 1, or i + 1.5 for a decimal: a placeholder keeps whether its number has a decimal point
-    holders = [f"{i + 1}.5" if "." in n else str(i + 1) for i, n in enumerate(numbers)]
-    shape = iter(holders)
-    out = _tex2typst(_DIGITS.sub(lambda m: next(shape), source))
+    out = _tex2typst(shape)
     found = _DIGITS.findall(out)
-    if len(found) != len(holders) or set(found) != set(holders):
+    if len(found) != len(number_of) or set(found) != set(number_of):
         return _tex2typst(source)
-    number_of = dict(zip(holders, numbers, strict=True))
     return _DIGITS.sub(lambda m: number_of[m.group(0)], out)
 
 
