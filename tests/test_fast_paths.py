@@ -134,3 +134,54 @@ def test_cohort_tasks_cover_every_student_in_order_and_shrink_towards_the_end(n,
     sizes = [len(t) for t in tasks]
     assert all(1 <= k <= _CHUNK for k in sizes) and sizes == sorted(sizes, reverse=True)
     assert not sizes or sizes[-1] == 1
+
+
+@pytest.mark.parametrize("value", [True, False, np.True_, np.False_, 0, 1, 2.5, 0.0, np.array([]),
+                                   np.array([True, False]), np.array([[1.0, 2.0]]), np.array(0.0), [1, 0]])
+def test_holds_is_the_truth_numpys_all_gives(value):
+    from i2dl.spec.instance import _holds
+
+    assert _holds(value) is bool(np.all(value))
+
+
+def test_fp_errors_scope_raises_inside_restores_outside_and_nests():
+    from i2dl.evaluate import FP_ERRORS, fp_errors
+
+    before = np.geterr()
+    with fp_errors():
+        assert {k: np.geterr()[k] for k in FP_ERRORS} == FP_ERRORS
+        with fp_errors():  # an inner scope changes nothing and leaves the outer one in force
+            pass
+        assert {k: np.geterr()[k] for k in FP_ERRORS} == FP_ERRORS
+        with pytest.raises(FloatingPointError):
+            np.float64(1.0) / np.float64(0.0)
+    assert np.geterr() == before
+
+
+def test_sample_checked_in_one_fp_scope_still_rejects_an_overflow_as_an_evaluation_error(tmp_path, np_engine):
+    from i2dl.errors import ExprError
+    from i2dl.spec.instance import evaluate_checked
+    from i2dl.spec.load import load_spec
+
+    spec = tmp_path / "overflow-check.yaml"
+    spec.write_text("""id: overflow-check
+title: An overflow inside a constraint
+topic: test
+params:
+  x: {type: int, min: 1, max: 3}
+  big: {type: derived, expr: "exp(1000 * x)"}
+constraints:
+  - {expr: "big > 0", why: "never reached"}
+statement: "x is {{x}}."
+parts:
+  - id: a
+    text: "What is 2x?"
+    points: 1
+    answers:
+      - {name: y, expr: "2 * x"}
+""", encoding="utf-8")
+    compiled = load_spec(spec)
+    before = np.geterr()
+    with pytest.raises(ExprError):
+        evaluate_checked(compiled, {"x": 2}, np_engine)
+    assert np.geterr() == before  # the scope is left as it was found, also when evaluation fails

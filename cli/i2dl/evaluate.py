@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextvars
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,20 @@ FP_ERRORS = {"over": "raise", "divide": "raise", "invalid": "raise", "under": "i
 #: While an Evaluator.eval has FP_ERRORS set in this thread: the settings it replaced (no registered function
 #: evaluates expressions itself, so no function's own errstate can sit between that eval and a call it makes).
 _FP_SET: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("i2dl_fp_errors_set", default=None)
+
+
+@contextmanager
+def fp_errors() -> Iterator[None]:
+    """FP_ERRORS in force for a run of evaluations: each eval inside sets nothing of its own."""
+    if _FP_SET.get() is not None:
+        yield
+        return
+    token = _FP_SET.set(np.geterr())
+    try:
+        with np.errstate(**FP_ERRORS):
+            yield
+    finally:
+        _FP_SET.reset(token)
 
 
 def args_text(bound: Mapping[str, Any], width: int = 120) -> str:
