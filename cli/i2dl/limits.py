@@ -42,7 +42,8 @@ class Budget:
     def from_env(cls) -> Budget:
         """The defaults, overridden by I2DL_MAX_ELEMENTS, I2DL_MAX_STRING, I2DL_MAX_DIGITS, I2DL_SAMPLING_SECONDS."""
         # Read for every Evaluator made outside a sampling scope: parsed once per distinct setting.
-        return _budget_of(tuple(os.environ.get(ENV[f.name]) for f in fields(cls)))
+        get = os.environ.get
+        return _budget_of(tuple(get(name) for name in _ENV_NAMES))
 
     @classmethod
     def _parse(cls, raws: tuple[str | None, ...]) -> Budget:
@@ -63,6 +64,8 @@ class Budget:
 
 #: Budget._parse(raws), kept: a Budget is frozen, and a refused setting (an exception) is never kept.
 _budget_of = functools.lru_cache(maxsize=64)(Budget._parse)
+#: The environment variables of Budget's fields, in their order (what Budget._parse reads).
+_ENV_NAMES = tuple(ENV[f.name] for f in fields(Budget))
 
 
 @dataclass(frozen=True)
@@ -321,6 +324,9 @@ def check_call(fn: str, bound: dict[str, Any], budget: Budget, where: str | None
 
 def check_value(value: Any, budget: Budget, where: str | None, expr: Any) -> None:
     """A BudgetError when `value` (a function's result) is larger than the budget allows."""
+    t = type(value)
+    if t is float or t is bool or t is np.float64 or t is np.bool_:  # the common results: never too large
+        return
     if isinstance(value, np.ndarray):
         kind, n = "array", value.size
     elif isinstance(value, str):

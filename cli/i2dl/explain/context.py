@@ -44,6 +44,7 @@ class _Ctx:
         # The numbers are the same on both engines; numpy keeps torch unloaded.
         self.engine = _LazyEngine(engine_name or "numpy")
         self._cache: dict[Node, Any] = {}
+        self._evaluator: Evaluator | None = None
         self._traces: dict[tuple, dict[str, Any]] = {}
         self._jacobians: dict[tuple[str, str], np.ndarray | None] = {}
         self.shown: set[str] = set()
@@ -58,7 +59,9 @@ class _Ctx:
         if isinstance(node, Name) and node.id in self.values:
             return self.values[node.id]
         if node not in self._cache:
-            self._cache[node] = Evaluator(self.engine, self.values, self.graph).eval(node)
+            if self._evaluator is None:  # one for the instance: its values do not change while it is explained
+                self._evaluator = Evaluator(self.engine, self.values, self.graph)
+            self._cache[node] = self._evaluator.eval(node)
         return self._cache[node]
 
     def trace(self, out: str, wrt: str, upstream: Any) -> dict[str, Any]:

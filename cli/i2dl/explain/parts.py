@@ -176,16 +176,18 @@ def _detail_steps(node: Node, ctx: _Ctx, sym: Sym, ref: str | None, top: bool) -
     steps: list[Step] = []
     taken = branch_taken(node, ctx)  # `a if c else b` with one c: the steps of the branch taken
     args = [taken] if taken is not None else list(node.args) + [v for _, v in node.kwargs]
-    for arg in args:
-        steps += _detail_steps(arg, ctx, Sym(_Tex(ctx, "sym")(arg)), None, False)
+    for arg in args:  # an inner call names itself (see `here`): no symbol of its own to pass down
+        steps += _detail_steps(arg, ctx, sym, None, False)
     renderer = RENDERERS.get(node.fn)
     if renderer is not None:
         steps += _argument_steps(node, ctx)
     if not top and _Tex(ctx, "num").scalar_maths(node):
         return steps  # min(1, 2) is written out where it is used
-    written = _Tex(ctx, "sym")(node)
-    here = sym if top else Sym(written if len(written) <= 64 else r"\mathrm{out}")  # long calls get a short name
     if renderer is not None:
+        here = sym
+        if not top:  # an inner call is named by its formula (long ones get a short name)
+            written = _Tex(ctx, "sym")(node)
+            here = Sym(written if len(written) <= 64 else r"\mathrm{out}")
         try:
             steps += renderer(_view(node, ctx, here, ref if top else None))
         except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError, FloatingPointError):
