@@ -120,9 +120,7 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
     else:
         import multiprocessing
         import sys
-        from collections import deque
         from concurrent.futures import ProcessPoolExecutor
-        from itertools import islice
 
         # A fork of a process that has loaded Typst or tex2typst can hang in them (their threads are not
         # copied): then the workers build the variants only, and write_cohort_pdfs typesets in this process.
@@ -152,19 +150,15 @@ def _build_cohort(source: str, students: list[Any], secret: bytes, exam_id: str,
                                                                              b.facts.layout))
                     return result
 
-                # A few tasks in flight per worker, the next submitted as each result comes in: a reseed found
-                # on the way is queued behind those few, not behind the whole cohort (no tail of reseeds at the end).
-                chunks = iter(_chunks(seeds, _CHUNK, jobs))
-                flight = deque(task(c) for c in islice(chunks, 2 * jobs + 1))
+                first = [task(c) for c in _chunks(seeds, _CHUNK, jobs)]
                 built, again, seen = [], [], set()
-                while flight:
-                    got = received(flight.popleft())
+                for future in first:
+                    got = received(future)
                     built += got
-                    # The first reseed of each student whose variant repeats an earlier one's, built ahead as soon
-                    # as it shows (_distinct uses it if its pass in roster order asks for it).
+                    # The first reseed of each student whose variant repeats an earlier one's, queued behind the
+                    # first builds as soon as it shows (_distinct uses it if its pass in roster order asks for it).
                     repeat = [(b.label, variant_seed(secret, exam_id, f"{b.label}#1")) for b in _repeating(got, seen)]
                     again += [task(repeat[i:i + 2]) for i in range(0, len(repeat), 2)]
-                    flight.extend(task(c) for c in islice(chunks, 1))
                 ahead = {b.label: b for future in again for b in received(future)}
         finally:
             _WARM.clear()  # another command in this process (a test, a later cohort) reads its own library
