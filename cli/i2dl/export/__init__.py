@@ -86,18 +86,21 @@ def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, 
     `pdfs` already made, see write_cohort_pdfs). `records`: every variant's exam.json record (see variant_record).
     `texts[student id]`: that student's "sheet" and "answers" texts where already made (a worker made them).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from i2dl.export.answers import answer_file_text
     from i2dl.export.markdown import key_markdown, sheet_markdown
 
     for f in formats:
         get_exporter(f)
     out = Path(out)
-    data = write_exam_data(exam, out, records)
     students = cohort_file_names([r["student_id"] for r in exam.roster])
     variants = cohort_file_names(list(exam.variants))
     for sub in (SHEETS_DIR, ANSWERS_DIR, KEYS_DIR):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    with AtomicBatch() as files:  # each file atomic, one sync for all of them
+    # exam.json beside the other files: its decompressing, hashing and writing mostly run without the GIL
+    with ThreadPoolExecutor(1) as beside, AtomicBatch() as files:  # each file atomic, one sync for all of them
+        written = beside.submit(write_exam_data, exam, out, records)
         for label in exam.variants:  # by label: a packed variant is unpacked only when its key is made here
             if keys is not None:
                 text = keys[label]
@@ -112,6 +115,7 @@ def write_cohort(exam: Exam, out: Path | str, steps: Callable[[Exam], dict[str, 
                 made = {"sheet": sheet_markdown(variant, r), "answers": answer_file_text(variant, r)}
             files.add_text(out / SHEETS_DIR / f"{students[r['student_id']]}.md", made["sheet"])
             files.add_text(out / ANSWERS_DIR / f"{students[r['student_id']]}.yaml", made["answers"])
+        data = written.result()  # its error, if any, before the batch is committed
     if "pdf" in formats:
         from i2dl.export.pdf import write_cohort_pdfs
 
