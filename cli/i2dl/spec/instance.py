@@ -1076,11 +1076,11 @@ def overlaps(b: Blank, x: Any, y: Any) -> bool:
     if xa.shape != ya.shape:
         return False
 
-    def reach(v: np.ndarray) -> np.ndarray:
-        t_abs, t_rel = b.tolerance(v)
-        return np.maximum(t_abs, t_rel * np.abs(v))
+    def reach(v: Any, a: np.ndarray) -> np.ndarray:
+        t_abs, t_rel = b.tolerance(v)  # of the value the blank holds (not its array copy): worked out once
+        return np.maximum(t_abs, t_rel * np.abs(a))
 
-    return bool(np.all(np.abs(xa - ya) <= reach(xa) + reach(ya)))
+    return bool(np.all(np.abs(xa - ya) <= reach(x, xa) + reach(y, ya)))
 
 
 def unfair(b: Blank) -> str | None:
