@@ -570,3 +570,18 @@ def test_cohort_never_gives_two_students_the_same_instance_while_the_spec_has_ro
     again = run("generate", "narrow", "--roster", "r30.csv", "--out", "exams/n2")
     assert again.exit_code == 0
     assert (course / "exams" / "n" / "exam.json").read_bytes() == (course / "exams" / "n2" / "exam.json").read_bytes()
+
+
+def test_cohort_whose_exam_json_cannot_be_written_leaves_no_sheet_key_or_temp_file(course, monkeypatch):
+    import i2dl.export as export
+    from i2dl.errors import OutputError
+
+    def refused(*_args, **_kwargs):
+        raise OutputError("no space left on the device")
+
+    write_roster(course / "r.csv", 5)
+    monkeypatch.setattr(export, "write_exam_data", refused)  # written in a thread beside the other files
+    res = run("generate", "midterm", "--roster", "r.csv", "--out", "exams/full")
+    assert res.exit_code == OutputError.exit_code and "no space left" in res.output
+    left = [p for p in (course / "exams").rglob("*") if p.is_file()] if (course / "exams").exists() else []
+    assert not [p for p in left if p.suffix in (".md", ".yaml", ".tmp", ".json")], left

@@ -1,6 +1,7 @@
 """The shortcuts generation takes give exactly what the general code gives: the prepared samplers, the
 comparisons of plain numbers, the and/or of conditions, the memoised number texts and indented JSON, the
-Jacobian rows from one forward pass, and the cohort's tasks."""
+Jacobian rows from one forward pass, the cohort's tasks, a constraint's truth and the one floating-point
+scope a sample is checked in."""
 
 from __future__ import annotations
 
