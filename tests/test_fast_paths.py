@@ -140,9 +140,9 @@ def test_cohort_tasks_cover_every_student_in_order_and_shrink_towards_the_end(n,
 @pytest.mark.parametrize("value", [True, False, np.True_, np.False_, 0, 1, 2.5, 0.0, np.array([]),
                                    np.array([True, False]), np.array([[1.0, 2.0]]), np.array(0.0), [1, 0]])
 def test_holds_is_the_truth_numpys_all_gives(value):
-    from i2dl.spec.instance import _holds
+    from i2dl.functions import holds
 
-    assert _holds(value) is bool(np.all(value))
+    assert holds(value) is bool(np.all(value))
 
 
 def test_fp_errors_scope_raises_inside_restores_outside_and_nests():

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import math
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,18 +30,25 @@ FP_ERRORS = {"over": "raise", "divide": "raise", "invalid": "raise", "under": "i
 _FP_SET: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("i2dl_fp_errors_set", default=None)
 
 
-@contextmanager
-def fp_errors() -> Iterator[None]:
-    """FP_ERRORS in force for a run of evaluations: each eval inside sets nothing of its own."""
-    if _FP_SET.get() is not None:
-        yield
-        return
-    token = _FP_SET.set(np.geterr())
-    try:
-        with np.errstate(**FP_ERRORS):
-            yield
-    finally:
-        _FP_SET.reset(token)
+class fp_errors:
+    """FP_ERRORS in force for a run of evaluations; inside one, eval sets nothing of its own (nesting is free)."""
+
+    __slots__ = ("_state", "_token")
+
+    def __enter__(self) -> fp_errors:
+        self._token = None
+        if _FP_SET.get() is None:
+            self._token = _FP_SET.set(np.geterr())
+            self._state = np.errstate(**FP_ERRORS)
+            self._state.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._token is not None:
+            try:
+                self._state.__exit__(*exc)
+            finally:
+                _FP_SET.reset(self._token)
 
 
 def args_text(bound: Mapping[str, Any], width: int = 120) -> str:
@@ -203,12 +209,8 @@ class Evaluator:
         # FP_ERRORS set once for the whole expression, not once per call (each call's own errstate cost more
         # than most calls); between calls only the size checks compute with numpy floats, and they run
         # again under the caller's own settings when that raises (see _call).
-        token = _FP_SET.set(np.geterr())
-        try:
-            with np.errstate(**FP_ERRORS):
-                return self._value(node, where)
-        finally:
-            _FP_SET.reset(token)
+        with fp_errors():
+            return self._value(node, where)
 
     def eval_node(self, name: str, where: str | None = None) -> Any:
         """Evaluate graph node `name` (its inputs must already be in the environment)."""

@@ -322,7 +322,7 @@ for _n, _op, _py in (("lt", np.less, operator.lt), ("le", np.less_equal, operato
     register("logic", name=_n, hidden=True)(_f)
 
 
-def _holds(x: Value) -> bool:
+def holds(x: Value) -> bool:
     """bool(np.all(x)): a Python bool as it is, an array by its own all() (the same reduction)."""
     kind = type(x)
     if kind is bool:
@@ -335,19 +335,19 @@ def _holds(x: Value) -> bool:
 @register("logic", name="and_", hidden=True)
 def and_(*xs):
     """all of the conditions"""
-    return all(_holds(x) for x in xs)
+    return all(holds(x) for x in xs)
 
 
 @register("logic", name="or_", hidden=True)
 def or_(*xs):
     """any of the conditions"""
-    return any(_holds(x) for x in xs)
+    return any(holds(x) for x in xs)
 
 
 @register("logic", name="not_", hidden=True)
 def not_(a):
     """not a"""
-    return not _holds(a)
+    return not holds(a)
 
 
 def _vjp_where(E, g, out, cond, a, b):

@@ -322,10 +322,13 @@ def check_call(fn: str, bound: dict[str, Any], budget: Budget, where: str | None
         raise _over(what, n, limit, unit, expr, where, env)
 
 
+#: Result types no budget can refuse: checked first, since most results are one of them.
+_NEVER_LARGE = frozenset((float, bool, np.float64, np.bool_))
+
+
 def check_value(value: Any, budget: Budget, where: str | None, expr: Any) -> None:
     """A BudgetError when `value` (a function's result) is larger than the budget allows."""
-    t = type(value)
-    if t is float or t is bool or t is np.float64 or t is np.bool_:  # the common results: never too large
+    if type(value) in _NEVER_LARGE:  # the common results
         return
     if isinstance(value, np.ndarray):
         kind, n = "array", value.size

@@ -25,6 +25,7 @@ from i2dl.errors import (
 )
 from i2dl.evaluate import Evaluator, fp_errors
 from i2dl.expr import Name, free_names, parse
+from i2dl.functions import holds
 from i2dl.kinds import approx_equal
 from i2dl.render import fmt_number, fmt_value, render_template
 from i2dl.rounding import Rounding, default_rounding, rule_of, tolerance
@@ -625,19 +626,12 @@ def evaluate_checked(compiled: CompiledSpec, leaves: dict[str, Any], engine,
         for (parsed, why, where), step in zip(compiled.constraints, _constraint_needs(compiled), strict=True):
             for name in step:
                 ev.eval_node(name, compiled.where.get(name))
-            if not _holds(ev.eval(parsed.node, where)):
+            if not holds(ev.eval(parsed.node, where)):
                 return ev.env, why
         for name in compiled.graph.order:
             if name not in ev.env:
                 ev.eval_node(name, compiled.where.get(name))
     return ev.env, None
-
-
-def _holds(v: Any) -> bool:
-    """bool(np.all(v)), without numpy's reduction for one truth value."""
-    if type(v) is bool or type(v) is np.bool_:
-        return bool(v)
-    return bool(np.all(v))
 
 
 _SIZE_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:([+-])\s*([0-9]+))?")  # n, K - 1, m + 2
