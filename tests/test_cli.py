@@ -286,3 +286,24 @@ def test_json_mode_prints_an_error_as_json_with_its_exit_code(tmp_path):
     assert "no exam" in data["error"]["message"]
     data = _json_of(["solve", "no-such-spec", "--json"], code=3)
     assert data["error"]["exit_code"] == 3 and "conv1d-backprop" in data["error"]["fix"]
+
+
+def test_entry_point_sets_the_collector_threshold_before_importing_the_cli(monkeypatch):
+    import gc
+    from pathlib import Path
+
+    import tomllib
+
+    import i2dl.__main__ as entry
+    import i2dl.cli
+
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["i2dl"] == "i2dl.__main__:main"
+    seen = []
+    monkeypatch.setattr(i2dl.cli, "main", lambda: seen.append(gc.get_threshold()[0]))
+    before = gc.get_threshold()
+    try:
+        entry.main()
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [entry.GC_THRESHOLD]
