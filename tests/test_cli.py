@@ -288,7 +288,7 @@ def test_json_mode_prints_an_error_as_json_with_its_exit_code(tmp_path):
     assert data["error"]["exit_code"] == 3 and "conv1d-backprop" in data["error"]["fix"]
 
 
-def test_entry_point_sets_the_collector_threshold_before_importing_the_cli(monkeypatch):
+def test_entry_point_sets_the_collector_threshold_before_the_cli_runs(monkeypatch):
     import gc
     from pathlib import Path
 

@@ -4,7 +4,7 @@ import gc
 
 #: The collector's first threshold for a command (Python's default is 700). A command's start-up makes
 #: some 10^5 objects that live until it exits (modules, classes, schemas, compiled specs); at 700 the
-#: collector walks them again and again, about a fifth of a short command's time. Cycles are still
+#: collector walks them again and again (46-51 ms of a 450 ms `solve`). Cycles are still
 #: collected, every GC_THRESHOLD net allocations: a few MB of garbage at most.
 GC_THRESHOLD = 100_000
 
